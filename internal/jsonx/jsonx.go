@@ -1,0 +1,450 @@
+// Package jsonx reads the members of one JSON object strictly and without
+// reflection: member names are matched byte for byte after unescaping (never
+// case-folded, as encoding/json does), duplicate names are an error, and the
+// whole text must be valid RFC 8259 JSON in UTF-8 with no trailing data.
+//
+// Token headers, claims and footers are read with it: a token whose payload
+// says "exp" twice, or "EXP", must not mean something different to writ than
+// to another verifier.
+package jsonx
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// MaxDepth bounds the nesting of arrays and objects.
+const MaxDepth = 32
+
+var (
+	// ErrSyntax reports text that is not valid JSON, or not an object.
+	ErrSyntax = errors.New("invalid JSON")
+	// ErrDuplicate reports an object that names the same member twice.
+	ErrDuplicate = errors.New("duplicate member name")
+	// ErrType reports a value of another kind than the accessor expects.
+	ErrType = errors.New("unexpected JSON type")
+)
+
+// Kind is the type of a JSON value.
+type Kind uint8
+
+// The kinds of JSON values.
+const (
+	String Kind = iota + 1
+	Number
+	Object
+	Array
+	Bool
+	Null
+)
+
+// Value is one JSON value inside a larger text. It refers to that text and is
+// valid only as long as the text is not modified.
+type Value struct {
+	Kind    Kind
+	raw     []byte // a string's contents between the quotes; otherwise the value's text
+	escaped bool   // a string containing backslash escapes
+}
+
+// Bytes returns a string value's contents, unescaped. When the string has no
+// escapes, the result shares memory with the original text.
+func (v Value) Bytes() ([]byte, error) {
+	if v.Kind != String {
+		return nil, ErrType
+	}
+	if !v.escaped {
+		return v.raw, nil
+	}
+	return unescape(v.raw), nil
+}
+
+// Str returns a string value's contents as a new string.
+func (v Value) Str() (string, error) {
+	b, err := v.Bytes()
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// Raw returns the text of an object, array, number or literal value, or a
+// string's contents between the quotes, still escaped.
+func (v Value) Raw() []byte { return v.raw }
+
+// Float returns a number value.
+func (v Value) Float() (float64, error) {
+	if v.Kind != Number {
+		return 0, ErrType
+	}
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(v.raw), len(v.raw)), 64)
+	if err != nil {
+		// Only a magnitude beyond float64 gets here: the syntax was checked.
+		return 0, ErrType
+	}
+	return f, nil
+}
+
+// Elements calls fn for each element of an array value, in order.
+func (v Value) Elements(fn func(Value) error) error {
+	if v.Kind != Array {
+		return ErrType
+	}
+	s := scanner{data: v.raw, pos: 1}
+	s.ws()
+	if s.peek() == ']' {
+		return nil
+	}
+	for {
+		e, err := s.value(1)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+		s.ws()
+		if s.next() == ']' {
+			return nil
+		}
+		// The array was validated when it was first scanned: a comma follows.
+	}
+}
+
+// Members calls fn for each member of the JSON object that data holds, in
+// order, after checking the whole text. fn's name argument is unescaped and
+// must not be retained. An error from fn stops the walk and is returned.
+func Members(data []byte, fn func(name []byte, v Value) error) error {
+	s := scanner{data: data}
+	s.ws()
+	if s.next() != '{' {
+		return ErrSyntax
+	}
+	// Check the whole text before handing out any member, so that fn never
+	// acts on a prefix of invalid input.
+	body := s.pos
+	end, err := s.skipObject(1)
+	if err != nil {
+		return err
+	}
+	rest := scanner{data: data, pos: end}
+	rest.ws()
+	if rest.pos != len(data) {
+		return ErrSyntax
+	}
+
+	var seenBuf [16][]byte
+	seen := seenBuf[:0]
+	s.pos = body
+	s.ws()
+	if s.peek() == '}' {
+		return nil
+	}
+	for {
+		s.ws()
+		raw, escaped, err := s.str()
+		if err != nil {
+			return err
+		}
+		name := raw
+		if escaped {
+			name = unescape(raw)
+		}
+		for _, prev := range seen {
+			if bytes.Equal(prev, name) {
+				return ErrDuplicate
+			}
+		}
+		seen = append(seen, name)
+		s.ws()
+		s.next() // ':'
+		v, err := s.value(1)
+		if err != nil {
+			return err
+		}
+		if err := fn(name, v); err != nil {
+			return err
+		}
+		s.ws()
+		if s.next() == '}' {
+			return nil
+		}
+	}
+}
+
+type scanner struct {
+	data []byte
+	pos  int
+}
+
+func (s *scanner) peek() byte {
+	if s.pos < len(s.data) {
+		return s.data[s.pos]
+	}
+	return 0
+}
+
+func (s *scanner) next() byte {
+	c := s.peek()
+	s.pos++
+	return c
+}
+
+func (s *scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// value scans one value at the current position (after whitespace).
+func (s *scanner) value(depth int) (Value, error) {
+	s.ws()
+	start := s.pos
+	switch c := s.peek(); {
+	case c == '"':
+		raw, escaped, err := s.str()
+		return Value{Kind: String, raw: raw, escaped: escaped}, err
+	case c == '{':
+		s.pos++
+		end, err := s.skipObject(depth + 1)
+		s.pos = end
+		return Value{Kind: Object, raw: s.data[start:end]}, err
+	case c == '[':
+		s.pos++
+		end, err := s.skipArray(depth + 1)
+		s.pos = end
+		return Value{Kind: Array, raw: s.data[start:end]}, err
+	case c == '-' || '0' <= c && c <= '9':
+		err := s.number()
+		return Value{Kind: Number, raw: s.data[start:s.pos]}, err
+	case s.literal("true"), s.literal("false"):
+		return Value{Kind: Bool, raw: s.data[start:s.pos]}, nil
+	case s.literal("null"):
+		return Value{Kind: Null, raw: s.data[start:s.pos]}, nil
+	}
+	return Value{}, ErrSyntax
+}
+
+func (s *scanner) literal(lit string) bool {
+	if bytes.HasPrefix(s.data[s.pos:], []byte(lit)) {
+		s.pos += len(lit)
+		return true
+	}
+	return false
+}
+
+// skipObject checks an object whose '{' has been consumed and returns the
+// offset just past its '}'.
+func (s *scanner) skipObject(depth int) (int, error) {
+	if depth > MaxDepth {
+		return 0, ErrSyntax
+	}
+	s.ws()
+	if s.peek() == '}' {
+		s.pos++
+		return s.pos, nil
+	}
+	for {
+		s.ws()
+		if _, _, err := s.str(); err != nil {
+			return 0, err
+		}
+		s.ws()
+		if s.next() != ':' {
+			return 0, ErrSyntax
+		}
+		if _, err := s.value(depth); err != nil {
+			return 0, err
+		}
+		s.ws()
+		switch s.next() {
+		case ',':
+		case '}':
+			return s.pos, nil
+		default:
+			return 0, ErrSyntax
+		}
+	}
+}
+
+// skipArray checks an array whose '[' has been consumed and returns the
+// offset just past its ']'.
+func (s *scanner) skipArray(depth int) (int, error) {
+	if depth > MaxDepth {
+		return 0, ErrSyntax
+	}
+	s.ws()
+	if s.peek() == ']' {
+		s.pos++
+		return s.pos, nil
+	}
+	for {
+		if _, err := s.value(depth); err != nil {
+			return 0, err
+		}
+		s.ws()
+		switch s.next() {
+		case ',':
+		case ']':
+			return s.pos, nil
+		default:
+			return 0, ErrSyntax
+		}
+	}
+}
+
+// str scans a string at the current position and returns its contents
+// between the quotes.
+func (s *scanner) str() (raw []byte, escaped bool, err error) {
+	if s.next() != '"' {
+		return nil, false, ErrSyntax
+	}
+	start := s.pos
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return s.data[start : s.pos-1], escaped, nil
+		case c == '\\':
+			escaped = true
+			s.pos++
+			switch s.next() {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if s.pos+4 > len(s.data) {
+					return nil, false, ErrSyntax
+				}
+				for _, h := range s.data[s.pos : s.pos+4] {
+					if unhex(h) < 0 {
+						return nil, false, ErrSyntax
+					}
+				}
+				s.pos += 4
+			default:
+				return nil, false, ErrSyntax
+			}
+		case c < 0x20:
+			return nil, false, ErrSyntax
+		case c < utf8.RuneSelf:
+			s.pos++
+		default:
+			r, size := utf8.DecodeRune(s.data[s.pos:])
+			if r == utf8.RuneError && size == 1 {
+				return nil, false, ErrSyntax
+			}
+			s.pos += size
+		}
+	}
+	return nil, false, ErrSyntax
+}
+
+func (s *scanner) number() error {
+	if s.peek() == '-' {
+		s.pos++
+	}
+	switch c := s.peek(); {
+	case c == '0':
+		s.pos++
+	case '1' <= c && c <= '9':
+		s.digits()
+	default:
+		return ErrSyntax
+	}
+	if s.peek() == '.' {
+		s.pos++
+		if s.digits() == 0 {
+			return ErrSyntax
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.pos++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.pos++
+		}
+		if s.digits() == 0 {
+			return ErrSyntax
+		}
+	}
+	return nil
+}
+
+func (s *scanner) digits() int {
+	n := 0
+	for '0' <= s.peek() && s.peek() <= '9' {
+		s.pos++
+		n++
+	}
+	return n
+}
+
+func unhex(c byte) rune {
+	switch {
+	case '0' <= c && c <= '9':
+		return rune(c - '0')
+	case 'a' <= c && c <= 'f':
+		return rune(c - 'a' + 10)
+	case 'A' <= c && c <= 'F':
+		return rune(c - 'A' + 10)
+	}
+	return -1
+}
+
+// unescape decodes the escapes of string contents that str has validated.
+// A lone UTF-16 surrogate becomes U+FFFD, as encoding/json does.
+func unescape(raw []byte) []byte {
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		e := raw[i+1]
+		i += 2
+		switch e {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := hex4(raw[i:])
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
+					r2 = hex4(raw[i+2:])
+				}
+				if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+					r = dec
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func hex4(b []byte) rune {
+	return unhex(b[0])<<12 | unhex(b[1])<<8 | unhex(b[2])<<4 | unhex(b[3])
+}

@@ -1,0 +1,197 @@
+// Package jws splits a compact JWS (RFC 7515 §7.1), reads its protected
+// header strictly, and checks and makes signatures for the four algorithms
+// writ supports. It knows nothing about claims, key sets or time.
+package jws
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"unsafe"
+
+	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/jsonx"
+)
+
+// The JWS algorithms writ signs and verifies (RFC 7518, RFC 8037).
+const (
+	EdDSA = "EdDSA"
+	ES256 = "ES256"
+	RS256 = "RS256"
+	PS256 = "PS256"
+)
+
+// MaxHeader bounds the encoded protected header.
+const MaxHeader = 1024
+
+// Header holds the protected header members writ reads.
+type Header struct {
+	Alg string
+	Kid string
+	Typ string
+}
+
+// Token is a compact JWS split into its parts. Its strings share memory with
+// the input.
+type Token struct {
+	Header       Header
+	SigningInput string // the encoded header, '.', the encoded payload
+	Payload      string // the encoded payload
+	Signature    []byte
+}
+
+// refused lists header parameters that would have writ trust something other
+// than its own key set (jku, x5u, jwk, x5c), change what is signed (b64,
+// crit), or mark a JWE (enc, zip). A token carrying any of them is refused
+// outright rather than silently read as something else.
+var refused = [...]string{"crit", "b64", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "enc", "zip"}
+
+// Parse splits token into its three parts and reads the protected header.
+// It does not check the signature. Signature bytes are decoded into sigBuf
+// when it is large enough.
+func Parse(token string, sigBuf []byte) (Token, error) {
+	h, rest, ok := strings.Cut(token, ".")
+	if !ok {
+		return Token{}, errors.New("not a compact JWS: no '.'")
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok {
+		return Token{}, errors.New("not a compact JWS: two parts, want three")
+	}
+	if strings.IndexByte(sig, '.') >= 0 {
+		return Token{}, errors.New("not a compact JWS: more than three parts (JWE is not accepted)")
+	}
+	if h == "" || payload == "" || sig == "" {
+		return Token{}, errors.New("not a compact JWS: empty part")
+	}
+	if len(h) > MaxHeader {
+		return Token{}, errors.New("header too large")
+	}
+	var hbuf [MaxHeader * 3 / 4]byte
+	n, err := b64.DecodeInto(hbuf[:], h)
+	if err != nil {
+		return Token{}, fmt.Errorf("header: %w", err)
+	}
+	hdr, err := parseHeader(hbuf[:n])
+	if err != nil {
+		return Token{}, err
+	}
+	if b64.DecodedLen(len(sig)) > len(sigBuf) {
+		sigBuf = make([]byte, b64.DecodedLen(len(sig)))
+	}
+	n, err = b64.DecodeInto(sigBuf, sig)
+	if err != nil {
+		return Token{}, fmt.Errorf("signature: %w", err)
+	}
+	return Token{
+		Header:       hdr,
+		SigningInput: token[:len(h)+1+len(payload)],
+		Payload:      payload,
+		Signature:    sigBuf[:n],
+	}, nil
+}
+
+func parseHeader(data []byte) (Header, error) {
+	var h Header
+	err := jsonx.Members(data, func(name []byte, v jsonx.Value) error {
+		var dst *string
+		switch string(name) {
+		case "alg":
+			dst = &h.Alg
+		case "kid":
+			dst = &h.Kid
+		case "typ":
+			dst = &h.Typ
+		default:
+			for _, r := range refused {
+				if string(name) == r {
+					return fmt.Errorf("header parameter %q is not accepted", r)
+				}
+			}
+			return nil
+		}
+		s, err := v.Str()
+		if err != nil {
+			return fmt.Errorf("header parameter %q: want a string", name)
+		}
+		*dst = s
+		return nil
+	})
+	if err != nil {
+		return Header{}, fmt.Errorf("header: %w", err)
+	}
+	if h.Alg == "" {
+		return Header{}, errors.New(`header: no "alg"`)
+	}
+	return h, nil
+}
+
+var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+
+// Verify reports whether sig is a valid alg signature of input under pub.
+// pub must be the key type that alg uses (ed25519.PublicKey, *ecdsa.PublicKey
+// on P-256, *rsa.PublicKey); any other pairing fails.
+func Verify(alg string, pub crypto.PublicKey, input string, sig []byte) bool {
+	msg := unsafe.Slice(unsafe.StringData(input), len(input))
+	switch alg {
+	case EdDSA:
+		k, ok := pub.(ed25519.PublicKey)
+		return ok && len(k) == ed25519.PublicKeySize && ed25519.Verify(k, msg, sig)
+	case ES256:
+		k, ok := pub.(*ecdsa.PublicKey)
+		if !ok || len(sig) != 64 {
+			return false
+		}
+		h := sha256.Sum256(msg)
+		var der [72]byte
+		return ecdsa.VerifyASN1(k, h[:], p1363ToDER(der[:0], sig))
+	case RS256:
+		k, ok := pub.(*rsa.PublicKey)
+		h := sha256.Sum256(msg)
+		return ok && rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig) == nil
+	case PS256:
+		k, ok := pub.(*rsa.PublicKey)
+		h := sha256.Sum256(msg)
+		return ok && rsa.VerifyPSS(k, crypto.SHA256, h[:], sig, &pssOptions) == nil
+	}
+	return false
+}
+
+// p1363ToDER re-encodes a fixed-width r||s signature (RFC 7518 §3.4) as the
+// ASN.1 SEQUENCE that crypto/ecdsa verifies, without big.Int allocations.
+func p1363ToDER(dst, sig []byte) []byte {
+	r, s := trimInt(sig[:32]), trimInt(sig[32:])
+	dst = append(dst, 0x30, byte(4+intLen(r)+intLen(s)))
+	return appendInt(appendInt(dst, r), s)
+}
+
+// trimInt strips the leading zero bytes of an unsigned big-endian integer,
+// keeping at least one byte.
+func trimInt(b []byte) []byte {
+	for len(b) > 1 && b[0] == 0 {
+		b = b[1:]
+	}
+	return b
+}
+
+// intLen is the length of b's DER INTEGER content: one more when its high
+// bit is set, for the zero that keeps it positive.
+func intLen(b []byte) int {
+	if b[0] >= 0x80 {
+		return len(b) + 1
+	}
+	return len(b)
+}
+
+func appendInt(dst, b []byte) []byte {
+	dst = append(dst, 0x02, byte(intLen(b)))
+	if b[0] >= 0x80 {
+		dst = append(dst, 0)
+	}
+	return append(dst, b...)
+}

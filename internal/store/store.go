@@ -1,0 +1,137 @@
+// Package store opens writ's SQLite database and keeps its schema current.
+//
+// Every connection runs in WAL mode with synchronous=FULL, so a transaction
+// that has committed survives a crash of the process or the machine; write
+// transactions begin IMMEDIATE and wait up to BusyTimeout for another
+// writer, so concurrent processes queue instead of failing with "database is
+// locked". The schema is versioned with PRAGMA user_version and migrated
+// forward in one transaction; a database from a newer writ is refused.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// BusyTimeout is how long a connection waits for another writer.
+const BusyTimeout = 10 * time.Second
+
+// ErrNoDatabase is returned by Open when the file does not exist and
+// creation was not asked for.
+var ErrNoDatabase = errors.New("no database")
+
+// ErrNewerSchema is returned by Open for a database written by a newer writ.
+var ErrNewerSchema = errors.New("database schema is newer than this writ")
+
+// Open opens the database at path, creating it (mode 0600) when create is
+// set, and migrates its schema to the current version.
+func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if !create {
+			return nil, fmt.Errorf("%w at %q", ErrNoDatabase, path)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create database: %w", err)
+		}
+		f.Close()
+	} else if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %q: %w", path, err)
+	}
+	return db, nil
+}
+
+// migrations[i] moves the schema from version i to i+1. Entries are only
+// ever appended.
+var migrations = []string{
+	// 1: keys and the issuance ledger.
+	`
+CREATE TABLE meta (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE keys (
+	kid          TEXT PRIMARY KEY,
+	format       TEXT NOT NULL CHECK (format IN ('jwt', 'paseto')),
+	alg          TEXT NOT NULL,
+	state        TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired', 'compromised')),
+	public_key   BLOB NOT NULL,  -- PKIX DER
+	private_key  BLOB,           -- PKCS #8 DER sealed with the master key
+	created_at   INTEGER NOT NULL,
+	activated_at INTEGER,
+	retired_at   INTEGER,
+	compromised_at INTEGER
+) STRICT;
+
+-- At most one signing key per format, whatever the writers do.
+CREATE UNIQUE INDEX keys_one_active ON keys (format) WHERE state = 'active';
+
+CREATE TABLE tokens (
+	jti        TEXT PRIMARY KEY,
+	format     TEXT NOT NULL,
+	kid        TEXT NOT NULL REFERENCES keys (kid),
+	subject    TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	scopes     TEXT NOT NULL,  -- space-separated
+	audience   TEXT NOT NULL,  -- space-separated
+	issued_at  INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	issued_by  TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX tokens_subject ON tokens (subject, issued_at);
+CREATE INDEX tokens_expires ON tokens (expires_at);
+`,
+}
+
+// SchemaVersion is the schema version this writ writes.
+func SchemaVersion() int { return len(migrations) }
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("%w: version %d, this writ knows up to %d", ErrNewerSchema, version, len(migrations))
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate schema to version %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

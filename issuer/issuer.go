@@ -1,0 +1,340 @@
+// Package issuer signs writ's access tokens and records each issuance.
+//
+// An [Issuer] signs JWTs in the RFC 9068 access-token profile (typ at+jwt)
+// and PASETO v4.public tokens with the active key of the requested format,
+// enforces a maximum lifetime, and records every token it issues (its jti,
+// subject, name, scopes, audience, key and times; never the token itself) in
+// writ's database, where [Issuer.List] finds them.
+package issuer
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/paseto"
+	"github.com/writ-dev/writ/keys"
+)
+
+// Defaults for Config.
+const (
+	DefaultTTL    = time.Hour
+	DefaultMaxTTL = 90 * 24 * time.Hour
+)
+
+// ErrRequest reports an issuance request that breaks a rule: a missing
+// subject or audience, a malformed scope, a lifetime above the maximum.
+var ErrRequest = errors.New("invalid token request")
+
+// SignerSource hands out the active signing key of a format. *keys.Ring is one.
+type SignerSource interface {
+	// Signer returns the active key of format, or an error wrapping
+	// keys.ErrNoActiveKey when there is none.
+	Signer(ctx context.Context, format keys.Format) (*keys.Key, error)
+}
+
+var _ SignerSource = (*keys.Ring)(nil)
+
+// Config configures an Issuer.
+type Config struct {
+	// Issuer is the iss claim of every token, usually the server's URL. Required.
+	Issuer string
+	// Keys supplies signing keys. Required.
+	Keys SignerSource
+	// DB is writ's database, where issuances are recorded. Required.
+	DB *sql.DB
+	// DefaultTTL is the lifetime of a token whose request names none;
+	// zero means DefaultTTL.
+	DefaultTTL time.Duration
+	// MaxTTL caps every token's lifetime; zero means DefaultMaxTTL.
+	MaxTTL time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Issuer signs and records tokens. It is safe for concurrent use.
+type Issuer struct {
+	cfg Config
+}
+
+// New returns an Issuer for cfg.
+func New(cfg Config) (*Issuer, error) {
+	switch {
+	case cfg.Issuer == "":
+		return nil, errors.New("issuer: Config.Issuer is required")
+	case cfg.Keys == nil:
+		return nil, errors.New("issuer: Config.Keys is required")
+	case cfg.DB == nil:
+		return nil, errors.New("issuer: Config.DB is required")
+	case cfg.DefaultTTL < 0 || cfg.MaxTTL < 0:
+		return nil, errors.New("issuer: lifetimes must not be negative")
+	}
+	if cfg.DefaultTTL == 0 {
+		cfg.DefaultTTL = DefaultTTL
+	}
+	if cfg.MaxTTL == 0 {
+		cfg.MaxTTL = DefaultMaxTTL
+	}
+	if cfg.DefaultTTL > cfg.MaxTTL {
+		return nil, fmt.Errorf("issuer: default lifetime %v exceeds the maximum %v", cfg.DefaultTTL, cfg.MaxTTL)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Issuer{cfg: cfg}, nil
+}
+
+// MaxTTL returns the longest lifetime this issuer grants.
+func (i *Issuer) MaxTTL() time.Duration { return i.cfg.MaxTTL }
+
+// Request describes a token to issue.
+type Request struct {
+	Subject  string        // sub: who the token acts for. Required.
+	Audience []string      // aud: the APIs that accept it. At least one.
+	Scopes   []string      // scope: what it may do
+	TTL      time.Duration // lifetime; zero means the issuer's default
+	Format   keys.Format   // JWT when empty
+	Name     string        // client_id: the token's name; the subject when empty
+	IssuedBy string        // who asked, for the record; "unknown" when empty
+}
+
+// Token is an issued token. Its Token string is shown once: writ keeps only
+// the record.
+type Token struct {
+	Token     string
+	ID        string // jti
+	Format    keys.Format
+	KeyID     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// limits on request fields, so that tokens stay well under the verifiers'
+// 8 KiB limit.
+const (
+	maxField  = 256
+	maxScopes = 64
+	maxAuds   = 16
+)
+
+func (i *Issuer) normalize(req Request) (Request, error) {
+	if req.Format == "" {
+		req.Format = keys.JWT
+	}
+	if _, err := keys.ParseFormat(string(req.Format)); err != nil {
+		return req, fmt.Errorf("%w: %w", ErrRequest, err)
+	}
+	if err := checkText("subject", req.Subject); err != nil {
+		return req, err
+	}
+	if req.Name == "" {
+		req.Name = req.Subject
+	}
+	if err := checkText("name", req.Name); err != nil {
+		return req, err
+	}
+	if req.IssuedBy == "" {
+		req.IssuedBy = "unknown"
+	}
+	if len(req.Audience) == 0 || len(req.Audience) > maxAuds {
+		return req, fmt.Errorf("%w: want 1 to %d audiences", ErrRequest, maxAuds)
+	}
+	for _, a := range req.Audience {
+		if err := checkText("audience", a); err != nil {
+			return req, err
+		}
+		if strings.ContainsRune(a, ' ') {
+			return req, fmt.Errorf("%w: audience %q contains a space", ErrRequest, a)
+		}
+	}
+	if len(req.Scopes) > maxScopes {
+		return req, fmt.Errorf("%w: more than %d scopes", ErrRequest, maxScopes)
+	}
+	var scopes []string
+	for _, s := range req.Scopes {
+		if err := checkScope(s); err != nil {
+			return req, err
+		}
+		if !contains(scopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	req.Scopes = scopes
+	switch {
+	case req.TTL == 0:
+		req.TTL = i.cfg.DefaultTTL
+	case req.TTL < time.Second:
+		return req, fmt.Errorf("%w: lifetime %v is shorter than a second", ErrRequest, req.TTL)
+	case req.TTL > i.cfg.MaxTTL:
+		return req, fmt.Errorf("%w: lifetime %v exceeds the maximum %v", ErrRequest, req.TTL, i.cfg.MaxTTL)
+	}
+	return req, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func checkText(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: %s is required", ErrRequest, what)
+	}
+	if len(s) > maxField {
+		return fmt.Errorf("%w: %s longer than %d bytes", ErrRequest, what, maxField)
+	}
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+		return fmt.Errorf("%w: %s %q has control characters or invalid UTF-8", ErrRequest, what, s)
+	}
+	return nil
+}
+
+// checkScope enforces RFC 6749 §3.3: a scope token is printable ASCII
+// without space, double quote or backslash.
+func checkScope(s string) error {
+	if s == "" || len(s) > maxField {
+		return fmt.Errorf("%w: scope %q must have 1 to %d characters", ErrRequest, s, maxField)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return fmt.Errorf("%w: scope %q: only printable ASCII without space, '\"' or '\\'", ErrRequest, s)
+		}
+	}
+	return nil
+}
+
+// Issue signs a token for req with the active key of its format and records
+// it. The record is committed before the token is returned.
+func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
+	req, err := i.normalize(req)
+	if err != nil {
+		return nil, err
+	}
+	key, err := i.cfg.Keys.Signer(ctx, req.Format)
+	if err != nil {
+		return nil, err
+	}
+	var id [16]byte
+	rand.Read(id[:])
+	// Whole seconds: NumericDate and RFC 3339 both carry them exactly.
+	now := i.cfg.Now().Truncate(time.Second)
+	t := &Token{
+		ID:        b64.Encode(id[:]),
+		Format:    req.Format,
+		KeyID:     key.ID(),
+		IssuedAt:  now,
+		ExpiresAt: now.Add(req.TTL),
+	}
+	if req.Format == keys.PASETO {
+		t.Token, err = signPASETO(key, i.cfg.Issuer, req, t)
+	} else {
+		t.Token, err = signJWT(key, i.cfg.Issuer, req, t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := i.record(ctx, req, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+type jwtHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+type jwtClaims struct {
+	Iss      string `json:"iss"`
+	Sub      string `json:"sub"`
+	Aud      any    `json:"aud"` // a string for one audience, else an array
+	Exp      int64  `json:"exp"`
+	Iat      int64  `json:"iat"`
+	Nbf      int64  `json:"nbf"`
+	Jti      string `json:"jti"`
+	Scope    string `json:"scope,omitempty"`
+	ClientID string `json:"client_id"`
+}
+
+func audience(auds []string) any {
+	if len(auds) == 1 {
+		return auds[0]
+	}
+	return auds
+}
+
+func signJWT(key *keys.Key, iss string, req Request, t *Token) (string, error) {
+	method := jwt.GetSigningMethod(key.Algorithm())
+	if method == nil {
+		return "", fmt.Errorf("issuer: no signing method for %s", key.Algorithm())
+	}
+	h, err := json.Marshal(jwtHeader{Alg: key.Algorithm(), Kid: key.ID(), Typ: "at+jwt"})
+	if err != nil {
+		return "", err
+	}
+	c, err := json.Marshal(jwtClaims{
+		Iss: iss, Sub: req.Subject, Aud: audience(req.Audience),
+		Exp: t.ExpiresAt.Unix(), Iat: t.IssuedAt.Unix(), Nbf: t.IssuedAt.Unix(),
+		Jti: t.ID, Scope: strings.Join(req.Scopes, " "), ClientID: req.Name,
+	})
+	if err != nil {
+		return "", err
+	}
+	input := b64.Encode(h) + "." + b64.Encode(c)
+	sig, err := method.Sign(input, key.Signer())
+	if err != nil {
+		return "", fmt.Errorf("issuer: sign with %s: %w", key, err)
+	}
+	return input + "." + b64.Encode(sig), nil
+}
+
+type pasetoClaims struct {
+	Iss      string `json:"iss"`
+	Sub      string `json:"sub"`
+	Aud      any    `json:"aud"`
+	Exp      string `json:"exp"`
+	Iat      string `json:"iat"`
+	Nbf      string `json:"nbf"`
+	Jti      string `json:"jti"`
+	Scope    string `json:"scope,omitempty"`
+	ClientID string `json:"client_id"`
+}
+
+func signPASETO(key *keys.Key, iss string, req Request, t *Token) (string, error) {
+	priv, ok := key.Signer().(ed25519.PrivateKey)
+	if !ok {
+		return "", fmt.Errorf("issuer: %s is not an Ed25519 key", key)
+	}
+	m, err := json.Marshal(pasetoClaims{
+		Iss: iss, Sub: req.Subject, Aud: audience(req.Audience),
+		Exp: t.ExpiresAt.UTC().Format(time.RFC3339), Iat: t.IssuedAt.UTC().Format(time.RFC3339),
+		Nbf: t.IssuedAt.UTC().Format(time.RFC3339),
+		Jti: t.ID, Scope: strings.Join(req.Scopes, " "), ClientID: req.Name,
+	})
+	if err != nil {
+		return "", err
+	}
+	f, err := json.Marshal(struct {
+		Kid string `json:"kid"`
+	}{key.ID()})
+	if err != nil {
+		return "", err
+	}
+	return paseto.Sign(priv, m, f), nil
+}

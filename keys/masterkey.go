@@ -1,0 +1,115 @@
+package keys
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// MasterKeySize is the size of a master key: an AES-256 key.
+const MasterKeySize = 32
+
+// ErrMasterKey reports a master key that is malformed or does not open the
+// keyring's sealed keys.
+var ErrMasterKey = errors.New("wrong or invalid master key")
+
+// MasterKey is the key-encryption key that seals private keys at rest with
+// AES-256-GCM. Its String method never shows the key.
+type MasterKey struct {
+	aead cipher.AEAD
+}
+
+// ParseMasterKey reads a master key encoded as standard base64 (44
+// characters), as GenerateMasterKeyFile writes it and WRIT_MASTER_KEY holds it.
+func ParseMasterKey(encoded string) (*MasterKey, error) {
+	raw, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(encoded))
+	if err != nil || len(raw) != MasterKeySize {
+		// Never quote the input: it is meant to be a secret.
+		return nil, fmt.Errorf("%w: want %d bytes in standard base64", ErrMasterKey, MasterKeySize)
+	}
+	return newMasterKey(raw)
+}
+
+func newMasterKey(raw []byte) (*MasterKey, error) {
+	block, err := aes.NewCipher(raw)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &MasterKey{aead: aead}, nil
+}
+
+// GenerateMasterKeyFile writes a fresh master key to path, which must not
+// exist, with mode 0600.
+func GenerateMasterKeyFile(path string) (*MasterKey, error) {
+	raw := make([]byte, MasterKeySize)
+	rand.Read(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create master key file: %w", err)
+	}
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(raw) + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	return newMasterKey(raw)
+}
+
+// ReadMasterKeyFile reads a master key file. A file that others than its
+// owner may read is refused.
+func ReadMasterKeyFile(path string) (*MasterKey, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("master key file %q has mode %#o: it must be readable by its owner only (chmod 600)", path, perm)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	mk, err := ParseMasterKey(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("master key file %q: %w", path, err)
+	}
+	return mk, nil
+}
+
+// String implements fmt.Stringer without revealing the key.
+func (m *MasterKey) String() string { return "writ master key (redacted)" }
+
+// seal encrypts plaintext bound to aad: a nonce followed by the ciphertext.
+func (m *MasterKey) seal(plaintext, aad []byte) []byte {
+	nonce := make([]byte, m.aead.NonceSize(), m.aead.NonceSize()+len(plaintext)+m.aead.Overhead())
+	rand.Read(nonce)
+	return m.aead.Seal(nonce, nonce, plaintext, aad)
+}
+
+// open decrypts what seal made with the same aad.
+func (m *MasterKey) open(sealed, aad []byte) ([]byte, error) {
+	n := m.aead.NonceSize()
+	if len(sealed) < n+m.aead.Overhead() {
+		return nil, ErrMasterKey
+	}
+	pt, err := m.aead.Open(nil, sealed[:n], sealed[n:], aad)
+	if err != nil {
+		return nil, ErrMasterKey
+	}
+	return pt, nil
+}

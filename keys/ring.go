@@ -1,0 +1,356 @@
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/x509"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/writ-dev/writ/internal/paserk"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// State is a key's place in its lifecycle.
+type State string
+
+// The key states. A key is published (in the key sets) while next, active or
+// retired; only the active key of a format signs.
+const (
+	Next        State = "next"        // published, not yet signing
+	Active      State = "active"      // the one signing key of its format
+	Retired     State = "retired"     // published until its tokens expire
+	Compromised State = "compromised" // out of the key sets at once
+)
+
+var (
+	// ErrNoActiveKey is returned when a format has no active key.
+	ErrNoActiveKey = errors.New("no active key")
+	// ErrKeyNotFound is returned for a kid the keyring does not hold.
+	ErrKeyNotFound = errors.New("key not found")
+)
+
+// Record describes a key in the keyring. It never holds private material.
+type Record struct {
+	ID            string
+	Format        Format
+	Algorithm     string
+	State         State
+	CreatedAt     time.Time
+	ActivatedAt   time.Time // zero until the key signs
+	RetiredAt     time.Time // zero until it stops signing
+	CompromisedAt time.Time // zero unless compromised
+	Public        crypto.PublicKey
+}
+
+// RingConfig configures OpenRing.
+type RingConfig struct {
+	// DB is writ's database, opened and migrated by writ. Required.
+	DB *sql.DB
+	// MasterKey seals and opens private keys. Required.
+	MasterKey *MasterKey
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Ring is the keyring in writ's database. It is safe for concurrent use, and
+// several processes may share one database.
+type Ring struct {
+	db  *sql.DB
+	mk  *MasterKey
+	now func() time.Time
+
+	mu      sync.Mutex
+	signers map[string]*Key // opened private keys, by kid
+}
+
+// masterKeyCheck is sealed under the master key when a keyring is first
+// opened, so that a wrong master key is reported at once, not at the first
+// signature.
+const masterKeyCheck = "writ master key check"
+
+// OpenRing returns the keyring of cfg.DB. It fails with ErrMasterKey when
+// cfg.MasterKey is not the key the keyring was sealed with.
+func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
+	if cfg.DB == nil || cfg.MasterKey == nil {
+		return nil, errors.New("keys: RingConfig.DB and RingConfig.MasterKey are required")
+	}
+	r := &Ring{db: cfg.DB, mk: cfg.MasterKey, now: cfg.Now, signers: map[string]*Key{}}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	var sealed []byte
+	err := r.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'master_key_check'`).Scan(&sealed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = r.db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('master_key_check', ?) ON CONFLICT DO NOTHING`,
+			r.mk.seal([]byte(masterKeyCheck), []byte("meta")))
+		if err != nil {
+			return nil, fmt.Errorf("keyring: %w", err)
+		}
+		return OpenRing(ctx, cfg) // another process may have won: check its value
+	case err != nil:
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	if pt, err := r.mk.open(sealed, []byte("meta")); err != nil || string(pt) != masterKeyCheck {
+		return nil, fmt.Errorf("keyring: %w: it does not open this database's keys", ErrMasterKey)
+	}
+	return r, nil
+}
+
+func keyAAD(kid string) []byte { return []byte("writ private key\x00" + kid) }
+
+// Add stores k in state Next or Active. Adding an active key while its
+// format has one fails.
+func (r *Ring) Add(ctx context.Context, k *Key, state State) error {
+	if state != Next && state != Active {
+		return fmt.Errorf("keys: a new key must be next or active, not %s", state)
+	}
+	priv, err := x509.MarshalPKCS8PrivateKey(k.signer)
+	if err != nil {
+		return fmt.Errorf("keys: encode %s: %w", k, err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		return fmt.Errorf("keys: encode %s: %w", k, err)
+	}
+	now := r.now().Unix()
+	var activated any
+	if state == Active {
+		activated = now
+	}
+	_, err = r.db.ExecContext(ctx, `INSERT INTO keys (kid, format, alg, state, public_key, private_key, created_at, activated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.id, string(k.Format()), k.alg, string(state), pub, r.mk.seal(priv, keyAAD(k.id)), now, activated)
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE constraint failed: keys.format") {
+			return fmt.Errorf("keys: %s already has an active key", k.Format())
+		}
+		return fmt.Errorf("keys: add %s: %w", k, err)
+	}
+	return nil
+}
+
+// Ensure gives each format an active and a next key when it lacks them,
+// using alg for new JWT keys (PASETO keys are always v4.public). It returns
+// the keys it added; none when the keyring is already complete.
+func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
+	if FormatOf(jwtAlg) != JWT {
+		return nil, fmt.Errorf("keys: %q is not a JWT algorithm", jwtAlg)
+	}
+	var added []*Key
+	for _, f := range []struct {
+		format Format
+		alg    string
+	}{{JWT, jwtAlg}, {PASETO, verifier.V4Public}} {
+		for _, state := range []State{Active, Next} {
+			var n int
+			err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE format = ? AND state = ?`, string(f.format), string(state)).Scan(&n)
+			if err != nil {
+				return added, fmt.Errorf("keys: %w", err)
+			}
+			if n > 0 {
+				continue
+			}
+			k, err := Generate(f.alg)
+			if err != nil {
+				return added, err
+			}
+			if err := r.Add(ctx, k, state); err != nil {
+				return added, err
+			}
+			added = append(added, k)
+		}
+	}
+	return added, nil
+}
+
+// Signer returns the active key of format, private half opened.
+func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
+	var kid string
+	err := r.db.QueryRowContext(ctx, `SELECT kid FROM keys WHERE format = ? AND state = 'active'`, string(format)).Scan(&kid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoActiveKey, format)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	r.mu.Lock()
+	k, ok := r.signers[kid]
+	r.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	k, err = r.openKey(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.signers[kid] = k
+	r.mu.Unlock()
+	return k, nil
+}
+
+func (r *Ring) openKey(ctx context.Context, kid string) (*Key, error) {
+	var alg string
+	var sealed []byte
+	err := r.db.QueryRowContext(ctx, `SELECT alg, private_key FROM keys WHERE kid = ?`, kid).Scan(&alg, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %q", ErrKeyNotFound, kid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	if sealed == nil {
+		return nil, fmt.Errorf("keys: the private half of %q was destroyed", kid)
+	}
+	der, err := r.mk.open(sealed, keyAAD(kid))
+	if err != nil {
+		return nil, fmt.Errorf("keys: open %q: %w", kid, err)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("keys: decode %q: %w", kid, err)
+	}
+	s, ok := priv.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("keys: %q is not a signing key", kid)
+	}
+	k, err := NewKey(alg, s)
+	if err != nil {
+		return nil, err
+	}
+	if k.id != kid {
+		return nil, fmt.Errorf("keys: stored key %q has kid %q", kid, k.id)
+	}
+	return k, nil
+}
+
+// List returns every key in the keyring, oldest first.
+func (r *Ring) List(ctx context.Context) ([]Record, error) {
+	return r.records(ctx, `SELECT kid, format, alg, state, public_key, created_at, activated_at, retired_at, compromised_at
+		FROM keys ORDER BY created_at, rowid`)
+}
+
+// Published returns the keys that belong in the key sets: next, active and
+// retired, oldest first.
+func (r *Ring) Published(ctx context.Context) ([]Record, error) {
+	return r.records(ctx, `SELECT kid, format, alg, state, public_key, created_at, activated_at, retired_at, compromised_at
+		FROM keys WHERE state IN ('next', 'active', 'retired') ORDER BY created_at, rowid`)
+}
+
+func (r *Ring) records(ctx context.Context, query string) ([]Record, error) {
+	rows, err := r.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var rec Record
+		var format, state string
+		var pub []byte
+		var created int64
+		var activated, retired, compromised sql.NullInt64
+		if err := rows.Scan(&rec.ID, &format, &rec.Algorithm, &state, &pub, &created, &activated, &retired, &compromised); err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		rec.Format, rec.State = Format(format), State(state)
+		rec.CreatedAt = time.Unix(created, 0).UTC()
+		rec.ActivatedAt = unixOrZero(activated)
+		rec.RetiredAt = unixOrZero(retired)
+		rec.CompromisedAt = unixOrZero(compromised)
+		if rec.Public, err = x509.ParsePKIXPublicKey(pub); err != nil {
+			return nil, fmt.Errorf("keys: decode %q: %w", rec.ID, err)
+		}
+		out = append(out, rec)
+	}
+	return out, rows.Err()
+}
+
+func unixOrZero(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(n.Int64, 0).UTC()
+}
+
+// JWKS returns the published JWT keys as a JSON Web Key Set: each key with
+// its kid, alg and use "sig", and no private member.
+func (r *Ring) JWKS(ctx context.Context) ([]byte, error) {
+	recs, err := r.Published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := jwk.NewSet()
+	for _, rec := range recs {
+		if rec.Format != JWT {
+			continue
+		}
+		k, err := jwk.Import(rec.Public)
+		if err != nil {
+			return nil, fmt.Errorf("keys: %q: %w", rec.ID, err)
+		}
+		for name, v := range map[string]any{jwk.KeyIDKey: rec.ID, jwk.AlgorithmKey: rec.Algorithm, jwk.KeyUsageKey: "sig"} {
+			if err := k.Set(name, v); err != nil {
+				return nil, fmt.Errorf("keys: %q: %w", rec.ID, err)
+			}
+		}
+		if err := set.AddKey(k); err != nil {
+			return nil, fmt.Errorf("keys: %q: %w", rec.ID, err)
+		}
+	}
+	if set.Len() == 0 {
+		return []byte(`{"keys":[]}`), nil
+	}
+	return json.Marshal(set)
+}
+
+// PASERKSet returns the published PASETO keys as writ's PASERK set:
+// {"keys":[{"kid":"k4.pid.…","paserk":"k4.public.…"}]}.
+func (r *Ring) PASERKSet(ctx context.Context) ([]byte, error) {
+	recs, err := r.Published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		Kid    string `json:"kid"`
+		PASERK string `json:"paserk"`
+	}
+	set := struct {
+		Keys []entry `json:"keys"`
+	}{Keys: []entry{}}
+	for _, rec := range recs {
+		if rec.Format != PASETO {
+			continue
+		}
+		set.Keys = append(set.Keys, entry{Kid: rec.ID, PASERK: paserk.Public(rec.Public.(ed25519.PublicKey))})
+	}
+	return json.Marshal(set)
+}
+
+// KeySet returns the published keys of both formats as a verifier key set,
+// for verifying next to the database.
+func (r *Ring) KeySet(ctx context.Context) (*verifier.KeySet, error) {
+	recs, err := r.Published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ks := make([]*verifier.Key, 0, len(recs))
+	for _, rec := range recs {
+		k, err := verifier.NewKey(rec.ID, rec.Algorithm, rec.Public)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, k)
+	}
+	return verifier.NewKeySet(ks...)
+}

@@ -1,0 +1,87 @@
+package verifier
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Claims are the verified claims of a token. Verify returns them only after
+// the signature, the key, the times, the issuer and the audience have all
+// been checked.
+type Claims struct {
+	Issuer    string    // iss
+	Subject   string    // sub
+	Audience  []string  // aud, one or more
+	ExpiresAt time.Time // exp
+	IssuedAt  time.Time // iat
+	NotBefore time.Time // nbf; zero when the token has none
+	ID        string    // jti, the token's unique id (what revocation names)
+	Scope     string    // scope, space-separated
+	ClientID  string    // client_id, the token's name
+
+	KeyID     string // the kid (JWT) or k4.pid (PASETO) of the signing key
+	Algorithm string // EdDSA, ES256, RS256, PS256 or V4Public
+
+	raw string // the verified payload
+	aud [2]string
+}
+
+// RawJSON returns the token's verified claims as the issuer encoded them,
+// for claims that Claims has no field for.
+func (c *Claims) RawJSON() []byte { return []byte(c.raw) }
+
+// Scopes returns the token's scopes.
+func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// HasScope reports whether the token carries scope s, compared exactly.
+func (c *Claims) HasScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	rest := c.Scope
+	for rest != "" {
+		var tok string
+		tok, rest, _ = strings.Cut(rest, " ")
+		if tok == s {
+			return true
+		}
+	}
+	return false
+}
+
+// RequireScopes returns an error wrapping ErrScope that names the first of
+// scopes the token lacks, or nil when it carries them all.
+func (c *Claims) RequireScopes(scopes ...string) error {
+	for _, s := range scopes {
+		if !c.HasScope(s) {
+			return fmt.Errorf("%w: missing %q", ErrScope, s)
+		}
+	}
+	return nil
+}
+
+// RevocationChecker is the seam through which a verifier consults
+// revocation data after a token has otherwise been verified. Implementations
+// must be safe for concurrent use and should answer from memory: Verify calls
+// them on every token.
+type RevocationChecker interface {
+	// CheckRevocation returns nil when the token is not revoked, an error
+	// wrapping ErrRevoked when it is, and any other error when it cannot tell
+	// (for example, data too stale to trust); Verify then fails with it.
+	CheckRevocation(ctx context.Context, c *Claims) error
+}
+
+type claimsKey struct{}
+
+// WithClaims returns a copy of ctx that carries c.
+func WithClaims(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
+// ClaimsFromContext returns the claims that the middleware stored in ctx.
+func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok
+}

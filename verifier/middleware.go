@@ -1,0 +1,151 @@
+package verifier
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// MiddlewareConfig configures Verifier.Middleware. Its zero value reads the
+// Authorization header only and requires no scope.
+type MiddlewareConfig struct {
+	// Realm, when set, is sent in every WWW-Authenticate challenge.
+	Realm string
+	// Scopes lists scopes every request's token must carry (403 otherwise).
+	Scopes []string
+	// AllowQueryToken also accepts the token in the access_token query
+	// parameter (RFC 6750 §2.3). Tokens in URLs end up in logs and browser
+	// history; enable it only for clients that cannot send headers.
+	AllowQueryToken bool
+}
+
+// Middleware returns net/http middleware that verifies each request's bearer
+// token and passes its claims to the next handler in the request context
+// (see ClaimsFromContext). It answers as RFC 6750 §3 asks: 401 with a Bearer
+// challenge when the token is missing or invalid, 400 for a request that
+// carries more than one token, 403 with error="insufficient_scope" when a
+// required scope is absent, and 503 when revocation data cannot be trusted.
+// Responses never echo the token.
+func (v *Verifier) Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token, err := bearerToken(r, cfg.AllowQueryToken)
+			if err != nil {
+				challenge(w, cfg.Realm, http.StatusBadRequest, "invalid_request", err.Error(), "")
+				return
+			}
+			if token == "" {
+				challenge(w, cfg.Realm, http.StatusUnauthorized, "", "", "")
+				return
+			}
+			c, err := v.Verify(r.Context(), token)
+			if err != nil {
+				status, code := errorStatus(err)
+				challenge(w, cfg.Realm, status, code, description(err), "")
+				return
+			}
+			if err := c.RequireScopes(cfg.Scopes...); err != nil {
+				challenge(w, cfg.Realm, http.StatusForbidden, "insufficient_scope", "the token lacks a required scope", strings.Join(cfg.Scopes, " "))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), c)))
+		})
+	}
+}
+
+// RequireScopes returns middleware that answers 403 insufficient_scope unless
+// the claims that Middleware stored carry every one of scopes, and 401 when
+// there are no claims at all (a handler mounted outside Middleware).
+func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := ClaimsFromContext(r.Context())
+			if !ok {
+				challenge(w, "", http.StatusUnauthorized, "", "", "")
+				return
+			}
+			if err := c.RequireScopes(scopes...); err != nil {
+				challenge(w, "", http.StatusForbidden, "insufficient_scope", "the token lacks a required scope", strings.Join(scopes, " "))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// errorStatus maps a Verify error to an HTTP status and RFC 6750 error code.
+// Every token failure is 401 invalid_token; a revocation checker that cannot
+// answer is the server's problem, 503, and no challenge code.
+func errorStatus(err error) (int, string) {
+	for _, e := range tokenErrors {
+		if errors.Is(err, e) {
+			return http.StatusUnauthorized, "invalid_token"
+		}
+	}
+	return http.StatusServiceUnavailable, ""
+}
+
+var tokenErrors = [...]error{
+	ErrTooLarge, ErrMalformed, ErrType, ErrAlgorithm, ErrUnknownKey, ErrSignature,
+	ErrExpired, ErrNotYetValid, ErrIssuer, ErrAudience, ErrRevoked,
+}
+
+// description is the error_description sent to clients: the sentinel's
+// text only, never details that could reflect attacker input.
+func description(err error) string {
+	for _, e := range tokenErrors {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return "token cannot be checked now"
+}
+
+func challenge(w http.ResponseWriter, realm string, status int, code, desc, scope string) {
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	param := func(name, value string) {
+		if value == "" {
+			return
+		}
+		b.WriteString(sep + name + `="` + value + `"`)
+		sep = ", "
+	}
+	param("realm", strings.ReplaceAll(realm, `"`, ""))
+	param("error", code)
+	param("error_description", desc)
+	param("scope", scope)
+	w.Header().Set("WWW-Authenticate", b.String())
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, http.StatusText(status), status)
+}
+
+// bearerToken returns the request's token, "" when it has none, or an error
+// when it has several or a malformed Authorization header.
+func bearerToken(r *http.Request, allowQuery bool) (string, error) {
+	var token string
+	switch h := r.Header.Values("Authorization"); len(h) {
+	case 0:
+	case 1:
+		scheme, t, ok := strings.Cut(h[0], " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			// Another scheme: for this middleware the request has no token.
+			break
+		}
+		token = strings.TrimLeft(t, " ")
+		if token == "" {
+			return "", errors.New("empty bearer token")
+		}
+	default:
+		return "", errors.New("more than one Authorization header")
+	}
+	if allowQuery && r.URL.Query().Has("access_token") {
+		q := r.URL.Query()["access_token"]
+		if token != "" || len(q) != 1 {
+			return "", errors.New("more than one token in the request")
+		}
+		token = q[0]
+	}
+	return token, nil
+}

@@ -1,0 +1,405 @@
+// Package verifier checks writ's access tokens offline: JWTs in the RFC 9068
+// profile (EdDSA, ES256, RS256, PS256) and PASETO v4.public tokens, against
+// keys that are already in memory. It makes no network calls of its own and
+// links neither SQLite nor the issuer, so it suits serverless functions.
+//
+// # Building a verifier
+//
+// The issuer, the audience and the accepted algorithms are required: a
+// [Verifier] built without them refuses to exist rather than accept too much.
+// Keys come from a [KeySource]: a [KeySet] parsed with [ParseJWKS] or
+// [ParsePASERKSet] (from bytes, for example a go:embed file, or with
+// [ReadJWKSFile]), or any source of the caller's.
+//
+// # Errors
+//
+// [Verifier.Verify] returns claims or an error wrapping one sentinel of
+// errors.go ([ErrExpired], [ErrSignature], [ErrUnknownKey], …), to be
+// matched with errors.Is.
+//
+// # HTTP
+//
+// [Verifier.Middleware] authenticates requests with bearer tokens (RFC 6750)
+// and [RequireScopes] guards handlers by scope.
+package verifier
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/jsonx"
+	"github.com/writ-dev/writ/internal/jws"
+	"github.com/writ-dev/writ/internal/paseto"
+)
+
+// MaxTokenSize is the longest token Verify decodes, in bytes.
+const MaxTokenSize = 8 << 10
+
+// DefaultLeeway is the clock skew tolerated when Config.Leeway is zero.
+const DefaultLeeway = 30 * time.Second
+
+// Config fixes what a Verifier accepts.
+type Config struct {
+	// Issuer is the exact iss every token must carry. Required.
+	Issuer string
+	// Audience must be among every token's aud values. Required.
+	Audience string
+	// Algorithms lists the accepted algorithms: EdDSA, ES256, RS256, PS256
+	// and V4Public. Required; a token in any other is rejected before its
+	// key is looked up.
+	Algorithms []string
+	// Keys resolves key ids to keys. Required.
+	Keys KeySource
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
+	// DefaultLeeway; it must not be negative or above five minutes.
+	Leeway time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Revocation, when set, is consulted for every token that passes all
+	// other checks.
+	Revocation RevocationChecker
+}
+
+// Verifier checks tokens. It is safe for concurrent use.
+type Verifier struct {
+	issuer     string
+	audience   string
+	algs       [5]bool // indexed by algIndex
+	keys       KeySource
+	leeway     time.Duration
+	now        func() time.Time
+	revocation RevocationChecker
+}
+
+var algNames = [...]string{EdDSA, ES256, RS256, PS256, V4Public}
+
+func algIndex(alg string) int {
+	for i, a := range algNames {
+		if a == alg {
+			return i
+		}
+	}
+	return -1
+}
+
+// New returns a Verifier for cfg, or an error naming the first setting that
+// is missing or invalid.
+func New(cfg Config) (*Verifier, error) {
+	v := &Verifier{
+		issuer:     cfg.Issuer,
+		audience:   cfg.Audience,
+		keys:       cfg.Keys,
+		leeway:     cfg.Leeway,
+		now:        cfg.Now,
+		revocation: cfg.Revocation,
+	}
+	switch {
+	case cfg.Issuer == "":
+		return nil, errors.New("verifier: Config.Issuer is required")
+	case cfg.Audience == "":
+		return nil, errors.New("verifier: Config.Audience is required")
+	case len(cfg.Algorithms) == 0:
+		return nil, errors.New("verifier: Config.Algorithms is required")
+	case cfg.Keys == nil:
+		return nil, errors.New("verifier: Config.Keys is required")
+	case cfg.Leeway < 0 || cfg.Leeway > 5*time.Minute:
+		return nil, fmt.Errorf("verifier: Config.Leeway %v is outside 0 to 5m", cfg.Leeway)
+	}
+	for _, a := range cfg.Algorithms {
+		i := algIndex(a)
+		if i < 0 {
+			return nil, fmt.Errorf("verifier: unsupported algorithm %q", a)
+		}
+		v.algs[i] = true
+	}
+	if v.leeway == 0 {
+		v.leeway = DefaultLeeway
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	return v, nil
+}
+
+// Verify checks token and returns its claims. It accepts a compact JWS with
+// typ at+jwt or a v4.public PASETO; on any failure it returns nil and an
+// error wrapping one of the package's sentinel errors.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > MaxTokenSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(token), MaxTokenSize)
+	}
+	var c *Claims
+	var err error
+	if isPASETO(token) {
+		c, err = v.verifyPASETO(ctx, token)
+	} else {
+		c, err = v.verifyJWT(ctx, token)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkClaims(c); err != nil {
+		return nil, err
+	}
+	if v.revocation != nil {
+		if err := v.revocation.CheckRevocation(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// isPASETO reports whether token starts like a PASETO ("v" digit "."): a
+// JWS header, being base64url of "{", always starts with "e".
+func isPASETO(token string) bool {
+	return len(token) > 2 && token[0] == 'v' && '0' <= token[1] && token[1] <= '9'
+}
+
+func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error) {
+	var sigBuf [512]byte
+	t, err := jws.Parse(token, sigBuf[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	h := t.Header
+	if i := algIndex(h.Alg); i < 0 || i == algIndex(V4Public) || !v.algs[i] {
+		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, h.Alg)
+	}
+	if !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
+		return nil, fmt.Errorf("%w: typ %q, want at+jwt", ErrType, h.Typ)
+	}
+	key, err := v.lookup(ctx, h.Kid)
+	if err != nil {
+		return nil, err
+	}
+	if key.alg != h.Alg {
+		return nil, fmt.Errorf("%w: token says %q, key %q is %s", ErrAlgorithm, h.Alg, key.id, key.alg)
+	}
+	if !jws.Verify(h.Alg, key.pub, t.SigningInput, t.Signature) {
+		return nil, ErrSignature
+	}
+	payload, err := b64.Decode(t.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
+	}
+	c := &Claims{KeyID: key.id, Algorithm: key.alg, raw: bytesToString(payload)}
+	if err := c.parse(numericDate); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, error) {
+	if !strings.HasPrefix(token, paseto.Header) {
+		return nil, fmt.Errorf("%w: only v4.public PASETO tokens are accepted", ErrMalformed)
+	}
+	if !v.algs[algIndex(V4Public)] {
+		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, V4Public)
+	}
+	t, err := paseto.Parse(token)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	kid, err := footerKID(t.Footer)
+	if err != nil {
+		return nil, err
+	}
+	key, err := v.lookup(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	if key.alg != V4Public {
+		return nil, fmt.Errorf("%w: key %q is %s, not a PASETO key", ErrAlgorithm, key.id, key.alg)
+	}
+	if !paseto.Verify(key.pub.(ed25519.PublicKey), t, nil) {
+		return nil, ErrSignature
+	}
+	c := &Claims{KeyID: key.id, Algorithm: V4Public, raw: bytesToString(t.Message)}
+	if err := c.parse(rfc3339Date); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v *Verifier) lookup(ctx context.Context, kid string) (*Key, error) {
+	if kid == "" {
+		return nil, fmt.Errorf("%w: no kid", ErrMalformed)
+	}
+	if len(kid) > MaxKeyID {
+		return nil, fmt.Errorf("%w: kid longer than %d bytes", ErrMalformed, MaxKeyID)
+	}
+	return v.keys.LookupKey(ctx, kid)
+}
+
+// footerKID reads the kid of a PASETO footer, {"kid":"k4.pid.…"}.
+func footerKID(footer []byte) (string, error) {
+	if len(footer) == 0 {
+		return "", fmt.Errorf("%w: no footer with the key id", ErrMalformed)
+	}
+	var kid string
+	err := jsonx.Members(footer, func(name []byte, v jsonx.Value) error {
+		if string(name) != "kid" {
+			return nil
+		}
+		b, err := v.Bytes()
+		kid = bytesToString(b)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("%w: footer: %w", ErrMalformed, err)
+	}
+	return kid, nil
+}
+
+func (v *Verifier) checkClaims(c *Claims) error {
+	now := v.now()
+	switch {
+	case c.Issuer != v.issuer:
+		return fmt.Errorf("%w: %q", ErrIssuer, c.Issuer)
+	case !c.hasAudience(v.audience):
+		return fmt.Errorf("%w: token is for %q", ErrAudience, c.Audience)
+	case !now.Before(c.ExpiresAt.Add(v.leeway)):
+		return fmt.Errorf("%w: at %s", ErrExpired, c.ExpiresAt.UTC().Format(time.RFC3339))
+	case c.IssuedAt.After(now.Add(v.leeway)):
+		return fmt.Errorf("%w: issued in the future, at %s", ErrNotYetValid, c.IssuedAt.UTC().Format(time.RFC3339))
+	case !c.NotBefore.IsZero() && c.NotBefore.After(now.Add(v.leeway)):
+		return fmt.Errorf("%w: not before %s", ErrNotYetValid, c.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (c *Claims) hasAudience(aud string) bool {
+	for _, a := range c.Audience {
+		if a == aud {
+			return true
+		}
+	}
+	return false
+}
+
+// dateParser reads a date claim: a JSON number for JWT, an RFC 3339 string
+// for PASETO.
+type dateParser func(jsonx.Value) (time.Time, error)
+
+// maxDate is the last second of year 9999: later dates are malformed.
+const maxDate = 253402300799
+
+func numericDate(v jsonx.Value) (time.Time, error) {
+	f, err := v.Float()
+	if err != nil || f < 0 || f > maxDate {
+		return time.Time{}, errors.New("want a NumericDate")
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
+
+func rfc3339Date(v jsonx.Value) (time.Time, error) {
+	b, err := v.Bytes()
+	if err != nil {
+		return time.Time{}, errors.New("want an RFC 3339 date string")
+	}
+	t, err := time.Parse(time.RFC3339, bytesToString(b))
+	if err != nil || t.Year() > 9999 {
+		return time.Time{}, errors.New("want an RFC 3339 date string")
+	}
+	return t, nil
+}
+
+// parse reads c.raw strictly: names compared exactly, no duplicates, each
+// registered claim of the right type, and every required claim present.
+func (c *Claims) parse(date dateParser) error {
+	err := jsonx.Members(stringToBytes(c.raw), func(name []byte, v jsonx.Value) error {
+		var err error
+		switch string(name) {
+		case "iss":
+			c.Issuer, err = str(v)
+		case "sub":
+			c.Subject, err = str(v)
+		case "jti":
+			c.ID, err = str(v)
+		case "scope":
+			c.Scope, err = str(v)
+		case "client_id":
+			c.ClientID, err = str(v)
+		case "aud":
+			err = c.parseAudience(v)
+		case "exp":
+			c.ExpiresAt, err = date(v)
+		case "iat":
+			c.IssuedAt, err = date(v)
+		case "nbf":
+			c.NotBefore, err = date(v)
+		default:
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("claim %q: %w", name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: claims: %w", ErrMalformed, err)
+	}
+	for _, req := range [...]struct {
+		name    string
+		present bool
+	}{
+		{"iss", c.Issuer != ""},
+		{"sub", c.Subject != ""},
+		{"aud", len(c.Audience) > 0},
+		{"exp", !c.ExpiresAt.IsZero()},
+		{"iat", !c.IssuedAt.IsZero()},
+		{"jti", c.ID != ""},
+	} {
+		if !req.present {
+			return fmt.Errorf("%w: claims: no %q", ErrMalformed, req.name)
+		}
+	}
+	return nil
+}
+
+func (c *Claims) parseAudience(v jsonx.Value) error {
+	if v.Kind == jsonx.String {
+		s, err := str(v)
+		c.aud[0] = s
+		c.Audience = c.aud[:1]
+		return err
+	}
+	c.Audience = c.aud[:0]
+	err := v.Elements(func(e jsonx.Value) error {
+		s, err := str(e)
+		if err != nil {
+			return err
+		}
+		c.Audience = append(c.Audience, s)
+		return nil
+	})
+	if err != nil {
+		return errors.New("want a string or an array of strings")
+	}
+	return nil
+}
+
+// str reads a non-empty string value. The result shares the claims' memory
+// unless the string had escapes.
+func str(v jsonx.Value) (string, error) {
+	b, err := v.Bytes()
+	if err != nil || len(b) == 0 {
+		return "", errors.New("want a non-empty string")
+	}
+	return bytesToString(b), nil
+}
+
+// bytesToString returns a string sharing b's memory. Callers pass only
+// buffers that are never written again: decoded token parts that this
+// package owns.
+func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func stringToBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
