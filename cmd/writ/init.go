@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/verifier"
+)
+
+func newInitCmd(g *globals) *cobra.Command {
+	var alg string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the database, the master key and the first keys",
+		Long: `init creates the SQLite database, a key-encryption key file beside it
+(mode 0600; skipped when WRIT_MASTER_KEY is set), and for each format (JWT
+and PASETO) an active signing key and a published next key.
+
+Running it again on an initialised database only adds missing keys.`,
+		Args: args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch alg {
+			case verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256:
+			default:
+				return usagef("--alg must be EdDSA, ES256, RS256 or PS256, not %q", alg)
+			}
+			ctx := cmd.Context()
+			_, dbErr := os.Stat(g.db)
+			newDB := errors.Is(dbErr, os.ErrNotExist)
+			if os.Getenv("WRIT_MASTER_KEY") == "" {
+				if _, err := os.Stat(g.keyFile()); errors.Is(err, os.ErrNotExist) {
+					if !newDB {
+						return withHint(fmt.Errorf("database %q exists but its master key file %q does not", g.db, g.keyFile()),
+							"set WRIT_MASTER_KEY or --master-key-file to the key this database was created with")
+					}
+					if _, err := keys.GenerateMasterKeyFile(g.keyFile()); err != nil {
+						return err
+					}
+					fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", g.keyFile())
+				}
+			}
+			db, err := store.Open(ctx, g.db, true)
+			if err != nil {
+				return err
+			}
+			s, err := g.attach(ctx, db)
+			if err != nil {
+				db.Close()
+				return err
+			}
+			defer s.Close()
+			if newDB {
+				fmt.Fprintf(g.stderr, "writ: created database %s\n", g.db)
+			}
+			added, err := s.ring.Ensure(ctx, alg)
+			if err != nil {
+				return err
+			}
+			for _, k := range added {
+				fmt.Fprintf(g.stderr, "writ: generated %s\n", k)
+			}
+			if len(added) == 0 {
+				fmt.Fprintf(g.stderr, "writ: %s is already initialised\n", g.db)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&alg, "alg", verifier.EdDSA, "JWT signing algorithm: EdDSA, ES256, RS256 or PS256")
+	return cmd
+}

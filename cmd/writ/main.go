@@ -1,0 +1,180 @@
+// Command writ issues, lists and verifies API tokens and manages the keys
+// that sign them.
+//
+// Messages go to stderr as "writ: error: …", optionally followed by
+// "writ: hint: …": lowercase, one line each, no final period. Output meant
+// for programs (a token, claims, a key set, --output json) goes to stdout
+// alone. Exit status: 0 success, 1 failure (including an invalid token),
+// 2 usage error. Secrets are never taken as flag values.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// usageError marks errors in how writ was invoked: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// hintError carries a hint shown after the error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hint string) error { return hintError{err, hint} }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := newRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "writ: error: %s\n", oneLine(err.Error()))
+	var h hintError
+	if errors.As(err, &h) {
+		fmt.Fprintf(stderr, "writ: hint: %s\n", h.hint)
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// oneLine keeps a message on one line whatever it quotes.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
+}
+
+// globals are the settings every command shares, from flags or WRIT_*
+// environment variables.
+type globals struct {
+	db            string
+	issuer        string
+	masterKeyFile string
+	output        string
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// envFallbacks maps global flags to the environment variables that set them
+// when the flag is absent.
+var envFallbacks = map[string]string{
+	"db":              "WRIT_DB",
+	"issuer":          "WRIT_ISSUER",
+	"master-key-file": "WRIT_MASTER_KEY_FILE",
+	"output":          "WRIT_OUTPUT",
+}
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "writ",
+		Short: "Issue, verify and revoke API tokens",
+		Long: `writ issues time-limited API tokens (JWT per RFC 9068, PASETO v4.public)
+that carry scopes, publishes the keys that verify them, and verifies tokens
+offline.
+
+Global settings come from flags or the environment:
+  --db               WRIT_DB               the SQLite database (default writ.db)
+  --issuer           WRIT_ISSUER           the iss of issued tokens
+  --master-key-file  WRIT_MASTER_KEY_FILE  the key-encryption key file (default DB.key)
+  WRIT_MASTER_KEY                          the key-encryption key itself, base64
+  --output           WRIT_OUTPUT           text or json`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			cmd.Flags().VisitAll(func(f *pflag.Flag) {
+				env, ok := envFallbacks[f.Name]
+				if !ok || f.Changed || err != nil {
+					return
+				}
+				if v := os.Getenv(env); v != "" {
+					if e := f.Value.Set(v); e != nil {
+						err = usagef("%s=%q: %v", env, v, e)
+					}
+				}
+			})
+			if err != nil {
+				return err
+			}
+			if g.output != "text" && g.output != "json" {
+				return usagef("--output must be text or json, not %q", g.output)
+			}
+			return nil
+		},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.db, "db", "writ.db", "the SQLite database `file`")
+	pf.StringVar(&g.issuer, "issuer", "http://127.0.0.1:8080", "the issuer (iss) of tokens")
+	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "the key-encryption key `file` (default: the database path + .key)")
+	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+
+	group(root)
+	root.AddCommand(
+		newInitCmd(g),
+		newKeysCmd(g),
+		newTokenCmd(g),
+		newJWKSCmd(g),
+		newVerifyCmd(g),
+	)
+	return root
+}
+
+// group makes cmd a command that only holds subcommands: alone it prints
+// its help, and an unknown subcommand is a usage error.
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(c *cobra.Command, a []string) error {
+		if len(a) > 0 {
+			return usagef("unknown command %q for %q", a[0], c.CommandPath())
+		}
+		return nil
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	return cmd
+}
+
+// args checks the number of positional arguments as a usage error.
+func args(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) != n {
+			return usagef("%s takes %d argument(s), got %d", cmd.CommandPath(), n, len(a))
+		}
+		return nil
+	}
+}
