@@ -1,0 +1,112 @@
+package verifier_test
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/writ-dev/writ/verifier"
+)
+
+// A serverless function embeds its key set at build time, so a cold start
+// verifies without any network I/O.
+//
+//go:embed testdata/example-jwks.json
+var jwks []byte
+
+//go:embed testdata/example.jwt
+var exampleToken string
+
+// The example token was issued at noon on 2026-01-01 for an hour.
+func exampleClock() time.Time { return time.Date(2026, 1, 1, 12, 30, 0, 0, time.UTC) }
+
+func newExampleVerifier() *verifier.Verifier {
+	keys, err := verifier.ParseJWKS(jwks)
+	if err != nil {
+		panic(err)
+	}
+	v, err := verifier.New(verifier.Config{
+		Issuer:     "https://auth.example.com",
+		Audience:   "https://api.example.com",
+		Algorithms: []string{verifier.EdDSA},
+		Keys:       keys,
+		Now:        exampleClock, // omit in production: time.Now
+	})
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func ExampleVerifier_Verify() {
+	v := newExampleVerifier()
+	claims, err := v.Verify(context.Background(), strings.TrimSpace(exampleToken))
+	if err != nil {
+		fmt.Println("rejected:", err)
+		return
+	}
+	fmt.Println(claims.Subject, claims.ClientID, claims.Scopes())
+	fmt.Println(claims.HasScope("orders:write"), claims.HasScope("orders"))
+	// Output:
+	// alice ci-deploy [orders:read orders:write]
+	// true false
+}
+
+// Errors wrap one sentinel each: switch on the category with errors.Is.
+func ExampleVerifier_Verify_errors() {
+	v := newExampleVerifier()
+	token := strings.TrimSpace(exampleToken)
+	for _, t := range []string{token, token[:len(token)-4] + "AAAA", "v4.local.AAAA", strings.Repeat("x", 9000)} {
+		_, err := v.Verify(context.Background(), t)
+		switch {
+		case err == nil:
+			fmt.Println("valid")
+		case errors.Is(err, verifier.ErrExpired):
+			fmt.Println("expired: ask for a new token")
+		case errors.Is(err, verifier.ErrSignature):
+			fmt.Println("forged or corrupted")
+		case errors.Is(err, verifier.ErrTooLarge), errors.Is(err, verifier.ErrMalformed):
+			fmt.Println("not a token:", err)
+		default:
+			fmt.Println("rejected:", err)
+		}
+	}
+	// Output:
+	// valid
+	// forged or corrupted
+	// not a token: malformed token: only v4.public PASETO tokens are accepted
+	// not a token: token too large: 9000 bytes, limit 8192
+}
+
+func ExampleVerifier_Middleware() {
+	v := newExampleVerifier()
+	orders := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := verifier.ClaimsFromContext(r.Context())
+		fmt.Fprintf(w, "orders of %s", c.Subject)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/orders", v.Middleware(verifier.MiddlewareConfig{Scopes: []string{"orders:read"}})(orders))
+	mux.Handle("/admin", v.Middleware(verifier.MiddlewareConfig{Scopes: []string{"admin"}})(orders))
+
+	for _, path := range []string{"/orders", "/admin"} {
+		for _, auth := range []string{"", "Bearer " + strings.TrimSpace(exampleToken)} {
+			r := httptest.NewRequest("GET", path, nil)
+			if auth != "" {
+				r.Header.Set("Authorization", auth)
+			}
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, r)
+			fmt.Println(strings.TrimSpace(fmt.Sprint(path, " ", w.Code, " ", w.Header().Get("WWW-Authenticate"))))
+		}
+	}
+	// Output:
+	// /orders 401 Bearer
+	// /orders 200
+	// /admin 401 Bearer
+	// /admin 403 Bearer error="insufficient_scope", error_description="the token lacks a required scope", scope="admin"
+}
