@@ -22,6 +22,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/writ-dev/writ/internal/audit"
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/paseto"
 	"github.com/writ-dev/writ/keys"
@@ -107,6 +108,8 @@ type Request struct {
 	Format   keys.Format   // JWT when empty
 	Name     string        // client_id: the token's name; the subject when empty
 	IssuedBy string        // who asked, for the record; "unknown" when empty
+
+	action, detail string // for the audit log: issue, or regenerate
 }
 
 // Token is an issued token. Its Token string is shown once: writ keeps only
@@ -146,6 +149,9 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 	}
 	if req.IssuedBy == "" {
 		req.IssuedBy = "unknown"
+	}
+	if req.action == "" {
+		req.action = audit.Issue
 	}
 	if len(req.Audience) == 0 || len(req.Audience) > maxAuds {
 		return req, fmt.Errorf("%w: want 1 to %d audiences", ErrRequest, maxAuds)

@@ -2,10 +2,12 @@ package issuer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/writ-dev/writ/internal/audit"
 	"github.com/writ-dev/writ/keys"
 )
 
@@ -27,8 +29,14 @@ type Record struct {
 // Expired reports whether the token had expired at now.
 func (r *Record) Expired(now time.Time) bool { return !now.Before(r.ExpiresAt) }
 
+// record commits the issuance and its audit event together.
 func (i *Issuer) record(ctx context.Context, req Request, t *Token) error {
-	_, err := i.cfg.DB.ExecContext(ctx, `INSERT INTO tokens
+	tx, err := i.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("issuer: record token: %w", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO tokens
 		(jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, string(t.Format), t.KeyID, req.Subject, req.Name,
@@ -37,7 +45,30 @@ func (i *Issuer) record(ctx context.Context, req Request, t *Token) error {
 	if err != nil {
 		return fmt.Errorf("issuer: record token: %w", err)
 	}
+	err = audit.Record(ctx, tx, audit.Event{At: i.cfg.Now(), Actor: req.IssuedBy, Action: req.action,
+		Subject: req.Subject, JTI: t.ID, KID: t.KeyID, Detail: req.detail})
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("issuer: record token: %w", err)
+	}
 	return nil
+}
+
+// ErrNotFound is returned for a jti that was never issued here.
+var ErrNotFound = errors.New("no such token")
+
+// Get returns the record of the token jti.
+func (i *Issuer) Get(ctx context.Context, jti string) (*Record, error) {
+	recs, err := i.list(ctx, `jti = ?`, []any{jti}, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, jti)
+	}
+	return &recs[0], nil
 }
 
 // Filter selects records for List. Zero fields match everything.
@@ -50,21 +81,26 @@ type Filter struct {
 
 // List returns the recorded tokens that match f, newest first.
 func (i *Issuer) List(ctx context.Context, f Filter) ([]Record, error) {
-	q := `SELECT jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens WHERE 1 = 1`
+	where := `1 = 1`
 	var args []any
 	if f.Subject != "" {
-		q += ` AND subject = ?`
+		where += ` AND subject = ?`
 		args = append(args, f.Subject)
 	}
 	if f.Name != "" {
-		q += ` AND name = ?`
+		where += ` AND name = ?`
 		args = append(args, f.Name)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
-	q += ` ORDER BY issued_at DESC, rowid DESC LIMIT ?`
-	args = append(args, f.Limit)
+	return i.list(ctx, where, args, f.Limit)
+}
+
+func (i *Issuer) list(ctx context.Context, where string, args []any, limit int) ([]Record, error) {
+	q := `SELECT jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens WHERE ` +
+		where + ` ORDER BY issued_at DESC, rowid DESC LIMIT ?`
+	args = append(args, limit)
 	rows, err := i.cfg.DB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: list tokens: %w", err)

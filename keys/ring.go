@@ -15,6 +15,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
+	"github.com/writ-dev/writ/internal/audit"
 	"github.com/writ-dev/writ/internal/paserk"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -59,14 +60,17 @@ type RingConfig struct {
 	MasterKey *MasterKey
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Actor names who makes changes, for the audit log.
+	Actor string
 }
 
 // Ring is the keyring in writ's database. It is safe for concurrent use, and
 // several processes may share one database.
 type Ring struct {
-	db  *sql.DB
-	mk  *MasterKey
-	now func() time.Time
+	db    *sql.DB
+	mk    *MasterKey
+	now   func() time.Time
+	actor string
 
 	mu      sync.Mutex
 	signers map[string]*Key // opened private keys, by kid
@@ -83,7 +87,7 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	if cfg.DB == nil || cfg.MasterKey == nil {
 		return nil, errors.New("keys: RingConfig.DB and RingConfig.MasterKey are required")
 	}
-	r := &Ring{db: cfg.DB, mk: cfg.MasterKey, now: cfg.Now, signers: map[string]*Key{}}
+	r := &Ring{db: cfg.DB, mk: cfg.MasterKey, now: cfg.Now, actor: cfg.Actor, signers: map[string]*Key{}}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -106,6 +110,17 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	return r, nil
 }
 
+// marshal encodes the public half as PKIX and the private half as PKCS #8.
+func (k *Key) marshal() (pub, priv []byte, err error) {
+	if priv, err = x509.MarshalPKCS8PrivateKey(k.signer); err != nil {
+		return nil, nil, fmt.Errorf("keys: encode %s: %w", k, err)
+	}
+	if pub, err = x509.MarshalPKIXPublicKey(k.Public()); err != nil {
+		return nil, nil, fmt.Errorf("keys: encode %s: %w", k, err)
+	}
+	return pub, priv, nil
+}
+
 func keyAAD(kid string) []byte { return []byte("writ private key\x00" + kid) }
 
 // Add stores k in state Next or Active. Adding an active key while its
@@ -114,29 +129,34 @@ func (r *Ring) Add(ctx context.Context, k *Key, state State) error {
 	if state != Next && state != Active {
 		return fmt.Errorf("keys: a new key must be next or active, not %s", state)
 	}
-	priv, err := x509.MarshalPKCS8PrivateKey(k.signer)
+	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("keys: encode %s: %w", k, err)
+		return fmt.Errorf("keys: add %s: %w", k, err)
 	}
-	pub, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		return fmt.Errorf("keys: encode %s: %w", k, err)
+	defer tx.Rollback()
+	if err := r.insertKey(ctx, tx, k, state); err != nil {
+		return err
 	}
-	now := r.now().Unix()
+	return tx.Commit()
+}
+
+func (r *Ring) insert(ctx context.Context, tx *sql.Tx, k *Key, state State, pub, priv []byte) error {
+	now := r.now()
 	var activated any
 	if state == Active {
-		activated = now
+		activated = now.Unix()
 	}
-	_, err = r.db.ExecContext(ctx, `INSERT INTO keys (kid, format, alg, state, public_key, private_key, created_at, activated_at)
+	_, err := tx.ExecContext(ctx, `INSERT INTO keys (kid, format, alg, state, public_key, private_key, created_at, activated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.id, string(k.Format()), k.alg, string(state), pub, r.mk.seal(priv, keyAAD(k.id)), now, activated)
+		k.id, string(k.Format()), k.alg, string(state), pub, r.mk.seal(priv, keyAAD(k.id)), now.Unix(), activated)
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE constraint failed: keys.format") {
 			return fmt.Errorf("keys: %s already has an active key", k.Format())
 		}
 		return fmt.Errorf("keys: add %s: %w", k, err)
 	}
-	return nil
+	return audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyAdd, KID: k.id,
+		Detail: fmt.Sprintf("%s %s key, %s", k.Format(), k.alg, state)})
 }
 
 // Ensure gives each format an active and a next key when it lacks them,
@@ -353,4 +373,89 @@ func (r *Ring) KeySet(ctx context.Context) (*verifier.KeySet, error) {
 		ks = append(ks, k)
 	}
 	return verifier.NewKeySet(ks...)
+}
+
+// Compromise takes the key kid out of the key sets at once and destroys its
+// private half. If it was the active key, the already-published next key of
+// its format becomes active, so that issuing never stops, and a fresh next
+// key is published. Compromising a compromised key changes nothing.
+//
+// Verifiers that hold a cached key set keep trusting the key until they
+// refresh it; to have them reject its tokens at once, also revoke the key
+// (revocation.List.RevokeKey), which writ keys compromise does first.
+func (r *Ring) Compromise(ctx context.Context, kid string) error {
+	var format, alg, state string
+	err := r.db.QueryRowContext(ctx, `SELECT format, alg, state FROM keys WHERE kid = ?`, kid).Scan(&format, &alg, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %q", ErrKeyNotFound, kid)
+	}
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if State(state) == Compromised {
+		return nil
+	}
+	// Keys are generated before the transaction: RSA generation is slow.
+	fresh, err := Generate(alg)
+	if err != nil {
+		return err
+	}
+	spare, err := Generate(alg)
+	if err != nil {
+		return err
+	}
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	defer tx.Rollback()
+	now := r.now()
+	res, err := tx.ExecContext(ctx, `UPDATE keys SET state = 'compromised', compromised_at = ?, private_key = NULL
+		WHERE kid = ? AND state = ?`, now.Unix(), kid, state)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return r.Compromise(ctx, kid) // changed under us: look again
+	}
+	if err := audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyCompromise, KID: kid}); err != nil {
+		return err
+	}
+	if State(state) == Active {
+		res, err := tx.ExecContext(ctx, `UPDATE keys SET state = 'active', activated_at = ? WHERE kid = (
+			SELECT kid FROM keys WHERE format = ? AND state = 'next' ORDER BY created_at, rowid LIMIT 1)`, now.Unix(), format)
+		if err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			// No published successor: sign with a fresh key at once.
+			if err := r.insertKey(ctx, tx, spare, Active); err != nil {
+				return err
+			}
+		}
+	}
+	var next int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE format = ? AND state = 'next'`, format).Scan(&next); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if next == 0 {
+		if err := r.insertKey(ctx, tx, fresh, Next); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	r.mu.Lock()
+	delete(r.signers, kid)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *Ring) insertKey(ctx context.Context, tx *sql.Tx, k *Key, state State) error {
+	pub, priv, err := k.marshal()
+	if err != nil {
+		return err
+	}
+	return r.insert(ctx, tx, k, state, pub, priv)
 }

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/writ-dev/writ/revocation"
 )
 
 func newKeysCmd(g *globals) *cobra.Command {
@@ -11,6 +13,39 @@ func newKeysCmd(g *globals) *cobra.Command {
 		Use:   "keys",
 		Short: "Inspect the signing keys",
 	})
+	var reason string
+	compromise := &cobra.Command{
+		Use:   "compromise KID [--reason R]",
+		Short: "Cut a leaked key off at once",
+		Long: `compromise revokes every token the key KID signed (on disk before the
+command returns), takes the key out of the key sets, destroys its private
+half and, if it was signing, activates the published next key and publishes
+a fresh next key, so that issuing never stops.
+
+Verifiers that check revocations reject its tokens at their next refresh.
+Third-party gateways that only cache the key set keep trusting the key until
+their cache expires.`,
+		Args: args(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			s, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			// Revoke first: once this is on disk the key's tokens are dead
+			// for every revocation-aware verifier, whatever happens next.
+			e, err := s.revocations.RevokeKey(cmd.Context(), a[0], revocation.Options{Reason: reason, Actor: actor()})
+			if err != nil {
+				return err
+			}
+			if err := s.ring.Compromise(cmd.Context(), a[0]); err != nil {
+				return err
+			}
+			return printEntry(g, e)
+		},
+	}
+	compromise.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	cmd.AddCommand(compromise)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List keys with their state and timeline",

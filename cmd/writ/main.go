@@ -152,6 +152,8 @@ Global settings come from flags or the environment:
 		newTokenCmd(g),
 		newJWKSCmd(g),
 		newVerifyCmd(g),
+		newRevocationsCmd(g),
+		newAuditCmd(g),
 	)
 	return root
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -26,5 +28,58 @@ func TestScripts(t *testing.T) {
 			}
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"writf":     writf,
+			"extract":   extract,
+			"activekid": activeKID,
+		},
 	})
+}
+
+// writf runs writ with every argument "@file" replaced by that file's
+// contents, trimmed: the scripts' way to pass a token or jti along.
+func writf(ts *testscript.TestScript, neg bool, args []string) {
+	for i, a := range args {
+		if name, ok := strings.CutPrefix(a, "@"); ok {
+			args[i] = strings.TrimSpace(ts.ReadFile(name))
+		}
+	}
+	err := ts.Exec("writ", args...)
+	switch {
+	case err != nil && !neg:
+		ts.Fatalf("writ %s: %v", strings.Join(args, " "), err)
+	case err == nil && neg:
+		ts.Fatalf("writ %s: unexpected success", strings.Join(args, " "))
+	}
+}
+
+// extract IN FIELD OUT writes the string FIELD of the JSON object in IN to OUT.
+func extract(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: extract IN FIELD OUT")
+	}
+	var obj map[string]any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &obj))
+	v, ok := obj[args[1]].(string)
+	if !ok {
+		ts.Fatalf("%s has no string %q", args[0], args[1])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(v), 0o600))
+}
+
+// activekid IN OUT writes the kid of the active JWT key in the
+// "writ keys list --output json" output IN to OUT.
+func activeKID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: activekid IN OUT")
+	}
+	var keys []struct{ KID, Format, State string }
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &keys))
+	for _, k := range keys {
+		if k.Format == "jwt" && k.State == "active" {
+			ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(k.KID), 0o600))
+			return
+		}
+	}
+	ts.Fatalf("no active JWT key in %s", args[0])
 }

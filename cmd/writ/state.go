@@ -11,13 +11,15 @@ import (
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
 )
 
 // state is an opened writ database with its keyring and issuer.
 type state struct {
-	db     *sql.DB
-	ring   *keys.Ring
-	issuer *issuer.Issuer
+	db          *sql.DB
+	ring        *keys.Ring
+	issuer      *issuer.Issuer
+	revocations *revocation.List
 }
 
 func (s *state) Close() error { return s.db.Close() }
@@ -69,7 +71,7 @@ func (g *globals) attach(ctx context.Context, db *sql.DB) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk})
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk, Actor: actor()})
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +79,11 @@ func (g *globals) attach(ctx context.Context, db *sql.DB) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &state{db: db, ring: ring, issuer: iss}, nil
+	rl, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: iss.MaxTTL()})
+	if err != nil {
+		return nil, err
+	}
+	return &state{db: db, ring: ring, issuer: iss, revocations: rl}, nil
 }
 
 // actor names who runs the CLI, for the records.

@@ -16,7 +16,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 		Use:   "token",
 		Short: "Issue and list tokens",
 	})
-	cmd.AddCommand(newTokenIssueCmd(g), newTokenListCmd(g))
+	cmd.AddCommand(newTokenIssueCmd(g), newTokenListCmd(g), newTokenRevokeCmd(g), newTokenRegenerateCmd(g))
 	return cmd
 }
 
@@ -53,17 +53,7 @@ With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return writeJSON(g.stdout, struct {
-					Token  string `json:"token"`
-					JTI    string `json:"jti"`
-					Exp    int64  `json:"exp"`
-					Format string `json:"format"`
-					KID    string `json:"kid"`
-				}{t.Token, t.ID, t.ExpiresAt.Unix(), string(t.Format), t.KeyID})
-			}
-			_, err = fmt.Fprintln(g.stdout, t.Token)
-			return err
+			return printToken(g, t)
 		},
 	}
 	fl := cmd.Flags()
@@ -74,6 +64,21 @@ With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 	fl.StringVar(&format, "format", "jwt", "token format: jwt or paseto")
 	fl.StringVar(&req.Name, "name", "", "the token's name (client_id); default: the subject")
 	return cmd
+}
+
+// printToken shows a new token: alone, or as JSON with its jti and expiry.
+func printToken(g *globals, t *issuer.Token) error {
+	if g.output == "json" {
+		return writeJSON(g.stdout, struct {
+			Token  string `json:"token"`
+			JTI    string `json:"jti"`
+			Exp    int64  `json:"exp"`
+			Format string `json:"format"`
+			KID    string `json:"kid"`
+		}{t.Token, t.ID, t.ExpiresAt.Unix(), string(t.Format), t.KeyID})
+	}
+	_, err := fmt.Fprintln(g.stdout, t.Token)
+	return err
 }
 
 func newTokenListCmd(g *globals) *cobra.Command {
@@ -94,6 +99,9 @@ func newTokenListCmd(g *globals) *cobra.Command {
 			}
 			now := time.Now()
 			status := func(r issuer.Record) string {
+				if revoked, err := s.revocations.Revoked(cmd.Context(), r.ID, r.Subject, r.KeyID, r.IssuedAt); err == nil && revoked {
+					return "revoked"
+				}
 				if r.Expired(now) {
 					return "expired"
 				}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,21 +10,26 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
 	var (
 		jwksPath, paserkPath string
+		revocationsPath      string
 		audience             string
 		scopes, algs         []string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify --jwks PATH [--paserk PATH] --issuer ISS --audience AUD [--require-scope S]... TOKEN|-",
+		Use:   "verify --jwks PATH [--paserk PATH] --issuer ISS --audience AUD [--require-scope S]... [--revocations DB] TOKEN|-",
 		Short: "Verify a token offline and print its claims",
 		Long: `verify checks a token (or, given "-", the token on standard input) against
 the public keys in a JWKS and/or PASERK set file, the issuer and the
-audience, and optionally required scopes.
+audience, and optionally required scopes and the revocation list of a writ
+database.
 
 Valid: exit 0 and the claims as JSON on stdout. Invalid: exit 1 and one line
 on stderr naming the reason. Usage error: exit 2.
@@ -52,12 +58,21 @@ narrows them; each key verifies only the algorithm it was published with.`,
 			if len(algs) == 0 {
 				algs = keySetAlgorithms(ks)
 			}
-			v, err := verifier.New(verifier.Config{
+			cfg := verifier.Config{
 				Issuer:     g.issuer,
 				Audience:   audience,
 				Algorithms: algs,
 				Keys:       ks,
-			})
+			}
+			if revocationsPath != "" {
+				snap, closeDB, err := loadRevocations(cmd.Context(), revocationsPath)
+				if err != nil {
+					return err
+				}
+				defer closeDB()
+				cfg.Revocation = snap
+			}
+			v, err := verifier.New(cfg)
 			if err != nil {
 				return usageError{err}
 			}
@@ -77,6 +92,7 @@ narrows them; each key verifies only the algorithm it was published with.`,
 	fl.StringVar(&paserkPath, "paserk", "", "PASERK set `file` with the PASETO keys")
 	fl.StringVar(&audience, "audience", "", "the audience that must be among the token's aud")
 	fl.StringArrayVar(&scopes, "require-scope", nil, "a scope the token must carry; repeatable")
+	fl.StringVar(&revocationsPath, "revocations", "", "reject revoked tokens, per this writ database `file`")
 	fl.StringArrayVar(&algs, "alg", nil, "an accepted algorithm (EdDSA, ES256, RS256, PS256, v4.public); repeatable")
 	return cmd
 }
@@ -114,6 +130,27 @@ func loadKeySets(jwksPath, paserkPath string) (*verifier.KeySet, error) {
 		sets = append(sets, ks)
 	}
 	return verifier.MergeKeySets(sets...)
+}
+
+// loadRevocations takes a snapshot of the revocation list of the database
+// at path.
+func loadRevocations(ctx context.Context, path string) (*revocation.Snapshot, func() error, error) {
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		return nil, nil, usageError{errors.New("revocation feeds by URL are not supported yet: pass the database file")}
+	}
+	db, err := store.Open(ctx, path, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--revocations: %w", err)
+	}
+	list, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: issuer.DefaultMaxTTL})
+	if err == nil {
+		var snap *revocation.Snapshot
+		if snap, err = revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: list}); err == nil {
+			return snap, db.Close, nil
+		}
+	}
+	db.Close()
+	return nil, nil, err
 }
 
 // keySetAlgorithms lists the algorithms of the keys in ks.

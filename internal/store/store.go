@@ -104,6 +104,41 @@ CREATE TABLE tokens (
 CREATE INDEX tokens_subject ON tokens (subject, issued_at);
 CREATE INDEX tokens_expires ON tokens (expires_at);
 `,
+	// 2: the revocation list and the audit log.
+	`
+-- Every row is one change; seq orders them and never goes back, so a
+-- verifier refreshes with "seq > the last one I saw".
+CREATE TABLE revocations (
+	seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind          TEXT NOT NULL CHECK (kind IN ('token', 'subject', 'key')),
+	value         TEXT NOT NULL,     -- jti, subject or kid
+	issued_before INTEGER,           -- subject: tokens issued before this (unix s)
+	effective_at  INTEGER NOT NULL,  -- token: later than created_at after a grace period
+	expires_at    INTEGER NOT NULL,  -- when every token it covers has expired
+	reason        TEXT NOT NULL,
+	actor         TEXT NOT NULL,
+	created_at    INTEGER NOT NULL
+) STRICT;
+
+-- A token or key is revoked once; revoking it again changes nothing.
+CREATE UNIQUE INDEX revocations_once ON revocations (kind, value) WHERE kind IN ('token', 'key');
+CREATE INDEX revocations_expires ON revocations (expires_at);
+
+CREATE TABLE audit (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	at      INTEGER NOT NULL,  -- unix ms
+	actor   TEXT NOT NULL,
+	action  TEXT NOT NULL,
+	subject TEXT NOT NULL DEFAULT '',
+	jti     TEXT NOT NULL DEFAULT '',
+	kid     TEXT NOT NULL DEFAULT '',
+	detail  TEXT NOT NULL DEFAULT ''
+) STRICT;
+
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_subject ON audit (subject, at);
+CREATE INDEX audit_jti ON audit (jti);
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

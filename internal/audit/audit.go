@@ -1,0 +1,97 @@
+// Package audit records who did what to writ's tokens and keys, in the same
+// transaction as the change itself, and lists the record back.
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Actions recorded in the log.
+const (
+	Issue         = "token.issue"
+	Revoke        = "token.revoke"
+	RevokeSubject = "subject.revoke"
+	Regenerate    = "token.regenerate"
+	KeyAdd        = "key.add"
+	KeyCompromise = "key.compromise"
+	KeyRevoke     = "key.revoke"
+	Prune         = "revocations.prune"
+)
+
+// Event is one line of the audit log. It never holds a token or a secret.
+type Event struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Subject string    `json:"subject,omitempty"`
+	JTI     string    `json:"jti,omitempty"`
+	KID     string    `json:"kid,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// Execer is a *sql.DB or *sql.Tx.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Record appends e to the log through x, usually the transaction that makes
+// the change e describes.
+func Record(ctx context.Context, x Execer, e Event) error {
+	if e.Actor == "" {
+		e.Actor = "unknown"
+	}
+	_, err := x.ExecContext(ctx, `INSERT INTO audit (at, actor, action, subject, jti, kid, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.At.UnixMilli(), e.Actor, e.Action, e.Subject, e.JTI, e.KID, e.Detail)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Filter selects events. Zero fields match everything.
+type Filter struct {
+	Subject string
+	JTI     string
+	Since   time.Time
+	Limit   int // zero means 1000
+}
+
+// List returns the events that match f, oldest first.
+func List(ctx context.Context, db *sql.DB, f Filter) ([]Event, error) {
+	q := `SELECT id, at, actor, action, subject, jti, kid, detail FROM audit WHERE at >= ?`
+	args := []any{f.Since.UnixMilli()}
+	if f.Subject != "" {
+		q += ` AND subject = ?`
+		args = append(args, f.Subject)
+	}
+	if f.JTI != "" {
+		q += ` AND jti = ?`
+		args = append(args, f.JTI)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	// The newest Limit events, shown oldest first.
+	q = `SELECT * FROM (` + q + ` ORDER BY id DESC LIMIT ?) ORDER BY id`
+	args = append(args, f.Limit)
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Subject, &e.JTI, &e.KID, &e.Detail); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		e.At = time.UnixMilli(at).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,51 @@
+package issuer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/revocation"
+)
+
+// Revoker revokes tokens by jti. *revocation.List is one.
+type Revoker interface {
+	RevokeToken(ctx context.Context, jti string, o revocation.Options) (revocation.Entry, error)
+}
+
+var _ Revoker = (*revocation.List)(nil)
+
+// Regenerate issues a replacement for the token jti, with the same subject,
+// scopes, audience, name, format and lifetime, then revokes the old token,
+// after o.Grace if set. It returns the new token.
+//
+// The new token is recorded before the old one is revoked: if the process
+// dies in between, the old token is still valid and regenerating again is
+// safe.
+func (i *Issuer) Regenerate(ctx context.Context, jti string, r Revoker, o revocation.Options) (*Token, error) {
+	old, err := i.Get(ctx, jti)
+	if err != nil {
+		return nil, err
+	}
+	t, err := i.Issue(ctx, Request{
+		Subject:  old.Subject,
+		Audience: old.Audience,
+		Scopes:   old.Scopes,
+		TTL:      old.ExpiresAt.Sub(old.IssuedAt),
+		Format:   old.Format,
+		Name:     old.Name,
+		IssuedBy: o.Actor,
+		action:   audit.Regenerate,
+		detail:   "replaces " + jti,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if o.Reason == "" {
+		o.Reason = "regenerated as " + t.ID
+	}
+	if _, err := r.RevokeToken(ctx, jti, o); err != nil {
+		return nil, fmt.Errorf("issued %s but could not revoke %s: %w", t.ID, jti, err)
+	}
+	return t, nil
+}

@@ -1,0 +1,392 @@
+// Package revocation invalidates tokens before they expire and tells
+// verifiers about it.
+//
+// The [List] lives in writ's SQLite database. A token is revoked by its jti
+// (never by its string or a hash of it: a signature can be re-encoded), every
+// token of a subject issued before a time, or every token of a key. Each
+// change gets the next number of one monotonic sequence and is committed
+// durably (WAL, synchronous=FULL) before the call returns; an entry is
+// pruned once every token it covers has expired.
+//
+// A [Snapshot] holds the list in memory for a verifier: it implements
+// [verifier.RevocationChecker], answers in a few tens of nanoseconds, and
+// refreshes incrementally by sequence number from a [Feed] (the List itself
+// when the database is at hand). It knows how stale it is and can be told to
+// fail closed past a bound.
+package revocation
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/writ-dev/writ/internal/audit"
+)
+
+var (
+	// ErrUnknownToken: no token with that jti was issued from this database.
+	ErrUnknownToken = errors.New("unknown token")
+	// ErrUnknownSubject: no token was ever issued to that subject.
+	ErrUnknownSubject = errors.New("unknown subject")
+	// ErrUnknownKey: the keyring holds no key with that kid.
+	ErrUnknownKey = errors.New("unknown key")
+	// ErrInvalid: a malformed jti, subject, kid or option.
+	ErrInvalid = errors.New("invalid revocation")
+	// ErrStale: a Snapshot told to fail closed has not refreshed within its bound.
+	ErrStale = errors.New("revocation data too stale")
+)
+
+// Kind says what an entry revokes.
+type Kind string
+
+// The kinds of entries.
+const (
+	Token   Kind = "token"   // one token, by jti
+	Subject Kind = "subject" // every token of a subject issued before a time
+	Key     Kind = "key"     // every token signed by a key
+)
+
+// Entry is one revocation.
+type Entry struct {
+	Seq   int64  `json:"seq"`
+	Kind  Kind   `json:"kind"`
+	Value string `json:"value"` // the jti, subject or kid
+	// IssuedBefore, for a Subject entry: tokens issued before it are revoked.
+	IssuedBefore time.Time `json:"issued_before,omitzero"`
+	// EffectiveAt is when the revocation takes effect: its creation, or
+	// later after a grace period.
+	EffectiveAt time.Time `json:"effective_at"`
+	// ExpiresAt is when every token the entry covers has expired.
+	ExpiresAt time.Time `json:"expires_at"`
+	Reason    string    `json:"reason,omitempty"`
+	Actor     string    `json:"actor,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+// Config configures a List.
+type Config struct {
+	// DB is writ's database. Required.
+	DB *sql.DB
+	// MaxTTL is the longest lifetime of any token: subject and key entries
+	// are kept that long. Required.
+	MaxTTL time.Duration
+	// Leeway is kept beyond expiry before an entry is pruned, for
+	// verifiers' clock skew; zero means 30s.
+	Leeway time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// List is the revocation list in writ's database. It is safe for concurrent
+// use by several goroutines and processes.
+type List struct {
+	db     *sql.DB
+	maxTTL time.Duration
+	leeway time.Duration
+	now    func() time.Time
+}
+
+// NewList returns the list of cfg.DB.
+func NewList(cfg Config) (*List, error) {
+	if cfg.DB == nil || cfg.MaxTTL <= 0 {
+		return nil, errors.New("revocation: Config.DB and a positive Config.MaxTTL are required")
+	}
+	l := &List{db: cfg.DB, maxTTL: cfg.MaxTTL, leeway: cfg.Leeway, now: cfg.Now}
+	if l.leeway == 0 {
+		l.leeway = 30 * time.Second
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	return l, nil
+}
+
+// Options describe who revokes and why.
+type Options struct {
+	Reason string
+	Actor  string
+	// Grace delays a token revocation: the token stays valid this long
+	// (used when a token is regenerated, so its holder can switch).
+	Grace time.Duration
+}
+
+const maxID = 256
+
+func checkID(what, s string) error {
+	if s == "" || len(s) > maxID || strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == unicode.ReplacementChar }) {
+		return fmt.Errorf("%w: malformed %s %q", ErrInvalid, what, s)
+	}
+	return nil
+}
+
+// RevokeToken revokes the token with id jti, which must have been issued from
+// this database. Revoking a revoked token again returns its entry and
+// changes nothing, unless the new revocation takes effect sooner.
+func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, error) {
+	if err := checkID("jti", jti); err != nil {
+		return Entry{}, err
+	}
+	if o.Grace < 0 {
+		return Entry{}, fmt.Errorf("%w: negative grace period", ErrInvalid)
+	}
+	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
+		var subject, kid string
+		var exp int64
+		err := tx.QueryRowContext(ctx, `SELECT subject, kid, expires_at FROM tokens WHERE jti = ?`, jti).Scan(&subject, &kid, &exp)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Entry{}, fmt.Errorf("%w: no token with jti %q was issued here", ErrUnknownToken, jti)
+		}
+		if err != nil {
+			return Entry{}, err
+		}
+		e := Entry{Kind: Token, Value: jti, EffectiveAt: now.Add(o.Grace), ExpiresAt: time.Unix(exp, 0), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+		if old, err := l.get(ctx, tx, Token, jti); err == nil {
+			if !old.EffectiveAt.After(e.EffectiveAt) {
+				return old, nil // already revoked, as soon or sooner
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE seq = ?`, old.Seq); err != nil {
+				return Entry{}, err
+			}
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return Entry{}, err
+		}
+		return l.insert(ctx, tx, e, audit.Event{Action: audit.Revoke, Subject: subject, JTI: jti, KID: kid})
+	})
+}
+
+// RevokeSubject revokes every token of subject issued before the given time
+// (now when zero). Times are whole seconds, as in tokens: the cut-off is
+// rounded up, so a token issued in the same second as the revocation is
+// revoked too.
+func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Time, o Options) (Entry, error) {
+	if err := checkID("subject", subject); err != nil {
+		return Entry{}, err
+	}
+	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE subject = ?`, subject).Scan(&n); err != nil {
+			return Entry{}, err
+		}
+		if n == 0 {
+			return Entry{}, fmt.Errorf("%w: no token was issued to %q", ErrUnknownSubject, subject)
+		}
+		if before.IsZero() {
+			before = now
+		}
+		cutoff := before.Truncate(time.Second)
+		if cutoff.Before(before) {
+			cutoff = cutoff.Add(time.Second)
+		}
+		e := Entry{Kind: Subject, Value: subject, IssuedBefore: cutoff, EffectiveAt: now, ExpiresAt: cutoff.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+		return l.insert(ctx, tx, e, audit.Event{Action: audit.RevokeSubject, Subject: subject,
+			Detail: "issued before " + cutoff.UTC().Format(time.RFC3339)})
+	})
+}
+
+// RevokeKey revokes every token signed by the key kid. It does not change
+// the key's state: see keys.Ring.Compromise. Revoking a key twice is not an
+// error.
+func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, error) {
+	if err := checkID("kid", kid); err != nil {
+		return Entry{}, err
+	}
+	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE kid = ?`, kid).Scan(&n); err != nil {
+			return Entry{}, err
+		}
+		if n == 0 {
+			return Entry{}, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+		}
+		if old, err := l.get(ctx, tx, Key, kid); err == nil {
+			return old, nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return Entry{}, err
+		}
+		e := Entry{Kind: Key, Value: kid, EffectiveAt: now, ExpiresAt: now.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+		return l.insert(ctx, tx, e, audit.Event{Action: audit.KeyRevoke, KID: kid})
+	})
+}
+
+// change runs fn in one IMMEDIATE transaction and commits it: when change
+// returns without error, the change is on disk.
+func (l *List) change(ctx context.Context, fn func(*sql.Tx, time.Time) (Entry, error)) (Entry, error) {
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Entry{}, fmt.Errorf("revocation: %w", err)
+	}
+	defer tx.Rollback()
+	e, err := fn(tx, l.now())
+	if err != nil {
+		if errors.Is(err, ErrUnknownToken) || errors.Is(err, ErrUnknownSubject) || errors.Is(err, ErrUnknownKey) {
+			return Entry{}, err
+		}
+		return Entry{}, fmt.Errorf("revocation: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Entry{}, fmt.Errorf("revocation: commit: %w", err)
+	}
+	return e, nil
+}
+
+func (l *List) insert(ctx context.Context, tx *sql.Tx, e Entry, ev audit.Event) (Entry, error) {
+	var before sql.NullInt64
+	if !e.IssuedBefore.IsZero() {
+		before = sql.NullInt64{Int64: e.IssuedBefore.Unix(), Valid: true}
+	}
+	err := tx.QueryRowContext(ctx, `INSERT INTO revocations (kind, value, issued_before, effective_at, expires_at, reason, actor, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		string(e.Kind), e.Value, before, e.EffectiveAt.Unix(), e.ExpiresAt.Unix(), e.Reason, e.Actor, e.CreatedAt.Unix()).Scan(&e.Seq)
+	if err != nil {
+		return Entry{}, err
+	}
+	ev.At, ev.Actor = e.CreatedAt, e.Actor
+	if e.Reason != "" {
+		ev.Detail = strings.TrimSpace(ev.Detail + " reason: " + e.Reason)
+	}
+	if err := audit.Record(ctx, tx, ev); err != nil {
+		return Entry{}, err
+	}
+	return normalize(e), nil
+}
+
+const entryColumns = `seq, kind, value, issued_before, effective_at, expires_at, reason, actor, created_at`
+
+func (l *List) get(ctx context.Context, tx *sql.Tx, kind Kind, value string) (Entry, error) {
+	return scanEntry(tx.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM revocations WHERE kind = ? AND value = ?`, string(kind), value))
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanEntry(row scanner) (Entry, error) {
+	var e Entry
+	var kind string
+	var before sql.NullInt64
+	var eff, exp, created int64
+	if err := row.Scan(&e.Seq, &kind, &e.Value, &before, &eff, &exp, &e.Reason, &e.Actor, &created); err != nil {
+		return Entry{}, err
+	}
+	e.Kind = Kind(kind)
+	if before.Valid {
+		e.IssuedBefore = time.Unix(before.Int64, 0)
+	}
+	e.EffectiveAt, e.ExpiresAt, e.CreatedAt = time.Unix(eff, 0), time.Unix(exp, 0), time.Unix(created, 0)
+	return normalize(e), nil
+}
+
+// normalize gives an entry's times whole seconds in UTC, as they are stored.
+func normalize(e Entry) Entry {
+	for _, t := range []*time.Time{&e.IssuedBefore, &e.EffectiveAt, &e.ExpiresAt, &e.CreatedAt} {
+		if !t.IsZero() {
+			*t = t.Truncate(time.Second).UTC()
+		}
+	}
+	return e
+}
+
+// Filter selects entries for Entries. Zero fields match everything.
+type Filter struct {
+	Kind  Kind
+	Value string
+}
+
+// Entries returns the entries in force or not yet pruned, in sequence order.
+func (l *List) Entries(ctx context.Context, f Filter) ([]Entry, error) {
+	q := `SELECT ` + entryColumns + ` FROM revocations WHERE 1 = 1`
+	var args []any
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, string(f.Kind))
+	}
+	if f.Value != "" {
+		q += ` AND value = ?`
+		args = append(args, f.Value)
+	}
+	rows, err := l.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("revocation: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("revocation: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Revoked reports whether an entry in force revokes the token jti: its own,
+// its subject's or its key's. It is for admins (writ token list), not
+// for verifiers, which use a Snapshot.
+func (l *List) Revoked(ctx context.Context, jti, subject, kid string, issuedAt time.Time) (bool, error) {
+	var n int
+	err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM revocations WHERE effective_at <= ?1 AND (
+		(kind = 'token' AND value = ?2) OR (kind = 'key' AND value = ?4) OR
+		(kind = 'subject' AND value = ?3 AND issued_before > ?5))`,
+		l.now().Unix(), jti, subject, kid, issuedAt.Unix()).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("revocation: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Prune deletes the entries whose tokens have all expired (plus the leeway)
+// and returns how many it deleted. The sequence is unaffected.
+func (l *List) Prune(ctx context.Context, actor string) (int64, error) {
+	var n int64
+	_, err := l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
+		res, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE expires_at < ?`, now.Add(-l.leeway).Unix())
+		if err != nil {
+			return Entry{}, err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return Entry{}, err
+		}
+		return Entry{}, audit.Record(ctx, tx, audit.Event{At: now, Actor: actor, Action: audit.Prune, Detail: fmt.Sprintf("%d entries", n)})
+	})
+	return n, err
+}
+
+// Changes implements Feed: the unexpired entries with a sequence number
+// above since, in order, and the sequence number the list is at. Reason and
+// actor are left out: verifiers do not need them.
+func (l *List) Changes(ctx context.Context, since int64) ([]Entry, int64, error) {
+	var seq int64
+	err := l.db.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0)`).Scan(&seq)
+	if err != nil {
+		return nil, 0, fmt.Errorf("revocation: %w", err)
+	}
+	if seq <= since {
+		return nil, seq, nil
+	}
+	rows, err := l.db.QueryContext(ctx, `SELECT seq, kind, value, coalesce(issued_before, 0), effective_at, expires_at
+		FROM revocations WHERE seq > ? AND seq <= ? AND expires_at >= ? ORDER BY seq`,
+		since, seq, l.now().Add(-l.leeway).Unix())
+	if err != nil {
+		return nil, 0, fmt.Errorf("revocation: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		var kind string
+		var before, eff, exp int64
+		if err := rows.Scan(&e.Seq, &kind, &e.Value, &before, &eff, &exp); err != nil {
+			return nil, 0, fmt.Errorf("revocation: %w", err)
+		}
+		e.Kind = Kind(kind)
+		if before != 0 {
+			e.IssuedBefore = time.Unix(before, 0).UTC()
+		}
+		e.EffectiveAt, e.ExpiresAt = time.Unix(eff, 0).UTC(), time.Unix(exp, 0).UTC()
+		out = append(out, e)
+	}
+	return out, seq, rows.Err()
+}

@@ -1,0 +1,256 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/writ-dev/writ/verifier"
+)
+
+// Feed supplies revocation changes by sequence number. *List is the Feed of
+// a local database; the server's signed revocation feed is another.
+type Feed interface {
+	// Changes returns the entries with a sequence number above since, in
+	// order, and the sequence number the source is at (at least that of the
+	// last entry). An error leaves the reader's state as it was.
+	Changes(ctx context.Context, since int64) ([]Entry, int64, error)
+}
+
+var _ Feed = (*List)(nil)
+
+// SnapshotConfig configures a Snapshot.
+type SnapshotConfig struct {
+	// Feed supplies the entries. Required.
+	Feed Feed
+	// Refresh is the interval of background refreshes; zero means none
+	// (call Refresh yourself).
+	Refresh time.Duration
+	// MaxStaleness, when set, makes CheckRevocation fail closed with
+	// ErrStale once the last successful refresh is older than this.
+	MaxStaleness time.Duration
+	// OnError, when set, receives background refresh errors.
+	OnError func(error)
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Snapshot is an in-memory copy of the revocation list that a verifier
+// consults on every token. It is safe for concurrent use.
+type Snapshot struct {
+	feed     Feed
+	maxStale time.Duration
+	onError  func(error)
+	now      func() time.Time
+
+	refreshMu sync.Mutex // one refresh at a time
+
+	mu        sync.RWMutex
+	seq       int64
+	refreshed time.Time
+	pruned    time.Time
+	tokens    jtiSet
+	delayed   map[[16]byte]delayed  // token entries still in their grace period
+	subjects  map[string]subjectCut // subject → cut-off
+	keys      map[string]int64      // kid → expiry (unix s)
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type delayed struct{ effective, exp int64 }
+
+type subjectCut struct {
+	before int64 // tokens with iat below this are revoked
+	exp    int64
+}
+
+var _ verifier.RevocationChecker = (*Snapshot)(nil)
+
+// NewSnapshot loads the whole list from cfg.Feed and, if cfg.Refresh is set,
+// keeps it fresh in the background until Close.
+func NewSnapshot(ctx context.Context, cfg SnapshotConfig) (*Snapshot, error) {
+	if cfg.Feed == nil {
+		return nil, errors.New("revocation: SnapshotConfig.Feed is required")
+	}
+	if cfg.Refresh < 0 || cfg.MaxStaleness < 0 {
+		return nil, errors.New("revocation: negative refresh interval or staleness bound")
+	}
+	s := &Snapshot{
+		feed:     cfg.Feed,
+		maxStale: cfg.MaxStaleness,
+		onError:  cfg.OnError,
+		now:      cfg.Now,
+		delayed:  map[[16]byte]delayed{},
+		subjects: map[string]subjectCut{},
+		keys:     map[string]int64{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Refresh > 0 {
+		s.stop, s.done = make(chan struct{}), make(chan struct{})
+		go s.loop(cfg.Refresh)
+	}
+	return s, nil
+}
+
+func (s *Snapshot) loop(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			err := s.Refresh(ctx)
+			cancel()
+			if err != nil && s.onError != nil {
+				s.onError(err)
+			}
+		}
+	}
+}
+
+// Close stops background refreshes and waits for the refresh goroutine to
+// end. The snapshot still answers afterwards, from its last state.
+func (s *Snapshot) Close() {
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done
+		s.stop = nil
+	}
+}
+
+// Refresh fetches the changes since the snapshot's sequence number and
+// applies them. On error the snapshot keeps its state and its age.
+func (s *Snapshot) Refresh(ctx context.Context) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	s.mu.RLock()
+	since := s.seq
+	s.mu.RUnlock()
+	entries, seq, err := s.feed.Changes(ctx, since)
+	if err != nil {
+		return fmt.Errorf("revocation: refresh: %w", err)
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range entries {
+		s.apply(e, now)
+	}
+	if seq > s.seq {
+		s.seq = seq
+	}
+	s.refreshed = now
+	for id, d := range s.delayed {
+		if d.effective <= now.Unix() {
+			delete(s.delayed, id)
+			s.tokens.add(id, uint32(d.exp))
+		}
+	}
+	// Pruning scans the whole set: once a minute is plenty.
+	if now.Sub(s.pruned) > time.Minute {
+		s.pruneLocked(now)
+		s.pruned = now
+	}
+	return nil
+}
+
+func (s *Snapshot) apply(e Entry, now time.Time) {
+	exp := e.ExpiresAt.Unix()
+	switch e.Kind {
+	case Token:
+		id := jtiKey(e.Value)
+		if eff := e.EffectiveAt.Unix(); eff > now.Unix() {
+			s.delayed[id] = delayed{effective: eff, exp: exp}
+			return
+		}
+		delete(s.delayed, id)
+		s.tokens.add(id, uint32(exp))
+	case Subject:
+		c := s.subjects[e.Value]
+		s.subjects[e.Value] = subjectCut{before: max(c.before, e.IssuedBefore.Unix()), exp: max(c.exp, exp)}
+	case Key:
+		s.keys[e.Value] = max(s.keys[e.Value], exp)
+	}
+}
+
+// pruneLocked drops entries whose tokens have all expired.
+func (s *Snapshot) pruneLocked(now time.Time) {
+	cutoff := now.Add(-verifier.DefaultLeeway).Unix()
+	s.tokens.prune(uint32(max(cutoff, 0)))
+	for k, c := range s.subjects {
+		if c.exp < cutoff {
+			delete(s.subjects, k)
+		}
+	}
+	for k, exp := range s.keys {
+		if exp < cutoff {
+			delete(s.keys, k)
+		}
+	}
+}
+
+// CheckRevocation implements verifier.RevocationChecker: an error wrapping
+// verifier.ErrRevoked when the token's jti, its subject (for tokens issued
+// before the cut-off) or its key is revoked, ErrStale when the snapshot
+// must fail closed, nil otherwise.
+func (s *Snapshot) CheckRevocation(_ context.Context, c *verifier.Claims) error {
+	id := jtiKey(c.ID)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.maxStale > 0 {
+		if age := s.now().Sub(s.refreshed); age > s.maxStale {
+			return fmt.Errorf("%w: last refreshed %s ago, bound %s", ErrStale, age.Round(time.Second), s.maxStale)
+		}
+	}
+	if s.tokens.contains(id) {
+		return fmt.Errorf("%w: token %q", verifier.ErrRevoked, c.ID)
+	}
+	if len(s.delayed) > 0 {
+		if d, ok := s.delayed[id]; ok && s.now().Unix() >= d.effective {
+			return fmt.Errorf("%w: token %q", verifier.ErrRevoked, c.ID)
+		}
+	}
+	if len(s.subjects) > 0 {
+		if cut, ok := s.subjects[c.Subject]; ok && c.IssuedAt.Unix() < cut.before {
+			return fmt.Errorf("%w: every token of %q issued before %s", verifier.ErrRevoked, c.Subject, time.Unix(cut.before, 0).UTC().Format(time.RFC3339))
+		}
+	}
+	if len(s.keys) > 0 {
+		if _, ok := s.keys[c.KeyID]; ok {
+			return fmt.Errorf("%w: signing key %q", verifier.ErrRevoked, c.KeyID)
+		}
+	}
+	return nil
+}
+
+// Seq returns the sequence number the snapshot has reached.
+func (s *Snapshot) Seq() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.seq
+}
+
+// Staleness returns the time since the last successful refresh.
+func (s *Snapshot) Staleness() time.Duration {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.now().Sub(s.refreshed)
+}
+
+// Len returns the number of revoked tokens, subjects and keys held.
+func (s *Snapshot) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tokens.n + len(s.delayed) + len(s.subjects) + len(s.keys)
+}
