@@ -1,32 +1,13 @@
 package revocation
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"math/bits"
-
-	"github.com/writ-dev/writ/internal/b64"
 )
-
-// jtiKey maps a jti to 16 bytes: writ's own jtis (128 random bits in 22
-// base64url characters) decode to their bits; any other string is hashed.
-// Either way the bytes are uniformly distributed, which the set relies on.
-func jtiKey(jti string) [16]byte {
-	var k [16]byte
-	if len(jti) == 22 {
-		var buf [16]byte
-		if n, err := b64.DecodeInto(buf[:], jti); err == nil && n == 16 {
-			return buf
-		}
-	}
-	h := sha256.Sum256([]byte(jti))
-	copy(k[:], h[:16])
-	return k
-}
 
 // slot is one entry of jtiSet: 20 bytes.
 type slot struct {
-	id  [16]byte
+	id  TokenID
 	exp uint32 // unix seconds when the entry may go; 0 marks an empty slot
 }
 
@@ -44,14 +25,14 @@ const (
 	maxLoad    = 0.85
 )
 
-func (s *jtiSet) index(id *[16]byte) int {
+func (s *jtiSet) index(id *TokenID) int {
 	// Multiply-shift maps the key's first 64 bits onto [0, len) without a
 	// power-of-two table size, so memory tracks the entry count closely.
 	hi, _ := bits.Mul64(binary.LittleEndian.Uint64(id[:8]), uint64(len(s.slots)))
 	return int(hi)
 }
 
-func (s *jtiSet) contains(id [16]byte) bool {
+func (s *jtiSet) contains(id TokenID) bool {
 	if len(s.slots) == 0 {
 		return false
 	}
@@ -69,10 +50,19 @@ func (s *jtiSet) contains(id [16]byte) bool {
 	}
 }
 
+// reserve makes room for n more entries without further resizing.
+func (s *jtiSet) reserve(n int) {
+	if float64(s.n+n) > maxLoad*float64(len(s.slots)) {
+		s.rebuild(s.n+n, 0)
+	}
+}
+
 // add inserts id, or extends its expiry if present.
-func (s *jtiSet) add(id [16]byte, exp uint32) {
+func (s *jtiSet) add(id TokenID, exp uint32) {
 	if float64(s.n+1) > maxLoad*float64(len(s.slots)) {
-		s.rebuild(s.n+1, 0)
+		// Grow by half again, so that a stream of single adds costs
+		// amortised constant time.
+		s.rebuild(s.n+s.n/2+1, 0)
 	}
 	for i := s.index(&id); ; {
 		sl := &s.slots[i]

@@ -251,13 +251,23 @@ func (l *List) insert(ctx context.Context, tx *sql.Tx, e Entry, ev audit.Event) 
 	if err := audit.Record(ctx, tx, ev); err != nil {
 		return Entry{}, err
 	}
+	if e.Kind == Token {
+		t := RevokedToken{ID: TokenIDOf(e.Value), EffectiveAt: e.EffectiveAt.Unix(), ExpiresAt: e.ExpiresAt.Unix()}
+		if err := appendPacked(ctx, tx, t); err != nil {
+			return Entry{}, err
+		}
+	}
 	return normalize(e), nil
 }
 
 const entryColumns = `seq, kind, value, issued_before, effective_at, expires_at, reason, actor, created_at`
 
 func (l *List) get(ctx context.Context, tx *sql.Tx, kind Kind, value string) (Entry, error) {
-	return scanEntry(tx.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM revocations WHERE kind = ? AND value = ?`, string(kind), value))
+	q := `SELECT ` + entryColumns + ` FROM revocations WHERE kind = 'token' AND value = ?`
+	if kind == Key {
+		q = `SELECT ` + entryColumns + ` FROM revocations WHERE kind = 'key' AND value = ?`
+	}
+	return scanEntry(tx.QueryRowContext(ctx, q, value))
 }
 
 type scanner interface{ Scan(...any) error }
@@ -327,9 +337,10 @@ func (l *List) Entries(ctx context.Context, f Filter) ([]Entry, error) {
 // for verifiers, which use a Snapshot.
 func (l *List) Revoked(ctx context.Context, jti, subject, kid string, issuedAt time.Time) (bool, error) {
 	var n int
-	err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM revocations WHERE effective_at <= ?1 AND (
-		(kind = 'token' AND value = ?2) OR (kind = 'key' AND value = ?4) OR
-		(kind = 'subject' AND value = ?3 AND issued_before > ?5))`,
+	err := l.db.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM revocations WHERE kind = 'token' AND value = ?2 AND effective_at <= ?1) +
+		EXISTS (SELECT 1 FROM revocations WHERE kind = 'subject' AND value = ?3 AND issued_before > ?5) +
+		EXISTS (SELECT 1 FROM revocations WHERE kind = 'key' AND value = ?4)`,
 		l.now().Unix(), jti, subject, kid, issuedAt.Unix()).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("revocation: %w", err)
@@ -349,44 +360,12 @@ func (l *List) Prune(ctx context.Context, actor string) (int64, error) {
 		if n, err = res.RowsAffected(); err != nil {
 			return Entry{}, err
 		}
+		if n > 0 {
+			if err := repack(ctx, tx); err != nil {
+				return Entry{}, err
+			}
+		}
 		return Entry{}, audit.Record(ctx, tx, audit.Event{At: now, Actor: actor, Action: audit.Prune, Detail: fmt.Sprintf("%d entries", n)})
 	})
 	return n, err
-}
-
-// Changes implements Feed: the unexpired entries with a sequence number
-// above since, in order, and the sequence number the list is at. Reason and
-// actor are left out: verifiers do not need them.
-func (l *List) Changes(ctx context.Context, since int64) ([]Entry, int64, error) {
-	var seq int64
-	err := l.db.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0)`).Scan(&seq)
-	if err != nil {
-		return nil, 0, fmt.Errorf("revocation: %w", err)
-	}
-	if seq <= since {
-		return nil, seq, nil
-	}
-	rows, err := l.db.QueryContext(ctx, `SELECT seq, kind, value, coalesce(issued_before, 0), effective_at, expires_at
-		FROM revocations WHERE seq > ? AND seq <= ? AND expires_at >= ? ORDER BY seq`,
-		since, seq, l.now().Add(-l.leeway).Unix())
-	if err != nil {
-		return nil, 0, fmt.Errorf("revocation: %w", err)
-	}
-	defer rows.Close()
-	var out []Entry
-	for rows.Next() {
-		var e Entry
-		var kind string
-		var before, eff, exp int64
-		if err := rows.Scan(&e.Seq, &kind, &e.Value, &before, &eff, &exp); err != nil {
-			return nil, 0, fmt.Errorf("revocation: %w", err)
-		}
-		e.Kind = Kind(kind)
-		if before != 0 {
-			e.IssuedBefore = time.Unix(before, 0).UTC()
-		}
-		e.EffectiveAt, e.ExpiresAt = time.Unix(eff, 0).UTC(), time.Unix(exp, 0).UTC()
-		out = append(out, e)
-	}
-	return out, seq, rows.Err()
 }

@@ -10,17 +10,6 @@ import (
 	"github.com/writ-dev/writ/verifier"
 )
 
-// Feed supplies revocation changes by sequence number. *List is the Feed of
-// a local database; the server's signed revocation feed is another.
-type Feed interface {
-	// Changes returns the entries with a sequence number above since, in
-	// order, and the sequence number the source is at (at least that of the
-	// last entry). An error leaves the reader's state as it was.
-	Changes(ctx context.Context, since int64) ([]Entry, int64, error)
-}
-
-var _ Feed = (*List)(nil)
-
 // SnapshotConfig configures a Snapshot.
 type SnapshotConfig struct {
 	// Feed supplies the entries. Required.
@@ -52,7 +41,7 @@ type Snapshot struct {
 	refreshed time.Time
 	pruned    time.Time
 	tokens    jtiSet
-	delayed   map[[16]byte]delayed  // token entries still in their grace period
+	delayed   map[TokenID]delayed   // token entries still in their grace period
 	subjects  map[string]subjectCut // subject → cut-off
 	keys      map[string]int64      // kid → expiry (unix s)
 
@@ -83,7 +72,7 @@ func NewSnapshot(ctx context.Context, cfg SnapshotConfig) (*Snapshot, error) {
 		maxStale: cfg.MaxStaleness,
 		onError:  cfg.OnError,
 		now:      cfg.Now,
-		delayed:  map[[16]byte]delayed{},
+		delayed:  map[TokenID]delayed{},
 		subjects: map[string]subjectCut{},
 		keys:     map[string]int64{},
 	}
@@ -137,18 +126,16 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 	s.mu.RLock()
 	since := s.seq
 	s.mu.RUnlock()
-	entries, seq, err := s.feed.Changes(ctx, since)
+	b, err := s.feed.Changes(ctx, since)
 	if err != nil {
 		return fmt.Errorf("revocation: refresh: %w", err)
 	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range entries {
-		s.apply(e, now)
-	}
-	if seq > s.seq {
-		s.seq = seq
+	s.apply(b, now)
+	if b.Seq > s.seq {
+		s.seq = b.Seq
 	}
 	s.refreshed = now
 	for id, d := range s.delayed {
@@ -165,22 +152,25 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 	return nil
 }
 
-func (s *Snapshot) apply(e Entry, now time.Time) {
-	exp := e.ExpiresAt.Unix()
-	switch e.Kind {
-	case Token:
-		id := jtiKey(e.Value)
-		if eff := e.EffectiveAt.Unix(); eff > now.Unix() {
-			s.delayed[id] = delayed{effective: eff, exp: exp}
-			return
+func (s *Snapshot) apply(b *Batch, now time.Time) {
+	s.tokens.reserve(len(b.Tokens))
+	for _, t := range b.Tokens {
+		if t.EffectiveAt > now.Unix() && !s.tokens.contains(t.ID) {
+			// In a grace period. Of two revocations of one token, the sooner wins.
+			if d, ok := s.delayed[t.ID]; !ok || t.EffectiveAt < d.effective {
+				s.delayed[t.ID] = delayed{effective: t.EffectiveAt, exp: t.ExpiresAt}
+			}
+			continue
 		}
-		delete(s.delayed, id)
-		s.tokens.add(id, uint32(exp))
-	case Subject:
-		c := s.subjects[e.Value]
-		s.subjects[e.Value] = subjectCut{before: max(c.before, e.IssuedBefore.Unix()), exp: max(c.exp, exp)}
-	case Key:
-		s.keys[e.Value] = max(s.keys[e.Value], exp)
+		delete(s.delayed, t.ID)
+		s.tokens.add(t.ID, uint32(t.ExpiresAt))
+	}
+	for _, c := range b.Subjects {
+		old := s.subjects[c.Subject]
+		s.subjects[c.Subject] = subjectCut{before: max(old.before, c.IssuedBefore), exp: max(old.exp, c.ExpiresAt)}
+	}
+	for _, k := range b.Keys {
+		s.keys[k.KID] = max(s.keys[k.KID], k.ExpiresAt)
 	}
 }
 
@@ -205,7 +195,7 @@ func (s *Snapshot) pruneLocked(now time.Time) {
 // before the cut-off) or its key is revoked, ErrStale when the snapshot
 // must fail closed, nil otherwise.
 func (s *Snapshot) CheckRevocation(_ context.Context, c *verifier.Claims) error {
-	id := jtiKey(c.ID)
+	id := TokenIDOf(c.ID)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.maxStale > 0 {

@@ -1,0 +1,193 @@
+package revocation
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/verifier"
+)
+
+const benchEntries = 1_000_000
+
+var (
+	benchOnce sync.Once
+	benchDB   *sql.DB
+	benchJTIs []string
+	benchErr  error
+)
+
+// benchList returns a database holding benchEntries revoked tokens, made
+// once per test binary run (in a directory removed at exit by the OS's tmp
+// policy; the benchmark machine is disposable).
+func benchList(b *testing.B) (*List, []string) {
+	b.Helper()
+	benchOnce.Do(func() {
+		dir, err := osMkdirTemp()
+		if err != nil {
+			benchErr = err
+			return
+		}
+		ctx := context.Background()
+		db, err := store.Open(ctx, filepath.Join(dir, "bench.db"), true)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO revocations (kind, value, effective_at, expires_at, reason, actor, created_at)
+			VALUES ('token', ?, ?, ?, '', 'bench', ?)`)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		now := time.Now().Unix()
+		benchJTIs = make([]string, benchEntries)
+		for i := range benchJTIs {
+			var id [16]byte
+			rand.Read(id[:])
+			benchJTIs[i] = b64.Encode(id[:])
+			if _, err := stmt.ExecContext(ctx, benchJTIs[i], now, now+3600, now); err != nil {
+				benchErr = err
+				return
+			}
+		}
+		if err := repack(ctx, tx); err != nil {
+			benchErr = err
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			benchErr = err
+			return
+		}
+		benchDB = db
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	l, err := NewList(Config{DB: benchDB, MaxTTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l, benchJTIs
+}
+
+// BenchmarkSnapshotLoad measures loading a million entries from SQLite into
+// a fresh snapshot, and the snapshot's memory per entry.
+func BenchmarkSnapshotLoad(b *testing.B) {
+	l, _ := benchList(b)
+	b.ReportAllocs()
+	var before, after runtime.MemStats
+	var s *Snapshot
+	for b.Loop() {
+		b.StopTimer()
+		s = nil
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		var err error
+		if s, err = NewSnapshot(context.Background(), SnapshotConfig{Feed: l}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if s.Len() != benchEntries {
+		b.Fatalf("snapshot holds %d entries, want %d", s.Len(), benchEntries)
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/benchEntries, "B/entry")
+	runtime.KeepAlive(s)
+}
+
+// BenchmarkCheckRevocation measures one lookup among a million entries,
+// including the decoding of the jti, for revoked and valid tokens.
+func BenchmarkCheckRevocation(b *testing.B) {
+	l, jtis := benchList(b)
+	s, err := NewSnapshot(context.Background(), SnapshotConfig{Feed: l})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	claims := make([]verifier.Claims, 1024)
+	for i := range claims {
+		claims[i] = verifier.Claims{ID: jtis[i*977], Subject: "alice", KeyID: "kid", IssuedAt: time.Now()}
+	}
+	b.Run("revoked", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if s.CheckRevocation(ctx, &claims[i&1023]) == nil {
+				b.Fatal("revoked token passed")
+			}
+			i++
+		}
+	})
+	valid := make([]verifier.Claims, 1024)
+	for i := range valid {
+		var id [16]byte
+		rand.Read(id[:])
+		valid[i] = verifier.Claims{ID: b64.Encode(id[:]), Subject: "alice", KeyID: "kid", IssuedAt: time.Now()}
+	}
+	b.Run("valid", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := s.CheckRevocation(ctx, &valid[i&1023]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkMapBaseline is the comparison point: a Go map of 16-byte keys
+// holding the same million entries, and its memory per entry.
+func BenchmarkMapBaseline(b *testing.B) {
+	_, jtis := benchList(b)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := make(map[TokenID]struct{})
+	for _, j := range jtis {
+		m[TokenIDOf(j)] = struct{}{}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/benchEntries, "B/entry")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := m[TokenIDOf(jtis[(i*977)%benchEntries])]; !ok {
+			b.Fatal("missing")
+		}
+		i++
+	}
+}
+
+// BenchmarkSQLitePointQuery is the cost a verifier would pay per token by
+// asking the database instead of a snapshot.
+func BenchmarkSQLitePointQuery(b *testing.B) {
+	l, jtis := benchList(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		var n int
+		if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM revocations WHERE kind = 'token' AND value = ?`, jtis[(i*977)%benchEntries]).Scan(&n); err != nil || n != 1 {
+			b.Fatal(err, n)
+		}
+		i++
+	}
+}
