@@ -1,0 +1,387 @@
+package revocation_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// clock is a settable test clock.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+// env is a writ database with keys, an issuer and a revocation list, all on
+// one test clock.
+type env struct {
+	path   string
+	db     *sql.DB
+	ring   *keys.Ring
+	issuer *issuer.Issuer
+	list   *revocation.List
+	clock  *clock
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	e := &env{path: filepath.Join(dir, "writ.db"), clock: &clock{time.Now().UTC().Truncate(time.Second)}}
+	var err error
+	if e.db, err = store.Open(ctx, e.path, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.db.Close() })
+	mk, err := keys.GenerateMasterKeyFile(filepath.Join(dir, "writ.db.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ring, err = keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: mk, Now: e.clock.now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ring.Ensure(ctx, verifier.EdDSA); err != nil {
+		t.Fatal(err)
+	}
+	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, DB: e.db, Now: e.clock.now}); err != nil {
+		t.Fatal(err)
+	}
+	if e.list, err = revocation.NewList(revocation.Config{DB: e.db, MaxTTL: e.issuer.MaxTTL(), Now: e.clock.now}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) issue(t *testing.T, subject string, ttl time.Duration) *issuer.Token {
+	t.Helper()
+	tok, err := e.issuer.Issue(context.Background(), issuer.Request{Subject: subject, Audience: []string{"api"}, TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// verifier returns a verifier over the keyring that consults snap.
+func (e *env) verifier(t *testing.T, snap *revocation.Snapshot) *verifier.Verifier {
+	t.Helper()
+	ks, err := e.ring.KeySet(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(verifier.Config{Issuer: "https://issuer.test", Audience: "api",
+		Algorithms: []string{verifier.EdDSA}, Keys: ks, Now: e.clock.now, Revocation: snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (e *env) snapshot(t *testing.T, cfg revocation.SnapshotConfig) *revocation.Snapshot {
+	t.Helper()
+	if cfg.Feed == nil {
+		cfg.Feed = e.list
+	}
+	if cfg.Now == nil {
+		cfg.Now = e.clock.now
+	}
+	s, err := revocation.NewSnapshot(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestRevokeToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a, b := e.issue(t, "alice", time.Hour), e.issue(t, "alice", time.Hour)
+	snap := e.snapshot(t, revocation.SnapshotConfig{})
+	v := e.verifier(t, snap)
+
+	first, err := e.list.RevokeToken(ctx, a.ID, revocation.Options{Reason: "leaked", Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Seq != 1 || first.Kind != revocation.Token || first.Value != a.ID || !first.ExpiresAt.Equal(a.ExpiresAt) {
+		t.Errorf("entry = %+v", first)
+	}
+	// Revoking twice is not an error and changes nothing.
+	again, err := e.list.RevokeToken(ctx, a.ID, revocation.Options{Actor: "test"})
+	if err != nil || again.Seq != first.Seq {
+		t.Errorf("second revocation: %+v, %v", again, err)
+	}
+
+	// The snapshot sees nothing until it refreshes.
+	if _, err := v.Verify(ctx, a.Token); err != nil {
+		t.Fatalf("before refresh: %v", err)
+	}
+	if err := snap.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Seq() != 1 {
+		t.Errorf("snapshot at seq %d, want 1", snap.Seq())
+	}
+	if _, err := v.Verify(ctx, a.Token); !errors.Is(err, verifier.ErrRevoked) {
+		t.Errorf("revoked token: %v, want ErrRevoked", err)
+	}
+	if _, err := v.Verify(ctx, b.Token); err != nil {
+		t.Errorf("other token: %v", err)
+	}
+}
+
+func TestRevokeErrors(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.issue(t, "alice", time.Hour)
+	tests := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"unknown jti", func() error { _, err := e.list.RevokeToken(ctx, "AAAAAAAAAAAAAAAAAAAAAA", revocation.Options{}); return err }, revocation.ErrUnknownToken},
+		{"empty jti", func() error { _, err := e.list.RevokeToken(ctx, "", revocation.Options{}); return err }, revocation.ErrInvalid},
+		{"control characters", func() error { _, err := e.list.RevokeToken(ctx, "a\nb", revocation.Options{}); return err }, revocation.ErrInvalid},
+		{"huge jti", func() error { _, err := e.list.RevokeToken(ctx, string(make([]byte, 300)), revocation.Options{}); return err }, revocation.ErrInvalid},
+		{"negative grace", func() error {
+			_, err := e.list.RevokeToken(ctx, "x", revocation.Options{Grace: -time.Second})
+			return err
+		}, revocation.ErrInvalid},
+		{"unknown subject", func() error { _, err := e.list.RevokeSubject(ctx, "bob", time.Time{}, revocation.Options{}); return err }, revocation.ErrUnknownSubject},
+		{"unknown key", func() error { _, err := e.list.RevokeKey(ctx, "no-such-kid", revocation.Options{}); return err }, revocation.ErrUnknownKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.do(); !errors.Is(err, tt.want) {
+				t.Errorf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+	// Nothing was half-written.
+	entries, err := e.list.Entries(ctx, revocation.Filter{})
+	if err != nil || len(entries) != 0 {
+		t.Errorf("entries after failed revocations: %v, %v", entries, err)
+	}
+}
+
+func TestRevokeSubject(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	old := e.issue(t, "alice", time.Hour)
+	bob := e.issue(t, "bob", time.Hour)
+	// Revoked in the same second as old was issued: old must be covered.
+	e.clock.advance(400 * time.Millisecond)
+	entry, err := e.list.RevokeSubject(ctx, "alice", time.Time{}, revocation.Options{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !entry.IssuedBefore.After(old.IssuedAt) {
+		t.Errorf("cut-off %v does not cover a token issued at %v", entry.IssuedBefore, old.IssuedAt)
+	}
+	e.clock.advance(2 * time.Second)
+	fresh := e.issue(t, "alice", time.Hour)
+
+	v := e.verifier(t, e.snapshot(t, revocation.SnapshotConfig{}))
+	if _, err := v.Verify(ctx, old.Token); !errors.Is(err, verifier.ErrRevoked) {
+		t.Errorf("old token of alice: %v, want ErrRevoked", err)
+	}
+	if _, err := v.Verify(ctx, fresh.Token); err != nil {
+		t.Errorf("token issued after the cut-off: %v", err)
+	}
+	if _, err := v.Verify(ctx, bob.Token); err != nil {
+		t.Errorf("bob: %v", err)
+	}
+}
+
+func TestRevokeKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tok := e.issue(t, "alice", time.Hour)
+	if _, err := e.list.RevokeKey(ctx, tok.KeyID, revocation.Options{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	v := e.verifier(t, e.snapshot(t, revocation.SnapshotConfig{}))
+	if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, verifier.ErrRevoked) {
+		t.Errorf("token of a revoked key: %v, want ErrRevoked", err)
+	}
+}
+
+func TestGracePeriod(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tok := e.issue(t, "alice", time.Hour)
+	newTok, err := e.issuer.Regenerate(ctx, tok.ID, e.list, revocation.Options{Actor: "test", Grace: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := e.snapshot(t, revocation.SnapshotConfig{})
+	v := e.verifier(t, snap)
+	if _, err := v.Verify(ctx, tok.Token); err != nil {
+		t.Errorf("old token within the grace period: %v", err)
+	}
+	if c, err := v.Verify(ctx, newTok.Token); err != nil || c.Subject != "alice" {
+		t.Errorf("new token: %v", err)
+	}
+	e.clock.advance(10*time.Minute + time.Second)
+	if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, verifier.ErrRevoked) {
+		t.Errorf("old token after the grace period: %v, want ErrRevoked", err)
+	}
+	// Revoking now, without grace, takes effect at once even in a snapshot
+	// that was loaded during the grace.
+	tok2 := e.issue(t, "bob", time.Hour)
+	if _, err := e.list.RevokeToken(ctx, tok2.ID, revocation.Options{Grace: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, tok2.Token); err != nil {
+		t.Errorf("within an hour's grace: %v", err)
+	}
+	if _, err := e.list.RevokeToken(ctx, tok2.ID, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, tok2.Token); !errors.Is(err, verifier.ErrRevoked) {
+		t.Errorf("after an immediate revocation: %v, want ErrRevoked", err)
+	}
+	// A fresh snapshot agrees.
+	if _, err := e.verifier(t, e.snapshot(t, revocation.SnapshotConfig{})).Verify(ctx, tok2.Token); !errors.Is(err, verifier.ErrRevoked) {
+		t.Errorf("fresh snapshot: %v, want ErrRevoked", err)
+	}
+}
+
+func TestStalenessFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tok := e.issue(t, "alice", time.Hour)
+	failing := &flakyFeed{Feed: e.list}
+	snap := e.snapshot(t, revocation.SnapshotConfig{Feed: failing, MaxStaleness: time.Minute})
+	v := e.verifier(t, snap)
+	if _, err := v.Verify(ctx, tok.Token); err != nil {
+		t.Fatal(err)
+	}
+	failing.fail = true
+	e.clock.advance(30 * time.Second)
+	if err := snap.Refresh(ctx); err == nil {
+		t.Fatal("refresh through a failing feed succeeded")
+	}
+	if got := snap.Staleness(); got != 30*time.Second {
+		t.Errorf("staleness %v, want 30s", got)
+	}
+	if _, err := v.Verify(ctx, tok.Token); err != nil {
+		t.Errorf("within the bound: %v", err)
+	}
+	e.clock.advance(31 * time.Second)
+	if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, revocation.ErrStale) || errors.Is(err, verifier.ErrRevoked) {
+		t.Errorf("past the bound: %v, want ErrStale", err)
+	}
+	failing.fail = false
+	if err := snap.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, tok.Token); err != nil {
+		t.Errorf("after a good refresh: %v", err)
+	}
+}
+
+type flakyFeed struct {
+	revocation.Feed
+	fail bool
+}
+
+func (f *flakyFeed) Changes(ctx context.Context, since int64) (*revocation.Batch, error) {
+	if f.fail {
+		return nil, errors.New("feed unavailable")
+	}
+	return f.Feed.Changes(ctx, since)
+}
+
+func TestIncrementalRefreshAndPrune(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	snap := e.snapshot(t, revocation.SnapshotConfig{})
+	var toks []*issuer.Token
+	for i := range 5 {
+		tok := e.issue(t, "alice", time.Duration(i+1)*time.Hour)
+		toks = append(toks, tok)
+		if _, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := snap.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if snap.Seq() != int64(i+1) || snap.Len() != i+1 {
+			t.Fatalf("after %d revocations: seq %d, len %d", i+1, snap.Seq(), snap.Len())
+		}
+	}
+	// Two hours later the first two tokens have expired: prune drops their
+	// entries, and the sequence does not move back.
+	e.clock.advance(2*time.Hour + time.Minute)
+	n, err := e.list.Prune(ctx, "test")
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want 2", n, err)
+	}
+	fresh := e.snapshot(t, revocation.SnapshotConfig{})
+	if fresh.Seq() != 5 || fresh.Len() != 3 {
+		t.Errorf("fresh snapshot after prune: seq %d, len %d; want 5, 3", fresh.Seq(), fresh.Len())
+	}
+	v := e.verifier(t, fresh)
+	for _, tok := range toks[2:] {
+		if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, verifier.ErrRevoked) {
+			t.Errorf("unexpired revoked token: %v", err)
+		}
+	}
+	// A later revocation gets the next number.
+	tok := e.issue(t, "bob", time.Hour)
+	entry, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{})
+	if err != nil || entry.Seq != 6 {
+		t.Errorf("next entry: %+v, %v; want seq 6", entry, err)
+	}
+}
+
+func TestBackgroundRefresh(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tok := e.issue(t, "alice", time.Hour)
+	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: e.list, Refresh: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	if _, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for snap.Seq() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("background refresh never picked up the revocation")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	snap.Close()
+	snap.Close() // idempotent
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.db.Exec(`PRAGMA user_version = 999`); err != nil {
+		t.Fatal(err)
+	}
+	e.db.Close()
+	_, err := store.Open(context.Background(), e.path, false)
+	if !errors.Is(err, store.ErrNewerSchema) {
+		t.Errorf("got %v, want ErrNewerSchema", err)
+	}
+}
