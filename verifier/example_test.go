@@ -5,8 +5,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -81,32 +79,4 @@ func ExampleVerifier_Verify_errors() {
 	// forged or corrupted
 	// not a token: malformed token: only v4.public PASETO tokens are accepted
 	// not a token: token too large: 9000 bytes, limit 8192
-}
-
-func ExampleVerifier_Middleware() {
-	v := newExampleVerifier()
-	orders := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := verifier.ClaimsFromContext(r.Context())
-		fmt.Fprintf(w, "orders of %s", c.Subject)
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/orders", v.Middleware(verifier.MiddlewareConfig{Scopes: []string{"orders:read"}})(orders))
-	mux.Handle("/admin", v.Middleware(verifier.MiddlewareConfig{Scopes: []string{"admin"}})(orders))
-
-	for _, path := range []string{"/orders", "/admin"} {
-		for _, auth := range []string{"", "Bearer " + strings.TrimSpace(exampleToken)} {
-			r := httptest.NewRequest("GET", path, nil)
-			if auth != "" {
-				r.Header.Set("Authorization", auth)
-			}
-			w := httptest.NewRecorder()
-			mux.ServeHTTP(w, r)
-			fmt.Println(strings.TrimSpace(fmt.Sprint(path, " ", w.Code, " ", w.Header().Get("WWW-Authenticate"))))
-		}
-	}
-	// Output:
-	// /orders 401 Bearer
-	// /orders 200
-	// /admin 401 Bearer
-	// /admin 403 Bearer error="insufficient_scope", error_description="the token lacks a required scope", scope="admin"
 }

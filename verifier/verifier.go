@@ -19,8 +19,10 @@
 //
 // # HTTP
 //
-// [Verifier.Middleware] authenticates requests with bearer tokens (RFC 6750)
-// and [RequireScopes] guards handlers by scope.
+// Package bearer (verifier/bearer) is the net/http middleware: it
+// authenticates requests with bearer tokens (RFC 6750) and guards handlers
+// by scope. It is kept apart so that programs that only verify link no
+// net/http.
 package verifier
 
 import (

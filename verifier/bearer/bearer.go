@@ -1,14 +1,21 @@
-package verifier
+// Package bearer authenticates net/http requests with writ tokens sent as
+// OAuth 2.0 bearer tokens (RFC 6750), using a [verifier.Verifier].
+//
+// It is a package of its own so that programs that only verify (a
+// serverless function, a queue consumer) do not link net/http.
+package bearer
 
 import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/writ-dev/writ/verifier"
 )
 
-// MiddlewareConfig configures Verifier.Middleware. Its zero value reads the
-// Authorization header only and requires no scope.
-type MiddlewareConfig struct {
+// Config configures Middleware. Its zero value reads the Authorization
+// header only and requires no scope.
+type Config struct {
 	// Realm, when set, is sent in every WWW-Authenticate challenge.
 	Realm string
 	// Scopes lists scopes every request's token must carry (403 otherwise).
@@ -20,13 +27,13 @@ type MiddlewareConfig struct {
 }
 
 // Middleware returns net/http middleware that verifies each request's bearer
-// token and passes its claims to the next handler in the request context
-// (see ClaimsFromContext). It answers as RFC 6750 §3 asks: 401 with a Bearer
+// token with v and passes its claims to the next handler in the request
+// context (see verifier.ClaimsFromContext). It answers as RFC 6750 §3 asks: 401 with a Bearer
 // challenge when the token is missing or invalid, 400 for a request that
 // carries more than one token, 403 with error="insufficient_scope" when a
 // required scope is absent, and 503 when revocation data cannot be trusted.
 // Responses never echo the token.
-func (v *Verifier) Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
+func Middleware(v *verifier.Verifier, cfg Config) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, err := bearerToken(r, cfg.AllowQueryToken)
@@ -48,7 +55,7 @@ func (v *Verifier) Middleware(cfg MiddlewareConfig) func(http.Handler) http.Hand
 				challenge(w, cfg.Realm, http.StatusForbidden, "insufficient_scope", "the token lacks a required scope", strings.Join(cfg.Scopes, " "))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), c)))
+			next.ServeHTTP(w, r.WithContext(verifier.WithClaims(r.Context(), c)))
 		})
 	}
 }
@@ -59,7 +66,7 @@ func (v *Verifier) Middleware(cfg MiddlewareConfig) func(http.Handler) http.Hand
 func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, ok := ClaimsFromContext(r.Context())
+			c, ok := verifier.ClaimsFromContext(r.Context())
 			if !ok {
 				challenge(w, "", http.StatusUnauthorized, "", "", "")
 				return
@@ -86,8 +93,9 @@ func errorStatus(err error) (int, string) {
 }
 
 var tokenErrors = [...]error{
-	ErrTooLarge, ErrMalformed, ErrType, ErrAlgorithm, ErrUnknownKey, ErrSignature,
-	ErrExpired, ErrNotYetValid, ErrIssuer, ErrAudience, ErrRevoked,
+	verifier.ErrTooLarge, verifier.ErrMalformed, verifier.ErrType, verifier.ErrAlgorithm,
+	verifier.ErrUnknownKey, verifier.ErrSignature, verifier.ErrExpired, verifier.ErrNotYetValid,
+	verifier.ErrIssuer, verifier.ErrAudience, verifier.ErrRevoked,
 }
 
 // description is the error_description sent to clients: the sentinel's
