@@ -193,4 +193,3 @@ func TestKillDuringRevocation(t *testing.T) {
 		t.Errorf("only %d acknowledged revocations", len(acked))
 	}
 }
-

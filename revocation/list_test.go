@@ -148,15 +148,24 @@ func TestRevokeErrors(t *testing.T) {
 		do   func() error
 		want error
 	}{
-		{"unknown jti", func() error { _, err := e.list.RevokeToken(ctx, "AAAAAAAAAAAAAAAAAAAAAA", revocation.Options{}); return err }, revocation.ErrUnknownToken},
+		{"unknown jti", func() error {
+			_, err := e.list.RevokeToken(ctx, "AAAAAAAAAAAAAAAAAAAAAA", revocation.Options{})
+			return err
+		}, revocation.ErrUnknownToken},
 		{"empty jti", func() error { _, err := e.list.RevokeToken(ctx, "", revocation.Options{}); return err }, revocation.ErrInvalid},
 		{"control characters", func() error { _, err := e.list.RevokeToken(ctx, "a\nb", revocation.Options{}); return err }, revocation.ErrInvalid},
-		{"huge jti", func() error { _, err := e.list.RevokeToken(ctx, string(make([]byte, 300)), revocation.Options{}); return err }, revocation.ErrInvalid},
+		{"huge jti", func() error {
+			_, err := e.list.RevokeToken(ctx, string(make([]byte, 300)), revocation.Options{})
+			return err
+		}, revocation.ErrInvalid},
 		{"negative grace", func() error {
 			_, err := e.list.RevokeToken(ctx, "x", revocation.Options{Grace: -time.Second})
 			return err
 		}, revocation.ErrInvalid},
-		{"unknown subject", func() error { _, err := e.list.RevokeSubject(ctx, "bob", time.Time{}, revocation.Options{}); return err }, revocation.ErrUnknownSubject},
+		{"unknown subject", func() error {
+			_, err := e.list.RevokeSubject(ctx, "bob", time.Time{}, revocation.Options{})
+			return err
+		}, revocation.ErrUnknownSubject},
 		{"unknown key", func() error { _, err := e.list.RevokeKey(ctx, "no-such-kid", revocation.Options{}); return err }, revocation.ErrUnknownKey},
 	}
 	for _, tt := range tests {
