@@ -286,10 +286,6 @@ func audience(auds []string) any {
 }
 
 func signJWT(key *keys.Key, iss string, req Request, t *Token) (string, error) {
-	method := jwt.GetSigningMethod(key.Algorithm())
-	if method == nil {
-		return "", fmt.Errorf("issuer: no signing method for %s", key.Algorithm())
-	}
 	h, err := json.Marshal(jwtHeader{Alg: key.Algorithm(), Kid: key.ID(), Typ: "at+jwt"})
 	if err != nil {
 		return "", err
@@ -302,12 +298,7 @@ func signJWT(key *keys.Key, iss string, req Request, t *Token) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	input := b64.Encode(h) + "." + b64.Encode(c)
-	sig, err := method.Sign(input, key.Signer())
-	if err != nil {
-		return "", fmt.Errorf("issuer: sign with %s: %w", key, err)
-	}
-	return input + "." + b64.Encode(sig), nil
+	return signJWS(key, h, c)
 }
 
 type pasetoClaims struct {
@@ -343,4 +334,37 @@ func signPASETO(key *keys.Key, iss string, req Request, t *Token) (string, error
 		return "", err
 	}
 	return paseto.Sign(priv, m, f), nil
+}
+
+// SignDocument signs payload, a JSON object, as a compact JWS with the
+// active JWT key and the header typ, for documents the server publishes
+// (the revocation feed). Verifiers check it against the same key set as
+// tokens; typ keeps it from ever being taken for an access token.
+func (i *Issuer) SignDocument(ctx context.Context, typ string, payload []byte) (string, error) {
+	if typ == "" || strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt") {
+		return "", fmt.Errorf("issuer: a document's typ must be set and must not be at+jwt")
+	}
+	key, err := i.cfg.Keys.Signer(ctx, keys.JWT)
+	if err != nil {
+		return "", err
+	}
+	h, err := json.Marshal(jwtHeader{Alg: key.Algorithm(), Kid: key.ID(), Typ: typ})
+	if err != nil {
+		return "", err
+	}
+	return signJWS(key, h, payload)
+}
+
+// signJWS signs the encoded header and payload with key.
+func signJWS(key *keys.Key, header, payload []byte) (string, error) {
+	method := jwt.GetSigningMethod(key.Algorithm())
+	if method == nil {
+		return "", fmt.Errorf("issuer: no signing method for %s", key.Algorithm())
+	}
+	input := b64.Encode(header) + "." + b64.Encode(payload)
+	sig, err := method.Sign(input, key.Signer())
+	if err != nil {
+		return "", fmt.Errorf("issuer: sign with %s: %w", key, err)
+	}
+	return input + "." + b64.Encode(sig), nil
 }

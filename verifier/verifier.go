@@ -67,12 +67,18 @@ type Config struct {
 	// Revocation, when set, is consulted for every token that passes all
 	// other checks.
 	Revocation RevocationChecker
+	// UnsafeAnyAudience accepts tokens for any audience, and Audience must
+	// then be empty. It is for an issuer's own introspection and revocation
+	// endpoints, which are asked about tokens meant for other APIs; an API
+	// that accepts tokens must never set it.
+	UnsafeAnyAudience bool
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
 	issuer     string
 	audience   string
+	anyAud     bool
 	algs       [5]bool // indexed by algIndex
 	keys       KeySource
 	leeway     time.Duration
@@ -97,6 +103,7 @@ func New(cfg Config) (*Verifier, error) {
 	v := &Verifier{
 		issuer:     cfg.Issuer,
 		audience:   cfg.Audience,
+		anyAud:     cfg.UnsafeAnyAudience,
 		keys:       cfg.Keys,
 		leeway:     cfg.Leeway,
 		now:        cfg.Now,
@@ -105,8 +112,10 @@ func New(cfg Config) (*Verifier, error) {
 	switch {
 	case cfg.Issuer == "":
 		return nil, errors.New("verifier: Config.Issuer is required")
-	case cfg.Audience == "":
+	case cfg.Audience == "" && !cfg.UnsafeAnyAudience:
 		return nil, errors.New("verifier: Config.Audience is required")
+	case cfg.Audience != "" && cfg.UnsafeAnyAudience:
+		return nil, errors.New("verifier: Config.Audience must be empty with UnsafeAnyAudience")
 	case len(cfg.Algorithms) == 0:
 		return nil, errors.New("verifier: Config.Algorithms is required")
 	case cfg.Keys == nil:
@@ -265,7 +274,7 @@ func (v *Verifier) checkClaims(c *Claims) error {
 	switch {
 	case c.Issuer != v.issuer:
 		return fmt.Errorf("%w: %q", ErrIssuer, c.Issuer)
-	case !c.hasAudience(v.audience):
+	case !v.anyAud && !c.hasAudience(v.audience):
 		return fmt.Errorf("%w: token is for %q", ErrAudience, c.Audience)
 	case !now.Before(c.ExpiresAt.Add(v.leeway)):
 		return fmt.Errorf("%w: at %s", ErrExpired, c.ExpiresAt.UTC().Format(time.RFC3339))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -29,38 +30,11 @@ Running it again on an initialised database only adds missing keys.`,
 			default:
 				return usagef("--alg must be EdDSA, ES256, RS256 or PS256, not %q", alg)
 			}
-			ctx := cmd.Context()
-			_, dbErr := os.Stat(g.db)
-			newDB := errors.Is(dbErr, os.ErrNotExist)
-			if os.Getenv("WRIT_MASTER_KEY") == "" {
-				if _, err := os.Stat(g.keyFile()); errors.Is(err, os.ErrNotExist) {
-					if !newDB {
-						return withHint(fmt.Errorf("database %q exists but its master key file %q does not", g.db, g.keyFile()),
-							"set WRIT_MASTER_KEY or --master-key-file to the key this database was created with")
-					}
-					if _, err := keys.GenerateMasterKeyFile(g.keyFile()); err != nil {
-						return err
-					}
-					fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", g.keyFile())
-				}
-			}
-			db, err := store.Open(ctx, g.db, true)
+			s, added, err := g.initialize(cmd.Context(), alg)
 			if err != nil {
-				return err
-			}
-			s, err := g.attach(ctx, db)
-			if err != nil {
-				db.Close()
 				return err
 			}
 			defer s.Close()
-			if newDB {
-				fmt.Fprintf(g.stderr, "writ: created database %s\n", g.db)
-			}
-			added, err := s.ring.Ensure(ctx, alg)
-			if err != nil {
-				return err
-			}
 			for _, k := range added {
 				fmt.Fprintf(g.stderr, "writ: generated %s\n", k)
 			}
@@ -72,4 +46,42 @@ Running it again on an initialised database only adds missing keys.`,
 	}
 	cmd.Flags().StringVar(&alg, "alg", verifier.EdDSA, "JWT signing algorithm: EdDSA, ES256, RS256 or PS256")
 	return cmd
+}
+
+// initialize creates what is missing of the database, its master key file
+// and its keys, reporting on stderr, and returns the opened state and the
+// keys it generated.
+func (g *globals) initialize(ctx context.Context, alg string) (*state, []*keys.Key, error) {
+	_, dbErr := os.Stat(g.db)
+	newDB := errors.Is(dbErr, os.ErrNotExist)
+	if os.Getenv("WRIT_MASTER_KEY") == "" {
+		if _, err := os.Stat(g.keyFile()); errors.Is(err, os.ErrNotExist) {
+			if !newDB {
+				return nil, nil, withHint(fmt.Errorf("database %q exists but its master key file %q does not", g.db, g.keyFile()),
+					"set WRIT_MASTER_KEY or --master-key-file to the key this database was created with")
+			}
+			if _, err := keys.GenerateMasterKeyFile(g.keyFile()); err != nil {
+				return nil, nil, err
+			}
+			fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", g.keyFile())
+		}
+	}
+	db, err := store.Open(ctx, g.db, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := g.attach(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	if newDB {
+		fmt.Fprintf(g.stderr, "writ: created database %s\n", g.db)
+	}
+	added, err := s.ring.Ensure(ctx, alg)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, added, nil
 }

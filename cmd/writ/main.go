@@ -69,6 +69,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// envSet reports whether the environment variable name is set and not empty.
+func envSet(name string) bool { return os.Getenv(name) != "" }
+
 // oneLine keeps a message on one line whatever it quotes.
 func oneLine(s string) string {
 	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
@@ -154,6 +157,7 @@ Global settings come from flags or the environment:
 		newVerifyCmd(g),
 		newRevocationsCmd(g),
 		newAuditCmd(g),
+		newServeCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/writ-dev/writ/internal/server"
+	"github.com/writ-dev/writ/verifier"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var (
+		rc       server.RunConfig
+		maxAge   time.Duration
+		refresh  time.Duration
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve [--addr 127.0.0.1:8080]",
+		Short: "Publish the keys and serve the admin API",
+		Long: `serve publishes the key sets (/.well-known/jwks.json, /.well-known/paserk.json),
+the discovery document (/.well-known/oauth-authorization-server) and the
+signed revocation feed (/v1/revocations), and serves the admin API under
+/v1/tokens, RFC 7662 introspection (/v1/introspect), RFC 7009 revocation
+(/v1/revoke), /v1/whoami, /healthz, /readyz and /metrics.
+
+On first start it creates the database, master key and keys, like writ init.
+The admin API takes writ tokens with the scope writ:admin for the issuer's
+own audience. SIGINT or SIGTERM shut it down gracefully.
+
+Unless --issuer or WRIT_ISSUER says otherwise, the issuer is the address
+served: http://ADDR, or https:// with --tls-cert.`,
+		Args: args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usagef("--log-level %q: want debug, info, warn or error", logLevel)
+			}
+			if (rc.TLSCert == "") != (rc.TLSKey == "") {
+				return usagef("--tls-cert and --tls-key go together")
+			}
+			if _, _, err := net.SplitHostPort(rc.Addr); err != nil {
+				return usagef("--addr %q: want host:port", rc.Addr)
+			}
+			if !cmd.Flags().Changed("issuer") && !envSet("WRIT_ISSUER") {
+				scheme := "http://"
+				if rc.TLSCert != "" {
+					scheme = "https://"
+				}
+				g.issuer = scheme + rc.Addr
+			}
+			log := slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			ctx := cmd.Context()
+			st, added, err := g.initialize(ctx, verifier.EdDSA)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			for _, k := range added {
+				fmt.Fprintf(g.stderr, "writ: generated %s\n", k)
+			}
+			srv, err := server.New(ctx, server.Config{
+				Issuer: g.issuer, DB: st.db, Ring: st.ring, Tokens: st.issuer, Revocations: st.revocations,
+				MaxAge: maxAge, Refresh: refresh, Log: log,
+			})
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			rc.OnListen = func(addr net.Addr) {
+				fmt.Fprintf(g.stderr, "writ: serving %s on %s (database %s)\n", g.issuer, addr, g.db)
+				fmt.Fprintf(g.stderr, "writ: hint: for an admin token run: writ token issue --db %s --issuer %s --subject admin --audience %s --scope %s --ttl 1h\n",
+					shellQuote(g.db), shellQuote(g.issuer), shellQuote(g.issuer), server.AdminScope)
+			}
+			if err := srv.Run(ctx, rc); err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stderr, "writ: stopped")
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&rc.Addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
+	fl.StringVar(&rc.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM)")
+	fl.StringVar(&rc.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
+	fl.DurationVar(&maxAge, "max-age", 5*time.Minute, "Cache-Control max-age of the key sets")
+	fl.DurationVar(&refresh, "refresh", time.Second, "how often to pick up keys and revocations changed by the CLI")
+	fl.DurationVar(&rc.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
+	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`!*?[]{}();&|<>~#") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/writ-dev/writ/internal/b64"
+)
+
+// document is a published byte string with its strong ETag, swapped whole
+// when it changes so that requests never see half of an update.
+type document struct {
+	contentType string
+	maxAge      time.Duration
+	cur         atomic.Pointer[docVersion]
+}
+
+type docVersion struct {
+	body []byte
+	etag string
+}
+
+func (d *document) set(body []byte) {
+	sum := sha256.Sum256(body)
+	d.cur.Store(&docVersion{body: body, etag: `"` + b64.Encode(sum[:18]) + `"`})
+}
+
+func (d *document) serve(w http.ResponseWriter, r *http.Request) {
+	v := d.cur.Load()
+	h := w.Header()
+	h.Set("Content-Type", d.contentType)
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(d.maxAge.Seconds())))
+	h.Set("ETag", v.etag)
+	h.Set("Access-Control-Allow-Origin", "*")
+	if etagMatch(r.Header.Get("If-None-Match"), v.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Write(v.body)
+}
+
+// documents are what the server publishes under /.well-known.
+type documents struct {
+	jwks, paserk, discovery document
+}
+
+func (d *documents) load(ctx context.Context, s *Server) error {
+	jwks, err := s.cfg.Ring.JWKS(ctx)
+	if err != nil {
+		return err
+	}
+	paserkSet, err := s.cfg.Ring.PASERKSet(ctx)
+	if err != nil {
+		return err
+	}
+	disc, err := s.discovery(ctx)
+	if err != nil {
+		return err
+	}
+	for _, x := range []struct {
+		doc  *document
+		ct   string
+		body []byte
+	}{
+		{&d.jwks, "application/jwk-set+json", jwks},
+		{&d.paserk, "application/json", paserkSet},
+		{&d.discovery, "application/json", disc},
+	} {
+		x.doc.contentType, x.doc.maxAge = x.ct, s.cfg.MaxAge
+		if cur := x.doc.cur.Load(); cur == nil || string(cur.body) != string(x.body) {
+			x.doc.set(x.body)
+		}
+	}
+	return nil
+}
+
+// discovery is the RFC 8414 authorization server metadata.
+func (s *Server) discovery(ctx context.Context) ([]byte, error) {
+	base := strings.TrimSuffix(s.cfg.Issuer, "/")
+	recs, err := s.cfg.Ring.Published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	algs := []string{}
+	for _, r := range recs {
+		if r.Format == "jwt" && !contains(algs, r.Algorithm) {
+			algs = append(algs, r.Algorithm)
+		}
+	}
+	return json.Marshal(map[string]any{
+		"issuer":                   s.cfg.Issuer,
+		"jwks_uri":                 base + "/.well-known/jwks.json",
+		"paserk_uri":               base + "/.well-known/paserk.json",
+		"introspection_endpoint":   base + "/v1/introspect",
+		"revocation_endpoint":      base + "/v1/revoke",
+		"revocation_list_uri":      base + "/v1/revocations",
+		"scopes_supported":         []string{AdminScope},
+		"response_types_supported": []string{},
+		"grant_types_supported":    []string{},
+		"token_types_supported":    []string{"at+jwt", "v4.public"},
+		"introspection_endpoint_auth_methods_supported": []string{"bearer"},
+		"revocation_endpoint_auth_methods_supported":    []string{"bearer"},
+		"access_token_signing_alg_values_supported":     algs,
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// etagMatch reports whether the If-None-Match header value names tag, a
+// strong entity tag with its quotes. If-None-Match compares weakly (RFC 9110
+// §13.1.2): W/"x" matches "x".
+func etagMatch(header, tag string) bool {
+	for _, c := range strings.Split(header, ",") {
+		c = strings.TrimSpace(c)
+		if c == "*" || strings.TrimPrefix(c, "W/") == tag {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,280 @@
+// Package server is writ serve: it publishes the key sets and discovery
+// document, offers the admin API and the RFC 7662/7009 endpoints, and serves
+// the signed revocation feed, over one SQLite database shared with the CLI.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// AdminScope is the scope that the admin API requires.
+const AdminScope = "writ:admin"
+
+// Config configures a Server.
+type Config struct {
+	// Issuer is the server's public base URL and the iss of its tokens.
+	Issuer string
+	// DB, Ring, Tokens and Revocations are writ's database and its parts.
+	DB          *sql.DB
+	Ring        *keys.Ring
+	Tokens      *issuer.Issuer
+	Revocations *revocation.List
+	// MaxAge is the Cache-Control max-age of the key sets and discovery
+	// document; zero means 5 minutes.
+	MaxAge time.Duration
+	// Refresh is how often the server rereads keys and revocations that
+	// the CLI may have changed; zero means one second.
+	Refresh time.Duration
+	// Log receives structured logs; nil means slog.Default(). Logs never
+	// hold a token or key material.
+	Log *slog.Logger
+}
+
+// Server serves writ's HTTP API. Create it with New.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	keys   liveKeys
+	snap   *revocation.Snapshot
+	verify *verifier.Verifier // admin API: audience is the issuer
+	// anyAudience verifies this issuer's tokens for any audience, for
+	// introspection and RFC 7009 revocation.
+	anyAudience *verifier.Verifier
+	docs        documents
+	metrics     *metrics
+	ready       atomic.Bool
+}
+
+// New returns a server for cfg, with its documents loaded.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Issuer == "" || cfg.DB == nil || cfg.Ring == nil || cfg.Tokens == nil || cfg.Revocations == nil {
+		return nil, errors.New("server: Issuer, DB, Ring, Tokens and Revocations are required")
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = 5 * time.Minute
+	}
+	if cfg.Refresh == 0 {
+		cfg.Refresh = time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, metrics: newMetrics()}
+	if err := s.reloadKeys(ctx); err != nil {
+		return nil, err
+	}
+	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{
+		Feed:    cfg.Revocations,
+		Refresh: cfg.Refresh,
+		OnError: func(err error) { s.log.Error("revocation refresh failed", "err", err) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.snap = snap
+	if s.verify, err = s.verifierFor(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if s.anyAudience, err = s.verifierFor(""); err != nil {
+		return nil, err
+	}
+	s.ready.Store(true)
+	return s, nil
+}
+
+// verifierFor returns a verifier of the server's own tokens for audience,
+// or for any audience when it is empty, consulting the live key set and
+// revocations.
+func (s *Server) verifierFor(audience string) (*verifier.Verifier, error) {
+	return verifier.New(verifier.Config{
+		Issuer:            s.cfg.Issuer,
+		Audience:          audience,
+		UnsafeAnyAudience: audience == "",
+		Algorithms:        []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256, verifier.V4Public},
+		Keys:              &s.keys,
+		Revocation:        s.snap,
+	})
+}
+
+// liveKeys is the keyring's current key set, swapped whole on reload.
+type liveKeys struct {
+	set atomic.Pointer[verifier.KeySet]
+}
+
+func (l *liveKeys) LookupKey(ctx context.Context, kid string) (*verifier.Key, error) {
+	return l.set.Load().LookupKey(ctx, kid)
+}
+
+// reloadKeys rereads the published keys and rebuilds the documents.
+func (s *Server) reloadKeys(ctx context.Context) error {
+	ks, err := s.cfg.Ring.KeySet(ctx)
+	if err != nil {
+		return err
+	}
+	s.keys.set.Store(ks)
+	if err := s.docs.load(ctx, s); err != nil {
+		return err
+	}
+	recs, err := s.cfg.Ring.Published(ctx)
+	if err != nil {
+		return err
+	}
+	s.metrics.observeKeys(recs, time.Now())
+	return nil
+}
+
+// Close stops background work.
+func (s *Server) Close() { s.snap.Close() }
+
+// Handler returns the server's routes, with logging, metrics, limits and
+// panic recovery around them.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.instrument(pattern, h))
+	}
+	handle("GET /.well-known/jwks.json", s.docs.jwks.serve)
+	handle("GET /.well-known/paserk.json", s.docs.paserk.serve)
+	handle("GET /.well-known/oauth-authorization-server", s.docs.discovery.serve)
+	handle("GET /v1/revocations", s.revocationFeed)
+
+	handle("POST /v1/tokens", s.admin(s.issueToken))
+	handle("GET /v1/tokens", s.admin(s.listTokens))
+	handle("GET /v1/tokens/{jti}", s.admin(s.showToken))
+	handle("POST /v1/tokens/{jti}/revoke", s.admin(s.revokeToken))
+	handle("POST /v1/tokens/{jti}/regenerate", s.admin(s.regenerateToken))
+	handle("POST /v1/subjects/{subject}/revoke", s.admin(s.revokeSubject))
+	handle("POST /v1/introspect", s.admin(s.introspect))
+	handle("POST /v1/revoke", s.revoke)
+	handle("GET /v1/whoami", s.whoami)
+
+	handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	handle("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	}))
+	return s.recoverPanics(mux)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "shutting down")
+		return
+	}
+	if err := s.cfg.DB.PingContext(r.Context()); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "database unavailable")
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RunConfig says where and how to listen.
+type RunConfig struct {
+	Addr            string
+	TLSCert, TLSKey string // both or neither
+	ShutdownTimeout time.Duration
+	OnListen        func(addr net.Addr) // called once listening
+}
+
+// Run serves until ctx is done, then shuts down gracefully: it stops
+// accepting, reports not ready, and lets requests in flight finish.
+func (s *Server) Run(ctx context.Context, rc RunConfig) error {
+	if (rc.TLSCert == "") != (rc.TLSKey == "") {
+		return errors.New("server: --tls-cert and --tls-key go together")
+	}
+	if rc.ShutdownTimeout == 0 {
+		rc.ShutdownTimeout = 10 * time.Second
+	}
+	ln, err := net.Listen("tcp", rc.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if rc.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(rc.TLSCert, rc.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server: TLS: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.refreshLoop(ctx, stop)
+	if rc.OnListen != nil {
+		rc.OnListen(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), rc.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
+
+// refreshLoop rereads keys so that the CLI's changes are served within
+// Config.Refresh. (Revocations refresh in the snapshot's own loop.)
+func (s *Server) refreshLoop(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(s.cfg.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			return
+		case <-t.C:
+			if err := s.reloadKeys(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("key reload failed", "err", err)
+			}
+		}
+	}
+}
