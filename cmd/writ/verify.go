@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/remote"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
@@ -34,6 +34,11 @@ database.
 Valid: exit 0 and the claims as JSON on stdout. Invalid: exit 1 and one line
 on stderr naming the reason. Usage error: exit 2.
 
+--jwks, --paserk and --revocations take files or URLs: a writ server's
+/.well-known/jwks.json, /.well-known/paserk.json and /v1/revocations (whose
+signature the JWT key set verifies). --revocations also takes the server's
+SQLite database file.
+
 The accepted algorithms are those of the keys in the sets, unless --alg
 narrows them; each key verifies only the algorithm it was published with.`,
 		Args: args(1),
@@ -51,7 +56,7 @@ narrows them; each key verifies only the algorithm it was published with.`,
 			if err != nil {
 				return err
 			}
-			ks, err := loadKeySets(jwksPath, paserkPath)
+			ks, jwtKeys, err := loadKeySets(cmd.Context(), jwksPath, paserkPath)
 			if err != nil {
 				return err
 			}
@@ -65,11 +70,11 @@ narrows them; each key verifies only the algorithm it was published with.`,
 				Keys:       ks,
 			}
 			if revocationsPath != "" {
-				snap, closeDB, err := loadRevocations(cmd.Context(), revocationsPath)
+				snap, done, err := loadRevocations(cmd.Context(), revocationsPath, g.issuer, jwtKeys)
 				if err != nil {
 					return err
 				}
-				defer closeDB()
+				defer done()
 				cfg.Revocation = snap
 			}
 			v, err := verifier.New(cfg)
@@ -88,11 +93,11 @@ narrows them; each key verifies only the algorithm it was published with.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&jwksPath, "jwks", "", "JWKS `file` with the JWT keys")
-	fl.StringVar(&paserkPath, "paserk", "", "PASERK set `file` with the PASETO keys")
+	fl.StringVar(&jwksPath, "jwks", "", "JWKS `file or URL` with the JWT keys")
+	fl.StringVar(&paserkPath, "paserk", "", "PASERK set `file or URL` with the PASETO keys")
 	fl.StringVar(&audience, "audience", "", "the audience that must be among the token's aud")
 	fl.StringArrayVar(&scopes, "require-scope", nil, "a scope the token must carry; repeatable")
-	fl.StringVar(&revocationsPath, "revocations", "", "reject revoked tokens, per this writ database `file`")
+	fl.StringVar(&revocationsPath, "revocations", "", "reject revoked tokens, per this writ database `file` or feed URL")
 	fl.StringArrayVar(&algs, "alg", nil, "an accepted algorithm (EdDSA, ES256, RS256, PS256, v4.public); repeatable")
 	return cmd
 }
@@ -111,46 +116,78 @@ func readToken(arg string, stdin io.Reader) (string, error) {
 	return strings.TrimSpace(string(data)), nil
 }
 
-func loadKeySets(jwksPath, paserkPath string) (*verifier.KeySet, error) {
+// isURL reports whether a --jwks, --paserk or --revocations value is a URL.
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+
+// loadKeySets reads the key sets from files or URLs. The JWT set is also
+// returned alone: it verifies the revocation feed.
+func loadKeySets(ctx context.Context, jwksPath, paserkPath string) (all, jwt *verifier.KeySet, err error) {
 	var sets []*verifier.KeySet
 	for _, src := range []struct {
-		path string
-		read func(string) (*verifier.KeySet, error)
-	}{{jwksPath, verifier.ReadJWKSFile}, {paserkPath, verifier.ReadPASERKFile}} {
+		path  string
+		parse remote.Parser
+	}{{jwksPath, verifier.ParseJWKS}, {paserkPath, verifier.ParsePASERKSet}} {
 		if src.path == "" {
 			continue
 		}
-		if strings.HasPrefix(src.path, "http://") || strings.HasPrefix(src.path, "https://") {
-			return nil, usageError{errors.New("key sets by URL are not supported yet: download the set and pass its file")}
+		var ks *verifier.KeySet
+		if isURL(src.path) {
+			rk, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: src.path, Parse: src.parse})
+			if err != nil {
+				return nil, nil, err
+			}
+			ks = rk.Current()
+			rk.Close()
+		} else {
+			data, err := os.ReadFile(src.path)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: %w", verifier.ErrKeySet, err)
+			}
+			if ks, err = src.parse(data); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", src.path, err)
+			}
 		}
-		ks, err := src.read(src.path)
-		if err != nil {
-			return nil, err
+		if src.path == jwksPath {
+			jwt = ks
 		}
 		sets = append(sets, ks)
 	}
-	return verifier.MergeKeySets(sets...)
+	all, err = verifier.MergeKeySets(sets...)
+	return all, jwt, err
 }
 
 // loadRevocations takes a snapshot of the revocation list of the database
-// at path.
-func loadRevocations(ctx context.Context, path string) (*revocation.Snapshot, func() error, error) {
-	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
-		return nil, nil, usageError{errors.New("revocation feeds by URL are not supported yet: pass the database file")}
-	}
-	db, err := store.Open(ctx, path, false)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--revocations: %w", err)
-	}
-	list, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: issuer.DefaultMaxTTL})
-	if err == nil {
-		var snap *revocation.Snapshot
-		if snap, err = revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: list}); err == nil {
-			return snap, db.Close, nil
+// at path, or of the signed feed at a URL, which jwtKeys must verify.
+func loadRevocations(ctx context.Context, path, iss string, jwtKeys *verifier.KeySet) (*revocation.Snapshot, func() error, error) {
+	var feed revocation.Feed
+	done := func() error { return nil }
+	if isURL(path) {
+		if jwtKeys == nil {
+			return nil, nil, usagef("--revocations URL needs --jwks: the feed is signed with the JWT keys")
 		}
+		f, err := remote.NewFeed(remote.FeedConfig{URL: path, Issuer: iss, Keys: jwtKeys})
+		if err != nil {
+			return nil, nil, err
+		}
+		feed = f
+	} else {
+		db, err := store.Open(ctx, path, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--revocations: %w", err)
+		}
+		list, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: issuer.DefaultMaxTTL})
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		feed, done = list, db.Close
 	}
-	db.Close()
-	return nil, nil, err
+	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: feed})
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return snap, done, nil
 }
 
 // keySetAlgorithms lists the algorithms of the keys in ks.

@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/verifier/remote"
 )
 
 // FeedType is the typ of the signed revocation feed document.
-const FeedType = "writ-revocations+jwt"
+const FeedType = remote.FeedType
 
 // Feed is the payload of the revocation feed: the entries in force after
 // sequence Since, up to Seq. Times are unix seconds; token ids are the

@@ -1,0 +1,167 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/jws"
+	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// FeedType is the typ of writ's signed revocation feed.
+const FeedType = "writ-revocations+jwt"
+
+// maxFeed bounds a feed document: some 1.5 million revoked tokens.
+const maxFeed = 64 << 20
+
+// FeedConfig configures a Feed.
+type FeedConfig struct {
+	// URL of the feed, such as https://auth.example.com/v1/revocations. Required.
+	URL string
+	// Issuer is the writ server whose feed it is (the iss it signs). Required.
+	Issuer string
+	// Keys verify the feed's signature: the server's JWT key set. Required.
+	Keys verifier.KeySource
+	// Client makes the requests; nil means a client with a 30s timeout.
+	Client *http.Client
+}
+
+// Feed reads a writ server's signed revocation feed. It implements
+// revocation.Feed, for a revocation.Snapshot. It is safe for concurrent use.
+type Feed struct {
+	cfg FeedConfig
+}
+
+var _ revocation.Feed = (*Feed)(nil)
+
+// NewFeed returns a Feed for cfg. It does no network I/O.
+func NewFeed(cfg FeedConfig) (*Feed, error) {
+	if cfg.URL == "" || cfg.Issuer == "" || cfg.Keys == nil {
+		return nil, errors.New("remote: FeedConfig.URL, Issuer and Keys are required")
+	}
+	if _, err := url.Parse(cfg.URL); err != nil {
+		return nil, fmt.Errorf("remote: feed URL: %w", err)
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Feed{cfg: cfg}, nil
+}
+
+// feedDoc is the feed's payload; see internal/server.Feed.
+type feedDoc struct {
+	Issuer   string            `json:"iss"`
+	Since    int64             `json:"since"`
+	Seq      int64             `json:"seq"`
+	Tokens   []json.RawMessage `json:"tokens"`
+	Subjects []json.RawMessage `json:"subjects"`
+	Keys     []json.RawMessage `json:"keys"`
+}
+
+// Changes implements revocation.Feed: it fetches the feed after since and
+// checks its signature, type, issuer and sequence before using it.
+func (f *Feed) Changes(ctx context.Context, since int64) (*revocation.Batch, error) {
+	u, _ := url.Parse(f.cfg.URL)
+	q := u.Query()
+	q.Set("since", strconv.FormatInt(since, 10))
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
+	}
+	resp, err := f.cfg.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("remote: fetch revocation feed: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("remote: fetch revocation feed: %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFeed+1))
+	if err != nil {
+		return nil, fmt.Errorf("remote: read revocation feed: %w", err)
+	}
+	if len(body) > maxFeed {
+		return nil, errors.New("remote: revocation feed too large")
+	}
+	payload, err := f.verify(ctx, string(body))
+	if err != nil {
+		return nil, err
+	}
+	var doc feedDoc
+	if err := json.Unmarshal(payload, &doc); err != nil {
+		return nil, fmt.Errorf("remote: revocation feed: %w", err)
+	}
+	switch {
+	case doc.Issuer != f.cfg.Issuer:
+		return nil, fmt.Errorf("remote: revocation feed from %q, want %q", doc.Issuer, f.cfg.Issuer)
+	case doc.Since != since || doc.Seq < since:
+		return nil, fmt.Errorf("remote: revocation feed answers since=%d seq=%d for since=%d", doc.Since, doc.Seq, since)
+	}
+	return doc.batch()
+}
+
+// verify checks the feed's JWS and returns its payload.
+func (f *Feed) verify(ctx context.Context, doc string) ([]byte, error) {
+	t, err := jws.Parse(doc, nil)
+	if err != nil {
+		return nil, fmt.Errorf("remote: revocation feed: %w", err)
+	}
+	if t.Header.Typ != FeedType {
+		return nil, fmt.Errorf("remote: revocation feed has typ %q, want %q", t.Header.Typ, FeedType)
+	}
+	key, err := f.cfg.Keys.LookupKey(ctx, t.Header.Kid)
+	if err != nil {
+		return nil, fmt.Errorf("remote: revocation feed: %w", err)
+	}
+	if key.Algorithm() != t.Header.Alg || !jws.Verify(t.Header.Alg, key.Public(), t.SigningInput, t.Signature) {
+		return nil, fmt.Errorf("remote: revocation feed: %w", verifier.ErrSignature)
+	}
+	payload, err := b64.Decode(t.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("remote: revocation feed: %w", err)
+	}
+	return payload, nil
+}
+
+func (d *feedDoc) batch() (*revocation.Batch, error) {
+	b := &revocation.Batch{Seq: d.Seq, Tokens: make([]revocation.RevokedToken, 0, len(d.Tokens))}
+	for _, raw := range d.Tokens {
+		var e struct {
+			id       string
+			eff, exp int64
+		}
+		if err := json.Unmarshal(raw, &[]any{&e.id, &e.eff, &e.exp}); err != nil {
+			return nil, fmt.Errorf("remote: revocation feed token entry: %w", err)
+		}
+		id, err := b64.Decode(e.id)
+		if err != nil || len(id) != 16 {
+			return nil, fmt.Errorf("remote: revocation feed token id %q", e.id)
+		}
+		b.Tokens = append(b.Tokens, revocation.RevokedToken{ID: revocation.TokenID(id), EffectiveAt: e.eff, ExpiresAt: e.exp})
+	}
+	for _, raw := range d.Subjects {
+		var c revocation.SubjectCutoff
+		if err := json.Unmarshal(raw, &[]any{&c.Subject, &c.IssuedBefore, &c.ExpiresAt}); err != nil {
+			return nil, fmt.Errorf("remote: revocation feed subject entry: %w", err)
+		}
+		b.Subjects = append(b.Subjects, c)
+	}
+	for _, raw := range d.Keys {
+		var k revocation.RevokedKey
+		if err := json.Unmarshal(raw, &[]any{&k.KID, &k.ExpiresAt}); err != nil {
+			return nil, fmt.Errorf("remote: revocation feed key entry: %w", err)
+		}
+		b.Keys = append(b.Keys, k)
+	}
+	return b, nil
+}
