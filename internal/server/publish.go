@@ -16,26 +16,31 @@ import (
 // document is a published byte string with its strong ETag, swapped whole
 // when it changes so that requests never see half of an update.
 type document struct {
-	contentType string
-	maxAge      time.Duration
-	cur         atomic.Pointer[docVersion]
+	cur atomic.Pointer[docVersion]
 }
 
 type docVersion struct {
-	body []byte
-	etag string
+	body         []byte
+	etag         string
+	contentType  string
+	cacheControl string
 }
 
-func (d *document) set(body []byte) {
+func (d *document) set(body []byte, contentType string, maxAge time.Duration) {
 	sum := sha256.Sum256(body)
-	d.cur.Store(&docVersion{body: body, etag: `"` + b64.Encode(sum[:18]) + `"`})
+	d.cur.Store(&docVersion{
+		body:         body,
+		etag:         `"` + b64.Encode(sum[:18]) + `"`,
+		contentType:  contentType,
+		cacheControl: fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())),
+	})
 }
 
 func (d *document) serve(w http.ResponseWriter, r *http.Request) {
 	v := d.cur.Load()
 	h := w.Header()
-	h.Set("Content-Type", d.contentType)
-	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(d.maxAge.Seconds())))
+	h.Set("Content-Type", v.contentType)
+	h.Set("Cache-Control", v.cacheControl)
 	h.Set("ETag", v.etag)
 	h.Set("Access-Control-Allow-Origin", "*")
 	if etagMatch(r.Header.Get("If-None-Match"), v.etag) {
@@ -72,9 +77,8 @@ func (d *documents) load(ctx context.Context, s *Server) error {
 		{&d.paserk, "application/json", paserkSet},
 		{&d.discovery, "application/json", disc},
 	} {
-		x.doc.contentType, x.doc.maxAge = x.ct, s.cfg.MaxAge
 		if cur := x.doc.cur.Load(); cur == nil || string(cur.body) != string(x.body) {
-			x.doc.set(x.body)
+			x.doc.set(x.body, x.ct, s.cfg.MaxAge)
 		}
 	}
 	return nil

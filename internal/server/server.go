@@ -57,6 +57,8 @@ type Server struct {
 	docs        documents
 	metrics     *metrics
 	ready       atomic.Bool
+
+	stop, done chan struct{} // the key reload loop
 }
 
 // New returns a server for cfg, with its documents loaded.
@@ -92,6 +94,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.anyAudience, err = s.verifierFor(""); err != nil {
 		return nil, err
 	}
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	go s.reloadLoop()
 	s.ready.Store(true)
 	return s, nil
 }
@@ -137,8 +141,12 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 	return nil
 }
 
-// Close stops background work.
-func (s *Server) Close() { s.snap.Close() }
+// Close stops background work and waits for it.
+func (s *Server) Close() {
+	close(s.stop)
+	<-s.done
+	s.snap.Close()
+}
 
 // Handler returns the server's routes, with logging, metrics, limits and
 // panic recovery around them.
@@ -165,9 +173,6 @@ func (s *Server) Handler() http.Handler {
 	handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	handle("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.handler())
-	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
-	}))
 	return s.recoverPanics(mux)
 }
 
@@ -237,9 +242,6 @@ func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, hs.TLSConfig)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go s.refreshLoop(ctx, stop)
 	if rc.OnListen != nil {
 		rc.OnListen(ln.Addr())
 	}
@@ -260,21 +262,22 @@ func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 	return nil
 }
 
-// refreshLoop rereads keys so that the CLI's changes are served within
+// reloadLoop rereads keys so that the CLI's changes are served within
 // Config.Refresh. (Revocations refresh in the snapshot's own loop.)
-func (s *Server) refreshLoop(ctx context.Context, stop <-chan struct{}) {
+func (s *Server) reloadLoop() {
+	defer close(s.done)
 	t := time.NewTicker(s.cfg.Refresh)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			return
-		case <-stop:
+		case <-s.stop:
 			return
 		case <-t.C:
-			if err := s.reloadKeys(ctx); err != nil && ctx.Err() == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Refresh+5*time.Second)
+			if err := s.reloadKeys(ctx); err != nil {
 				s.log.Error("key reload failed", "err", err)
 			}
+			cancel()
 		}
 	}
 }

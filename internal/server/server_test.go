@@ -1,0 +1,441 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/writ-dev/writ/internal/server"
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/remote"
+)
+
+// syncBuffer collects logs from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type fixture struct {
+	t      *testing.T
+	url    string
+	tokens *issuer.Issuer
+	list   *revocation.List
+	ring   *keys.Ring
+	logs   *syncBuffer
+	admin  string   // a writ:admin token
+	seen   []string // every token handed out, to check the logs for
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "writ.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	mk, err := keys.GenerateMasterKeyFile(filepath.Join(dir, "writ.db.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Ensure(ctx, verifier.EdDSA); err != nil {
+		t.Fatal(err)
+	}
+	// The issuer URL must be known before the server listens: use an
+	// unstarted httptest server.
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().String()
+	tokens, err := issuer.New(issuer.Config{Issuer: base, Keys: ring, DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: tokens.MaxTTL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv, err := server.New(ctx, server.Config{Issuer: base, DB: db, Ring: ring, Tokens: tokens, Revocations: list,
+		MaxAge: time.Minute, Refresh: 50 * time.Millisecond, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	t.Cleanup(ts.Close)
+	f := &fixture{t: t, url: base, tokens: tokens, list: list, ring: ring, logs: logs}
+	f.admin = f.issue("admin", []string{base}, server.AdminScope)
+	t.Cleanup(func() {
+		for _, tok := range f.seen {
+			if strings.Contains(logs.String(), tok) {
+				t.Errorf("a token appears in the server's logs")
+			}
+		}
+	})
+	return f
+}
+
+func (f *fixture) issue(subject string, aud []string, scopes ...string) string {
+	f.t.Helper()
+	tok, err := f.tokens.Issue(context.Background(), issuer.Request{Subject: subject, Audience: aud, Scopes: scopes})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.seen = append(f.seen, tok.Token)
+	return tok.Token
+}
+
+// do sends a request and returns the status, headers and body.
+func (f *fixture) do(method, path, token, contentType, body string, hdr ...string) (int, http.Header, string) {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.url+path, strings.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, tok := range f.seen {
+		if tok != "" && strings.Contains(string(b), tok) && !strings.Contains(path, "/v1/tokens") {
+			f.t.Errorf("%s %s echoes a token", method, path)
+		}
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestPublication(t *testing.T) {
+	f := newFixture(t)
+	code, h, body := f.do("GET", "/.well-known/jwks.json", "", "", "")
+	if code != 200 || h.Get("Cache-Control") != "public, max-age=60" || h.Get("Content-Type") != "application/jwk-set+json" {
+		t.Fatalf("jwks: %d %v", code, h)
+	}
+	if _, err := verifier.ParseJWKS([]byte(body)); err != nil {
+		t.Errorf("served JWKS does not parse: %v", err)
+	}
+	if strings.Contains(body, `"d"`) {
+		t.Error("JWKS holds private material")
+	}
+	etag := h.Get("ETag")
+	if !strings.HasPrefix(etag, `"`) || strings.HasPrefix(etag, "W/") {
+		t.Errorf("ETag %q is not strong", etag)
+	}
+	if code, _, body := f.do("GET", "/.well-known/jwks.json", "", "", "", "If-None-Match", etag); code != 304 || body != "" {
+		t.Errorf("conditional GET: %d %q, want 304 and no body", code, body)
+	}
+	if code, _, _ := f.do("GET", "/.well-known/jwks.json", "", "", "", "If-None-Match", `"other"`); code != 200 {
+		t.Errorf("stale ETag: %d, want 200", code)
+	}
+
+	code, _, body = f.do("GET", "/.well-known/paserk.json", "", "", "")
+	if _, err := verifier.ParsePASERKSet([]byte(body)); code != 200 || err != nil {
+		t.Errorf("paserk: %d %v", code, err)
+	}
+
+	code, _, body = f.do("GET", "/.well-known/oauth-authorization-server", "", "", "")
+	var disc map[string]any
+	if err := json.Unmarshal([]byte(body), &disc); code != 200 || err != nil {
+		t.Fatalf("discovery: %d %v", code, err)
+	}
+	for name, want := range map[string]string{
+		"issuer": f.url, "jwks_uri": f.url + "/.well-known/jwks.json", "introspection_endpoint": f.url + "/v1/introspect",
+		"revocation_endpoint": f.url + "/v1/revoke", "revocation_list_uri": f.url + "/v1/revocations",
+	} {
+		if disc[name] != want {
+			t.Errorf("discovery %s = %v, want %s", name, disc[name], want)
+		}
+	}
+
+	// A key added by another process (the CLI) is served within the refresh.
+	k, err := keys.Generate(verifier.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ring.Add(context.Background(), k, keys.Next); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, _, body := f.do("GET", "/.well-known/jwks.json", "", "", "")
+		if strings.Contains(body, k.ID()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a new key never reached the served JWKS")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestAdminAuth(t *testing.T) {
+	f := newFixture(t)
+	noScope := f.issue("bob", []string{f.url})
+	otherAud := f.issue("bob", []string{"https://api"}, server.AdminScope)
+	tests := []struct {
+		name, token string
+		code        int
+		challenge   string
+	}{
+		{"no token", "", 401, `Bearer realm="writ"`},
+		{"garbage", "garbage", 401, `error="invalid_token"`},
+		{"other audience", otherAud, 401, `error="invalid_token"`},
+		{"no admin scope", noScope, 403, `error="insufficient_scope"`},
+		{"admin", f.admin, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, h, _ := f.do("GET", "/v1/tokens", tt.token, "", "")
+			if code != tt.code || !strings.Contains(h.Get("WWW-Authenticate"), tt.challenge) {
+				t.Errorf("%d %q, want %d %q", code, h.Get("WWW-Authenticate"), tt.code, tt.challenge)
+			}
+		})
+	}
+}
+
+func TestTokenLifecycle(t *testing.T) {
+	f := newFixture(t)
+	code, h, body := f.do("POST", "/v1/tokens", f.admin, "application/json",
+		`{"subject":"alice","audience":["https://api"],"scopes":["read","write"],"ttl":"2h","name":"alice-ci"}`)
+	if code != 201 {
+		t.Fatalf("issue: %d %s", code, body)
+	}
+	var issued struct{ Token, JTI string }
+	json.Unmarshal([]byte(body), &issued)
+	f.seen = append(f.seen, issued.Token)
+	if h.Get("Location") != "/v1/tokens/"+issued.JTI || h.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers %v", h)
+	}
+	// The token verifies offline against the served key set.
+	_, _, jwks := f.do("GET", "/.well-known/jwks.json", "", "", "")
+	ks, _ := verifier.ParseJWKS([]byte(jwks))
+	v, _ := verifier.New(verifier.Config{Issuer: f.url, Audience: "https://api", Algorithms: []string{verifier.EdDSA}, Keys: ks})
+	c, err := v.Verify(context.Background(), issued.Token)
+	if err != nil || c.Subject != "alice" || c.ClientID != "alice-ci" || c.Scope != "read write" {
+		t.Fatalf("issued token: %+v, %v", c, err)
+	}
+
+	code, _, body = f.do("GET", "/v1/tokens/"+issued.JTI, f.admin, "", "")
+	if code != 200 || !strings.Contains(body, `"status": "active"`) || strings.Contains(body, issued.Token) {
+		t.Errorf("show: %d %s", code, body)
+	}
+	code, _, body = f.do("GET", "/v1/whoami?audience=https://api", issued.Token, "", "")
+	if code != 200 || !strings.Contains(body, `"sub":"alice"`) {
+		t.Errorf("whoami: %d %s", code, body)
+	}
+	code, _, body = f.do("POST", "/v1/introspect", f.admin, "application/x-www-form-urlencoded", "token="+url.QueryEscape(issued.Token))
+	if code != 200 || !strings.Contains(body, `"active": true`) || !strings.Contains(body, `"client_id": "alice-ci"`) {
+		t.Errorf("introspect: %d %s", code, body)
+	}
+
+	code, _, body = f.do("POST", "/v1/tokens/"+issued.JTI+"/regenerate", f.admin, "application/json", `{"grace":"0s"}`)
+	if code != 201 {
+		t.Fatalf("regenerate: %d %s", code, body)
+	}
+	var regen struct{ Token, JTI string }
+	json.Unmarshal([]byte(body), &regen)
+	f.seen = append(f.seen, regen.Token)
+	code, _, body = f.do("GET", "/v1/tokens/"+issued.JTI, f.admin, "", "")
+	if !strings.Contains(body, `"status": "revoked"`) {
+		t.Errorf("old token after regenerate: %d %s", code, body)
+	}
+	if _, _, body := f.do("POST", "/v1/introspect", f.admin, "application/x-www-form-urlencoded", "token="+issued.Token); !strings.Contains(body, `"active": false`) {
+		t.Errorf("introspect revoked: %s", body)
+	}
+	if _, _, body := f.do("GET", "/v1/tokens?subject=alice&status=active", f.admin, "", ""); !strings.Contains(body, regen.JTI) || strings.Contains(body, issued.JTI) {
+		t.Errorf("list active: %s", body)
+	}
+
+	// Revoke every token of the subject.
+	code, _, body = f.do("POST", "/v1/subjects/alice/revoke", f.admin, "application/json", `{"reason":"offboarded"}`)
+	if code != 200 || !strings.Contains(body, `"kind": "subject"`) {
+		t.Errorf("revoke subject: %d %s", code, body)
+	}
+	if code, h, _ := f.do("GET", "/v1/whoami?audience=https://api", regen.Token, "", ""); code != 401 || !strings.Contains(h.Get("WWW-Authenticate"), "token revoked") {
+		t.Errorf("whoami with a revoked token: %d %v", code, h)
+	}
+}
+
+func TestRFC7009Revocation(t *testing.T) {
+	f := newFixture(t)
+	tok := f.issue("carol", []string{"https://api"})
+	other := f.issue("dave", []string{"https://api"})
+	form := "application/x-www-form-urlencoded"
+	// Neither admin nor the token itself: refused.
+	if code, _, _ := f.do("POST", "/v1/revoke", other, form, "token="+tok); code != 401 {
+		t.Errorf("revoke with another token: %d, want 401", code)
+	}
+	// An invalid token gets 200, as the RFC asks.
+	if code, _, _ := f.do("POST", "/v1/revoke", f.admin, form, "token=not-a-token"); code != 200 {
+		t.Errorf("invalid token: %d, want 200", code)
+	}
+	// The token revokes itself.
+	if code, _, body := f.do("POST", "/v1/revoke", tok, form, "token="+tok); code != 200 {
+		t.Fatalf("self-revocation: %d %s", code, body)
+	}
+	if _, _, body := f.do("POST", "/v1/introspect", f.admin, form, "token="+tok); !strings.Contains(body, `"active": false`) {
+		t.Errorf("after revocation: %s", body)
+	}
+	if _, _, body := f.do("POST", "/v1/introspect", f.admin, form, "token="+other); !strings.Contains(body, `"active": true`) {
+		t.Errorf("other token: %s", body)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name, method, path, ct, body string
+		code                         int
+	}{
+		{"malformed JSON", "POST", "/v1/tokens", "application/json", `{"subject":`, 400},
+		{"unknown field", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"admin":true}`, 400},
+		{"trailing data", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"]} {}`, 400},
+		{"wrong content type", "POST", "/v1/tokens", "text/plain", `{"subject":"a","audience":["b"]}`, 415},
+		{"oversized body", "POST", "/v1/tokens", "application/json", `{"subject":"` + strings.Repeat("a", 70<<10) + `"}`, 413},
+		{"invalid request", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"100000h"}`, 400},
+		{"bad ttl", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"soon"}`, 400},
+		{"bad scope", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"scopes":["a b"]}`, 400},
+		{"unknown jti", "GET", "/v1/tokens/nope", "", "", 404},
+		{"revoke unknown", "POST", "/v1/tokens/nope/revoke", "", "", 404},
+		{"unknown query", "GET", "/v1/tokens?sbuject=a", "", "", 400},
+		{"bad status", "GET", "/v1/tokens?status=gone", "", "", 400},
+		{"bad since", "GET", "/v1/revocations?since=-1", "", "", 400},
+		{"introspect without form", "POST", "/v1/introspect", "application/json", `{"token":"x"}`, 415},
+		{"introspect two tokens", "POST", "/v1/introspect", "application/x-www-form-urlencoded", "token=a&token=b", 400},
+		{"no such endpoint", "GET", "/v2/tokens", "", "", 404},
+		{"wrong method", "DELETE", "/.well-known/jwks.json", "", "", 405},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, h, body := f.do(tt.method, tt.path, f.admin, tt.ct, tt.body)
+			if code != tt.code {
+				t.Errorf("%d %s, want %d", code, body, tt.code)
+			}
+			if code != 404 && code != 405 && !strings.Contains(h.Get("Content-Type"), "json") {
+				t.Errorf("error body is %q, not JSON", h.Get("Content-Type"))
+			}
+		})
+	}
+	// Still healthy.
+	if code, _, _ := f.do("GET", "/readyz", "", "", ""); code != 200 {
+		t.Errorf("readyz: %d", code)
+	}
+}
+
+func TestRevocationFeed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	jwks, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: f.url + "/.well-known/jwks.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jwks.Close()
+	feed, err := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: "erin", Audience: []string{"https://api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: feed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	v, err := verifier.New(verifier.Config{Issuer: f.url, Audience: "https://api", Algorithms: []string{verifier.EdDSA},
+		Keys: jwks, Revocation: snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, tok.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.list.RevokeSubject(ctx, "erin", time.Time{}, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Seq() != 2 {
+		t.Errorf("snapshot at seq %d, want 2", snap.Seq())
+	}
+	if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, verifier.ErrRevoked) {
+		t.Errorf("after the feed refresh: %v, want ErrRevoked", err)
+	}
+	// Conditional requests: nothing new means 304.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, h, _ := f.do("GET", "/v1/revocations?since=2", "", "", "")
+		code, _, _ := f.do("GET", "/v1/revocations?since=2", "", "", "", "If-None-Match", h.Get("ETag"))
+		if code == 304 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("conditional feed request: %d, want 304", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A feed signed for another issuer is refused.
+	other, _ := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: "https://elsewhere", Keys: jwks})
+	if _, err := other.Changes(ctx, 0); err == nil {
+		t.Error("feed of another issuer accepted")
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	f := newFixture(t)
+	f.do("POST", "/v1/tokens", f.admin, "application/json", `{"subject":"a","audience":["b"]}`)
+	code, _, body := f.do("GET", "/metrics", "", "", "")
+	for _, want := range []string{`writ_tokens_issued_total{format="jwt"} 1`, "writ_http_request_duration_seconds_bucket", "writ_key_age_seconds"} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
