@@ -1,0 +1,263 @@
+package remote_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/remote"
+)
+
+// jwksServer serves a JWKS that the test can change or break, and counts
+// requests.
+type jwksServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	body     []byte
+	etag     string
+	fail     bool
+	requests atomic.Int64
+	cond     atomic.Int64 // conditional requests answered 304
+	delay    time.Duration
+	version  int
+}
+
+func newJWKSServer(t *testing.T, kids ...string) *jwksServer {
+	s := &jwksServer{}
+	s.setKeys(kids...)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		s.mu.Lock()
+		body, etag, fail, delay := s.body, s.etag, s.fail, s.delay
+		s.mu.Unlock()
+		time.Sleep(delay)
+		if fail {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			s.cond.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Write(body)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// setKeys publishes one test-only Ed25519 key per kid, derived from the kid.
+func (s *jwksServer) setKeys(kids ...string) {
+	body := `{"keys":[`
+	for i, kid := range kids {
+		seed := make([]byte, ed25519.SeedSize)
+		copy(seed, kid)
+		pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+		if i > 0 {
+			body += ","
+		}
+		body += fmt.Sprintf(`{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","use":"sig","kid":%q,"x":%q}`, kid, b64.Encode(pub))
+	}
+	body += "]}"
+	s.mu.Lock()
+	s.version++
+	s.body, s.etag = []byte(body), fmt.Sprintf(`"v%d"`, s.version)
+	s.mu.Unlock()
+}
+
+func (s *jwksServer) setFail(fail bool) {
+	s.mu.Lock()
+	s.fail = fail
+	s.mu.Unlock()
+}
+
+func TestInitialBytesNeedNoNetwork(t *testing.T) {
+	srv := newJWKSServer(t, "a")
+	srv.mu.Lock()
+	initial := srv.body
+	srv.mu.Unlock()
+	srv.setFail(true)
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Initial: initial, MinRefresh: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	if _, err := ks.LookupKey(context.Background(), "a"); err != nil {
+		t.Errorf("key from the initial bytes: %v", err)
+	}
+}
+
+func TestFirstFetchMustSucceed(t *testing.T) {
+	srv := newJWKSServer(t, "a")
+	srv.setFail(true)
+	if _, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL}); err == nil {
+		t.Fatal("NewKeySet succeeded without any key set")
+	}
+}
+
+func TestUnknownKidRefetchesOncePerCooldown(t *testing.T) {
+	srv := newJWKSServer(t, "a")
+	now := time.Now()
+	clock := func() time.Time { return now }
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Cooldown: time.Minute, MinRefresh: time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	base := srv.requests.Load()
+
+	// A new key appears on the server: the first token that names it
+	// triggers one fetch, and is accepted.
+	srv.setKeys("a", "b")
+	if _, err := ks.LookupKey(context.Background(), "b"); err != nil {
+		t.Fatalf("new kid after a refetch: %v", err)
+	}
+	if got := srv.requests.Load() - base; got != 1 {
+		t.Errorf("%d fetches for one unknown kid, want 1", got)
+	}
+	// A flood of bogus kids within the cooldown fetches nothing more.
+	for i := range 1000 {
+		if _, err := ks.LookupKey(context.Background(), fmt.Sprint("bogus-", i)); !errors.Is(err, verifier.ErrUnknownKey) {
+			t.Fatalf("bogus kid: %v", err)
+		}
+	}
+	if got := srv.requests.Load() - base; got != 1 {
+		t.Errorf("%d fetches after a flood of unknown kids, want 1", got)
+	}
+	// After the cooldown one more fetch is allowed; a kid that stays
+	// unknown is then remembered.
+	now = now.Add(2 * time.Minute)
+	if _, err := ks.LookupKey(context.Background(), "bogus-x"); !errors.Is(err, verifier.ErrUnknownKey) {
+		t.Fatal(err)
+	}
+	if got := srv.requests.Load() - base; got != 2 {
+		t.Errorf("%d fetches after the cooldown, want 2", got)
+	}
+}
+
+func TestConcurrentUnknownKidsShareOneFetch(t *testing.T) {
+	srv := newJWKSServer(t, "a")
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, MinRefresh: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	base := srv.requests.Load()
+	srv.mu.Lock()
+	srv.delay = 50 * time.Millisecond
+	srv.mu.Unlock()
+	srv.setKeys("a", "c")
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ks.LookupKey(context.Background(), "c")
+		}()
+	}
+	wg.Wait()
+	if got := srv.requests.Load() - base; got != 1 {
+		t.Errorf("%d fetches for 50 concurrent lookups, want 1", got)
+	}
+	if _, err := ks.LookupKey(context.Background(), "c"); err != nil {
+		t.Errorf("kid c: %v", err)
+	}
+}
+
+func TestFailedFetchKeepsLastGoodSet(t *testing.T) {
+	srv := newJWKSServer(t, "a")
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var errs atomic.Int64
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Cooldown: time.Millisecond,
+		MinRefresh: time.Hour, Now: clock, OnError: func(error) { errs.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	srv.setFail(true)
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	if _, err := ks.LookupKey(context.Background(), "zzz"); !errors.Is(err, verifier.ErrUnknownKey) {
+		t.Fatal(err)
+	}
+	if ks.Err() == nil || errs.Load() == 0 {
+		t.Error("the failed fetch was not reported")
+	}
+	if _, err := ks.LookupKey(context.Background(), "a"); err != nil {
+		t.Errorf("last good key lost: %v", err)
+	}
+}
+
+func TestNewSetReplacesOld(t *testing.T) {
+	srv := newJWKSServer(t, "a")
+	now := time.Now()
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Cooldown: time.Millisecond,
+		MinRefresh: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	srv.setKeys("b")
+	now = now.Add(time.Second)
+	if _, err := ks.LookupKey(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.Current().LookupKey(context.Background(), "a"); !errors.Is(err, verifier.ErrUnknownKey) {
+		t.Errorf("removed key still trusted: %v", err)
+	}
+}
+
+func TestBackgroundRefreshIsConditional(t *testing.T) {
+	srv := newJWKSServer(t, "a")
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, MinRefresh: 10 * time.Millisecond, MaxRefresh: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.cond.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no conditional refresh seen (%d requests)", srv.requests.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := ks.LookupKey(context.Background(), "a"); err != nil {
+		t.Errorf("after 304s: %v", err)
+	}
+}
+
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	srv := newJWKSServer(t, "a")
+	before := runtime.NumGoroutine()
+	for range 20 {
+		ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, MinRefresh: time.Millisecond, MaxRefresh: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+		ks.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines before, %d after closing 20 key sets", before, runtime.NumGoroutine())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
