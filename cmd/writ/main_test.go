@@ -10,6 +10,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The end-to-end tests run this binary as a real writ process.
+	if os.Getenv("WRIT_TEST_AS_WRIT") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"writ": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
