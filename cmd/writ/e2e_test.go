@@ -3,10 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,6 +59,14 @@ func runWrit(t *testing.T, dir string, args ...string) string {
 func startServer(t *testing.T, dir string) (string, *exec.Cmd) {
 	t.Helper()
 	cmd := writProcess(t, dir, "serve", "--addr", "127.0.0.1:0", "--refresh", "100ms", "--issuer", "http://writ.test")
+	return waitListening(t, cmd), cmd
+}
+
+// waitListening starts a writ serve process and returns the base URL it
+// listens on, read from its "serving" line. The process is killed at the
+// end of the test if still running.
+func waitListening(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -58,23 +75,23 @@ func startServer(t *testing.T, dir string) (string, *exec.Cmd) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	listening := regexp.MustCompile(`^writ: serving \S+ on (127\.0\.0\.1:\d+)`)
+	listening := regexp.MustCompile(`^writ: serving (https?)://\S+ on (127\.0\.0\.1:\d+)`)
 	sc := bufio.NewScanner(stderr)
 	found := make(chan string, 1)
 	go func() {
 		for sc.Scan() {
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				found <- m[1] + "://" + m[2]
 			}
 		}
 	}()
 	select {
-	case addr := <-found:
-		return "http://" + addr, cmd
+	case base := <-found:
+		return base
 	case <-time.After(30 * time.Second):
 		t.Fatal("writ serve did not start listening")
 	}
-	return "", nil
+	return ""
 }
 
 // TestServeEndToEnd runs writ serve as a real process on loopback: a fresh
@@ -226,4 +243,65 @@ func TestServeRejectsSlowAndHostileClients(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+}
+
+// TestServeTLS serves over HTTPS with a certificate made for the test.
+func TestServeTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	writeFile(t, filepath.Join(dir, "cert.pem"), string(certPEM))
+	writeFile(t, filepath.Join(dir, "key.pem"), string(keyPEM))
+	cmd := writProcess(t, dir, "serve", "--addr", "127.0.0.1:0", "--tls-cert", "cert.pem", "--tls-key", "key.pem")
+	base := waitListening(t, cmd)
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("serving %s, want https", base)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(base + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var disc struct{ Issuer string }
+	json.NewDecoder(resp.Body).Decode(&disc)
+	if resp.StatusCode != 200 || !strings.HasPrefix(disc.Issuer, "https://127.0.0.1:") {
+		t.Errorf("discovery over TLS: %s, issuer %q", resp.Status, disc.Issuer)
+	}
+	if resp, err := http.Get(strings.Replace(base, "https://", "http://", 1) + "/healthz"); err == nil {
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP served on the TLS port")
+		}
+		resp.Body.Close()
+	}
+}
+
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "writ test"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 }
