@@ -156,6 +156,11 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 	if len(req.Audience) == 0 || len(req.Audience) > maxAuds {
 		return req, fmt.Errorf("%w: want 1 to %d audiences", ErrRequest, maxAuds)
 	}
+	if req.Format == keys.PASETO && len(req.Audience) > 1 {
+		// PASETO registers aud as a single string, and its libraries
+		// reject an array.
+		return req, fmt.Errorf("%w: a PASETO token has one audience", ErrRequest)
+	}
 	for _, a := range req.Audience {
 		if err := checkText("audience", a); err != nil {
 			return req, err

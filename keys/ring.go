@@ -29,6 +29,7 @@ const (
 	Next        State = "next"        // published, not yet signing
 	Active      State = "active"      // the one signing key of its format
 	Retired     State = "retired"     // published until its tokens expire
+	Removed     State = "removed"     // out of the key sets: its tokens have expired
 	Compromised State = "compromised" // out of the key sets at once
 )
 
@@ -48,6 +49,8 @@ type Record struct {
 	CreatedAt     time.Time
 	ActivatedAt   time.Time // zero until the key signs
 	RetiredAt     time.Time // zero until it stops signing
+	UnpublishAt   time.Time // retired keys: when the last token it signed expires
+	RemovedAt     time.Time // zero until it leaves the key sets
 	CompromisedAt time.Time // zero unless compromised
 	Public        crypto.PublicKey
 }
@@ -62,18 +65,21 @@ type RingConfig struct {
 	Now func() time.Time
 	// Actor names who makes changes, for the audit log.
 	Actor string
+	// Policy is the rotation policy; its zero value means the defaults.
+	Policy Policy
 }
 
 // Ring is the keyring in writ's database. It is safe for concurrent use, and
 // several processes may share one database.
 type Ring struct {
-	db    *sql.DB
-	mk    *MasterKey
-	now   func() time.Time
-	actor string
+	db     *sql.DB
+	mk     *MasterKey
+	now    func() time.Time
+	actor  string
+	policy Policy
 
 	mu      sync.Mutex
-	signers map[string]*Key // opened private keys, by kid
+	signers map[Format]*Key // the opened active key of each format
 }
 
 // masterKeyCheck is sealed under the master key when a keyring is first
@@ -87,7 +93,7 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	if cfg.DB == nil || cfg.MasterKey == nil {
 		return nil, errors.New("keys: RingConfig.DB and RingConfig.MasterKey are required")
 	}
-	r := &Ring{db: cfg.DB, mk: cfg.MasterKey, now: cfg.Now, actor: cfg.Actor, signers: map[string]*Key{}}
+	r := &Ring{db: cfg.DB, mk: cfg.MasterKey, now: cfg.Now, actor: cfg.Actor, policy: cfg.Policy.withDefaults(), signers: map[Format]*Key{}}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -204,17 +210,18 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	r.mu.Lock()
-	k, ok := r.signers[kid]
+	k := r.signers[format]
 	r.mu.Unlock()
-	if ok {
+	if k != nil && k.id == kid {
 		return k, nil
 	}
+	// A new active key: open it, and let the old one's private half go.
 	k, err = r.openKey(ctx, kid)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
-	r.signers[kid] = k
+	r.signers[format] = k
 	r.mu.Unlock()
 	return k, nil
 }
@@ -256,14 +263,14 @@ func (r *Ring) openKey(ctx context.Context, kid string) (*Key, error) {
 
 // List returns every key in the keyring, oldest first.
 func (r *Ring) List(ctx context.Context) ([]Record, error) {
-	return r.records(ctx, `SELECT kid, format, alg, state, public_key, created_at, activated_at, retired_at, compromised_at
+	return r.records(ctx, `SELECT kid, format, alg, state, public_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at
 		FROM keys ORDER BY created_at, rowid`)
 }
 
 // Published returns the keys that belong in the key sets: next, active and
 // retired, oldest first.
 func (r *Ring) Published(ctx context.Context) ([]Record, error) {
-	return r.records(ctx, `SELECT kid, format, alg, state, public_key, created_at, activated_at, retired_at, compromised_at
+	return r.records(ctx, `SELECT kid, format, alg, state, public_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at
 		FROM keys WHERE state IN ('next', 'active', 'retired') ORDER BY created_at, rowid`)
 }
 
@@ -279,14 +286,16 @@ func (r *Ring) records(ctx context.Context, query string) ([]Record, error) {
 		var format, state string
 		var pub []byte
 		var created int64
-		var activated, retired, compromised sql.NullInt64
-		if err := rows.Scan(&rec.ID, &format, &rec.Algorithm, &state, &pub, &created, &activated, &retired, &compromised); err != nil {
+		var activated, retired, unpublish, removed, compromised sql.NullInt64
+		if err := rows.Scan(&rec.ID, &format, &rec.Algorithm, &state, &pub, &created, &activated, &retired, &unpublish, &removed, &compromised); err != nil {
 			return nil, fmt.Errorf("keys: %w", err)
 		}
 		rec.Format, rec.State = Format(format), State(state)
 		rec.CreatedAt = time.Unix(created, 0).UTC()
 		rec.ActivatedAt = unixOrZero(activated)
 		rec.RetiredAt = unixOrZero(retired)
+		rec.UnpublishAt = unixOrZero(unpublish)
+		rec.RemovedAt = unixOrZero(removed)
 		rec.CompromisedAt = unixOrZero(compromised)
 		if rec.Public, err = x509.ParsePKIXPublicKey(pub); err != nil {
 			return nil, fmt.Errorf("keys: decode %q: %w", rec.ID, err)
@@ -447,7 +456,11 @@ func (r *Ring) Compromise(ctx context.Context, kid string) error {
 		return fmt.Errorf("keys: %w", err)
 	}
 	r.mu.Lock()
-	delete(r.signers, kid)
+	for f, k := range r.signers {
+		if k.id == kid {
+			delete(r.signers, f)
+		}
+	}
 	r.mu.Unlock()
 	return nil
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
 )
 
 func newKeysCmd(g *globals) *cobra.Command {
@@ -45,11 +49,15 @@ their cache expires.`,
 		},
 	}
 	compromise.Flags().StringVar(&reason, "reason", "", "why, for the record")
-	cmd.AddCommand(compromise)
+	cmd.AddCommand(compromise, newKeysRotateCmd(g))
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List keys with their state and timeline",
-		Args:  args(0),
+		Long: `list shows every key: its state (next, active, retired, removed,
+compromised) and its timeline: created, activated (began to sign), retired
+(stopped signing), retires (leaves the key sets, once the last token it
+signed has expired) and removed.`,
+		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := g.open(cmd.Context())
 			if err != nil {
@@ -69,22 +77,114 @@ their cache expires.`,
 					Created     time.Time  `json:"created"`
 					Activated   *time.Time `json:"activated,omitempty"`
 					Retired     *time.Time `json:"retired,omitempty"`
+					Retires     *time.Time `json:"retires,omitempty"`
+					Removed     *time.Time `json:"removed,omitempty"`
 					Compromised *time.Time `json:"compromised,omitempty"`
 				}
 				out := []key{}
 				for _, r := range recs {
 					out = append(out, key{r.ID, string(r.Format), r.Algorithm, string(r.State), r.CreatedAt,
-						timePtr(r.ActivatedAt), timePtr(r.RetiredAt), timePtr(r.CompromisedAt)})
+						timePtr(r.ActivatedAt), timePtr(r.RetiredAt), timePtr(r.UnpublishAt), timePtr(r.RemovedAt), timePtr(r.CompromisedAt)})
 				}
 				return writeJSON(g.stdout, out)
 			}
-			rows := [][]string{{"KID", "FORMAT", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED"}}
+			rows := [][]string{{"KID", "FORMAT", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "RETIRES", "REMOVED"}}
 			for _, r := range recs {
+				removed := r.RemovedAt
+				if r.State == keys.Compromised {
+					removed = r.CompromisedAt
+				}
 				rows = append(rows, []string{r.ID, string(r.Format), r.Algorithm, string(r.State),
-					when(r.CreatedAt), when(r.ActivatedAt), when(r.RetiredAt)})
+					when(r.CreatedAt), when(r.ActivatedAt), when(r.RetiredAt), when(r.UnpublishAt), when(removed)})
 			}
 			return table(g.stdout, rows)
 		},
 	})
 	return cmd
+}
+
+func newKeysRotateCmd(g *globals) *cobra.Command {
+	var (
+		format, alg string
+		force, auto bool
+		policy      keys.Policy
+		maxAge      time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate [--format jwt|paseto] [--force] [--alg ALG] | --auto",
+		Short: "Make the next key sign, retire the active one, publish a fresh next key",
+		Long: `rotate makes the format's published next key active, retires the active
+key (it stays in the key sets until the last token it signed has expired)
+and publishes a fresh next key.
+
+It refuses while the next key has been published for less than --max-age
+(the key sets' Cache-Control max-age, as given to writ serve) plus 30s, so
+that no verifier meets a key it has not fetched; --force overrides that, for
+emergencies. --alg sets the algorithm of the fresh next key: it signs from
+the rotation after this one.
+
+--auto rotates each format whose active key has signed for --period, and
+removes retired keys whose tokens have all expired: run it from cron, or let
+writ serve do it.`,
+		Args: args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if auto && (force || alg != "" || cmd.Flags().Changed("format")) {
+				return usagef("--auto rotates what is due; it takes no --format, --force or --alg")
+			}
+			f, err := keys.ParseFormat(format)
+			if err != nil {
+				return usageError{err}
+			}
+			policy.MinPublished = maxAge + verifier.DefaultLeeway
+			g.policy = policy
+			s, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			var rots []keys.Rotation
+			if auto {
+				rots, err = s.ring.RotateDue(cmd.Context())
+			} else {
+				var rot *keys.Rotation
+				if rot, err = s.ring.Rotate(cmd.Context(), f, keys.RotateOptions{Force: force, NextAlg: alg}); err == nil {
+					rots = append(rots, *rot)
+				}
+			}
+			if errors.Is(err, keys.ErrTooEarly) {
+				return withHint(err, "wait until verifiers have fetched the next key, or use --force in an emergency")
+			}
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				if rots == nil {
+					rots = []keys.Rotation{}
+				}
+				return writeJSON(g.stdout, rots)
+			}
+			for _, r := range rots {
+				fmt.Fprintf(g.stdout, "%s: %s signs now; retired %s; published %s\n", r.Format, r.Activated, orNone(r.Retired), r.Published)
+			}
+			if auto && len(rots) == 0 {
+				fmt.Fprintln(g.stdout, "no rotation due")
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "jwt", "token format: jwt or paseto")
+	fl.BoolVar(&force, "force", false, "rotate even if the next key is newer than --max-age")
+	fl.StringVar(&alg, "alg", "", "algorithm of the fresh next key (default: that of the key now activated)")
+	fl.BoolVar(&auto, "auto", false, "rotate only the formats that are due, per --period")
+	fl.DurationVar(&policy.Period, "period", keys.DefaultPeriod, "with --auto: how long a key signs before rotation")
+	fl.DurationVar(&maxAge, "max-age", 5*time.Minute, "the key sets' Cache-Control max-age")
+	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/writ-dev/writ/keys"
 )
 
 func main() {
@@ -84,6 +86,7 @@ type globals struct {
 	issuer        string
 	masterKeyFile string
 	output        string
+	policy        keys.Policy // the key lifecycle policy, for commands that rotate
 
 	stdin          io.Reader
 	stdout, stderr io.Writer

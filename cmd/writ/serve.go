@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/writ-dev/writ/internal/server"
+	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -18,6 +19,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		rc       server.RunConfig
 		maxAge   time.Duration
 		refresh  time.Duration
+		period   time.Duration
 		logLevel string
 	)
 	cmd := &cobra.Command{
@@ -30,6 +32,8 @@ signed revocation feed (/v1/revocations), and serves the admin API under
 (/v1/revoke), /v1/whoami, /healthz, /readyz and /metrics.
 
 On first start it creates the database, master key and keys, like writ init.
+It rotates the keys every --rotation-period (see writ keys rotate), and
+removes retired keys once their tokens have expired.
 The admin API takes writ tokens with the scope writ:admin for the issuer's
 own audience. SIGINT or SIGTERM shut it down gracefully.
 
@@ -54,6 +58,9 @@ served: http://ADDR, or https:// with --tls-cert.`,
 				}
 				g.issuer = scheme + rc.Addr
 			}
+			// A next key signs only once it has been published for a key
+			// set's cache lifetime, plus the verifiers' leeway.
+			g.policy = keys.Policy{Period: period, MinPublished: maxAge + verifier.DefaultLeeway}
 			log := slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
 			st, added, err := g.initialize(ctx, verifier.EdDSA)
@@ -89,6 +96,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	fl.StringVar(&rc.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM)")
 	fl.StringVar(&rc.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
 	fl.DurationVar(&maxAge, "max-age", 5*time.Minute, "Cache-Control max-age of the key sets")
+	fl.DurationVar(&period, "rotation-period", keys.DefaultPeriod, "rotate the signing keys this often")
 	fl.DurationVar(&refresh, "refresh", time.Second, "how often to pick up keys and revocations changed by the CLI")
 	fl.DurationVar(&rc.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

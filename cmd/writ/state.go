@@ -71,7 +71,7 @@ func (g *globals) attach(ctx context.Context, db *sql.DB) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk, Actor: actor()})
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk, Actor: actor(), Policy: g.policy})
 	if err != nil {
 		return nil, err
 	}

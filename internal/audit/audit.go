@@ -18,6 +18,8 @@ const (
 	KeyAdd        = "key.add"
 	KeyCompromise = "key.compromise"
 	KeyRevoke     = "key.revoke"
+	KeyRotate     = "key.rotate"
+	KeyRemove     = "key.remove"
 	Prune         = "revocations.prune"
 )
 

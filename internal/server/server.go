@@ -39,6 +39,9 @@ type Config struct {
 	// Refresh is how often the server rereads keys and revocations that
 	// the CLI may have changed; zero means one second.
 	Refresh time.Duration
+	// RotationCheck is how often the server applies the keyring's rotation
+	// policy (keys.Ring.RotateDue); zero means one minute, negative never.
+	RotationCheck time.Duration
 	// Log receives structured logs; nil means slog.Default(). Logs never
 	// hold a token or key material.
 	Log *slog.Logger
@@ -74,6 +77,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.RotationCheck == 0 {
+		cfg.RotationCheck = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, metrics: newMetrics()}
 	if err := s.reloadKeys(ctx); err != nil {
@@ -263,21 +269,33 @@ func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 }
 
 // reloadLoop rereads keys so that the CLI's changes are served within
-// Config.Refresh. (Revocations refresh in the snapshot's own loop.)
+// Config.Refresh, and applies the rotation policy every RotationCheck.
+// (Revocations refresh in the snapshot's own loop.)
 func (s *Server) reloadLoop() {
 	defer close(s.done)
 	t := time.NewTicker(s.cfg.Refresh)
 	defer t.Stop()
+	var checked time.Time
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Refresh+5*time.Second)
-			if err := s.reloadKeys(ctx); err != nil {
-				s.log.Error("key reload failed", "err", err)
-			}
-			cancel()
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Refresh+time.Minute)
+		if s.cfg.RotationCheck > 0 && time.Since(checked) >= s.cfg.RotationCheck {
+			checked = time.Now()
+			rots, err := s.cfg.Ring.RotateDue(ctx)
+			if err != nil {
+				s.log.Error("scheduled rotation failed", "err", err)
+			}
+			for _, r := range rots {
+				s.log.Info("rotated keys", "format", r.Format, "activated", r.Activated, "retired", r.Retired, "published", r.Published)
+			}
+		}
+		if err := s.reloadKeys(ctx); err != nil {
+			s.log.Error("key reload failed", "err", err)
+		}
+		cancel()
 	}
 }

@@ -76,12 +76,14 @@ CREATE TABLE keys (
 	kid          TEXT PRIMARY KEY,
 	format       TEXT NOT NULL CHECK (format IN ('jwt', 'paseto')),
 	alg          TEXT NOT NULL,
-	state        TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired', 'compromised')),
+	state        TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired', 'removed', 'compromised')),
 	public_key   BLOB NOT NULL,  -- PKIX DER
-	private_key  BLOB,           -- PKCS #8 DER sealed with the master key
+	private_key  BLOB,           -- PKCS #8 DER sealed with the master key; NULL once it stops signing
 	created_at   INTEGER NOT NULL,
 	activated_at INTEGER,
 	retired_at   INTEGER,
+	unpublish_at INTEGER,        -- retired: when the last token it signed has expired
+	removed_at   INTEGER,
 	compromised_at INTEGER
 ) STRICT;
 

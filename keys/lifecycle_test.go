@@ -1,0 +1,394 @@
+package keys_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// lcEnv is a keyring, issuer and revocation list on a settable clock.
+type lcEnv struct {
+	t      *testing.T
+	now    time.Time
+	mu     sync.Mutex
+	ring   *keys.Ring
+	issuer *issuer.Issuer
+	list   *revocation.List
+}
+
+func (e *lcEnv) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *lcEnv) advance(d time.Duration) {
+	e.mu.Lock()
+	e.now = e.now.Add(d)
+	e.mu.Unlock()
+}
+
+func newLCEnv(t *testing.T, policy keys.Policy, fast bool) *lcEnv {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "writ.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if fast {
+		// Simulations issue thousands of tokens: skip the fsyncs, which
+		// the durability tests cover elsewhere.
+		db.SetMaxOpenConns(1)
+		if _, err := db.Exec(`PRAGMA synchronous = OFF`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk, err := keys.GenerateMasterKeyFile(filepath.Join(dir, "writ.db.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &lcEnv{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if e.ring, err = keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk, Now: e.clock, Policy: policy}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ring.Ensure(ctx, verifier.EdDSA); err != nil {
+		t.Fatal(err)
+	}
+	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, DB: db, Now: e.clock, MaxTTL: 7 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if e.list, err = revocation.NewList(revocation.Config{DB: db, MaxTTL: e.issuer.MaxTTL(), Now: e.clock}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *lcEnv) issue(ttl time.Duration) *issuer.Token {
+	e.t.Helper()
+	tok, err := e.issuer.Issue(context.Background(), issuer.Request{Subject: "svc", Audience: []string{"api"}, TTL: ttl})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// keySet is what a verifier fetching the key sets now would get.
+func (e *lcEnv) keySet() *verifier.KeySet {
+	e.t.Helper()
+	ks, err := e.ring.KeySet(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ks
+}
+
+func (e *lcEnv) verify(ks *verifier.KeySet, snap *revocation.Snapshot, token string) error {
+	cfg := verifier.Config{Issuer: "https://issuer.test", Audience: "api", Keys: ks, Now: e.clock,
+		Algorithms: []string{verifier.EdDSA, verifier.ES256, verifier.V4Public}}
+	if snap != nil {
+		cfg.Revocation = snap
+	}
+	v, err := verifier.New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, err = v.Verify(context.Background(), token)
+	return err
+}
+
+func (e *lcEnv) state(kid string) keys.State {
+	e.t.Helper()
+	recs, err := e.ring.List(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.ID == kid {
+			return r.State
+		}
+	}
+	e.t.Fatalf("no key %s", kid)
+	return ""
+}
+
+// checkOneActive asserts the keyring's invariant: one active and one next
+// key per format.
+func (e *lcEnv) checkOneActive() {
+	e.t.Helper()
+	recs, err := e.ring.List(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range recs {
+		count[string(r.Format)+"/"+string(r.State)]++
+	}
+	for _, f := range []string{"jwt", "paseto"} {
+		if count[f+"/active"] != 1 || count[f+"/next"] != 1 {
+			e.t.Fatalf("%s: %d active and %d next keys, want 1 and 1", f, count[f+"/active"], count[f+"/next"])
+		}
+	}
+}
+
+func TestRotate(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{MinPublished: 5*time.Minute + 30*time.Second}, false)
+	ctx := context.Background()
+	old := e.issue(2 * time.Hour)
+
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) {
+		t.Fatalf("rotation of a fresh next key: %v, want ErrTooEarly", err)
+	}
+	e.advance(6 * time.Minute)
+	rot, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot.Retired != old.KeyID || e.state(rot.Activated) != keys.Active || e.state(rot.Published) != keys.Next || e.state(old.KeyID) != keys.Retired {
+		t.Fatalf("rotation %+v left the wrong states", rot)
+	}
+	e.checkOneActive()
+	// The fresh next key was published just now: it may not sign yet.
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) {
+		t.Errorf("second rotation at once: %v, want ErrTooEarly", err)
+	}
+	fresh := e.issue(4 * time.Hour)
+	if fresh.KeyID != rot.Activated {
+		t.Errorf("new token signed by %s, want %s", fresh.KeyID, rot.Activated)
+	}
+	ks := e.keySet()
+	for _, tok := range []*issuer.Token{old, fresh} {
+		if err := e.verify(ks, nil, tok.Token); err != nil {
+			t.Errorf("token of %s after rotation: %v", tok.KeyID, err)
+		}
+	}
+	// The retired key leaves the key set once its last token has expired
+	// (plus the leeway), not before.
+	e.advance(old.ExpiresAt.Sub(e.clock()))
+	if removed, err := e.ring.Expire(ctx); err != nil || len(removed) != 0 {
+		t.Fatalf("expire at the token's expiry: %v, %v", removed, err)
+	}
+	e.advance(31 * time.Second)
+	removed, err := e.ring.Expire(ctx)
+	if err != nil || len(removed) != 1 || removed[0] != old.KeyID {
+		t.Fatalf("expire: %v, %v; want [%s]", removed, err, old.KeyID)
+	}
+	if _, err := e.keySet().LookupKey(ctx, old.KeyID); !errors.Is(err, verifier.ErrUnknownKey) {
+		t.Errorf("removed key still published: %v", err)
+	}
+	if err := e.verify(e.keySet(), nil, fresh.Token); err != nil {
+		t.Errorf("current token: %v", err)
+	}
+	// --force skips the wait for a next key published a moment ago.
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+		t.Errorf("forced rotation: %v", err)
+	}
+	e.checkOneActive()
+}
+
+func TestRotateChangesAlgorithm(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{MinPublished: time.Minute}, false)
+	ctx := context.Background()
+	eddsa := e.issue(24 * time.Hour)
+	e.advance(2 * time.Minute)
+	// First rotation publishes an ES256 next key...
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{NextAlg: verifier.ES256}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{NextAlg: verifier.V4Public}); err == nil {
+		t.Error("a PASETO algorithm accepted for JWT keys")
+	}
+	e.advance(2 * time.Minute)
+	// ...the second makes it sign.
+	rot, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := e.issue(time.Hour)
+	k, err := e.keySet().LookupKey(ctx, es.KeyID)
+	if err != nil || k.Algorithm() != verifier.ES256 || es.KeyID != rot.Activated {
+		t.Fatalf("token after the algorithm change: key %v, %v", k, err)
+	}
+	for _, tok := range []*issuer.Token{eddsa, es} {
+		if err := e.verify(e.keySet(), nil, tok.Token); err != nil {
+			t.Errorf("%s token: %v", tok.KeyID, err)
+		}
+	}
+	// Later keys keep the new algorithm.
+	recs, _ := e.ring.List(ctx)
+	if last := recs[len(recs)-1]; last.State != keys.Next || last.Algorithm != verifier.ES256 {
+		t.Errorf("fresh next key %s is %s, want ES256", last.ID, last.Algorithm)
+	}
+}
+
+func TestConcurrentRotations(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{}, false)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+				errs <- err
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, err := e.issuer.Issue(ctx, issuer.Request{Subject: "svc", Audience: []string{"api"}})
+			if err == nil {
+				err = e.verify(e.keySet(), nil, tok.Token)
+			}
+			if err != nil {
+				errs <- fmt.Errorf("issue during rotation: %w", err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	e.checkOneActive()
+}
+
+// TestYearOfRotations simulates a year of scheduled weekly rotations, with
+// a token issued every three hours at lifetimes from three hours to three
+// days, and a verifier fleet whose key set caches are up to three hours old
+// (far beyond the 5-minute max-age), plus one compromise. Every token is
+// verified when issued (fresh and stale caches), one step before it
+// expires, and one step after: zero valid tokens may be rejected, zero
+// expired or compromised ones accepted.
+func TestYearOfRotations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	e := newLCEnv(t, keys.Policy{Period: 7 * 24 * time.Hour, MinPublished: 5*time.Minute + 30*time.Second}, true)
+	ctx := context.Background()
+	const step = 3 * time.Hour
+	ttls := []time.Duration{step, 2 * step, 8 * step, 24 * step}
+	type pending struct {
+		tok  *issuer.Token
+		want error // nil, ErrExpired or ErrRevoked
+	}
+	checks := map[int][]pending{} // step → tokens to check then
+	const steps = 365 * 8
+	const compromiseAt = 200 * 8
+	rotations, compromisedKID := 0, ""
+	stale := e.keySet()
+	var compromisedTokens []*issuer.Token
+	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: e.list, Now: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < steps; i++ {
+		rots, err := e.ring.RotateDue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotations += len(rots)
+		if i == compromiseAt {
+			// Compromise the active JWT key: its tokens are revoked at once.
+			k, err := e.ring.Signer(ctx, keys.JWT)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compromisedKID = k.ID()
+			if _, err := e.list.RevokeKey(ctx, compromisedKID, revocation.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.ring.Compromise(ctx, compromisedKID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := snap.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		current := e.keySet()
+		ttl := ttls[i%len(ttls)]
+		tok := e.issue(ttl)
+		if tok.KeyID == compromisedKID {
+			t.Fatalf("step %d: issued with the compromised key", i)
+		}
+		for name, ks := range map[string]*verifier.KeySet{"current": current, "a step stale": stale} {
+			if err := e.verify(ks, snap, tok.Token); err != nil {
+				t.Fatalf("step %d: new token rejected by a verifier with a key set %s: %v", i, name, err)
+			}
+		}
+		n := int(ttl / step)
+		checks[i+n-1] = append(checks[i+n-1], pending{tok, nil})
+		checks[i+n+1] = append(checks[i+n+1], pending{tok, verifier.ErrExpired})
+		if i > compromiseAt-24 && i < compromiseAt {
+			compromisedTokens = append(compromisedTokens, tok)
+		}
+		for _, p := range checks[i] {
+			err := e.verify(current, snap, p.tok.Token)
+			want := p.want
+			if p.tok.KeyID == compromisedKID && want == nil {
+				want = verifier.ErrUnknownKey // gone from the key set; the snapshot would say ErrRevoked
+			}
+			switch {
+			case want == nil && err != nil:
+				t.Fatalf("step %d: valid token of %s rejected: %v", i, p.tok.KeyID, err)
+			case want != nil && err == nil:
+				t.Fatalf("step %d: token of %s accepted, want %v", i, p.tok.KeyID, want)
+			case want == verifier.ErrExpired && !errors.Is(err, verifier.ErrExpired) && !errors.Is(err, verifier.ErrUnknownKey):
+				t.Fatalf("step %d: expired token: %v", i, err)
+			}
+		}
+		delete(checks, i)
+		if i == compromiseAt {
+			// Verifiers with a stale key set that still lists the key reject
+			// its tokens through the revocation snapshot.
+			checked := 0
+			for _, tok := range compromisedTokens {
+				if tok.KeyID != compromisedKID || !tok.ExpiresAt.After(e.clock()) {
+					continue
+				}
+				if err := e.verify(stale, snap, tok.Token); !errors.Is(err, verifier.ErrRevoked) {
+					t.Fatalf("token of the compromised key with a stale key set: %v, want ErrRevoked", err)
+				}
+				checked++
+			}
+			if checked == 0 {
+				t.Fatal("no live token of the compromised key to check")
+			}
+		}
+		if i%8 == 0 {
+			e.checkOneActive()
+		}
+		stale = current
+		e.advance(step)
+	}
+	// 52 weeks, both formats, minus the compromise's fresh start for JWT.
+	if rotations < 100 {
+		t.Errorf("%d scheduled rotations in a year, want about 104", rotations)
+	}
+	recs, _ := e.ring.List(ctx)
+	removed := 0
+	for _, r := range recs {
+		if r.State == keys.Removed {
+			removed++
+		}
+	}
+	if removed < 95 {
+		t.Errorf("%d keys removed after their tokens expired, want about 100", removed)
+	}
+	t.Logf("%d rotations, %d keys removed, %d tokens", rotations, removed, steps)
+}
