@@ -12,6 +12,7 @@ package interop
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -248,6 +249,7 @@ func newVerifier(t *testing.T, ks *verifier.KeySet, algs ...string) *verifier.Ve
 // writ is an issuer with a fresh database in a temporary directory.
 type writ struct {
 	dir    string
+	db     *sql.DB
 	ring   *keys.Ring
 	issuer *issuer.Issuer
 }
@@ -278,7 +280,7 @@ func newWrit(t *testing.T, jwtAlg string) *writ {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &writ{dir: dir, ring: ring, issuer: iss}
+	return &writ{dir: dir, db: db, ring: ring, issuer: iss}
 }
 
 func (w *writ) issue(t *testing.T, req issuer.Request) *issuer.Token {

@@ -1,29 +1,35 @@
 // Verifies writ's JWTs with jose, as a third-party resource server would.
 //
-//   node verify-jwt.mjs --jwks FILE --issuer ISS --audience AUD --alg ALG [--alg ALG]... TOKEN...
+//   node verify-jwt.mjs --jwks FILE|--jwks-url URL --issuer ISS --audience AUD --alg ALG [--alg ALG]... TOKEN...
+//
+// With --jwks-url, jose fetches the key set from a running writ serve with
+// createRemoteJWKSet, as a gateway would.
 //
 // On success it prints [{header, payload}] as JSON, one entry per token in
 // order. If any token fails, it names each failure (with jose's error code)
 // on stderr and exits 1.
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { createLocalJWKSet, jwtVerify } from 'jose'
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose'
 
 const { values: args, positionals: tokens } = parseArgs({
   allowPositionals: true,
   options: {
     jwks: { type: 'string' },
+    'jwks-url': { type: 'string' },
     issuer: { type: 'string' },
     audience: { type: 'string' },
     alg: { type: 'string', multiple: true },
   },
 })
-if (!args.jwks || !args.issuer || !args.audience || !args.alg || tokens.length === 0) {
-  console.error('usage: node verify-jwt.mjs --jwks FILE --issuer ISS --audience AUD --alg ALG... TOKEN...')
+if (!args.jwks === !args['jwks-url'] || !args.issuer || !args.audience || !args.alg || tokens.length === 0) {
+  console.error('usage: node verify-jwt.mjs --jwks FILE|--jwks-url URL --issuer ISS --audience AUD --alg ALG... TOKEN...')
   process.exit(2)
 }
 
-const keys = createLocalJWKSet(JSON.parse(await readFile(args.jwks, 'utf8')))
+const keys = args.jwks
+  ? createLocalJWKSet(JSON.parse(await readFile(args.jwks, 'utf8')))
+  : createRemoteJWKSet(new URL(args['jwks-url']))
 const options = {
   issuer: args.issuer,
   audience: args.audience,
