@@ -105,6 +105,10 @@ func KeyID(alg string, pub crypto.PublicKey) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("v4.public needs an Ed25519 key, not %T", pub)
 		}
+		if len(k) != ed25519.PublicKeySize {
+			// PASERK: a key of the wrong size must fail to serialise.
+			return "", fmt.Errorf("v4.public needs a %d-byte Ed25519 key, not %d bytes", ed25519.PublicKeySize, len(k))
+		}
 		return paserk.ID(k), nil
 	}
 	j, err := jwk.Import(pub)
