@@ -14,20 +14,53 @@ import (
 // Record is what writ remembers of an issued token: everything but the
 // token itself.
 type Record struct {
-	ID        string // jti
-	Format    keys.Format
-	KeyID     string
-	Subject   string
-	Name      string
-	Scopes    []string
-	Audience  []string
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-	IssuedBy  string
+	ID        string      `json:"jti"`
+	Status    Status      `json:"status,omitempty"` // set by SetStatus
+	Format    keys.Format `json:"format"`
+	KeyID     string      `json:"kid"`
+	Subject   string      `json:"subject"`
+	Name      string      `json:"name"`
+	Scopes    []string    `json:"scopes"`
+	Audience  []string    `json:"audience"`
+	IssuedAt  time.Time   `json:"issued"`
+	ExpiresAt time.Time   `json:"expires"`
+	IssuedBy  string      `json:"issued_by"`
 }
 
-// Expired reports whether the token had expired at now.
-func (r *Record) Expired(now time.Time) bool { return !now.Before(r.ExpiresAt) }
+// Status says whether a recorded token is still good.
+type Status string
+
+// The statuses of a token.
+const (
+	StatusActive  Status = "active"
+	StatusExpired Status = "expired"
+	StatusRevoked Status = "revoked"
+)
+
+// RevocationLookup tells whether a token is revoked: *revocation.List is one.
+type RevocationLookup interface {
+	Revoked(ctx context.Context, jti, subject, kid string, issuedAt time.Time) (bool, error)
+}
+
+// SetStatus sets the Status of each record: revoked when rl says so, else
+// expired or active as of now.
+func SetStatus(ctx context.Context, recs []Record, rl RevocationLookup, now time.Time) error {
+	for i := range recs {
+		r := &recs[i]
+		revoked, err := rl.Revoked(ctx, r.ID, r.Subject, r.KeyID, r.IssuedAt)
+		switch {
+		case err != nil:
+			return err
+		case revoked:
+			r.Status = StatusRevoked
+		case !now.Before(r.ExpiresAt):
+			r.Status = StatusExpired
+		default:
+			r.Status = StatusActive
+		}
+	}
+	return nil
+}
 
 // record commits the issuance and its audit event together.
 func (i *Issuer) record(ctx context.Context, req Request, t *Token) error {
@@ -115,7 +148,7 @@ func (i *Issuer) list(ctx context.Context, where string, args []any, limit int) 
 			return nil, fmt.Errorf("issuer: list tokens: %w", err)
 		}
 		r.Format = keys.Format(format)
-		r.Scopes = strings.Fields(scopes)
+		r.Scopes = append([]string{}, strings.Fields(scopes)...) // [] rather than null in JSON
 		r.Audience = strings.Fields(aud)
 		r.IssuedAt = time.Unix(iat, 0).UTC()
 		r.ExpiresAt = time.Unix(exp, 0).UTC()

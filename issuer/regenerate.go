@@ -13,7 +13,10 @@ type Revoker interface {
 	RevokeToken(ctx context.Context, jti string, o revocation.Options) (revocation.Entry, error)
 }
 
-var _ Revoker = (*revocation.List)(nil)
+var (
+	_ Revoker          = (*revocation.List)(nil)
+	_ RevocationLookup = (*revocation.List)(nil)
+)
 
 // Regenerate issues a replacement for the token jti, with the same subject,
 // scopes, audience, name, format and lifetime, then revokes the old token,

@@ -97,40 +97,18 @@ func newTokenListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			now := time.Now()
-			status := func(r issuer.Record) string {
-				if revoked, err := s.revocations.Revoked(cmd.Context(), r.ID, r.Subject, r.KeyID, r.IssuedAt); err == nil && revoked {
-					return "revoked"
-				}
-				if r.Expired(now) {
-					return "expired"
-				}
-				return "active"
+			if err := issuer.SetStatus(cmd.Context(), recs, s.revocations, time.Now()); err != nil {
+				return err
 			}
 			if g.output == "json" {
-				type token struct {
-					JTI      string    `json:"jti"`
-					Status   string    `json:"status"`
-					Subject  string    `json:"subject"`
-					Name     string    `json:"name"`
-					Scopes   []string  `json:"scopes"`
-					Audience []string  `json:"audience"`
-					Format   string    `json:"format"`
-					KID      string    `json:"kid"`
-					Issued   time.Time `json:"issued"`
-					Expires  time.Time `json:"expires"`
-					IssuedBy string    `json:"issued_by"`
+				if recs == nil {
+					recs = []issuer.Record{}
 				}
-				out := []token{}
-				for _, r := range recs {
-					out = append(out, token{r.ID, status(r), r.Subject, r.Name, append([]string{}, r.Scopes...), r.Audience,
-						string(r.Format), r.KeyID, r.IssuedAt, r.ExpiresAt, r.IssuedBy})
-				}
-				return writeJSON(g.stdout, out)
+				return writeJSON(g.stdout, recs)
 			}
 			rows := [][]string{{"JTI", "STATUS", "SUBJECT", "NAME", "SCOPES", "AUDIENCE", "FORMAT", "ISSUED", "EXPIRES"}}
 			for _, r := range recs {
-				rows = append(rows, []string{r.ID, status(r), r.Subject, r.Name, strings.Join(r.Scopes, " "),
+				rows = append(rows, []string{r.ID, string(r.Status), r.Subject, r.Name, strings.Join(r.Scopes, " "),
 					strings.Join(r.Audience, " "), string(r.Format), when(r.IssuedAt), when(r.ExpiresAt)})
 			}
 			return table(g.stdout, rows)

@@ -144,40 +144,6 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, newTokenResponse(t))
 }
 
-// tokenRecord is a token as the API lists it: never the token itself.
-type tokenRecord struct {
-	JTI      string    `json:"jti"`
-	Status   string    `json:"status"`
-	Subject  string    `json:"subject"`
-	Name     string    `json:"name"`
-	Scopes   []string  `json:"scopes"`
-	Audience []string  `json:"audience"`
-	Format   string    `json:"format"`
-	KID      string    `json:"kid"`
-	Issued   time.Time `json:"issued"`
-	Expires  time.Time `json:"expires"`
-	IssuedBy string    `json:"issued_by"`
-}
-
-func (s *Server) record(r *http.Request, rec issuer.Record) (tokenRecord, error) {
-	status := "active"
-	revoked, err := s.cfg.Revocations.Revoked(r.Context(), rec.ID, rec.Subject, rec.KeyID, rec.IssuedAt)
-	switch {
-	case err != nil:
-		return tokenRecord{}, err
-	case revoked:
-		status = "revoked"
-	case rec.Expired(time.Now()):
-		status = "expired"
-	}
-	scopes := rec.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
-	return tokenRecord{rec.ID, status, rec.Subject, rec.Name, scopes, rec.Audience, string(rec.Format),
-		rec.KeyID, rec.IssuedAt, rec.ExpiresAt, rec.IssuedBy}, nil
-}
-
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	for name := range q {
@@ -205,15 +171,14 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := []tokenRecord{}
+	if err := issuer.SetStatus(r.Context(), recs, s.cfg.Revocations, time.Now()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := []issuer.Record{}
 	for _, rec := range recs {
-		tr, err := s.record(r, rec)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if status == "" || tr.Status == status {
-			out = append(out, tr)
+		if status == "" || string(rec.Status) == status {
+			out = append(out, rec)
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
@@ -225,12 +190,12 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	tr, err := s.record(r, *rec)
-	if err != nil {
+	recs := []issuer.Record{*rec}
+	if err := issuer.SetStatus(r.Context(), recs, s.cfg.Revocations, time.Now()); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, tr)
+	writeJSON(w, http.StatusOK, recs[0])
 }
 
 type revokeRequest struct {
