@@ -90,7 +90,7 @@ type joseGroup struct {
 // TestWycheproofJOSE runs every Wycheproof JWS and JWK test the way a
 // verifier meets it: the group's key set through ParseJWKS (a verifier
 // cannot be built on a key set that writ refuses, which is then the case's
-// outcome), the token through verifyJWS. A group with no valid test exists
+// outcome), the token through jwsLayer. A group with no valid test exists
 // to show a key that must be refused (the JWK tests, and the JWS tests of a
 // key for encryption), so its cases agree with Wycheproof only when
 // ParseJWKS refuses the key set. The payloads are not JWT claims and the
@@ -131,7 +131,7 @@ func TestWycheproofJOSE(t *testing.T) {
 				seen[id] = true
 				err := keyErr
 				if v != nil {
-					_, err = v.verifyJWS(ctx, tc.JWS)
+					_, err = v.jwsLayer(ctx, tc.JWS)
 				}
 				outcomes[sentinelName(err)]++
 				t.Run(id, func(t *testing.T) {
@@ -327,9 +327,9 @@ func TestJWSCookbook(t *testing.T) {
 				if supported {
 					want = ErrType // a JWS, not an at+jwt access token
 					if _, hasKid := c.Signing.Protected["kid"]; hasKid {
-						payload, err := v.verifyJWS(ctx, tok)
+						payload, err := v.jwsLayer(ctx, tok)
 						if err != nil || string(payload) != c.Input.Payload {
-							t.Errorf("verifyJWS: %q, %v; want the example's payload", payload, err)
+							t.Errorf("jwsLayer: %q, %v; want the example's payload", payload, err)
 						}
 					}
 					verifySignature(t, tok, ks.Keys()[0])

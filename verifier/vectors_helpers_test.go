@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/jws"
 )
 
@@ -43,40 +42,14 @@ func newVectorVerifier(t *testing.T, ks KeySource) *Verifier {
 	return v
 }
 
-// verifyJWS runs Verify's JWS-layer checks on token, in Verify's order, and
-// returns the decoded payload: the size limit, the strict compact split and
-// header (jws.Parse, which refuses crit, b64, jku, jwk, x5u, x5c…), the
-// accepted algorithms, the kid and its lookup, the binding of the header's
-// alg to the key's, the signature, and the strict encoding of the payload.
-// It leaves out what only a JWT has: typ and the claims. The sentinels are
-// Verify's.
-func (v *Verifier) verifyJWS(ctx context.Context, token string) ([]byte, error) {
+// jwsLayer runs Verify's size limit and its JWS layer (verifyJWS) on token,
+// leaving out what only an access token has: typ and the claims.
+func (v *Verifier) jwsLayer(ctx context.Context, token string) ([]byte, error) {
 	if len(token) > MaxTokenSize {
 		return nil, ErrTooLarge
 	}
-	t, err := jws.Parse(token, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	h := t.Header
-	if i := algIndex(h.Alg); i < 0 || i == algIndex(V4Public) || !v.algs[i] {
-		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, h.Alg)
-	}
-	key, err := v.lookup(ctx, h.Kid)
-	if err != nil {
-		return nil, err
-	}
-	if key.alg != h.Alg {
-		return nil, fmt.Errorf("%w: token says %q, key %q is %s", ErrAlgorithm, h.Alg, key.id, key.alg)
-	}
-	if !jws.Verify(h.Alg, key.pub, t.SigningInput, t.Signature) {
-		return nil, ErrSignature
-	}
-	payload, err := b64.Decode(t.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
-	}
-	return payload, nil
+	payload, _, err := v.verifyJWS(ctx, token, false)
+	return payload, err
 }
 
 // verifySignature checks token at the signature layer alone, with key:
