@@ -38,10 +38,14 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 			return nil, fmt.Errorf("%w at %q", ErrNoDatabase, path)
 		}
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil {
+		switch {
+		case err == nil:
+			f.Close()
+		case errors.Is(err, os.ErrExist):
+			// Another process created it a moment ago: open theirs.
+		default:
 			return nil, fmt.Errorf("create database: %w", err)
 		}
-		f.Close()
 	} else if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

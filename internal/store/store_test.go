@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestOpenCreates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "writ.db")
+	if _, err := Open(context.Background(), path, false); !errors.Is(err, ErrNoDatabase) {
+		t.Fatalf("open without create: %v, want ErrNoDatabase", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a failed open created the file")
+	}
+	db, err := Open(context.Background(), path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("database mode %v, %v; want 0600", info.Mode().Perm(), err)
+	}
+	var mode, sync string
+	db.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	db.QueryRow(`PRAGMA synchronous`).Scan(&sync)
+	if mode != "wal" || sync != "2" {
+		t.Errorf("journal_mode %q, synchronous %q; want wal and 2 (FULL)", mode, sync)
+	}
+	if v := version(t, db); v != SchemaVersion() {
+		t.Errorf("schema version %d, want %d", v, SchemaVersion())
+	}
+}
+
+func version(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var v int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestMigrateKeepsData opens a database left at every earlier schema
+// version, with a row in it, and checks that Open migrates it forward and
+// keeps the row.
+func TestMigrateKeepsData(t *testing.T) {
+	for from := 1; from < SchemaVersion(); from++ {
+		t.Run(fmt.Sprint("from version ", from), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "writ.db")
+			raw, err := sql.Open("sqlite", "file:"+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range migrations[:from] {
+				if _, err := raw.Exec(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := raw.Exec(fmt.Sprintf(`PRAGMA user_version = %d; INSERT INTO meta (name, value) VALUES ('probe', x'01')`, from)); err != nil {
+				t.Fatal(err)
+			}
+			raw.Close()
+			db, err := Open(context.Background(), path, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if v := version(t, db); v != SchemaVersion() {
+				t.Errorf("migrated to %d, want %d", v, SchemaVersion())
+			}
+			var n int
+			if err := db.QueryRow(`SELECT count(*) FROM meta WHERE name = 'probe'`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("row lost in migration: %d, %v", n, err)
+			}
+		})
+	}
+}
+
+func TestNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "writ.db")
+	db, err := Open(context.Background(), path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, SchemaVersion()+1))
+	db.Close()
+	if _, err := Open(context.Background(), path, false); !errors.Is(err, ErrNewerSchema) {
+		t.Errorf("got %v, want ErrNewerSchema", err)
+	}
+}
+
+func TestNotADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "writ.db")
+	if err := os.WriteFile(path, []byte("this is not SQLite, just a file that happens to be long enough to have a header"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), path, false); err == nil {
+		t.Fatal("a text file opened as a database")
+	}
+}
+
+// TestConcurrentFirstOpen has several connections race to create and
+// migrate one new database: all succeed and the schema is applied once.
+func TestConcurrentFirstOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "writ.db")
+	first, err := Open(context.Background(), path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	os.Remove(path)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := Open(context.Background(), path, true)
+			if err != nil {
+				errs <- err
+				return
+			}
+			db.Close()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	db, err := Open(context.Background(), path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v := version(t, db); v != SchemaVersion() {
+		t.Errorf("schema version %d after concurrent opens", v)
+	}
+}
