@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,6 +27,17 @@ type Claims struct {
 
 	raw string // the verified payload
 	aud [2]string
+}
+
+// clone returns a copy of c that shares no memory the caller can modify.
+func (c *Claims) clone() *Claims {
+	d := *c
+	if len(c.Audience) <= len(d.aud) {
+		d.Audience = d.aud[:copy(d.aud[:], c.Audience)]
+	} else {
+		d.Audience = slices.Clone(c.Audience)
+	}
+	return &d
 }
 
 // RawJSON returns the token's verified claims as the issuer encoded them,

@@ -35,7 +35,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/internal/jws"
 	"github.com/writ-dev/writ/internal/paseto"
@@ -72,6 +71,14 @@ type Config struct {
 	// endpoints, which are asked about tokens meant for other APIs; an API
 	// that accepts tokens must never set it.
 	UnsafeAnyAudience bool
+	// CacheSize, when above zero, keeps up to that many verified tokens in
+	// memory, keyed by the token itself, so that a token presented again is
+	// answered without decoding it or checking its signature. On every hit
+	// the verifier still checks that Keys returns the token's key (a key
+	// removed from the set, as a compromised key is, or replaced, means a
+	// full verification), the token's times against Now, and Revocation.
+	// The cache holds a copy of each token: up to CacheSize × 8 KiB.
+	CacheSize int
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
@@ -84,6 +91,7 @@ type Verifier struct {
 	leeway     time.Duration
 	now        func() time.Time
 	revocation RevocationChecker
+	cache      *tokenCache // nil unless Config.CacheSize is set
 }
 
 var algNames = [...]string{EdDSA, ES256, RS256, PS256, V4Public}
@@ -122,6 +130,11 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.New("verifier: Config.Keys is required")
 	case cfg.Leeway < 0 || cfg.Leeway > 5*time.Minute:
 		return nil, fmt.Errorf("verifier: Config.Leeway %v is outside 0 to 5m", cfg.Leeway)
+	case cfg.CacheSize < 0:
+		return nil, fmt.Errorf("verifier: Config.CacheSize %d is negative", cfg.CacheSize)
+	}
+	if cfg.CacheSize > 0 {
+		v.cache = newTokenCache(cfg.CacheSize)
 	}
 	for _, a := range cfg.Algorithms {
 		i := algIndex(a)
@@ -146,12 +159,18 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(token), MaxTokenSize)
 	}
+	if v.cache != nil {
+		if c, ok, err := v.cached(ctx, token); ok {
+			return c, err
+		}
+	}
 	var c *Claims
+	var key *Key
 	var err error
 	if isPASETO(token) {
-		c, err = v.verifyPASETO(ctx, token)
+		c, key, err = v.verifyPASETO(ctx, token)
 	} else {
-		c, err = v.verifyJWT(ctx, token)
+		c, key, err = v.verifyJWT(ctx, token)
 	}
 	if err != nil {
 		return nil, err
@@ -164,6 +183,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 			return nil, err
 		}
 	}
+	if v.cache != nil {
+		v.cache.add(token, c, key)
+		c = c.clone() // the cache's copy must never change
+	}
 	return c, nil
 }
 
@@ -173,16 +196,16 @@ func isPASETO(token string) bool {
 	return len(token) > 2 && token[0] == 'v' && '0' <= token[1] && token[1] <= '9'
 }
 
-func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error) {
+func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, *Key, error) {
 	payload, key, err := v.verifyJWS(ctx, token, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := &Claims{KeyID: key.id, Algorithm: key.alg, raw: bytesToString(payload)}
 	if err := c.parse(numericDate); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c, nil
+	return c, key, nil
 }
 
 // verifyJWS runs the JWS layer of verification on a compact token: the
@@ -193,8 +216,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 // (checkType is unset only by the JOSE conformance tests, whose tokens are
 // not access tokens.)
 func (v *Verifier) verifyJWS(ctx context.Context, token string, checkType bool) ([]byte, *Key, error) {
-	var sigBuf [512]byte
-	t, err := jws.Parse(token, sigBuf[:])
+	t, err := jws.Parse(token, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -215,43 +237,43 @@ func (v *Verifier) verifyJWS(ctx context.Context, token string, checkType bool) 
 	if !jws.Verify(h.Alg, key.pub, t.SigningInput, t.Signature) {
 		return nil, nil, ErrSignature
 	}
-	payload, err := b64.Decode(t.Payload)
+	payload, err := t.DecodePayload()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
 	return payload, key, nil
 }
 
-func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, error) {
+func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, *Key, error) {
 	if !strings.HasPrefix(token, paseto.Header) {
-		return nil, fmt.Errorf("%w: only v4.public PASETO tokens are accepted", ErrMalformed)
+		return nil, nil, fmt.Errorf("%w: only v4.public PASETO tokens are accepted", ErrMalformed)
 	}
 	if !v.algs[algIndex(V4Public)] {
-		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, V4Public)
+		return nil, nil, fmt.Errorf("%w: %q", ErrAlgorithm, V4Public)
 	}
 	t, err := paseto.Parse(token)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	kid, err := footerKID(t.Footer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, err := v.lookup(ctx, kid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if key.alg != V4Public {
-		return nil, fmt.Errorf("%w: key %q is %s, not a PASETO key", ErrAlgorithm, key.id, key.alg)
+		return nil, nil, fmt.Errorf("%w: key %q is %s, not a PASETO key", ErrAlgorithm, key.id, key.alg)
 	}
 	if !paseto.Verify(key.pub.(ed25519.PublicKey), t, nil) {
-		return nil, ErrSignature
+		return nil, nil, ErrSignature
 	}
 	c := &Claims{KeyID: key.id, Algorithm: V4Public, raw: bytesToString(t.Message)}
 	if err := c.parse(rfc3339Date); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c, nil
+	return c, key, nil
 }
 
 func (v *Verifier) lookup(ctx context.Context, kid string) (*Key, error) {

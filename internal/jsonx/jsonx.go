@@ -1,7 +1,8 @@
 // Package jsonx reads the members of one JSON object strictly and without
 // reflection: member names are matched byte for byte after unescaping (never
 // case-folded, as encoding/json does), duplicate names are an error, and the
-// whole text must be valid RFC 8259 JSON in UTF-8 with no trailing data.
+// whole text must be valid RFC 8259 JSON in UTF-8 with no trailing data and
+// no \u escape of an unpaired UTF-16 surrogate.
 //
 // Token headers, claims and footers are read with it: a token whose payload
 // says "exp" twice, or "EXP", must not mean something different to writ than
@@ -123,56 +124,64 @@ func Members(data []byte, fn func(name []byte, v Value) error) error {
 	if s.next() != '{' {
 		return ErrSyntax
 	}
-	// Check the whole text before handing out any member, so that fn never
-	// acts on a prefix of invalid input.
-	body := s.pos
-	end, err := s.skipObject(1)
-	if err != nil {
-		return err
-	}
-	rest := scanner{data: data, pos: end}
-	rest.ws()
-	if rest.pos != len(data) {
-		return ErrSyntax
-	}
-
-	var seenBuf [16][]byte
-	seen := seenBuf[:0]
-	s.pos = body
+	// One pass checks the whole text and notes its members, so that fn
+	// never acts on a prefix of invalid input nor on an object that names a
+	// member twice. Tokens have a dozen members: they fit in buf.
+	var buf [32]member
+	members := buf[:0]
 	s.ws()
 	if s.peek() == '}' {
-		return nil
+		s.pos++
+	} else {
+		for {
+			s.ws()
+			raw, escaped, err := s.str()
+			if err != nil {
+				return err
+			}
+			s.ws()
+			if s.next() != ':' {
+				return ErrSyntax
+			}
+			v, err := s.value(1)
+			if err != nil {
+				return err
+			}
+			name := raw
+			if escaped {
+				name = unescape(raw)
+			}
+			members = append(members, member{name, v})
+			s.ws()
+			if c := s.next(); c == '}' {
+				break
+			} else if c != ',' {
+				return ErrSyntax
+			}
+		}
 	}
-	for {
-		s.ws()
-		raw, escaped, err := s.str()
-		if err != nil {
-			return err
-		}
-		name := raw
-		if escaped {
-			name = unescape(raw)
-		}
-		for _, prev := range seen {
-			if bytes.Equal(prev, name) {
+	s.ws()
+	if s.pos != len(data) {
+		return ErrSyntax
+	}
+	for i, m := range members {
+		for _, prev := range members[:i] {
+			if bytes.Equal(prev.name, m.name) {
 				return ErrDuplicate
 			}
 		}
-		seen = append(seen, name)
-		s.ws()
-		s.next() // ':'
-		v, err := s.value(1)
-		if err != nil {
+	}
+	for _, m := range members {
+		if err := fn(m.name, m.value); err != nil {
 			return err
-		}
-		if err := fn(name, v); err != nil {
-			return err
-		}
-		s.ws()
-		if s.next() == '}' {
-			return nil
 		}
 	}
+	return nil
+}
+
+type member struct {
+	name  []byte
+	value Value
 }
 
 type scanner struct {
@@ -215,13 +224,19 @@ func (s *scanner) value(depth int) (Value, error) {
 	case c == '{':
 		s.pos++
 		end, err := s.skipObject(depth + 1)
+		if err != nil {
+			return Value{}, err // end is not an offset then
+		}
 		s.pos = end
-		return Value{Kind: Object, raw: s.data[start:end]}, err
+		return Value{Kind: Object, raw: s.data[start:end]}, nil
 	case c == '[':
 		s.pos++
 		end, err := s.skipArray(depth + 1)
+		if err != nil {
+			return Value{}, err
+		}
 		s.pos = end
-		return Value{Kind: Array, raw: s.data[start:end]}, err
+		return Value{Kind: Array, raw: s.data[start:end]}, nil
 	case c == '-' || '0' <= c && c <= '9':
 		err := s.number()
 		return Value{Kind: Number, raw: s.data[start:s.pos]}, err
@@ -308,8 +323,17 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 		return nil, false, ErrSyntax
 	}
 	start := s.pos
-	for s.pos < len(s.data) {
-		c := s.data[s.pos]
+	for {
+		// Skip a run of plain bytes with the index in a register.
+		i, data := s.pos, s.data
+		for i < len(data) && plain[data[i]] {
+			i++
+		}
+		s.pos = i
+		if i >= len(data) {
+			break
+		}
+		c := data[i]
 		switch {
 		case c == '"':
 			s.pos++
@@ -328,7 +352,11 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 						return nil, false, ErrSyntax
 					}
 				}
+				r := hex4(s.data[s.pos:])
 				s.pos += 4
+				if utf16.IsSurrogate(r) && !s.lowSurrogate(r) {
+					return nil, false, ErrSyntax
+				}
 			default:
 				return nil, false, ErrSyntax
 			}
@@ -346,6 +374,37 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 	}
 	return nil, false, ErrSyntax
 }
+
+// lowSurrogate reports whether r, the UTF-16 surrogate of a \u escape just
+// read, is the high half of a pair whose low half follows at once as
+// another \u escape, and consumes that escape. A lone surrogate means
+// different things to different JSON readers (U+FFFD in Go, a lone UTF-16
+// unit in JavaScript, an error in others), so str refuses it.
+func (s *scanner) lowSurrogate(r rune) bool {
+	d := s.data[s.pos:]
+	if r >= 0xdc00 || len(d) < 6 || d[0] != '\\' || d[1] != 'u' {
+		return false
+	}
+	for _, h := range d[2:6] {
+		if unhex(h) < 0 {
+			return false
+		}
+	}
+	if r2 := hex4(d[2:]); r2 < 0xdc00 || r2 > 0xdfff {
+		return false
+	}
+	s.pos += 6
+	return true
+}
+
+// plain marks the bytes that stand for themselves in a string: printable
+// ASCII other than '"' and '\\'. str checks the others one by one.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (s *scanner) number() error {
 	if s.peek() == '-' {
@@ -398,8 +457,9 @@ func unhex(c byte) rune {
 	return -1
 }
 
-// unescape decodes the escapes of string contents that str has validated.
-// A lone UTF-16 surrogate becomes U+FFFD, as encoding/json does.
+// unescape decodes the escapes of string contents that str has validated
+// (so every surrogate escape is half of a pair; were one alone, it would
+// become U+FFFD, as encoding/json does).
 func unescape(raw []byte) []byte {
 	out := make([]byte, 0, len(raw))
 	for i := 0; i < len(raw); {

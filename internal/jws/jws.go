@@ -36,13 +36,33 @@ type Header struct {
 	Typ string
 }
 
-// Token is a compact JWS split into its parts. Its strings share memory with
-// the input.
+// Token is a compact JWS split into its parts. SigningInput and Payload
+// share memory with the input; Signature, Header.Alg and Header.Typ share
+// the token's one decoding buffer, which is never written again once they
+// point into it. Header.Kid is a copy of its own, so that a key source may
+// keep it (in a cache of unknown ids, say) without holding the buffer.
 type Token struct {
 	Header       Header
 	SigningInput string // the encoded header, '.', the encoded payload
 	Payload      string // the encoded payload
 	Signature    []byte
+
+	payload []byte // room reserved for the decoded payload; see DecodePayload
+}
+
+// DecodePayload decodes the payload into room that Parse reserved for it,
+// so that verifying a token allocates one buffer for all its parts. It is
+// called once the signature is verified, and once only: the result may be
+// shared by strings that must never change.
+func (t Token) DecodePayload() ([]byte, error) {
+	if cap(t.payload) < b64.DecodedLen(len(t.Payload)) {
+		return b64.Decode(t.Payload)
+	}
+	n, err := b64.DecodeInto(t.payload[:cap(t.payload)], t.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return t.payload[:n:n], nil
 }
 
 // refused lists header parameters that would have writ trust something other
@@ -52,8 +72,9 @@ type Token struct {
 var refused = [...]string{"crit", "b64", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "enc", "zip"}
 
 // Parse splits token into its three parts and reads the protected header.
-// It does not check the signature. Signature bytes are decoded into sigBuf
-// when it is large enough.
+// It does not check the signature, nor decode the payload (see
+// DecodePayload). Signature bytes are decoded into sigBuf when it is large
+// enough, otherwise into the token's buffer.
 func Parse(token string, sigBuf []byte) (Token, error) {
 	h, rest, ok := strings.Cut(token, ".")
 	if !ok {
@@ -72,17 +93,24 @@ func Parse(token string, sigBuf []byte) (Token, error) {
 	if len(h) > MaxHeader {
 		return Token{}, errors.New("header too large")
 	}
-	var hbuf [MaxHeader * 3 / 4]byte
-	n, err := b64.DecodeInto(hbuf[:], h)
+	// One buffer for the decoded header, payload and signature, in that
+	// order: a single allocation per token. Each part has a region of its
+	// own, written once.
+	hn, pn, sn := b64.DecodedLen(len(h)), b64.DecodedLen(len(payload)), b64.DecodedLen(len(sig))
+	if sn <= len(sigBuf) {
+		sn = 0
+	}
+	buf := make([]byte, hn+pn+sn)
+	n, err := b64.DecodeInto(buf[:hn], h)
 	if err != nil {
 		return Token{}, fmt.Errorf("header: %w", err)
 	}
-	hdr, err := parseHeader(hbuf[:n])
+	hdr, err := parseHeader(buf[:n:n])
 	if err != nil {
 		return Token{}, err
 	}
-	if b64.DecodedLen(len(sig)) > len(sigBuf) {
-		sigBuf = make([]byte, b64.DecodedLen(len(sig)))
+	if sn > 0 {
+		sigBuf = buf[hn+pn:]
 	}
 	n, err = b64.DecodeInto(sigBuf, sig)
 	if err != nil {
@@ -92,10 +120,13 @@ func Parse(token string, sigBuf []byte) (Token, error) {
 		Header:       hdr,
 		SigningInput: token[:len(h)+1+len(payload)],
 		Payload:      payload,
-		Signature:    sigBuf[:n],
+		Signature:    sigBuf[:n:n],
+		payload:      buf[hn : hn : hn+pn],
 	}, nil
 }
 
+// parseHeader reads the decoded header data, which must never be written
+// again: Alg and Typ share its memory.
 func parseHeader(data []byte) (Header, error) {
 	var h Header
 	err := jsonx.Members(data, func(name []byte, v jsonx.Value) error {
@@ -115,11 +146,15 @@ func parseHeader(data []byte) (Header, error) {
 			}
 			return nil
 		}
-		s, err := v.Str()
+		b, err := v.Bytes()
 		if err != nil {
 			return fmt.Errorf("header parameter %q: want a string", name)
 		}
-		*dst = s
+		if dst == &h.Kid {
+			*dst = string(b) // a copy: key sources may keep it
+		} else {
+			*dst = unsafe.String(unsafe.SliceData(b), len(b))
+		}
 		return nil
 	})
 	if err != nil {

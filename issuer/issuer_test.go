@@ -1,0 +1,414 @@
+package issuer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"aidanwoods.dev/go-paseto"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/verifier"
+)
+
+func TestNew(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	for _, tc := range []struct {
+		name string
+		mod  func(*issuer.Config)
+		ok   bool
+	}{
+		{"complete", nil, true},
+		{"no Issuer", func(c *issuer.Config) { c.Issuer = "" }, false},
+		{"no Keys", func(c *issuer.Config) { c.Keys = nil }, false},
+		{"no DB", func(c *issuer.Config) { c.DB = nil }, false},
+		{"negative DefaultTTL", func(c *issuer.Config) { c.DefaultTTL = -time.Second }, false},
+		{"negative MaxTTL", func(c *issuer.Config) { c.MaxTTL = -time.Second }, false},
+		{"DefaultTTL above MaxTTL", func(c *issuer.Config) { c.DefaultTTL, c.MaxTTL = 2*time.Hour, time.Hour }, false},
+		{"DefaultTTL above the default MaxTTL", func(c *issuer.Config) { c.DefaultTTL = issuer.DefaultMaxTTL + 1 }, false},
+		{"MaxTTL below the default DefaultTTL", func(c *issuer.Config) { c.MaxTTL = time.Minute }, false},
+		{"both set", func(c *issuer.Config) { c.DefaultTTL, c.MaxTTL = time.Minute, time.Hour }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := issuer.Config{Issuer: testIssuer, Keys: e.ring, DB: e.db}
+			if tc.mod != nil {
+				tc.mod(&cfg)
+			}
+			i, err := issuer.New(cfg)
+			if tc.ok != (err == nil) || (i == nil) == (err == nil) {
+				t.Fatalf("New = %v, %v; want ok = %v", i, err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestIssueValidatesRequests(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.MaxTTL = 24 * time.Hour })
+	long := strings.Repeat("x", 257)
+	many := func(n int, prefix string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = prefix + strings.Repeat("a", i+1)
+		}
+		return out
+	}
+	valid := issuer.Request{Subject: "alice", Audience: []string{testAudience}}
+	for _, tc := range []struct {
+		name string
+		mod  func(*issuer.Request)
+	}{
+		{"no subject", func(r *issuer.Request) { r.Subject = "" }},
+		{"subject too long", func(r *issuer.Request) { r.Subject = long }},
+		{"subject with a newline", func(r *issuer.Request) { r.Subject = "alice\nadmin" }},
+		{"subject with NUL", func(r *issuer.Request) { r.Subject = "alice\x00" }},
+		{"subject of invalid UTF-8", func(r *issuer.Request) { r.Subject = "al\xffice" }},
+		{"name with a control character", func(r *issuer.Request) { r.Name = "ci\x1b[31m" }},
+		{"name too long", func(r *issuer.Request) { r.Name = long }},
+		{"no audience", func(r *issuer.Request) { r.Audience = nil }},
+		{"empty audience list", func(r *issuer.Request) { r.Audience = []string{} }},
+		{"empty audience", func(r *issuer.Request) { r.Audience = []string{""} }},
+		{"audience with a space", func(r *issuer.Request) { r.Audience = []string{"api other"} }},
+		{"17 audiences", func(r *issuer.Request) { r.Audience = many(17, "aud-") }},
+		{"PASETO with two audiences", func(r *issuer.Request) { r.Format, r.Audience = keys.PASETO, []string{"a", "b"} }},
+		{"scope with a space", func(r *issuer.Request) { r.Scopes = []string{"read write"} }},
+		{"scope with a quote", func(r *issuer.Request) { r.Scopes = []string{`read"`} }},
+		{"scope with a backslash", func(r *issuer.Request) { r.Scopes = []string{`read\`} }},
+		{"scope with a tab", func(r *issuer.Request) { r.Scopes = []string{"read\t"} }},
+		{"scope with DEL", func(r *issuer.Request) { r.Scopes = []string{"read\x7f"} }},
+		{"scope not ASCII", func(r *issuer.Request) { r.Scopes = []string{"lire:données"} }},
+		{"empty scope", func(r *issuer.Request) { r.Scopes = []string{"read", ""} }},
+		{"scope too long", func(r *issuer.Request) { r.Scopes = []string{long} }},
+		{"65 scopes", func(r *issuer.Request) { r.Scopes = many(65, "s") }},
+		{"TTL above MaxTTL", func(r *issuer.Request) { r.TTL = 24*time.Hour + time.Second }},
+		{"TTL negative", func(r *issuer.Request) { r.TTL = -time.Hour }},
+		{"TTL under a second", func(r *issuer.Request) { r.TTL = 999 * time.Millisecond }},
+		{"unknown format", func(r *issuer.Request) { r.Format = "jwe" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := valid
+			tc.mod(&req)
+			tok, err := e.issuer.Issue(context.Background(), req)
+			if tok != nil || !errors.Is(err, issuer.ErrRequest) {
+				t.Fatalf("Issue = %v, %v; want ErrRequest", tok, err)
+			}
+			if strings.ContainsAny(err.Error(), "\n\x00\x1b") {
+				t.Errorf("error message carries raw input: %q", err)
+			}
+		})
+	}
+	recs, err := e.issuer.List(context.Background(), issuer.Filter{})
+	if err != nil || len(recs) != 0 {
+		t.Errorf("refused requests left %d records (%v)", len(recs), err)
+	}
+}
+
+func TestIssueLifetimes(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.DefaultTTL, c.MaxTTL = 10*time.Minute, 24*time.Hour })
+	for _, tc := range []struct {
+		ttl, want time.Duration
+	}{
+		{0, 10 * time.Minute}, // the issuer's default
+		{time.Second, time.Second},
+		{24 * time.Hour, 24 * time.Hour}, // the maximum itself
+	} {
+		tok := e.issue(t, issuer.Request{Subject: "alice", TTL: tc.ttl})
+		if !tok.IssuedAt.Equal(testNow) || tok.ExpiresAt.Sub(tok.IssuedAt) != tc.want {
+			t.Errorf("TTL %v: issued %v, expires %v; want a lifetime of %v", tc.ttl, tok.IssuedAt, tok.ExpiresAt, tc.want)
+		}
+	}
+	if e.issuer.MaxTTL() != 24*time.Hour {
+		t.Errorf("MaxTTL = %v", e.issuer.MaxTTL())
+	}
+	d := newEnv(t, verifier.EdDSA, nil)
+	if tok := d.issue(t, issuer.Request{Subject: "alice"}); tok.ExpiresAt.Sub(tok.IssuedAt) != issuer.DefaultTTL {
+		t.Errorf("default lifetime %v, want %v", tok.ExpiresAt.Sub(tok.IssuedAt), issuer.DefaultTTL)
+	}
+}
+
+// checkJTI checks a jti: 128 random bits as 22 base64url characters.
+func checkJTI(t *testing.T, jti any) {
+	t.Helper()
+	s, _ := jti.(string)
+	raw, err := b64.Decode(s)
+	if len(s) != 22 || err != nil || len(raw) != 16 {
+		t.Errorf("jti %v is not 128 bits of base64url", jti)
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	var names []string
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestJWTProfile(t *testing.T) {
+	e := newEnv(t, verifier.ES256, nil)
+	active, err := e.ring.Signer(context.Background(), keys.JWT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.issue(t, issuer.Request{Subject: "alice", Scopes: []string{"read:all", "write", "read:all"}, Name: "ci-deploy", TTL: 2 * time.Hour})
+	h, c := jwtParts(t, tok.Token)
+	if want := map[string]any{"alg": "ES256", "kid": active.ID(), "typ": "at+jwt"}; !equalJSON(h, want) {
+		t.Errorf("header %v, want %v", h, want)
+	}
+	if got := sortedKeys(c); !slices.Equal(got, []string{"aud", "client_id", "exp", "iat", "iss", "jti", "nbf", "scope", "sub"}) {
+		t.Errorf("claims %v", got)
+	}
+	for name, want := range map[string]int64{"exp": testNow.Add(2 * time.Hour).Unix(), "iat": testNow.Unix(), "nbf": testNow.Unix()} {
+		n, ok := c[name].(json.Number)
+		if got, err := n.Int64(); !ok || err != nil || got != want {
+			t.Errorf("%s = %#v, want the NumericDate %d", name, c[name], want)
+		}
+	}
+	if c["iss"] != testIssuer || c["sub"] != "alice" || c["aud"] != testAudience || c["client_id"] != "ci-deploy" || c["scope"] != "read:all write" || c["jti"] != tok.ID {
+		t.Errorf("claims %v", c)
+	}
+	checkJTI(t, c["jti"])
+	if tok.Format != keys.JWT || tok.KeyID != active.ID() || !tok.IssuedAt.Equal(testNow) || !tok.ExpiresAt.Equal(testNow.Add(2*time.Hour)) {
+		t.Errorf("token %+v", tok)
+	}
+
+	// Two audiences are an array; no scopes, no scope claim; the name
+	// defaults to the subject.
+	_, c = jwtParts(t, e.issue(t, issuer.Request{Subject: "bob", Audience: []string{"a", "b"}}).Token)
+	if aud, _ := c["aud"].([]any); len(aud) != 2 || aud[0] != "a" || aud[1] != "b" {
+		t.Errorf("aud %v, want [a b]", c["aud"])
+	}
+	if _, ok := c["scope"]; ok || c["client_id"] != "bob" {
+		t.Errorf("claims %v: want no scope and client_id bob", c)
+	}
+}
+
+func equalJSON(a, b map[string]any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+func TestPASETOProfile(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	active, err := e.ring.Signer(context.Background(), keys.PASETO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.issue(t, issuer.Request{Subject: "alice", Scopes: []string{"read"}, Format: keys.PASETO, TTL: 90 * time.Minute})
+	c, f := pasetoParts(t, tok.Token)
+	if got := sortedKeys(c); !slices.Equal(got, []string{"aud", "client_id", "exp", "iat", "iss", "jti", "nbf", "scope", "sub"}) {
+		t.Errorf("claims %v", got)
+	}
+	for name, want := range map[string]time.Time{"exp": testNow.Add(90 * time.Minute), "iat": testNow, "nbf": testNow} {
+		s, _ := c[name].(string)
+		got, err := time.Parse(time.RFC3339, s)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%s = %#v, want the RFC 3339 time %v", name, c[name], want)
+		}
+	}
+	if c["iss"] != testIssuer || c["sub"] != "alice" || c["aud"] != testAudience || c["scope"] != "read" || c["jti"] != tok.ID {
+		t.Errorf("claims %v", c)
+	}
+	checkJTI(t, c["jti"])
+	if len(f) != 1 || f["kid"] != active.ID() || !strings.HasPrefix(active.ID(), "k4.pid.") || tok.KeyID != active.ID() {
+		t.Errorf("footer %v, want {kid: %s}", f, active.ID())
+	}
+}
+
+func TestJTIsDiffer(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	seen := map[string]bool{}
+	for range 50 {
+		tok := e.issue(t, issuer.Request{Subject: "alice"})
+		if seen[tok.ID] {
+			t.Fatalf("jti %s issued twice", tok.ID)
+		}
+		seen[tok.ID] = true
+	}
+}
+
+// TestIssuanceRecorded checks that every token is recorded, and that the
+// token itself is stored nowhere in the database files.
+func TestIssuanceRecorded(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	var toks []*issuer.Token
+	for _, req := range []issuer.Request{
+		{Subject: "alice", Name: "deploy", Scopes: []string{"deploy"}, IssuedBy: "admin"},
+		{Subject: "alice", Name: "read", Scopes: []string{"read", "list"}, Format: keys.PASETO},
+		{Subject: "bob", Audience: []string{"a", "b"}, TTL: 5 * time.Minute},
+	} {
+		toks = append(toks, e.issue(t, req))
+	}
+	alice, err := e.issuer.List(ctx, issuer.Filter{Subject: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alice) != 2 || alice[0].ID != toks[1].ID || alice[1].ID != toks[0].ID {
+		t.Fatalf("List(alice) = %+v, want tokens 1 and 0, newest first", alice)
+	}
+	r := alice[0]
+	if r.Format != keys.PASETO || r.KeyID != toks[1].KeyID || r.Subject != "alice" || r.Name != "read" ||
+		!slices.Equal(r.Scopes, []string{"read", "list"}) || !slices.Equal(r.Audience, []string{testAudience}) ||
+		!r.IssuedAt.Equal(testNow) || !r.ExpiresAt.Equal(toks[1].ExpiresAt) || r.IssuedBy != "unknown" {
+		t.Errorf("record %+v", r)
+	}
+	if alice[1].IssuedBy != "admin" {
+		t.Errorf("issued_by %q, want admin", alice[1].IssuedBy)
+	}
+	byName, err := e.issuer.List(ctx, issuer.Filter{Subject: "alice", Name: "deploy"})
+	if err != nil || len(byName) != 1 || byName[0].ID != toks[0].ID {
+		t.Errorf("List(alice, deploy) = %+v, %v", byName, err)
+	}
+	bob, err := e.issuer.Get(ctx, toks[2].ID)
+	if err != nil || bob.Name != "bob" || !slices.Equal(bob.Audience, []string{"a", "b"}) || len(bob.Scopes) != 0 {
+		t.Errorf("Get(bob's token) = %+v, %v", bob, err)
+	}
+	if all, err := e.issuer.List(ctx, issuer.Filter{}); err != nil || len(all) != 3 {
+		t.Errorf("List() = %d records, %v", len(all), err)
+	}
+	if _, err := e.issuer.Get(ctx, "nope"); !errors.Is(err, issuer.ErrNotFound) {
+		t.Errorf("Get(unknown) = %v, want ErrNotFound", err)
+	}
+	var audits int
+	if err := e.db.QueryRow(`SELECT count(*) FROM audit WHERE action = ?`, audit.Issue).Scan(&audits); err != nil || audits != 3 {
+		t.Errorf("%d issue events in the audit log (%v)", audits, err)
+	}
+
+	// The token strings are nowhere in the database: not whole, not their
+	// signature, not their signature's bytes.
+	if _, err := e.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		t.Fatal(err)
+	}
+	files := e.dbFiles(t)
+	for _, tok := range toks {
+		last := tok.Token[strings.LastIndexByte(tok.Token, '.')+1:]
+		if strings.HasPrefix(tok.Token, "v4.public.") {
+			last = strings.Split(tok.Token, ".")[2] // the body: message and signature
+		}
+		raw, err := b64.Decode(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, needle := range [][]byte{[]byte(tok.Token), []byte(last), raw[len(raw)-64:]} {
+			if bytes.Contains(files, needle) {
+				t.Errorf("the database holds token %s (%d bytes of it)", tok.ID, len(needle))
+			}
+		}
+	}
+}
+
+func TestIssueWithoutActiveKey(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	// A keyring that lost its active PASETO key, made by hand.
+	if _, err := e.db.Exec(`DELETE FROM keys WHERE format = 'paseto' AND state = 'active'`); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.issuer.Issue(context.Background(), issuer.Request{Subject: "alice", Audience: []string{testAudience}, Format: keys.PASETO})
+	if tok != nil || !errors.Is(err, keys.ErrNoActiveKey) {
+		t.Fatalf("Issue without an active key = %v, %v", tok, err)
+	}
+}
+
+// TestGolangJWTVerifies has golang-jwt, a third-party verifier, check
+// writ's JWTs for each algorithm with the strict options a gateway would use.
+func TestGolangJWTVerifies(t *testing.T) {
+	for _, alg := range []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, alg, nil)
+			tok := e.issue(t, issuer.Request{Subject: "alice", Audience: []string{"other", testAudience}, Scopes: []string{"read"}})
+			p := jwt.NewParser(jwt.WithValidMethods([]string{alg}), jwt.WithIssuer(testIssuer), jwt.WithAudience(testAudience),
+				jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithStrictDecoding(), jwt.WithTimeFunc(clock))
+			var claims jwt.RegisteredClaims
+			parsed, err := p.ParseWithClaims(tok.Token, &claims, func(tk *jwt.Token) (any, error) {
+				if tk.Header["typ"] != "at+jwt" {
+					return nil, errors.New("not an access token")
+				}
+				kid, _ := tk.Header["kid"].(string)
+				return e.publicKey(t, kid), nil
+			})
+			if err != nil || !parsed.Valid {
+				t.Fatalf("golang-jwt: %v", err)
+			}
+			if claims.Subject != "alice" || claims.ID != tok.ID || !claims.ExpiresAt.Equal(tok.ExpiresAt) {
+				t.Errorf("golang-jwt read %+v", claims)
+			}
+			// And golang-jwt refuses it for another audience or method.
+			if _, err := jwt.NewParser(jwt.WithValidMethods([]string{alg}), jwt.WithAudience("elsewhere"), jwt.WithTimeFunc(clock)).
+				Parse(tok.Token, func(*jwt.Token) (any, error) { return e.publicKey(t, tok.KeyID), nil }); err == nil {
+				t.Error("golang-jwt accepted the token for another audience")
+			}
+			if _, err := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(clock)).
+				Parse(tok.Token, func(*jwt.Token) (any, error) { return e.publicKey(t, tok.KeyID), nil }); err == nil {
+				t.Error("golang-jwt accepted the token under another method")
+			}
+		})
+	}
+}
+
+// TestGoPASETOVerifies has go-paseto check writ's PASETO tokens.
+func TestGoPASETOVerifies(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	tok := e.issue(t, issuer.Request{Subject: "alice", Scopes: []string{"read", "write"}, Format: keys.PASETO, Name: "ci"})
+	pub, err := paseto.NewV4AsymmetricPublicKeyFromEd25519(e.publicKey(t, tok.KeyID).(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := paseto.MakeParser([]paseto.Rule{
+		paseto.ValidAt(testNow.Add(time.Minute)), paseto.IssuedBy(testIssuer), paseto.ForAudience(testAudience),
+		paseto.Subject("alice"), paseto.IdentifiedBy(tok.ID),
+	})
+	parsed, err := p.ParseV4Public(pub, tok.Token, nil)
+	if err != nil {
+		t.Fatalf("go-paseto: %v", err)
+	}
+	var footer struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(parsed.Footer(), &footer); err != nil || footer.Kid != tok.KeyID {
+		t.Errorf("footer %s, want kid %s", parsed.Footer(), tok.KeyID)
+	}
+	if scope, err := parsed.GetString("scope"); err != nil || scope != "read write" {
+		t.Errorf("scope %q, %v", scope, err)
+	}
+	if exp, err := parsed.GetExpiration(); err != nil || !exp.Equal(tok.ExpiresAt) {
+		t.Errorf("exp %v, %v", exp, err)
+	}
+	// Expired by go-paseto's reading of exp too.
+	if _, err := paseto.MakeParser([]paseto.Rule{paseto.ValidAt(tok.ExpiresAt.Add(time.Second))}).ParseV4Public(pub, tok.Token, nil); err == nil {
+		t.Error("go-paseto accepted the token after its exp")
+	}
+}
+
+// TestIssuedTokensVerify closes the loop with writ's own verifier.
+func TestIssuedTokensVerify(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	ks, err := e.ring.KeySet(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
+		Algorithms: []string{verifier.EdDSA, verifier.V4Public}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []keys.Format{keys.JWT, keys.PASETO} {
+		tok := e.issue(t, issuer.Request{Subject: "alice", Format: f, Scopes: []string{"a:b"}})
+		c, err := v.Verify(context.Background(), tok.Token)
+		if err != nil || c.ID != tok.ID || !c.HasScope("a:b") {
+			t.Errorf("%s: Verify = %+v, %v", f, c, err)
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package verifier
+
+import (
+	"context"
+	"crypto"
+	"strings"
+	"sync"
+)
+
+// tokenCache remembers tokens whose signature and claims have been
+// verified, keyed by the exact token string, so that a token presented again
+// skips decoding, parsing and the signature check. It holds at most max
+// entries; when full, an arbitrary entry makes room. What can change between
+// two presentations of a token is checked again on every hit, by
+// Verifier.cached: the key, the clock and revocation.
+type tokenCache struct {
+	max int
+
+	mu      sync.RWMutex
+	entries map[string]cacheEntry
+}
+
+// cacheEntry is a verified token's claims, never modified, and its key.
+type cacheEntry struct {
+	claims *Claims
+	key    *Key
+}
+
+func newTokenCache(size int) *tokenCache {
+	return &tokenCache{max: size, entries: make(map[string]cacheEntry, min(size, 1024))}
+}
+
+func (tc *tokenCache) get(token string) (cacheEntry, bool) {
+	tc.mu.RLock()
+	e, ok := tc.entries[token]
+	tc.mu.RUnlock()
+	return e, ok
+}
+
+// add stores c, which must never be modified again, and key for token.
+func (tc *tokenCache) add(token string, c *Claims, key *Key) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if _, ok := tc.entries[token]; ok {
+		return
+	}
+	if len(tc.entries) >= tc.max {
+		for t := range tc.entries {
+			delete(tc.entries, t)
+			break
+		}
+	}
+	// A copy of the token: the caller's string may share a larger buffer
+	// (a request header) that the cache must not keep alive.
+	tc.entries[strings.Clone(token)] = cacheEntry{c, key}
+}
+
+func (tc *tokenCache) remove(token string) {
+	tc.mu.Lock()
+	delete(tc.entries, token)
+	tc.mu.Unlock()
+}
+
+// cached answers Verify for a token in the cache: ok is false when the
+// token is not there or its key is no longer what the key source returns
+// for its kid (the key set changed, or a compromised key was removed), and
+// Verify must then verify the token in full. Otherwise it checks the times
+// and revocation as Verify does, and returns a copy of the claims for the
+// caller to own.
+func (v *Verifier) cached(ctx context.Context, token string) (c *Claims, ok bool, err error) {
+	e, ok := v.cache.get(token)
+	if !ok {
+		return nil, false, nil
+	}
+	if key, err := v.keys.LookupKey(ctx, e.claims.KeyID); err != nil || !sameKey(key, e.key) {
+		v.cache.remove(token)
+		return nil, false, nil
+	}
+	err = v.checkClaims(e.claims)
+	if err == nil && v.revocation != nil {
+		err = v.revocation.CheckRevocation(ctx, e.claims)
+	}
+	if err != nil {
+		// Expired, revoked, or not to be trusted now: the next
+		// presentation is verified in full.
+		v.cache.remove(token)
+		return nil, true, err
+	}
+	return e.claims.clone(), true, nil
+}
+
+// sameKey reports whether a is the key b: the same algorithm and public key.
+func sameKey(a, b *Key) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil || a.alg != b.alg {
+		return false
+	}
+	pub, ok := a.pub.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pub.Equal(b.pub)
+}

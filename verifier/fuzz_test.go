@@ -1,0 +1,227 @@
+package verifier_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"math/big"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// Fuzz targets for the verifier's parsers. Seeds come from the fixed,
+// test-only keys of fixedKeys, so that every run starts from the same corpus.
+
+// verifySentinels are the sentinels Verify may return (ErrScope and
+// ErrKeySet are not among them; ErrRevoked only from a checker).
+var verifySentinels = []error{
+	verifier.ErrTooLarge, verifier.ErrMalformed, verifier.ErrType, verifier.ErrAlgorithm,
+	verifier.ErrUnknownKey, verifier.ErrSignature, verifier.ErrExpired, verifier.ErrNotYetValid,
+	verifier.ErrIssuer, verifier.ErrAudience,
+}
+
+func FuzzVerify(f *testing.F) {
+	fx := fixedKeys()
+	ed := fx.ed.jwt(nil, nil)
+	for _, seed := range []string{
+		ed,
+		fx.ed.jwt(nil, set("aud", []string{"x", testAudience})),
+		fx.ed.jwt(set("typ", "application/at+jwt"), del("nbf", "scope")),
+		fx.pk.paseto(nil),
+		fx.pk.signPASETO(claimsJSON(true, nil), `{"kid":"`+fx.pk.kid+`","x":[1,{"y":null}]}`),
+		fx.ed.jwt(set("alg", "none"), nil),
+		fx.ed.jwt(set("typ", "JWT"), nil),
+		fx.ed.jwt(set("kid", fx.es.kid), nil),
+		fx.ed.jwt(set("kid", fx.pk.kid), nil),
+		fx.ed.jwt(set("crit", []string{"exp"}), nil),
+		fx.ed.jwt(nil, set("exp", testNow.Add(-31e9))),
+		fx.ed.jwt(nil, set("exp", "soon")),
+		fx.ed.jwt(nil, set("EXP", 1)),
+		fx.ed.signJWT(fx.ed.header(nil), appendMember(claimsJSON(false, nil), `"\u0065xp":1`)),
+		fx.other.jwt(nil, nil),
+		signingKey{fx.ed.kid, verifier.V4Public, fx.ed.priv}.paseto(nil),
+		fx.pk.signPASETO(claimsJSON(true, nil), ""),
+		ed + "==",
+		strings.Replace(ed, ".", ".\n", 1),
+		"v4.local.AAAA", "v3.public.AAAA.AAAA", "a.b", "a.b.c.d", "", ".",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		rc := &fakeChecker{}
+		v := newVerifier(t, fx.keys, func(c *verifier.Config) { c.Revocation = rc })
+		c, err := v.Verify(context.Background(), token)
+		// A verifier with a token cache gives the same verdict, first from
+		// a full verification, then from its cache.
+		cv := newVerifier(t, fx.keys, func(c *verifier.Config) { c.CacheSize = 4 })
+		for range 2 {
+			cc, cerr := cv.Verify(context.Background(), token)
+			if (cerr == nil) != (err == nil) || !slices.Equal(matchedSentinels(cerr), matchedSentinels(err)) ||
+				err == nil && cc.ID != c.ID {
+				t.Fatalf("with a cache: %v, %v; without: %v, %v", cc, cerr, c, err)
+			}
+		}
+		if err != nil {
+			if c != nil {
+				t.Fatalf("claims with error %v", err)
+			}
+			if m := matchedSentinels(err); len(m) != 1 || !slices.Contains(verifySentinels, m[0]) {
+				t.Fatalf("error %q wraps %v, want exactly one sentinel of Verify", err, m)
+			}
+			if rc.calls.Load() != 0 {
+				t.Fatalf("revocation checked for a token rejected with %v", err)
+			}
+			if strings.ContainsAny(err.Error(), "\r\n") || len(token) >= 64 && strings.Contains(err.Error(), token) {
+				t.Fatalf("error message %q", err)
+			}
+			return
+		}
+		checkAccepted(t, fx, token, c)
+		if rc.calls.Load() != 1 {
+			t.Fatalf("revocation checked %d times for an accepted token", rc.calls.Load())
+		}
+	})
+}
+
+// checkAccepted checks what an accepted token must be: claims that pass
+// every check of the profile, from a key in the set, encoded canonically.
+func checkAccepted(t *testing.T, fx *fixture, token string, c *verifier.Claims) {
+	t.Helper()
+	leeway := verifier.DefaultLeeway
+	switch {
+	case c == nil:
+		t.Fatal("no claims and no error")
+	case c.Issuer != testIssuer || !slices.Contains(c.Audience, testAudience):
+		t.Fatalf("accepted iss %q aud %q", c.Issuer, c.Audience)
+	case !testNow.Before(c.ExpiresAt.Add(leeway)) || c.IssuedAt.After(testNow.Add(leeway)) || c.NotBefore.After(testNow.Add(leeway)):
+		t.Fatalf("accepted times exp %v iat %v nbf %v", c.ExpiresAt, c.IssuedAt, c.NotBefore)
+	case c.Subject == "" || c.ID == "":
+		t.Fatalf("accepted claims without sub or jti: %+v", c)
+	case len(token) > verifier.MaxTokenSize:
+		t.Fatalf("accepted a token of %d bytes", len(token))
+	}
+	k, err := fx.keys.LookupKey(context.Background(), c.KeyID)
+	if err != nil || k.Algorithm() != c.Algorithm {
+		t.Fatalf("accepted with key %q (%s): %v", c.KeyID, c.Algorithm, err)
+	}
+	// Every part is canonical base64url: one accepted encoding per token.
+	parts := strings.Split(strings.TrimPrefix(token, "v4.public."), ".")
+	if c.Algorithm == verifier.V4Public != strings.HasPrefix(token, "v4.public.") {
+		t.Fatalf("token %q accepted as %s", token, c.Algorithm)
+	}
+	for _, p := range parts {
+		raw, err := b64.Decode(p)
+		if err != nil || b64.Encode(raw) != p {
+			t.Fatalf("accepted part %q is not canonical base64url", p)
+		}
+	}
+}
+
+func FuzzParseJWKS(f *testing.F) {
+	fx := fixedKeys()
+	ed := jwkJSON(fx.ed.kid, verifier.EdDSA, fx.ed.priv.Public())
+	es := jwkJSON(fx.es.kid, verifier.ES256, fx.es.priv.Public())
+	// A fixed 2048-bit modulus: ParseJWKS checks sizes, not primes.
+	n := new(big.Int).Lsh(big.NewInt(1), 2047)
+	example, err := os.ReadFile("testdata/example-jwks.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	rs := map[string]any{"kty": "RSA", "kid": "rs-1", "alg": verifier.RS256, "use": "sig", "n": b64.Encode(n.Or(n, big.NewInt(12345)).Bytes()), "e": "AQAB"}
+	for _, seed := range [][]byte{
+		jwksJSON(ed), jwksJSON(es), jwksJSON(rs), jwksJSON(ed, es, rs),
+		example,
+		jwksJSON(ed, map[string]any{"kty": "oct", "k": "c2VjcmV0"}),
+		jwksJSON(map[string]any{"kty": "EC", "crv": "P-256", "kid": "x", "x": "AA", "y": "AA", "key_ops": []string{"verify"}}),
+		[]byte(`{"keys":[]}`), []byte(`{}`), []byte(`[]`),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ks, err := verifier.ParseJWKS(data)
+		if err != nil {
+			checkKeySetError(t, ks, err)
+			return
+		}
+		var keys []map[string]any
+		for _, k := range ks.Keys() {
+			if !slices.Contains([]string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256}, k.Algorithm()) {
+				t.Fatalf("JWKS key %q with algorithm %q", k.ID(), k.Algorithm())
+			}
+			keys = append(keys, jwkJSON(k.ID(), k.Algorithm(), k.Public()))
+		}
+		checkRoundTrip(t, ks, verifier.ParseJWKS, jwksJSON(keys...))
+	})
+}
+
+func FuzzParsePASERKSet(f *testing.F) {
+	fx := fixedKeys()
+	pub := fx.pk.priv.Public().(ed25519.PublicKey)
+	other := fx.other.priv.Public().(ed25519.PublicKey)
+	for _, seed := range [][]byte{
+		jwksJSON(paserkEntry(fx.pk.kid, pub)),
+		jwksJSON(paserkEntry(fx.pk.kid, pub), paserkEntry(pasetoKID(other), other)),
+		jwksJSON(paserkEntry(pasetoKID(other), pub)),
+		jwksJSON(map[string]any{"kid": fx.pk.kid, "paserk": "k4.secret.AAAA"}),
+		[]byte(`{"keys":[]}`), []byte(`{"keys":[{}]}`),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ks, err := verifier.ParsePASERKSet(data)
+		if err != nil {
+			checkKeySetError(t, ks, err)
+			return
+		}
+		var entries []map[string]any
+		for _, k := range ks.Keys() {
+			pub, ok := k.Public().(ed25519.PublicKey)
+			if k.Algorithm() != verifier.V4Public || !ok || k.ID() != pasetoKID(pub) {
+				t.Fatalf("PASERK key %q: %s %T", k.ID(), k.Algorithm(), k.Public())
+			}
+			entries = append(entries, paserkEntry(k.ID(), pub))
+		}
+		checkRoundTrip(t, ks, verifier.ParsePASERKSet, jwksJSON(entries...))
+	})
+}
+
+func checkKeySetError(t *testing.T, ks *verifier.KeySet, err error) {
+	t.Helper()
+	if ks != nil {
+		t.Fatalf("a key set with error %v", err)
+	}
+	if m := matchedSentinels(err); len(m) != 1 || m[0] != verifier.ErrKeySet {
+		t.Fatalf("error %v wraps %v, want ErrKeySet alone", err, m)
+	}
+	if strings.ContainsAny(err.Error(), "\r\n") {
+		t.Fatalf("error message spans lines: %q", err)
+	}
+}
+
+// checkRoundTrip parses encoded, the set ks encoded again, and checks
+// that it holds the same keys.
+func checkRoundTrip(t *testing.T, ks *verifier.KeySet, parse func([]byte) (*verifier.KeySet, error), encoded []byte) {
+	t.Helper()
+	if ks.Len() < 1 || ks.Len() > verifier.MaxKeys {
+		t.Fatalf("a set of %d keys", ks.Len())
+	}
+	again, err := parse(encoded)
+	if err != nil {
+		t.Fatalf("the set encoded again, %s, is refused: %v", encoded, err)
+	}
+	a, b := ks.Keys(), again.Keys()
+	if len(a) != len(b) {
+		t.Fatalf("%d keys, %d after a round trip", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].ID() != b[i].ID() || a[i].Algorithm() != b[i].Algorithm() ||
+			!a[i].Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(b[i].Public()) {
+			t.Fatalf("key %q changed in a round trip", a[i].ID())
+		}
+	}
+}

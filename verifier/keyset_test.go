@@ -1,0 +1,394 @@
+package verifier_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// TestParsePublishedSets parses the key sets that writ's keyring publishes
+// for each JWT algorithm, and checks each key against the keyring.
+func TestParsePublishedSets(t *testing.T) {
+	for _, alg := range []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			env := newWritEnv(t, alg)
+			recs, err := env.ring.Published(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			jwks, err := verifier.ParseJWKS(env.jwks(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			paserks, err := verifier.ParsePASERKSet(env.paserkSet(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if jwks.Len() != 2 || paserks.Len() != 2 {
+				t.Fatalf("%d JWKS keys and %d PASERK keys, want 2 and 2", jwks.Len(), paserks.Len())
+			}
+			merged, err := verifier.MergeKeySets(jwks, paserks)
+			if err != nil || merged.Len() != len(recs) {
+				t.Fatalf("MergeKeySets: %d keys, %v; want %d", merged.Len(), err, len(recs))
+			}
+			for _, rec := range recs {
+				k, err := merged.LookupKey(context.Background(), rec.ID)
+				if err != nil {
+					t.Fatalf("key %s: %v", rec.ID, err)
+				}
+				if k.ID() != rec.ID || k.Algorithm() != rec.Algorithm || !k.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(rec.Public) {
+					t.Errorf("key %s: parsed %s %s, keyring %s", rec.ID, k.ID(), k.Algorithm(), rec.Algorithm)
+				}
+			}
+		})
+	}
+}
+
+// keysetCase is a key set and the number of usable keys in it; -1 means
+// it must be refused with ErrKeySet.
+type keysetCase struct {
+	name string
+	set  []byte
+	want int
+}
+
+func runKeysetCases(t *testing.T, parse func([]byte) (*verifier.KeySet, error), cases []keysetCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ks, err := parse(tc.set)
+			if tc.want < 0 {
+				if ks != nil {
+					t.Errorf("a refused set came with %d keys", ks.Len())
+				}
+				checkSentinel(t, err, verifier.ErrKeySet)
+				if strings.ContainsAny(err.Error(), "\r\n") {
+					t.Errorf("message spans lines: %q", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("error %v, want %d keys", err, tc.want)
+			}
+			if ks.Len() != tc.want {
+				t.Fatalf("%d keys, want %d", ks.Len(), tc.want)
+			}
+		})
+	}
+}
+
+func TestParseJWKS(t *testing.T) {
+	fx := testKeys()
+	ed := func() map[string]any { return jwkJSON("ed-1", verifier.EdDSA, fx.ed.priv.Public()) }
+	es := func() map[string]any { return jwkJSON("es-1", verifier.ES256, fx.es.priv.Public()) }
+	rs := func() map[string]any { return jwkJSON("rs-1", verifier.RS256, fx.rs.priv.Public()) }
+	with := func(k map[string]any, mods ...func(map[string]any)) map[string]any {
+		both(mods...)(k)
+		return k
+	}
+	// An EC point off the curve: y+1.
+	off := es()
+	y, _ := b64.Decode(off["y"].(string))
+	y[31] ^= 1
+	off["y"] = b64.Encode(y)
+	// RSA moduli of given bit lengths (not products of primes: ParseJWKS
+	// checks sizes only).
+	modulus := func(bits int) string {
+		n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+		return b64.Encode(n.Or(n, big.NewInt(1)).Bytes())
+	}
+	rsaBits := func(bits int) map[string]any {
+		return map[string]any{"kty": "RSA", "kid": fmt.Sprint("rsa-", bits), "alg": verifier.RS256, "n": modulus(bits), "e": "AQAB"}
+	}
+	cases := []keysetCase{
+		{"Ed25519", jwksJSON(ed()), 1},
+		{"P-256", jwksJSON(es()), 1},
+		{"RSA", jwksJSON(rs()), 1},
+		{"every kind", jwksJSON(ed(), es(), rs(), jwkJSON("ps-1", verifier.PS256, fx.ps.priv.Public())), 4},
+		{"Ed25519 without alg", jwksJSON(with(ed(), del("alg"))), 1},
+		{"P-256 without alg", jwksJSON(with(es(), del("alg"))), 1},
+		{"without use", jwksJSON(with(ed(), del("use"))), 1},
+		{"key_ops verify", jwksJSON(with(ed(), set("key_ops", []string{"verify"}))), 1},
+		{"key_ops sign and verify", jwksJSON(with(ed(), set("key_ops", []string{"sign", "verify"}))), 1},
+		{"other top-level members", []byte(`{"x":1,"keys":[` + mustJSON(ed()) + `]}`), 1},
+		{"unknown key members", jwksJSON(with(ed(), set("x5t", "abc"), set("ext", true))), 1},
+		{"RSA of 2048 bits", jwksJSON(rsaBits(2048)), 1},
+		{"RSA of 8192 bits", jwksJSON(rsaBits(8192)), 1},
+		{"example set", readFile(t, "testdata/example-jwks.json"), 1},
+
+		// Skipped keys: the set is refused only when none is left.
+		{"skips use enc", jwksJSON(ed(), with(es(), set("use", "enc"))), 1},
+		{"skips key_ops without verify", jwksJSON(ed(), with(es(), set("key_ops", []string{"encrypt", "wrapKey"}))), 1},
+		{"skips empty key_ops", jwksJSON(ed(), with(es(), set("key_ops", []string{}))), 1},
+		{"skips unknown kty", jwksJSON(ed(), map[string]any{"kty": "XYZ", "kid": "x"}), 1},
+		{"skips kty in lower case", jwksJSON(ed(), with(es(), set("kty", "ec"))), 1},
+		{"skips X25519", jwksJSON(ed(), with(ed(), set("crv", "X25519"), set("kid", "x"), del("alg"))), 1},
+		{"skips Ed448", jwksJSON(ed(), with(ed(), set("crv", "Ed448"), set("kid", "x"), del("alg"))), 1},
+		{"skips P-384", jwksJSON(ed(), with(es(), set("crv", "P-384"), del("alg"))), 1},
+		{"skips secp256k1", jwksJSON(ed(), with(es(), set("crv", "secp256k1"), set("alg", "ES256K"))), 1},
+		{"skips RSA without alg", jwksJSON(ed(), with(rs(), del("alg"))), 1},
+		{"skips RSA with RS512", jwksJSON(ed(), with(rs(), set("alg", "RS512"))), 1},
+		{"skips OKP with alg ES256", jwksJSON(with(ed(), set("kid", "x"), set("alg", verifier.ES256)), es()), 1},
+		{"skips EC with alg EdDSA", jwksJSON(ed(), with(es(), set("alg", verifier.EdDSA))), 1},
+		{"no usable key", jwksJSON(with(ed(), set("use", "enc")), map[string]any{"kty": "XYZ"}), -1},
+		{"no key", jwksJSON(), -1},
+
+		{"Ed25519 d", jwksJSON(with(ed(), set("d", b64.Encode(make([]byte, 32))))), -1},
+		{"EC d", jwksJSON(with(es(), set("d", b64.Encode(make([]byte, 32))))), -1},
+		{"oct k", jwksJSON(ed(), map[string]any{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}), -1},
+		{"private member in a skipped key", jwksJSON(ed(), with(es(), set("use", "enc"), set("d", "AA"))), -1},
+		{"private member null", jwksJSON(with(ed(), set("d", nil))), -1},
+		{"EC point not on the curve", jwksJSON(off), -1},
+		{"EC point at zero", jwksJSON(with(es(), set("x", b64.Encode(make([]byte, 32))), set("y", b64.Encode(make([]byte, 32))))), -1},
+		{"EC x of 31 bytes", jwksJSON(with(es(), set("x", b64.Encode(make([]byte, 31))))), -1},
+		{"EC x of 33 bytes", jwksJSON(with(es(), set("x", b64.Encode(make([]byte, 33))))), -1},
+		{"EC without y", jwksJSON(with(es(), del("y"))), -1},
+		{"Ed25519 x of 31 bytes", jwksJSON(with(ed(), set("x", b64.Encode(make([]byte, 31))))), -1},
+		{"Ed25519 x of 33 bytes", jwksJSON(with(ed(), set("x", b64.Encode(make([]byte, 33))))), -1},
+		{"Ed25519 without x", jwksJSON(with(ed(), del("x"))), -1},
+		{"Ed25519 x padded", jwksJSON(with(ed(), set("x", ed()["x"].(string)+"="))), -1},
+		{"Ed25519 x with trailing bits", jwksJSON(with(ed(), set("x", withTrailingBits(ed()["x"].(string))))), -1},
+		{"Ed25519 x in standard base64", jwksJSON(with(ed(), set("x", strings.NewReplacer("-", "+", "_", "/").Replace(ed()["x"].(string))+"+"))), -1},
+		{"Ed25519 x a number", jwksJSON(with(ed(), set("x", 1))), -1},
+		{"RSA of 1024 bits", jwksJSON(rsaBits(1024)), -1},
+		{"RSA of 2047 bits", jwksJSON(rsaBits(2047)), -1},
+		{"RSA of 8200 bits", jwksJSON(rsaBits(8200)), -1},
+		{"RSA n with a leading zero", jwksJSON(with(rs(), set("n", "AA"+rs()["n"].(string)))), -1},
+		{"RSA e = 1", jwksJSON(with(rs(), set("e", "AQ"))), -1},
+		{"RSA e even", jwksJSON(with(rs(), set("e", "AQAA"))), -1},
+		{"RSA e of 5 bytes", jwksJSON(with(rs(), set("e", "AQAAAAE"))), -1},
+		{"RSA without n", jwksJSON(with(rs(), del("n"))), -1},
+		{"duplicate kid", jwksJSON(ed(), with(es(), set("kid", "ed-1"))), -1},
+		{"same key twice", jwksJSON(ed(), ed()), -1},
+		{"missing kid", jwksJSON(with(ed(), del("kid"))), -1},
+		{"empty kid", jwksJSON(with(ed(), set("kid", ""))), -1},
+		{"kid of 129 bytes", jwksJSON(with(ed(), set("kid", strings.Repeat("k", 129)))), -1},
+		{"kid a number", jwksJSON(with(ed(), set("kid", 1))), -1},
+		{"kty a number", jwksJSON(with(ed(), set("kty", 1))), -1},
+		{"key_ops a string", jwksJSON(with(ed(), set("key_ops", "verify"))), -1},
+		{"key_ops with a number", jwksJSON(with(ed(), set("key_ops", []any{"verify", 1}))), -1},
+		{"duplicate member in a key", []byte(`{"keys":[` + appendMember(mustJSON(ed()), `"x":"`+ed()["x"].(string)+`"`) + `]}`), -1},
+		{"duplicate keys member", []byte(`{"keys":[],"keys":[` + mustJSON(ed()) + `]}`), -1},
+		{"keys not an array", []byte(`{"keys":` + mustJSON(ed()) + `}`), -1},
+		{"a key not an object", []byte(`{"keys":[` + mustJSON(ed()) + `,"x"]}`), -1},
+		{"no keys member", []byte(`{"Keys":[` + mustJSON(ed()) + `]}`), -1},
+		{"a bare key", []byte(mustJSON(ed())), -1},
+		{"an array", []byte(`[` + mustJSON(ed()) + `]`), -1},
+		{"empty", nil, -1},
+		{"not JSON", []byte("keys"), -1},
+		{"trailing data", append(jwksJSON(ed()), '}'), -1},
+		{"more than MaxKeys keys", jwksJSON(manyKeys(verifier.MaxKeys+1, func(i int) map[string]any { return with(ed(), set("kid", fmt.Sprint(i))) })...), -1},
+		{"MaxKeys keys", jwksJSON(manyKeys(verifier.MaxKeys, func(i int) map[string]any { return with(ed(), set("kid", fmt.Sprint(i))) })...), verifier.MaxKeys},
+		{"MaxKeySetSize bytes", padSet(jwksJSON(ed()), verifier.MaxKeySetSize), 1},
+		{"MaxKeySetSize+1 bytes", padSet(jwksJSON(ed()), verifier.MaxKeySetSize+1), -1},
+	}
+	runKeysetCases(t, verifier.ParseJWKS, cases)
+}
+
+// TestParseJWKSKeepsSecretsOut checks that an error about private key
+// material does not quote it.
+func TestParseJWKSKeepsSecretsOut(t *testing.T) {
+	fx := fixedKeys()
+	secret := b64.Encode(fx.ed.priv.(ed25519.PrivateKey).Seed())
+	k := jwkJSON("ed-1", verifier.EdDSA, fx.ed.priv.Public())
+	k["d"] = secret
+	_, err := verifier.ParseJWKS(jwksJSON(k))
+	if !errors.Is(err, verifier.ErrKeySet) || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), secret[:12]) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func manyKeys(n int, key func(i int) map[string]any) []map[string]any {
+	keys := make([]map[string]any, n)
+	for i := range keys {
+		keys[i] = key(i)
+	}
+	return keys
+}
+
+// padSet pads a JSON set with trailing spaces to n bytes.
+func padSet(set []byte, n int) []byte {
+	return append(set, []byte(strings.Repeat(" ", n-len(set)))...)
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestParsePASERKSet(t *testing.T) {
+	fx := fixedKeys()
+	pub := fx.pk.priv.Public().(ed25519.PublicKey)
+	other := fx.other.priv.Public().(ed25519.PublicKey)
+	entry := func(mods ...func(map[string]any)) map[string]any {
+		e := paserkEntry(fx.pk.kid, pub)
+		both(mods...)(e)
+		return e
+	}
+	otherPID := pasetoKID(other)
+	runKeysetCases(t, verifier.ParsePASERKSet, []keysetCase{
+		{"one key", jwksJSON(entry()), 1},
+		{"two keys", jwksJSON(entry(), paserkEntry(otherPID, other)), 2},
+		{"other members ignored", jwksJSON(entry(set("x", 1))), 1},
+		{"kid not the key's k4.pid", jwksJSON(entry(set("kid", otherPID))), -1},
+		{"kid a JWK thumbprint", jwksJSON(entry(set("kid", "ed-1"))), -1},
+		{"kid missing", jwksJSON(entry(del("kid"))), -1},
+		{"kid a number", jwksJSON(entry(set("kid", 1))), -1},
+		{"paserk missing", jwksJSON(entry(del("paserk"))), -1},
+		{"paserk k3.public", jwksJSON(entry(set("paserk", "k3.public."+b64.Encode(pub)))), -1},
+		{"paserk k4.secret", jwksJSON(entry(set("paserk", "k4.secret."+b64.Encode(fx.pk.priv.(ed25519.PrivateKey))))), -1},
+		{"paserk k4.pid", jwksJSON(entry(set("paserk", fx.pk.kid))), -1},
+		{"paserk of 31 bytes", jwksJSON(entry(set("paserk", "k4.public."+b64.Encode(pub[:31])))), -1},
+		{"paserk padded", jwksJSON(entry(set("paserk", "k4.public."+b64.Encode(pub)+"="))), -1},
+		{"paserk with trailing bits", jwksJSON(entry(set("paserk", "k4.public."+withTrailingBits(b64.Encode(pub))))), -1},
+		{"same key twice", jwksJSON(entry(), entry()), -1},
+		{"duplicate member", []byte(`{"keys":[` + appendMember(mustJSON(entry()), `"kid":"`+fx.pk.kid+`"`) + `]}`), -1},
+		{"a JWKS", jwksJSON(jwkJSON("ed-1", verifier.EdDSA, fx.ed.priv.Public())), -1},
+		{"no key", jwksJSON(), -1},
+		{"not JSON", []byte("k4.public."), -1},
+		{"MaxKeySetSize+1 bytes", padSet(jwksJSON(entry()), verifier.MaxKeySetSize+1), -1},
+	})
+}
+
+func TestMergeKeySets(t *testing.T) {
+	fx := fixedKeys()
+	a := mustKeySet(fx.ed)
+	b := mustKeySet(fx.es, fx.pk)
+	m, err := verifier.MergeKeySets(a, b)
+	if err != nil || m.Len() != 3 {
+		t.Fatalf("MergeKeySets = %v, %v", m, err)
+	}
+	var ids []string
+	for _, k := range m.Keys() {
+		ids = append(ids, k.ID())
+	}
+	if want := fmt.Sprint([]string{fx.ed.kid, fx.es.kid, fx.pk.kid}); fmt.Sprint(ids) != want {
+		t.Errorf("Keys() = %v, want %v (ordered by id)", ids, want)
+	}
+	_, err = verifier.MergeKeySets(a, mustKeySet(fx.es), a)
+	checkSentinel(t, err, verifier.ErrKeySet)
+	// Same id, different key.
+	_, err = verifier.MergeKeySets(a, mustKeySet(fx.other))
+	checkSentinel(t, err, verifier.ErrKeySet)
+}
+
+func TestKeySetLookup(t *testing.T) {
+	fx := fixedKeys()
+	for _, kid := range []string{"", "nope", "ED-1", "ed-1 ", fx.pk.kid + "x"} {
+		k, err := fx.keys.LookupKey(context.Background(), kid)
+		if k != nil {
+			t.Errorf("LookupKey(%q) = %v", kid, k)
+		}
+		checkSentinel(t, err, verifier.ErrUnknownKey)
+	}
+	k, err := fx.keys.LookupKey(context.Background(), "es-1")
+	if err != nil || k.ID() != "es-1" || k.Algorithm() != verifier.ES256 {
+		t.Fatalf("LookupKey(es-1) = %v, %v", k, err)
+	}
+}
+
+func TestNewKey(t *testing.T) {
+	fx := testKeys()
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := &rsa.PublicKey{N: new(big.Int).Lsh(big.NewInt(1), 1023), E: 65537}
+	edPub := fx.ed.priv.Public()
+	for _, tc := range []struct {
+		name string
+		id   string
+		alg  string
+		pub  any
+		ok   bool
+	}{
+		{"EdDSA", "k", verifier.EdDSA, edPub, true},
+		{"ES256", "k", verifier.ES256, fx.es.priv.Public(), true},
+		{"RS256", "k", verifier.RS256, fx.rs.priv.Public(), true},
+		{"PS256", "k", verifier.PS256, fx.rs.priv.Public(), true},
+		{"v4.public with its k4.pid", fx.pk.kid, verifier.V4Public, fx.pk.priv.Public(), true},
+		{"v4.public with another id", "k", verifier.V4Public, fx.pk.priv.Public(), false},
+		{"v4.public with another key's k4.pid", fx.pk.kid, verifier.V4Public, edPub, false},
+		{"EdDSA with a P-256 key", "k", verifier.EdDSA, fx.es.priv.Public(), false},
+		{"EdDSA with a short key", "k", verifier.EdDSA, ed25519.PublicKey(make([]byte, 31)), false},
+		{"EdDSA with a private key", "k", verifier.EdDSA, fx.ed.priv, false},
+		{"ES256 with a P-384 key", "k", verifier.ES256, p384.Public(), false},
+		{"ES256 with an Ed25519 key", "k", verifier.ES256, edPub, false},
+		{"RS256 with a P-256 key", "k", verifier.RS256, fx.es.priv.Public(), false},
+		{"RS256 with 1024 bits", "k", verifier.RS256, small, false},
+		{"HS256", "k", "HS256", []byte("secret"), false},
+		{"none", "k", "none", edPub, false},
+		{"no id", "", verifier.EdDSA, edPub, false},
+		{"id of 128 bytes", strings.Repeat("k", 128), verifier.EdDSA, edPub, true},
+		{"id of 129 bytes", strings.Repeat("k", 129), verifier.EdDSA, edPub, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := verifier.NewKey(tc.id, tc.alg, tc.pub)
+			if !tc.ok {
+				if k != nil {
+					t.Errorf("NewKey = %v", k)
+				}
+				checkSentinel(t, err, verifier.ErrKeySet)
+				return
+			}
+			if err != nil || k.ID() != tc.id || k.Algorithm() != tc.alg || !k.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(tc.pub) {
+				t.Fatalf("NewKey = %v, %v", k, err)
+			}
+		})
+	}
+}
+
+func TestReadKeySetFiles(t *testing.T) {
+	fx := fixedKeys()
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	jwksPath := write("jwks.json", jwksJSON(jwkJSON("ed-1", verifier.EdDSA, fx.ed.priv.Public())))
+	paserkPath := write("paserk.json", jwksJSON(paserkEntry(fx.pk.kid, fx.pk.priv.Public().(ed25519.PublicKey))))
+	if ks, err := verifier.ReadJWKSFile(jwksPath); err != nil || ks.Len() != 1 {
+		t.Errorf("ReadJWKSFile = %v, %v", ks, err)
+	}
+	if ks, err := verifier.ReadPASERKFile(paserkPath); err != nil || ks.Len() != 1 {
+		t.Errorf("ReadPASERKFile = %v, %v", ks, err)
+	}
+	missing := filepath.Join(dir, "missing.json")
+	for name, read := range map[string]func(string) (*verifier.KeySet, error){"ReadJWKSFile": verifier.ReadJWKSFile, "ReadPASERKFile": verifier.ReadPASERKFile} {
+		ks, err := read(missing)
+		if ks != nil || !errors.Is(err, verifier.ErrKeySet) || !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s(missing) = %v, %v; want ErrKeySet and ErrNotExist", name, ks, err)
+		}
+		if _, err := read(dir); !errors.Is(err, verifier.ErrKeySet) {
+			t.Errorf("%s(a directory) = %v", name, err)
+		}
+	}
+	big := write("big.json", padSet(jwksJSON(jwkJSON("ed-1", verifier.EdDSA, fx.ed.priv.Public())), 2*verifier.MaxKeySetSize))
+	if _, err := verifier.ReadJWKSFile(big); !errors.Is(err, verifier.ErrKeySet) {
+		t.Errorf("ReadJWKSFile(2 MiB) = %v", err)
+	}
+	if _, err := verifier.ReadJWKSFile(paserkPath); !errors.Is(err, verifier.ErrKeySet) {
+		t.Errorf("ReadJWKSFile(a PASERK set) = %v", err)
+	}
+}
