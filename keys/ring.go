@@ -201,8 +201,12 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 
 // Signer returns the active key of format, private half opened.
 func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
-	var kid string
-	err := r.db.QueryRowContext(ctx, `SELECT kid FROM keys WHERE format = ? AND state = 'active'`, string(format)).Scan(&kid)
+	// One read of the active row: a rotation in another process between two
+	// reads could otherwise destroy the private half in between.
+	var kid, alg string
+	var sealed []byte
+	err := r.db.QueryRowContext(ctx, `SELECT kid, alg, private_key FROM keys WHERE format = ? AND state = 'active'`,
+		string(format)).Scan(&kid, &alg, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoActiveKey, format)
 	}
@@ -216,7 +220,7 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 		return k, nil
 	}
 	// A new active key: open it, and let the old one's private half go.
-	k, err = r.openKey(ctx, kid)
+	k, err = r.openKey(kid, alg, sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -226,16 +230,8 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 	return k, nil
 }
 
-func (r *Ring) openKey(ctx context.Context, kid string) (*Key, error) {
-	var alg string
-	var sealed []byte
-	err := r.db.QueryRowContext(ctx, `SELECT alg, private_key FROM keys WHERE kid = ?`, kid).Scan(&alg, &sealed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %q", ErrKeyNotFound, kid)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
+// openKey unseals the private key of kid.
+func (r *Ring) openKey(kid, alg string, sealed []byte) (*Key, error) {
 	if sealed == nil {
 		return nil, fmt.Errorf("keys: the private half of %q was destroyed", kid)
 	}

@@ -164,7 +164,7 @@ func (k *KeySet) remember(kid string, now time.Time) {
 	if len(k.negative) >= maxNegative {
 		clear(k.negative)
 	}
-	k.negative[kid] = now
+	k.negative[strings.Clone(kid)] = now // kid may point into a token's buffer
 }
 
 // Current returns the key set in use.
