@@ -57,7 +57,7 @@ func (v *Verifier) jwsLayer(ctx context.Context, token string) ([]byte, error) {
 // examples whose header has no kid.
 func verifySignature(t *testing.T, token string, key *Key) {
 	t.Helper()
-	tok, err := jws.Parse(token, nil)
+	tok, err := jws.Parse(token)
 	if err != nil {
 		t.Fatalf("jws.Parse: %v", err)
 	}

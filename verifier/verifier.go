@@ -216,7 +216,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, *Key, 
 // (checkType is unset only by the JOSE conformance tests, whose tokens are
 // not access tokens.)
 func (v *Verifier) verifyJWS(ctx context.Context, token string, checkType bool) ([]byte, *Key, error) {
-	t, err := jws.Parse(token, nil)
+	t, err := jws.Parse(token)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}

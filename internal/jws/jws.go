@@ -73,9 +73,8 @@ var refused = [...]string{"crit", "b64", "jku", "jwk", "x5u", "x5c", "x5t", "x5t
 
 // Parse splits token into its three parts and reads the protected header.
 // It does not check the signature, nor decode the payload (see
-// DecodePayload). Signature bytes are decoded into sigBuf when it is large
-// enough, otherwise into the token's buffer.
-func Parse(token string, sigBuf []byte) (Token, error) {
+// DecodePayload).
+func Parse(token string) (Token, error) {
 	h, rest, ok := strings.Cut(token, ".")
 	if !ok {
 		return Token{}, errors.New("not a compact JWS: no '.'")
@@ -97,9 +96,6 @@ func Parse(token string, sigBuf []byte) (Token, error) {
 	// order: a single allocation per token. Each part has a region of its
 	// own, written once.
 	hn, pn, sn := b64.DecodedLen(len(h)), b64.DecodedLen(len(payload)), b64.DecodedLen(len(sig))
-	if sn <= len(sigBuf) {
-		sn = 0
-	}
 	buf := make([]byte, hn+pn+sn)
 	n, err := b64.DecodeInto(buf[:hn], h)
 	if err != nil {
@@ -109,9 +105,7 @@ func Parse(token string, sigBuf []byte) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	if sn > 0 {
-		sigBuf = buf[hn+pn:]
-	}
+	sigBuf := buf[hn+pn:]
 	n, err = b64.DecodeInto(sigBuf, sig)
 	if err != nil {
 		return Token{}, fmt.Errorf("signature: %w", err)

@@ -112,7 +112,7 @@ func (f *Feed) Changes(ctx context.Context, since int64) (*revocation.Batch, err
 
 // verify checks the feed's JWS and returns its payload.
 func (f *Feed) verify(ctx context.Context, doc string) ([]byte, error) {
-	t, err := jws.Parse(doc, nil)
+	t, err := jws.Parse(doc)
 	if err != nil {
 		return nil, fmt.Errorf("remote: revocation feed: %w", err)
 	}
