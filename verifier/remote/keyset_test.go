@@ -109,9 +109,8 @@ func TestFirstFetchMustSucceed(t *testing.T) {
 
 func TestUnknownKidRefetchesOncePerCooldown(t *testing.T) {
 	srv := newJWKSServer(t, "a")
-	now := time.Now()
-	clock := func() time.Time { return now }
-	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Cooldown: time.Minute, MinRefresh: time.Hour, Now: clock})
+	clock := newTestClock()
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Cooldown: time.Minute, MinRefresh: time.Hour, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +137,7 @@ func TestUnknownKidRefetchesOncePerCooldown(t *testing.T) {
 	}
 	// After the cooldown one more fetch is allowed; a kid that stays
 	// unknown is then remembered.
-	now = now.Add(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	if _, err := ks.LookupKey(context.Background(), "bogus-x"); !errors.Is(err, verifier.ErrUnknownKey) {
 		t.Fatal(err)
 	}
@@ -178,20 +177,16 @@ func TestConcurrentUnknownKidsShareOneFetch(t *testing.T) {
 
 func TestFailedFetchKeepsLastGoodSet(t *testing.T) {
 	srv := newJWKSServer(t, "a")
-	now := time.Now()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clock := newTestClock()
 	var errs atomic.Int64
 	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Cooldown: time.Millisecond,
-		MinRefresh: time.Hour, Now: clock, OnError: func(error) { errs.Add(1) }})
+		MinRefresh: time.Hour, Now: clock.Now, OnError: func(error) { errs.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ks.Close()
 	srv.setFail(true)
-	mu.Lock()
-	now = now.Add(time.Second)
-	mu.Unlock()
+	clock.Advance(time.Second)
 	if _, err := ks.LookupKey(context.Background(), "zzz"); !errors.Is(err, verifier.ErrUnknownKey) {
 		t.Fatal(err)
 	}
@@ -205,15 +200,15 @@ func TestFailedFetchKeepsLastGoodSet(t *testing.T) {
 
 func TestNewSetReplacesOld(t *testing.T) {
 	srv := newJWKSServer(t, "a")
-	now := time.Now()
+	clock := newTestClock()
 	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Cooldown: time.Millisecond,
-		MinRefresh: time.Hour, Now: func() time.Time { return now }})
+		MinRefresh: time.Hour, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ks.Close()
 	srv.setKeys("b")
-	now = now.Add(time.Second)
+	clock.Advance(time.Second)
 	if _, err := ks.LookupKey(context.Background(), "b"); err != nil {
 		t.Fatal(err)
 	}
@@ -260,4 +255,25 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// testClock is a clock the test advances while the key set's background
+// loop reads it.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: time.Now()} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
