@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -37,18 +38,59 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 		if !create {
 			return nil, fmt.Errorf("%w at %q", ErrNoDatabase, path)
 		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		switch {
-		case err == nil:
-			f.Close()
-		case errors.Is(err, os.ErrExist):
-			// Another process created it a moment ago: open theirs.
-		default:
-			return nil, fmt.Errorf("create database: %w", err)
+		if err := createDatabase(ctx, path); err != nil {
+			return nil, err
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	db, err := openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %q: %w", path, err)
+	}
+	return db, nil
+}
+
+// createDatabase builds a new database beside path, already in WAL mode and
+// at the current schema, and links it into place; if another process linked
+// one first, theirs is kept. Nobody ever opens a half-made database at path:
+// several connections switching one new file from rollback to WAL mode at
+// once can get SQLITE_BUSY without SQLite's busy handler being consulted.
+func createDatabase(ctx context.Context, path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(tmp + suffix)
+		}
+	}()
+	if err := errors.Join(f.Chmod(0o600), f.Close()); err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	db, err := openDB(tmp)
+	if err != nil {
+		return err
+	}
+	err = migrate(ctx, db)
+	// Closing the last connection checkpoints the WAL into the file and
+	// removes it, so the one file linked below holds everything.
+	if err := errors.Join(err, db.Close()); err != nil {
+		return fmt.Errorf("create database %q: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create database: %w", err)
+	}
+	return nil
+}
+
+func openDB(path string) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -58,10 +100,6 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
-	}
-	if err := migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
 	return db, nil
 }
