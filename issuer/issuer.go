@@ -12,7 +12,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,11 +19,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/audit"
 	"github.com/writ-dev/writ/internal/b64"
-	"github.com/writ-dev/writ/internal/paseto"
 	"github.com/writ-dev/writ/keys"
 )
 
@@ -66,7 +63,8 @@ type Config struct {
 
 // Issuer signs and records tokens. It is safe for concurrent use.
 type Issuer struct {
-	cfg Config
+	cfg    Config
+	ledger ledger // records waiting for their group commit
 }
 
 // New returns an Issuer for cfg.
@@ -236,10 +234,31 @@ func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := i.cfg.Keys.Signer(ctx, req.Format)
-	if err != nil {
-		return nil, err
+	// record refuses a token whose key was withdrawn (compromised) after
+	// it was read here: it is then signed again with the key active now.
+	for retry := false; ; retry = true {
+		key, err := i.cfg.Keys.Signer(ctx, req.Format)
+		if err != nil {
+			return nil, err
+		}
+		t, err := i.sign(key, req)
+		if err != nil {
+			return nil, err
+		}
+		err = i.record(ctx, req, t)
+		switch {
+		case err == nil:
+			return t, nil
+		case !errors.Is(err, errKeyWithdrawn):
+			return nil, err
+		case retry:
+			return nil, fmt.Errorf("%w twice during one issuance; try again", errKeyWithdrawn)
+		}
 	}
+}
+
+// sign makes the token that req asks for with key, its times from now.
+func (i *Issuer) sign(key *keys.Key, req Request) (*Token, error) {
 	var id [16]byte
 	rand.Read(id[:])
 	// Whole seconds: NumericDate and RFC 3339 both carry them exactly.
@@ -251,94 +270,36 @@ func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
 		IssuedAt:  now,
 		ExpiresAt: now.Add(req.TTL),
 	}
+	var err error
+	c := &accesstoken.Claims{
+		Issuer: i.cfg.Issuer, Subject: req.Subject, Audience: req.Audience,
+		Scope: strings.Join(req.Scopes, " "), ClientID: req.Name, ID: t.ID,
+		IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt,
+	}
 	if req.Format == keys.PASETO {
-		t.Token, err = signPASETO(key, i.cfg.Issuer, req, t)
+		t.Token, err = signPASETO(key, c)
 	} else {
-		t.Token, err = signJWT(key, i.cfg.Issuer, req, t)
+		t.Token, err = signJWT(key, c)
 	}
 	if err != nil {
-		return nil, err
-	}
-	if err := i.record(ctx, req, t); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-type jwtHeader struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
-	Typ string `json:"typ"`
+// signJWT returns the JWT of c signed by key.
+func signJWT(key *keys.Key, c *accesstoken.Claims) (string, error) {
+	var buf [1024]byte // room on the stack for the claims of a usual token
+	return signJWS(key, accesstoken.Typ, accesstoken.AppendJWTClaims(buf[:0], c))
 }
 
-type jwtClaims struct {
-	Iss      string `json:"iss"`
-	Sub      string `json:"sub"`
-	Aud      any    `json:"aud"` // a string for one audience, else an array
-	Exp      int64  `json:"exp"`
-	Iat      int64  `json:"iat"`
-	Nbf      int64  `json:"nbf"`
-	Jti      string `json:"jti"`
-	Scope    string `json:"scope,omitempty"`
-	ClientID string `json:"client_id"`
-}
-
-func audience(auds []string) any {
-	if len(auds) == 1 {
-		return auds[0]
-	}
-	return auds
-}
-
-func signJWT(key *keys.Key, iss string, req Request, t *Token) (string, error) {
-	h, err := json.Marshal(jwtHeader{Alg: key.Algorithm(), Kid: key.ID(), Typ: "at+jwt"})
-	if err != nil {
-		return "", err
-	}
-	c, err := json.Marshal(jwtClaims{
-		Iss: iss, Sub: req.Subject, Aud: audience(req.Audience),
-		Exp: t.ExpiresAt.Unix(), Iat: t.IssuedAt.Unix(), Nbf: t.IssuedAt.Unix(),
-		Jti: t.ID, Scope: strings.Join(req.Scopes, " "), ClientID: req.Name,
-	})
-	if err != nil {
-		return "", err
-	}
-	return signJWS(key, h, c)
-}
-
-type pasetoClaims struct {
-	Iss      string `json:"iss"`
-	Sub      string `json:"sub"`
-	Aud      any    `json:"aud"`
-	Exp      string `json:"exp"`
-	Iat      string `json:"iat"`
-	Nbf      string `json:"nbf"`
-	Jti      string `json:"jti"`
-	Scope    string `json:"scope,omitempty"`
-	ClientID string `json:"client_id"`
-}
-
-func signPASETO(key *keys.Key, iss string, req Request, t *Token) (string, error) {
+// signPASETO returns the v4.public token of c signed by key.
+func signPASETO(key *keys.Key, c *accesstoken.Claims) (string, error) {
 	priv, ok := key.Signer().(ed25519.PrivateKey)
 	if !ok {
 		return "", fmt.Errorf("issuer: %s is not an Ed25519 key", key)
 	}
-	m, err := json.Marshal(pasetoClaims{
-		Iss: iss, Sub: req.Subject, Aud: audience(req.Audience),
-		Exp: t.ExpiresAt.UTC().Format(time.RFC3339), Iat: t.IssuedAt.UTC().Format(time.RFC3339),
-		Nbf: t.IssuedAt.UTC().Format(time.RFC3339),
-		Jti: t.ID, Scope: strings.Join(req.Scopes, " "), ClientID: req.Name,
-	})
-	if err != nil {
-		return "", err
-	}
-	f, err := json.Marshal(struct {
-		Kid string `json:"kid"`
-	}{key.ID()})
-	if err != nil {
-		return "", err
-	}
-	return paseto.Sign(priv, m, f), nil
+	return accesstoken.SignPASETO(priv, key.ID(), c), nil
 }
 
 // SignDocument signs payload, a JSON object, as a compact JWS with the
@@ -346,30 +307,21 @@ func signPASETO(key *keys.Key, iss string, req Request, t *Token) (string, error
 // (the revocation feed). Verifiers check it against the same key set as
 // tokens; typ keeps it from ever being taken for an access token.
 func (i *Issuer) SignDocument(ctx context.Context, typ string, payload []byte) (string, error) {
-	if typ == "" || strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt") {
+	if typ == "" || strings.EqualFold(typ, accesstoken.Typ) || strings.EqualFold(typ, "application/"+accesstoken.Typ) {
 		return "", fmt.Errorf("issuer: a document's typ must be set and must not be at+jwt")
 	}
 	key, err := i.cfg.Keys.Signer(ctx, keys.JWT)
 	if err != nil {
 		return "", err
 	}
-	h, err := json.Marshal(jwtHeader{Alg: key.Algorithm(), Kid: key.ID(), Typ: typ})
-	if err != nil {
-		return "", err
-	}
-	return signJWS(key, h, payload)
+	return signJWS(key, typ, payload)
 }
 
-// signJWS signs the encoded header and payload with key.
-func signJWS(key *keys.Key, header, payload []byte) (string, error) {
-	method := jwt.GetSigningMethod(key.Algorithm())
-	if method == nil {
-		return "", fmt.Errorf("issuer: no signing method for %s", key.Algorithm())
-	}
-	input := b64.Encode(header) + "." + b64.Encode(payload)
-	sig, err := method.Sign(input, key.Signer())
+// signJWS signs payload with key as a compact JWS whose header carries typ.
+func signJWS(key *keys.Key, typ string, payload []byte) (string, error) {
+	tok, err := accesstoken.SignJWT(key.Algorithm(), key.ID(), typ, key.Signer(), payload)
 	if err != nil {
 		return "", fmt.Errorf("issuer: sign with %s: %w", key, err)
 	}
-	return input + "." + b64.Encode(sig), nil
+	return tok, nil
 }

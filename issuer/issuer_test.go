@@ -6,8 +6,10 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -410,5 +412,120 @@ func TestIssuedTokensVerify(t *testing.T) {
 		if err != nil || c.ID != tok.ID || !c.HasScope("a:b") {
 			t.Errorf("%s: Verify = %+v, %v", f, c, err)
 		}
+	}
+}
+
+// TestConcurrentIssuance has many goroutines issue at once, so that their
+// records share group commits, with some records refused by the database
+// (a trigger stands for any failure of one insert): every token returned is
+// recorded with its audit event, every refused one is reported to its own
+// caller only, and nothing of it is left behind.
+func TestConcurrentIssuance(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	if _, err := e.db.Exec(`CREATE TRIGGER poison BEFORE INSERT ON tokens WHEN NEW.subject = 'poison'
+		BEGIN SELECT RAISE(ABORT, 'poisoned record'); END`); err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 32, 20
+	var mu sync.Mutex
+	issued := map[string]bool{}
+	var refused int
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for n := range each {
+				subject := fmt.Sprintf("user-%d-%d", w, n)
+				if n%7 == 3 {
+					subject = "poison"
+				}
+				tok, err := e.issuer.Issue(ctx, issuer.Request{Subject: subject, Audience: []string{testAudience}})
+				mu.Lock()
+				switch {
+				case subject == "poison" && (err == nil || !strings.Contains(err.Error(), "poisoned record")):
+					t.Errorf("poisoned record: %v, want its own error", err)
+				case subject == "poison":
+					refused++
+				case err != nil:
+					t.Errorf("issue %s: %v", subject, err)
+				case tok.Token == "":
+					t.Errorf("issue %s: no token", subject)
+				default:
+					issued[tok.ID] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if want := workers * (each - 3); len(issued) != want || refused != workers*3 {
+		t.Fatalf("%d issued, %d refused; want %d and %d", len(issued), refused, want, workers*3)
+	}
+	rows, err := e.db.Query(`SELECT t.jti, count(a.id) FROM tokens t LEFT JOIN audit a ON a.jti = t.jti AND a.action = ? GROUP BY t.jti`, audit.Issue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	recorded := 0
+	for rows.Next() {
+		var jti string
+		var events int
+		if err := rows.Scan(&jti, &events); err != nil {
+			t.Fatal(err)
+		}
+		if !issued[jti] || events != 1 {
+			t.Errorf("record %s: returned to a caller %v, %d audit events", jti, issued[jti], events)
+		}
+		recorded++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if recorded != len(issued) {
+		t.Errorf("%d records for %d tokens issued", recorded, len(issued))
+	}
+	var orphans int
+	if err := e.db.QueryRow(`SELECT count(*) FROM audit WHERE subject = 'poison'`).Scan(&orphans); err != nil || orphans != 0 {
+		t.Errorf("%d audit events of refused tokens (%v)", orphans, err)
+	}
+}
+
+// compromiseOnRead hands out the active key, and compromises it right after
+// the first time: as if an admin ran writ keys compromise between Issue's
+// read of the key and the commit of its record.
+type compromiseOnRead struct {
+	ring *keys.Ring
+	done bool
+}
+
+func (c *compromiseOnRead) Signer(ctx context.Context, f keys.Format) (*keys.Key, error) {
+	k, err := c.ring.Signer(ctx, f)
+	if err == nil && !c.done {
+		c.done = true
+		err = c.ring.Compromise(ctx, k.ID())
+	}
+	return k, err
+}
+
+func TestIssueNeverReturnsTokenOfWithdrawnKey(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	before, err := e.ring.Signer(context.Background(), keys.JWT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: &compromiseOnRead{ring: e.ring}, DB: e.db, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.Issue(context.Background(), issuer.Request{Subject: "s", Audience: []string{testAudience}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.KeyID == before.ID() {
+		t.Fatalf("token signed by the compromised key %s", before.ID())
+	}
+	var n int
+	if err := e.db.QueryRow(`SELECT count(*) FROM tokens WHERE kid = ?`, before.ID()).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d records under the compromised key (%v)", n, err)
 	}
 }

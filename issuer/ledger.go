@@ -2,9 +2,11 @@ package issuer
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/writ-dev/writ/internal/audit"
@@ -62,31 +64,145 @@ func SetStatus(ctx context.Context, recs []Record, rl RevocationLookup, now time
 	return nil
 }
 
-// record commits the issuance and its audit event together.
+// record commits the issuance and its audit event, and returns once they
+// are durable. Concurrent calls share transactions (a group commit): one
+// caller at a time, the leader, commits everything queued so far in one
+// transaction and one sync, then hands the lead to the next caller queued,
+// if any. SQLite has one writer at a time anyway; this way concurrent
+// issuers queue in memory instead of in SQLite's busy handler, whose sleeps
+// made their latency jump, and pay one sync per batch instead of one each.
+//
+// A token is recorded only if its key is active, or retired (a rotation
+// came between reading the key and the commit: the token is good, and Expire
+// keeps the key published until it has expired). A token whose key was
+// withdrawn meanwhile (compromised) is not, and record returns
+// errKeyWithdrawn.
 func (i *Issuer) record(ctx context.Context, req Request, t *Token) error {
+	e := &ledgerEntry{req: req, t: t, done: make(chan error, 1)}
+	l := &i.ledger
+	l.mu.Lock()
+	l.queue = append(l.queue, e)
+	lead := !l.leading
+	l.leading = true
+	l.mu.Unlock()
+	if !lead {
+		if err := <-e.done; err != errLead {
+			return err
+		}
+	}
+	// The commit must not fail because this caller went away: the batch
+	// holds other callers' records too.
+	i.commitQueued(context.WithoutCancel(ctx))
+	return <-e.done
+}
+
+// ledger is the queue of records waiting for the group commit.
+type ledger struct {
+	mu      sync.Mutex
+	queue   []*ledgerEntry
+	leading bool // a caller is committing; the others wait on done
+}
+
+type ledgerEntry struct {
+	req  Request
+	t    *Token
+	done chan error // the outcome of the commit, or errLead
+}
+
+// errLead tells a queued caller that it now leads the group commit.
+var errLead = errors.New("issuer: lead the group commit")
+
+// maxBatch bounds the records committed in one transaction.
+const maxBatch = 256
+
+// commitQueued commits the queue, then passes the lead to the first caller
+// queued meanwhile, or gives it up.
+func (i *Issuer) commitQueued(ctx context.Context) {
+	l := &i.ledger
+	l.mu.Lock()
+	batch := l.queue[:min(len(l.queue), maxBatch)]
+	l.queue = l.queue[len(batch):]
+	l.mu.Unlock()
+
+	outcomes, err := i.commit(ctx, batch)
+	for n, e := range batch {
+		switch {
+		case err == nil:
+			e.done <- outcomes[n]
+		case len(batch) == 1:
+			e.done <- err
+		default:
+			// One bad record must not fail the others: retry each alone.
+			o, err := i.commit(ctx, batch[n:n+1])
+			if err == nil {
+				err = o[0]
+			}
+			e.done <- err
+		}
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.queue) == 0 {
+		l.leading = false
+		l.queue = nil // let a burst's backing array go
+		return
+	}
+	l.queue[0].done <- errLead
+}
+
+// errKeyWithdrawn is the outcome of a record whose token was signed by a
+// key that may no longer sign: compromised, or removed, since it was read.
+var errKeyWithdrawn = errors.New("issuer: the signing key was withdrawn")
+
+// commit records entries and their audit events in one transaction, each
+// only if its key is still active or retired (see record).
+func (i *Issuer) commit(ctx context.Context, entries []*ledgerEntry) ([]error, error) {
 	tx, err := i.cfg.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("issuer: record token: %w", err)
+		return nil, fmt.Errorf("issuer: record token: %w", err)
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO tokens
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO tokens
 		(jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, string(t.Format), t.KeyID, req.Subject, req.Name,
-		strings.Join(req.Scopes, " "), strings.Join(req.Audience, " "),
-		t.IssuedAt.Unix(), t.ExpiresAt.Unix(), req.IssuedBy)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return fmt.Errorf("issuer: record token: %w", err)
+		return nil, fmt.Errorf("issuer: record token: %w", err)
 	}
-	err = audit.Record(ctx, tx, audit.Event{At: i.cfg.Now(), Actor: req.IssuedBy, Action: req.action,
-		Subject: req.Subject, JTI: t.ID, KID: t.KeyID, Detail: req.detail})
-	if err != nil {
-		return err
+	defer insert.Close()
+	now := i.cfg.Now()
+	outcomes := make([]error, len(entries))
+	states := map[string]keys.State{} // a batch has one or two kids
+	for n, e := range entries {
+		req, t := e.req, e.t
+		state, ok := states[t.KeyID]
+		if !ok {
+			err := tx.QueryRowContext(ctx, `SELECT state FROM keys WHERE kid = ?`, t.KeyID).Scan(&state)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, fmt.Errorf("issuer: record token: %w", err)
+			}
+			states[t.KeyID] = state
+		}
+		if state != keys.Active && state != keys.Retired {
+			outcomes[n] = errKeyWithdrawn
+			continue
+		}
+		_, err = insert.ExecContext(ctx, t.ID, string(t.Format), t.KeyID, req.Subject, req.Name,
+			strings.Join(req.Scopes, " "), strings.Join(req.Audience, " "),
+			t.IssuedAt.Unix(), t.ExpiresAt.Unix(), req.IssuedBy)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: record token: %w", err)
+		}
+		err = audit.Record(ctx, tx, audit.Event{At: now, Actor: req.IssuedBy, Action: req.action,
+			Subject: req.Subject, JTI: t.ID, KID: t.KeyID, Detail: req.detail})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("issuer: record token: %w", err)
+		return nil, fmt.Errorf("issuer: record token: %w", err)
 	}
-	return nil
+	return outcomes, nil
 }
 
 // ErrNotFound is returned for a jti that was never issued here.

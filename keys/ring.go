@@ -80,6 +80,8 @@ type Ring struct {
 
 	mu      sync.Mutex
 	signers map[Format]*Key // the opened active key of each format
+
+	activeKey *sql.Stmt // kid, alg and sealed private half of the active key of a format
 }
 
 // masterKeyCheck is sealed under the master key when a keyring is first
@@ -112,6 +114,12 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	}
 	if pt, err := r.mk.open(sealed, []byte("meta")); err != nil || string(pt) != masterKeyCheck {
 		return nil, fmt.Errorf("keyring: %w: it does not open this database's keys", ErrMasterKey)
+	}
+	// Prepared once: Signer runs on every issuance, and parsing the SQL
+	// each time cost as much as running it.
+	r.activeKey, err = r.db.PrepareContext(ctx, `SELECT kid, alg, private_key FROM keys WHERE format = ? AND state = 'active'`)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
 	}
 	return r, nil
 }
@@ -205,8 +213,7 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 	// reads could otherwise destroy the private half in between.
 	var kid, alg string
 	var sealed []byte
-	err := r.db.QueryRowContext(ctx, `SELECT kid, alg, private_key FROM keys WHERE format = ? AND state = 'active'`,
-		string(format)).Scan(&kid, &alg, &sealed)
+	err := r.activeKey.QueryRowContext(ctx, string(format)).Scan(&kid, &alg, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoActiveKey, format)
 	}

@@ -4,9 +4,12 @@
 package jws
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
@@ -160,6 +163,8 @@ func parseHeader(data []byte) (Header, error) {
 	return h, nil
 }
 
+// pssOptions are PS256's, for signing and verifying: SHA-256 and a salt as
+// long as the hash (RFC 7518 §3.5).
 var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
 
 // Verify reports whether sig is a valid alg signature of input under pub.
@@ -189,6 +194,99 @@ func Verify(alg string, pub crypto.PublicKey, input string, sig []byte) bool {
 		return ok && rsa.VerifyPSS(k, crypto.SHA256, h[:], sig, &pssOptions) == nil
 	}
 	return false
+}
+
+// AppendSignature appends to dst the alg signature of input by key, in the
+// form a JWS carries (RFC 7518 §3): r||s of 32 bytes each for ES256. key
+// must be the kind of key alg uses: an Ed25519, P-256 or RSA private key,
+// or another crypto.Signer (a hardware key, say) whose public half is one.
+func AppendSignature(dst []byte, alg string, key crypto.Signer, input []byte) ([]byte, error) {
+	var (
+		msg  []byte
+		opts crypto.SignerOpts = crypto.SHA256
+	)
+	switch alg {
+	case EdDSA:
+		if k, ok := key.(ed25519.PrivateKey); ok {
+			if len(k) != ed25519.PrivateKeySize {
+				return nil, errors.New("jws: malformed Ed25519 private key")
+			}
+			// ed25519.Sign inlines, so that its result stays on the
+			// stack: signing allocates nothing.
+			return append(dst, ed25519.Sign(k, input)...), nil
+		}
+		// Another signer gets a copy, so that input never escapes to
+		// the heap for the sake of this rare path.
+		msg, opts = bytes.Clone(input), crypto.Hash(0)
+	case ES256, RS256, PS256:
+		h := sha256.Sum256(input)
+		msg = h[:]
+		if alg == PS256 {
+			opts = &pssOptions
+		}
+	default:
+		return nil, fmt.Errorf("jws: cannot sign with algorithm %q", alg)
+	}
+	if !fits(alg, key.Public()) {
+		return nil, fmt.Errorf("jws: a %T does not sign %s", key, alg)
+	}
+	sig, err := key.Sign(rand.Reader, msg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("jws: sign with %s: %w", alg, err)
+	}
+	if alg == ES256 {
+		return derToP1363(dst, sig)
+	}
+	return append(dst, sig...), nil
+}
+
+// fits reports whether pub is the kind of key that alg signs with, so that
+// an ECDSA key never makes an ASN.1 signature labelled RS256, say.
+func fits(alg string, pub crypto.PublicKey) bool {
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		return alg == EdDSA
+	case *ecdsa.PublicKey:
+		return alg == ES256 && k.Curve == elliptic.P256()
+	case *rsa.PublicKey:
+		return alg == RS256 || alg == PS256
+	}
+	return false
+}
+
+// derToP1363 appends the fixed-width r||s form (RFC 7518 §3.4) of der, a
+// P-256 signature as the ASN.1 SEQUENCE that crypto/ecdsa makes: the
+// reverse of p1363ToDER.
+func derToP1363(dst, der []byte) ([]byte, error) {
+	// A P-256 SEQUENCE is shorter than 128 bytes: its length is one byte.
+	if len(der) < 2 || der[0] != 0x30 || int(der[1]) != len(der)-2 {
+		return nil, errors.New("jws: malformed ECDSA signature")
+	}
+	r, rest, ok1 := readInt(der[2:])
+	s, rest, ok2 := readInt(rest)
+	if !ok1 || !ok2 || len(rest) != 0 {
+		return nil, errors.New("jws: malformed ECDSA signature")
+	}
+	var zero [32]byte
+	dst = append(append(dst, zero[:32-len(r)]...), r...)
+	return append(append(dst, zero[:32-len(s)]...), s...), nil
+}
+
+// readInt reads a DER INTEGER of at most 32 bytes, not counting the zero
+// that keeps it positive, from the start of b and returns its big-endian
+// bytes and what follows it.
+func readInt(b []byte) (v, rest []byte, ok bool) {
+	if len(b) < 3 || b[0] != 0x02 || b[1] == 0 || int(b[1]) > len(b)-2 {
+		return nil, nil, false
+	}
+	v, rest = b[2:2+b[1]], b[2+b[1]:]
+	if v[0] >= 0x80 {
+		return nil, nil, false // negative
+	}
+	if v[0] == 0 && len(v) > 1 {
+		v = v[1:]
+	}
+	return v, rest, len(v) <= 32
 }
 
 // p1363ToDER re-encodes a fixed-width r||s signature (RFC 7518 §3.4) as the

@@ -29,19 +29,19 @@ func PAE(dst []byte, pieces ...[]byte) []byte {
 }
 
 // Sign returns the v4.public token for message and footer signed by priv,
-// with an empty implicit assertion.
+// with an empty implicit assertion. The token string is its one
+// allocation, for tokens of a usual size.
 func Sign(priv ed25519.PrivateKey, message, footer []byte) string {
-	sig := ed25519.Sign(priv, PAE(nil, []byte(Header), message, footer, nil))
-	body := append(message[:len(message):len(message)], sig...)
-	var b strings.Builder
-	b.Grow(len(Header) + (len(body)*4+2)/3 + 1 + (len(footer)*4+2)/3)
-	b.WriteString(Header)
-	b.WriteString(b64.Encode(body))
+	// Room on the stack for the PAE, then the body (message||signature)
+	// after it, and for the token; larger ones spill to the heap.
+	var buf, out [2048]byte
+	m2 := PAE(buf[:0], []byte(Header), message, footer, nil)
+	body := append(append(m2[len(m2):], message...), ed25519.Sign(priv, m2)...)
+	t := b64.AppendEncode(append(out[:0], Header...), body)
 	if len(footer) > 0 {
-		b.WriteByte('.')
-		b.WriteString(b64.Encode(footer))
+		t = b64.AppendEncode(append(t, '.'), footer)
 	}
-	return b.String()
+	return string(t)
 }
 
 // Token is a v4.public token split into its parts.

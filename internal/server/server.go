@@ -106,6 +106,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// verifiedTokenCache is how many verified tokens each of the server's
+// verifiers keeps: at most 8 KiB each.
+const verifiedTokenCache = 1024
+
 // verifierFor returns a verifier of the server's own tokens for audience,
 // or for any audience when it is empty, consulting the live key set and
 // revocations.
@@ -117,6 +121,10 @@ func (s *Server) verifierFor(audience string) (*verifier.Verifier, error) {
 		Algorithms:        []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256, verifier.V4Public},
 		Keys:              &s.keys,
 		Revocation:        s.snap,
+		// Admins and services send the same token request after request:
+		// a cache hit skips the signature check, while key set,
+		// revocations and expiry are still checked on every call.
+		CacheSize: verifiedTokenCache,
 	})
 }
 

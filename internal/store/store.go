@@ -101,8 +101,15 @@ func openDB(path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
+	// database/sql keeps two idle connections by default: under concurrent
+	// requests it would open and close connections, each running the
+	// pragmas above, over and over.
+	db.SetMaxIdleConns(maxIdleConns)
 	return db, nil
 }
+
+// maxIdleConns is how many open connections a database keeps for reuse.
+const maxIdleConns = 8
 
 // migrations[i] moves the schema from version i to i+1. Entries are only
 // ever appended.

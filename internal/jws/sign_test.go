@@ -1,0 +1,130 @@
+package jws
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	mrand "math/rand/v2"
+	"testing"
+)
+
+// opaque hides the concrete type of a key, as a hardware signer would.
+type opaque struct{ crypto.Signer }
+
+func testKeys(t *testing.T) map[string]crypto.Signer {
+	t.Helper()
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]crypto.Signer{EdDSA: ed, ES256: ec, RS256: rs, PS256: rs}
+}
+
+func TestAppendSignature(t *testing.T) {
+	input := []byte("eyJhbGciOiJFZERTQSJ9.e30")
+	for alg, key := range testKeys(t) {
+		for name, k := range map[string]crypto.Signer{"concrete": key, "opaque": opaque{key}} {
+			t.Run(alg+"/"+name, func(t *testing.T) {
+				sig, err := AppendSignature([]byte("x"), alg, k, input)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sig[0] != 'x' {
+					t.Fatal("dst not kept")
+				}
+				sig = sig[1:]
+				if alg == ES256 && len(sig) != 64 {
+					t.Fatalf("ES256 signature of %d bytes", len(sig))
+				}
+				if !Verify(alg, key.Public(), string(input), sig) {
+					t.Fatal("signature does not verify")
+				}
+				if Verify(alg, key.Public(), string(input)+"x", sig) {
+					t.Fatal("signature verifies another input")
+				}
+			})
+		}
+	}
+}
+
+func TestAppendSignatureRefuses(t *testing.T) {
+	keys := testKeys(t)
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, alg string
+		key       crypto.Signer
+	}{
+		{"EdDSA with ECDSA", EdDSA, keys[ES256]},
+		{"EdDSA with RSA", EdDSA, opaque{keys[RS256]}},
+		{"ES256 with Ed25519", ES256, keys[EdDSA]},
+		{"ES256 with P-384", ES256, p384},
+		{"ES256 with RSA", ES256, keys[RS256]},
+		{"RS256 with ECDSA", RS256, keys[ES256]},
+		{"PS256 with Ed25519", PS256, opaque{keys[EdDSA]}},
+		{"EdDSA with a short Ed25519 key", EdDSA, keys[EdDSA].(ed25519.PrivateKey)[:32]},
+		{"none", "none", keys[EdDSA]},
+		{"HS256", "HS256", keys[RS256]},
+		{"ES384", "ES384", p384},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if sig, err := AppendSignature(nil, tc.alg, tc.key, []byte("input")); err == nil {
+				t.Errorf("AppendSignature(%s, %T) = %x, want an error", tc.alg, tc.key, sig)
+			}
+		})
+	}
+}
+
+// TestDERToP1363 converts fixed-width signatures to DER and back, with
+// integers of every length that leading zeros and high bits make.
+func TestDERToP1363(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(1, 2)) // fixed seed: reproducible
+	for i := range 2000 {
+		sig := make([]byte, 64)
+		for j := range sig {
+			sig[j] = byte(r.Uint32())
+		}
+		// Zero a prefix of r and of s, up to all of it.
+		clear(sig[:i%33])
+		clear(sig[32 : 32+i/33%33])
+		der := p1363ToDER(nil, sig)
+		got, err := derToP1363([]byte("x"), der)
+		if err != nil || !bytes.Equal(got, append([]byte("x"), sig...)) {
+			t.Fatalf("derToP1363(%x) = %x, %v; want %x", der, got, err, sig)
+		}
+	}
+}
+
+func TestDERToP1363Malformed(t *testing.T) {
+	for _, der := range [][]byte{
+		nil,
+		{0x30},
+		{0x30, 0x00},
+		{0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01},                                            // not a SEQUENCE
+		{0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01},                                            // length beyond the end
+		{0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00},                                      // trailing data in the SEQUENCE
+		{0x30, 0x03, 0x02, 0x01, 0x01},                                                              // one integer
+		{0x30, 0x06, 0x02, 0x01, 0x01, 0x04, 0x01, 0x01},                                            // not an INTEGER
+		{0x30, 0x05, 0x02, 0x00, 0x02, 0x01, 0x01},                                                  // empty INTEGER
+		{0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01},                                            // negative
+		append(append([]byte{0x30, 0x26, 0x02, 0x21, 0x01}, make([]byte, 32)...), 0x02, 0x01, 0x01), // 33-byte integer
+	} {
+		if got, err := derToP1363(nil, der); err == nil {
+			t.Errorf("derToP1363(%x) = %x, want an error", der, got)
+		}
+	}
+}
