@@ -3,11 +3,8 @@ package accesstoken_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -20,6 +17,7 @@ import (
 	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/paserk"
+	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -155,21 +153,18 @@ func checkWritVerifies(t *testing.T, v *verifier.Verifier, token string, c *acce
 	}
 }
 
+// jwtKeys returns a fresh key of each JWS algorithm, as writ generates them.
 func jwtKeys(t *testing.T) map[string]crypto.Signer {
 	t.Helper()
-	_, ed, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	ks := map[string]crypto.Signer{}
+	for _, alg := range []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
+		k, err := keys.Generate(alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks[alg] = k.Signer()
 	}
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string]crypto.Signer{verifier.EdDSA: ed, verifier.ES256: ec, verifier.RS256: rs, verifier.PS256: rs}
+	return ks
 }
 
 // gjwtClaims are the token's claims for golang-jwt.
