@@ -340,12 +340,32 @@ type dateParser func(jsonx.Value) (time.Time, error)
 const maxDate = 253402300799
 
 func numericDate(v jsonx.Value) (time.Time, error) {
+	if sec, ok := wholeSeconds(v); ok {
+		return time.Unix(sec, 0), nil
+	}
 	f, err := v.Float()
 	if err != nil || f < 0 || f > maxDate {
 		return time.Time{}, errors.New("want a NumericDate")
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
+
+// wholeSeconds reads the usual NumericDate, a non-negative integer of at
+// most 12 digits (up to maxDate), without a float conversion.
+func wholeSeconds(v jsonx.Value) (int64, bool) {
+	raw := v.Raw()
+	if v.Kind != jsonx.Number || len(raw) == 0 || len(raw) > 12 {
+		return 0, false
+	}
+	var sec int64
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		sec = sec*10 + int64(c-'0')
+	}
+	return sec, sec <= maxDate
 }
 
 func rfc3339Date(v jsonx.Value) (time.Time, error) {

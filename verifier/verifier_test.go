@@ -124,6 +124,8 @@ func validCases() []verifyCase {
 		{name: "no nbf", token: fx.ed.jwt(nil, del("nbf"))},
 		{name: "no scope or client_id", token: fx.ed.jwt(nil, del("scope", "client_id"))},
 		{name: "fractional dates", token: fx.ed.jwt(nil, both(set("exp", 1772370000.5), set("iat", 1772366000.25)))},
+		{name: "dates in exponent notation", token: fx.ed.signJWT(fx.ed.header(nil), strings.Replace(claimsJSON(false, del("exp")), `{`, `{"exp":1.77237e9,`, 1))},
+		{name: "exp of 12 digits, the last second of 9999", token: fx.ed.jwt(nil, set("exp", 253402300799))},
 		{name: "unknown claims ignored", token: fx.ed.jwt(nil, set("cnf", map[string]any{"jkt": "x", "n": []any{1, nil, true}}))},
 		{name: "unknown header parameter ignored", token: fx.ed.jwt(set("cty", "x"), nil)},
 		{name: "ALG does not override alg", token: fx.ed.jwt(set("ALG", "none"), nil)},
@@ -198,6 +200,8 @@ func claimCases() []verifyCase {
 	}
 	cases = append(cases, []verifyCase{
 		{name: "exp after year 9999", token: fx.ed.jwt(nil, set("exp", 253402300800)), want: verifier.ErrMalformed},
+		{name: "exp of 13 digits", token: fx.ed.jwt(nil, set("exp", 1772370000000)), want: verifier.ErrMalformed},
+		{name: "exp after year 9999, as a float", token: fx.ed.jwt(nil, set("exp", 253402300800.5)), want: verifier.ErrMalformed},
 		{name: "exp 1e400 (beyond float64)", token: fx.ed.signJWT(fx.ed.header(nil), strings.Replace(claimsJSON(false, nil), `"exp":`, `"exp":1e400,"x":`, 1)), want: verifier.ErrMalformed},
 		{name: "wrong iss", token: fx.ed.jwt(nil, set("iss", "https://evil.test")), want: verifier.ErrIssuer},
 		{name: "iss differs in case", token: fx.ed.jwt(nil, set("iss", "https://ISSUER.test")), want: verifier.ErrIssuer},

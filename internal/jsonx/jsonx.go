@@ -12,6 +12,7 @@ package jsonx
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -100,8 +101,8 @@ func (v Value) Elements(fn func(Value) error) error {
 		return nil
 	}
 	for {
-		e, err := s.value(1)
-		if err != nil {
+		var e Value
+		if err := s.value(&e, 1); err != nil {
 			return err
 		}
 		if err := fn(e); err != nil {
@@ -134,24 +135,28 @@ func Members(data []byte, fn func(name []byte, v Value) error) error {
 		s.pos++
 	} else {
 		for {
+			if len(members) == cap(members) {
+				members = slices.Grow(members, len(members))
+			}
+			members = members[:len(members)+1]
+			m := &members[len(members)-1]
 			s.ws()
 			raw, escaped, err := s.str()
 			if err != nil {
 				return err
 			}
+			m.name = raw
+			if escaped {
+				m.name = unescape(raw)
+			}
+			m.tag = tag(m.name)
 			s.ws()
 			if s.next() != ':' {
 				return ErrSyntax
 			}
-			v, err := s.value(1)
-			if err != nil {
+			if err := s.value(&m.value, 1); err != nil {
 				return err
 			}
-			name := raw
-			if escaped {
-				name = unescape(raw)
-			}
-			members = append(members, member{name, v})
 			s.ws()
 			if c := s.next(); c == '}' {
 				break
@@ -166,7 +171,7 @@ func Members(data []byte, fn func(name []byte, v Value) error) error {
 	}
 	for i, m := range members {
 		for _, prev := range members[:i] {
-			if bytes.Equal(prev.name, m.name) {
+			if prev.tag == m.tag && bytes.Equal(prev.name, m.name) {
 				return ErrDuplicate
 			}
 		}
@@ -181,7 +186,17 @@ func Members(data []byte, fn func(name []byte, v Value) error) error {
 
 type member struct {
 	name  []byte
+	tag   uint32 // tag(name): most distinct names differ in it
 	value Value
+}
+
+// tag packs a name's length and first and last bytes, so that the duplicate
+// check compares most pairs of names in one instruction.
+func tag(name []byte) uint32 {
+	if len(name) == 0 {
+		return 0
+	}
+	return uint32(len(name))<<16 | uint32(name[0])<<8 | uint32(name[len(name)-1])
 }
 
 type scanner struct {
@@ -213,39 +228,48 @@ func (s *scanner) ws() {
 	}
 }
 
-// value scans one value at the current position (after whitespace).
-func (s *scanner) value(depth int) (Value, error) {
+// value scans one value at the current position (after whitespace) into v.
+// (Storing through a pointer rather than returning a Value saves a copy per
+// member: this runs for every claim of every token.)
+func (s *scanner) value(v *Value, depth int) error {
 	s.ws()
 	start := s.pos
+	var err error
 	switch c := s.peek(); {
 	case c == '"':
-		raw, escaped, err := s.str()
-		return Value{Kind: String, raw: raw, escaped: escaped}, err
+		v.Kind = String
+		v.raw, v.escaped, err = s.str()
+		return err
 	case c == '{':
 		s.pos++
 		end, err := s.skipObject(depth + 1)
 		if err != nil {
-			return Value{}, err // end is not an offset then
+			return err // end is not an offset then
 		}
 		s.pos = end
-		return Value{Kind: Object, raw: s.data[start:end]}, nil
+		v.Kind = Object
 	case c == '[':
 		s.pos++
 		end, err := s.skipArray(depth + 1)
 		if err != nil {
-			return Value{}, err
+			return err
 		}
 		s.pos = end
-		return Value{Kind: Array, raw: s.data[start:end]}, nil
+		v.Kind = Array
 	case c == '-' || '0' <= c && c <= '9':
-		err := s.number()
-		return Value{Kind: Number, raw: s.data[start:s.pos]}, err
+		if err := s.number(); err != nil {
+			return err
+		}
+		v.Kind = Number
 	case s.literal("true"), s.literal("false"):
-		return Value{Kind: Bool, raw: s.data[start:s.pos]}, nil
+		v.Kind = Bool
 	case s.literal("null"):
-		return Value{Kind: Null, raw: s.data[start:s.pos]}, nil
+		v.Kind = Null
+	default:
+		return ErrSyntax
 	}
-	return Value{}, ErrSyntax
+	v.raw, v.escaped = s.data[start:s.pos], false
+	return nil
 }
 
 func (s *scanner) literal(lit string) bool {
@@ -276,7 +300,8 @@ func (s *scanner) skipObject(depth int) (int, error) {
 		if s.next() != ':' {
 			return 0, ErrSyntax
 		}
-		if _, err := s.value(depth); err != nil {
+		var v Value
+		if err := s.value(&v, depth); err != nil {
 			return 0, err
 		}
 		s.ws()
@@ -302,7 +327,8 @@ func (s *scanner) skipArray(depth int) (int, error) {
 		return s.pos, nil
 	}
 	for {
-		if _, err := s.value(depth); err != nil {
+		var v Value
+		if err := s.value(&v, depth); err != nil {
 			return 0, err
 		}
 		s.ws()
@@ -437,11 +463,12 @@ func (s *scanner) number() error {
 }
 
 func (s *scanner) digits() int {
-	n := 0
-	for '0' <= s.peek() && s.peek() <= '9' {
-		s.pos++
-		n++
+	i, data := s.pos, s.data
+	for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+		i++
 	}
+	n := i - s.pos
+	s.pos = i
 	return n
 }
 

@@ -586,3 +586,25 @@ func scanValid(data []byte) (maxDepth int, paired bool) {
 	}
 	return maxDepth, true
 }
+
+// BenchmarkMembers reads the claims of a typical access token, as the
+// verifier does on every token.
+func BenchmarkMembers(b *testing.B) {
+	claims := []byte(`{"iss":"https://writ.example","sub":"user-42","aud":"https://api.example",` +
+		`"exp":1795000000,"iat":1794996400,"nbf":1794996400,"jti":"7lAEnfnJk2uVvW3zG5kq8Q",` +
+		`"scope":"read:items write:items","client_id":"ci-deploy"}`)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		err := jsonx.Members(claims, func(name []byte, v jsonx.Value) error {
+			n++
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n == 0 {
+		b.Fatal("no members")
+	}
+}
