@@ -171,7 +171,11 @@ func loadRevocations(ctx context.Context, path, iss string, jwtKeys *verifier.Ke
 		}
 		feed = f
 	} else {
-		db, err := store.Open(ctx, path, false)
+		db, err := store.OpenReadOnly(ctx, path)
+		if store.ReadOnly(err) {
+			return nil, nil, withHint(fmt.Errorf("--revocations: %w", err),
+				"SQLite reads a database only where its -wal and -shm files exist (they do while writ serve has it open) or can be created")
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("--revocations: %w", err)
 		}

@@ -18,7 +18,8 @@ import (
 	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // BusyTimeout is how long a connection waits for another writer.
@@ -30,6 +31,14 @@ var ErrNoDatabase = errors.New("no database")
 
 // ErrNewerSchema is returned by Open for a database written by a newer writ.
 var ErrNewerSchema = errors.New("database schema is newer than this writ")
+
+// ReadOnly reports whether err is SQLite refusing to write because the
+// database file, or the directory where SQLite keeps its -wal and -shm
+// files, is read-only for this process.
+func ReadOnly(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_READONLY
+}
 
 // Open opens the database at path, creating it (mode 0600) when create is
 // set, and migrates its schema to the current version.
@@ -44,11 +53,42 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	db, err := openDB(path)
+	db, err := openDB(path, false)
 	if err != nil {
 		return nil, err
 	}
 	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %q: %w", path, err)
+	}
+	return db, nil
+}
+
+// OpenReadOnly opens an existing database for reading only, as a verifier
+// reading the revocation list beside the issuer does. It never writes, so
+// it works where the database and its directory are read-only for this
+// process; the schema must be current (any writ with write access migrates
+// it on open).
+func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %q", ErrNoDatabase, path)
+	} else if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db, err := openDB(path, true)
+	if err != nil {
+		return nil, err
+	}
+	var version int
+	err = db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
+	switch {
+	case err != nil:
+	case version > len(migrations):
+		err = fmt.Errorf("%w: version %d, this writ knows up to %d", ErrNewerSchema, version, len(migrations))
+	case version < len(migrations):
+		err = fmt.Errorf("schema version %d is older than this writ's %d: run any writ command with write access to migrate it", version, len(migrations))
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
@@ -74,7 +114,7 @@ func createDatabase(ctx context.Context, path string) error {
 	if err := errors.Join(f.Chmod(0o600), f.Close()); err != nil {
 		return fmt.Errorf("create database: %w", err)
 	}
-	db, err := openDB(tmp)
+	db, err := openDB(tmp, false)
 	if err != nil {
 		return err
 	}
@@ -90,13 +130,20 @@ func createDatabase(ctx context.Context, path string) error {
 	return nil
 }
 
-func openDB(path string) (*sql.DB, error) {
+func openDB(path string, readOnly bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
+	if readOnly {
+		// SQLite's own read-only mode: it reads a WAL database even when
+		// it cannot create the -shm file.
+		q.Set("mode", "ro")
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Set("_txlock", "immediate")
+	}
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)

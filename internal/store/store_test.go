@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -94,6 +95,58 @@ func TestNewerSchema(t *testing.T) {
 	db.Close()
 	if _, err := Open(context.Background(), path, false); !errors.Is(err, ErrNewerSchema) {
 		t.Errorf("got %v, want ErrNewerSchema", err)
+	}
+}
+
+// TestOpenReadOnly: a read-only handle reads the current schema, refuses
+// every write with an error ReadOnly recognises, and refuses a schema it
+// would have to migrate or does not know.
+func TestOpenReadOnly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "writ.db")
+	if _, err := OpenReadOnly(ctx, path); !errors.Is(err, ErrNoDatabase) {
+		t.Errorf("missing database: %v, want ErrNoDatabase", err)
+	}
+	db, err := Open(ctx, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO meta (name, value) VALUES ('probe', x'01')`); err != nil {
+		t.Fatal(err)
+	}
+
+	ro, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := ro.QueryRow(`SELECT count(*) FROM meta WHERE name = 'probe'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("read through the read-only handle: %d, %v", n, err)
+	}
+	_, err = ro.Exec(`INSERT INTO meta (name, value) VALUES ('write', x'01')`)
+	if !ReadOnly(err) {
+		t.Errorf("write through the read-only handle: %v, want a read-only error", err)
+	}
+	ro.Close()
+	if ReadOnly(errors.New("attempt to write a readonly database")) || ReadOnly(nil) {
+		t.Error("ReadOnly recognises an error that is not SQLite's")
+	}
+
+	for _, tc := range []struct {
+		version int
+		want    string
+	}{
+		{SchemaVersion() - 1, "older than this writ's"},
+		{SchemaVersion() + 1, ErrNewerSchema.Error()},
+	} {
+		if _, err := db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, tc.version)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := OpenReadOnly(ctx, path)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("schema version %d: %v, want %q", tc.version, err, tc.want)
+		}
 	}
 }
 
