@@ -382,6 +382,10 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// statusClientClosedRequest is nginx's 499: the client closed the
+// connection before the answer was ready.
+const statusClientClosedRequest = 499
+
 // fail maps an error to a response: request errors are 4xx with their
 // message; anything else is logged and answered 500 without details.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -391,6 +395,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, issuer.ErrNotFound), errors.Is(err, revocation.ErrUnknownToken),
 		errors.Is(err, revocation.ErrUnknownSubject), errors.Is(err, revocation.ErrUnknownKey):
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case r.Context().Err() != nil:
+		// The client went away mid-request: nothing failed on this side,
+		// and nobody reads the answer, whose status is for the metrics.
+		s.log.Info("request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.WriteHeader(statusClientClosedRequest)
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "server_error", "internal error")

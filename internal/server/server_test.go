@@ -50,6 +50,7 @@ type fixture struct {
 	list   *revocation.List
 	ring   *keys.Ring
 	logs   *syncBuffer
+	srv    *server.Server
 	admin  string   // a writ:admin token
 	seen   []string // every token handed out, to check the logs for
 }
@@ -96,7 +97,7 @@ func newFixture(t *testing.T) *fixture {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	f := &fixture{t: t, url: base, tokens: tokens, list: list, ring: ring, logs: logs}
+	f := &fixture{t: t, url: base, tokens: tokens, list: list, ring: ring, logs: logs, srv: srv}
 	f.admin = f.issue("admin", []string{base}, server.AdminScope)
 	t.Cleanup(func() {
 		for _, tok := range f.seen {
@@ -362,6 +363,26 @@ func TestBadRequests(t *testing.T) {
 	// Still healthy.
 	if code, _, _ := f.do("GET", "/readyz", "", "", ""); code != 200 {
 		t.Errorf("readyz: %d", code)
+	}
+}
+
+// TestClientGoneAway: a request whose client has left while it was served
+// is not a server error: no ERROR log, and a 499 for the metrics.
+func TestClientGoneAway(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", f.url+"/v1/tokens", strings.NewReader(`{"subject":"a","audience":["b"]}`))
+	req.Header.Set("Authorization", "Bearer "+f.admin)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	f.srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != 499 {
+		t.Errorf("issuance for a client that left: %d %s, want 499", rec.Code, rec.Body)
+	}
+	logs := f.logs.String()
+	if strings.Contains(logs, `"level":"ERROR"`) || !strings.Contains(logs, "request abandoned by the client") {
+		t.Errorf("logs: %s", logs)
 	}
 }
 
