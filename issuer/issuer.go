@@ -50,7 +50,8 @@ type Config struct {
 	Issuer string
 	// Keys supplies signing keys. Required.
 	Keys SignerSource
-	// DB is writ's database, where issuances are recorded. Required.
+	// DB is writ's database, as writ.Open opens it, where issuances are
+	// recorded. Required.
 	DB *sql.DB
 	// DefaultTTL is the lifetime of a token whose request names none;
 	// zero means DefaultTTL.

@@ -57,7 +57,7 @@ type Record struct {
 
 // RingConfig configures OpenRing.
 type RingConfig struct {
-	// DB is writ's database, opened and migrated by writ. Required.
+	// DB is writ's database, as writ.Open opens it. Required.
 	DB *sql.DB
 	// MasterKey seals and opens private keys. Required.
 	MasterKey *MasterKey

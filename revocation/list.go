@@ -69,7 +69,7 @@ type Entry struct {
 
 // Config configures a List.
 type Config struct {
-	// DB is writ's database. Required.
+	// DB is writ's database, as writ.Open opens it. Required.
 	DB *sql.DB
 	// MaxTTL is the longest lifetime of any token: subject and key entries
 	// are kept that long. Required.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -51,7 +51,7 @@ Running it again on an initialised database only adds missing keys.`,
 // initialize creates what is missing of the database, its master key file
 // and its keys, reporting on stderr, and returns the opened state and the
 // keys it generated.
-func (g *globals) initialize(ctx context.Context, alg string) (*state, []*keys.Key, error) {
+func (g *globals) initialize(ctx context.Context, alg string) (*writ.DB, []*keys.Key, error) {
 	_, dbErr := os.Stat(g.db)
 	newDB := errors.Is(dbErr, os.ErrNotExist)
 	if os.Getenv("WRIT_MASTER_KEY") == "" {
@@ -66,19 +66,14 @@ func (g *globals) initialize(ctx context.Context, alg string) (*state, []*keys.K
 			fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", g.keyFile())
 		}
 	}
-	db, err := store.Open(ctx, g.db, true)
+	s, err := g.openDB(ctx, true)
 	if err != nil {
-		return nil, nil, err
-	}
-	s, err := g.attach(ctx, db)
-	if err != nil {
-		db.Close()
 		return nil, nil, err
 	}
 	if newDB {
 		fmt.Fprintf(g.stderr, "writ: created database %s\n", g.db)
 	}
-	added, err := s.ring.Ensure(ctx, alg)
+	added, err := s.Keys.Ensure(ctx, alg)
 	if err != nil {
 		s.Close()
 		return nil, nil, err

@@ -19,9 +19,9 @@ holds private key material.`,
 				return err
 			}
 			defer s.Close()
-			set, err := s.ring.JWKS(cmd.Context())
+			set, err := s.Keys.JWKS(cmd.Context())
 			if paserkSet {
-				set, err = s.ring.PASERKSet(cmd.Context())
+				set, err = s.Keys.PASERKSet(cmd.Context())
 			}
 			if err != nil {
 				return err

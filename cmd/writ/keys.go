@@ -38,11 +38,11 @@ their cache expires.`,
 			defer s.Close()
 			// Revoke first: once this is on disk the key's tokens are dead
 			// for every revocation-aware verifier, whatever happens next.
-			e, err := s.revocations.RevokeKey(cmd.Context(), a[0], revocation.Options{Reason: reason, Actor: actor()})
+			e, err := s.Revocations.RevokeKey(cmd.Context(), a[0], revocation.Options{Reason: reason, Actor: actor()})
 			if err != nil {
 				return err
 			}
-			if err := s.ring.Compromise(cmd.Context(), a[0]); err != nil {
+			if err := s.Keys.Compromise(cmd.Context(), a[0]); err != nil {
 				return err
 			}
 			return printEntry(g, e)
@@ -64,7 +64,7 @@ signed has expired) and removed.`,
 				return err
 			}
 			defer s.Close()
-			recs, err := s.ring.List(cmd.Context())
+			recs, err := s.Keys.List(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -144,10 +144,10 @@ writ serve do it.`,
 			defer s.Close()
 			var rots []keys.Rotation
 			if auto {
-				rots, err = s.ring.RotateDue(cmd.Context())
+				rots, err = s.Keys.RotateDue(cmd.Context())
 			} else {
 				var rot *keys.Rotation
-				if rot, err = s.ring.Rotate(cmd.Context(), f, keys.RotateOptions{Force: force, NextAlg: alg}); err == nil {
+				if rot, err = s.Keys.Rotate(cmd.Context(), f, keys.RotateOptions{Force: force, NextAlg: alg}); err == nil {
 					rots = append(rots, *rot)
 				}
 			}

@@ -40,7 +40,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 	db := filepath.Join(dir, "writ.db")
 	env := append(os.Environ(), "WRIT_TEST_AS_WRIT=1", "WRIT_DB="+db, "WRIT_ISSUER=https://issuer.test",
 		"WRIT_MASTER_KEY="+masterKey, "WRIT_MASTER_KEY_FILE=", "WRIT_OUTPUT=")
-	writ := func(reader bool, args ...string) (stdout, stderr string, code int) {
+	writAs := func(reader bool, args ...string) (stdout, stderr string, code int) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Dir, cmd.Env = dir, env
@@ -57,7 +57,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 	}
 	owner := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := writ(false, args...)
+		out, errOut, code := writAs(false, args...)
 		if code != 0 {
 			t.Fatalf("writ %s: exit %d: %s", strings.Join(args, " "), code, errOut)
 		}
@@ -111,9 +111,9 @@ func TestReadOnlyDatabase(t *testing.T) {
 	// With no writer running, the -wal and -shm files do not exist and
 	// nobody may create them: SQLite cannot even read.
 	readOnly()
-	_, stderr, code := writ(true, "token", "revoke", jti)
+	_, stderr, code := writAs(true, "token", "revoke", jti)
 	checkRefused(stderr, code, "token revoke")
-	_, stderr, code = writ(true, verify...)
+	_, stderr, code = writAs(true, verify...)
 	checkRefused(stderr, code, "verify --revocations")
 	if !strings.Contains(stderr, "-shm files exist") {
 		t.Errorf("verify --revocations: hint %q does not say what SQLite needs to read", stderr)
@@ -133,12 +133,12 @@ func TestReadOnlyDatabase(t *testing.T) {
 	}
 	defer conn.Close() // Close twice is harmless
 	readOnly()
-	if out, stderr, code := writ(true, verify...); code != 0 || !strings.Contains(out, `"sub":"alice"`) {
+	if out, stderr, code := writAs(true, verify...); code != 0 || !strings.Contains(out, `"sub":"alice"`) {
 		t.Errorf("verify --revocations by a reader: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
-	_, stderr, code = writ(true, "token", "revoke", jti)
+	_, stderr, code = writAs(true, "token", "revoke", jti)
 	checkRefused(stderr, code, "token revoke")
-	_, stderr, code = writ(true, "token", "revoke", "--subject", "alice")
+	_, stderr, code = writAs(true, "token", "revoke", "--subject", "alice")
 	checkRefused(stderr, code, "token revoke --subject")
 
 	// Nothing was written: the token is still valid, and the owner's
@@ -155,7 +155,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 	conn.Close()
 	held.Close()
 	owner("token", "revoke", jti)
-	if _, stderr, code := writ(false, verify...); code != 1 || !strings.Contains(stderr, "revoked") {
+	if _, stderr, code := writAs(false, verify...); code != 1 || !strings.Contains(stderr, "revoked") {
 		t.Errorf("verify after the owner's revocation: exit %d, %q", code, stderr)
 	}
 }

@@ -46,9 +46,9 @@ Revoking a revoked token again is not an error.`,
 			o := revocation.Options{Reason: reason, Actor: actor()}
 			var e revocation.Entry
 			if subject != "" {
-				e, err = s.revocations.RevokeSubject(cmd.Context(), subject, cut, o)
+				e, err = s.Revocations.RevokeSubject(cmd.Context(), subject, cut, o)
 			} else {
-				e, err = s.revocations.RevokeToken(cmd.Context(), a[0], o)
+				e, err = s.Revocations.RevokeToken(cmd.Context(), a[0], o)
 			}
 			if err != nil {
 				return err
@@ -99,7 +99,7 @@ the old token, after --grace if given so that its holder can switch.`,
 				return err
 			}
 			defer s.Close()
-			t, err := s.issuer.Regenerate(cmd.Context(), a[0], s.revocations, revocation.Options{Actor: actor(), Grace: grace})
+			t, err := s.Issuer.Regenerate(cmd.Context(), a[0], s.Revocations, revocation.Options{Actor: actor(), Grace: grace})
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ func newRevocationsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			entries, err := s.revocations.Entries(cmd.Context(), revocation.Filter{Kind: revocation.Kind(kind)})
+			entries, err := s.Revocations.Entries(cmd.Context(), revocation.Filter{Kind: revocation.Kind(kind)})
 			if err != nil {
 				return err
 			}
@@ -155,7 +155,7 @@ func newRevocationsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			n, err := s.revocations.Prune(cmd.Context(), actor())
+			n, err := s.Revocations.Prune(cmd.Context(), actor())
 			if err != nil {
 				return err
 			}
@@ -194,7 +194,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			events, err := audit.List(cmd.Context(), s.db, f)
+			events, err := audit.List(cmd.Context(), s.SQL, f)
 			if err != nil {
 				return err
 			}

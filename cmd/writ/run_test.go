@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// writ runs the CLI in-process and returns its exit status and output.
-func writ(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+// runCLI runs the CLI in-process and returns its exit status and output.
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(args, strings.NewReader(stdin), &out, &errb)
@@ -20,12 +20,12 @@ func TestExitStatus(t *testing.T) {
 		t.Setenv(v, "")
 	}
 	db := filepath.Join(t.TempDir(), "writ.db")
-	if code, _, stderr := writ(t, "", "init", "--db", db); code != 0 {
+	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
 		t.Fatalf("init: exit %d: %s", code, stderr)
 	}
-	_, token, _ := writ(t, "", "token", "issue", "--db", db, "--subject", "alice", "--audience", "api")
+	_, token, _ := runCLI(t, "", "token", "issue", "--db", db, "--subject", "alice", "--audience", "api")
 	token = strings.TrimSpace(token)
-	_, jwks, _ := writ(t, "", "jwks", "--db", db)
+	_, jwks, _ := runCLI(t, "", "jwks", "--db", db)
 	jwksFile := filepath.Join(t.TempDir(), "jwks.json")
 	writeFile(t, jwksFile, jwks)
 
@@ -59,7 +59,7 @@ func TestExitStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := writ(t, "", tt.args...)
+			code, stdout, stderr := runCLI(t, "", tt.args...)
 			if code != tt.want {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.want, stderr)
 			}

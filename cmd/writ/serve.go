@@ -72,7 +72,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 				fmt.Fprintf(g.stderr, "writ: generated %s\n", k)
 			}
 			srv, err := server.New(ctx, server.Config{
-				Issuer: g.issuer, DB: st.db, Ring: st.ring, Tokens: st.issuer, Revocations: st.revocations,
+				Issuer: g.issuer, DB: st.SQL, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
 				MaxAge: maxAge, Refresh: refresh, Log: log,
 			})
 			if err != nil {

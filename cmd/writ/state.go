@@ -2,27 +2,14 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"os/user"
 
-	"github.com/writ-dev/writ/internal/store"
-	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/keys"
-	"github.com/writ-dev/writ/revocation"
 )
-
-// state is an opened writ database with its keyring and issuer.
-type state struct {
-	db          *sql.DB
-	ring        *keys.Ring
-	issuer      *issuer.Issuer
-	revocations *revocation.List
-}
-
-func (s *state) Close() error { return s.db.Close() }
 
 func (g *globals) keyFile() string {
 	if g.masterKeyFile != "" {
@@ -49,41 +36,28 @@ func (g *globals) masterKey() (*keys.MasterKey, error) {
 }
 
 // open opens an initialised database.
-func (g *globals) open(ctx context.Context) (*state, error) {
-	db, err := store.Open(ctx, g.db, false)
-	if errors.Is(err, store.ErrNoDatabase) {
+func (g *globals) open(ctx context.Context) (*writ.DB, error) {
+	// A missing database is the first thing to report: its master key
+	// file is missing too.
+	if _, err := os.Stat(g.db); errors.Is(err, os.ErrNotExist) {
+		err = fmt.Errorf("%w at %q", writ.ErrNoDatabase, g.db)
 		return nil, withHint(err, "run writ init, or set --db / WRIT_DB")
 	}
-	if err != nil {
-		return nil, err
-	}
-	s, err := g.attach(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return g.openDB(ctx, false)
 }
 
-// attach opens the keyring and issuer of an open database.
-func (g *globals) attach(ctx context.Context, db *sql.DB) (*state, error) {
+// openDB opens the database with g's master key and settings, creating it
+// when create is set.
+func (g *globals) openDB(ctx context.Context, create bool) (*writ.DB, error) {
 	mk, err := g.masterKey()
 	if err != nil {
 		return nil, err
 	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk, Actor: actor(), Policy: g.policy})
-	if err != nil {
-		return nil, err
+	w, err := writ.Open(ctx, writ.Config{Path: g.db, Create: create, MasterKey: mk, Issuer: g.issuer, Actor: actor(), Policy: g.policy})
+	if errors.Is(err, writ.ErrNoDatabase) {
+		return nil, withHint(err, "run writ init, or set --db / WRIT_DB")
 	}
-	iss, err := issuer.New(issuer.Config{Issuer: g.issuer, Keys: ring, DB: db})
-	if err != nil {
-		return nil, err
-	}
-	rl, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: iss.MaxTTL()})
-	if err != nil {
-		return nil, err
-	}
-	return &state{db: db, ring: ring, issuer: iss, revocations: rl}, nil
+	return w, err
 }
 
 // actor names who runs the CLI, for the records.

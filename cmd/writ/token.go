@@ -49,7 +49,7 @@ With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 				return err
 			}
 			defer s.Close()
-			t, err := s.issuer.Issue(cmd.Context(), req)
+			t, err := s.Issuer.Issue(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -93,11 +93,11 @@ func newTokenListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			recs, err := s.issuer.List(cmd.Context(), f)
+			recs, err := s.Issuer.List(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
-			if err := issuer.SetStatus(cmd.Context(), recs, s.revocations, time.Now()); err != nil {
+			if err := issuer.SetStatus(cmd.Context(), recs, s.Revocations, time.Now()); err != nil {
 				return err
 			}
 			if g.output == "json" {

@@ -1,0 +1,102 @@
+// Package writ opens writ's database for Go programs that issue, revoke and
+// rotate tokens in process, as the writ command and server do: one SQLite
+// file (WAL, synchronous=FULL, schema migrated on open) shared by the
+// keyring, the issuer and the revocation list.
+//
+// Programs that only verify tokens need package verifier alone, which links
+// no database.
+//
+//	mk, err := keys.ReadMasterKeyFile("writ.db.key")
+//	w, err := writ.Open(ctx, writ.Config{Path: "writ.db", MasterKey: mk, Issuer: "https://tokens.example"})
+//	defer w.Close()
+//	t, err := w.Issuer.Issue(ctx, issuer.Request{Subject: "ci", Audience: []string{"https://api.example"}})
+//	_, err = w.Revocations.RevokeToken(ctx, t.ID, revocation.Options{Reason: "leaked"})
+package writ
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
+)
+
+var (
+	// ErrNoDatabase is returned by Open for a missing database when
+	// Config.Create is unset.
+	ErrNoDatabase = store.ErrNoDatabase
+	// ErrNewerSchema is returned by Open for a database written by a newer
+	// writ.
+	ErrNewerSchema = store.ErrNewerSchema
+)
+
+// Config says which database to open and how to act on it.
+type Config struct {
+	// Path is the SQLite database file. Required.
+	Path string
+	// Create creates the database (mode 0600) when it does not exist. It
+	// creates no keys: see keys.Ring.Ensure.
+	Create bool
+	// MasterKey seals and opens the private keys. Required.
+	MasterKey *keys.MasterKey
+	// Issuer is the iss claim of issued tokens. Required.
+	Issuer string
+	// Actor names who acts, for the audit log of key changes.
+	Actor string
+	// Policy is the key rotation policy; its zero value means the defaults.
+	Policy keys.Policy
+	// MaxTTL caps every token's lifetime; zero means issuer.DefaultMaxTTL.
+	MaxTTL time.Duration
+}
+
+// DB is an open writ database. Its members share one connection pool and
+// are safe for concurrent use; several processes may open one database.
+type DB struct {
+	Keys        *keys.Ring
+	Issuer      *issuer.Issuer
+	Revocations *revocation.List
+	// SQL is the database handle the others use, for what has no API of
+	// its own yet (writ serve's admin API, the audit log).
+	SQL *sql.DB
+}
+
+// Open opens the database at cfg.Path with its keyring, issuer and
+// revocation list.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Path == "" || cfg.MasterKey == nil || cfg.Issuer == "" {
+		return nil, errors.New("writ: Config.Path, MasterKey and Issuer are required")
+	}
+	db, err := store.Open(ctx, cfg.Path, cfg.Create)
+	if err != nil {
+		return nil, err
+	}
+	w, err := attach(ctx, db, cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func attach(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: cfg.MasterKey, Actor: cfg.Actor, Policy: cfg.Policy})
+	if err != nil {
+		return nil, err
+	}
+	iss, err := issuer.New(issuer.Config{Issuer: cfg.Issuer, Keys: ring, DB: db, MaxTTL: cfg.MaxTTL})
+	if err != nil {
+		return nil, err
+	}
+	list, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: iss.MaxTTL()})
+	if err != nil {
+		return nil, err
+	}
+	return &DB{Keys: ring, Issuer: iss, Revocations: list, SQL: db}, nil
+}
+
+// Close closes the database.
+func (w *DB) Close() error { return w.SQL.Close() }
