@@ -36,7 +36,7 @@ func writProcess(t *testing.T, dir string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "WRIT_TEST_AS_WRIT=1", "WRIT_DB=", "WRIT_ISSUER=", "WRIT_MASTER_KEY=", "WRIT_MASTER_KEY_FILE=", "WRIT_OUTPUT=")
+	cmd.Env = append(os.Environ(), "WRIT_TEST_AS_WRIT=1", "WRIT_DB=", "WRIT_ISSUER=", "WRIT_MASTER_KEY=", "WRIT_MASTER_KEY_FILE=", "WRIT_OUTPUT=", "WRIT_FEED_TOKEN=")
 	return cmd
 }
 
@@ -189,6 +189,35 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("writ serve did not stop on SIGTERM")
+	}
+}
+
+// TestServePrivateFeed: with --private-feed, writ verify reads the feed only
+// with a feed token in WRIT_FEED_TOKEN.
+func TestServePrivateFeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	const iss = "http://writ.test"
+	base := waitListening(t, writProcess(t, dir, "serve", "--addr", "127.0.0.1:0", "--issuer", iss, "--private-feed"))
+	token := runWrit(t, dir, "token", "issue", "--issuer", iss, "--subject", "svc", "--audience", "https://api")
+	feedToken := runWrit(t, dir, "token", "issue", "--issuer", iss, "--subject", "gateway", "--audience", iss, "--scope", "writ:revocations")
+
+	verify := func(env ...string) (string, error) {
+		cmd := writProcess(t, dir, "verify", "--jwks", base+"/.well-known/jwks.json", "--revocations", base+"/v1/revocations",
+			"--issuer", iss, "--audience", "https://api", token)
+		cmd.Env = append(cmd.Env, env...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		return stderr.String(), err
+	}
+	if stderr, err := verify(); err == nil || !strings.Contains(stderr, "401") || !strings.Contains(stderr, "writ:revocations") {
+		t.Errorf("writ verify without a feed token: %v, %q", err, stderr)
+	}
+	if stderr, err := verify("WRIT_FEED_TOKEN=" + feedToken); err != nil {
+		t.Errorf("writ verify with a feed token: %v, %q", err, stderr)
 	}
 }
 

@@ -27,7 +27,7 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(e *testscript.Env) error {
 			// Keep the caller's WRIT_* settings out of the scripts.
-			for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
+			for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT", "WRIT_FEED_TOKEN"} {
 				e.Setenv(v, "")
 			}
 			return nil

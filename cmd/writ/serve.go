@@ -21,6 +21,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		refresh  time.Duration
 		period   time.Duration
 		logLevel string
+		private  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--addr 127.0.0.1:8080]",
@@ -35,7 +36,10 @@ On first start it creates the database, master key and keys, like writ init.
 It rotates the keys every --rotation-period (see writ keys rotate), and
 removes retired keys once their tokens have expired.
 The admin API takes writ tokens with the scope writ:admin for the issuer's
-own audience. SIGINT or SIGTERM shut it down gracefully.
+own audience. The revocation feed is public unless --private-feed: it then
+takes writ tokens with the scope writ:revocations for the issuer's own
+audience (the feed names the subjects whose tokens were revoked). SIGINT or
+SIGTERM shut it down gracefully.
 
 Unless --issuer or WRIT_ISSUER says otherwise, the issuer is the address
 served: http://ADDR, or https:// with --tls-cert.`,
@@ -73,7 +77,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			}
 			srv, err := server.New(ctx, server.Config{
 				Issuer: g.issuer, DB: st.SQL, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
-				MaxAge: maxAge, Refresh: refresh, Log: log,
+				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log,
 			})
 			if err != nil {
 				return err
@@ -100,6 +104,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	fl.DurationVar(&refresh, "refresh", time.Second, "how often to pick up keys and revocations changed by the CLI")
 	fl.DurationVar(&rc.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.BoolVar(&private, "private-feed", false, "serve the revocation feed only to tokens with the scope "+server.FeedScope)
 	return cmd
 }
 

@@ -37,7 +37,8 @@ on stderr naming the reason. Usage error: exit 2.
 --jwks, --paserk and --revocations take files or URLs: a writ server's
 /.well-known/jwks.json, /.well-known/paserk.json and /v1/revocations (whose
 signature the JWT key set verifies). --revocations also takes the server's
-SQLite database file.
+SQLite database file. For a private feed (writ serve --private-feed), set
+WRIT_FEED_TOKEN to a token of the server with the scope writ:revocations.
 
 The accepted algorithms are those of the keys in the sets, unless --alg
 narrows them; each key verifies only the algorithm it was published with.`,
@@ -165,7 +166,11 @@ func loadRevocations(ctx context.Context, path, iss string, jwtKeys *verifier.Ke
 		if jwtKeys == nil {
 			return nil, nil, usagef("--revocations URL needs --jwks: the feed is signed with the JWT keys")
 		}
-		f, err := remote.NewFeed(remote.FeedConfig{URL: path, Issuer: iss, Keys: jwtKeys})
+		cfg := remote.FeedConfig{URL: path, Issuer: iss, Keys: jwtKeys}
+		if tok := os.Getenv("WRIT_FEED_TOKEN"); tok != "" {
+			cfg.Token = func(context.Context) (string, error) { return tok, nil }
+		}
+		f, err := remote.NewFeed(cfg)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -24,9 +24,14 @@ const maxBody = 64 << 10
 // admin guards h with a writ token carrying AdminScope for the issuer's own
 // audience: 401 without one, 403 with too little.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
-	mw := bearer.Middleware(s.verify, bearer.Config{Realm: "writ", Scopes: []string{AdminScope}})
-	wrapped := mw(h)
-	return wrapped.ServeHTTP
+	return s.withScope(AdminScope, h)
+}
+
+// withScope lets through requests bearing a token of this server, for its
+// own audience, with scope; others get 401 or 403 per RFC 6750.
+func (s *Server) withScope(scope string, h http.HandlerFunc) http.HandlerFunc {
+	mw := bearer.Middleware(s.verify, bearer.Config{Realm: "writ", Scopes: []string{scope}})
+	return mw(h).ServeHTTP
 }
 
 // actor names the admin making a request, for the records.

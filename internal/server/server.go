@@ -24,6 +24,10 @@ import (
 // AdminScope is the scope that the admin API requires.
 const AdminScope = "writ:admin"
 
+// FeedScope is the scope that a private revocation feed requires (see
+// Config.PrivateFeed): a verifier's token needs this one, not AdminScope.
+const FeedScope = "writ:revocations"
+
 // Config configures a Server.
 type Config struct {
 	// Issuer is the server's public base URL and the iss of its tokens.
@@ -42,6 +46,10 @@ type Config struct {
 	// RotationCheck is how often the server applies the keyring's rotation
 	// policy (keys.Ring.RotateDue); zero means one minute, negative never.
 	RotationCheck time.Duration
+	// PrivateFeed has the revocation feed answer only requests bearing a
+	// token of this server with FeedScope: the feed names the subjects
+	// whose tokens were revoked, which may be people.
+	PrivateFeed bool
 	// Log receives structured logs; nil means slog.Default(). Logs never
 	// hold a token or key material.
 	Log *slog.Logger
@@ -172,7 +180,11 @@ func (s *Server) Handler() http.Handler {
 	handle("GET /.well-known/jwks.json", s.docs.jwks.serve)
 	handle("GET /.well-known/paserk.json", s.docs.paserk.serve)
 	handle("GET /.well-known/oauth-authorization-server", s.docs.discovery.serve)
-	handle("GET /v1/revocations", s.revocationFeed)
+	if s.cfg.PrivateFeed {
+		handle("GET /v1/revocations", s.withScope(FeedScope, s.revocationFeed))
+	} else {
+		handle("GET /v1/revocations", s.revocationFeed)
+	}
 
 	handle("POST /v1/tokens", s.admin(s.issueToken))
 	handle("GET /v1/tokens", s.admin(s.listTokens))

@@ -55,7 +55,7 @@ type fixture struct {
 	seen   []string // every token handed out, to check the logs for
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, mods ...func(*server.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -88,8 +88,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv, err := server.New(ctx, server.Config{Issuer: base, DB: db, Ring: ring, Tokens: tokens, Revocations: list,
-		MaxAge: time.Minute, Refresh: 50 * time.Millisecond, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	cfg := server.Config{Issuer: base, DB: db, Ring: ring, Tokens: tokens, Revocations: list,
+		MaxAge: time.Minute, Refresh: 50 * time.Millisecond, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,6 +367,63 @@ func TestBadRequests(t *testing.T) {
 	// Still healthy.
 	if code, _, _ := f.do("GET", "/readyz", "", "", ""); code != 200 {
 		t.Errorf("readyz: %d", code)
+	}
+}
+
+// TestPrivateFeed: with PrivateFeed, the revocation feed answers only a
+// token of the server with FeedScope; a remote feed presents one.
+func TestPrivateFeed(t *testing.T) {
+	f := newFixture(t, func(c *server.Config) { c.PrivateFeed = true })
+	ctx := context.Background()
+	f.issue("mallory", []string{"https://api"})
+	if _, err := f.list.RevokeSubject(ctx, "mallory", time.Time{}, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	feedToken := f.issue("verifier-1", []string{f.url}, server.FeedScope)
+	for _, tc := range []struct {
+		name, token string
+		code        int
+		challenge   string
+	}{
+		{"no token", "", 401, `Bearer realm="writ"`},
+		{"admin token", f.admin, 403, `error="insufficient_scope"`},
+		{"token for another audience", f.issue("verifier-2", []string{"https://api"}, server.FeedScope), 401, `error="invalid_token"`},
+		{"feed token", feedToken, 200, ""},
+	} {
+		code, h, body := f.do("GET", "/v1/revocations", tc.token, "", "")
+		if code != tc.code || !strings.Contains(h.Get("WWW-Authenticate"), tc.challenge) {
+			t.Errorf("%s: %d, WWW-Authenticate %q; want %d, %q", tc.name, code, h.Get("WWW-Authenticate"), tc.code, tc.challenge)
+		}
+		if code != 200 && strings.Contains(body, "mallory") {
+			t.Errorf("%s: the refused answer names a revoked subject", tc.name)
+		}
+	}
+
+	jwks, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: f.url + "/.well-known/jwks.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jwks.Close()
+	anonymous, err := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anonymous.Changes(ctx, 0); err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), server.FeedScope) {
+		t.Errorf("private feed without a token: %v, want a 401 naming the scope", err)
+	}
+	feed, err := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks,
+		Token: func(context.Context) (string, error) { return feedToken, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := feed.Changes(ctx, 0)
+	if err != nil || len(b.Subjects) != 1 || b.Subjects[0].Subject != "mallory" {
+		t.Fatalf("private feed with a token: %+v, %v", b, err)
+	}
+	failing, _ := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks,
+		Token: func(context.Context) (string, error) { return "", errors.New("token file unreadable") }})
+	if _, err := failing.Changes(ctx, 0); err == nil || !strings.Contains(err.Error(), "token file unreadable") {
+		t.Errorf("token source failing: %v", err)
 	}
 }
 

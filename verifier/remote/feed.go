@@ -33,6 +33,11 @@ type FeedConfig struct {
 	Keys verifier.KeySource
 	// Client makes the requests; nil means a client with a 30s timeout.
 	Client *http.Client
+	// Token, when set, returns the bearer token presented to a private
+	// feed (writ serve --private-feed): a token of the server with scope
+	// writ:revocations. It is called for every request, so that it can
+	// read a renewed token from a file.
+	Token func(context.Context) (string, error)
 }
 
 // Feed reads a writ server's signed revocation feed. It implements
@@ -78,12 +83,22 @@ func (f *Feed) Changes(ctx context.Context, since int64) (*revocation.Batch, err
 	if err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
 	}
+	if f.cfg.Token != nil {
+		tok, err := f.cfg.Token(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("remote: revocation feed token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := f.cfg.Client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("remote: fetch revocation feed: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return nil, fmt.Errorf("remote: fetch revocation feed: %s (a private feed needs a token with scope writ:revocations)", resp.Status)
+	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("remote: fetch revocation feed: %s", resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFeed+1))
