@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -226,7 +227,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", `"before" applies to subjects`)
 		return
 	}
-	e, err := s.cfg.Revocations.RevokeToken(r.Context(), r.PathValue("jti"),
+	e, err := s.cfg.Revocations.RevokeToken(completing(r), r.PathValue("jti"),
 		revocation.Options{Reason: req.Reason, Actor: actor(r), Grace: time.Duration(req.Grace)})
 	if err != nil {
 		s.fail(w, r, err)
@@ -254,7 +255,7 @@ func (s *Server) revokeSubject(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", `"grace" applies to single tokens`)
 		return
 	}
-	e, err := s.cfg.Revocations.RevokeSubject(r.Context(), r.PathValue("subject"), before,
+	e, err := s.cfg.Revocations.RevokeSubject(completing(r), r.PathValue("subject"), before,
 		revocation.Options{Reason: req.Reason, Actor: actor(r)})
 	if err != nil {
 		s.fail(w, r, err)
@@ -270,7 +271,7 @@ func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request) {
 	if !optionalBody(w, r, &req) {
 		return
 	}
-	t, err := s.cfg.Tokens.Regenerate(r.Context(), r.PathValue("jti"), s.cfg.Revocations,
+	t, err := s.cfg.Tokens.Regenerate(completing(r), r.PathValue("jti"), s.cfg.Revocations,
 		revocation.Options{Reason: req.Reason, Actor: actor(r), Grace: time.Duration(req.Grace)})
 	if err != nil {
 		s.fail(w, r, err)
@@ -288,7 +289,8 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	v := s.verify
 	if aud := r.URL.Query().Get("audience"); aud != "" {
 		var err error
-		if v, err = s.verifierFor(aud); err != nil {
+		// A verifier for this request alone: no token cache to allocate.
+		if v, err = s.verifierFor(aud, 0); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 			return
 		}
@@ -302,7 +304,17 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	})).ServeHTTP(w, r)
 }
 
-// readForm reads an application/x-www-form-urlencoded body with one token.
+// authBearer returns the token of the request's Authorization header with
+// the Bearer scheme (matched case-insensitively, RFC 7235), or "".
+func authBearer(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// readToken reads an application/x-www-form-urlencoded body with one token.
 func readToken(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
 		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/x-www-form-urlencoded")
@@ -363,21 +375,20 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var caller string
-	if h := r.Header.Get("Authorization"); h != "" {
-		ac, err := s.verify.Verify(r.Context(), strings.TrimSpace(strings.TrimPrefix(h, "Bearer ")))
+	if auth := authBearer(r); auth == token {
+		caller = "self:" + c.Subject
+	} else if auth != "" {
+		ac, err := s.verify.Verify(r.Context(), auth)
 		if err == nil && ac.HasScope(AdminScope) {
 			caller = "api:" + ac.Subject + " (" + ac.ID + ")"
 		}
-	}
-	if caller == "" && r.Header.Get("Authorization") == "Bearer "+token {
-		caller = "self:" + c.Subject
 	}
 	if caller == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="writ"`)
 		writeError(w, http.StatusUnauthorized, "invalid_client", "authenticate with an admin token or the token itself")
 		return
 	}
-	if _, err := s.cfg.Revocations.RevokeToken(r.Context(), c.ID, revocation.Options{Reason: "RFC 7009 revocation", Actor: caller}); err != nil {
+	if _, err := s.cfg.Revocations.RevokeToken(completing(r), c.ID, revocation.Options{Reason: "RFC 7009 revocation", Actor: caller}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -385,6 +396,14 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	s.snap.Refresh(r.Context())
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+// completing returns the context for a change that must not stop halfway
+// when the client goes away: a revocation (a client may send one and leave,
+// as a logout does) or a regeneration (the new token issued, then the old
+// one revoked). SQLite's busy timeout still bounds it.
+func completing(r *http.Request) context.Context {
+	return context.WithoutCancel(r.Context())
 }
 
 // statusClientClosedRequest is nginx's 499: the client closed the
@@ -400,7 +419,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, issuer.ErrNotFound), errors.Is(err, revocation.ErrUnknownToken),
 		errors.Is(err, revocation.ErrUnknownSubject), errors.Is(err, revocation.ErrUnknownKey):
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
-	case r.Context().Err() != nil:
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away mid-request: nothing failed on this side,
 		// and nobody reads the answer, whose status is for the metrics.
 		s.log.Info("request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -96,16 +96,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{
 		Feed:    cfg.Revocations,
 		Refresh: cfg.Refresh,
-		OnError: func(err error) { s.log.Error("revocation refresh failed", "err", err) },
+		// Should the database stay unreadable, admin tokens and
+		// introspection fail closed rather than trust revocations that
+		// are out of date.
+		MaxStaleness: max(30*cfg.Refresh, 30*time.Second),
+		OnError:      func(err error) { s.log.Error("revocation refresh failed", "err", err) },
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.snap = snap
-	if s.verify, err = s.verifierFor(cfg.Issuer); err != nil {
+	if s.verify, err = s.verifierFor(cfg.Issuer, verifiedTokenCache); err != nil {
 		return nil, err
 	}
-	if s.anyAudience, err = s.verifierFor(""); err != nil {
+	if s.anyAudience, err = s.verifierFor("", verifiedTokenCache); err != nil {
 		return nil, err
 	}
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
@@ -120,8 +124,8 @@ const verifiedTokenCache = 1024
 
 // verifierFor returns a verifier of the server's own tokens for audience,
 // or for any audience when it is empty, consulting the live key set and
-// revocations.
-func (s *Server) verifierFor(audience string) (*verifier.Verifier, error) {
+// revocations, with a verified-token cache of cacheSize.
+func (s *Server) verifierFor(audience string, cacheSize int) (*verifier.Verifier, error) {
 	return verifier.New(verifier.Config{
 		Issuer:            s.cfg.Issuer,
 		Audience:          audience,
@@ -132,7 +136,7 @@ func (s *Server) verifierFor(audience string) (*verifier.Verifier, error) {
 		// Admins and services send the same token request after request:
 		// a cache hit skips the signature check, while key set,
 		// revocations and expiry are still checked on every call.
-		CacheSize: verifiedTokenCache,
+		CacheSize: cacheSize,
 	})
 }
 

@@ -327,6 +327,19 @@ func TestRFC7009Revocation(t *testing.T) {
 	if _, _, body := f.do("POST", "/v1/introspect", f.admin, form, "token="+other); !strings.Contains(body, `"active": true`) {
 		t.Errorf("other token: %s", body)
 	}
+	// The scheme is case-insensitive (RFC 7235).
+	third := f.issue("erin", []string{"https://api"})
+	req, _ := http.NewRequest("POST", f.url+"/v1/revoke", strings.NewReader("token="+third))
+	req.Header.Set("Content-Type", form)
+	req.Header.Set("Authorization", "bearer "+third)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if _, _, body := f.do("POST", "/v1/introspect", f.admin, form, "token="+third); resp.StatusCode != 200 || !strings.Contains(body, `"active": false`) {
+		t.Errorf(`self-revocation with "bearer": %d, then %s`, resp.StatusCode, body)
+	}
 }
 
 func TestBadRequests(t *testing.T) {
@@ -444,6 +457,35 @@ func TestClientGoneAway(t *testing.T) {
 	logs := f.logs.String()
 	if strings.Contains(logs, `"level":"ERROR"`) || !strings.Contains(logs, "request abandoned by the client") {
 		t.Errorf("logs: %s", logs)
+	}
+
+	// A revocation or a regeneration, once started, completes: the client
+	// may send one and leave.
+	send := func(path string) int {
+		req := httptest.NewRequestWithContext(ctx, "POST", f.url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+f.admin)
+		rec := httptest.NewRecorder()
+		f.srv.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	revoked, err := f.tokens.Issue(context.Background(), issuer.Request{Subject: "frank", Audience: []string{"https://api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	regenerated, err := f.tokens.Issue(context.Background(), issuer.Request{Subject: "grace", Audience: []string{"https://api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := send("/v1/tokens/" + revoked.ID + "/revoke"); code != 200 {
+		t.Errorf("revoke for a client that left: %d", code)
+	}
+	if code := send("/v1/tokens/" + regenerated.ID + "/regenerate"); code != 201 {
+		t.Errorf("regenerate for a client that left: %d", code)
+	}
+	for _, jti := range []string{revoked.ID, regenerated.ID} {
+		if _, _, body := f.do("GET", "/v1/tokens/"+jti, f.admin, "", ""); !strings.Contains(body, `"status": "revoked"`) {
+			t.Errorf("token %s after its client left: %s", jti, body)
+		}
 	}
 }
 
