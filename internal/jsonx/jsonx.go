@@ -128,7 +128,7 @@ func Members(data []byte, fn func(name []byte, v Value) error) error {
 	// One pass checks the whole text and notes its members, so that fn
 	// never acts on a prefix of invalid input nor on an object that names a
 	// member twice. Tokens have a dozen members: they fit in buf.
-	var buf [32]member
+	var buf [pairwiseMembers]member
 	members := buf[:0]
 	s.ws()
 	if s.peek() == '}' {
@@ -169,12 +169,8 @@ func Members(data []byte, fn func(name []byte, v Value) error) error {
 	if s.pos != len(data) {
 		return ErrSyntax
 	}
-	for i, m := range members {
-		for _, prev := range members[:i] {
-			if prev.tag == m.tag && bytes.Equal(prev.name, m.name) {
-				return ErrDuplicate
-			}
-		}
+	if hasDuplicate(members) {
+		return ErrDuplicate
 	}
 	for _, m := range members {
 		if err := fn(m.name, m.value); err != nil {
@@ -189,6 +185,35 @@ type member struct {
 	tag   uint32 // tag(name): most distinct names differ in it
 	value Value
 }
+
+// hasDuplicate reports whether two members have the same name. A token's
+// dozen members are compared pairwise, which costs no allocation; beyond
+// that, a set keeps hostile input (thousands of names alike in length and
+// first and last bytes, in a PASETO footer read before the signature is
+// checked, or a key set) from costing quadratic time.
+func hasDuplicate(members []member) bool {
+	if len(members) <= pairwiseMembers {
+		for i, m := range members {
+			for _, prev := range members[:i] {
+				if prev.tag == m.tag && bytes.Equal(prev.name, m.name) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[string]struct{}, len(members))
+	for _, m := range members {
+		if _, ok := seen[string(m.name)]; ok {
+			return true
+		}
+		seen[string(m.name)] = struct{}{}
+	}
+	return false
+}
+
+// pairwiseMembers is how many members hasDuplicate compares pairwise.
+const pairwiseMembers = 32
 
 // tag packs a name's length and first and last bytes, so that the duplicate
 // check compares most pairs of names in one instruction.

@@ -93,8 +93,11 @@ func TestMembersDuplicates(t *testing.T) {
 		`{"é":1,"\u00e9":2}`,
 		`{"é":1,"\u00E9":2}`,
 		`{"":1,"":2}`,
-		// More names than Members keeps on the stack.
+		// More names than Members keeps on the stack, and than it
+		// compares pairwise.
 		`{` + numberedMembers(40) + `,"m7":0}`,
+		`{` + numberedMembers(40) + `,"\u006d39":0}`,
+		`{` + numberedMembers(1000) + `,"m999":0}`,
 	} {
 		t.Run(in, func(t *testing.T) {
 			called := false
