@@ -59,14 +59,6 @@ var joseRules = []struct {
 		want:  ErrMalformed,
 		cases: []string{"jws/259", "jws/272"}, // RS256, PS256 over an empty payload
 	},
-	{
-		// ROCA-weak moduli (CVE-2017-15361) are not detected: the profile
-		// bounds RSA keys by size only, and writ's issuer makes its keys
-		// with crypto/rsa. A ROCA check would make this entry fail.
-		rule:  "RSA ≥ 2048 bits is the profile's only RSA key check",
-		want:  nil,
-		cases: []string{"jwk/7"}, // 2056-bit modulus with the ROCA fingerprint
-	},
 }
 
 // joseVector is one test of a Wycheproof JsonWebSignature or JsonWebKey file.

@@ -48,8 +48,9 @@ type Key struct {
 
 // NewKey binds pub to the key id and algorithm alg, after checking that they
 // fit: an ed25519.PublicKey for EdDSA and V4Public, a P-256 *ecdsa.PublicKey
-// for ES256, an *rsa.PublicKey of 2048 to 8192 bits for RS256 and PS256. A
-// V4Public key's id must be its PASERK k4.pid.
+// for ES256, an *rsa.PublicKey of 2048 to 8192 bits for RS256 and PS256
+// (not one of the weak keys that ROCA factors). A V4Public key's id must be
+// its PASERK k4.pid.
 func NewKey(id, alg string, pub crypto.PublicKey) (*Key, error) {
 	if id == "" || len(id) > MaxKeyID {
 		return nil, fmt.Errorf("%w: key id must have 1 to %d bytes", ErrKeySet, MaxKeyID)
@@ -75,6 +76,9 @@ func NewKey(id, alg string, pub crypto.PublicKey) (*Key, error) {
 		}
 		if bits := k.N.BitLen(); bits < minRSABits || bits > maxRSABits {
 			return nil, fmt.Errorf("%w: key %q: RSA modulus of %d bits, want %d to %d", ErrKeySet, id, bits, minRSABits, maxRSABits)
+		}
+		if rocaWeak(k.N) {
+			return nil, fmt.Errorf("%w: key %q: RSA modulus with the ROCA fingerprint (CVE-2017-15361): it can be factored", ErrKeySet, id)
 		}
 	default:
 		return nil, fmt.Errorf("%w: key %q: unsupported algorithm %q", ErrKeySet, id, alg)

@@ -392,3 +392,45 @@ func TestReadKeySetFiles(t *testing.T) {
 		t.Errorf("ReadJWKSFile(a PASERK set) = %v", err)
 	}
 }
+
+// TestNewKeyRefusesROCA: an RSA modulus with the ROCA fingerprint (a power
+// of 65537 modulo each small prime of Infineon's generator) is refused; one
+// residue off, it is accepted. (Wycheproof's jwk/7, a real such key, is in
+// TestWycheproofJOSE.)
+func TestNewKeyRefusesROCA(t *testing.T) {
+	primes := []int64{3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71,
+		73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167}
+	m := big.NewInt(1)
+	for _, p := range primes {
+		m.Mul(m, big.NewInt(p))
+	}
+	// 2048 bits, ≡ 65537 (mod M): residues up to 166 modulo the primes.
+	weak := new(big.Int).Lsh(big.NewInt(1), 2047)
+	weak.Sub(weak, new(big.Int).Mod(weak, m)).Add(weak, m).Add(weak, big.NewInt(65537))
+	// The same, but 2 modulo 11, where 65537 ≡ 10 generates only {1, 10}.
+	m11 := new(big.Int).Div(m, big.NewInt(11))
+	c := new(big.Int).ModInverse(m11, big.NewInt(11)) // c·M/11 ≡ 1 (mod 11)
+	c.Mul(c, big.NewInt(3))                           // 65537 + 3 ≡ 10 + 3 ≡ 2 (mod 11)
+	near := new(big.Int).Add(weak, c.Mul(c, m11))
+
+	for _, tc := range []struct {
+		name string
+		n    *big.Int
+		ok   bool
+	}{
+		{"ROCA fingerprint", weak, false},
+		{"one residue off", near, true},
+	} {
+		pub := &rsa.PublicKey{N: tc.n, E: 65537}
+		_, err := verifier.NewKey("k", verifier.RS256, pub)
+		if tc.ok && err != nil {
+			t.Errorf("%s (%d bits): %v", tc.name, tc.n.BitLen(), err)
+		}
+		if !tc.ok {
+			checkSentinel(t, err, verifier.ErrKeySet)
+			if err == nil || !strings.Contains(err.Error(), "ROCA") {
+				t.Errorf("%s: %v, want the ROCA refusal", tc.name, err)
+			}
+		}
+	}
+}
