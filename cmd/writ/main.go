@@ -147,7 +147,12 @@ Global settings come from flags or the environment:
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		if strings.HasPrefix(err.Error(), "unknown shorthand flag") || strings.HasPrefix(err.Error(), "unknown flag") {
+			return withHint(usageError{err}, "an argument that starts with '-' goes after --, as in: writ token revoke -- -abc")
+		}
+		return usageError{err}
+	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.db, "db", "writ.db", "the SQLite database `file`")
 	pf.StringVar(&g.issuer, "issuer", "http://127.0.0.1:8080", "the issuer (iss) of tokens")
