@@ -349,7 +349,8 @@ func (l *List) Revoked(ctx context.Context, jti, subject, kid string, issuedAt t
 }
 
 // Prune deletes the entries whose tokens have all expired (plus the leeway)
-// and returns how many it deleted. The sequence is unaffected.
+// and returns how many it deleted, recording the deletion, if any, in the
+// audit log. The sequence is unaffected. writ serve prunes on its own.
 func (l *List) Prune(ctx context.Context, actor string) (int64, error) {
 	var n int64
 	_, err := l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
@@ -360,10 +361,11 @@ func (l *List) Prune(ctx context.Context, actor string) (int64, error) {
 		if n, err = res.RowsAffected(); err != nil {
 			return Entry{}, err
 		}
-		if n > 0 {
-			if err := repack(ctx, tx); err != nil {
-				return Entry{}, err
-			}
+		if n == 0 {
+			return Entry{}, nil
+		}
+		if err := repack(ctx, tx); err != nil {
+			return Entry{}, err
 		}
 		return Entry{}, audit.Record(ctx, tx, audit.Event{At: now, Actor: actor, Action: audit.Prune, Detail: fmt.Sprintf("%d entries", n)})
 	})

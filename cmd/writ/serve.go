@@ -33,8 +33,9 @@ signed revocation feed (/v1/revocations), and serves the admin API under
 (/v1/revoke), /v1/whoami, /healthz, /readyz and /metrics.
 
 On first start it creates the database, master key and keys, like writ init.
-It rotates the keys every --rotation-period (see writ keys rotate), and
-removes retired keys once their tokens have expired.
+It rotates the keys every --rotation-period (see writ keys rotate),
+removes retired keys once their tokens have expired, and prunes the
+revocations whose tokens have all expired (see writ revocations prune).
 The admin API takes writ tokens with the scope writ:admin for the issuer's
 own audience. The revocation feed is public unless --private-feed: it then
 takes writ tokens with the scope writ:revocations for the issuer's own

@@ -44,7 +44,8 @@ type Config struct {
 	// the CLI may have changed; zero means one second.
 	Refresh time.Duration
 	// RotationCheck is how often the server applies the keyring's rotation
-	// policy (keys.Ring.RotateDue); zero means one minute, negative never.
+	// policy (keys.Ring.RotateDue) and prunes the revocation list
+	// (revocation.List.Prune); zero means one minute, negative never.
 	RotationCheck time.Duration
 	// PrivateFeed has the revocation feed answer only requests bearing a
 	// token of this server with FeedScope: the feed names the subjects
@@ -293,7 +294,8 @@ func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 }
 
 // reloadLoop rereads keys so that the CLI's changes are served within
-// Config.Refresh, and applies the rotation policy every RotationCheck.
+// Config.Refresh, and every RotationCheck applies the rotation policy and
+// prunes revocations whose tokens have all expired.
 // (Revocations refresh in the snapshot's own loop.)
 func (s *Server) reloadLoop() {
 	defer close(s.done)
@@ -315,6 +317,11 @@ func (s *Server) reloadLoop() {
 			}
 			for _, r := range rots {
 				s.log.Info("rotated keys", "format", r.Format, "activated", r.Activated, "retired", r.Retired, "published", r.Published)
+			}
+			if n, err := s.cfg.Revocations.Prune(ctx, "serve"); err != nil {
+				s.log.Error("revocation prune failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("pruned revocations of expired tokens", "entries", n)
 			}
 		}
 		if err := s.reloadKeys(ctx); err != nil {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -51,6 +52,7 @@ type fixture struct {
 	ring   *keys.Ring
 	logs   *syncBuffer
 	srv    *server.Server
+	db     *sql.DB
 	admin  string   // a writ:admin token
 	seen   []string // every token handed out, to check the logs for
 }
@@ -101,7 +103,7 @@ func newFixture(t *testing.T, mods ...func(*server.Config)) *fixture {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	f := &fixture{t: t, url: base, tokens: tokens, list: list, ring: ring, logs: logs, srv: srv}
+	f := &fixture{t: t, url: base, tokens: tokens, list: list, ring: ring, logs: logs, srv: srv, db: db}
 	f.admin = f.issue("admin", []string{base}, server.AdminScope)
 	t.Cleanup(func() {
 		for _, tok := range f.seen {
@@ -437,6 +439,46 @@ func TestPrivateFeed(t *testing.T) {
 		Token: func(context.Context) (string, error) { return "", errors.New("token file unreadable") }})
 	if _, err := failing.Changes(ctx, 0); err == nil || !strings.Contains(err.Error(), "token file unreadable") {
 		t.Errorf("token source failing: %v", err)
+	}
+}
+
+// TestServePrunes: the server prunes, on its own, the revocations whose
+// tokens have all expired, and records that in the audit log.
+func TestServePrunes(t *testing.T) {
+	f := newFixture(t, func(c *server.Config) {
+		c.RotationCheck = 20 * time.Millisecond
+		// The server's clock for the list runs two hours ahead.
+		later, err := revocation.NewList(revocation.Config{DB: c.DB, MaxTTL: issuer.DefaultMaxTTL,
+			Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Revocations = later
+	})
+	ctx := context.Background()
+	tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: "heidi", Audience: []string{"https://api"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		entries, err := f.list.Entries(ctx, revocation.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("entry of an expired token still there: %+v", entries)
+		}
+	}
+	var actor, detail string
+	err = f.db.QueryRowContext(ctx, `SELECT actor, detail FROM audit WHERE action = 'revocations.prune'`).Scan(&actor, &detail)
+	if err != nil || actor != "serve" || detail != "1 entries" {
+		t.Errorf("audit of the prune: %q %q, %v", actor, detail, err)
 	}
 }
 
