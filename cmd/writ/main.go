@@ -168,6 +168,7 @@ Global settings come from flags or the environment:
 		newVerifyCmd(g),
 		newRevocationsCmd(g),
 		newAuditCmd(g),
+		newBackupCmd(g),
 		newServeCmd(g),
 	)
 	return root

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,6 +37,7 @@ func TestScripts(t *testing.T) {
 			"writf":     writf,
 			"extract":   extract,
 			"activekid": activeKID,
+			"perm":      perm,
 		},
 	})
 }
@@ -86,4 +88,18 @@ func activeKID(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("no active JWT key in %s", args[0])
+}
+
+// perm FILE MODE checks FILE's permission bits against MODE, in octal.
+func perm(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: perm FILE MODE")
+	}
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	ts.Check(err)
+	if got := fi.Mode().Perm(); (got == os.FileMode(want)) == neg {
+		ts.Fatalf("%s has mode %#o", args[0], got)
+	}
 }

@@ -39,11 +39,18 @@ func (g *globals) masterKey() (*keys.MasterKey, error) {
 func (g *globals) open(ctx context.Context) (*writ.DB, error) {
 	// A missing database is the first thing to report: its master key
 	// file is missing too.
-	if _, err := os.Stat(g.db); errors.Is(err, os.ErrNotExist) {
-		err = fmt.Errorf("%w at %q", writ.ErrNoDatabase, g.db)
-		return nil, withHint(err, "run writ init, or set --db / WRIT_DB")
+	if err := g.dbExists(); err != nil {
+		return nil, err
 	}
 	return g.openDB(ctx, false)
+}
+
+// dbExists reports a missing database, with what to do about it.
+func (g *globals) dbExists() error {
+	if _, err := os.Stat(g.db); errors.Is(err, os.ErrNotExist) {
+		return withHint(fmt.Errorf("%w at %q", writ.ErrNoDatabase, g.db), "run writ init, or set --db / WRIT_DB")
+	}
+	return nil
 }
 
 // openDB opens the database with g's master key and settings, creating it

@@ -64,6 +64,26 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 	return db, nil
 }
 
+// Backup writes a consistent copy of db to a new file at path (mode 0600),
+// while other connections and processes go on reading and writing: SQLite's
+// VACUUM INTO copies one read transaction's snapshot, compacted. The copy
+// holds sealed private keys but not the master key that opens them.
+func Backup(ctx context.Context, db *sql.DB, path string) error {
+	// Reserve the name first: VACUUM INTO refuses an existing non-empty
+	// file but would write into an empty one, and would give it the
+	// process's umask instead of 0600.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	f.Close()
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
+}
+
 // OpenReadOnly opens an existing database for reading only, as a verifier
 // reading the revocation list beside the issuer does. It never writes, so
 // it works where the database and its directory are read-only for this
