@@ -170,6 +170,11 @@ func (i *Issuer) commit(ctx context.Context, entries []*ledgerEntry) ([]error, e
 		return nil, fmt.Errorf("issuer: record token: %w", err)
 	}
 	defer insert.Close()
+	events, err := audit.NewRecorder(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	defer events.Close()
 	now := i.cfg.Now()
 	outcomes := make([]error, len(entries))
 	states := map[string]keys.State{} // a batch has one or two kids
@@ -193,7 +198,7 @@ func (i *Issuer) commit(ctx context.Context, entries []*ledgerEntry) ([]error, e
 		if err != nil {
 			return nil, fmt.Errorf("issuer: record token: %w", err)
 		}
-		err = audit.Record(ctx, tx, audit.Event{At: now, Actor: req.IssuedBy, Action: req.action,
+		err = events.Record(ctx, audit.Event{At: now, Actor: req.IssuedBy, Action: req.action,
 			Subject: req.Subject, JTI: t.ID, KID: t.KeyID, Detail: req.detail})
 		if err != nil {
 			return nil, err

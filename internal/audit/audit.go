@@ -40,18 +40,48 @@ type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+const insertEvent = `INSERT INTO audit (at, actor, action, subject, jti, kid, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
 // Record appends e to the log through x, usually the transaction that makes
 // the change e describes.
 func Record(ctx context.Context, x Execer, e Event) error {
-	if e.Actor == "" {
-		e.Actor = "unknown"
-	}
-	_, err := x.ExecContext(ctx, `INSERT INTO audit (at, actor, action, subject, jti, kid, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.At.UnixMilli(), e.Actor, e.Action, e.Subject, e.JTI, e.KID, e.Detail)
-	if err != nil {
+	if _, err := x.ExecContext(ctx, insertEvent, values(e)...); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
+}
+
+// Recorder appends events through one prepared statement, for a
+// transaction that records many: the issuer's group commit, where parsing
+// the statement for each token was a tenth of the CPU.
+type Recorder struct{ stmt *sql.Stmt }
+
+// NewRecorder prepares a Recorder in tx. Close it before tx ends.
+func NewRecorder(ctx context.Context, tx *sql.Tx) (*Recorder, error) {
+	stmt, err := tx.PrepareContext(ctx, insertEvent)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return &Recorder{stmt}, nil
+}
+
+// Record appends e to the log.
+func (r *Recorder) Record(ctx context.Context, e Event) error {
+	if _, err := r.stmt.ExecContext(ctx, values(e)...); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Close releases the prepared statement.
+func (r *Recorder) Close() error { return r.stmt.Close() }
+
+// values are e's columns for insertEvent.
+func values(e Event) []any {
+	if e.Actor == "" {
+		e.Actor = "unknown"
+	}
+	return []any{e.At.UnixMilli(), e.Actor, e.Action, e.Subject, e.JTI, e.KID, e.Detail}
 }
 
 // Filter selects events. Zero fields match everything.
