@@ -98,5 +98,20 @@ func attach(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
 	return &DB{Keys: ring, Issuer: iss, Revocations: list, SQL: db}, nil
 }
 
+// CompromiseKey takes the key kid out of service at once, as writ keys
+// compromise does: it leaves the key sets, its private half is destroyed,
+// the next key of its format signs in its place, and every token it signed
+// is revoked, all in one transaction. Compromising a key twice changes
+// nothing and returns the first revocation.
+func (w *DB) CompromiseKey(ctx context.Context, kid string, o revocation.Options) (revocation.Entry, error) {
+	var e revocation.Entry
+	err := w.Keys.Compromise(ctx, kid, keys.CompromiseOptions{InTx: func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		e, err = w.Revocations.RevokeKeyTx(ctx, tx, kid, o)
+		return err
+	}})
+	return e, err
+}
+
 // Close closes the database.
 func (w *DB) Close() error { return w.SQL.Close() }

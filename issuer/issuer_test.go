@@ -502,7 +502,7 @@ func (c *compromiseOnRead) Signer(ctx context.Context, f keys.Format) (*keys.Key
 	k, err := c.ring.Signer(ctx, f)
 	if err == nil && !c.done {
 		c.done = true
-		err = c.ring.Compromise(ctx, k.ID())
+		err = c.ring.Compromise(ctx, k.ID(), keys.CompromiseOptions{})
 	}
 	return k, err
 }

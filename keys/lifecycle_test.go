@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -268,6 +269,103 @@ func TestConcurrentRotations(t *testing.T) {
 	e.checkOneActive()
 }
 
+// TestCompromiseKeepsAlgorithmChange: with a next key of a new algorithm
+// published, compromising the active key makes that key sign and publishes
+// a fresh next key of the new algorithm, not of the compromised key's.
+func TestCompromiseKeepsAlgorithmChange(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{}, false)
+	ctx := context.Background()
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true, NextAlg: verifier.ES256}); err != nil {
+		t.Fatal(err)
+	}
+	active, err := e.ring.Signer(ctx, keys.JWT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ring.Compromise(ctx, active.ID(), keys.CompromiseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.checkOneActive()
+	recs, err := e.ring.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Format == keys.JWT && (r.State == keys.Active || r.State == keys.Next) && r.Algorithm != verifier.ES256 {
+			t.Errorf("%s JWT key %s is %s, want ES256", r.State, r.ID, r.Algorithm)
+		}
+	}
+}
+
+// TestCompromiseAllOrNothing: when the work done in the same transaction
+// (revoking the key's tokens) fails, the key is not withdrawn either.
+func TestCompromiseAllOrNothing(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{}, false)
+	ctx := context.Background()
+	active, err := e.ring.Signer(ctx, keys.JWT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := errors.New("revocation failed")
+	err = e.ring.Compromise(ctx, active.ID(), keys.CompromiseOptions{InTx: func(context.Context, *sql.Tx) error { return failed }})
+	if !errors.Is(err, failed) {
+		t.Fatalf("Compromise: %v, want the InTx error", err)
+	}
+	if got := e.state(active.ID()); got != keys.Active {
+		t.Errorf("key after a failed compromise: %s, want active", got)
+	}
+	e.checkOneActive()
+	// Done again, it completes; and a third time changes nothing but
+	// still runs InTx.
+	for range 2 {
+		ran := false
+		err := e.ring.Compromise(ctx, active.ID(), keys.CompromiseOptions{InTx: func(ctx context.Context, tx *sql.Tx) error {
+			ran = true
+			_, err := e.list.RevokeKeyTx(ctx, tx, active.ID(), revocation.Options{})
+			return err
+		}})
+		if err != nil || !ran {
+			t.Fatalf("Compromise: %v, InTx ran %v", err, ran)
+		}
+	}
+	if got := e.state(active.ID()); got != keys.Compromised {
+		t.Errorf("key after the compromise: %s", got)
+	}
+	e.checkOneActive()
+}
+
+// TestCompromiseDuringRotations: compromises of the signing key race forced
+// rotations; every call succeeds, and the keyring keeps one active and one
+// next key per format.
+func TestCompromiseDuringRotations(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{}, false)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 4 {
+		wg.Go(func() {
+			if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+				errs <- err
+			}
+		})
+		wg.Go(func() {
+			k, err := e.ring.Signer(ctx, keys.JWT)
+			if err == nil {
+				err = e.ring.Compromise(ctx, k.ID(), keys.CompromiseOptions{})
+			}
+			if err != nil {
+				errs <- fmt.Errorf("compromise: %w", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	e.checkOneActive()
+}
+
 // TestYearOfRotations simulates a year of scheduled weekly rotations, with
 // a token issued every three hours at lifetimes from three hours to three
 // days, and a verifier fleet whose key set caches are up to three hours old
@@ -310,10 +408,11 @@ func TestYearOfRotations(t *testing.T) {
 				t.Fatal(err)
 			}
 			compromisedKID = k.ID()
-			if _, err := e.list.RevokeKey(ctx, compromisedKID, revocation.Options{}); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.ring.Compromise(ctx, compromisedKID); err != nil {
+			err = e.ring.Compromise(ctx, compromisedKID, keys.CompromiseOptions{InTx: func(ctx context.Context, tx *sql.Tx) error {
+				_, err := e.list.RevokeKeyTx(ctx, tx, compromisedKID, revocation.Options{})
+				return err
+			}})
+			if err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -387,71 +387,65 @@ func (r *Ring) KeySet(ctx context.Context) (*verifier.KeySet, error) {
 	return verifier.NewKeySet(ks...)
 }
 
+// CompromiseOptions adjust Compromise.
+type CompromiseOptions struct {
+	// InTx, when set, runs in Compromise's transaction once the key is
+	// withdrawn (also when it already was), so that both are committed or
+	// neither: writ revokes the key's tokens there
+	// (revocation.List.RevokeKeyTx).
+	InTx func(ctx context.Context, tx *sql.Tx) error
+}
+
 // Compromise takes the key kid out of the key sets at once and destroys its
 // private half. If it was the active key, the already-published next key of
 // its format becomes active, so that issuing never stops, and a fresh next
-// key is published. Compromising a compromised key changes nothing.
+// key of that key's algorithm is published (a change of algorithm under
+// way goes on). Compromising a compromised key changes nothing.
 //
 // Verifiers that hold a cached key set keep trusting the key until they
 // refresh it; to have them reject its tokens at once, also revoke the key
-// (revocation.List.RevokeKey), which writ keys compromise does first.
-func (r *Ring) Compromise(ctx context.Context, kid string) error {
-	var format, alg, state string
-	err := r.db.QueryRowContext(ctx, `SELECT format, alg, state FROM keys WHERE kid = ?`, kid).Scan(&format, &alg, &state)
+// (revocation.List.RevokeKeyTx in o.InTx), as writ keys compromise does.
+func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) error {
+	// A key's format and algorithm never change. With the algorithm of the
+	// format's next key, they say which keys may be needed, generated
+	// before the transaction: RSA generation is slow.
+	var format, alg, nextAlg string
+	err := r.db.QueryRowContext(ctx, `SELECT format, alg, COALESCE((SELECT alg FROM keys n
+		WHERE n.format = k.format AND n.state = 'next' ORDER BY created_at, rowid LIMIT 1), alg)
+		FROM keys k WHERE kid = ?`, kid).Scan(&format, &alg, &nextAlg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: %q", ErrKeyNotFound, kid)
 	}
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	if State(state) == Compromised {
-		return nil
-	}
-	// Keys are generated before the transaction: RSA generation is slow.
-	fresh, err := Generate(alg)
-	if err != nil {
-		return err
-	}
 	spare, err := Generate(alg)
 	if err != nil {
 		return err
 	}
+	fresh, err := Generate(nextAlg)
+	if err != nil {
+		return err
+	}
+
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
 	defer tx.Rollback()
-	now := r.now()
-	res, err := tx.ExecContext(ctx, `UPDATE keys SET state = 'compromised', compromised_at = ?, private_key = NULL
-		WHERE kid = ? AND state = ?`, now.Unix(), kid, state)
-	if err != nil {
+	// The state, read again under the write lock: a rotation may have
+	// changed it since.
+	var state State
+	if err := tx.QueryRowContext(ctx, `SELECT state FROM keys WHERE kid = ?`, kid).Scan(&state); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return r.Compromise(ctx, kid) // changed under us: look again
-	}
-	if err := audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyCompromise, KID: kid}); err != nil {
-		return err
-	}
-	if State(state) == Active {
-		res, err := tx.ExecContext(ctx, `UPDATE keys SET state = 'active', activated_at = ? WHERE kid = (
-			SELECT kid FROM keys WHERE format = ? AND state = 'next' ORDER BY created_at, rowid LIMIT 1)`, now.Unix(), format)
-		if err != nil {
-			return fmt.Errorf("keys: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			// No published successor: sign with a fresh key at once.
-			if err := r.insertKey(ctx, tx, spare, Active); err != nil {
-				return err
-			}
+	if state != Compromised {
+		if err := r.withdraw(ctx, tx, kid, format, alg, state, spare, fresh); err != nil {
+			return err
 		}
 	}
-	var next int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE format = ? AND state = 'next'`, format).Scan(&next); err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
-	if next == 0 {
-		if err := r.insertKey(ctx, tx, fresh, Next); err != nil {
+	if o.InTx != nil {
+		if err := o.InTx(ctx, tx); err != nil {
 			return err
 		}
 	}
@@ -466,6 +460,50 @@ func (r *Ring) Compromise(ctx context.Context, kid string) error {
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// withdraw marks kid, in state, compromised within tx; if it was active,
+// activates the format's next key (or spare, when there is none); and
+// publishes a next key if the format is left without one: fresh if it has
+// the algorithm of the key now signing in kid's place, or of kid.
+func (r *Ring) withdraw(ctx context.Context, tx *sql.Tx, kid, format, alg string, state State, spare, fresh *Key) error {
+	now := r.now()
+	_, err := tx.ExecContext(ctx, `UPDATE keys SET state = 'compromised', compromised_at = ?, private_key = NULL
+		WHERE kid = ?`, now.Unix(), kid)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if err := audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyCompromise, KID: kid}); err != nil {
+		return err
+	}
+	successorAlg := alg
+	if state == Active {
+		err := tx.QueryRowContext(ctx, `UPDATE keys SET state = 'active', activated_at = ? WHERE kid = (
+			SELECT kid FROM keys WHERE format = ? AND state = 'next' ORDER BY created_at, rowid LIMIT 1)
+			RETURNING alg`, now.Unix(), format).Scan(&successorAlg)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			// No published successor: sign with a fresh key at once.
+			if err := r.insertKey(ctx, tx, spare, Active); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("keys: %w", err)
+		}
+	}
+	var next int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE format = ? AND state = 'next'`, format).Scan(&next); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if next > 0 {
+		return nil
+	}
+	if fresh.alg != successorAlg { // the next key changed since it was read
+		if fresh, err = Generate(successorAlg); err != nil {
+			return err
+		}
+	}
+	return r.insertKey(ctx, tx, fresh, Next)
 }
 
 func (r *Ring) insertKey(ctx context.Context, tx *sql.Tx, k *Key, state State) error {

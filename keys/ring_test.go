@@ -216,7 +216,7 @@ func TestKeySetsLeaveOutUnpublishedKeys(t *testing.T) {
 			next = r.ID
 		}
 	}
-	if err := e.ring.Compromise(ctx, next); err != nil {
+	if err := e.ring.Compromise(ctx, next, keys.CompromiseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := e.ring.JWKS(ctx)

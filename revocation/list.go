@@ -25,6 +25,7 @@ import (
 	"unicode"
 
 	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/verifier"
 )
 
 var (
@@ -75,7 +76,7 @@ type Config struct {
 	// are kept that long. Required.
 	MaxTTL time.Duration
 	// Leeway is kept beyond expiry before an entry is pruned, for
-	// verifiers' clock skew; zero means 30s.
+	// verifiers' clock skew; zero means verifier.MaxLeeway.
 	Leeway time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -97,7 +98,7 @@ func NewList(cfg Config) (*List, error) {
 	}
 	l := &List{db: cfg.DB, maxTTL: cfg.MaxTTL, leeway: cfg.Leeway, now: cfg.Now}
 	if l.leeway == 0 {
-		l.leeway = 30 * time.Second
+		l.leeway = verifier.MaxLeeway
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -187,29 +188,50 @@ func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Ti
 	})
 }
 
-// RevokeKey revokes every token signed by the key kid. It does not change
-// the key's state: see keys.Ring.Compromise. Revoking a key twice is not an
-// error.
+// RevokeKey revokes every token signed by the key kid, which must no longer
+// sign (retired, removed or compromised): the entry lasts as long as the
+// longest-lived token signed before now, and a key still signing would sign
+// tokens that outlive it. To withdraw a signing key and revoke its tokens
+// in one step, use RevokeKeyTx within keys.Ring.Compromise. Revoking a key
+// twice is not an error.
 func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, error) {
+	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
+		return l.revokeKey(ctx, tx, now, kid, o)
+	})
+}
+
+// RevokeKeyTx is RevokeKey within tx, for keys.CompromiseOptions.InTx. The
+// caller commits tx.
+func (l *List) RevokeKeyTx(ctx context.Context, tx *sql.Tx, kid string, o Options) (Entry, error) {
+	e, err := l.revokeKey(ctx, tx, l.now(), kid, o)
+	if err != nil && !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrInvalid) {
+		err = fmt.Errorf("revocation: %w", err)
+	}
+	return e, err
+}
+
+func (l *List) revokeKey(ctx context.Context, tx *sql.Tx, now time.Time, kid string, o Options) (Entry, error) {
 	if err := checkID("kid", kid); err != nil {
 		return Entry{}, err
 	}
-	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE kid = ?`, kid).Scan(&n); err != nil {
-			return Entry{}, err
-		}
-		if n == 0 {
-			return Entry{}, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
-		}
-		if old, err := l.get(ctx, tx, Key, kid); err == nil {
-			return old, nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return Entry{}, err
-		}
-		e := Entry{Kind: Key, Value: kid, EffectiveAt: now, ExpiresAt: now.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
-		return l.insert(ctx, tx, e, audit.Event{Action: audit.KeyRevoke, KID: kid})
-	})
+	var state string
+	err := tx.QueryRowContext(ctx, `SELECT state FROM keys WHERE kid = ?`, kid).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	if state == "active" || state == "next" {
+		return Entry{}, fmt.Errorf("%w: key %q is %s: compromise it, which withdraws it and revokes its tokens at once", ErrInvalid, kid, state)
+	}
+	if old, err := l.get(ctx, tx, Key, kid); err == nil {
+		return old, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, err
+	}
+	e := Entry{Kind: Key, Value: kid, EffectiveAt: now, ExpiresAt: now.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+	return l.insert(ctx, tx, e, audit.Event{Action: audit.KeyRevoke, KID: kid})
 }
 
 // change runs fn in one IMMEDIATE transaction and commits it: when change

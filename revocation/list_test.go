@@ -215,6 +215,13 @@ func TestRevokeKey(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	tok := e.issue(t, "alice", time.Hour)
+	// Not while it signs: tokens it signed later would outlive the entry.
+	if _, err := e.list.RevokeKey(ctx, tok.KeyID, revocation.Options{Actor: "test"}); !errors.Is(err, revocation.ErrInvalid) {
+		t.Fatalf("revoke the active key: %v, want ErrInvalid", err)
+	}
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.list.RevokeKey(ctx, tok.KeyID, revocation.Options{Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -335,12 +342,18 @@ func TestIncrementalRefreshAndPrune(t *testing.T) {
 			t.Fatalf("after %d revocations: seq %d, len %d", i+1, snap.Seq(), snap.Len())
 		}
 	}
-	// Two hours later the first two tokens have expired: prune drops their
-	// entries, and the sequence does not move back.
-	e.clock.advance(2*time.Hour + time.Minute)
+	// Two hours and four minutes later the first two tokens have expired,
+	// but the second not by more than a verifier's largest leeway: prune
+	// drops the first entry only. Two minutes on, the second. The sequence
+	// does not move back.
+	e.clock.advance(2*time.Hour + 4*time.Minute)
 	n, err := e.list.Prune(ctx, "test")
-	if err != nil || n != 2 {
-		t.Fatalf("pruned %d, %v; want 2", n, err)
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	e.clock.advance(2 * time.Minute)
+	if n, err := e.list.Prune(ctx, "test"); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1 more", n, err)
 	}
 	fresh := e.snapshot(t, revocation.SnapshotConfig{})
 	if fresh.Seq() != 5 || fresh.Len() != 3 {
@@ -392,5 +405,36 @@ func TestNewerSchemaRefused(t *testing.T) {
 	_, err := store.Open(context.Background(), e.path, false)
 	if !errors.Is(err, store.ErrNewerSchema) {
 		t.Errorf("got %v, want ErrNewerSchema", err)
+	}
+}
+
+// TestRevocationOutlivesLeeway: a verifier with the largest leeway accepts
+// a token until its exp plus that leeway, so the snapshot (refreshed, and
+// loaded afresh) keeps its revocation that long.
+func TestRevocationOutlivesLeeway(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tok := e.issue(t, "alice", time.Hour)
+	if _, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	snap := e.snapshot(t, revocation.SnapshotConfig{})
+	e.clock.advance(time.Hour + verifier.MaxLeeway - time.Minute)
+	if err := snap.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := e.ring.KeySet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*revocation.Snapshot{"refreshed": snap, "loaded now": e.snapshot(t, revocation.SnapshotConfig{})} {
+		v, err := verifier.New(verifier.Config{Issuer: "https://issuer.test", Audience: "api", Algorithms: []string{verifier.EdDSA},
+			Keys: ks, Now: e.clock.now, Leeway: verifier.MaxLeeway, Revocation: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, verifier.ErrRevoked) {
+			t.Errorf("%s snapshot, %v after expiry, leeway %v: %v, want ErrRevoked", name, verifier.MaxLeeway-time.Minute, verifier.MaxLeeway, err)
+		}
 	}
 }

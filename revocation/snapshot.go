@@ -174,9 +174,10 @@ func (s *Snapshot) apply(b *Batch, now time.Time) {
 	}
 }
 
-// pruneLocked drops entries whose tokens have all expired.
+// pruneLocked drops entries whose tokens have all expired, by more than
+// any verifier's leeway.
 func (s *Snapshot) pruneLocked(now time.Time) {
-	cutoff := now.Add(-verifier.DefaultLeeway).Unix()
+	cutoff := now.Add(-verifier.MaxLeeway).Unix()
 	s.tokens.prune(uint32(max(cutoff, 0)))
 	for k, c := range s.subjects {
 		if c.exp < cutoff {

@@ -46,6 +46,10 @@ const MaxTokenSize = 8 << 10
 // DefaultLeeway is the clock skew tolerated when Config.Leeway is zero.
 const DefaultLeeway = 30 * time.Second
 
+// MaxLeeway is the largest Config.Leeway. A revocation must outlive its
+// token by this much: until then some verifier may still accept the token.
+const MaxLeeway = 5 * time.Minute
+
 // Config fixes what a Verifier accepts.
 type Config struct {
 	// Issuer is the exact iss every token must carry. Required.
@@ -128,8 +132,8 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.New("verifier: Config.Algorithms is required")
 	case cfg.Keys == nil:
 		return nil, errors.New("verifier: Config.Keys is required")
-	case cfg.Leeway < 0 || cfg.Leeway > 5*time.Minute:
-		return nil, fmt.Errorf("verifier: Config.Leeway %v is outside 0 to 5m", cfg.Leeway)
+	case cfg.Leeway < 0 || cfg.Leeway > MaxLeeway:
+		return nil, fmt.Errorf("verifier: Config.Leeway %v is outside 0 to %v", cfg.Leeway, MaxLeeway)
 	case cfg.CacheSize < 0:
 		return nil, fmt.Errorf("verifier: Config.CacheSize %d is negative", cfg.CacheSize)
 	}

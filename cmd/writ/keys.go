@@ -21,10 +21,10 @@ func newKeysCmd(g *globals) *cobra.Command {
 	compromise := &cobra.Command{
 		Use:   "compromise KID [--reason R]",
 		Short: "Cut a leaked key off at once",
-		Long: `compromise revokes every token the key KID signed (on disk before the
-command returns), takes the key out of the key sets, destroys its private
-half and, if it was signing, activates the published next key and publishes
-a fresh next key, so that issuing never stops.
+		Long: `compromise revokes every token the key KID signed, takes the key out of
+the key sets, destroys its private half and, if it was signing, activates
+the published next key and publishes a fresh next key, so that issuing
+never stops: all in one transaction, on disk before the command returns.
 
 Verifiers that check revocations reject its tokens at their next refresh.
 Third-party gateways that only cache the key set keep trusting the key until
@@ -36,13 +36,10 @@ their cache expires.`,
 				return err
 			}
 			defer s.Close()
-			// Revoke first: once this is on disk the key's tokens are dead
-			// for every revocation-aware verifier, whatever happens next.
-			e, err := s.Revocations.RevokeKey(cmd.Context(), a[0], revocation.Options{Reason: reason, Actor: actor()})
+			// One transaction: the key stops signing and its tokens are
+			// revoked together, or neither happens.
+			e, err := s.CompromiseKey(cmd.Context(), a[0], revocation.Options{Reason: reason, Actor: actor()})
 			if err != nil {
-				return err
-			}
-			if err := s.Keys.Compromise(cmd.Context(), a[0]); err != nil {
 				return err
 			}
 			return printEntry(g, e)

@@ -276,10 +276,13 @@ func (k *KeySet) get(ctx context.Context, etag string) (*verifier.KeySet, string
 	}
 	defer resp.Body.Close()
 	maxAge := cacheMaxAge(resp.Header.Get("Cache-Control"))
-	switch resp.StatusCode {
-	case http.StatusNotModified:
+	switch {
+	case resp.StatusCode == http.StatusNotModified && etag != "":
 		return nil, etag, maxAge, nil
-	case http.StatusOK:
+	case resp.StatusCode == http.StatusNotModified:
+		// Not an answer to a conditional request: there is no set to keep.
+		return nil, "", 0, fmt.Errorf("remote: fetch key set %s: %s to an unconditional request", k.cfg.URL, resp.Status)
+	case resp.StatusCode == http.StatusOK:
 	default:
 		return nil, "", 0, fmt.Errorf("remote: fetch key set %s: %s", k.cfg.URL, resp.Status)
 	}

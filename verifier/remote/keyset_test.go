@@ -107,6 +107,35 @@ func TestFirstFetchMustSucceed(t *testing.T) {
 	}
 }
 
+// TestUnconditional304: a 304 to a request without If-None-Match is not a
+// key set: the first fetch fails, and a later one keeps the set held.
+func TestUnconditional304(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNotModified)
+	}))
+	defer srv.Close()
+	if _, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL}); err == nil {
+		t.Fatal("NewKeySet succeeded on a 304 alone")
+	}
+
+	good := newJWKSServer(t, "a")
+	good.mu.Lock()
+	initial := good.body
+	good.mu.Unlock()
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Initial: initial, MinRefresh: time.Hour, Cooldown: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	// An unknown kid makes it fetch: the 304 must not drop the set.
+	if _, err := ks.LookupKey(context.Background(), "b"); !errors.Is(err, verifier.ErrUnknownKey) {
+		t.Errorf("unknown kid: %v", err)
+	}
+	if _, err := ks.LookupKey(context.Background(), "a"); err != nil {
+		t.Errorf("key of the initial set after a 304: %v", err)
+	}
+}
+
 func TestUnknownKidRefetchesOncePerCooldown(t *testing.T) {
 	srv := newJWKSServer(t, "a")
 	clock := newTestClock()
