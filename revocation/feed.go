@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/writ-dev/writ/internal/b64"
 )
@@ -51,17 +53,30 @@ type RevokedKey struct {
 // Batch is a set of changes to the revocation list: everything in force
 // when read from sequence 0, or the changes after a sequence number.
 type Batch struct {
-	Seq      int64 // the sequence number the batch brings its reader to
+	Seq int64 // the sequence number the batch brings its reader to
+	// Epoch names the list's history: sequence numbers of two epochs are
+	// unrelated (a database restored from a backup), so a reader that sees
+	// a new epoch reads the whole list again.
+	Epoch string
+	// AsOf is when the batch was current, for a feed that can be replayed
+	// (the time the server signed it); zero means when it was read.
+	AsOf     time.Time
 	Tokens   []RevokedToken
 	Subjects []SubjectCutoff
 	Keys     []RevokedKey
 }
 
+// ErrAhead is returned by Changes for a sequence number beyond the list's:
+// the list is not the one the reader followed (a database restored from a
+// backup). The reader reads the whole list again.
+var ErrAhead = errors.New("revocation: the reader is ahead of the list")
+
 // Feed supplies revocation changes by sequence number. *List is the Feed of
 // a local database; the server's signed revocation feed is another.
 type Feed interface {
 	// Changes returns the unexpired changes with a sequence number above
-	// since. An error leaves the reader's state as it was.
+	// since, or an error wrapping ErrAhead if since is beyond the list's
+	// sequence. An error leaves the reader's state as it was.
 	Changes(ctx context.Context, since int64) (*Batch, error)
 }
 
@@ -79,12 +94,17 @@ func (l *List) Changes(ctx context.Context, since int64) (*Batch, error) {
 	}
 	defer tx.Rollback()
 	b := &Batch{}
-	err = tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0)`).Scan(&b.Seq)
+	var epoch []byte
+	err = tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0),
+		(SELECT value FROM meta WHERE name = 'revocation_epoch')`).Scan(&b.Seq, &epoch)
 	if err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
-	if b.Seq <= since {
-		b.Seq = since
+	b.Epoch = hex.EncodeToString(epoch)
+	switch {
+	case since > b.Seq:
+		return nil, fmt.Errorf("%w: asked for changes after %d, the list is at %d", ErrAhead, since, b.Seq)
+	case since == b.Seq:
 		return b, nil
 	}
 	horizon := l.now().Add(-l.leeway).Unix()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -437,4 +438,138 @@ func TestRevocationOutlivesLeeway(t *testing.T) {
 			t.Errorf("%s snapshot, %v after expiry, leeway %v: %v, want ErrRevoked", name, verifier.MaxLeeway-time.Minute, verifier.MaxLeeway, err)
 		}
 	}
+}
+
+// switchFeed reads from one list, then from another: a server whose
+// database was restored from a backup.
+type switchFeed struct{ revocation.Feed }
+
+// TestRestoredFromBackup: a verifier that followed a database keeps every
+// revocation it held when the database is restored from a backup, and
+// also gets the revocations made after the restore, although their
+// sequence numbers repeat those it had already seen.
+func TestRestoredFromBackup(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	revoke := func(list *revocation.List) *issuer.Token {
+		t.Helper()
+		tok := e.issue(t, "alice", time.Hour)
+		if _, err := list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	before := revoke(e.list)
+	backupPath := filepath.Join(t.TempDir(), "backup.db")
+	if err := store.Backup(ctx, e.db, backupPath); err != nil {
+		t.Fatal(err)
+	}
+	lost := []*issuer.Token{revoke(e.list), revoke(e.list)} // seq 2, 3: not in the backup
+	// ahead refreshes right after the restore (its seq is then beyond the
+	// list's); behind only once the restored list has passed its seq
+	// again (only the epoch tells).
+	feed := &switchFeed{e.list}
+	ahead := e.snapshot(t, revocation.SnapshotConfig{Feed: feed})
+	behind := e.snapshot(t, revocation.SnapshotConfig{Feed: feed})
+	if ahead.Seq() != 3 || behind.Seq() != 3 {
+		t.Fatalf("snapshots at %d and %d, want 3", ahead.Seq(), behind.Seq())
+	}
+
+	// Restore: the backup becomes the database, at seq 1; tokens recorded
+	// since the backup are unknown to it, so new revocations there are of
+	// tokens issued after the restore.
+	restoredDB, err := store.Open(ctx, backupPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restoredDB.Close()
+	restored, err := revocation.NewList(revocation.Config{DB: restoredDB, MaxTTL: e.issuer.MaxTTL(), Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restoredIssuer, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, DB: restoredDB, Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed.Feed = restored
+	if _, err := restored.Changes(ctx, 3); !errors.Is(err, revocation.ErrAhead) {
+		t.Errorf("changes after 3 from a list at 1: %v, want ErrAhead", err)
+	}
+	if err := ahead.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var after []*issuer.Token
+	for range 3 { // seq 2, 3, 4 again, for other tokens
+		tok, err := restoredIssuer.Issue(ctx, issuer.Request{Subject: "bob", Audience: []string{"api"}, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := restored.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		after = append(after, tok)
+	}
+	for name, snap := range map[string]*revocation.Snapshot{"ahead": ahead, "behind": behind} {
+		if err := snap.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		v := e.verifier(t, snap)
+		for _, tok := range append(append([]*issuer.Token{before}, lost...), after...) {
+			if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, verifier.ErrRevoked) {
+				t.Errorf("%s snapshot, token %s: %v, want ErrRevoked", name, tok.ID, err)
+			}
+		}
+		if snap.Seq() != 4 {
+			t.Errorf("%s snapshot at %d, want the restored list's 4", name, snap.Seq())
+		}
+	}
+}
+
+// oldFeed answers with data signed an hour ago: a replayed feed.
+type oldFeed struct {
+	revocation.Feed
+	asOf time.Time
+}
+
+func (f *oldFeed) Changes(ctx context.Context, since int64) (*revocation.Batch, error) {
+	b, err := f.Feed.Changes(ctx, since)
+	if b != nil {
+		b.AsOf = f.asOf
+	}
+	return b, err
+}
+
+// TestReplayedFeedIsStale: a snapshot is as fresh as its data, whatever the
+// time of the fetch that brought it.
+func TestReplayedFeedIsStale(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tok := e.issue(t, "alice", 2*time.Hour)
+	feed := &oldFeed{Feed: e.list, asOf: e.clock.now()}
+	snap := e.snapshot(t, revocation.SnapshotConfig{Feed: feed, MaxStaleness: 10 * time.Minute})
+	e.clock.advance(time.Hour)
+	if err := snap.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.Staleness(); got != time.Hour {
+		t.Errorf("staleness after a replayed feed: %v, want 1h", got)
+	}
+	if _, err := e.verifier(t, snap).Verify(ctx, tok.Token); !errors.Is(err, revocation.ErrStale) {
+		t.Errorf("verify with only a replayed feed: %v, want ErrStale", err)
+	}
+}
+
+// TestSnapshotCloseTwice: Close may be called concurrently and repeatedly.
+func TestSnapshotCloseTwice(t *testing.T) {
+	e := newEnv(t)
+	snap, err := revocation.NewSnapshot(context.Background(), revocation.SnapshotConfig{Feed: e.list, Refresh: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(snap.Close)
+	}
+	wg.Wait()
+	snap.Close()
 }

@@ -38,15 +38,17 @@ type Snapshot struct {
 
 	mu        sync.RWMutex
 	seq       int64
-	refreshed time.Time
+	epoch     string
+	refreshed time.Time // when the data was current (Batch.AsOf)
 	pruned    time.Time
 	tokens    jtiSet
 	delayed   map[TokenID]delayed   // token entries still in their grace period
 	subjects  map[string]subjectCut // subject → cut-off
 	keys      map[string]int64      // kid → expiry (unix s)
 
-	stop chan struct{}
-	done chan struct{}
+	stop      context.CancelFunc // ends the background refreshes, and one in flight
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 type delayed struct{ effective, exp int64 }
@@ -83,50 +85,62 @@ func NewSnapshot(ctx context.Context, cfg SnapshotConfig) (*Snapshot, error) {
 		return nil, err
 	}
 	if cfg.Refresh > 0 {
-		s.stop, s.done = make(chan struct{}), make(chan struct{})
-		go s.loop(cfg.Refresh)
+		var loopCtx context.Context
+		loopCtx, s.stop = context.WithCancel(context.Background())
+		s.done = make(chan struct{})
+		go s.loop(loopCtx, cfg.Refresh)
 	}
 	return s, nil
 }
 
-func (s *Snapshot) loop(every time.Duration) {
+func (s *Snapshot) loop(ctx context.Context, every time.Duration) {
 	defer close(s.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), every)
-			err := s.Refresh(ctx)
+			rctx, cancel := context.WithTimeout(ctx, every)
+			err := s.Refresh(rctx)
 			cancel()
-			if err != nil && s.onError != nil {
+			if err != nil && ctx.Err() == nil && s.onError != nil {
 				s.onError(err)
 			}
 		}
 	}
 }
 
-// Close stops background refreshes and waits for the refresh goroutine to
-// end. The snapshot still answers afterwards, from its last state.
+// Close stops background refreshes, cancelling one in flight, and waits
+// for the refresh goroutine to end. The snapshot still answers afterwards,
+// from its last state. Close may be called more than once.
 func (s *Snapshot) Close() {
-	if s.stop != nil {
-		close(s.stop)
-		<-s.done
-		s.stop = nil
-	}
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.done
+		}
+	})
 }
 
 // Refresh fetches the changes since the snapshot's sequence number and
-// applies them. On error the snapshot keeps its state and its age.
+// applies them. If the list is another than the one followed so far (a new
+// epoch, or a sequence behind the snapshot's: a database restored from a
+// backup), it reads the whole list again and adds it to what it holds,
+// since every revocation it held was acknowledged. On error the snapshot
+// keeps its state and its age.
 func (s *Snapshot) Refresh(ctx context.Context) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
 	s.mu.RLock()
-	since := s.seq
+	since, epoch := s.seq, s.epoch
 	s.mu.RUnlock()
 	b, err := s.feed.Changes(ctx, since)
+	reread := errors.Is(err, ErrAhead) || err == nil && since > 0 && b.Epoch != epoch
+	if reread {
+		b, err = s.feed.Changes(ctx, 0)
+	}
 	if err != nil {
 		return fmt.Errorf("revocation: refresh: %w", err)
 	}
@@ -134,10 +148,19 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.apply(b, now)
-	if b.Seq > s.seq {
+	if b.Seq > s.seq || reread {
 		s.seq = b.Seq
 	}
-	s.refreshed = now
+	s.epoch = b.Epoch
+	// A replayed feed brings old data: the snapshot is as fresh as its
+	// data, not as its last fetch.
+	asOf := now
+	if !b.AsOf.IsZero() && b.AsOf.Before(now) {
+		asOf = b.AsOf
+	}
+	if asOf.After(s.refreshed) {
+		s.refreshed = asOf
+	}
 	for id, d := range s.delayed {
 		if d.effective <= now.Unix() {
 			delete(s.delayed, id)
@@ -230,6 +253,13 @@ func (s *Snapshot) Seq() int64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.seq
+}
+
+// Epoch returns the epoch of the list the snapshot follows (Batch.Epoch).
+func (s *Snapshot) Epoch() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.epoch
 }
 
 // Staleness returns the time since the last successful refresh.

@@ -2,12 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier/remote"
 )
 
@@ -20,6 +22,7 @@ const FeedType = remote.FeedType
 type Feed struct {
 	Issuer     string   `json:"iss"`
 	IssuedAt   int64    `json:"iat"`
+	Epoch      string   `json:"epoch"`
 	Since      int64    `json:"since"`
 	Seq        int64    `json:"seq"`
 	NextUpdate int64    `json:"next_update"`
@@ -41,19 +44,23 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 		since = n
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	if seq := s.snap.Seq(); etagMatch(r.Header.Get("If-None-Match"), feedETag(since, seq)) {
-		w.Header().Set("ETag", feedETag(since, seq))
+	if tag := feedETag(s.snap.Epoch(), since, s.snap.Seq()); etagMatch(r.Header.Get("If-None-Match"), tag) {
+		w.Header().Set("ETag", tag)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	b, err := s.cfg.Revocations.Changes(r.Context(), since)
+	if errors.Is(err, revocation.ErrAhead) {
+		writeError(w, http.StatusConflict, "since_ahead", err.Error()+": read it from 0")
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	now := time.Now()
 	f := Feed{
-		Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Since: since, Seq: b.Seq,
+		Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Epoch: b.Epoch, Since: since, Seq: b.Seq,
 		NextUpdate: now.Add(s.cfg.Refresh).Unix(),
 		Tokens:     make([][3]any, 0, len(b.Tokens)),
 		Subjects:   make([][3]any, 0, len(b.Subjects)),
@@ -79,8 +86,10 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/jwt")
-	w.Header().Set("ETag", feedETag(since, b.Seq))
+	w.Header().Set("ETag", feedETag(b.Epoch, since, b.Seq))
 	w.Write([]byte(doc))
 }
 
-func feedETag(since, seq int64) string { return fmt.Sprintf(`"rev-%d-%d"`, since, seq) }
+func feedETag(epoch string, since, seq int64) string {
+	return fmt.Sprintf(`"rev-%s-%d-%d"`, epoch, since, seq)
+}

@@ -385,6 +385,54 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
+// TestFeedAheadAndReplayed: a reader beyond the list's sequence (the
+// database was restored from a backup) gets 409, which the remote feed
+// reports as revocation.ErrAhead; a replayed old feed document leaves a
+// snapshot as stale as the document.
+func TestFeedAheadAndReplayed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if code, _, body := f.do("GET", "/v1/revocations?since=99", "", "", ""); code != 409 || !strings.Contains(body, "since_ahead") {
+		t.Errorf("since beyond the list: %d %s, want 409 since_ahead", code, body)
+	}
+	jwks, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: f.url + "/.well-known/jwks.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jwks.Close()
+	feed, err := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := feed.Changes(ctx, 99); !errors.Is(err, revocation.ErrAhead) {
+		t.Errorf("remote feed beyond the list: %v, want ErrAhead", err)
+	}
+	b, err := feed.Changes(ctx, 0)
+	if err != nil || b.Epoch == "" || time.Since(b.AsOf) > time.Minute {
+		t.Fatalf("feed: epoch %q, as of %v, %v", b.Epoch, b.AsOf, err)
+	}
+
+	_, _, doc := f.do("GET", "/v1/revocations", "", "", "")
+	replay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, doc) }))
+	defer replay.Close()
+	replayed, err := remote.NewFeed(remote.FeedConfig{URL: replay.URL, Issuer: f.url, Keys: jwks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: replayed, MaxStaleness: 10 * time.Minute, Now: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	if got := snap.Staleness(); got < 59*time.Minute {
+		t.Errorf("staleness after a feed signed an hour before: %v", got)
+	}
+	if err := snap.CheckRevocation(ctx, &verifier.Claims{ID: "x"}); !errors.Is(err, revocation.ErrStale) {
+		t.Errorf("check against a replayed feed: %v, want ErrStale", err)
+	}
+}
+
 // TestPrivateFeed: with PrivateFeed, the revocation feed answers only a
 // token of the server with FeedScope; a remote feed presents one.
 func TestPrivateFeed(t *testing.T) {

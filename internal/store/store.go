@@ -68,6 +68,11 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 // while other connections and processes go on reading and writing: SQLite's
 // VACUUM INTO copies one read transaction's snapshot, compacted. The copy
 // holds sealed private keys but not the master key that opens them.
+//
+// The copy gets a revocation epoch of its own: once it is restored,
+// verifiers that followed the original see the epoch change and reload the
+// whole list, instead of asking for changes after a sequence number that
+// the copy may reuse for other revocations.
 func Backup(ctx context.Context, db *sql.DB, path string) error {
 	// Reserve the name first: VACUUM INTO refuses an existing non-empty
 	// file but would write into an empty one, and would give it the
@@ -77,11 +82,24 @@ func Backup(ctx context.Context, db *sql.DB, path string) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	f.Close()
-	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+	err = backup(ctx, db, path)
+	if err != nil {
 		os.Remove(path)
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
+}
+
+func backup(ctx context.Context, db *sql.DB, path string) error {
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return err
+	}
+	cp, err := openDB(path, false)
+	if err != nil {
+		return err
+	}
+	_, err = cp.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch'`)
+	return errors.Join(err, cp.Close())
 }
 
 // OpenReadOnly opens an existing database for reading only, as a verifier
@@ -269,6 +287,10 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit (at);
 CREATE INDEX audit_subject ON audit (subject, at);
 CREATE INDEX audit_jti ON audit (jti);
+`,
+	// 3: the revocation list's epoch, which a backup changes (see Backup).
+	`
+INSERT INTO meta (name, value) VALUES ('revocation_epoch', randomblob(16));
 `,
 }
 

@@ -65,6 +65,8 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 // feedDoc is the feed's payload; see internal/server.Feed.
 type feedDoc struct {
 	Issuer   string            `json:"iss"`
+	IssuedAt int64             `json:"iat"`
+	Epoch    string            `json:"epoch"`
 	Since    int64             `json:"since"`
 	Seq      int64             `json:"seq"`
 	Tokens   []json.RawMessage `json:"tokens"`
@@ -96,6 +98,8 @@ func (f *Feed) Changes(ctx context.Context, since int64) (*revocation.Batch, err
 	}
 	defer resp.Body.Close()
 	switch {
+	case resp.StatusCode == http.StatusConflict:
+		return nil, fmt.Errorf("%w: the feed answers %s to since=%d", revocation.ErrAhead, resp.Status, since)
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, fmt.Errorf("remote: fetch revocation feed: %s (a private feed needs a token with scope writ:revocations)", resp.Status)
 	case resp.StatusCode != http.StatusOK:
@@ -121,8 +125,17 @@ func (f *Feed) Changes(ctx context.Context, since int64) (*revocation.Batch, err
 		return nil, fmt.Errorf("remote: revocation feed from %q, want %q", doc.Issuer, f.cfg.Issuer)
 	case doc.Since != since || doc.Seq < since:
 		return nil, fmt.Errorf("remote: revocation feed answers since=%d seq=%d for since=%d", doc.Since, doc.Seq, since)
+	case doc.IssuedAt <= 0:
+		return nil, errors.New("remote: revocation feed without iat")
 	}
-	return doc.batch()
+	b, err := doc.batch()
+	if err != nil {
+		return nil, err
+	}
+	// The snapshot counts its age from the time the server signed the feed,
+	// so that a replayed old feed does not pass for a fresh one.
+	b.AsOf, b.Epoch = time.Unix(doc.IssuedAt, 0), doc.Epoch
+	return b, nil
 }
 
 // verify checks the feed's JWS and returns its payload.
