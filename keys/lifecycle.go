@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/verifier"
 )
 
 // Defaults of Policy.
@@ -71,6 +73,39 @@ type RotateOptions struct {
 	NextAlg string
 }
 
+// RecordPublicationLag notes how long after a key enters the database a
+// verifier may still hold a key set without it: a server's refresh interval
+// plus its key sets' Cache-Control max-age. writ serve records it when it
+// starts. From then on Rotate, in any process, waits that long plus the
+// verifiers' clock leeway after a key's publication, even where its own
+// Policy.MinPublished is shorter.
+func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error {
+	_, err := r.db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('publication_lag', ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, []byte(strconv.FormatInt(int64(d/time.Second), 10)))
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	return nil
+}
+
+// minPublished is how long a next key must have been published before it
+// signs: the policy's, or the recorded publication lag plus leeway.
+func (r *Ring) minPublished(ctx context.Context, tx *sql.Tx) (time.Duration, error) {
+	var value []byte
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'publication_lag'`).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r.policy.MinPublished, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("keys: %w", err)
+	}
+	lag, err := strconv.ParseInt(string(value), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("keys: publication lag %q: %w", value, err)
+	}
+	return max(r.policy.MinPublished, time.Duration(lag)*time.Second+verifier.DefaultLeeway), nil
+}
+
 // Rotate makes format's next key active, retires the active key (its
 // private half destroyed; it stays published until the last token it signed
 // has expired) and publishes a fresh next key, in one transaction. The swap
@@ -118,9 +153,13 @@ func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rot
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	if published := now.Sub(time.Unix(created, 0)); !o.Force && published < r.policy.MinPublished {
+	minPublished, err := r.minPublished(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if published := now.Sub(time.Unix(created, 0)); !o.Force && published < minPublished {
 		return nil, fmt.Errorf("%w: %s for %v, needs %v (or force it)", ErrTooEarly, rot.Activated,
-			published.Round(time.Second), r.policy.MinPublished)
+			published.Round(time.Second), minPublished)
 	}
 	err = tx.QueryRowContext(ctx, `SELECT kid FROM keys WHERE format = ? AND state = 'active'`, string(format)).Scan(&rot.Retired)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {

@@ -269,6 +269,25 @@ func TestConcurrentRotations(t *testing.T) {
 	e.checkOneActive()
 }
 
+// TestRotateWaitsForPublicationLag: once a server has recorded how long its
+// key sets may lag the database, a rotation elsewhere, with a shorter
+// policy of its own, waits that long too.
+func TestRotateWaitsForPublicationLag(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{MinPublished: time.Minute}, false)
+	ctx := context.Background()
+	if err := e.ring.RecordPublicationLag(ctx, time.Hour+time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(2 * time.Minute)
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) {
+		t.Fatalf("rotation 2 minutes after publication, lag 1h: %v, want ErrTooEarly", err)
+	}
+	e.advance(time.Hour)
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); err != nil {
+		t.Fatalf("rotation past the lag and leeway: %v", err)
+	}
+}
+
 // TestCompromiseKeepsAlgorithmChange: with a next key of a new algorithm
 // published, compromising the active key makes that key sign and publishes
 // a fresh next key of the new algorithm, not of the compromised key's.

@@ -116,8 +116,9 @@ and publishes a fresh next key.
 
 It refuses while the next key has been published for less than --max-age
 (the key sets' Cache-Control max-age, as given to writ serve) plus 30s, so
-that no verifier meets a key it has not fetched; --force overrides that, for
-emergencies. --alg sets the algorithm of the fresh next key: it signs from
+that no verifier meets a key it has not fetched; a running writ serve
+records its own max-age and refresh interval in the database, and the
+longer of the two waits applies. --force overrides that, for emergencies. --alg sets the algorithm of the fresh next key: it signs from
 the rotation after this one.
 
 --auto rotates each format whose active key has signed for --period, and
