@@ -364,3 +364,27 @@ func TestRecordsMatchSigners(t *testing.T) {
 		}
 	}
 }
+
+// TestRetiredKeyDestroyed: once a key is retired, its sealed private half is
+// gone from the database file too (secure_delete), after a checkpoint.
+func TestRetiredKeyDestroyed(t *testing.T) {
+	ctx := context.Background()
+	e := newRingEnv(t)
+	e.ensure(t, verifier.EdDSA)
+	active, err := e.ring.Signer(ctx, keys.JWT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := e.sealed(t, active.ID())
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", "-wal"} {
+		if data, err := os.ReadFile(e.dbPath + suffix); err == nil && bytes.Contains(data, sealed) {
+			t.Errorf("the sealed private key of retired %s is still in writ.db%s", active.ID(), suffix)
+		}
+	}
+}
