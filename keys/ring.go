@@ -180,6 +180,14 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 	if FormatOf(jwtAlg) != JWT {
 		return nil, fmt.Errorf("keys: %q is not a JWT algorithm", jwtAlg)
 	}
+	// One transaction, so that processes starting on a new database at
+	// once (writ serve and writ init, say) add one set of keys between
+	// them. Keys are generated under its lock: this happens once.
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	defer tx.Rollback()
 	var added []*Key
 	for _, f := range []struct {
 		format Format
@@ -187,22 +195,25 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 	}{{JWT, jwtAlg}, {PASETO, verifier.V4Public}} {
 		for _, state := range []State{Active, Next} {
 			var n int
-			err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE format = ? AND state = ?`, string(f.format), string(state)).Scan(&n)
+			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE format = ? AND state = ?`, string(f.format), string(state)).Scan(&n)
 			if err != nil {
-				return added, fmt.Errorf("keys: %w", err)
+				return nil, fmt.Errorf("keys: %w", err)
 			}
 			if n > 0 {
 				continue
 			}
 			k, err := Generate(f.alg)
 			if err != nil {
-				return added, err
+				return nil, err
 			}
-			if err := r.Add(ctx, k, state); err != nil {
-				return added, err
+			if err := r.insertKey(ctx, tx, k, state); err != nil {
+				return nil, err
 			}
 			added = append(added, k)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
 	}
 	return added, nil
 }
@@ -405,6 +416,12 @@ type CompromiseOptions struct {
 // Verifiers that hold a cached key set keep trusting the key until they
 // refresh it; to have them reject its tokens at once, also revoke the key
 // (revocation.List.RevokeKeyTx in o.InTx), as writ keys compromise does.
+//
+// This is the one exception to "published before it signs": the next key
+// signs at once, however recently it was published (and a key generated on
+// the spot does, when there was no next key), so verifiers with an older
+// key set refetch it on meeting the new kid, and gateways that cannot may
+// reject new tokens until their cache expires.
 func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) error {
 	// A key's format and algorithm never change. With the algorithm of the
 	// format's next key, they say which keys may be needed, generated

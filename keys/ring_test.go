@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/writ-dev/writ/internal/b64"
@@ -69,6 +71,29 @@ func TestEnsure(t *testing.T) {
 		if _, err := newRingEnv(t).ring.Ensure(context.Background(), alg); err == nil {
 			t.Errorf("Ensure(%q) succeeded", alg)
 		}
+	}
+}
+
+// TestConcurrentEnsure: keyrings racing to fill one new database (writ
+// init beside a starting writ serve) add one set of keys between them, and
+// none fails.
+func TestConcurrentEnsure(t *testing.T) {
+	e := newRingEnv(t)
+	var wg sync.WaitGroup
+	var total atomic.Int64
+	for range 4 {
+		ring := e.open(t, e.mk)
+		wg.Go(func() {
+			added, err := ring.Ensure(context.Background(), verifier.EdDSA)
+			if err != nil {
+				t.Error(err)
+			}
+			total.Add(int64(len(added)))
+		})
+	}
+	wg.Wait()
+	if n := total.Load(); n != 4 || len(e.records(t)) != 4 {
+		t.Errorf("%d keys added, %d in the keyring; want 4 and 4", n, len(e.records(t)))
 	}
 }
 

@@ -88,7 +88,10 @@ func newTokenRegenerateCmd(g *globals) *cobra.Command {
 		Short: "Issue a replacement token and revoke the old one",
 		Long: `regenerate issues a new token with the same subject, scopes, audience,
 name, format and lifetime as the token JTI, prints it (once), and revokes
-the old token, after --grace if given so that its holder can switch.`,
+the old token, after --grace if given so that its holder can switch.
+
+The old token may have expired or been revoked already: regenerate is also
+how its holder gets a new one with the same grants.`,
 		Args: args(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if grace < 0 {

@@ -29,7 +29,9 @@ type FeedConfig struct {
 	URL string
 	// Issuer is the writ server whose feed it is (the iss it signs). Required.
 	Issuer string
-	// Keys verify the feed's signature: the server's JWT key set. Required.
+	// Keys verify the feed's signature: the server's own JWT key set, not
+	// one merged with other issuers' (a feed is bound to its issuer only
+	// by the iss it carries, which any key of Keys could sign). Required.
 	Keys verifier.KeySource
 	// Client makes the requests; nil means a client with a 30s timeout.
 	Client *http.Client
