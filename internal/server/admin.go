@@ -368,15 +368,11 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c, err := s.anyAudience.Verify(r.Context(), token)
-	if err != nil {
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusOK)
-		return
-	}
+	// The caller first, so that one who is neither learns nothing about the
+	// token, not even whether it is valid.
 	var caller string
 	if auth := authBearer(r); auth == token {
-		caller = "self:" + c.Subject
+		caller = "self"
 	} else if auth != "" {
 		ac, err := s.verify.Verify(r.Context(), auth)
 		if err == nil && ac.HasScope(AdminScope) {
@@ -387,6 +383,15 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="writ"`)
 		writeError(w, http.StatusUnauthorized, "invalid_client", "authenticate with an admin token or the token itself")
 		return
+	}
+	c, err := s.anyAudience.Verify(r.Context(), token)
+	if err != nil {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if caller == "self" {
+		caller = "self:" + c.Subject
 	}
 	if _, err := s.cfg.Revocations.RevokeToken(completing(r), c.ID, revocation.Options{Reason: "RFC 7009 revocation", Actor: caller}); err != nil {
 		s.fail(w, r, err)

@@ -315,6 +315,12 @@ func TestRFC7009Revocation(t *testing.T) {
 	if code, _, _ := f.do("POST", "/v1/revoke", other, form, "token="+tok); code != 401 {
 		t.Errorf("revoke with another token: %d, want 401", code)
 	}
+	// Without authentication: 401, whether the token is valid or not.
+	for name, target := range map[string]string{"a valid token": tok, "an invalid one": "not-a-token"} {
+		if code, _, _ := f.do("POST", "/v1/revoke", "", form, "token="+target); code != 401 {
+			t.Errorf("unauthenticated revocation of %s: %d, want 401", name, code)
+		}
+	}
 	// An invalid token gets 200, as the RFC asks.
 	if code, _, _ := f.do("POST", "/v1/revoke", f.admin, form, "token=not-a-token"); code != 200 {
 		t.Errorf("invalid token: %d, want 200", code)
