@@ -8,10 +8,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -62,28 +64,48 @@ func writeError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 // decodeJSON reads a JSON object body strictly: the right content type, at
-// most maxBody bytes, no unknown fields, nothing after the object.
+// most maxBody bytes, member names exactly as dst's json tags spell them
+// (encoding/json alone would take "SUBJECT" for "subject") and none twice,
+// nothing after the object.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the body exceeds %d bytes", maxBody))
-			return false
-		}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the body exceeds %d bytes", maxBody))
+		return false
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", "unreadable body")
+		return false
+	}
+	if err := knownMembers(body, dst); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", "malformed JSON body: "+err.Error())
 		return false
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		writeError(w, http.StatusBadRequest, "invalid_request", "data after the JSON object")
+	if err := json.Unmarshal(body, dst); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", "malformed JSON body: "+err.Error())
 		return false
 	}
 	return true
+}
+
+// knownMembers checks that body is one JSON object (jsonx: valid, no name
+// twice, nothing after it) whose member names are json tags of the struct
+// that dst points to.
+func knownMembers(body []byte, dst any) error {
+	t := reflect.TypeOf(dst).Elem()
+	return jsonx.Members(body, func(name []byte, _ jsonx.Value) error {
+		for i := range t.NumField() {
+			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == string(name) {
+				return nil
+			}
+		}
+		return fmt.Errorf("unknown field %q", name)
+	})
 }
 
 // duration reads "90s", "1h" or a number of seconds.
