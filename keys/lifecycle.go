@@ -19,8 +19,8 @@ const (
 	// plus the verifiers' default clock leeway (30s).
 	DefaultMinPublished = 5*time.Minute + 30*time.Second
 	// retireLeeway keeps a retired key published this long past the expiry
-	// of its last token: verifiers accept tokens that long past exp.
-	retireLeeway = 30 * time.Second
+	// of its last token: a verifier may accept tokens that long past exp.
+	retireLeeway = verifier.MaxLeeway
 )
 
 var (

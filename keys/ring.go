@@ -423,24 +423,34 @@ type CompromiseOptions struct {
 // key set refetch it on meeting the new kid, and gateways that cannot may
 // reject new tokens until their cache expires.
 func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) error {
-	// A key's format and algorithm never change. With the algorithm of the
-	// format's next key, they say which keys may be needed, generated
-	// before the transaction: RSA generation is slow.
-	var format, alg, nextAlg string
-	err := r.db.QueryRowContext(ctx, `SELECT format, alg, COALESCE((SELECT alg FROM keys n
-		WHERE n.format = k.format AND n.state = 'next' ORDER BY created_at, rowid LIMIT 1), alg)
-		FROM keys k WHERE kid = ?`, kid).Scan(&format, &alg, &nextAlg)
+	// The keys this will probably need, generated before the transaction
+	// (RSA generation is slow); withdraw makes any other it finds it needs.
+	var format, alg, state, nextAlg string
+	err := r.db.QueryRowContext(ctx, `SELECT format, alg, state,
+		coalesce((SELECT alg FROM keys n WHERE n.format = k.format AND n.state = 'next' AND n.kid != k.kid
+			ORDER BY created_at, rowid LIMIT 1), '')
+		FROM keys k WHERE kid = ?`, kid).Scan(&format, &alg, &state, &nextAlg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: %q", ErrKeyNotFound, kid)
 	}
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	spare, err := Generate(alg)
-	if err != nil {
-		return err
+	var spare, fresh *Key
+	switch State(state) {
+	case Active: // the next key signs, a fresh one of its algorithm is published
+		if nextAlg == "" {
+			nextAlg = alg
+			if spare, err = Generate(alg); err != nil {
+				return err
+			}
+		}
+		fresh, err = Generate(nextAlg)
+	case Next: // replaced by one of the same algorithm
+		if nextAlg == "" {
+			fresh, err = Generate(alg)
+		}
 	}
-	fresh, err := Generate(nextAlg)
 	if err != nil {
 		return err
 	}
@@ -452,12 +462,12 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) 
 	defer tx.Rollback()
 	// The state, read again under the write lock: a rotation may have
 	// changed it since.
-	var state State
-	if err := tx.QueryRowContext(ctx, `SELECT state FROM keys WHERE kid = ?`, kid).Scan(&state); err != nil {
+	var current State
+	if err := tx.QueryRowContext(ctx, `SELECT state FROM keys WHERE kid = ?`, kid).Scan(&current); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	if state != Compromised {
-		if err := r.withdraw(ctx, tx, kid, format, alg, state, spare, fresh); err != nil {
+	if current != Compromised {
+		if err := r.withdraw(ctx, tx, kid, format, alg, current, spare, fresh); err != nil {
 			return err
 		}
 	}
@@ -480,9 +490,11 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) 
 }
 
 // withdraw marks kid, in state, compromised within tx; if it was active,
-// activates the format's next key (or spare, when there is none); and
-// publishes a next key if the format is left without one: fresh if it has
-// the algorithm of the key now signing in kid's place, or of kid.
+// activates the format's next key (or a spare, when there is none); and
+// publishes a next key if the format is left without one, of the algorithm
+// of the key now signing in kid's place, or else of kid's. spare and fresh,
+// when not nil, are keys generated beforehand for these roles; any other
+// key withdraw needs, it generates.
 func (r *Ring) withdraw(ctx context.Context, tx *sql.Tx, kid, format, alg string, state State, spare, fresh *Key) error {
 	now := r.now()
 	_, err := tx.ExecContext(ctx, `UPDATE keys SET state = 'compromised', compromised_at = ?, private_key = NULL
@@ -493,18 +505,29 @@ func (r *Ring) withdraw(ctx context.Context, tx *sql.Tx, kid, format, alg string
 	if err := audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyCompromise, KID: kid}); err != nil {
 		return err
 	}
-	successorAlg := alg
-	if state == Active {
+	successorAlg := alg // a next key is replaced by one of its algorithm
+	switch state {
+	case Active:
 		err := tx.QueryRowContext(ctx, `UPDATE keys SET state = 'active', activated_at = ? WHERE kid = (
 			SELECT kid FROM keys WHERE format = ? AND state = 'next' ORDER BY created_at, rowid LIMIT 1)
 			RETURNING alg`, now.Unix(), format).Scan(&successorAlg)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			// No published successor: sign with a fresh key at once.
+			if spare == nil || spare.alg != alg {
+				if spare, err = Generate(alg); err != nil {
+					return err
+				}
+			}
 			if err := r.insertKey(ctx, tx, spare, Active); err != nil {
 				return err
 			}
 		case err != nil:
+			return fmt.Errorf("keys: %w", err)
+		}
+	case Retired, Removed: // a next key, if one is missing, follows the signing key
+		err := tx.QueryRowContext(ctx, `SELECT alg FROM keys WHERE format = ? AND state = 'active'`, format).Scan(&successorAlg)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("keys: %w", err)
 		}
 	}
@@ -515,7 +538,7 @@ func (r *Ring) withdraw(ctx context.Context, tx *sql.Tx, kid, format, alg string
 	if next > 0 {
 		return nil
 	}
-	if fresh.alg != successorAlg { // the next key changed since it was read
+	if fresh == nil || fresh.alg != successorAlg {
 		if fresh, err = Generate(successorAlg); err != nil {
 			return err
 		}
