@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/writ-dev/writ/internal/audit"
@@ -76,34 +75,67 @@ type RotateOptions struct {
 // RecordPublicationLag notes how long after a key enters the database a
 // verifier may still hold a key set without it: a server's refresh interval
 // plus its key sets' Cache-Control max-age. writ serve records it when it
-// starts. From then on Rotate, in any process, waits that long plus the
-// verifiers' clock leeway after a key's publication, even where its own
-// Policy.MinPublished is shorter.
+// starts and every minute after. Rotate, in any process, then waits that
+// long plus the verifiers' clock leeway after a key's publication, even
+// where its own Policy.MinPublished is shorter. A record applies for twice
+// its lag plus a minute, and a shorter lag replaces a longer one only once
+// the longer no longer applies: until then, key sets served with it (by a
+// server that has just stopped, or another one) may still be cached.
 func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error {
-	_, err := r.db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('publication_lag', ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, []byte(strconv.FormatInt(int64(d/time.Second), 10)))
+	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	defer tx.Rollback()
+	now := r.now()
+	held, until, err := publicationLag(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if held > d && until.After(now) {
+		return nil
+	}
+	value := fmt.Sprintf("%d %d", int64(d/time.Second), now.Add(2*d+time.Minute).Unix())
+	_, err = tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('publication_lag', ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, []byte(value))
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
 	return nil
 }
 
-// minPublished is how long a next key must have been published before it
-// signs: the policy's, or the recorded publication lag plus leeway.
-func (r *Ring) minPublished(ctx context.Context, tx *sql.Tx) (time.Duration, error) {
+// publicationLag reads the recorded lag and until when it applies; zero
+// when none was recorded.
+func publicationLag(ctx context.Context, tx *sql.Tx) (time.Duration, time.Time, error) {
 	var value []byte
 	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'publication_lag'`).Scan(&value)
 	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("keys: %w", err)
+	}
+	var lag, until int64
+	if _, err := fmt.Sscanf(string(value), "%d %d", &lag, &until); err != nil {
+		return 0, time.Time{}, fmt.Errorf("keys: publication lag %q: %w", value, err)
+	}
+	return time.Duration(lag) * time.Second, time.Unix(until, 0), nil
+}
+
+// minPublished is how long a next key must have been published before it
+// signs: the policy's, or longer while a recorded publication lag applies.
+func (r *Ring) minPublished(ctx context.Context, tx *sql.Tx) (time.Duration, error) {
+	lag, until, err := publicationLag(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	if lag == 0 || !until.After(r.now()) {
 		return r.policy.MinPublished, nil
 	}
-	if err != nil {
-		return 0, fmt.Errorf("keys: %w", err)
-	}
-	lag, err := strconv.ParseInt(string(value), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("keys: publication lag %q: %w", value, err)
-	}
-	return max(r.policy.MinPublished, time.Duration(lag)*time.Second+verifier.DefaultLeeway), nil
+	return max(r.policy.MinPublished, lag+verifier.DefaultLeeway), nil
 }
 
 // Rotate makes format's next key active, retires the active key (its

@@ -271,20 +271,45 @@ func TestConcurrentRotations(t *testing.T) {
 
 // TestRotateWaitsForPublicationLag: once a server has recorded how long its
 // key sets may lag the database, a rotation elsewhere, with a shorter
-// policy of its own, waits that long too.
+// policy of its own, waits that long too; a shorter lag recorded later
+// (another server, or a restart with a shorter max-age) takes over only
+// once the longer no longer applies.
 func TestRotateWaitsForPublicationLag(t *testing.T) {
 	e := newLCEnv(t, keys.Policy{MinPublished: time.Minute}, false)
 	ctx := context.Background()
-	if err := e.ring.RecordPublicationLag(ctx, time.Hour+time.Second); err != nil {
+	if err := e.ring.RecordPublicationLag(ctx, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	e.advance(2 * time.Minute)
+	if err := e.ring.RecordPublicationLag(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) {
 		t.Fatalf("rotation 2 minutes after publication, lag 1h: %v, want ErrTooEarly", err)
 	}
 	e.advance(time.Hour)
 	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); err != nil {
 		t.Fatalf("rotation past the lag and leeway: %v", err)
+	}
+	// The fresh next key: the hour-long lag, last recorded 62 minutes ago,
+	// applies for 2h1m; the one-minute lag cannot replace it before.
+	e.advance(30 * time.Minute)
+	if err := e.ring.RecordPublicationLag(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) {
+		t.Fatalf("rotation 30 minutes after publication, hour-long lag still applying: %v, want ErrTooEarly", err)
+	}
+	e.advance(30 * time.Minute) // 2h2m after the hour-long lag was recorded
+	if err := e.ring.RecordPublicationLag(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(2 * time.Minute) // the fresh next key is 2 minutes old
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); err != nil {
+		t.Fatalf("rotation under the one-minute lag alone: %v", err)
 	}
 }
 

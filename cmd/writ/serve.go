@@ -76,11 +76,6 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			for _, k := range added {
 				fmt.Fprintf(g.stderr, "writ: generated %s\n", k)
 			}
-			// Rotations by any process wait until key sets served with
-			// this max-age, rebuilt every refresh, hold the next key.
-			if err := st.Keys.RecordPublicationLag(ctx, maxAge+refresh); err != nil {
-				return err
-			}
 			srv, err := server.New(ctx, server.Config{
 				Issuer: g.issuer, DB: st.SQL, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
 				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log,

@@ -91,6 +91,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.RotationCheck = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, metrics: newMetrics()}
+	if err := s.recordPublicationLag(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.reloadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -148,6 +151,13 @@ type liveKeys struct {
 
 func (l *liveKeys) LookupKey(ctx context.Context, kid string) (*verifier.Key, error) {
 	return l.set.Load().LookupKey(ctx, kid)
+}
+
+// recordPublicationLag tells rotations, in any process, how long key sets
+// this server serves may lag the database: rebuilt every Refresh, cached
+// for MaxAge.
+func (s *Server) recordPublicationLag(ctx context.Context) error {
+	return s.cfg.Ring.RecordPublicationLag(ctx, s.cfg.MaxAge+s.cfg.Refresh)
 }
 
 // reloadKeys rereads the published keys and rebuilds the documents.
@@ -294,8 +304,9 @@ func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 }
 
 // reloadLoop rereads keys so that the CLI's changes are served within
-// Config.Refresh, and every RotationCheck applies the rotation policy and
-// prunes revocations whose tokens have all expired.
+// Config.Refresh, and every RotationCheck records the publication lag,
+// applies the rotation policy and prunes revocations whose tokens have all
+// expired.
 // (Revocations refresh in the snapshot's own loop.)
 func (s *Server) reloadLoop() {
 	defer close(s.done)
@@ -317,6 +328,9 @@ func (s *Server) reloadLoop() {
 			}
 			for _, r := range rots {
 				s.log.Info("rotated keys", "format", r.Format, "activated", r.Activated, "retired", r.Retired, "published", r.Published)
+			}
+			if err := s.recordPublicationLag(ctx); err != nil {
+				s.log.Error("recording the publication lag failed", "err", err)
 			}
 			if n, err := s.cfg.Revocations.Prune(ctx, "serve"); err != nil {
 				s.log.Error("revocation prune failed", "err", err)
