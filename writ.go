@@ -41,6 +41,11 @@ type Config struct {
 	// Create creates the database (mode 0600) when it does not exist. It
 	// creates no keys: see keys.Ring.Ensure.
 	Create bool
+	// ReadOnlyOK lets Open fall back to a read-only handle when this
+	// process may not write the database (store.OpenForReading): enough to
+	// list tokens, keys and revocations and to publish key sets; issuing,
+	// revoking and key changes then fail.
+	ReadOnlyOK bool
 	// MasterKey seals and opens the private keys. Required.
 	MasterKey *keys.MasterKey
 	// Issuer is the iss claim of issued tokens. Required.
@@ -67,10 +72,19 @@ type DB struct {
 // Open opens the database at cfg.Path with its keyring, issuer and
 // revocation list.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	if cfg.Path == "" || cfg.MasterKey == nil || cfg.Issuer == "" {
+	switch {
+	case cfg.Path == "" || cfg.MasterKey == nil || cfg.Issuer == "":
 		return nil, errors.New("writ: Config.Path, MasterKey and Issuer are required")
+	case cfg.Create && cfg.ReadOnlyOK:
+		return nil, errors.New("writ: Config.Create and ReadOnlyOK exclude each other")
 	}
-	db, err := store.Open(ctx, cfg.Path, cfg.Create)
+	var db *sql.DB
+	var err error
+	if cfg.ReadOnlyOK {
+		db, err = store.OpenForReading(ctx, cfg.Path)
+	} else {
+		db, err = store.Open(ctx, cfg.Path, cfg.Create)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +125,14 @@ func (w *DB) CompromiseKey(ctx context.Context, kid string, o revocation.Options
 		return err
 	}})
 	return e, err
+}
+
+// Backup writes a consistent copy of the database to a new file at path,
+// while it is in use, as writ backup does (see store.Backup: mode 0600, a
+// revocation epoch of its own). The copy's keys are sealed with the master
+// key, which it does not hold.
+func (w *DB) Backup(ctx context.Context, path string) error {
+	return store.Backup(ctx, w.SQL, path)
 }
 
 // Close closes the database.

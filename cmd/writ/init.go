@@ -66,7 +66,7 @@ func (g *globals) initialize(ctx context.Context, alg string) (*writ.DB, []*keys
 			fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", g.keyFile())
 		}
 	}
-	s, err := g.openDB(ctx, true)
+	s, err := g.openAs(ctx, writ.Config{Create: true})
 	if err != nil {
 		return nil, nil, err
 	}

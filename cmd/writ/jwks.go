@@ -14,7 +14,7 @@ Web Key Set, or with --paserk the PASETO keys as a PASERK set. Neither ever
 holds private key material.`,
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.open(cmd.Context())
+			s, err := g.openRead(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ compromised) and its timeline: created, activated (began to sign), retired
 signed has expired) and removed.`,
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.open(cmd.Context())
+			s, err := g.openRead(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -76,6 +76,18 @@ func TestReadOnlyDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify := []string{"verify", "--jwks", jwks, "--issuer", "https://issuer.test", "--audience", "api", "--revocations", db, token}
+	// Commands that only read, run by the owner, leave no -wal or -shm
+	// file behind (a read-only handle would, with the owner's mode, and
+	// lock other users out).
+	if _, _, code := writAs(false, verify...); code != 0 {
+		t.Fatalf("verify by the owner: exit %d", code)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(db + suffix); err == nil {
+			t.Errorf("writ.db%s left behind by commands that only read", suffix)
+		}
+	}
+	reads := [][]string{{"token", "list"}, {"keys", "list"}, {"jwks"}, {"audit"}, {"revocations", "list"}}
 
 	// Take write access away from the reader.
 	readOnly := func() {
@@ -113,10 +125,12 @@ func TestReadOnlyDatabase(t *testing.T) {
 	readOnly()
 	_, stderr, code := writAs(true, "token", "revoke", jti)
 	checkRefused(stderr, code, "token revoke")
-	_, stderr, code = writAs(true, verify...)
-	checkRefused(stderr, code, "verify --revocations")
-	if !strings.Contains(stderr, "-shm files exist") {
-		t.Errorf("verify --revocations: hint %q does not say what SQLite needs to read", stderr)
+	for _, args := range append(reads, verify) {
+		_, stderr, code = writAs(true, args...)
+		checkRefused(stderr, code, args[0])
+		if !strings.Contains(stderr, "-shm files exist") {
+			t.Errorf("%s: hint %q does not say what SQLite needs to read", args[0], stderr)
+		}
 	}
 
 	// While a writer holds the database open, as writ serve does, its -wal
@@ -135,6 +149,11 @@ func TestReadOnlyDatabase(t *testing.T) {
 	readOnly()
 	if out, stderr, code := writAs(true, verify...); code != 0 || !strings.Contains(out, `"sub":"alice"`) {
 		t.Errorf("verify --revocations by a reader: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	for _, args := range reads {
+		if out, stderr, code := writAs(true, args...); code != 0 || out == "" {
+			t.Errorf("writ %s by a reader: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, stderr)
+		}
 	}
 	_, stderr, code = writAs(true, "token", "revoke", jti)
 	checkRefused(stderr, code, "token revoke")

@@ -124,7 +124,7 @@ func newRevocationsCmd(g *globals) *cobra.Command {
 		Short: "List revocations in sequence order",
 		Args:  args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.open(cmd.Context())
+			s, err := g.openRead(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -192,7 +192,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 					return usagef("--since %q: want an RFC 3339 time or a duration such as 24h", since)
 				}
 			}
-			s, err := g.open(cmd.Context())
+			s, err := g.openRead(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"os/user"
 
 	"github.com/writ-dev/writ"
+	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/keys"
 )
 
@@ -35,14 +36,39 @@ func (g *globals) masterKey() (*keys.MasterKey, error) {
 	return mk, err
 }
 
-// open opens an initialised database.
+// open opens an initialised database to read and write.
 func (g *globals) open(ctx context.Context) (*writ.DB, error) {
+	return g.openAs(ctx, writ.Config{})
+}
+
+// openRead opens an initialised database only to read it: a user who may
+// read the database but not write it can still list and publish.
+func (g *globals) openRead(ctx context.Context) (*writ.DB, error) {
+	w, err := g.openAs(ctx, writ.Config{ReadOnlyOK: true})
+	if store.ReadOnly(err) {
+		err = withHint(err, readOnlyHint)
+	}
+	return w, err
+}
+
+// readOnlyHint explains SQLite's condition for reading a WAL database that
+// one may not write.
+const readOnlyHint = "SQLite reads a database only where its -wal and -shm files exist (they do while writ serve has it open) or can be created"
+
+// openAs opens the database with g's master key and settings, and cfg's
+// mode; it must exist unless cfg.Create is set.
+func (g *globals) openAs(ctx context.Context, cfg writ.Config) (*writ.DB, error) {
 	// A missing database is the first thing to report: its master key
 	// file is missing too.
-	if err := g.dbExists(); err != nil {
+	if err := g.dbExists(); err != nil && !cfg.Create {
 		return nil, err
 	}
-	return g.openDB(ctx, false)
+	mk, err := g.masterKey()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Path, cfg.MasterKey, cfg.Issuer, cfg.Actor, cfg.Policy = g.db, mk, g.issuer, actor(), g.policy
+	return writ.Open(ctx, cfg)
 }
 
 // dbExists reports a missing database, with what to do about it.
@@ -51,20 +77,6 @@ func (g *globals) dbExists() error {
 		return withHint(fmt.Errorf("%w at %q", writ.ErrNoDatabase, g.db), "run writ init, or set --db / WRIT_DB")
 	}
 	return nil
-}
-
-// openDB opens the database with g's master key and settings, creating it
-// when create is set.
-func (g *globals) openDB(ctx context.Context, create bool) (*writ.DB, error) {
-	mk, err := g.masterKey()
-	if err != nil {
-		return nil, err
-	}
-	w, err := writ.Open(ctx, writ.Config{Path: g.db, Create: create, MasterKey: mk, Issuer: g.issuer, Actor: actor(), Policy: g.policy})
-	if errors.Is(err, writ.ErrNoDatabase) {
-		return nil, withHint(err, "run writ init, or set --db / WRIT_DB")
-	}
-	return w, err
 }
 
 // actor names who runs the CLI, for the records.

@@ -88,7 +88,7 @@ func newTokenListCmd(g *globals) *cobra.Command {
 		Short: "List issued tokens, newest first",
 		Args:  args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.open(cmd.Context())
+			s, err := g.openRead(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -176,10 +176,9 @@ func loadRevocations(ctx context.Context, path, iss string, jwtKeys *verifier.Ke
 		}
 		feed = f
 	} else {
-		db, err := store.OpenReadOnly(ctx, path)
+		db, err := store.OpenForReading(ctx, path)
 		if store.ReadOnly(err) {
-			return nil, nil, withHint(fmt.Errorf("--revocations: %w", err),
-				"SQLite reads a database only where its -wal and -shm files exist (they do while writ serve has it open) or can be created")
+			return nil, nil, withHint(fmt.Errorf("--revocations: %w", err), readOnlyHint)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("--revocations: %w", err)

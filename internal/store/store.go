@@ -102,11 +102,24 @@ func backup(ctx context.Context, db *sql.DB, path string) error {
 	return errors.Join(err, cp.Close())
 }
 
-// OpenReadOnly opens an existing database for reading only, as a verifier
-// reading the revocation list beside the issuer does. It never writes, so
-// it works where the database and its directory are read-only for this
-// process; the schema must be current (any writ with write access migrates
-// it on open).
+// OpenForReading opens an existing database for a process that only reads
+// it and may not be allowed to write it: read-write when it may (Open), so
+// that closing it removes SQLite's -wal and -shm files, else read-only
+// (OpenReadOnly), which leaves files it had to create behind.
+func OpenForReading(ctx context.Context, path string) (*sql.DB, error) {
+	db, err := Open(ctx, path, false)
+	if ReadOnly(err) {
+		return OpenReadOnly(ctx, path)
+	}
+	return db, err
+}
+
+// OpenReadOnly opens an existing database for reading only. It never
+// writes the database, so it works where the database is read-only for this
+// process, provided SQLite can read it: a WAL database needs its -wal and
+// -shm files to exist (they do while a writer has it open) or to be
+// creatable in its directory. The schema must be current (any writ with
+// write access migrates it on open).
 func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w at %q", ErrNoDatabase, path)
@@ -172,8 +185,8 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	if readOnly {
-		// SQLite's own read-only mode: it reads a WAL database even when
-		// it cannot create the -shm file.
+		// SQLite's own read-only mode: it reads a WAL database through a
+		// -shm file it may only read.
 		q.Set("mode", "ro")
 		q.Add("_pragma", "query_only(1)")
 	} else {
