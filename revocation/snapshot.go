@@ -18,7 +18,7 @@ type SnapshotConfig struct {
 	// (call Refresh yourself).
 	Refresh time.Duration
 	// MaxStaleness, when set, makes CheckRevocation fail closed with
-	// ErrStale once the last successful refresh is older than this.
+	// ErrStale once the snapshot's data is older than this (see Staleness).
 	MaxStaleness time.Duration
 	// OnError, when set, receives background refresh errors.
 	OnError func(error)
@@ -262,7 +262,11 @@ func (s *Snapshot) Epoch() string {
 	return s.epoch
 }
 
-// Staleness returns the time since the last successful refresh.
+// Staleness returns the age of the snapshot's data: the time since the
+// last successful refresh, or, for a feed that says when its data was
+// current (Batch.AsOf: a server's signing time, in whole seconds), since
+// then; a verifier whose clock runs ahead of the server's counts the
+// difference too.
 func (s *Snapshot) Staleness() time.Duration {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

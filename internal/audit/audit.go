@@ -56,7 +56,7 @@ func Record(ctx context.Context, x Execer, e Event) error {
 // the statement for each token was a tenth of the CPU.
 type Recorder struct{ stmt *sql.Stmt }
 
-// NewRecorder prepares a Recorder in tx. Close it before tx ends.
+// NewRecorder prepares a Recorder in tx. Close it when done.
 func NewRecorder(ctx context.Context, tx *sql.Tx) (*Recorder, error) {
 	stmt, err := tx.PrepareContext(ctx, insertEvent)
 	if err != nil {

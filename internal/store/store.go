@@ -70,36 +70,44 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 // holds sealed private keys but not the master key that opens them.
 //
 // The copy gets a revocation epoch of its own: once it is restored,
-// verifiers that followed the original see the epoch change and reload the
-// whole list, instead of asking for changes after a sequence number that
-// the copy may reuse for other revocations.
+// verifiers that followed the original see the epoch change and read the
+// whole list again, instead of asking for changes after a sequence number
+// that the copy may reuse for other revocations. It is made under a
+// temporary name and linked into place only then, so that path never holds
+// a copy with the original's epoch.
 func Backup(ctx context.Context, db *sql.DB, path string) error {
-	// Reserve the name first: VACUUM INTO refuses an existing non-empty
-	// file but would write into an empty one, and would give it the
-	// process's umask instead of 0600.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("backup: %w", &os.PathError{Op: "create", Path: path, Err: os.ErrExist})
+	}
+	// VACUUM INTO fills an empty file, keeping its mode: 0600.
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	f.Close()
-	err = backup(ctx, db, path)
+	tmp := f.Name()
+	defer func() {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(tmp + suffix)
+		}
+	}()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	cp, err := openDB(tmp, false)
 	if err != nil {
-		os.Remove(path)
+		return fmt.Errorf("backup: %w", err)
+	}
+	_, err = cp.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch'`)
+	if err := errors.Join(err, cp.Close()); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
-}
-
-func backup(ctx context.Context, db *sql.DB, path string) error {
-	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
-		return err
-	}
-	cp, err := openDB(path, false)
-	if err != nil {
-		return err
-	}
-	_, err = cp.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch'`)
-	return errors.Join(err, cp.Close())
 }
 
 // OpenForReading opens an existing database for a process that only reads
