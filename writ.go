@@ -41,10 +41,12 @@ type Config struct {
 	// Create creates the database (mode 0600) when it does not exist. It
 	// creates no keys: see keys.Ring.Ensure.
 	Create bool
-	// ReadOnlyOK lets Open fall back to a read-only handle when this
-	// process may not write the database (store.OpenForReading): enough to
-	// list tokens, keys and revocations and to publish key sets; issuing,
-	// revoking and key changes then fail.
+	// ReadOnlyOK, for a process that only reads, lets Open fall back to a
+	// read-only handle when the process may not write the database. With
+	// write access it opens normally, so that closing the database removes
+	// SQLite's -wal and -shm files, which a read-only handle would leave.
+	// Read-only is enough to list tokens, keys and revocations and to
+	// publish key sets; issuing, revoking and key changes then fail.
 	ReadOnlyOK bool
 	// MasterKey seals and opens the private keys. Required.
 	MasterKey *keys.MasterKey
@@ -127,10 +129,11 @@ func (w *DB) CompromiseKey(ctx context.Context, kid string, o revocation.Options
 	return e, err
 }
 
-// Backup writes a consistent copy of the database to a new file at path,
-// while it is in use, as writ backup does (see store.Backup: mode 0600, a
-// revocation epoch of its own). The copy's keys are sealed with the master
-// key, which it does not hold.
+// Backup writes a consistent copy of the database to a new file at path
+// (mode 0600; an existing file is an error) while it is in use, as writ
+// backup does. The copy's keys are sealed with the master key, which it
+// does not hold. It has a revocation epoch of its own: once it is restored,
+// verifiers that followed the original read the whole list again.
 func (w *DB) Backup(ctx context.Context, path string) error {
 	return store.Backup(ctx, w.SQL, path)
 }

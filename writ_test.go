@@ -86,6 +86,7 @@ func TestOpenRefuses(t *testing.T) {
 		{MasterKey: mk, Issuer: "https://i.example"},
 		{Path: path, Issuer: "https://i.example"},
 		{Path: path, MasterKey: mk},
+		{Path: path, MasterKey: mk, Issuer: "https://i.example", Create: true, ReadOnlyOK: true},
 	} {
 		if _, err := writ.Open(ctx, cfg); err == nil {
 			t.Errorf("Open(%+v) succeeded", cfg)
@@ -102,7 +103,23 @@ func TestOpenRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := w.Keys.Ensure(ctx, verifier.EdDSA); err != nil {
+		t.Fatal(err)
+	}
+	// A backup opens as a database of its own, with the same master key.
+	backup := filepath.Join(dir, "backup.db")
+	if err := w.Backup(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
 	w.Close()
+	b, err := writ.Open(ctx, writ.Config{Path: backup, MasterKey: mk, Issuer: "https://i.example", ReadOnlyOK: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Keys.Signer(ctx, keys.JWT); err != nil {
+		t.Errorf("signing key of the backup: %v", err)
+	}
+	b.Close()
 	other, err := keys.ParseMasterKey("q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=") // test-only
 	if err != nil {
 		t.Fatal(err)
