@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/writ-dev/writ/internal/audit"
@@ -75,12 +76,11 @@ type RotateOptions struct {
 // RecordPublicationLag notes how long after a key enters the database a
 // verifier may still hold a key set without it: a server's refresh interval
 // plus its key sets' Cache-Control max-age. writ serve records it when it
-// starts and every minute after. Rotate, in any process, then waits that
-// long plus the verifiers' clock leeway after a key's publication, even
-// where its own Policy.MinPublished is shorter. A record applies for twice
-// its lag plus a minute, and a shorter lag replaces a longer one only once
-// the longer no longer applies: until then, key sets served with it (by a
-// server that has just stopped, or another one) may still be cached.
+// starts and every minute after. Rotate, in any process, then waits the
+// longest lag in force plus the verifiers' clock leeway after a key's
+// publication, even where its own Policy.MinPublished is shorter. A record
+// stays in force for twice its lag plus a minute after it was last made:
+// key sets served by a server that has just stopped may still be cached.
 func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error {
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -88,16 +88,17 @@ func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error 
 	}
 	defer tx.Rollback()
 	now := r.now()
-	held, until, err := publicationLag(ctx, tx)
+	lags, err := publicationLags(ctx, tx, now)
 	if err != nil {
 		return err
 	}
-	if held > d && until.After(now) {
-		return nil
+	lags[d] = now.Add(2*d + time.Minute)
+	var value []byte
+	for lag, until := range lags {
+		value = fmt.Appendf(value, "%d:%d ", int64(lag/time.Second), until.Unix())
 	}
-	value := fmt.Sprintf("%d %d", int64(d/time.Second), now.Add(2*d+time.Minute).Unix())
 	_, err = tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('publication_lag', ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, []byte(value))
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, value)
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
@@ -107,35 +108,40 @@ func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error 
 	return nil
 }
 
-// publicationLag reads the recorded lag and until when it applies; zero
-// when none was recorded.
-func publicationLag(ctx context.Context, tx *sql.Tx) (time.Duration, time.Time, error) {
+// publicationLags reads the recorded lags still in force at now, each with
+// the time until which it applies. A malformed record counts as none: the
+// next RecordPublicationLag rewrites it.
+func publicationLags(ctx context.Context, tx *sql.Tx, now time.Time) (map[time.Duration]time.Time, error) {
 	var value []byte
 	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'publication_lag'`).Scan(&value)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("keys: %w", err)
 	}
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("keys: %w", err)
+	lags := map[time.Duration]time.Time{}
+	for _, f := range strings.Fields(string(value)) {
+		var lag, until int64
+		if _, err := fmt.Sscanf(f, "%d:%d", &lag, &until); err != nil || lag < 0 {
+			continue
+		}
+		if u := time.Unix(until, 0); u.After(now) {
+			lags[time.Duration(lag)*time.Second] = u
+		}
 	}
-	var lag, until int64
-	if _, err := fmt.Sscanf(string(value), "%d %d", &lag, &until); err != nil {
-		return 0, time.Time{}, fmt.Errorf("keys: publication lag %q: %w", value, err)
-	}
-	return time.Duration(lag) * time.Second, time.Unix(until, 0), nil
+	return lags, nil
 }
 
 // minPublished is how long a next key must have been published before it
 // signs: the policy's, or longer while a recorded publication lag applies.
 func (r *Ring) minPublished(ctx context.Context, tx *sql.Tx) (time.Duration, error) {
-	lag, until, err := publicationLag(ctx, tx)
+	lags, err := publicationLags(ctx, tx, r.now())
 	if err != nil {
 		return 0, err
 	}
-	if lag == 0 || !until.After(r.now()) {
-		return r.policy.MinPublished, nil
+	longest := r.policy.MinPublished
+	for lag := range lags {
+		longest = max(longest, lag+verifier.DefaultLeeway)
 	}
-	return max(r.policy.MinPublished, lag+verifier.DefaultLeeway), nil
+	return longest, nil
 }
 
 // Rotate makes format's next key active, retires the active key (its

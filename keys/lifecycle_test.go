@@ -313,6 +313,33 @@ func TestRotateWaitsForPublicationLag(t *testing.T) {
 	}
 }
 
+// TestShorterLagRecordedMeanwhile: a shorter lag recorded while a longer
+// one is in force (a second server) applies as soon as the longer expires,
+// without waiting for that server to record it again.
+func TestShorterLagRecordedMeanwhile(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{MinPublished: time.Minute}, false)
+	ctx := context.Background()
+	if err := e.ring.RecordPublicationLag(ctx, time.Hour); err != nil { // in force for 2h1m
+		t.Fatal(err)
+	}
+	e.advance(110 * time.Minute)
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(10 * time.Minute)
+	if err := e.ring.RecordPublicationLag(ctx, 30*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(2 * time.Minute) // the hour-long lag has expired; the next key is 12 minutes old
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) {
+		t.Fatalf("rotation under the 30-minute lag recorded meanwhile: %v, want ErrTooEarly", err)
+	}
+	e.advance(19 * time.Minute)
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); err != nil {
+		t.Fatalf("rotation past the 30-minute lag: %v", err)
+	}
+}
+
 // TestCompromiseKeepsAlgorithmChange: with a next key of a new algorithm
 // published, compromising the active key makes that key sign and publishes
 // a fresh next key of the new algorithm, not of the compromised key's.

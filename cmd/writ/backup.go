@@ -25,8 +25,9 @@ restore, stop writ and put the copy in place of the database.`,
 			if err := g.dbExists(); err != nil {
 				return err
 			}
-			// No master key needed: the sealed keys are copied as they are.
-			db, err := store.Open(cmd.Context(), g.db, false)
+			// No master key needed: the sealed keys are copied as they
+			// are. Reading is enough.
+			db, err := store.OpenForReading(cmd.Context(), g.db)
 			if err != nil {
 				return err
 			}

@@ -155,6 +155,18 @@ func TestReadOnlyDatabase(t *testing.T) {
 			t.Errorf("writ %s by a reader: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, stderr)
 		}
 	}
+	// A reader may back it up, into a directory of its own.
+	out, err := os.MkdirTemp("", "writ-readonly-backup-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(out)
+	if err := os.Chmod(out, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := writAs(true, "backup", filepath.Join(out, "copy.db")); code != 0 {
+		t.Errorf("backup by a reader: exit %d, %q", code, stderr)
+	}
 	_, stderr, code = writAs(true, "token", "revoke", jti)
 	checkRefused(stderr, code, "token revoke")
 	_, stderr, code = writAs(true, "token", "revoke", "--subject", "alice")

@@ -94,18 +94,32 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 }
 
 // knownMembers checks that body is one JSON object (jsonx: valid, no name
-// twice, nothing after it) whose member names are json tags of the struct
-// that dst points to.
+// twice, nothing after it) whose member names are, exactly, names that
+// encoding/json gives the fields of the struct dst points to. Request
+// structs are flat: embedded structs are not looked into.
 func knownMembers(body []byte, dst any) error {
 	t := reflect.TypeOf(dst).Elem()
 	return jsonx.Members(body, func(name []byte, _ jsonx.Value) error {
 		for i := range t.NumField() {
-			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == string(name) {
+			if n := jsonName(t.Field(i)); n != "" && n == string(name) {
 				return nil
 			}
 		}
 		return fmt.Errorf("unknown field %q", name)
 	})
+}
+
+// jsonName is the member name encoding/json uses for f, or "" for a field
+// it leaves out.
+func jsonName(f reflect.StructField) string {
+	tag := f.Tag.Get("json")
+	if !f.IsExported() || f.Anonymous || tag == "-" {
+		return ""
+	}
+	if name, _, _ := strings.Cut(tag, ","); name != "" {
+		return name
+	}
+	return f.Name
 }
 
 // duration reads "90s", "1h" or a number of seconds.

@@ -362,6 +362,7 @@ func TestBadRequests(t *testing.T) {
 		{"field name in another case", "POST", "/v1/tokens", "application/json", `{"SUBJECT":"a","audience":["b"]}`, 400},
 		{"field twice", "POST", "/v1/tokens", "application/json", `{"subject":"a","subject":"c","audience":["b"]}`, 400},
 		{"null body", "POST", "/v1/tokens", "application/json", `null`, 400},
+		{"empty member name", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"":1}`, 400},
 		{"revoke with an unknown field", "POST", "/v1/tokens/nope/revoke", "application/json", `{"reson":"typo"}`, 400},
 		{"wrong content type", "POST", "/v1/tokens", "text/plain", `{"subject":"a","audience":["b"]}`, 415},
 		{"oversized body", "POST", "/v1/tokens", "application/json", `{"subject":"` + strings.Repeat("a", 70<<10) + `"}`, 413},

@@ -80,7 +80,7 @@ func Backup(ctx context.Context, db *sql.DB, path string) error {
 		return fmt.Errorf("backup: %w", &os.PathError{Op: "create", Path: path, Err: os.ErrExist})
 	}
 	// VACUUM INTO fills an empty file, keeping its mode: 0600.
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".incomplete-*")
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -104,7 +104,24 @@ func Backup(ctx context.Context, db *sql.DB, path string) error {
 	if err := errors.Join(err, cp.Close()); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := os.Link(tmp, path); err != nil {
+	return place(tmp, path)
+}
+
+// place gives the file tmp the name path, which must not exist: a hard
+// link where the file system has them, else a rename over an empty file
+// made to reserve the name.
+func place(tmp, path string) error {
+	err := os.Link(tmp, path)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		var f *os.File
+		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			f.Close()
+			if err = os.Rename(tmp, path); err != nil {
+				os.Remove(path)
+			}
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
@@ -196,7 +213,6 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 		// SQLite's own read-only mode: it reads a WAL database through a
 		// -shm file it may only read.
 		q.Set("mode", "ro")
-		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")

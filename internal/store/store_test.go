@@ -128,6 +128,9 @@ func TestOpenReadOnly(t *testing.T) {
 	if !ReadOnly(err) {
 		t.Errorf("write through the read-only handle: %v, want a read-only error", err)
 	}
+	if err := Backup(ctx, ro, filepath.Join(filepath.Dir(path), "copy.db")); err != nil {
+		t.Errorf("backup through the read-only handle: %v", err)
+	}
 	ro.Close()
 	if ReadOnly(errors.New("attempt to write a readonly database")) || ReadOnly(nil) {
 		t.Error("ReadOnly recognises an error that is not SQLite's")
@@ -273,7 +276,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if name := e.Name(); !strings.HasPrefix(name, "writ.db") && !strings.HasPrefix(name, "backup.db") || strings.Contains(name, ".new-") {
+		if name := e.Name(); !strings.HasPrefix(name, "writ.db") && !strings.HasPrefix(name, "backup.db") || strings.Contains(name, ".incomplete-") {
 			t.Errorf("left in the directory: %s", name)
 		}
 	}
