@@ -390,9 +390,13 @@ func TestRecordsMatchSigners(t *testing.T) {
 	}
 }
 
-// TestRetiredKeyDestroyed: once a key is retired, its sealed private half is
-// gone from the database file too (secure_delete), after a checkpoint.
-func TestRetiredKeyDestroyed(t *testing.T) {
+// TestWithdrawnKeysDestroyed: once a key is retired or compromised, its
+// sealed private half is gone from the database file too, after a
+// checkpoint; with a compromised spare next key, no new key takes the
+// freed space. (SQLite rewrites these pages here even without
+// secure_delete, which writ turns on so that the property does not depend
+// on the page layout.)
+func TestWithdrawnKeysDestroyed(t *testing.T) {
 	ctx := context.Background()
 	e := newRingEnv(t)
 	e.ensure(t, verifier.EdDSA)
@@ -400,16 +404,28 @@ func TestRetiredKeyDestroyed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed := e.sealed(t, active.ID())
+	spare, err := keys.Generate(verifier.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ring.Add(ctx, spare, keys.Next); err != nil {
+		t.Fatal(err)
+	}
+	sealed := map[string][]byte{active.ID(): e.sealed(t, active.ID()), spare.ID(): e.sealed(t, spare.ID())}
 	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ring.Compromise(ctx, spare.ID(), keys.CompromiseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)
 	}
-	for _, suffix := range []string{"", "-wal"} {
-		if data, err := os.ReadFile(e.dbPath + suffix); err == nil && bytes.Contains(data, sealed) {
-			t.Errorf("the sealed private key of retired %s is still in writ.db%s", active.ID(), suffix)
+	for kid, blob := range sealed {
+		for _, suffix := range []string{"", "-wal"} {
+			if data, err := os.ReadFile(e.dbPath + suffix); err == nil && bytes.Contains(data, blob) {
+				t.Errorf("the sealed private key of withdrawn %s is still in writ.db%s", kid, suffix)
+			}
 		}
 	}
 }

@@ -204,10 +204,7 @@ func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, err
 // caller commits tx.
 func (l *List) RevokeKeyTx(ctx context.Context, tx *sql.Tx, kid string, o Options) (Entry, error) {
 	e, err := l.revokeKey(ctx, tx, l.now(), kid, o)
-	if err != nil && !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrInvalid) {
-		err = fmt.Errorf("revocation: %w", err)
-	}
-	return e, err
+	return e, wrap(err)
 }
 
 func (l *List) revokeKey(ctx context.Context, tx *sql.Tx, now time.Time, kid string, o Options) (Entry, error) {
@@ -244,15 +241,21 @@ func (l *List) change(ctx context.Context, fn func(*sql.Tx, time.Time) (Entry, e
 	defer tx.Rollback()
 	e, err := fn(tx, l.now())
 	if err != nil {
-		if errors.Is(err, ErrUnknownToken) || errors.Is(err, ErrUnknownSubject) || errors.Is(err, ErrUnknownKey) {
-			return Entry{}, err
-		}
-		return Entry{}, fmt.Errorf("revocation: %w", err)
+		return Entry{}, wrap(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return Entry{}, fmt.Errorf("revocation: commit: %w", err)
 	}
 	return e, nil
+}
+
+// wrap prefixes an error of a change with the package name, except the
+// unknown-id errors, whose messages say all.
+func wrap(err error) error {
+	if err == nil || errors.Is(err, ErrUnknownToken) || errors.Is(err, ErrUnknownSubject) || errors.Is(err, ErrUnknownKey) {
+		return err
+	}
+	return fmt.Errorf("revocation: %w", err)
 }
 
 func (l *List) insert(ctx context.Context, tx *sql.Tx, e Entry, ev audit.Event) (Entry, error) {

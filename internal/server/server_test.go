@@ -125,6 +125,32 @@ func (f *fixture) issue(subject string, aud []string, scopes ...string) string {
 	return tok.Token
 }
 
+// remoteKeys follows the server's JWKS as a remote verifier does.
+func (f *fixture) remoteKeys() *remote.KeySet {
+	f.t.Helper()
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: f.url + "/.well-known/jwks.json"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(ks.Close)
+	return ks
+}
+
+// remoteFeed reads the server's revocation feed, signed with keys, as mod
+// adjusts the configuration.
+func (f *fixture) remoteFeed(keys verifier.KeySource, mod func(*remote.FeedConfig)) *remote.Feed {
+	f.t.Helper()
+	cfg := remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: keys}
+	if mod != nil {
+		mod(&cfg)
+	}
+	feed, err := remote.NewFeed(cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return feed
+}
+
 // do sends a request and returns the status, headers and body.
 func (f *fixture) do(method, path, token, contentType, body string, hdr ...string) (int, http.Header, string) {
 	f.t.Helper()
@@ -406,15 +432,8 @@ func TestFeedAheadAndReplayed(t *testing.T) {
 	if code, _, body := f.do("GET", "/v1/revocations?since=99", "", "", ""); code != 409 || !strings.Contains(body, "since_ahead") {
 		t.Errorf("since beyond the list: %d %s, want 409 since_ahead", code, body)
 	}
-	jwks, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: f.url + "/.well-known/jwks.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer jwks.Close()
-	feed, err := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwks := f.remoteKeys()
+	feed := f.remoteFeed(jwks, nil)
 	if _, err := feed.Changes(ctx, 99); !errors.Is(err, revocation.ErrAhead) {
 		t.Errorf("remote feed beyond the list: %v, want ErrAhead", err)
 	}
@@ -426,10 +445,7 @@ func TestFeedAheadAndReplayed(t *testing.T) {
 	_, _, doc := f.do("GET", "/v1/revocations", "", "", "")
 	replay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, doc) }))
 	defer replay.Close()
-	replayed, err := remote.NewFeed(remote.FeedConfig{URL: replay.URL, Issuer: f.url, Keys: jwks})
-	if err != nil {
-		t.Fatal(err)
-	}
+	replayed := f.remoteFeed(jwks, func(c *remote.FeedConfig) { c.URL = replay.URL })
 	later := func() time.Time { return time.Now().Add(time.Hour) }
 	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: replayed, MaxStaleness: 10 * time.Minute, Now: later})
 	if err != nil {
@@ -473,29 +489,21 @@ func TestPrivateFeed(t *testing.T) {
 		}
 	}
 
-	jwks, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: f.url + "/.well-known/jwks.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer jwks.Close()
-	anonymous, err := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwks := f.remoteKeys()
+	anonymous := f.remoteFeed(jwks, nil)
 	if _, err := anonymous.Changes(ctx, 0); err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), server.FeedScope) {
 		t.Errorf("private feed without a token: %v, want a 401 naming the scope", err)
 	}
-	feed, err := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks,
-		Token: func(context.Context) (string, error) { return feedToken, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	feed := f.remoteFeed(jwks, func(c *remote.FeedConfig) {
+		c.Token = func(context.Context) (string, error) { return feedToken, nil }
+	})
 	b, err := feed.Changes(ctx, 0)
 	if err != nil || len(b.Subjects) != 1 || b.Subjects[0].Subject != "mallory" {
 		t.Fatalf("private feed with a token: %+v, %v", b, err)
 	}
-	failing, _ := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks,
-		Token: func(context.Context) (string, error) { return "", errors.New("token file unreadable") }})
+	failing := f.remoteFeed(jwks, func(c *remote.FeedConfig) {
+		c.Token = func(context.Context) (string, error) { return "", errors.New("token file unreadable") }
+	})
 	if _, err := failing.Changes(ctx, 0); err == nil || !strings.Contains(err.Error(), "token file unreadable") {
 		t.Errorf("token source failing: %v", err)
 	}
@@ -593,15 +601,8 @@ func TestClientGoneAway(t *testing.T) {
 func TestRevocationFeed(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	jwks, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: f.url + "/.well-known/jwks.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer jwks.Close()
-	feed, err := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: f.url, Keys: jwks})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwks := f.remoteKeys()
+	feed := f.remoteFeed(jwks, nil)
 	tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: "erin", Audience: []string{"https://api"}})
 	if err != nil {
 		t.Fatal(err)
@@ -648,7 +649,7 @@ func TestRevocationFeed(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// A feed signed for another issuer is refused.
-	other, _ := remote.NewFeed(remote.FeedConfig{URL: f.url + "/v1/revocations", Issuer: "https://elsewhere", Keys: jwks})
+	other := f.remoteFeed(jwks, func(c *remote.FeedConfig) { c.Issuer = "https://elsewhere" })
 	if _, err := other.Changes(ctx, 0); err == nil {
 		t.Error("feed of another issuer accepted")
 	}

@@ -79,32 +79,25 @@ func Backup(ctx context.Context, db *sql.DB, path string) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("backup: %w", &os.PathError{Op: "create", Path: path, Err: os.ErrExist})
 	}
-	// VACUUM INTO fills an empty file, keeping its mode: 0600.
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".incomplete-*")
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(tmp + suffix)
+	err := beside(path, func(tmp string) error {
+		// VACUUM INTO fills the empty file, keeping its mode.
+		if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
+			return err
 		}
-	}()
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	cp, err := openDB(tmp, false)
+		cp, err := openDB(tmp, false)
+		if err != nil {
+			return err
+		}
+		_, err = cp.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch'`)
+		if err := errors.Join(err, cp.Close()); err != nil {
+			return err
+		}
+		return place(tmp, path)
+	})
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	_, err = cp.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch'`)
-	if err := errors.Join(err, cp.Close()); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	return place(tmp, path)
+	return nil
 }
 
 // place gives the file tmp the name path, which must not exist: a hard
@@ -121,10 +114,28 @@ func place(tmp, path string) error {
 			}
 		}
 	}
+	return err
+}
+
+// beside makes an empty file (mode 0600) next to path under a temporary
+// name, and calls build with that name, which links or renames it into
+// place. Whatever build did, the temporary name and the -wal and -shm files
+// SQLite may have left beside it are removed afterwards.
+func beside(path string, build func(tmp string) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".incomplete-*")
 	if err != nil {
-		return fmt.Errorf("backup: %w", err)
+		return err
 	}
-	return nil
+	tmp := f.Name()
+	defer func() {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(tmp + suffix)
+		}
+	}()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return build(tmp)
 }
 
 // OpenForReading opens an existing database for a process that only reads
@@ -177,31 +188,23 @@ func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
 // several connections switching one new file from rollback to WAL mode at
 // once can get SQLITE_BUSY without SQLite's busy handler being consulted.
 func createDatabase(ctx context.Context, path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
-	if err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(tmp + suffix)
+	err := beside(path, func(tmp string) error {
+		db, err := openDB(tmp, false)
+		if err != nil {
+			return err
 		}
-	}()
-	if err := errors.Join(f.Chmod(0o600), f.Close()); err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	db, err := openDB(tmp, false)
+		// Closing the last connection checkpoints the WAL into the file
+		// and removes it, so the one file linked below holds everything.
+		if err := errors.Join(migrate(ctx, db), db.Close()); err != nil {
+			return err
+		}
+		if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	err = migrate(ctx, db)
-	// Closing the last connection checkpoints the WAL into the file and
-	// removes it, so the one file linked below holds everything.
-	if err := errors.Join(err, db.Close()); err != nil {
 		return fmt.Errorf("create database %q: %w", path, err)
-	}
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("create database: %w", err)
 	}
 	return nil
 }

@@ -200,7 +200,7 @@ func TestConcurrentFirstOpen(t *testing.T) {
 	if v := version(t, db); v != SchemaVersion() {
 		t.Errorf("schema version %d after concurrent opens", v)
 	}
-	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*.new-*"))
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*.incomplete-*"))
 	if len(left) > 0 {
 		t.Errorf("temporary files left behind: %q", left)
 	}
