@@ -37,3 +37,21 @@ var (
 	// ErrKeySet: a key set (JWKS or PASERK set) could not be read.
 	ErrKeySet = errors.New("invalid key set")
 )
+
+// Why a key cannot be used. ParseJWKS and ParsePASERKSet ignore such a key
+// in a set (RFC 7517 §5) and KeySet.Ignored reports it with a reason that
+// wraps one of these; NewKey's errors wrap ErrKeySet and one of these.
+var (
+	// ErrKeyUnsupported: the key is of a type, curve, algorithm or size that
+	// this verifier does not implement, or its use or key_ops exclude
+	// verifying signatures.
+	ErrKeyUnsupported = errors.New("key not supported")
+	// ErrKeyMalformed: a member the key needs is missing, not of its JSON
+	// type or badly encoded, or the values do not make a key of its
+	// algorithm (an EC point off its curve, an even RSA exponent, a kid
+	// that is not the k4.pid of a PASETO key).
+	ErrKeyMalformed = errors.New("malformed key")
+	// ErrKeyWeak: an RSA key that can be factored: a modulus of fewer than
+	// 2048 bits, or one with the ROCA fingerprint (CVE-2017-15361).
+	ErrKeyWeak = errors.New("weak key")
+)

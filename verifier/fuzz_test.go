@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"errors"
 	"math/big"
 	"os"
 	"slices"
@@ -138,6 +139,8 @@ func FuzzParseJWKS(f *testing.F) {
 		example,
 		jwksJSON(ed, map[string]any{"kty": "oct", "k": "c2VjcmV0"}),
 		jwksJSON(map[string]any{"kty": "EC", "crv": "P-256", "kid": "x", "x": "AA", "y": "AA", "key_ops": []string{"verify"}}),
+		jwksJSON(map[string]any{"kty": "EC", "crv": "P-384", "kid": fx.ed.kid}, ed, map[string]any{"kid": 1, "use": "enc"}),
+		jwksJSON(ed, map[string]any{"kty": "RSA", "kid": "small", "alg": verifier.RS256, "n": "AQAB", "e": "AQAB"}),
 		[]byte(`{"keys":[]}`), []byte(`{}`), []byte(`[]`),
 	} {
 		f.Add(seed)
@@ -148,6 +151,7 @@ func FuzzParseJWKS(f *testing.F) {
 			checkKeySetError(t, ks, err)
 			return
 		}
+		checkIgnoredKeys(t, ks)
 		var keys []map[string]any
 		for _, k := range ks.Keys() {
 			if !slices.Contains([]string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256}, k.Algorithm()) {
@@ -168,6 +172,7 @@ func FuzzParsePASERKSet(f *testing.F) {
 		jwksJSON(paserkEntry(fx.pk.kid, pub), paserkEntry(pasetoKID(other), other)),
 		jwksJSON(paserkEntry(pasetoKID(other), pub)),
 		jwksJSON(map[string]any{"kid": fx.pk.kid, "paserk": "k4.secret.AAAA"}),
+		jwksJSON(paserkEntry(fx.pk.kid, pub), map[string]any{"kid": "x", "paserk": "k3.public.AAAA"}, map[string]any{"kid": 1}),
 		[]byte(`{"keys":[]}`), []byte(`{"keys":[{}]}`),
 	} {
 		f.Add(seed)
@@ -178,6 +183,7 @@ func FuzzParsePASERKSet(f *testing.F) {
 			checkKeySetError(t, ks, err)
 			return
 		}
+		checkIgnoredKeys(t, ks)
 		var entries []map[string]any
 		for _, k := range ks.Keys() {
 			pub, ok := k.Public().(ed25519.PublicKey)
@@ -203,6 +209,38 @@ func checkKeySetError(t *testing.T, ks *verifier.KeySet, err error) {
 	}
 }
 
+// checkIgnoredKeys checks what a parsed set reports of the keys it
+// ignored: in the order of the set, within MaxKeys with the usable ones,
+// each with a kid that a token could carry or none, and a reason that wraps
+// exactly one reason sentinel and no other sentinel, on one line.
+func checkIgnoredKeys(t *testing.T, ks *verifier.KeySet) {
+	t.Helper()
+	ignored := ks.Ignored()
+	if ks.Len()+len(ignored) > verifier.MaxKeys {
+		t.Fatalf("%d usable and %d ignored keys", ks.Len(), len(ignored))
+	}
+	for i, k := range ignored {
+		if k.Index < i || i > 0 && k.Index <= ignored[i-1].Index || k.Index >= verifier.MaxKeys {
+			t.Fatalf("ignored keys out of order: %v", ignored)
+		}
+		if len(k.ID) > verifier.MaxKeyID {
+			t.Fatalf("ignored key %d has a kid of %d bytes", k.Index, len(k.ID))
+		}
+		n := 0
+		for _, r := range reasonSentinels {
+			if errors.Is(k.Reason, r) {
+				n++
+			}
+		}
+		if n != 1 || len(matchedSentinels(k.Reason)) != 0 {
+			t.Fatalf("ignored key %d: reason %v wraps %d reason sentinels and %v", k.Index, k.Reason, n, matchedSentinels(k.Reason))
+		}
+		if strings.ContainsAny(k.String(), "\r\n") {
+			t.Fatalf("ignored key %d: description spans lines: %q", k.Index, k)
+		}
+	}
+}
+
 // checkRoundTrip parses encoded, the set ks encoded again, and checks
 // that it holds the same keys.
 func checkRoundTrip(t *testing.T, ks *verifier.KeySet, parse func([]byte) (*verifier.KeySet, error), encoded []byte) {
@@ -213,6 +251,9 @@ func checkRoundTrip(t *testing.T, ks *verifier.KeySet, parse func([]byte) (*veri
 	again, err := parse(encoded)
 	if err != nil {
 		t.Fatalf("the set encoded again, %s, is refused: %v", encoded, err)
+	}
+	if ign := again.Ignored(); ign != nil {
+		t.Fatalf("the usable keys encoded again, %s, have ignored keys: %v", encoded, ign)
 	}
 	a, b := ks.Keys(), again.Keys()
 	if len(a) != len(b) {

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/jws"
 )
 
@@ -170,11 +172,7 @@ func TestWycheproofJOSE(t *testing.T) {
 // which must wrap ErrKeySet, is logged and returned.
 func groupKeySet(t *testing.T, file string, g joseGroup) (*KeySet, error) {
 	t.Helper()
-	keys := g.Public
-	if keys == nil {
-		keys = g.Private
-	}
-	ks, err := ParseJWKS(jwksOf(t, keys))
+	ks, err := ParseJWKS(jwksOf(t, groupKeys(t, g)...))
 	if err != nil {
 		if !errors.Is(err, ErrKeySet) {
 			t.Fatalf("%s group %q: ParseJWKS: %v, want ErrKeySet", file, g.Comment, err)
@@ -182,6 +180,76 @@ func groupKeySet(t *testing.T, file string, g joseGroup) (*KeySet, error) {
 		t.Logf("%s group %q: key set refused: %v", file, g.Comment, err)
 	}
 	return ks, err
+}
+
+// TestWycheproofKeysBesideAUsableKey: the keys of every Wycheproof group
+// that exists to show a key to refuse (no valid test), put in one set with
+// a usable key, leave that key alone usable: each is ignored with a reason
+// (RFC 7517 §5), unless the group's keys hold private or secret key
+// material, which refuses the whole set.
+func TestWycheproofKeysBesideAUsableKey(t *testing.T) {
+	usable := map[string]any{"kty": "OKP", "crv": "Ed25519", "kid": "writ-usable",
+		"x": b64.Encode(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey))}
+	groups := 0
+	for _, file := range []string{"json_web_signature_test.json", "json_web_key_test.json"} {
+		var f struct {
+			TestGroups []joseGroup `json:"testGroups"`
+		}
+		readVector(t, "wycheproof/"+file, &f)
+		for _, g := range f.TestGroups {
+			if slices.ContainsFunc(g.Tests, func(tc joseVector) bool { return tc.Result == "valid" }) {
+				continue
+			}
+			groups++
+			keys := groupKeys(t, g)
+			secret := slices.ContainsFunc(keys, func(k map[string]any) bool {
+				return slices.ContainsFunc(privateJWKMembers, func(m string) bool { _, ok := k[m]; return ok })
+			})
+			ks, err := ParseJWKS(jwksOf(t, append(keys, usable)...))
+			switch {
+			case secret:
+				if !errors.Is(err, ErrKeySet) {
+					t.Errorf("%s group %q: %v, want the set refused for its secret key", file, g.Comment, err)
+				}
+			case err != nil:
+				t.Errorf("%s group %q beside a usable key: %v", file, g.Comment, err)
+			case ks.Len() != 1 || len(ks.Ignored()) != len(keys):
+				t.Errorf("%s group %q beside a usable key: %d keys, %d ignored; want 1 and %d", file, g.Comment, ks.Len(), len(ks.Ignored()), len(keys))
+			default:
+				for _, ign := range ks.Ignored() {
+					if !errors.Is(ign.Reason, ErrKeyUnsupported) && !errors.Is(ign.Reason, ErrKeyMalformed) && !errors.Is(ign.Reason, ErrKeyWeak) {
+						t.Errorf("%s group %q: %v, want a reason sentinel", file, g.Comment, ign)
+					}
+				}
+			}
+		}
+	}
+	if groups == 0 {
+		t.Fatal("no Wycheproof group of a key to refuse")
+	}
+}
+
+// groupKeys returns the keys of a group's key set: its public key or
+// keys, or, for groups that have only secret keys, those.
+func groupKeys(t *testing.T, g joseGroup) []map[string]any {
+	t.Helper()
+	set := g.Public
+	if set == nil {
+		set = g.Private
+	}
+	list, ok := set["keys"].([]any)
+	if !ok {
+		return []map[string]any{set}
+	}
+	var keys []map[string]any
+	for _, k := range list {
+		m, ok := k.(map[string]any)
+		if !ok {
+			t.Fatalf("group %q: a key is not an object", g.Comment)
+		}
+		keys = append(keys, m)
+	}
+	return keys
 }
 
 // TestRFC7515Examples: the RFC 7515 A.2 (RS256, a 2048-bit key), A.3 (ES256)

@@ -6,6 +6,7 @@ package paserk
 import (
 	"crypto/ed25519"
 	"errors"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/blake2b"
@@ -13,11 +14,39 @@ import (
 	"github.com/writ-dev/writ/internal/b64"
 )
 
-// Prefixes of the PASERK types writ uses.
+// The PASERK types writ uses, and their prefixes.
 const (
-	PublicPrefix = "k4.public."
+	PublicType   = "k4.public"
+	PublicPrefix = PublicType + "."
 	IDPrefix     = "k4.pid."
 )
+
+// secretTypes are the PASERK types whose data is a secret or symmetric key,
+// bare, wrapped or sealed.
+var secretTypes = [...]string{"local", "secret", "local-wrap", "secret-wrap", "local-pw", "secret-pw", "seal"}
+
+// Type returns the version and type that start a PASERK string, such as
+// "k4.public" for "k4.public.…", or "" when s does not start with a
+// version ("k" and digits), a dot and a type.
+func Type(s string) string {
+	version, rest, ok := strings.Cut(s, ".")
+	if !ok || len(version) < 2 || version[0] != 'k' || strings.Trim(version[1:], "0123456789") != "" {
+		return ""
+	}
+	typ, _, _ := strings.Cut(rest, ".")
+	if typ == "" {
+		return ""
+	}
+	return version + "." + typ
+}
+
+// IsSecret reports whether s is a PASERK, of any version, of a type that
+// holds a secret or symmetric key, bare or wrapped: one that must never be
+// published.
+func IsSecret(s string) bool {
+	_, typ, _ := strings.Cut(Type(s), ".")
+	return slices.Contains(secretTypes[:], typ)
+}
 
 // Public returns the k4.public PASERK of pub.
 func Public(pub ed25519.PublicKey) string { return PublicPrefix + b64.Encode(pub) }
