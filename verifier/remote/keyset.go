@@ -6,9 +6,11 @@
 // as the server's Cache-Control allows (within bounds), revalidates with
 // conditional GETs, runs one fetch at a time, refetches on an unknown kid at
 // most once per cooldown (with a negative cache, so bad tokens cannot cause
-// a fetch storm), keeps the last good set when a fetch fails, and replaces
-// rather than merges sets. A [Feed] reads the server's signed revocation
-// feed for a revocation.Snapshot.
+// a fetch storm), keeps the last good set when a fetch fails (a set that
+// the parser refuses, one with no usable key included), and replaces rather
+// than merges sets. The keys a set holds that the verifier cannot use are
+// ignored by the parser and listed by Current().Ignored(). A [Feed] reads
+// the server's signed revocation feed for a revocation.Snapshot.
 //
 // It is a package of its own so that verifiers with embedded keys link no
 // net/http.
@@ -167,7 +169,8 @@ func (k *KeySet) remember(kid string, now time.Time) {
 	k.negative[strings.Clone(kid)] = now // kid may point into a token's buffer
 }
 
-// Current returns the key set in use.
+// Current returns the key set in use. Its Ignored method lists the keys of
+// the fetched set that the verifier cannot use.
 func (k *KeySet) Current() *verifier.KeySet {
 	k.mu.Lock()
 	defer k.mu.Unlock()

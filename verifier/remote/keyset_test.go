@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,6 +76,22 @@ func (s *jwksServer) setKeys(kids ...string) {
 	s.version++
 	s.body, s.etag = []byte(body), fmt.Sprintf(`"v%d"`, s.version)
 	s.mu.Unlock()
+}
+
+// setKeysAndRaw publishes one key per kid, as setKeys does, followed by
+// raw keys given as JSON text.
+func (s *jwksServer) setKeysAndRaw(kids []string, raw ...string) {
+	s.setKeys(kids...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	body := strings.TrimSuffix(string(s.body), "]}")
+	for _, r := range raw {
+		if !strings.HasSuffix(body, "[") {
+			body += ","
+		}
+		body += r
+	}
+	s.body = []byte(body + "]}")
 }
 
 func (s *jwksServer) setFail(fail bool) {
@@ -244,6 +261,57 @@ func TestNewSetReplacesOld(t *testing.T) {
 	if _, err := ks.Current().LookupKey(context.Background(), "a"); !errors.Is(err, verifier.ErrUnknownKey) {
 		t.Errorf("removed key still trusted: %v", err)
 	}
+}
+
+// TestIgnoredKeys: a key set's keys that the verifier cannot use are
+// reported by Current().Ignored(), from the initial bytes and after a
+// refresh; a refreshed set with no usable key is a failed fetch, which
+// leaves the last good set in place.
+func TestIgnoredKeys(t *testing.T) {
+	const p384 = `{"kty":"EC","crv":"P-384","kid":"c","x":"AA","y":"AA"}`
+	srv := newJWKSServer(t)
+	srv.setKeysAndRaw([]string{"a"}, p384)
+	srv.mu.Lock()
+	initial := srv.body
+	srv.mu.Unlock()
+	clock := newTestClock()
+	ks, err := remote.NewKeySet(context.Background(), remote.KeySetConfig{URL: srv.URL, Initial: initial, Cooldown: time.Millisecond,
+		MinRefresh: time.Hour, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	checkIgnored := func(want string) {
+		t.Helper()
+		ign := ks.Current().Ignored()
+		if len(ign) != 1 || ign[0].ID != want || !errors.Is(ign[0].Reason, verifier.ErrKeyUnsupported) {
+			t.Fatalf("Current().Ignored() = %v, want kid %q not supported", ign, want)
+		}
+	}
+	checkIgnored("c")
+
+	srv.setKeysAndRaw([]string{"b"}, strings.Replace(p384, `"c"`, `"d"`, 1))
+	clock.Advance(time.Second)
+	if _, err := ks.LookupKey(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	checkIgnored("d")
+	if _, err := ks.LookupKey(context.Background(), "d"); !errors.Is(err, verifier.ErrUnknownKey) {
+		t.Errorf("ignored kid: %v, want ErrUnknownKey", err)
+	}
+
+	srv.setKeysAndRaw(nil, p384)
+	clock.Advance(time.Second)
+	if _, err := ks.LookupKey(context.Background(), "c"); !errors.Is(err, verifier.ErrUnknownKey) {
+		t.Errorf("kid of a set with no usable key: %v, want ErrUnknownKey", err)
+	}
+	if err := ks.Err(); !errors.Is(err, verifier.ErrKeySet) || !strings.Contains(err.Error(), "no usable key") {
+		t.Errorf("Err() = %v, want the set refused for having no usable key", err)
+	}
+	if _, err := ks.LookupKey(context.Background(), "b"); err != nil {
+		t.Errorf("last good key lost to a set with no usable key: %v", err)
+	}
+	checkIgnored("d")
 }
 
 func TestBackgroundRefreshIsConditional(t *testing.T) {
