@@ -2,7 +2,8 @@
 // that sign them.
 //
 // Messages go to stderr as "writ: error: …", optionally followed by
-// "writ: hint: …": lowercase, one line each, no final period. Output meant
+// "writ: hint: …", and "writ: warning: …" for what does not change the
+// exit status: lowercase, one line each, no final period. Output meant
 // for programs (a token, claims, a key set, --output json) goes to stdout
 // alone. Exit status: 0 success, 1 failure (including an invalid token),
 // 2 usage error. Secrets are never taken as flag values.

@@ -41,7 +41,12 @@ SQLite database file. For a private feed (writ serve --private-feed), set
 WRIT_FEED_TOKEN to a token of the server with the scope writ:revocations.
 
 The accepted algorithms are those of the keys in the sets, unless --alg
-narrows them; each key verifies only the algorithm it was published with.`,
+narrows them; each key verifies only the algorithm it was published with.
+
+A key that writ cannot use (another type, curve or algorithm, use "enc",
+no kid, a weak or malformed key) is ignored, as RFC 7517 asks, with a line
+"writ: warning: …" on stderr; a token naming it fails as an unknown key. A
+set with private key material, or with no usable key, is refused.`,
 		Args: args(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if jwksPath == "" && paserkPath == "" {
@@ -57,7 +62,7 @@ narrows them; each key verifies only the algorithm it was published with.`,
 			if err != nil {
 				return err
 			}
-			ks, jwtKeys, err := loadKeySets(cmd.Context(), jwksPath, paserkPath)
+			ks, jwtKeys, err := loadKeySets(cmd.Context(), jwksPath, paserkPath, g.stderr)
 			if err != nil {
 				return err
 			}
@@ -120,9 +125,10 @@ func readToken(arg string, stdin io.Reader) (string, error) {
 // isURL reports whether a --jwks, --paserk or --revocations value is a URL.
 func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
 
-// loadKeySets reads the key sets from files or URLs. The JWT set is also
+// loadKeySets reads the key sets from files or URLs, and warns on stderr of
+// each key a set holds that the verifier ignores. The JWT set is also
 // returned alone: it verifies the revocation feed.
-func loadKeySets(ctx context.Context, jwksPath, paserkPath string) (all, jwt *verifier.KeySet, err error) {
+func loadKeySets(ctx context.Context, jwksPath, paserkPath string, stderr io.Writer) (all, jwt *verifier.KeySet, err error) {
 	var sets []*verifier.KeySet
 	for _, src := range []struct {
 		path  string
@@ -147,6 +153,9 @@ func loadKeySets(ctx context.Context, jwksPath, paserkPath string) (all, jwt *ve
 			if ks, err = src.parse(data); err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", src.path, err)
 			}
+		}
+		for _, k := range ks.Ignored() {
+			fmt.Fprintf(stderr, "writ: warning: %s\n", oneLine(fmt.Sprintf("%s: ignored %s", src.path, k)))
 		}
 		if src.path == jwksPath {
 			jwt = ks
