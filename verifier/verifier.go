@@ -9,7 +9,10 @@
 // [Verifier] built without them refuses to exist rather than accept too much.
 // Keys come from a [KeySource]: a [KeySet] parsed with [ParseJWKS] or
 // [ParsePASERKSet] (from bytes, for example a go:embed file, or with
-// [ReadJWKSFile]), or any source of the caller's.
+// [ReadJWKSFile]), or any source of the caller's. A key in a set that the
+// verifier cannot use is ignored, as RFC 7517 §5 asks, and listed with its
+// reason by [KeySet.Ignored]; a set with private key material or no usable
+// key is refused.
 //
 // # Errors
 //
