@@ -744,3 +744,28 @@ func TestListTokensByStatus(t *testing.T) {
 		t.Errorf("revoked tokens listed: %v, want %v", ids, revoked)
 	}
 }
+
+// TestLogsArePlain: a request path or error quoting what a client sent is
+// logged escaped: one line per record, no terminal escape, no C1 control,
+// no reordering, whatever the handler makes of such characters.
+func TestLogsArePlain(t *testing.T) {
+	f := newFixture(t)
+	f.db.Close() // every admin request now fails, and is logged with its path
+	code, _, _ := f.do("GET", "/v1/tokens/x%1B[2J%0D%0Aforged%C2%9B31m%E2%80%AE%E2%80%A8", f.admin, "", "")
+	if code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", code)
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, `x\\x1b[2J\\r\\nforged\\u009b31m\\u202e\\u2028`) {
+		t.Errorf("logs lack the escaped path:\n%s", logs)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(logs, "\n"), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("log line %q: %v", line, err)
+		}
+	}
+	if strings.ContainsAny(logs, "\x1b\r\u009b\u202e\u2028") {
+		t.Errorf("logs carry raw control or invisible characters: %q", logs)
+	}
+}
