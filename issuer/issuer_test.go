@@ -701,6 +701,17 @@ func TestListByStatus(t *testing.T) {
 			t.Errorf("Get(%s) = %+v, %v; want status %q", r.id, rec, err, r.want)
 		}
 	}
+	// The query agrees with the revocation list's own answer.
+	all, err := e.issuer.List(ctx, issuer.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		revoked, err := rl.Revoked(ctx, r.ID, r.Subject, r.KeyID, r.IssuedAt)
+		if err != nil || revoked != (r.Status == issuer.StatusRevoked) {
+			t.Errorf("%s: status %q, revocation.List.Revoked = %v, %v", r.ID, r.Status, revoked, err)
+		}
+	}
 	if _, err := e.issuer.List(ctx, issuer.Filter{Status: "valid"}); !errors.Is(err, issuer.ErrRequest) {
 		t.Errorf("List with status valid: %v, want ErrRequest", err)
 	}
