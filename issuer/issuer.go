@@ -16,13 +16,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/audit"
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/verifier"
 )
 
 // Defaults for Config.
@@ -31,9 +31,17 @@ const (
 	DefaultMaxTTL = 90 * 24 * time.Hour
 )
 
-// ErrRequest reports an issuance request that breaks a rule: a missing
-// subject or audience, a malformed scope, a lifetime above the maximum.
-var ErrRequest = errors.New("invalid token request")
+var (
+	// ErrRequest reports an issuance request that breaks a rule: a missing
+	// subject or audience, a malformed scope, a subject or name that is not
+	// plain text (control, invisible or line-breaking characters), a
+	// lifetime above the maximum, a token too large.
+	ErrRequest = errors.New("invalid token request")
+	// ErrTooLarge reports a request whose token would be longer than
+	// verifier.MaxTokenSize, which every verifier refuses. It comes wrapped
+	// with ErrRequest.
+	ErrTooLarge = errors.New("token too large")
+)
 
 // SignerSource hands out the active signing key of a format. *keys.Ring is one.
 type SignerSource interface {
@@ -122,8 +130,8 @@ type Token struct {
 	ExpiresAt time.Time
 }
 
-// limits on request fields, so that tokens stay well under the verifiers'
-// 8 KiB limit.
+// limits on request fields. Together they still allow tokens above the
+// verifiers' limit: Issue checks the size of the token itself.
 const (
 	maxField  = 256
 	maxScopes = 64
@@ -148,6 +156,9 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 	}
 	if req.IssuedBy == "" {
 		req.IssuedBy = "unknown"
+	}
+	if err := audit.CheckActor(req.IssuedBy); err != nil {
+		return req, fmt.Errorf("%w: %w", ErrRequest, err)
 	}
 	if req.action == "" {
 		req.action = audit.Issue
@@ -201,15 +212,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// checkText requires s and checks that it is plain text of at most
+// maxField bytes.
 func checkText(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("%w: %s is required", ErrRequest, what)
 	}
-	if len(s) > maxField {
-		return fmt.Errorf("%w: %s longer than %d bytes", ErrRequest, what, maxField)
-	}
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
-		return fmt.Errorf("%w: %s %q has control characters or invalid UTF-8", ErrRequest, what, s)
+	if err := text.Plain(what, s, maxField); err != nil {
+		return fmt.Errorf("%w: %w", ErrRequest, err)
 	}
 	return nil
 }
@@ -229,7 +239,9 @@ func checkScope(s string) error {
 }
 
 // Issue signs a token for req with the active key of its format and records
-// it. The record is committed before the token is returned.
+// it. The record is committed before the token is returned. A token that
+// would be longer than verifier.MaxTokenSize is neither recorded nor
+// returned: the error wraps ErrTooLarge.
 func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
 	req, err := i.normalize(req)
 	if err != nil {
@@ -295,6 +307,10 @@ func (i *Issuer) sign(key *keys.Key, req Request) (*Token, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(t.Token) > verifier.MaxTokenSize {
+		return nil, fmt.Errorf("%w: %w: the %s token would be %d bytes, over the verifiers' limit of %d bytes: fewer or shorter scopes or audiences",
+			ErrRequest, ErrTooLarge, req.Format, len(t.Token), verifier.MaxTokenSize)
 	}
 	return t, nil
 }

@@ -18,8 +18,10 @@ import (
 
 	"github.com/writ-dev/writ/internal/audit"
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -105,6 +107,41 @@ func TestIssueValidatesRequests(t *testing.T) {
 			}
 			if strings.ContainsAny(err.Error(), "\n\x00\x1b") {
 				t.Errorf("error message carries raw input: %q", err)
+			}
+		})
+	}
+	recs, err := e.issuer.List(context.Background(), issuer.Filter{})
+	if err != nil || len(recs) != 0 {
+		t.Errorf("refused requests left %d records (%v)", len(recs), err)
+	}
+}
+
+// TestIssueRefusesTextNotPlain: every free-text field of a request refuses
+// what could hide, reorder or forge what a reader of it sees.
+func TestIssueRefusesTextNotPlain(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	valid := issuer.Request{Subject: "alice", Audience: []string{testAudience}, Name: "ci", IssuedBy: "cli:ops"}
+	for _, tc := range []struct {
+		name string
+		mod  func(*issuer.Request)
+	}{
+		{"subject with a right-to-left override", func(r *issuer.Request) { r.Subject = "alice\u202Enimda" }},
+		{"subject with a zero width space", func(r *issuer.Request) { r.Subject = "ad\u200Bmin" }},
+		{"subject with a line separator", func(r *issuer.Request) { r.Subject = "alice\u2028admin" }},
+		{"subject with a C1 control", func(r *issuer.Request) { r.Subject = "alice\u009b31m" }},
+		{"name with a byte order mark", func(r *issuer.Request) { r.Name = "\uFEFFci" }},
+		{"name with a paragraph separator", func(r *issuer.Request) { r.Name = "ci\u2029" }},
+		{"audience with an isolate", func(r *issuer.Request) { r.Audience = []string{"api\u2066"} }},
+		{"actor with a newline", func(r *issuer.Request) { r.IssuedBy = "cli:ops\n2026-03-01 admin revoked everything" }},
+		{"actor with ESC", func(r *issuer.Request) { r.IssuedBy = "cli:\x1b[2Jops" }},
+		{"actor too long", func(r *issuer.Request) { r.IssuedBy = strings.Repeat("a", audit.MaxActor+1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := valid
+			tc.mod(&req)
+			tok, err := e.issuer.Issue(context.Background(), req)
+			if tok != nil || !errors.Is(err, issuer.ErrRequest) || !errors.Is(err, text.ErrNotPlain) {
+				t.Fatalf("Issue = %v, %v; want ErrRequest and text.ErrNotPlain", tok, err)
 			}
 		})
 	}
@@ -415,6 +452,81 @@ func TestIssuedTokensVerify(t *testing.T) {
 	}
 }
 
+// TestIssueRefusesTokensTooLarge: a request within every field limit whose
+// token would exceed the verifiers' limit is refused, for both formats, and
+// leaves no record; one just under the limit issues and verifies.
+func TestIssueRefusesTokensTooLarge(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	ks, err := e.ring.KeySet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
+		Algorithms: []string{verifier.EdDSA, verifier.V4Public}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest := func(n int, prefix string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s%03d", prefix, i) + strings.Repeat("x", 256-len(prefix)-3)
+		}
+		return out
+	}
+	countRecords := func() (tokens, events int) {
+		t.Helper()
+		if err := e.db.QueryRow(`SELECT (SELECT count(*) FROM tokens), (SELECT count(*) FROM audit)`).Scan(&tokens, &events); err != nil {
+			t.Fatal(err)
+		}
+		return tokens, events
+	}
+	for _, f := range []keys.Format{keys.JWT, keys.PASETO} {
+		t.Run(string(f), func(t *testing.T) {
+			auds := append([]string{testAudience}, longest(15, "aud")...)
+			if f == keys.PASETO {
+				auds = auds[:1]
+			}
+			biggest := issuer.Request{Subject: strings.Repeat("s", 256), Name: strings.Repeat("n", 256),
+				Audience: auds, Scopes: longest(64, "scope"), Format: f}
+			tokens, events := countRecords()
+			tok, err := e.issuer.Issue(ctx, biggest)
+			if tok != nil || !errors.Is(err, issuer.ErrTooLarge) || !errors.Is(err, issuer.ErrRequest) {
+				t.Fatalf("Issue of the largest request: %v; want ErrTooLarge and ErrRequest, no token", err)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprint(verifier.MaxTokenSize)) {
+				t.Errorf("error %q does not name the limit", err)
+			}
+			// The most scopes that fit: the token just under the limit.
+			var last *issuer.Token
+			issued := 0
+			req := biggest
+			for n := range 65 {
+				req.Scopes = biggest.Scopes[:n]
+				tok, err := e.issuer.Issue(ctx, req)
+				if errors.Is(err, issuer.ErrTooLarge) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				last = tok
+				issued++
+			}
+			if last == nil || len(last.Token) > verifier.MaxTokenSize || len(last.Token) < verifier.MaxTokenSize-400 {
+				t.Fatalf("no token issued just under the limit")
+			}
+			if c, err := v.Verify(ctx, last.Token); err != nil || c.ID != last.ID {
+				t.Errorf("Verify of a %d-byte token = %v, %v", len(last.Token), c, err)
+			}
+			// The refusals left nothing: one record and one event per token.
+			if tk, ev := countRecords(); tk-tokens != issued || ev-events != issued {
+				t.Errorf("%d records and %d events added for %d tokens issued", tk-tokens, ev-events, issued)
+			}
+		})
+	}
+}
+
 // TestConcurrentIssuance has many goroutines issue at once, so that their
 // records share group commits, with some records refused by the database
 // (a trigger stands for any failure of one insert): every token returned is
@@ -527,5 +639,80 @@ func TestIssueNeverReturnsTokenOfWithdrawnKey(t *testing.T) {
 	var n int
 	if err := e.db.QueryRow(`SELECT count(*) FROM tokens WHERE kid = ?`, before.ID()).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d records under the compromised key (%v)", n, err)
+	}
+}
+
+// TestListByStatus: the status filter is part of the query, so a limit
+// counts matching tokens however many others are newer.
+func TestListByStatus(t *testing.T) {
+	ctx := context.Background()
+	now := testNow
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.Now = func() time.Time { return now } })
+	rl, err := revocation.NewList(revocation.Config{DB: e.db, MaxTTL: issuer.DefaultMaxTTL, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byJTI := e.issue(t, issuer.Request{Subject: "alice"})
+	bySubject := e.issue(t, issuer.Request{Subject: "bob"})
+	expired := e.issue(t, issuer.Request{Subject: "carol", TTL: time.Second})
+	now = now.Add(time.Second)
+	if _, err := rl.RevokeToken(ctx, byJTI.ID, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rl.RevokeSubject(ctx, "bob", time.Time{}, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	var active []string
+	for range 5 {
+		active = append([]string{e.issue(t, issuer.Request{Subject: "dave"}).ID}, active...)
+	}
+	for _, tc := range []struct {
+		status issuer.Status
+		limit  int
+		want   []string
+	}{
+		{issuer.StatusRevoked, 2, []string{bySubject.ID, byJTI.ID}},
+		{issuer.StatusRevoked, 1, []string{bySubject.ID}},
+		{issuer.StatusExpired, 1, []string{expired.ID}},
+		{issuer.StatusActive, 3, active[:3]},
+		{"", 8, append(active, expired.ID, bySubject.ID, byJTI.ID)},
+	} {
+		recs, err := e.issuer.List(ctx, issuer.Filter{Status: tc.status, Limit: tc.limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.ID)
+			if tc.status != "" && r.Status != tc.status {
+				t.Errorf("status %q: %s has status %q", tc.status, r.ID, r.Status)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("List(status %q, limit %d) = %v, want %v", tc.status, tc.limit, got, tc.want)
+		}
+	}
+	for _, r := range []struct {
+		id   string
+		want issuer.Status
+	}{{byJTI.ID, issuer.StatusRevoked}, {bySubject.ID, issuer.StatusRevoked}, {expired.ID, issuer.StatusExpired}, {active[0], issuer.StatusActive}} {
+		if rec, err := e.issuer.Get(ctx, r.id); err != nil || rec.Status != r.want {
+			t.Errorf("Get(%s) = %+v, %v; want status %q", r.id, rec, err, r.want)
+		}
+	}
+	// The query agrees with the revocation list's own answer.
+	all, err := e.issuer.List(ctx, issuer.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		revoked, err := rl.Revoked(ctx, r.ID, r.Subject, r.KeyID, r.IssuedAt)
+		if err != nil || revoked != (r.Status == issuer.StatusRevoked) {
+			t.Errorf("%s: status %q, revocation.List.Revoked = %v, %v", r.ID, r.Status, revoked, err)
+		}
+	}
+	if _, err := e.issuer.List(ctx, issuer.Filter{Status: "valid"}); !errors.Is(err, issuer.ErrRequest) {
+		t.Errorf("List with status valid: %v, want ErrRequest", err)
 	}
 }

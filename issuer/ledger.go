@@ -14,10 +14,10 @@ import (
 )
 
 // Record is what writ remembers of an issued token: everything but the
-// token itself.
+// token itself, and its status when it was read.
 type Record struct {
 	ID        string      `json:"jti"`
-	Status    Status      `json:"status,omitempty"` // set by SetStatus
+	Status    Status      `json:"status"`
 	Format    keys.Format `json:"format"`
 	KeyID     string      `json:"kid"`
 	Subject   string      `json:"subject"`
@@ -39,29 +39,13 @@ const (
 	StatusRevoked Status = "revoked"
 )
 
-// RevocationLookup tells whether a token is revoked: *revocation.List is one.
-type RevocationLookup interface {
-	Revoked(ctx context.Context, jti, subject, kid string, issuedAt time.Time) (bool, error)
-}
-
-// SetStatus sets the Status of each record: revoked when rl says so, else
-// expired or active as of now.
-func SetStatus(ctx context.Context, recs []Record, rl RevocationLookup, now time.Time) error {
-	for i := range recs {
-		r := &recs[i]
-		revoked, err := rl.Revoked(ctx, r.ID, r.Subject, r.KeyID, r.IssuedAt)
-		switch {
-		case err != nil:
-			return err
-		case revoked:
-			r.Status = StatusRevoked
-		case !now.Before(r.ExpiresAt):
-			r.Status = StatusExpired
-		default:
-			r.Status = StatusActive
-		}
+// ParseStatus returns the status named s, or an error wrapping ErrRequest.
+func ParseStatus(s string) (Status, error) {
+	switch st := Status(s); st {
+	case StatusActive, StatusExpired, StatusRevoked:
+		return st, nil
 	}
-	return nil
+	return "", fmt.Errorf("%w: status %q: want active, revoked or expired", ErrRequest, s)
 }
 
 // record commits the issuance and its audit event, and returns once they
@@ -229,11 +213,16 @@ func (i *Issuer) Get(ctx context.Context, jti string) (*Record, error) {
 type Filter struct {
 	Subject string
 	Name    string
+	// Status selects the tokens with this status now.
+	Status Status
 	// Limit caps the number of records; zero means 1000.
 	Limit int
 }
 
-// List returns the recorded tokens that match f, newest first.
+// List returns the recorded tokens that match f, newest first, each with
+// its status now: revoked when a revocation in force covers it (its jti,
+// its subject before its issuance, or its key), else expired or active.
+// The status is part of the query, so that Limit counts matching tokens.
 func (i *Issuer) List(ctx context.Context, f Filter) ([]Record, error) {
 	where := `1 = 1`
 	var args []any
@@ -245,16 +234,34 @@ func (i *Issuer) List(ctx context.Context, f Filter) ([]Record, error) {
 		where += ` AND name = ?`
 		args = append(args, f.Name)
 	}
+	if f.Status != "" {
+		if _, err := ParseStatus(string(f.Status)); err != nil {
+			return nil, err
+		}
+		where += ` AND status = ?`
+		args = append(args, string(f.Status))
+	}
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
 	return i.list(ctx, where, args, f.Limit)
 }
 
+// statusColumn computes a token's status at the time bound to ?1 (the
+// first argument: the later plain ? are numbered from 2), as
+// revocation.List.Revoked does for one token.
+const statusColumn = `CASE
+	WHEN EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'token' AND r.value = t.jti AND r.effective_at <= ?1)
+	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'subject' AND r.value = t.subject AND r.issued_before > t.issued_at)
+	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'key' AND r.value = t.kid) THEN 'revoked'
+	WHEN t.expires_at <= ?1 THEN 'expired'
+	ELSE 'active' END`
+
 func (i *Issuer) list(ctx context.Context, where string, args []any, limit int) ([]Record, error) {
-	q := `SELECT jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens WHERE ` +
-		where + ` ORDER BY issued_at DESC, rowid DESC LIMIT ?`
-	args = append(args, limit)
+	q := `SELECT jti, status, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM
+		(SELECT t.*, t.rowid AS row, ` + statusColumn + ` AS status FROM tokens t)
+		WHERE ` + where + ` ORDER BY issued_at DESC, row DESC LIMIT ?`
+	args = append(append([]any{i.cfg.Now().Unix()}, args...), limit)
 	rows, err := i.cfg.DB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: list tokens: %w", err)
@@ -263,11 +270,12 @@ func (i *Issuer) list(ctx context.Context, where string, args []any, limit int) 
 	var out []Record
 	for rows.Next() {
 		var r Record
-		var format, scopes, aud string
+		var status, format, scopes, aud string
 		var iat, exp int64
-		if err := rows.Scan(&r.ID, &format, &r.KeyID, &r.Subject, &r.Name, &scopes, &aud, &iat, &exp, &r.IssuedBy); err != nil {
+		if err := rows.Scan(&r.ID, &status, &format, &r.KeyID, &r.Subject, &r.Name, &scopes, &aud, &iat, &exp, &r.IssuedBy); err != nil {
 			return nil, fmt.Errorf("issuer: list tokens: %w", err)
 		}
+		r.Status = Status(status)
 		r.Format = keys.Format(format)
 		r.Scopes = append([]string{}, strings.Fields(scopes)...) // [] rather than null in JSON
 		r.Audience = strings.Fields(aud)

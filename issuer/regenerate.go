@@ -13,19 +13,21 @@ type Revoker interface {
 	RevokeToken(ctx context.Context, jti string, o revocation.Options) (revocation.Entry, error)
 }
 
-var (
-	_ Revoker          = (*revocation.List)(nil)
-	_ RevocationLookup = (*revocation.List)(nil)
-)
+var _ Revoker = (*revocation.List)(nil)
 
 // Regenerate issues a replacement for the token jti, with the same subject,
 // scopes, audience, name, format and lifetime, then revokes the old token,
-// after o.Grace if set. It returns the new token.
+// after o.Grace if set. It returns the new token. Options that the
+// revocation would refuse (revocation.Options.Check) are refused before
+// anything is issued.
 //
 // The new token is recorded before the old one is revoked: if the process
 // dies in between, the old token is still valid and regenerating again is
 // safe.
 func (i *Issuer) Regenerate(ctx context.Context, jti string, r Revoker, o revocation.Options) (*Token, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
 	old, err := i.Get(ctx, jti)
 	if err != nil {
 		return nil, err

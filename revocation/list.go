@@ -25,6 +25,7 @@ import (
 	"unicode"
 
 	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -108,11 +109,31 @@ func NewList(cfg Config) (*List, error) {
 
 // Options describe who revokes and why.
 type Options struct {
+	// Reason says why, for the record: plain text (no control, invisible
+	// or line-breaking characters) of at most MaxReason bytes.
 	Reason string
-	Actor  string
+	// Actor names who revokes, for the record: plain text of at most
+	// 1024 bytes.
+	Actor string
 	// Grace delays a token revocation: the token stays valid this long
 	// (used when a token is regenerated, so its holder can switch).
 	Grace time.Duration
+}
+
+// MaxReason is the longest Options.Reason, in bytes.
+const MaxReason = 512
+
+// Check returns an error wrapping ErrInvalid when o's reason or actor is
+// not plain text or too long. Every revocation checks its options; Check
+// is for callers that must know before they do anything else.
+func (o Options) Check() error {
+	if err := text.Plain("reason", o.Reason, MaxReason); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := audit.CheckActor(o.Actor); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
 }
 
 const maxID = 256
@@ -129,6 +150,9 @@ func checkID(what, s string) error {
 // changes nothing, unless the new revocation takes effect sooner.
 func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, error) {
 	if err := checkID("jti", jti); err != nil {
+		return Entry{}, err
+	}
+	if err := o.Check(); err != nil {
 		return Entry{}, err
 	}
 	if o.Grace < 0 {
@@ -165,6 +189,9 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 // revoked too.
 func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Time, o Options) (Entry, error) {
 	if err := checkID("subject", subject); err != nil {
+		return Entry{}, err
+	}
+	if err := o.Check(); err != nil {
 		return Entry{}, err
 	}
 	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
@@ -209,6 +236,9 @@ func (l *List) RevokeKeyTx(ctx context.Context, tx *sql.Tx, kid string, o Option
 
 func (l *List) revokeKey(ctx context.Context, tx *sql.Tx, now time.Time, kid string, o Options) (Entry, error) {
 	if err := checkID("kid", kid); err != nil {
+		return Entry{}, err
+	}
+	if err := o.Check(); err != nil {
 		return Entry{}, err
 	}
 	var state string

@@ -23,6 +23,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/text"
+	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 )
 
@@ -61,7 +63,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "writ: error: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(stderr, "writ: error: %s\n", text.Escape(err.Error()))
 	var h hintError
 	if errors.As(err, &h) {
 		fmt.Fprintf(stderr, "writ: hint: %s\n", h.hint)
@@ -69,7 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "writ: hint: this command writes: it needs write access to the database and to its directory, where SQLite keeps the -wal and -shm files")
 	}
 	var u usageError
-	if errors.As(err, &u) {
+	if errors.As(err, &u) || errors.Is(err, issuer.ErrRequest) || errors.Is(err, text.ErrNotPlain) {
 		return 2
 	}
 	return 1
@@ -77,11 +79,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // envSet reports whether the environment variable name is set and not empty.
 func envSet(name string) bool { return os.Getenv(name) != "" }
-
-// oneLine keeps a message on one line whatever it quotes.
-func oneLine(s string) string {
-	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
-}
 
 // globals are the settings every command shares, from flags or WRIT_*
 // environment variables.
@@ -148,12 +145,7 @@ Global settings come from flags or the environment:
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		if strings.HasPrefix(err.Error(), "unknown shorthand flag") || strings.HasPrefix(err.Error(), "unknown flag") {
-			return withHint(usageError{err}, "an argument that starts with '-' goes after --, as in: writ token revoke -- -abc")
-		}
-		return usageError{err}
-	})
+	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.db, "db", "writ.db", "the SQLite database `file`")
 	pf.StringVar(&g.issuer, "issuer", "http://127.0.0.1:8080", "the issuer (iss) of tokens")
@@ -176,16 +168,94 @@ Global settings come from flags or the environment:
 }
 
 // group makes cmd a command that only holds subcommands: alone it prints
-// its help, and an unknown subcommand is a usage error.
+// its help, and an unknown subcommand is a usage error, with the nearest
+// subcommand as a hint.
 func group(cmd *cobra.Command) *cobra.Command {
+	cmd.SuggestionsMinimumDistance = 2
 	cmd.Args = func(c *cobra.Command, a []string) error {
-		if len(a) > 0 {
-			return usagef("unknown command %q for %q", a[0], c.CommandPath())
+		if len(a) == 0 {
+			return nil
 		}
-		return nil
+		err := usagef("unknown command %q for %q", a[0], c.CommandPath())
+		if s := c.SuggestionsFor(a[0]); len(s) > 0 {
+			return withHint(err, fmt.Sprintf("did you mean %q?", c.CommandPath()+" "+s[0]))
+		}
+		return withHint(err, fmt.Sprintf("run '%s --help' for its commands", c.CommandPath()))
 	}
 	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	return cmd
+}
+
+// dashHint is the hint for an argument that starts with '-' but is a value:
+// a jti or kid may.
+const dashHint = "an argument that starts with '-' goes after --, as in: writ token revoke -- -abc"
+
+// flagError makes an error in cmd's flags a usage error. An unknown flag
+// gets the nearest flag of cmd as a hint; one that reads as a value rather
+// than a mistyped flag (-n2Rk…, --X_9…) the hint about --.
+func flagError(cmd *cobra.Command, err error) error {
+	var unknown *pflag.NotExistError
+	if !errors.As(err, &unknown) {
+		return usageError{err}
+	}
+	// -subject is a mistyped --subject; -n2Rk-4Q a jti; -x neither.
+	name := unknown.GetSpecifiedName()
+	if group := unknown.GetSpecifiedShortnames(); group != "" {
+		name = group
+	}
+	if near := nearestFlag(cmd, name); near != "" {
+		return withHint(usageError{err}, fmt.Sprintf("did you mean --%s?", near))
+	}
+	// No flag is spelt like a jti or kid, with capitals, digits or _; and
+	// a group of shorthands matches no flag of writ's.
+	value := unknown.GetSpecifiedShortnames() != "" || strings.ContainsFunc(name, func(r rune) bool { return (r < 'a' || r > 'z') && r != '-' })
+	if value && len(name) > 1 {
+		return withHint(usageError{err}, dashHint)
+	}
+	return withHint(usageError{err}, fmt.Sprintf("run '%s --help' for its flags", cmd.CommandPath()))
+}
+
+// nearestFlag returns the name of cmd's flag (its own or inherited) that
+// name most likely mistypes: the nearest within an edit distance of a
+// third of name's length (at least 1), or one that name begins with at
+// least 3 letters; else "".
+func nearestFlag(cmd *cobra.Command, name string) string {
+	best, bestDist := "", max(1, len(name)/3)+1
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		d := editDistance(name, f.Name)
+		if len(name) >= 3 && strings.HasPrefix(f.Name, name) {
+			d = min(d, 1)
+		}
+		if d < bestDist {
+			best, bestDist = f.Name, d
+		}
+	})
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes
+// (flag names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // args checks the number of positional arguments as a usage error.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/writ-dev/writ/internal/text"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -15,6 +17,9 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // table writes rows as aligned columns, the first row being the header.
+// Cells are escaped (text.Escape): a value stored by an older writ, or
+// written into the database by hand, cannot break a line, move the cursor
+// or reorder what the terminal shows.
 func table(w io.Writer, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rows {
@@ -22,7 +27,7 @@ func table(w io.Writer, rows [][]string) error {
 			if i > 0 {
 				fmt.Fprint(tw, "\t")
 			}
-			fmt.Fprint(tw, c)
+			fmt.Fprint(tw, text.Escape(c))
 		}
 		fmt.Fprintln(tw)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
 )
 
@@ -79,10 +80,11 @@ func (g *globals) dbExists() error {
 	return nil
 }
 
-// actor names who runs the CLI, for the records.
+// actor names who runs the CLI, for the records: escaped, since a user
+// name that is not plain text must not keep anyone from revoking.
 func actor() string {
 	if u, err := user.Current(); err == nil {
-		return "cli:" + u.Username
+		return "cli:" + text.Escape(u.Username)
 	}
 	return "cli"
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -82,12 +81,21 @@ func printToken(g *globals, t *issuer.Token) error {
 }
 
 func newTokenListCmd(g *globals) *cobra.Command {
-	var f issuer.Filter
+	var (
+		f      issuer.Filter
+		status string
+	)
 	cmd := &cobra.Command{
-		Use:   "list [--subject S] [--name N]",
+		Use:   "list [--subject S] [--name N] [--status active|revoked|expired] [--limit N]",
 		Short: "List issued tokens, newest first",
 		Args:  args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if status != "" {
+				var err error
+				if f.Status, err = issuer.ParseStatus(status); err != nil {
+					return usageError{err}
+				}
+			}
 			s, err := g.openRead(cmd.Context())
 			if err != nil {
 				return err
@@ -95,9 +103,6 @@ func newTokenListCmd(g *globals) *cobra.Command {
 			defer s.Close()
 			recs, err := s.Issuer.List(cmd.Context(), f)
 			if err != nil {
-				return err
-			}
-			if err := issuer.SetStatus(cmd.Context(), recs, s.Revocations, time.Now()); err != nil {
 				return err
 			}
 			if g.output == "json" {
@@ -116,6 +121,7 @@ func newTokenListCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&f.Subject, "subject", "", "only tokens of this subject")
 	cmd.Flags().StringVar(&f.Name, "name", "", "only tokens with this name")
+	cmd.Flags().StringVar(&status, "status", "", "only tokens with this status now: active, revoked or expired")
 	cmd.Flags().IntVar(&f.Limit, "limit", 1000, "at most this many tokens")
 	return cmd
 }

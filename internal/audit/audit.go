@@ -7,6 +7,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/writ-dev/writ/internal/text"
 )
 
 // Actions recorded in the log.
@@ -33,6 +35,18 @@ type Event struct {
 	JTI     string    `json:"jti,omitempty"`
 	KID     string    `json:"kid,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
+}
+
+// MaxActor is the longest actor, in bytes: "api:" and the admin's subject
+// (with escapes, see text.Escape) and jti, or "cli:" and a user name.
+const MaxActor = 1024
+
+// CheckActor returns nil when actor is fit for the log (plain text of at
+// most MaxActor bytes, see text.Plain), else an error wrapping
+// text.ErrNotPlain. The packages that record changes check their actors
+// with it before they change anything.
+func CheckActor(actor string) error {
+	return text.Plain("actor", actor, MaxActor)
 }
 
 // Execer is a *sql.DB or *sql.Tx.

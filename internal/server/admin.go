@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/jsonx"
+	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -40,9 +41,15 @@ func (s *Server) withScope(scope string, h http.HandlerFunc) http.HandlerFunc {
 // actor names the admin making a request, for the records.
 func actor(r *http.Request) string {
 	if c, ok := verifier.ClaimsFromContext(r.Context()); ok {
-		return "api:" + c.Subject + " (" + c.ID + ")"
+		return adminActor(c)
 	}
 	return "api"
+}
+
+// adminActor names the admin whose token c is. A subject that is not plain
+// text (issued by an older writ) is escaped: the record stays plain.
+func adminActor(c *verifier.Claims) string {
+	return "api:" + text.Escape(c.Subject) + " (" + c.ID + ")"
 }
 
 type apiError struct {
@@ -194,36 +201,31 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	status := q.Get("status")
-	if status != "" && status != "active" && status != "revoked" && status != "expired" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "status must be active, revoked or expired")
-		return
+	f := issuer.Filter{Subject: q.Get("subject"), Name: q.Get("name"), Limit: 100}
+	if st := q.Get("status"); st != "" {
+		var err error
+		if f.Status, err = issuer.ParseStatus(st); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", "status must be active, revoked or expired")
+			return
+		}
 	}
-	limit := 100
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 1000 {
 			writeError(w, http.StatusBadRequest, "invalid_request", "limit must be 1 to 1000")
 			return
 		}
-		limit = n
+		f.Limit = n
 	}
-	recs, err := s.cfg.Tokens.List(r.Context(), issuer.Filter{Subject: q.Get("subject"), Name: q.Get("name"), Limit: limit})
+	recs, err := s.cfg.Tokens.List(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := issuer.SetStatus(r.Context(), recs, s.cfg.Revocations, time.Now()); err != nil {
-		s.fail(w, r, err)
-		return
+	if recs == nil {
+		recs = []issuer.Record{}
 	}
-	out := []issuer.Record{}
-	for _, rec := range recs {
-		if status == "" || string(rec.Status) == status {
-			out = append(out, rec)
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": recs})
 }
 
 func (s *Server) showToken(w http.ResponseWriter, r *http.Request) {
@@ -232,12 +234,7 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	recs := []issuer.Record{*rec}
-	if err := issuer.SetStatus(r.Context(), recs, s.cfg.Revocations, time.Now()); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, recs[0])
+	writeJSON(w, http.StatusOK, rec)
 }
 
 type revokeRequest struct {
@@ -331,7 +328,8 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	bearer.Middleware(v, bearer.Config{Realm: "writ"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	refused := func(_ *http.Request, err error) { s.metrics.verifications.WithLabelValues(resultLabel(err)).Inc() }
+	bearer.Middleware(v, bearer.Config{Realm: "writ", OnRefused: refused})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := verifier.ClaimsFromContext(r.Context())
 		s.metrics.verifications.WithLabelValues("valid").Inc()
 		w.Header().Set("Content-Type", "application/json")
@@ -412,7 +410,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	} else if auth != "" {
 		ac, err := s.verify.Verify(r.Context(), auth)
 		if err == nil && ac.HasScope(AdminScope) {
-			caller = "api:" + ac.Subject + " (" + ac.ID + ")"
+			caller = adminActor(ac)
 		}
 	}
 	if caller == "" {
@@ -422,12 +420,14 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.anyAudience.Verify(r.Context(), token)
 	if err != nil {
+		s.metrics.verifications.WithLabelValues(resultLabel(err)).Inc()
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	s.metrics.verifications.WithLabelValues("valid").Inc()
 	if caller == "self" {
-		caller = "self:" + c.Subject
+		caller = "self:" + text.Escape(c.Subject)
 	}
 	if _, err := s.cfg.Revocations.RevokeToken(completing(r), c.ID, revocation.Options{Reason: "RFC 7009 revocation", Actor: caller}); err != nil {
 		s.fail(w, r, err)

@@ -28,13 +28,16 @@ func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "writ_tokens_issued_total", Help: "Tokens issued through the API, by format.",
+			// This process's issuances, as Prometheus counters are: summed
+			// over replicas, they add up. writ token issue runs in a
+			// process of its own, recorded in the audit log.
+			Name: "writ_tokens_issued_total", Help: "Tokens issued through this server's admin API (issue and regenerate), by format; not those of the writ CLI.",
 		}, []string{"format"}),
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "writ_verifications_total", Help: "Tokens verified by whoami, introspection and revocation, by result.",
+			Name: "writ_verifications_total", Help: "Tokens checked by whoami, introspection (RFC 7662) and revocation (RFC 7009), by result: valid, or the reason for refusal.",
 		}, []string{"result"}),
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "writ_revocations_total", Help: "Revocations made through the API, by kind.",
+			Name: "writ_revocations_total", Help: "Revocations made through this server's API (admin, regenerate and RFC 7009), by kind; not those of the writ CLI.",
 		}, []string{"kind"}),
 		keyAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "writ_key_age_seconds", Help: "Age of each published key, by format and state.",

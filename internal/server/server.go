@@ -52,7 +52,8 @@ type Config struct {
 	// whose tokens were revoked, which may be people.
 	PrivateFeed bool
 	// Log receives structured logs; nil means slog.Default(). Logs never
-	// hold a token or key material.
+	// hold a token or key material, and their text is escaped (see
+	// text.Escape): no value makes a line break or a terminal escape.
 	Log *slog.Logger
 }
 
@@ -90,7 +91,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.RotationCheck == 0 {
 		cfg.RotationCheck = time.Minute
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: slog.New(plainLogs{cfg.Log.Handler()}), metrics: newMetrics()}
 	if err := s.recordPublicationLag(ctx); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -376,6 +377,17 @@ func TestRFC7009Revocation(t *testing.T) {
 	}
 }
 
+// manyScopes is a JSON array of 64 scopes of 256 bytes: within the limits
+// on each field, and a token far beyond the verifiers' 8 KiB.
+var manyScopes = func() string {
+	scopes := make([]string, 64)
+	for i := range scopes {
+		scopes[i] = fmt.Sprintf("%03d", i) + strings.Repeat("s", 253)
+	}
+	b, _ := json.Marshal(scopes)
+	return string(b)
+}()
+
 func TestBadRequests(t *testing.T) {
 	f := newFixture(t)
 	tests := []struct {
@@ -395,6 +407,15 @@ func TestBadRequests(t *testing.T) {
 		{"invalid request", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"100000h"}`, 400},
 		{"bad ttl", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"soon"}`, 400},
 		{"bad scope", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"scopes":["a b"]}`, 400},
+		{"subject with ESC", "POST", "/v1/tokens", "application/json", `{"subject":"a\u001b[2J","audience":["b"]}`, 400},
+		{"subject with a right-to-left override", "POST", "/v1/tokens", "application/json", `{"subject":"a\u202eb","audience":["b"]}`, 400},
+		{"name with a line separator", "POST", "/v1/tokens", "application/json", `{"subject":"a","name":"x\u2028y","audience":["b"]}`, 400},
+		{"audience with a zero width space", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b\u200b"]}`, 400},
+		{"token too large", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"scopes":` + manyScopes + `}`, 400},
+		{"reason with a newline", "POST", "/v1/tokens/nope/revoke", "application/json", `{"reason":"ok\nwrit: forged"}`, 400},
+		{"reason too long", "POST", "/v1/tokens/nope/revoke", "application/json", `{"reason":"` + strings.Repeat("a", 60<<10) + `"}`, 400},
+		{"subject revocation reason with a zero width space", "POST", "/v1/subjects/a/revoke", "application/json", `{"reason":"x\u200b"}`, 400},
+		{"regeneration reason with a paragraph separator", "POST", "/v1/tokens/nope/regenerate", "application/json", `{"reason":"x\u2029"}`, 400},
 		{"unknown jti", "GET", "/v1/tokens/nope", "", "", 404},
 		{"revoke unknown", "POST", "/v1/tokens/nope/revoke", "", "", 404},
 		{"unknown query", "GET", "/v1/tokens?sbuject=a", "", "", 400},
@@ -658,10 +679,93 @@ func TestRevocationFeed(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	f := newFixture(t)
 	f.do("POST", "/v1/tokens", f.admin, "application/json", `{"subject":"a","audience":["b"]}`)
+	f.issue("b", []string{"c"}) // as writ token issue does, in another process
+	valid := f.issue("c", []string{f.url})
+	header, payload, _ := strings.Cut(valid, ".")
+	forged := header + "." + strings.Split(payload, ".")[0] + "." + strings.Repeat("A", 86)
+	form := "application/x-www-form-urlencoded"
+	f.do("GET", "/v1/whoami", valid, "", "")                                    // valid
+	f.do("GET", "/v1/whoami", forged, "", "")                                   // bad_signature
+	f.do("GET", "/v1/whoami", "not.a.token", "", "")                            // malformed
+	f.do("GET", "/v1/whoami", "", "", "")                                       // no token: not a verification
+	f.do("POST", "/v1/introspect", f.admin, form, "token="+forged)              // bad_signature
+	f.do("POST", "/v1/revoke", f.admin, form, "token="+url.QueryEscape(forged)) // bad_signature
+	f.do("POST", "/v1/revoke", valid, form, "token="+valid)                     // valid, then revoked
+	f.do("GET", "/v1/whoami", valid, "", "")                                    // revoked
 	code, _, body := f.do("GET", "/metrics", "", "", "")
-	for _, want := range []string{`writ_tokens_issued_total{format="jwt"} 1`, "writ_http_request_duration_seconds_bucket", "writ_key_age_seconds"} {
+	for _, want := range []string{
+		"# HELP writ_tokens_issued_total Tokens issued through this server's admin API (issue and regenerate), by format; not those of the writ CLI.",
+		`writ_tokens_issued_total{format="jwt"} 1` + "\n",
+		`writ_verifications_total{result="valid"} 2` + "\n",
+		`writ_verifications_total{result="bad_signature"} 3` + "\n",
+		`writ_verifications_total{result="malformed"} 1` + "\n",
+		`writ_verifications_total{result="revoked"} 1` + "\n",
+		`writ_revocations_total{kind="token"} 1` + "\n",
+		"writ_http_request_duration_seconds_bucket", "writ_key_age_seconds",
+	} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// TestListTokensByStatus: the status filter comes before the limit, so
+// that older revoked tokens are found behind newer active ones.
+func TestListTokensByStatus(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var revoked []string
+	for _, subject := range []string{"alice", "bob"} {
+		tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: subject, Audience: []string{"api"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		revoked = append([]string{tok.ID}, revoked...)
+	}
+	for range 3 {
+		f.issue("carol", []string{"api"})
+	}
+	code, _, body := f.do("GET", "/v1/tokens?status=revoked&limit=2", f.admin, "", "")
+	var got struct{ Tokens []issuer.Record }
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	var ids []string
+	for _, r := range got.Tokens {
+		ids = append(ids, r.ID)
+		if r.Status != issuer.StatusRevoked {
+			t.Errorf("%s has status %q", r.ID, r.Status)
+		}
+	}
+	if strings.Join(ids, " ") != strings.Join(revoked, " ") {
+		t.Errorf("revoked tokens listed: %v, want %v", ids, revoked)
+	}
+}
+
+// TestLogsArePlain: a request path or error quoting what a client sent is
+// logged escaped: one line per record, no terminal escape, no C1 control,
+// no reordering, whatever the handler makes of such characters.
+func TestLogsArePlain(t *testing.T) {
+	f := newFixture(t)
+	f.db.Close() // every admin request now fails, and is logged with its path
+	code, _, _ := f.do("GET", "/v1/tokens/x%1B[2J%0D%0Aforged%C2%9B31m%E2%80%AE%E2%80%A8", f.admin, "", "")
+	if code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", code)
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, `x\\x1b[2J\\r\\nforged\\u009b31m\\u202e\\u2028`) {
+		t.Errorf("logs lack the escaped path:\n%s", logs)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(logs, "\n"), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("log line %q: %v", line, err)
+		}
+	}
+	if strings.ContainsAny(logs, "\x1b\r\u009b\u202e\u2028") {
+		t.Errorf("logs carry raw control or invisible characters: %q", logs)
 	}
 }

@@ -24,6 +24,11 @@ type Config struct {
 	// parameter (RFC 6750 §2.3). Tokens in URLs end up in logs and browser
 	// history; enable it only for clients that cannot send headers.
 	AllowQueryToken bool
+	// OnRefused, when set, is called with the error of each token that
+	// Verify refuses, before the answer is written: for metrics and logs.
+	// The error names the reason (see the verifier's sentinels) and never
+	// holds the token.
+	OnRefused func(r *http.Request, err error)
 }
 
 // Middleware returns net/http middleware that verifies each request's bearer
@@ -47,6 +52,9 @@ func Middleware(v *verifier.Verifier, cfg Config) func(http.Handler) http.Handle
 			}
 			c, err := v.Verify(r.Context(), token)
 			if err != nil {
+				if cfg.OnRefused != nil {
+					cfg.OnRefused(r, err)
+				}
 				status, code := errorStatus(err)
 				challenge(w, cfg.Realm, status, code, description(err), "")
 				return

@@ -1,0 +1,65 @@
+// Package text keeps the free text that people read plain: [Plain] refuses,
+// at input, what could hide, reorder or forge what a reader sees, and
+// [Escape] makes any string safe to print, for text already stored.
+//
+// Plain text is valid UTF-8 without characters of the Unicode categories
+// Cc (controls: newline, ESC, DEL, C1), Cf (format: U+200B zero width
+// space, U+202E right-to-left override, U+2066 isolates, U+FEFF), Zl and
+// Zp (U+2028, U+2029: line and paragraph separators).
+package text
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ErrNotPlain: a text is too long, or it is not plain (see the package
+// comment).
+var ErrNotPlain = errors.New("not plain text")
+
+// Plain returns nil when s is plain and at most max bytes long, and an
+// error wrapping ErrNotPlain that names the field what otherwise. The empty
+// string is plain: whether a field is required is the caller's rule.
+func Plain(what, s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("%w: %s is longer than %d bytes", ErrNotPlain, what, max)
+	}
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, notPlain) {
+		return fmt.Errorf("%w: %s %q has control, invisible or line-breaking characters, or invalid UTF-8", ErrNotPlain, what, s)
+	}
+	return nil
+}
+
+// Escape returns s with each character that plain text may not hold
+// written as a Go escape (\n, \x1b, \u202e) and each byte of invalid UTF-8
+// as \xNN: safe to print on a terminal, on one line, as it is. A plain s
+// is returned as is.
+func Escape(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, notPlain) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case notPlain(r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// notPlain reports whether r may not appear in plain text.
+func notPlain(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+}

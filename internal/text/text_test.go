@@ -1,0 +1,79 @@
+package text
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestPlain(t *testing.T) {
+	for _, s := range []string{"", "alice", "Zoë Çelik", "ops@example.com", "東京", "a b", "café ☕", "\uFFFD"} {
+		if err := Plain("name", s, 64); err != nil {
+			t.Errorf("Plain(%q): %v", s, err)
+		}
+	}
+	for name, s := range map[string]string{
+		"newline":             "alice\nwrit: error: forged",
+		"carriage return":     "a\rb",
+		"tab":                 "a\tb",
+		"ESC":                 "\x1b[31mred",
+		"NUL":                 "a\x00b",
+		"DEL":                 "a\x7fb",
+		"C1 CSI":              "a\u009b31m",
+		"zero width space":    "ad\u200bmin",
+		"right-to-left":       "abc\u202Efdp.exe",
+		"isolate":             "a\u2066b",
+		"byte order mark":     "\uFEFFadmin",
+		"soft hyphen":         "ad\u00ADmin",
+		"line separator":      "a\u2028b",
+		"paragraph separator": "a\u2029b",
+		"invalid UTF-8":       "a\xffb",
+		"truncated rune":      "a\xe2\x80",
+		"too long":            strings.Repeat("a", 65),
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := Plain("name", s, 64)
+			if !errors.Is(err, ErrNotPlain) {
+				t.Fatalf("Plain(%q) = %v, want ErrNotPlain", s, err)
+			}
+			if strings.ContainsFunc(err.Error(), notPlain) || !strings.Contains(err.Error(), "name") {
+				t.Errorf("error %q is not plain or does not name the field", err)
+			}
+		})
+	}
+}
+
+func TestEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice":                  "alice",
+		"Zoë \\n":                "Zoë \\n",
+		"a\nwrit: error: forged": `a\nwrit: error: forged`,
+		"\x1b[2J\x1b[31mred":     `\x1b[2J\x1b[31mred`,
+		"a\u009bb":               `a\u009bb`,
+		"abc\u202Efdp":           `abc\u202efdp`,
+		"a\u2028b\u2029":         `a\u2028b\u2029`,
+		"a\xffb\xe2\x80":         `a\xffb\xe2\x80`,
+		"\U000E0001tag":          `\U000e0001tag`,
+	} {
+		got := Escape(in)
+		if got != want {
+			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
+		}
+		if err := Plain("escaped", got, len(got)); err != nil {
+			t.Errorf("Escape(%q) is not plain: %v", in, err)
+		}
+	}
+}
+
+func FuzzEscape(f *testing.F) {
+	f.Add("a\x1b\n\u202e\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		e := Escape(s)
+		if err := Plain("escaped", e, len(e)); err != nil {
+			t.Fatalf("Escape(%q) = %q: %v", s, e, err)
+		}
+		if Plain("s", s, len(s)) == nil && e != s {
+			t.Fatalf("Escape changed plain %q to %q", s, e)
+		}
+	})
+}
