@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
@@ -155,7 +156,7 @@ func loadKeySets(ctx context.Context, jwksPath, paserkPath string, stderr io.Wri
 			}
 		}
 		for _, k := range ks.Ignored() {
-			fmt.Fprintf(stderr, "writ: warning: %s\n", oneLine(fmt.Sprintf("%s: ignored %s", src.path, k)))
+			fmt.Fprintf(stderr, "writ: warning: %s\n", text.Escape(fmt.Sprintf("%s: ignored %s", src.path, k)))
 		}
 		if src.path == jwksPath {
 			jwt = ks
