@@ -106,6 +106,25 @@ func TestForeignFileRefused(t *testing.T) {
 	}
 }
 
+// TestFIFORefused: a path that reaches a named pipe is refused at once;
+// opening it would wait for a writer to the pipe.
+func TestFIFORefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pipe.db")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenForReading(ctx, path); !errors.Is(err, ErrNotWrit) {
+		t.Errorf("OpenForReading: %v, want ErrNotWrit", err)
+	}
+	if _, err := OpenReadOnly(ctx, path); !errors.Is(err, ErrNotWrit) {
+		t.Errorf("OpenReadOnly: %v, want ErrNotWrit", err)
+	}
+	if _, err := Open(ctx, path, true); !errors.Is(err, fsperm.ErrNotPrivate) {
+		t.Errorf("Open: %v, want fsperm.ErrNotPrivate", err)
+	}
+}
+
 // TestEmptyFile: an empty file is a new database only where one may be
 // created; elsewhere it is not writ's, and stays empty.
 func TestEmptyFile(t *testing.T) {

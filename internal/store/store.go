@@ -133,6 +133,12 @@ func resolve(path string) (string, error) {
 // carries writ's application_id; one made before writ set it carries none,
 // a schema version this writ knows and the tables of the first version.
 func identify(ctx context.Context, path string) (empty bool, err error) {
+	// Opening a FIFO would wait for a writer.
+	if fi, err := os.Stat(path); err != nil {
+		return false, err
+	} else if !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("%w: not a regular file (%s)", ErrNotWrit, fi.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err
