@@ -1,7 +1,7 @@
 // Package writ opens writ's database for Go programs that issue, revoke and
 // rotate tokens in process, as the writ command and server do: one SQLite
-// file (WAL, synchronous=FULL, schema migrated on open) shared by the
-// keyring, the issuer and the revocation list.
+// file (WAL, synchronous=FULL, schema migrated on open by a process that
+// writes) shared by the keyring, the issuer and the revocation list.
 //
 // Programs that only verify tokens need package verifier alone, which links
 // no database.
@@ -19,6 +19,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/writ-dev/writ/internal/fsperm"
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
@@ -32,14 +33,23 @@ var (
 	// ErrNewerSchema is returned by Open for a database written by a newer
 	// writ.
 	ErrNewerSchema = store.ErrNewerSchema
+	// ErrNotWritDatabase is returned by Open for a file that is not a writ
+	// database (another program's SQLite file, a file that is not SQLite,
+	// an empty file unless Config.Create is set). Open leaves it as it was.
+	ErrNotWritDatabase = store.ErrNotWrit
+	// ErrNotPrivate is returned by Open, to write a database, for a
+	// database file, or its -wal or -shm file, that others than its owner
+	// may read, or that another user owns; and by keys.ReadMasterKeyFile
+	// for such a master key file.
+	ErrNotPrivate = fsperm.ErrNotPrivate
 )
 
 // Config says which database to open and how to act on it.
 type Config struct {
 	// Path is the SQLite database file. Required.
 	Path string
-	// Create creates the database (mode 0600) when it does not exist. It
-	// creates no keys: see keys.Ring.Ensure.
+	// Create creates the database (mode 0600) when it does not exist, or
+	// when it is an empty file. It creates no keys: see keys.Ring.Ensure.
 	Create bool
 	// ReadOnlyOK, for a process that only reads, lets Open fall back to a
 	// read-only handle when the process may not write the database. With
@@ -47,6 +57,8 @@ type Config struct {
 	// SQLite's -wal and -shm files, which a read-only handle would leave.
 	// Read-only is enough to list tokens, keys and revocations and to
 	// publish key sets; issuing, revoking and key changes then fail.
+	// With ReadOnlyOK, Open writes nothing: a schema that is not current
+	// is refused, not migrated.
 	ReadOnlyOK bool
 	// MasterKey seals and opens the private keys. Required.
 	MasterKey *keys.MasterKey
@@ -72,7 +84,10 @@ type DB struct {
 }
 
 // Open opens the database at cfg.Path with its keyring, issuer and
-// revocation list.
+// revocation list. Before it writes anything it checks that the file is a
+// writ database (ErrNotWritDatabase) and, unless it only reads, that the
+// file that cfg.Path reaches, through symbolic links or not, is private to
+// its owner (ErrNotPrivate).
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	switch {
 	case cfg.Path == "" || cfg.MasterKey == nil || cfg.Issuer == "":

@@ -7,8 +7,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+
+	"github.com/writ-dev/writ/internal/fsperm"
 )
 
 // MasterKeySize is the size of a master key: an AES-256 key.
@@ -71,16 +74,23 @@ func GenerateMasterKeyFile(path string) (*MasterKey, error) {
 }
 
 // ReadMasterKeyFile reads a master key file. A file that others than its
-// owner may read is refused.
+// owner may read, that another user owns, or that is not a regular file is
+// refused (fsperm.ErrNotPrivate), however path reaches it.
 func ReadMasterKeyFile(path string) (*MasterKey, error) {
-	info, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("master key file %q has mode %#o: it must be readable by its owner only (chmod 600)", path, perm)
+	defer f.Close()
+	// The file read is the file checked, even if path changes meanwhile.
+	info, err := f.Stat()
+	if err == nil {
+		err = fsperm.Check(path, info)
 	}
-	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 1024))
 	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}

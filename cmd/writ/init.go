@@ -52,8 +52,9 @@ Running it again on an initialised database only adds missing keys.`,
 // and its keys, reporting on stderr, and returns the opened state and the
 // keys it generated.
 func (g *globals) initialize(ctx context.Context, alg string) (*writ.DB, []*keys.Key, error) {
-	_, dbErr := os.Stat(g.db)
-	newDB := errors.Is(dbErr, os.ErrNotExist)
+	// An empty file is a new database too (see writ.Config.Create).
+	fi, dbErr := os.Stat(g.db)
+	newDB := errors.Is(dbErr, os.ErrNotExist) || dbErr == nil && fi.Size() == 0
 	if os.Getenv("WRIT_MASTER_KEY") == "" {
 		if _, err := os.Stat(g.keyFile()); errors.Is(err, os.ErrNotExist) {
 			if !newDB {

@@ -14,11 +14,13 @@ import (
 	"github.com/writ-dev/writ/internal/store"
 )
 
-// TestReadOnlyDatabase runs writ as a user who may read the database but
-// not write it or its directory: root runs it as nobody, any other user
-// runs it after removing its own write permission. Commands that write
-// fail with a clear error and a hint, and change nothing; verifying with
-// --revocations only reads, so it works whenever SQLite can read the file.
+// TestReadOnlyDatabase runs writ as the database's owner without write
+// access to the database or its directory (the database is its owner's
+// alone, mode 0600: another user may not read it either). Root, whom file
+// modes do not stop, runs writ as nobody, who owns the database. Commands
+// that write fail with a clear error and a hint, and change nothing;
+// commands that only read work whenever SQLite can read the file: while
+// writ serve has it open.
 func TestReadOnlyDatabase(t *testing.T) {
 	dir, err := os.MkdirTemp("", "writ-readonly-")
 	if err != nil {
@@ -28,11 +30,25 @@ func TestReadOnlyDatabase(t *testing.T) {
 		os.Chmod(dir, 0o755)
 		os.RemoveAll(dir)
 	})
-	// Readable and executable by everyone: nobody runs the copy of this
-	// test binary in it, and reads the database.
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	}
+	// chown gives dir and the files in it to nobody when root runs the
+	// test.
+	chown := func(path string) {
+		t.Helper()
+		if cred == nil {
+			return
+		}
+		if err := os.Chown(path, int(cred.Uid), int(cred.Gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	chown(dir)
 	bin := filepath.Join(dir, "writ")
 	copyFile(t, os.Args[0], bin, 0o755)
 
@@ -40,13 +56,15 @@ func TestReadOnlyDatabase(t *testing.T) {
 	db := filepath.Join(dir, "writ.db")
 	env := append(os.Environ(), "WRIT_TEST_AS_WRIT=1", "WRIT_DB="+db, "WRIT_ISSUER=https://issuer.test",
 		"WRIT_MASTER_KEY="+masterKey, "WRIT_MASTER_KEY_FILE=", "WRIT_OUTPUT=")
-	writAs := func(reader bool, args ...string) (stdout, stderr string, code int) {
-		t.Helper()
+	command := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir, cmd.Env = dir, env
-		if reader && os.Geteuid() == 0 {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		return cmd
+	}
+	writ := func(args ...string) (stdout, stderr string, code int) {
+		t.Helper()
+		cmd := command(args...)
 		var out, errOut strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()
@@ -55,33 +73,30 @@ func TestReadOnlyDatabase(t *testing.T) {
 		}
 		return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
 	}
-	owner := func(args ...string) string {
+	ok := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := writAs(false, args...)
+		out, errOut, code := writ(args...)
 		if code != 0 {
 			t.Fatalf("writ %s: exit %d: %s", strings.Join(args, " "), code, errOut)
 		}
 		return out
 	}
 
-	owner("init")
-	token := strings.TrimSpace(owner("token", "issue", "--subject", "alice", "--audience", "api"))
+	ok("init")
+	token := strings.TrimSpace(ok("token", "issue", "--subject", "alice", "--audience", "api"))
 	var listed []struct{ JTI string }
-	if err := json.Unmarshal([]byte(owner("token", "list", "--output", "json")), &listed); err != nil || len(listed) != 1 {
+	if err := json.Unmarshal([]byte(ok("token", "list", "--output", "json")), &listed); err != nil || len(listed) != 1 {
 		t.Fatalf("token list: %v, %d tokens", err, len(listed))
 	}
 	jti := listed[0].JTI
 	jwks := filepath.Join(dir, "jwks.json")
-	if err := os.WriteFile(jwks, []byte(owner("jwks")), 0o644); err != nil {
+	if err := os.WriteFile(jwks, []byte(ok("jwks")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	verify := []string{"verify", "--jwks", jwks, "--issuer", "https://issuer.test", "--audience", "api", "--revocations", db, token}
-	// Commands that only read, run by the owner, leave no -wal or -shm
-	// file behind (a read-only handle would, with the owner's mode, and
-	// lock other users out).
-	if _, _, code := writAs(false, verify...); code != 0 {
-		t.Fatalf("verify by the owner: exit %d", code)
-	}
+	// Commands that only read, with write access, leave no -wal or -shm
+	// file behind (a read-only handle would).
+	ok(verify...)
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if _, err := os.Stat(db + suffix); err == nil {
 			t.Errorf("writ.db%s left behind by commands that only read", suffix)
@@ -89,17 +104,14 @@ func TestReadOnlyDatabase(t *testing.T) {
 	}
 	reads := [][]string{{"token", "list"}, {"keys", "list"}, {"jwks"}, {"audit"}, {"revocations", "list"}}
 
-	// Take write access away from the reader.
+	// Take write access away, leaving the database its owner's alone.
 	readOnly := func() {
 		t.Helper()
-		for _, p := range []string{db, dir} {
-			mode := os.FileMode(0o444)
-			if p == dir {
-				mode = 0o555
-			}
-			if err := os.Chmod(p, mode); err != nil {
-				t.Fatal(err)
-			}
+		if err := os.Chmod(db, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
 		}
 	}
 	writable := func() {
@@ -107,9 +119,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 		if err := os.Chmod(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		// Readable by others, as for a verifier running as another user:
-		// SQLite gives the -wal and -shm files the database's mode.
-		if err := os.Chmod(db, 0o644); err != nil {
+		if err := os.Chmod(db, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,70 +133,68 @@ func TestReadOnlyDatabase(t *testing.T) {
 	// With no writer running, the -wal and -shm files do not exist and
 	// nobody may create them: SQLite cannot even read.
 	readOnly()
-	_, stderr, code := writAs(true, "token", "revoke", jti)
+	_, stderr, code := writ("token", "revoke", jti)
 	checkRefused(stderr, code, "token revoke")
 	for _, args := range append(reads, verify) {
-		_, stderr, code = writAs(true, args...)
+		_, stderr, code = writ(args...)
 		checkRefused(stderr, code, args[0])
 		if !strings.Contains(stderr, "-shm files exist") {
 			t.Errorf("%s: hint %q does not say what SQLite needs to read", args[0], stderr)
 		}
 	}
 
-	// While a writer holds the database open, as writ serve does, its -wal
-	// and -shm files exist: the reader verifies, and still may not revoke.
+	// While writ serve holds the database open, its -wal and -shm files
+	// exist: the reader verifies, and still may not revoke.
 	writable()
-	held, err := store.Open(context.Background(), db, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	conn, err := held.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close() // Close twice is harmless
+	serve := command("serve", "--addr", "127.0.0.1:0")
+	waitListening(t, serve)
 	readOnly()
-	if out, stderr, code := writAs(true, verify...); code != 0 || !strings.Contains(out, `"sub":"alice"`) {
-		t.Errorf("verify --revocations by a reader: exit %d, stdout %q, stderr %q", code, out, stderr)
+	if out, stderr, code := writ(verify...); code != 0 || !strings.Contains(out, `"sub":"alice"`) {
+		t.Errorf("verify --revocations without write access: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 	for _, args := range reads {
-		if out, stderr, code := writAs(true, args...); code != 0 || out == "" {
-			t.Errorf("writ %s by a reader: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, stderr)
+		if out, stderr, code := writ(args...); code != 0 || out == "" {
+			t.Errorf("writ %s without write access: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, stderr)
 		}
 	}
-	// A reader may back it up, into a directory of its own.
+	// It may back it up, into a directory it may write.
 	out, err := os.MkdirTemp("", "writ-readonly-backup-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(out)
-	if err := os.Chmod(out, 0o777); err != nil {
-		t.Fatal(err)
+	chown(out)
+	if _, stderr, code := writ("backup", filepath.Join(out, "copy.db")); code != 0 {
+		t.Errorf("backup without write access: exit %d, %q", code, stderr)
 	}
-	if _, stderr, code := writAs(true, "backup", filepath.Join(out, "copy.db")); code != 0 {
-		t.Errorf("backup by a reader: exit %d, %q", code, stderr)
-	}
-	_, stderr, code = writAs(true, "token", "revoke", jti)
+	_, stderr, code = writ("token", "revoke", jti)
 	checkRefused(stderr, code, "token revoke")
-	_, stderr, code = writAs(true, "token", "revoke", "--subject", "alice")
+	_, stderr, code = writ("token", "revoke", "--subject", "alice")
 	checkRefused(stderr, code, "token revoke --subject")
 
-	// Nothing was written: the token is still valid, and the owner's
-	// database is intact and writable.
+	// Nothing was written: the token is still valid, and the database is
+	// intact and writable.
 	writable()
-	var entries int
-	if err := conn.QueryRowContext(context.Background(), "SELECT count(*) FROM revocations").Scan(&entries); err != nil || entries != 0 {
-		t.Errorf("revocations after refused writes: %d, %v; want 0", entries, err)
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Wait(); err != nil {
+		t.Errorf("writ serve: %v", err)
+	}
+	if out := ok("revocations", "list", "--output", "json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("revocations after refused writes: %s; want none", out)
+	}
+	held, err := store.OpenForReading(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var integrity string
-	if err := conn.QueryRowContext(context.Background(), "PRAGMA integrity_check").Scan(&integrity); err != nil || integrity != "ok" {
+	if err := held.QueryRow("PRAGMA integrity_check").Scan(&integrity); err != nil || integrity != "ok" {
 		t.Errorf("integrity_check: %q, %v", integrity, err)
 	}
-	conn.Close()
 	held.Close()
-	owner("token", "revoke", jti)
-	if _, stderr, code := writAs(false, verify...); code != 1 || !strings.Contains(stderr, "revoked") {
+	ok("token", "revoke", jti)
+	if _, stderr, code := writ(verify...); code != 1 || !strings.Contains(stderr, "revoked") {
 		t.Errorf("verify after the owner's revocation: exit %d, %q", code, stderr)
 	}
 }

@@ -6,13 +6,24 @@
 // writer, so concurrent processes queue instead of failing with "database is
 // locked". The schema is versioned with PRAGMA user_version and migrated
 // forward in one transaction; a database from a newer writ is refused.
+//
+// A writ database says so in its header (PRAGMA application_id). Before
+// anything writes a file, it is checked without writing it: another
+// program's database, or any file that is not writ's, is refused and left as
+// it was. A process that writes the database also refuses one that others
+// than its owner may read, with its -wal and -shm files (see package
+// fsperm); the files it creates are 0600 whatever the umask.
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +31,8 @@ import (
 
 	"modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/writ-dev/writ/internal/fsperm"
 )
 
 // BusyTimeout is how long a connection waits for another writer.
@@ -32,6 +45,15 @@ var ErrNoDatabase = errors.New("no database")
 // ErrNewerSchema is returned by Open for a database written by a newer writ.
 var ErrNewerSchema = errors.New("database schema is newer than this writ")
 
+// ErrNotWrit is returned for a file that is not a writ database: another
+// program's SQLite database, a file that is not SQLite, or an empty file
+// where a database must already exist. Such a file is left as it was.
+var ErrNotWrit = errors.New("not a writ database")
+
+// applicationID is the PRAGMA application_id of every writ database:
+// "writ" in ASCII.
+const applicationID = 0x77726974
+
 // ReadOnly reports whether err is SQLite refusing to write because the
 // database file, or the directory where SQLite keeps its -wal and -shm
 // files, is read-only for this process.
@@ -41,19 +63,47 @@ func ReadOnly(err error) bool {
 }
 
 // Open opens the database at path, creating it (mode 0600) when create is
-// set, and migrates its schema to the current version.
+// set, and migrates its schema to the current version. With create, an
+// empty file becomes a new database.
+//
+// It follows symbolic links, but it refuses a file that is not writ's
+// (ErrNotWrit), or that it would write where others may read it
+// (fsperm.ErrNotPrivate): the file path reaches and any -wal, -shm or
+// -journal file beside it must be this user's, with mode 0600 or narrower.
+// It never creates a database through a symbolic link.
 func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if !create {
-			return nil, fmt.Errorf("%w at %q", ErrNoDatabase, path)
+	file, err := resolve(path)
+	if errors.Is(err, ErrNoDatabase) && create {
+		if _, lerr := os.Lstat(path); lerr == nil {
+			return nil, fmt.Errorf("%w at %q: it is a symbolic link to a missing file, and writ creates no database through a link", ErrNoDatabase, path)
 		}
-		if err := createDatabase(ctx, path); err != nil {
-			return nil, err
+		if err = createDatabase(ctx, path); err == nil {
+			file, err = resolve(path)
 		}
-	} else if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
 	}
-	db, err := openDB(path, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		fi, err := os.Stat(file + suffix)
+		if suffix != "" && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			err = fsperm.Check(file+suffix, fi)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	}
+	empty, err := identify(ctx, file)
+	if err == nil && empty && !create {
+		err = fmt.Errorf("%w: the file is empty", ErrNotWrit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("database %q: %w", path, err)
+	}
+	db, err := openDB(file, false)
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +112,75 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
 	return db, nil
+}
+
+// resolve returns the file that path reaches through any symbolic links,
+// which is what is checked and what SQLite opens (it keeps the -wal and
+// -shm files beside that file), so that a link changed meanwhile does not
+// lead SQLite elsewhere. A path that reaches no file is ErrNoDatabase.
+func resolve(path string) (string, error) {
+	file, err := filepath.EvalSymlinks(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%w at %q", ErrNoDatabase, path)
+	} else if err != nil {
+		return "", fmt.Errorf("open database: %w", err)
+	}
+	return file, nil
+}
+
+// identify tells whether the file at path is a writ database, or an empty
+// file, without writing it or creating any file beside it. A writ database
+// carries writ's application_id; one made before writ set it carries none,
+// a schema version this writ knows and the tables of the first version.
+func identify(ctx context.Context, path string) (empty bool, err error) {
+	// Opening a FIFO would wait for a writer.
+	if fi, err := os.Stat(path); err != nil {
+		return false, err
+	} else if !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("%w: not a regular file (%s)", ErrNotWrit, fi.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	var header [100]byte
+	n, err := io.ReadFull(f, header[:])
+	f.Close()
+	switch {
+	case n == 0 && err == io.EOF:
+		return true, nil
+	case errors.Is(err, io.ErrUnexpectedEOF) || err == nil && !bytes.HasPrefix(header[:], []byte("SQLite format 3\x00")):
+		return false, fmt.Errorf("%w: not a SQLite database", ErrNotWrit)
+	case err != nil:
+		return false, err
+	}
+	switch id := binary.BigEndian.Uint32(header[68:]); id {
+	case applicationID:
+		return false, nil
+	case 0:
+	default:
+		return false, fmt.Errorf("%w: a SQLite database of another application (application_id %#x)", ErrNotWrit, id)
+	}
+	if v := binary.BigEndian.Uint32(header[60:]); v == 0 || v > uint32(len(migrations)) {
+		return false, fmt.Errorf("%w: a SQLite database of another application (user_version %d)", ErrNotWrit, v)
+	}
+	// immutable: SQLite reads the file alone, taking no lock and creating
+	// no -wal or -shm file. A database made before writ set its
+	// application_id has had its first tables checkpointed into the file.
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&immutable=1")
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	var tables int
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('meta', 'keys', 'tokens')`).Scan(&tables)
+	if err != nil {
+		return false, err
+	}
+	if tables != 3 {
+		return false, fmt.Errorf("%w: a SQLite database of another application (no writ tables)", ErrNotWrit)
+	}
+	return false, nil
 }
 
 // Backup writes a consistent copy of db to a new file at path (mode 0600),
@@ -139,36 +258,50 @@ func beside(path string, build func(tmp string) error) error {
 }
 
 // OpenForReading opens an existing database for a process that only reads
-// it and may not be allowed to write it: read-write when it may (Open), so
-// that closing it removes SQLite's -wal and -shm files, else read-only
-// (OpenReadOnly), which leaves files it had to create behind.
+// it and may not be allowed to write it: read-write when it may, so that
+// closing it removes SQLite's -wal and -shm files, else read-only
+// (OpenReadOnly), which leaves files it had to create behind. It writes
+// nothing: a file that is not writ's is refused (ErrNotWrit) and left as
+// it was, and a schema that is not current is refused, not migrated.
 func OpenForReading(ctx context.Context, path string) (*sql.DB, error) {
-	db, err := Open(ctx, path, false)
-	if ReadOnly(err) {
-		return OpenReadOnly(ctx, path)
-	}
-	return db, err
+	return openExisting(ctx, path, false)
 }
 
 // OpenReadOnly opens an existing database for reading only. It never
 // writes the database, so it works where the database is read-only for this
 // process, provided SQLite can read it: a WAL database needs its -wal and
 // -shm files to exist (they do while a writer has it open) or to be
-// creatable in its directory. The schema must be current (any writ with
-// write access migrates it on open).
+// creatable in its directory. The file must be a writ database
+// (ErrNotWrit) and its schema current (any writ with write access migrates
+// it on open).
 func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %q", ErrNoDatabase, path)
-	} else if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+	return openExisting(ctx, path, true)
+}
+
+// openExisting opens a writ database at the current schema for reading,
+// read-write unless readOnly is set or the process may not write it.
+func openExisting(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
+	file, err := resolve(path)
+	if err != nil {
+		return nil, err
 	}
-	db, err := openDB(path, true)
+	empty, err := identify(ctx, file)
+	if err == nil && empty {
+		err = fmt.Errorf("%w: the file is empty", ErrNotWrit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("database %q: %w", path, err)
+	}
+	db, err := openDB(file, readOnly)
 	if err != nil {
 		return nil, err
 	}
 	var version int
 	err = db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
 	switch {
+	case ReadOnly(err) && !readOnly:
+		db.Close()
+		return openExisting(ctx, path, true)
 	case err != nil:
 	case version > len(migrations):
 		err = fmt.Errorf("%w: version %d, this writ knows up to %d", ErrNewerSchema, version, len(migrations))
@@ -340,20 +473,25 @@ INSERT INTO meta (name, value) VALUES ('revocation_epoch', randomblob(16));
 // SchemaVersion is the schema version this writ writes.
 func SchemaVersion() int { return len(migrations) }
 
+// migrate brings the schema to the current version and marks the database
+// as writ's (PRAGMA application_id), in one transaction.
 func migrate(ctx context.Context, db *sql.DB) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var version int
+	var version, id int
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&id); err != nil {
 		return err
 	}
 	if version > len(migrations) {
 		return fmt.Errorf("%w: version %d, this writ knows up to %d", ErrNewerSchema, version, len(migrations))
 	}
-	if version == len(migrations) {
+	if version == len(migrations) && id == applicationID {
 		return nil
 	}
 	for i := version; i < len(migrations); i++ {
@@ -361,7 +499,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("migrate schema to version %d: %w", i+1, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", len(migrations), applicationID)); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -69,6 +69,10 @@ func TestMigrateKeepsData(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw.Close()
+			// As writ made it; sql.Open made it with the umask's mode.
+			if err := os.Chmod(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
 			db, err := Open(context.Background(), path, false)
 			if err != nil {
 				t.Fatal(err)
@@ -76,6 +80,10 @@ func TestMigrateKeepsData(t *testing.T) {
 			defer db.Close()
 			if v := version(t, db); v != SchemaVersion() {
 				t.Errorf("migrated to %d, want %d", v, SchemaVersion())
+			}
+			var id int
+			if err := db.QueryRow(`PRAGMA application_id`).Scan(&id); err != nil || id != applicationID {
+				t.Errorf("application_id %#x after migration, %v; want %#x", id, err, applicationID)
 			}
 			var n int
 			if err := db.QueryRow(`SELECT count(*) FROM meta WHERE name = 'probe'`).Scan(&n); err != nil || n != 1 {

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestForeignDatabaseRefused: every command, reading or writing, run on
+// another program's SQLite file refuses it, says so, and leaves it byte for
+// byte as it was, with no -wal or -shm file beside it; verify with it as
+// the revocation list fails closed.
+func TestForeignDatabaseRefused(t *testing.T) {
+	const masterKey = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=" // test-only
+	for _, v := range []string{"WRIT_DB", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT", "WRIT_FEED_TOKEN"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("WRIT_MASTER_KEY", masterKey)
+	t.Setenv("WRIT_ISSUER", "https://issuer.test")
+	dir := t.TempDir()
+
+	// A real token and key set, from a writ database elsewhere.
+	writDB := filepath.Join(dir, "writ.db")
+	if code, _, stderr := runCLI(t, "", "init", "--db", writDB); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, stderr)
+	}
+	_, token, _ := runCLI(t, "", "token", "issue", "--db", writDB, "--subject", "alice", "--audience", "api")
+	_, jwks, _ := runCLI(t, "", "jwks", "--db", writDB)
+	jwksFile := filepath.Join(dir, "jwks.json")
+	writeFile(t, jwksFile, jwks)
+
+	foreign := filepath.Join(dir, "notes.db")
+	raw, err := sql.Open("sqlite", "file:"+foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if err := os.Chmod(foreign, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		data, err := os.ReadFile(foreign)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := fmt.Sprintf("%x", sha256.Sum256(data))
+		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+			if _, err := os.Lstat(foreign + suffix); err == nil {
+				s += " " + suffix
+			}
+		}
+		return s
+	}
+	before := state()
+
+	for _, args := range [][]string{
+		{"verify", "--jwks", jwksFile, "--audience", "api", "--revocations", foreign, strings.TrimSpace(token)},
+		{"token", "list", "--db", foreign},
+		{"keys", "list", "--db", foreign},
+		{"jwks", "--db", foreign},
+		{"audit", "--db", foreign},
+		{"revocations", "list", "--db", foreign},
+		{"backup", "--db", foreign, filepath.Join(dir, "copy.db")},
+		{"token", "issue", "--db", foreign, "--subject", "bob", "--audience", "api"},
+		{"init", "--db", foreign},
+	} {
+		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", args...)
+			if code != 1 || stdout != "" || !strings.HasPrefix(stderr, "writ: error: ") || !strings.Contains(stderr, "not a writ database") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and an error saying it is not a writ database", code, stdout, stderr)
+			}
+			if after := state(); after != before {
+				t.Errorf("file changed: %s, was %s", after, before)
+			}
+		})
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "copy.db")); err == nil {
+		t.Error("backup of a foreign file made a copy")
+	}
+}
+
+// TestInitRefusesSharedFile: writ init on a path that reaches a file others
+// may read (one touched with umask 022, or reached through a symbolic
+// link) refuses it with the fix, and leaves it empty; once it is 0600,
+// init makes it the database.
+func TestInitRefusesSharedFile(t *testing.T) {
+	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
+		t.Setenv(v, "")
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "touched.db")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range []string{file, link} {
+		code, _, stderr := runCLI(t, "", "init", "--db", db, "--master-key-file", filepath.Join(dir, "writ.key"))
+		if code != 1 || !strings.Contains(stderr, "has mode 0644") || !strings.Contains(stderr, "chmod 600 "+file) {
+			t.Errorf("init --db %s: exit %d, stderr %q; want exit 1 and chmod 600", filepath.Base(db), code, stderr)
+		}
+		if fi, err := os.Stat(file); err != nil || fi.Size() != 0 || fi.Mode().Perm() != 0o644 {
+			t.Errorf("init --db %s changed the file: %v, %v", filepath.Base(db), fi, err)
+		}
+	}
+	if err := os.Chmod(file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "", "init", "--db", link, "--master-key-file", filepath.Join(dir, "writ.key")); code != 0 {
+		t.Fatalf("init on an empty file of mode 0600: exit %d: %s", code, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, "", "keys", "list", "--db", link, "--master-key-file", filepath.Join(dir, "writ.key")); code != 0 || !strings.Contains(stdout, "active") {
+		t.Errorf("keys list: exit %d, %q, %q", code, stdout, stderr)
+	}
+}
