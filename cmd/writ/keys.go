@@ -53,7 +53,11 @@ their cache expires.`,
 		Long: `list shows every key: its state (next, active, retired, removed,
 compromised) and its timeline: created, activated (began to sign), retired
 (stopped signing), retires (leaves the key sets, once the last token it
-signed has expired) and removed.`,
+signed has expired) and removed.
+
+A key row that the master key does not vouch for (someone wrote or changed
+it without the master key) is marked UNTRUSTED, and list then exits 1: writ
+neither publishes nor trusts it. Compromise it once investigated.`,
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := g.openRead(cmd.Context())
@@ -77,13 +81,17 @@ signed has expired) and removed.`,
 					Retires     *time.Time `json:"retires,omitempty"`
 					Removed     *time.Time `json:"removed,omitempty"`
 					Compromised *time.Time `json:"compromised,omitempty"`
+					Untrusted   bool       `json:"untrusted,omitempty"`
 				}
 				out := []key{}
 				for _, r := range recs {
 					out = append(out, key{r.ID, string(r.Format), r.Algorithm, string(r.State), r.CreatedAt,
-						timePtr(r.ActivatedAt), timePtr(r.RetiredAt), timePtr(r.UnpublishAt), timePtr(r.RemovedAt), timePtr(r.CompromisedAt)})
+						timePtr(r.ActivatedAt), timePtr(r.RetiredAt), timePtr(r.UnpublishAt), timePtr(r.RemovedAt), timePtr(r.CompromisedAt), r.Untrusted})
 				}
-				return writeJSON(g.stdout, out)
+				if err := writeJSON(g.stdout, out); err != nil {
+					return err
+				}
+				return untrustedKeys(recs)
 			}
 			rows := [][]string{{"KID", "FORMAT", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "RETIRES", "REMOVED"}}
 			for _, r := range recs {
@@ -91,10 +99,17 @@ signed has expired) and removed.`,
 				if r.State == keys.Compromised {
 					removed = r.CompromisedAt
 				}
-				rows = append(rows, []string{r.ID, string(r.Format), r.Algorithm, string(r.State),
+				state := string(r.State)
+				if r.Untrusted {
+					state += " UNTRUSTED"
+				}
+				rows = append(rows, []string{r.ID, string(r.Format), r.Algorithm, state,
 					when(r.CreatedAt), when(r.ActivatedAt), when(r.RetiredAt), when(r.UnpublishAt), when(removed)})
 			}
-			return table(g.stdout, rows)
+			if err := table(g.stdout, rows); err != nil {
+				return err
+			}
+			return untrustedKeys(recs)
 		},
 	})
 	return cmd
@@ -178,6 +193,22 @@ writ serve do it.`,
 	fl.DurationVar(&policy.Period, "period", keys.DefaultPeriod, "with --auto: how long a key signs before rotation")
 	fl.DurationVar(&maxAge, "max-age", 5*time.Minute, "the key sets' Cache-Control max-age")
 	return cmd
+}
+
+// untrustedKeys reports the key rows that the master key does not vouch
+// for, if any.
+func untrustedKeys(recs []keys.Record) error {
+	var kids []string
+	for _, r := range recs {
+		if r.Untrusted {
+			kids = append(kids, r.ID)
+		}
+	}
+	if len(kids) == 0 {
+		return nil
+	}
+	return withHint(fmt.Errorf("%w: %q, written without the master key: writ neither publishes nor trusts them", keys.ErrUntrusted, kids),
+		"find out who wrote them, then retire them with writ keys compromise KID")
 }
 
 func orNone(s string) string {
