@@ -18,13 +18,21 @@ const (
 	// DefaultMinPublished is writ serve's default key set max-age (5m)
 	// plus the verifiers' default clock leeway (30s).
 	DefaultMinPublished = 5*time.Minute + 30*time.Second
+	// DefaultPublishFloor covers the JWKS caches people use, which refresh
+	// on floors of their own whatever max-age says: lestrrat-go/jwx's
+	// cache at most every 15 minutes by default (keyfunc refetches an
+	// unknown kid at most every 5), plus a minute for writ serve's refresh
+	// and the clocks of the machines involved.
+	DefaultPublishFloor = 16 * time.Minute
 	// retireLeeway keeps a retired key published this long past the expiry
 	// of its last token: a verifier may accept tokens that long past exp.
 	retireLeeway = verifier.MaxLeeway
 )
 
 var (
-	// ErrTooEarly: the next key has not been published for Policy.MinPublished.
+	// ErrTooEarly: the next key has not been published for
+	// Policy.MinPublished, Policy.PublishFloor or a recorded publication
+	// lag.
 	ErrTooEarly = errors.New("the next key has not been published long enough")
 	// ErrNoNextKey: the format has no published next key to activate.
 	ErrNoNextKey = errors.New("no next key")
@@ -40,6 +48,13 @@ type Policy struct {
 	// verifiers' clock leeway, so that no verifier meets a kid it has not
 	// fetched. Zero means DefaultMinPublished.
 	MinPublished time.Duration
+	// PublishFloor is the least time a next key is in the key sets
+	// before it signs, however short MinPublished and the recorded
+	// publication lags are: JWKS caches that ignore max-age keep a key
+	// set for floors of their own (raise it to cover, say, Envoy's
+	// remote_jwks cache_duration where it is longer). Zero means
+	// DefaultPublishFloor; negative, no floor.
+	PublishFloor time.Duration
 }
 
 func (p Policy) withDefaults() Policy {
@@ -48,6 +63,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.MinPublished == 0 {
 		p.MinPublished = DefaultMinPublished
+	}
+	if p.PublishFloor == 0 {
+		p.PublishFloor = DefaultPublishFloor
 	}
 	return p
 }
@@ -63,8 +81,9 @@ type Rotation struct {
 // RotateOptions adjust one rotation.
 type RotateOptions struct {
 	// Force rotates even if the next key was published less than
-	// Policy.MinPublished ago: verifiers with a cached key set may then
-	// reject new tokens until they refetch. For emergencies.
+	// Policy.MinPublished or Policy.PublishFloor ago: verifiers with a
+	// cached key set may then reject new tokens until they refetch. For
+	// emergencies.
 	Force bool
 	// NextAlg is the algorithm of the fresh next key; empty means that of
 	// the key being activated. Changing a format's algorithm takes two
@@ -131,13 +150,14 @@ func publicationLags(ctx context.Context, tx *sql.Tx, now time.Time) (map[time.D
 }
 
 // minPublished is how long a next key must have been published before it
-// signs: the policy's, or longer while a recorded publication lag applies.
+// signs: the policy's, its floor, or longer while a recorded publication
+// lag applies.
 func (r *Ring) minPublished(ctx context.Context, tx *sql.Tx) (time.Duration, error) {
 	lags, err := publicationLags(ctx, tx, r.now())
 	if err != nil {
 		return 0, err
 	}
-	longest := r.policy.MinPublished
+	longest := max(r.policy.MinPublished, r.policy.PublishFloor)
 	for lag := range lags {
 		longest = max(longest, lag+verifier.DefaultLeeway)
 	}

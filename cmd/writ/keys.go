@@ -121,6 +121,7 @@ func newKeysRotateCmd(g *globals) *cobra.Command {
 		force, auto bool
 		policy      keys.Policy
 		maxAge      time.Duration
+		floor       time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "rotate [--format jwt|paseto] [--force] [--alg ALG] | --auto",
@@ -129,12 +130,19 @@ func newKeysRotateCmd(g *globals) *cobra.Command {
 key (it stays in the key sets until the last token it signed has expired)
 and publishes a fresh next key.
 
-It refuses while the next key has been published for less than --max-age
-(the key sets' Cache-Control max-age, as given to writ serve) plus 30s, so
-that no verifier meets a key it has not fetched; a running writ serve
-records its own max-age and refresh interval in the database, and the
-longer of the two waits applies. --force overrides that, for emergencies. --alg sets the algorithm of the fresh next key: it signs from
-the rotation after this one.
+It refuses while the next key has been published for less than the
+longest of:
+  --max-age (the key sets' Cache-Control max-age, as given to writ serve)
+    plus 30s, so that no verifier meets a key it has not fetched;
+  the max-age and refresh interval that a running writ serve records in
+    the database, plus 30s;
+  --publish-floor (default 16m): popular JWKS caches refresh on floors of
+    their own whatever max-age says (lestrrat-go/jwx's cache at most every
+    15 minutes by default, keyfunc refetches an unknown kid at most every 5
+    minutes, Envoy's remote_jwks keeps a set for its cache_duration: raise
+    the floor to cover it); 0 means no floor.
+--force overrides all of these, for emergencies. --alg sets the algorithm
+of the fresh next key: it signs from the rotation after this one.
 
 --auto rotates each format whose active key has signed for --period, and
 removes retired keys whose tokens have all expired: run it from cron, or let
@@ -149,6 +157,7 @@ writ serve do it.`,
 				return usageError{err}
 			}
 			policy.MinPublished = maxAge + verifier.DefaultLeeway
+			policy.PublishFloor = publishFloor(floor)
 			g.policy = policy
 			s, err := g.open(cmd.Context())
 			if err != nil {
@@ -187,12 +196,22 @@ writ serve do it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&format, "format", "jwt", "token format: jwt or paseto")
-	fl.BoolVar(&force, "force", false, "rotate even if the next key is newer than --max-age")
+	fl.BoolVar(&force, "force", false, "rotate even if the next key is newer than --max-age or --publish-floor")
 	fl.StringVar(&alg, "alg", "", "algorithm of the fresh next key (default: that of the key now activated)")
 	fl.BoolVar(&auto, "auto", false, "rotate only the formats that are due, per --period")
 	fl.DurationVar(&policy.Period, "period", keys.DefaultPeriod, "with --auto: how long a key signs before rotation")
 	fl.DurationVar(&maxAge, "max-age", 5*time.Minute, "the key sets' Cache-Control max-age")
+	fl.DurationVar(&floor, "publish-floor", keys.DefaultPublishFloor, "the least time a next key is published before it signs, whatever --max-age says (0: none)")
 	return cmd
+}
+
+// publishFloor turns a --publish-floor value into keys.Policy.PublishFloor,
+// where zero means the default: 0 on the command line means no floor.
+func publishFloor(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 // untrustedKeys reports the key rows that the master key does not vouch
