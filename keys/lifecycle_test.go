@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -605,4 +606,44 @@ func TestYearOfRotations(t *testing.T) {
 		t.Errorf("%d keys removed after their tokens expired, want about 100", removed)
 	}
 	t.Logf("%d rotations, %d keys removed, %d tokens", rotations, removed, steps)
+}
+
+// TestKeySetWithinVerifierLimit: forced rotations fill a format's key set up
+// to the most keys writ's verifier accepts, and no further: the rotation
+// that would publish one more is refused, naming the limit, while the set
+// still parses and the other format's set rotates on.
+func TestKeySetWithinVerifierLimit(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{}, true)
+	ctx := context.Background()
+	var err error
+	var rot, last *keys.Rotation
+	rotations := 0
+	for ; rotations <= verifier.MaxKeys; rotations++ {
+		if rot, err = e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+			break
+		}
+		last = rot
+	}
+	if !errors.Is(err, keys.ErrTooManyKeys) || !strings.Contains(err.Error(), fmt.Sprint(verifier.MaxKeys)) {
+		t.Fatalf("after %d forced rotations: %v, want ErrTooManyKeys naming %d", rotations, err, verifier.MaxKeys)
+	}
+	jwks, err := e.ring.JWKS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := verifier.ParseJWKS(jwks)
+	if err != nil {
+		t.Fatalf("the full JWKS does not parse: %v", err)
+	}
+	if n := len(ks.Keys()); n != verifier.MaxKeys {
+		t.Errorf("full JWKS holds %d keys, want %d", n, verifier.MaxKeys)
+	}
+	// The refused rotation changed nothing: the same key signs.
+	e.checkOneActive()
+	if tok := e.issue(time.Hour); last == nil || tok.KeyID != last.Activated {
+		t.Errorf("after the refused rotation, %s signs, want %v", tok.KeyID, last)
+	}
+	if _, err := e.ring.Rotate(ctx, keys.PASETO, keys.RotateOptions{Force: true}); err != nil {
+		t.Errorf("PASETO rotation with a full JWKS: %v", err)
+	}
 }
