@@ -27,6 +27,12 @@ import (
 // the database look unbound again, except with a check value of the old
 // kind copied from this database before it was bound (a backup made before
 // the upgrade, say): keep such copies as secret as the master key.
+//
+// The binding vouches for what the database held before it, which nothing
+// authenticated: it leaves unbound the rows that cannot be genuine (see
+// genuine), but a row planted before the upgrade as a retired or removed
+// key, whose private half writ would have destroyed anyway, cannot be told
+// from a real one. writ keys list shows every key the binding kept.
 
 // The plaintexts of the master-key check value, sealed under the master key
 // in meta 'master_key_check'.
