@@ -18,13 +18,21 @@ const (
 	// DefaultMinPublished is writ serve's default key set max-age (5m)
 	// plus the verifiers' default clock leeway (30s).
 	DefaultMinPublished = 5*time.Minute + 30*time.Second
+	// DefaultPublishFloor covers the JWKS caches people use, which refresh
+	// on floors of their own whatever max-age says: lestrrat-go/jwx's
+	// cache at most every 15 minutes by default (keyfunc refetches an
+	// unknown kid at most every 5), plus a minute for writ serve's refresh
+	// and the clocks of the machines involved.
+	DefaultPublishFloor = 16 * time.Minute
 	// retireLeeway keeps a retired key published this long past the expiry
 	// of its last token: a verifier may accept tokens that long past exp.
 	retireLeeway = verifier.MaxLeeway
 )
 
 var (
-	// ErrTooEarly: the next key has not been published for Policy.MinPublished.
+	// ErrTooEarly: the next key has not been published for
+	// Policy.MinPublished, Policy.PublishFloor or a recorded publication
+	// lag.
 	ErrTooEarly = errors.New("the next key has not been published long enough")
 	// ErrNoNextKey: the format has no published next key to activate.
 	ErrNoNextKey = errors.New("no next key")
@@ -40,6 +48,13 @@ type Policy struct {
 	// verifiers' clock leeway, so that no verifier meets a kid it has not
 	// fetched. Zero means DefaultMinPublished.
 	MinPublished time.Duration
+	// PublishFloor is the least time a next key is in the key sets
+	// before it signs, however short MinPublished and the recorded
+	// publication lags are: JWKS caches that ignore max-age keep a key
+	// set for floors of their own (raise it to cover, say, Envoy's
+	// remote_jwks cache_duration where it is longer). Zero means
+	// DefaultPublishFloor; negative, no floor.
+	PublishFloor time.Duration
 }
 
 func (p Policy) withDefaults() Policy {
@@ -48,6 +63,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.MinPublished == 0 {
 		p.MinPublished = DefaultMinPublished
+	}
+	if p.PublishFloor == 0 {
+		p.PublishFloor = DefaultPublishFloor
 	}
 	return p
 }
@@ -63,8 +81,9 @@ type Rotation struct {
 // RotateOptions adjust one rotation.
 type RotateOptions struct {
 	// Force rotates even if the next key was published less than
-	// Policy.MinPublished ago: verifiers with a cached key set may then
-	// reject new tokens until they refetch. For emergencies.
+	// Policy.MinPublished or Policy.PublishFloor ago: verifiers with a
+	// cached key set may then reject new tokens until they refetch. For
+	// emergencies.
 	Force bool
 	// NextAlg is the algorithm of the fresh next key; empty means that of
 	// the key being activated. Changing a format's algorithm takes two
@@ -131,13 +150,14 @@ func publicationLags(ctx context.Context, tx *sql.Tx, now time.Time) (map[time.D
 }
 
 // minPublished is how long a next key must have been published before it
-// signs: the policy's, or longer while a recorded publication lag applies.
+// signs: the policy's, its floor, or longer while a recorded publication
+// lag applies.
 func (r *Ring) minPublished(ctx context.Context, tx *sql.Tx) (time.Duration, error) {
 	lags, err := publicationLags(ctx, tx, r.now())
 	if err != nil {
 		return 0, err
 	}
-	longest := r.policy.MinPublished
+	longest := max(r.policy.MinPublished, r.policy.PublishFloor)
 	for lag := range lags {
 		longest = max(longest, lag+verifier.DefaultLeeway)
 	}
@@ -154,15 +174,14 @@ func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rot
 	if _, err := ParseFormat(string(format)); err != nil {
 		return nil, err
 	}
-	var nextAlg string
-	err := r.db.QueryRowContext(ctx, `SELECT alg FROM keys WHERE format = ? AND state = 'next' ORDER BY created_at, rowid LIMIT 1`,
-		string(format)).Scan(&nextAlg)
-	if errors.Is(err, sql.ErrNoRows) {
+	next, err := r.trusted(ctx, r.db, `format = ? AND state = 'next'`, string(format))
+	if err != nil {
+		return nil, err
+	}
+	if len(next) == 0 {
 		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoNextKey, format)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
+	nextAlg := next[0].alg
 	if o.NextAlg != "" {
 		if FormatOf(o.NextAlg) != format {
 			return nil, fmt.Errorf("keys: %s is not an algorithm for %s tokens", o.NextAlg, format)
@@ -182,43 +201,45 @@ func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rot
 	defer tx.Rollback()
 	now := r.now()
 	rot := &Rotation{Format: format, Published: fresh.id}
-	var created int64
-	err = tx.QueryRowContext(ctx, `SELECT kid, created_at FROM keys WHERE format = ? AND state = 'next' ORDER BY created_at, rowid LIMIT 1`,
-		string(format)).Scan(&rot.Activated, &created)
-	if errors.Is(err, sql.ErrNoRows) {
+	if next, err = r.trusted(ctx, tx, `format = ? AND state = 'next'`, string(format)); err != nil {
+		return nil, err
+	}
+	if len(next) == 0 {
 		return nil, fmt.Errorf("%w for %s tokens", ErrNoNextKey, format)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
+	n := &next[0]
+	rot.Activated = n.kid
 	minPublished, err := r.minPublished(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	if published := now.Sub(time.Unix(created, 0)); !o.Force && published < minPublished {
+	if published := now.Sub(time.Unix(n.created, 0)); !o.Force && published < minPublished {
 		return nil, fmt.Errorf("%w: %s for %v, needs %v (or force it)", ErrTooEarly, rot.Activated,
 			published.Round(time.Second), minPublished)
 	}
-	err = tx.QueryRowContext(ctx, `SELECT kid FROM keys WHERE format = ? AND state = 'active'`, string(format)).Scan(&rot.Retired)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("keys: %w", err)
+	active, err := r.trusted(ctx, tx, `format = ? AND state = 'active'`, string(format))
+	if err != nil {
+		return nil, err
 	}
-	if rot.Retired != "" {
+	if len(active) > 0 {
+		a := &active[0]
+		rot.Retired = a.kid
 		// Published until the last token it signed has expired. Expire
 		// checks the ledger again before removing it.
 		var lastExp int64
-		err := tx.QueryRowContext(ctx, `SELECT coalesce(max(expires_at), ?) FROM tokens WHERE kid = ?`, now.Unix(), rot.Retired).Scan(&lastExp)
+		err := tx.QueryRowContext(ctx, `SELECT coalesce(max(expires_at), ?) FROM tokens WHERE kid = ?`, now.Unix(), a.kid).Scan(&lastExp)
 		if err != nil {
 			return nil, fmt.Errorf("keys: %w", err)
 		}
-		unpublish := max(lastExp, now.Unix()) + int64(retireLeeway/time.Second)
-		if err := swap(ctx, tx, `UPDATE keys SET state = 'retired', retired_at = ?, unpublish_at = ?, private_key = NULL
-			WHERE kid = ? AND state = 'active'`, now.Unix(), unpublish, rot.Retired); err != nil {
+		a.state = string(Retired)
+		a.retired = sql.NullInt64{Int64: now.Unix(), Valid: true}
+		a.unpublish = sql.NullInt64{Int64: max(lastExp, now.Unix()) + int64(retireLeeway/time.Second), Valid: true}
+		if err := r.update(ctx, tx, a, Active); err != nil {
 			return nil, err
 		}
 	}
-	if err := swap(ctx, tx, `UPDATE keys SET state = 'active', activated_at = ? WHERE kid = ? AND state = 'next'`,
-		now.Unix(), rot.Activated); err != nil {
+	n.state, n.activated = string(Active), sql.NullInt64{Int64: now.Unix(), Valid: true}
+	if err := r.update(ctx, tx, n, Next); err != nil {
 		return nil, err
 	}
 	if err := r.insertKey(ctx, tx, fresh, Next); err != nil {
@@ -260,12 +281,11 @@ func (r *Ring) RotateDue(ctx context.Context) ([]Rotation, error) {
 	var done []Rotation
 	now := r.now()
 	for _, f := range []Format{JWT, PASETO} {
-		var activated sql.NullInt64
-		err := r.db.QueryRowContext(ctx, `SELECT activated_at FROM keys WHERE format = ? AND state = 'active'`, string(f)).Scan(&activated)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return done, fmt.Errorf("keys: %w", err)
+		active, err := r.trusted(ctx, r.db, `format = ? AND state = 'active'`, string(f))
+		if err != nil {
+			return done, err
 		}
-		if activated.Valid && now.Sub(time.Unix(activated.Int64, 0)) < r.policy.Period {
+		if len(active) > 0 && active[0].activated.Valid && now.Sub(time.Unix(active[0].activated.Int64, 0)) < r.policy.Period {
 			continue
 		}
 		rot, err := r.Rotate(ctx, f, RotateOptions{})
@@ -292,27 +312,23 @@ func (r *Ring) Expire(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT kid FROM keys k WHERE state = 'retired' AND unpublish_at <= ?1
-		AND coalesce((SELECT max(expires_at) FROM tokens t WHERE t.kid = k.kid), 0) + ?2 <= ?1`,
+	// Rows the master key does not vouch for were never published:
+	// there is nothing to remove.
+	due, err := r.trusted(ctx, tx, `state = 'retired' AND unpublish_at <= ?1
+		AND coalesce((SELECT max(expires_at) FROM tokens t WHERE t.kid = keys.kid), 0) + ?2 <= ?1`,
 		now, int64(retireLeeway/time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+		return nil, err
 	}
 	var kids []string
-	for rows.Next() {
-		var kid string
-		if err := rows.Scan(&kid); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("keys: %w", err)
-		}
-		kids = append(kids, kid)
-	}
-	rows.Close()
-	for _, kid := range kids {
-		if err := swap(ctx, tx, `UPDATE keys SET state = 'removed', removed_at = ?, private_key = NULL WHERE kid = ? AND state = 'retired'`, now, kid); err != nil {
+	for i := range due {
+		w := &due[i]
+		w.state, w.removed = string(Removed), sql.NullInt64{Int64: now, Valid: true}
+		if err := r.update(ctx, tx, w, Retired); err != nil {
 			return nil, err
 		}
-		if err := audit.Record(ctx, tx, audit.Event{At: r.now(), Actor: r.actor, Action: audit.KeyRemove, KID: kid}); err != nil {
+		kids = append(kids, w.kid)
+		if err := audit.Record(ctx, tx, audit.Event{At: r.now(), Actor: r.actor, Action: audit.KeyRemove, KID: w.kid}); err != nil {
 			return nil, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,7 +152,7 @@ func TestRotate(t *testing.T) {
 	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) {
 		t.Fatalf("rotation of a fresh next key: %v, want ErrTooEarly", err)
 	}
-	e.advance(6 * time.Minute)
+	e.advance(keys.DefaultPublishFloor) // longer than MinPublished: the floor applies
 	rot, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +203,7 @@ func TestRotate(t *testing.T) {
 }
 
 func TestRotateChangesAlgorithm(t *testing.T) {
-	e := newLCEnv(t, keys.Policy{MinPublished: time.Minute}, false)
+	e := newLCEnv(t, keys.Policy{MinPublished: time.Minute, PublishFloor: -1}, false)
 	ctx := context.Background()
 	eddsa := e.issue(24 * time.Hour)
 	e.advance(2 * time.Minute)
@@ -275,7 +276,8 @@ func TestConcurrentRotations(t *testing.T) {
 // (another server, or a restart with a shorter max-age) takes over only
 // once the longer no longer applies.
 func TestRotateWaitsForPublicationLag(t *testing.T) {
-	e := newLCEnv(t, keys.Policy{MinPublished: time.Minute}, false)
+	// No floor: the recorded lags alone, down to a minute, govern.
+	e := newLCEnv(t, keys.Policy{MinPublished: time.Minute, PublishFloor: -1}, false)
 	ctx := context.Background()
 	if err := e.ring.RecordPublicationLag(ctx, time.Hour); err != nil {
 		t.Fatal(err)
@@ -310,6 +312,49 @@ func TestRotateWaitsForPublicationLag(t *testing.T) {
 	e.advance(2 * time.Minute) // the fresh next key is 2 minutes old
 	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); err != nil {
 		t.Fatalf("rotation under the one-minute lag alone: %v", err)
+	}
+}
+
+// TestPublishFloor: however short max-age is, a next key signs only once it
+// has been published for the floor (16 minutes by default), unless forced;
+// scheduled rotations wait for it too.
+func TestPublishFloor(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		policy keys.Policy
+		wait   time.Duration
+	}{
+		{"default", keys.Policy{}, 16 * time.Minute},
+		{"short max-age", keys.Policy{MinPublished: time.Minute}, keys.DefaultPublishFloor},
+		{"longer floor", keys.Policy{PublishFloor: time.Hour}, time.Hour},
+		{"no floor", keys.Policy{MinPublished: time.Minute, PublishFloor: -1}, time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newLCEnv(t, tt.policy, false)
+			e.advance(tt.wait - time.Second)
+			if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) {
+				t.Fatalf("rotation a second before %v: %v, want ErrTooEarly", tt.wait, err)
+			}
+			e.advance(time.Second)
+			if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); err != nil {
+				t.Fatalf("rotation after %v: %v", tt.wait, err)
+			}
+			// The fresh next key may be forced into service at once.
+			if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+				t.Errorf("forced rotation: %v", err)
+			}
+		})
+	}
+	// A scheduled rotation that is due waits for the floor as well.
+	e := newLCEnv(t, keys.Policy{Period: 10 * time.Minute, MinPublished: time.Minute}, false)
+	e.advance(keys.DefaultPublishFloor - time.Second)
+	if rots, err := e.ring.RotateDue(ctx); err != nil || len(rots) != 0 {
+		t.Fatalf("scheduled rotation due, next key younger than the floor: %v, %v; want none", rots, err)
+	}
+	e.advance(time.Second)
+	if rots, err := e.ring.RotateDue(ctx); err != nil || len(rots) != 2 {
+		t.Fatalf("scheduled rotation past the floor: %v, %v; want both formats", rots, err)
 	}
 }
 
@@ -561,4 +606,44 @@ func TestYearOfRotations(t *testing.T) {
 		t.Errorf("%d keys removed after their tokens expired, want about 100", removed)
 	}
 	t.Logf("%d rotations, %d keys removed, %d tokens", rotations, removed, steps)
+}
+
+// TestKeySetWithinVerifierLimit: forced rotations fill a format's key set up
+// to the most keys writ's verifier accepts, and no further: the rotation
+// that would publish one more is refused, naming the limit, while the set
+// still parses and the other format's set rotates on.
+func TestKeySetWithinVerifierLimit(t *testing.T) {
+	e := newLCEnv(t, keys.Policy{}, true)
+	ctx := context.Background()
+	var err error
+	var rot, last *keys.Rotation
+	rotations := 0
+	for ; rotations <= verifier.MaxKeys; rotations++ {
+		if rot, err = e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+			break
+		}
+		last = rot
+	}
+	if !errors.Is(err, keys.ErrTooManyKeys) || !strings.Contains(err.Error(), fmt.Sprint(verifier.MaxKeys)) {
+		t.Fatalf("after %d forced rotations: %v, want ErrTooManyKeys naming %d", rotations, err, verifier.MaxKeys)
+	}
+	jwks, err := e.ring.JWKS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := verifier.ParseJWKS(jwks)
+	if err != nil {
+		t.Fatalf("the full JWKS does not parse: %v", err)
+	}
+	if n := len(ks.Keys()); n != verifier.MaxKeys {
+		t.Errorf("full JWKS holds %d keys, want %d", n, verifier.MaxKeys)
+	}
+	// The refused rotation changed nothing: the same key signs.
+	e.checkOneActive()
+	if tok := e.issue(time.Hour); last == nil || tok.KeyID != last.Activated {
+		t.Errorf("after the refused rotation, %s signs, want %v", tok.KeyID, last)
+	}
+	if _, err := e.ring.Rotate(ctx, keys.PASETO, keys.RotateOptions{Force: true}); err != nil {
+		t.Errorf("PASETO rotation with a full JWKS: %v", err)
+	}
 }

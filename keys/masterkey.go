@@ -3,7 +3,9 @@ package keys
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -22,10 +24,17 @@ const MasterKeySize = 32
 var ErrMasterKey = errors.New("wrong or invalid master key")
 
 // MasterKey is the key-encryption key that seals private keys at rest with
-// AES-256-GCM. Its String method never shows the key.
+// AES-256-GCM, and from which the key that binds each key row to it (an
+// HMAC-SHA256 key, see binding.go) is derived. Its String method never
+// shows the key.
 type MasterKey struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	rowKey []byte
 }
+
+// rowKeyLabel is the HKDF-SHA256 info from which the key-row binding key is
+// derived: a key of its own, never the sealing key.
+const rowKeyLabel = "writ key row binding v1"
 
 // ParseMasterKey reads a master key encoded as standard base64 (44
 // characters), as GenerateMasterKeyFile writes it and WRIT_MASTER_KEY holds it.
@@ -47,7 +56,11 @@ func newMasterKey(raw []byte) (*MasterKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MasterKey{aead: aead}, nil
+	rowKey, err := hkdf.Key(sha256.New, raw, nil, rowKeyLabel, sha256.Size)
+	if err != nil {
+		return nil, err
+	}
+	return &MasterKey{aead: aead, rowKey: rowKey}, nil
 }
 
 // GenerateMasterKeyFile writes a fresh master key to path, which must not

@@ -38,6 +38,12 @@ var (
 	ErrNoActiveKey = errors.New("no active key")
 	// ErrKeyNotFound is returned for a kid the keyring does not hold.
 	ErrKeyNotFound = errors.New("key not found")
+	// ErrUntrusted is returned for a key row that the master key does not
+	// vouch for: written or changed by someone without the master key.
+	ErrUntrusted = errors.New("key row not bound to the master key")
+	// ErrTooManyKeys is returned when a new key would make a key set
+	// larger than writ's verifier accepts (verifier.MaxKeys).
+	ErrTooManyKeys = errors.New("key set full")
 )
 
 // Record describes a key in the keyring. It never holds private material.
@@ -53,6 +59,11 @@ type Record struct {
 	RemovedAt     time.Time // zero until it leaves the key sets
 	CompromisedAt time.Time // zero unless compromised
 	Public        crypto.PublicKey
+	// Untrusted marks a row that the master key does not vouch for: it
+	// was written or changed without the master key. It is never
+	// published, never signs and never verifies; compromise it to retire
+	// it for good. Only List returns such rows.
+	Untrusted bool
 }
 
 // RingConfig configures OpenRing.
@@ -81,16 +92,15 @@ type Ring struct {
 	mu      sync.Mutex
 	signers map[Format]*Key // the opened active key of each format
 
-	activeKey *sql.Stmt // kid, alg and sealed private half of the active key of a format
+	activeKey *sql.Stmt // the row and sealed private half of the active key of a format
 }
 
-// masterKeyCheck is sealed under the master key when a keyring is first
-// opened, so that a wrong master key is reported at once, not at the first
-// signature.
-const masterKeyCheck = "writ master key check"
-
 // OpenRing returns the keyring of cfg.DB. It fails with ErrMasterKey when
-// cfg.MasterKey is not the key the keyring was sealed with.
+// cfg.MasterKey is not the key the keyring was sealed with: a check value
+// sealed under the master key when a keyring is first opened reports a
+// wrong one at once, not at the first signature. On a database from before
+// key rows were bound to the master key, it binds them (see binding.go),
+// which needs write access once.
 func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	if cfg.DB == nil || cfg.MasterKey == nil {
 		return nil, errors.New("keys: RingConfig.DB and RingConfig.MasterKey are required")
@@ -99,25 +109,22 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	var sealed []byte
-	err := r.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'master_key_check'`).Scan(&sealed)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		_, err = r.db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('master_key_check', ?) ON CONFLICT DO NOTHING`,
-			r.mk.seal([]byte(masterKeyCheck), []byte("meta")))
-		if err != nil {
+	check, err := r.openCheck(ctx, r.db)
+	if err != nil {
+		return nil, err
+	}
+	if check != checkBound {
+		if err := r.bind(ctx); errors.Is(err, ErrMasterKey) {
+			return nil, err
+		} else if err != nil && check == checkUnbound {
+			return nil, fmt.Errorf("keyring: binding the key rows to the master key, which needs write access to the database once: %w", err)
+		} else if err != nil {
 			return nil, fmt.Errorf("keyring: %w", err)
 		}
-		return OpenRing(ctx, cfg) // another process may have won: check its value
-	case err != nil:
-		return nil, fmt.Errorf("keyring: %w", err)
-	}
-	if pt, err := r.mk.open(sealed, []byte("meta")); err != nil || string(pt) != masterKeyCheck {
-		return nil, fmt.Errorf("keyring: %w: it does not open this database's keys", ErrMasterKey)
 	}
 	// Prepared once: Signer runs on every issuance, and parsing the SQL
 	// each time cost as much as running it.
-	r.activeKey, err = r.db.PrepareContext(ctx, `SELECT kid, alg, private_key FROM keys WHERE format = ? AND state = 'active'`)
+	r.activeKey, err = r.db.PrepareContext(ctx, `SELECT `+rowColumns+`, private_key FROM keys WHERE format = ? AND state = 'active'`)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
@@ -155,14 +162,23 @@ func (r *Ring) Add(ctx context.Context, k *Key, state State) error {
 }
 
 func (r *Ring) insert(ctx context.Context, tx *sql.Tx, k *Key, state State, pub, priv []byte) error {
-	now := r.now()
-	var activated any
-	if state == Active {
-		activated = now.Unix()
+	published, err := r.trusted(ctx, tx, `format = ? AND state IN ('next', 'active', 'retired')`, string(k.Format()))
+	if err != nil {
+		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO keys (kid, format, alg, state, public_key, private_key, created_at, activated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.id, string(k.Format()), k.alg, string(state), pub, r.mk.seal(priv, keyAAD(k.id)), now.Unix(), activated)
+	if len(published) >= verifier.MaxKeys {
+		return fmt.Errorf("%w: the %s key set holds %d keys, the most a verifier accepts; retired keys leave it once their tokens have expired",
+			ErrTooManyKeys, k.Format(), len(published))
+	}
+	now := r.now()
+	w := row{kid: k.id, format: string(k.Format()), alg: k.alg, state: string(state), pub: pub, created: now.Unix()}
+	if state == Active {
+		w.activated = sql.NullInt64{Int64: now.Unix(), Valid: true}
+	}
+	w.mac = r.mk.rowMAC(&w)
+	_, err = tx.ExecContext(ctx, `INSERT INTO keys (kid, format, alg, state, public_key, private_key, created_at, activated_at, mac)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.kid, w.format, w.alg, w.state, w.pub, r.mk.seal(priv, keyAAD(k.id)), w.created, w.activated, w.mac)
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE constraint failed: keys.format") {
 			return fmt.Errorf("keys: %s already has an active key", k.Format())
@@ -194,12 +210,11 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 		alg    string
 	}{{JWT, jwtAlg}, {PASETO, verifier.V4Public}} {
 		for _, state := range []State{Active, Next} {
-			var n int
-			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE format = ? AND state = ?`, string(f.format), string(state)).Scan(&n)
+			have, err := r.trusted(ctx, tx, `format = ? AND state = ?`, string(f.format), string(state))
 			if err != nil {
-				return nil, fmt.Errorf("keys: %w", err)
+				return nil, err
 			}
-			if n > 0 {
+			if len(have) > 0 {
 				continue
 			}
 			k, err := Generate(f.alg)
@@ -222,15 +237,19 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 	// One read of the active row: a rotation in another process between two
 	// reads could otherwise destroy the private half in between.
-	var kid, alg string
+	var w row
 	var sealed []byte
-	err := r.activeKey.QueryRowContext(ctx, string(format)).Scan(&kid, &alg, &sealed)
+	err := r.activeKey.QueryRowContext(ctx, string(format)).Scan(append(w.dest(), &sealed)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoActiveKey, format)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
+	if !r.mk.vouches(&w) {
+		return nil, fmt.Errorf("%w: the active %s key %q", ErrUntrusted, format, w.kid)
+	}
+	kid, alg := w.kid, w.alg
 	r.mu.Lock()
 	k := r.signers[format]
 	r.mu.Unlock()
@@ -275,48 +294,36 @@ func (r *Ring) openKey(kid, alg string, sealed []byte) (*Key, error) {
 	return k, nil
 }
 
-// List returns every key in the keyring, oldest first.
+// List returns every key in the keyring, oldest first, including rows that
+// the master key does not vouch for (Record.Untrusted).
 func (r *Ring) List(ctx context.Context) ([]Record, error) {
-	return r.records(ctx, `SELECT kid, format, alg, state, public_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at
-		FROM keys ORDER BY created_at, rowid`)
+	all, err := rows(ctx, r.db, `true`)
+	if err != nil {
+		return nil, err
+	}
+	return r.records(all)
 }
 
 // Published returns the keys that belong in the key sets: next, active and
-// retired, oldest first.
+// retired, oldest first, each vouched for by the master key.
 func (r *Ring) Published(ctx context.Context) ([]Record, error) {
-	return r.records(ctx, `SELECT kid, format, alg, state, public_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at
-		FROM keys WHERE state IN ('next', 'active', 'retired') ORDER BY created_at, rowid`)
+	pub, err := r.trusted(ctx, r.db, `state IN ('next', 'active', 'retired')`)
+	if err != nil {
+		return nil, err
+	}
+	return r.records(pub)
 }
 
-func (r *Ring) records(ctx context.Context, query string) ([]Record, error) {
-	rows, err := r.db.QueryContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		var rec Record
-		var format, state string
-		var pub []byte
-		var created int64
-		var activated, retired, unpublish, removed, compromised sql.NullInt64
-		if err := rows.Scan(&rec.ID, &format, &rec.Algorithm, &state, &pub, &created, &activated, &retired, &unpublish, &removed, &compromised); err != nil {
-			return nil, fmt.Errorf("keys: %w", err)
-		}
-		rec.Format, rec.State = Format(format), State(state)
-		rec.CreatedAt = time.Unix(created, 0).UTC()
-		rec.ActivatedAt = unixOrZero(activated)
-		rec.RetiredAt = unixOrZero(retired)
-		rec.UnpublishAt = unixOrZero(unpublish)
-		rec.RemovedAt = unixOrZero(removed)
-		rec.CompromisedAt = unixOrZero(compromised)
-		if rec.Public, err = x509.ParsePKIXPublicKey(pub); err != nil {
-			return nil, fmt.Errorf("keys: decode %q: %w", rec.ID, err)
+func (r *Ring) records(ws []row) ([]Record, error) {
+	out := make([]Record, 0, len(ws))
+	for i := range ws {
+		rec, err := r.mk.record(&ws[i])
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, rec)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func unixOrZero(n sql.NullInt64) time.Time {
@@ -460,14 +467,19 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) 
 		return fmt.Errorf("keys: %w", err)
 	}
 	defer tx.Rollback()
-	// The state, read again under the write lock: a rotation may have
-	// changed it since.
-	var current State
-	if err := tx.QueryRowContext(ctx, `SELECT state FROM keys WHERE kid = ?`, kid).Scan(&current); err != nil {
-		return fmt.Errorf("keys: %w", err)
+	// The row, read again under the write lock: a rotation may have
+	// changed it since. A row the master key does not vouch for is
+	// compromised too (and so bound, as compromised): that is how an
+	// admin clears it.
+	target, err := rows(ctx, tx, `kid = ?`, kid)
+	if err != nil {
+		return err
 	}
-	if current != Compromised {
-		if err := r.withdraw(ctx, tx, kid, format, alg, current, spare, fresh); err != nil {
+	if len(target) == 0 {
+		return fmt.Errorf("%w: %q", ErrKeyNotFound, kid)
+	}
+	if State(target[0].state) != Compromised {
+		if err := r.withdraw(ctx, tx, &target[0], spare, fresh); err != nil {
 			return err
 		}
 	}
@@ -489,53 +501,61 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) 
 	return nil
 }
 
-// withdraw marks kid, in state, compromised within tx; if it was active,
+// withdraw marks the key row w compromised within tx; if it was active,
 // activates the format's next key (or a spare, when there is none); and
 // publishes a next key if the format is left without one, of the algorithm
-// of the key now signing in kid's place, or else of kid's. spare and fresh,
+// of the key now signing in w's place, or else of w's. spare and fresh,
 // when not nil, are keys generated beforehand for these roles; any other
 // key withdraw needs, it generates.
-func (r *Ring) withdraw(ctx context.Context, tx *sql.Tx, kid, format, alg string, state State, spare, fresh *Key) error {
+func (r *Ring) withdraw(ctx context.Context, tx *sql.Tx, w *row, spare, fresh *Key) error {
 	now := r.now()
-	_, err := tx.ExecContext(ctx, `UPDATE keys SET state = 'compromised', compromised_at = ?, private_key = NULL
-		WHERE kid = ?`, now.Unix(), kid)
-	if err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
-	if err := audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyCompromise, KID: kid}); err != nil {
+	state := State(w.state)
+	w.state, w.compromised = string(Compromised), sql.NullInt64{Int64: now.Unix(), Valid: true}
+	if err := r.update(ctx, tx, w, state); err != nil {
 		return err
 	}
-	successorAlg := alg // a next key is replaced by one of its algorithm
+	if err := audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyCompromise, KID: w.kid}); err != nil {
+		return err
+	}
+	successorAlg := w.alg // a next key is replaced by one of its algorithm
 	switch state {
 	case Active:
-		err := tx.QueryRowContext(ctx, `UPDATE keys SET state = 'active', activated_at = ? WHERE kid = (
-			SELECT kid FROM keys WHERE format = ? AND state = 'next' ORDER BY created_at, rowid LIMIT 1)
-			RETURNING alg`, now.Unix(), format).Scan(&successorAlg)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		next, err := r.trusted(ctx, tx, `format = ? AND state = 'next'`, w.format)
+		if err != nil {
+			return err
+		}
+		if len(next) == 0 {
 			// No published successor: sign with a fresh key at once.
-			if spare == nil || spare.alg != alg {
-				if spare, err = Generate(alg); err != nil {
+			if spare == nil || spare.alg != w.alg {
+				if spare, err = Generate(w.alg); err != nil {
 					return err
 				}
 			}
 			if err := r.insertKey(ctx, tx, spare, Active); err != nil {
 				return err
 			}
-		case err != nil:
-			return fmt.Errorf("keys: %w", err)
+			break
 		}
+		n := &next[0]
+		n.state, n.activated = string(Active), sql.NullInt64{Int64: now.Unix(), Valid: true}
+		if err := r.update(ctx, tx, n, Next); err != nil {
+			return err
+		}
+		successorAlg = n.alg
 	case Retired, Removed: // a next key, if one is missing, follows the signing key
-		err := tx.QueryRowContext(ctx, `SELECT alg FROM keys WHERE format = ? AND state = 'active'`, format).Scan(&successorAlg)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("keys: %w", err)
+		active, err := r.trusted(ctx, tx, `format = ? AND state = 'active'`, w.format)
+		if err != nil {
+			return err
+		}
+		if len(active) > 0 {
+			successorAlg = active[0].alg
 		}
 	}
-	var next int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE format = ? AND state = 'next'`, format).Scan(&next); err != nil {
-		return fmt.Errorf("keys: %w", err)
+	next, err := r.trusted(ctx, tx, `format = ? AND state = 'next'`, w.format)
+	if err != nil {
+		return err
 	}
-	if next > 0 {
+	if len(next) > 0 {
 		return nil
 	}
 	if fresh == nil || fresh.alg != successorAlg {

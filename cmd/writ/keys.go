@@ -53,7 +53,11 @@ their cache expires.`,
 		Long: `list shows every key: its state (next, active, retired, removed,
 compromised) and its timeline: created, activated (began to sign), retired
 (stopped signing), retires (leaves the key sets, once the last token it
-signed has expired) and removed.`,
+signed has expired) and removed.
+
+A key row that the master key does not vouch for (someone wrote or changed
+it without the master key) is marked UNTRUSTED, and list then exits 1: writ
+neither publishes nor trusts it. Compromise it once investigated.`,
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := g.openRead(cmd.Context())
@@ -77,13 +81,17 @@ signed has expired) and removed.`,
 					Retires     *time.Time `json:"retires,omitempty"`
 					Removed     *time.Time `json:"removed,omitempty"`
 					Compromised *time.Time `json:"compromised,omitempty"`
+					Untrusted   bool       `json:"untrusted,omitempty"`
 				}
 				out := []key{}
 				for _, r := range recs {
 					out = append(out, key{r.ID, string(r.Format), r.Algorithm, string(r.State), r.CreatedAt,
-						timePtr(r.ActivatedAt), timePtr(r.RetiredAt), timePtr(r.UnpublishAt), timePtr(r.RemovedAt), timePtr(r.CompromisedAt)})
+						timePtr(r.ActivatedAt), timePtr(r.RetiredAt), timePtr(r.UnpublishAt), timePtr(r.RemovedAt), timePtr(r.CompromisedAt), r.Untrusted})
 				}
-				return writeJSON(g.stdout, out)
+				if err := writeJSON(g.stdout, out); err != nil {
+					return err
+				}
+				return untrustedKeys(recs)
 			}
 			rows := [][]string{{"KID", "FORMAT", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "RETIRES", "REMOVED"}}
 			for _, r := range recs {
@@ -91,10 +99,17 @@ signed has expired) and removed.`,
 				if r.State == keys.Compromised {
 					removed = r.CompromisedAt
 				}
-				rows = append(rows, []string{r.ID, string(r.Format), r.Algorithm, string(r.State),
+				state := string(r.State)
+				if r.Untrusted {
+					state += " UNTRUSTED"
+				}
+				rows = append(rows, []string{r.ID, string(r.Format), r.Algorithm, state,
 					when(r.CreatedAt), when(r.ActivatedAt), when(r.RetiredAt), when(r.UnpublishAt), when(removed)})
 			}
-			return table(g.stdout, rows)
+			if err := table(g.stdout, rows); err != nil {
+				return err
+			}
+			return untrustedKeys(recs)
 		},
 	})
 	return cmd
@@ -106,6 +121,7 @@ func newKeysRotateCmd(g *globals) *cobra.Command {
 		force, auto bool
 		policy      keys.Policy
 		maxAge      time.Duration
+		floor       time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "rotate [--format jwt|paseto] [--force] [--alg ALG] | --auto",
@@ -114,12 +130,19 @@ func newKeysRotateCmd(g *globals) *cobra.Command {
 key (it stays in the key sets until the last token it signed has expired)
 and publishes a fresh next key.
 
-It refuses while the next key has been published for less than --max-age
-(the key sets' Cache-Control max-age, as given to writ serve) plus 30s, so
-that no verifier meets a key it has not fetched; a running writ serve
-records its own max-age and refresh interval in the database, and the
-longer of the two waits applies. --force overrides that, for emergencies. --alg sets the algorithm of the fresh next key: it signs from
-the rotation after this one.
+It refuses while the next key has been published for less than the
+longest of:
+  --max-age (the key sets' Cache-Control max-age, as given to writ serve)
+    plus 30s, so that no verifier meets a key it has not fetched;
+  the max-age and refresh interval that a running writ serve records in
+    the database, plus 30s;
+  --publish-floor (default 16m): popular JWKS caches refresh on floors of
+    their own whatever max-age says (lestrrat-go/jwx's cache at most every
+    15 minutes by default, keyfunc refetches an unknown kid at most every 5
+    minutes, Envoy's remote_jwks keeps a set for its cache_duration: raise
+    the floor to cover it); 0 means no floor.
+--force overrides all of these, for emergencies. --alg sets the algorithm
+of the fresh next key: it signs from the rotation after this one.
 
 --auto rotates each format whose active key has signed for --period, and
 removes retired keys whose tokens have all expired: run it from cron, or let
@@ -134,6 +157,7 @@ writ serve do it.`,
 				return usageError{err}
 			}
 			policy.MinPublished = maxAge + verifier.DefaultLeeway
+			policy.PublishFloor = publishFloor(floor)
 			g.policy = policy
 			s, err := g.open(cmd.Context())
 			if err != nil {
@@ -172,12 +196,38 @@ writ serve do it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&format, "format", "jwt", "token format: jwt or paseto")
-	fl.BoolVar(&force, "force", false, "rotate even if the next key is newer than --max-age")
+	fl.BoolVar(&force, "force", false, "rotate even if the next key is newer than --max-age or --publish-floor")
 	fl.StringVar(&alg, "alg", "", "algorithm of the fresh next key (default: that of the key now activated)")
 	fl.BoolVar(&auto, "auto", false, "rotate only the formats that are due, per --period")
 	fl.DurationVar(&policy.Period, "period", keys.DefaultPeriod, "with --auto: how long a key signs before rotation")
 	fl.DurationVar(&maxAge, "max-age", 5*time.Minute, "the key sets' Cache-Control max-age")
+	fl.DurationVar(&floor, "publish-floor", keys.DefaultPublishFloor, "the least time a next key is published before it signs, whatever --max-age says (0: none)")
 	return cmd
+}
+
+// publishFloor turns a --publish-floor value into keys.Policy.PublishFloor,
+// where zero means the default: 0 on the command line means no floor.
+func publishFloor(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
+// untrustedKeys reports the key rows that the master key does not vouch
+// for, if any.
+func untrustedKeys(recs []keys.Record) error {
+	var kids []string
+	for _, r := range recs {
+		if r.Untrusted {
+			kids = append(kids, r.ID)
+		}
+	}
+	if len(kids) == 0 {
+		return nil
+	}
+	return withHint(fmt.Errorf("%w: %q, written without the master key: writ neither publishes nor trusts them", keys.ErrUntrusted, kids),
+		"find out who wrote them, then retire them with writ keys compromise KID")
 }
 
 func orNone(s string) string {

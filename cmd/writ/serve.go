@@ -20,6 +20,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		maxAge   time.Duration
 		refresh  time.Duration
 		period   time.Duration
+		floor    time.Duration
 		logLevel string
 		private  bool
 	)
@@ -33,7 +34,8 @@ signed revocation feed (/v1/revocations), and serves the admin API under
 (/v1/revoke), /v1/whoami, /healthz, /readyz and /metrics.
 
 On first start it creates the database, master key and keys, like writ init.
-It rotates the keys every --rotation-period (see writ keys rotate),
+It rotates the keys every --rotation-period, once the next key has been
+published for --max-age plus 30s and --publish-floor (see writ keys rotate),
 removes retired keys once their tokens have expired, and prunes the
 revocations whose tokens have all expired (see writ revocations prune).
 The admin API takes writ tokens with the scope writ:admin for the issuer's
@@ -64,8 +66,9 @@ served: http://ADDR, or https:// with --tls-cert.`,
 				g.issuer = scheme + rc.Addr
 			}
 			// A next key signs only once it has been published for a key
-			// set's cache lifetime, plus the verifiers' leeway.
-			g.policy = keys.Policy{Period: period, MinPublished: maxAge + verifier.DefaultLeeway}
+			// set's cache lifetime, plus the verifiers' leeway, and for
+			// the floor that covers caches that ignore max-age.
+			g.policy = keys.Policy{Period: period, MinPublished: maxAge + verifier.DefaultLeeway, PublishFloor: publishFloor(floor)}
 			log := slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
 			st, added, err := g.initialize(ctx, verifier.EdDSA)
@@ -102,6 +105,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	fl.StringVar(&rc.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
 	fl.DurationVar(&maxAge, "max-age", 5*time.Minute, "Cache-Control max-age of the key sets")
 	fl.DurationVar(&period, "rotation-period", keys.DefaultPeriod, "rotate the signing keys this often")
+	fl.DurationVar(&floor, "publish-floor", keys.DefaultPublishFloor, "the least time a next key is published before it signs, whatever --max-age says (0: none)")
 	fl.DurationVar(&refresh, "refresh", time.Second, "how often to pick up keys and revocations changed by the CLI")
 	fl.DurationVar(&rc.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long requests in flight may take to finish at shutdown")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

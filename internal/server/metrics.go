@@ -21,6 +21,7 @@ type metrics struct {
 	verifications *prometheus.CounterVec
 	revocations   *prometheus.CounterVec
 	keyAge        *prometheus.GaugeVec
+	untrusted     prometheus.Gauge
 	latency       *prometheus.HistogramVec
 }
 
@@ -42,12 +43,15 @@ func newMetrics() *metrics {
 		keyAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "writ_key_age_seconds", Help: "Age of each published key, by format and state.",
 		}, []string{"kid", "format", "state"}),
+		untrusted: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "writ_keys_untrusted", Help: "Key rows that the master key does not vouch for (written without it): never published nor trusted; alert on any.",
+		}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "writ_http_request_duration_seconds", Help: "HTTP request latency, by route and status code.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"route", "code"}),
 	}
-	m.reg.MustRegister(m.issued, m.verifications, m.revocations, m.keyAge, m.latency,
+	m.reg.MustRegister(m.issued, m.verifications, m.revocations, m.keyAge, m.untrusted, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -56,11 +60,13 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-func (m *metrics) observeKeys(recs []keys.Record, now time.Time) {
+// observeKeys records the published keys and the untrusted key rows.
+func (m *metrics) observeKeys(published []keys.Record, untrusted []string, now time.Time) {
 	m.keyAge.Reset()
-	for _, r := range recs {
+	for _, r := range published {
 		m.keyAge.WithLabelValues(r.ID, string(r.Format), string(r.State)).Set(now.Sub(r.CreatedAt).Seconds())
 	}
+	m.untrusted.Set(float64(len(untrusted)))
 }
 
 // resultLabel names a verification failure by its sentinel, never by its

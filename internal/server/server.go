@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,9 @@ type Server struct {
 	docs        documents
 	metrics     *metrics
 	ready       atomic.Bool
+	// untrusted holds the kids of key rows that the master key does not
+	// vouch for, as last read: /readyz fails while there are any.
+	untrusted atomic.Pointer[[]string]
 
 	stop, done chan struct{} // the key reload loop
 }
@@ -171,11 +175,25 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 	if err := s.docs.load(ctx, s); err != nil {
 		return err
 	}
-	recs, err := s.cfg.Ring.Published(ctx)
+	recs, err := s.cfg.Ring.List(ctx)
 	if err != nil {
 		return err
 	}
-	s.metrics.observeKeys(recs, time.Now())
+	var published []keys.Record
+	var untrusted []string
+	for _, r := range recs {
+		switch {
+		case r.Untrusted:
+			untrusted = append(untrusted, r.ID)
+		case r.State == keys.Next || r.State == keys.Active || r.State == keys.Retired:
+			published = append(published, r)
+		}
+	}
+	s.metrics.observeKeys(published, untrusted, time.Now())
+	if prev := s.untrusted.Swap(&untrusted); len(untrusted) > 0 && (prev == nil || !slices.Equal(*prev, untrusted)) {
+		s.log.Error("key rows not bound to the master key: written without it, they are neither published nor trusted; compromise them (writ keys compromise KID) once investigated",
+			"kids", untrusted)
+	}
 	return nil
 }
 
@@ -225,6 +243,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.cfg.DB.PingContext(r.Context()); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "not_ready", "database unavailable")
+		return
+	}
+	if u := s.untrusted.Load(); u != nil && len(*u) > 0 {
+		writeError(w, http.StatusServiceUnavailable, "not_ready",
+			fmt.Sprintf("%d key rows are not bound to the master key (see writ keys list)", len(*u)))
 		return
 	}
 	w.Write([]byte("ready\n"))

@@ -468,6 +468,12 @@ CREATE INDEX audit_jti ON audit (jti);
 	`
 INSERT INTO meta (name, value) VALUES ('revocation_epoch', randomblob(16));
 `,
+	// 4: each key row bound to the master key by an HMAC (see package
+	// keys): NULL until a keyring holding the master key binds the rows
+	// of an older database, which only that keyring can do.
+	`
+ALTER TABLE keys ADD COLUMN mac BLOB;
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

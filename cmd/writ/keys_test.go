@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// writ keys list marks a key row planted without the master key, and exits
+// 1; writ jwks leaves it out.
+func TestKeysListMarksUntrusted(t *testing.T) {
+	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
+		t.Setenv(v, "")
+	}
+	db := filepath.Join(t.TempDir(), "writ.db")
+	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "", "keys", "list", "--db", db); code != 0 {
+		t.Fatalf("keys list of a genuine keyring: exit %d: %s", code, stderr)
+	}
+	sqlDB, err := store.Open(context.Background(), db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := keys.Generate(verifier.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlDB.Exec(`INSERT INTO keys (kid, format, alg, state, public_key, created_at) VALUES (?, 'jwt', 'EdDSA', 'next', ?, 0)`, k.ID(), pub)
+	if err := errors.Join(err, sqlDB.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := runCLI(t, "", "keys", "list", "--db", db)
+	if code != 1 || !strings.HasPrefix(stderr, "writ: error: key row not bound to the master key: ") || !strings.Contains(stderr, k.ID()) {
+		t.Errorf("keys list: exit %d, stderr %q; want 1 and an error naming the planted key", code, stderr)
+	}
+	var line string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, k.ID()) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "next UNTRUSTED") || strings.Count(stdout, "UNTRUSTED") != 1 {
+		t.Errorf("keys list does not mark the planted key alone:\n%s", stdout)
+	}
+	if code, stdout, _ := runCLI(t, "", "keys", "list", "--db", db, "--output", "json"); code != 1 || strings.Count(stdout, `"untrusted": true`) != 1 {
+		t.Errorf("keys list --output json: exit %d:\n%s", code, stdout)
+	}
+	if _, jwks, _ := runCLI(t, "", "jwks", "--db", db); strings.Contains(jwks, k.ID()) {
+		t.Error("writ jwks publishes the planted key")
+	}
+}

@@ -1,0 +1,245 @@
+package keys
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Key rows are bound to the master key: each carries an HMAC-SHA256, under
+// a key derived from the master key, of everything a process that may write
+// the database but lacks the master key could change to have a key trusted
+// or kept in service: its kid, format, algorithm, public key, state and
+// lifecycle times. A row without a valid MAC is never published, never
+// signs and never verifies; List marks it (Record.Untrusted).
+//
+// Databases from before the binding (schema version 3) hold rows without a
+// MAC, and only a process holding the master key can compute them. OpenRing
+// does it once, in one transaction, while the database's master-key check
+// value is of the kind written before the binding (checkUnbound); it then
+// writes the other kind (checkBound), which nobody can write back without
+// the master key. So a tamperer cannot have a row of theirs bound by making
+// the database look unbound again, except with a check value of the old
+// kind copied from this database before it was bound (a backup made before
+// the upgrade, say): keep such copies as secret as the master key.
+//
+// The binding vouches for what the database held before it, which nothing
+// authenticated: it leaves unbound the rows that cannot be genuine (see
+// genuine), but a row planted before the upgrade as a retired or removed
+// key, whose private half writ would have destroyed anyway, cannot be told
+// from a real one. writ keys list shows every key the binding kept.
+
+// The plaintexts of the master-key check value, sealed under the master key
+// in meta 'master_key_check'.
+const (
+	checkUnbound = "writ master key check"                    // written before key rows were bound
+	checkBound   = "writ master key check, key rows bound v1" // every key row carries its MAC
+)
+
+// rowColumns are the columns of a key row that its MAC covers, then the MAC.
+const rowColumns = `kid, format, alg, state, public_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at, mac`
+
+// row is a key row as stored, without its private half.
+type row struct {
+	kid, format, alg, state string
+	pub                     []byte // PKIX DER
+	created                 int64
+	activated, retired      sql.NullInt64
+	unpublish, removed      sql.NullInt64
+	compromised             sql.NullInt64
+	mac                     []byte
+}
+
+// dest returns the scan destinations of rowColumns.
+func (w *row) dest() []any {
+	return []any{&w.kid, &w.format, &w.alg, &w.state, &w.pub, &w.created, &w.activated, &w.retired,
+		&w.unpublish, &w.removed, &w.compromised, &w.mac}
+}
+
+// rowMAC returns the MAC of w under m: HMAC-SHA256 of a canonical
+// encoding, each string length-prefixed and each time marked present or
+// absent, so that no two rows encode alike.
+func (m *MasterKey) rowMAC(w *row) []byte {
+	b := []byte("writ key row\x00")
+	for _, f := range [][]byte{[]byte(w.kid), []byte(w.format), []byte(w.alg), []byte(w.state), w.pub} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	for _, t := range []sql.NullInt64{{Int64: w.created, Valid: true}, w.activated, w.retired, w.unpublish, w.removed, w.compromised} {
+		if !t.Valid {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.BigEndian.AppendUint64(append(b, 1), uint64(t.Int64))
+	}
+	h := hmac.New(sha256.New, m.rowKey)
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+// vouches reports whether w carries its MAC under m, comparing in constant
+// time.
+func (m *MasterKey) vouches(w *row) bool {
+	return hmac.Equal(w.mac, m.rowMAC(w))
+}
+
+// querier runs queries: a *sql.DB, *sql.Tx or *sql.Conn.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// rows returns the key rows matching where (with args), oldest first.
+func rows(ctx context.Context, q querier, where string, args ...any) ([]row, error) {
+	rs, err := q.QueryContext(ctx, `SELECT `+rowColumns+` FROM keys WHERE `+where+` ORDER BY created_at, rowid`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	defer rs.Close()
+	var out []row
+	for rs.Next() {
+		var w row
+		if err := rs.Scan(w.dest()...); err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	return out, nil
+}
+
+// trusted returns the rows matching where that the master key vouches for,
+// oldest first.
+func (r *Ring) trusted(ctx context.Context, q querier, where string, args ...any) ([]row, error) {
+	all, err := rows(ctx, q, where, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, w := range all {
+		if r.mk.vouches(&w) {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// update writes w, changed from a row in state from, with its new MAC, and
+// destroys its private half unless w is next or active. Like swap, it
+// fails unless exactly that row changed.
+func (r *Ring) update(ctx context.Context, tx *sql.Tx, w *row, from State) error {
+	w.mac = r.mk.rowMAC(w)
+	return swap(ctx, tx, `UPDATE keys SET state = ?1, activated_at = ?2, retired_at = ?3, unpublish_at = ?4, removed_at = ?5,
+		compromised_at = ?6, mac = ?7, private_key = CASE WHEN ?1 IN ('next', 'active') THEN private_key END
+		WHERE kid = ?8 AND state = ?9`,
+		w.state, w.activated, w.retired, w.unpublish, w.removed, w.compromised, w.mac, w.kid, string(from))
+}
+
+// openCheck reads the master-key check value of the database: the
+// plaintext it opens to under the master key, "" when there is none.
+func (r *Ring) openCheck(ctx context.Context, q querier) (string, error) {
+	rs, err := q.QueryContext(ctx, `SELECT value FROM meta WHERE name = 'master_key_check'`)
+	if err != nil {
+		return "", fmt.Errorf("keyring: %w", err)
+	}
+	defer rs.Close()
+	if !rs.Next() {
+		return "", rs.Err()
+	}
+	var sealed []byte
+	if err := rs.Scan(&sealed); err != nil {
+		return "", fmt.Errorf("keyring: %w", err)
+	}
+	pt, err := r.mk.open(sealed, []byte("meta"))
+	if err != nil || (string(pt) != checkUnbound && string(pt) != checkBound) {
+		return "", fmt.Errorf("keyring: %w: it does not open this database's keys", ErrMasterKey)
+	}
+	return string(pt), nil
+}
+
+// bind, for a new keyring, writes the check value; for one from before the
+// binding, binds its rows to the master key. Both happen once, in one
+// transaction.
+func (r *Ring) bind(ctx context.Context) error {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	check, err := r.openCheck(ctx, tx)
+	switch {
+	case err != nil:
+		return err
+	case check == checkBound: // another process did it
+		return nil
+	case check == checkUnbound:
+		all, err := rows(ctx, tx, `mac IS NULL`)
+		if err != nil {
+			return err
+		}
+		for _, w := range all {
+			if !r.genuine(ctx, tx, &w) {
+				continue // left without a MAC: untrusted, and List says so
+			}
+			w.mac = r.mk.rowMAC(&w)
+			if _, err := tx.ExecContext(ctx, `UPDATE keys SET mac = ? WHERE kid = ?`, w.mac, w.kid); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('master_key_check', ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, r.mk.seal([]byte(checkBound), []byte("meta")))
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// genuine reports whether w, an unbound row, is consistent with the keys
+// writ makes: its kid is its public key's, and its private half, which a
+// next or active key must have, opens under the master key to that public
+// key. It cannot prove more of a row whose private half is destroyed.
+func (r *Ring) genuine(ctx context.Context, tx *sql.Tx, w *row) bool {
+	pub, err := x509.ParsePKIXPublicKey(w.pub)
+	if err != nil || string(FormatOf(w.alg)) != w.format {
+		return false
+	}
+	if id, err := KeyID(w.alg, pub); err != nil || id != w.kid {
+		return false
+	}
+	var sealed []byte
+	if err := tx.QueryRowContext(ctx, `SELECT private_key FROM keys WHERE kid = ?`, w.kid).Scan(&sealed); err != nil {
+		return false
+	}
+	if sealed == nil {
+		return State(w.state) != Next && State(w.state) != Active
+	}
+	// openKey checks that the private half's kid is w.kid.
+	_, err = r.openKey(w.kid, w.alg, sealed)
+	return err == nil
+}
+
+// record returns w as a Record, Untrusted unless m vouches for it.
+func (m *MasterKey) record(w *row) (Record, error) {
+	rec := Record{
+		ID: w.kid, Format: Format(w.format), Algorithm: w.alg, State: State(w.state),
+		CreatedAt:     time.Unix(w.created, 0).UTC(),
+		ActivatedAt:   unixOrZero(w.activated),
+		RetiredAt:     unixOrZero(w.retired),
+		UnpublishAt:   unixOrZero(w.unpublish),
+		RemovedAt:     unixOrZero(w.removed),
+		CompromisedAt: unixOrZero(w.compromised),
+		Untrusted:     !m.vouches(w),
+	}
+	var err error
+	if rec.Public, err = x509.ParsePKIXPublicKey(w.pub); err != nil {
+		return Record{}, fmt.Errorf("keys: decode %q: %w", w.kid, err)
+	}
+	return rec, nil
+}

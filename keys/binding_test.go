@@ -1,0 +1,359 @@
+package keys_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// tamperer is someone who may write the database but has no master key:
+// a handle of their own on the file.
+func (e *ringEnv) tamperer(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), e.dbPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// plantKey inserts, as db's user, a key row for a fresh key of alg in
+// state, without a private half, and returns the key.
+func plantKey(t *testing.T, db *sql.DB, alg string, state keys.State, createdAt int64) *keys.Key {
+	t.Helper()
+	k, err := keys.Generate(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO keys (kid, format, alg, state, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID(), string(k.Format()), alg, string(state), pub, createdAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// published reports whether kid is in any of the keyring's published forms:
+// the JWKS, the PASERK set, the verifier key set and Published.
+func (e *ringEnv) published(t *testing.T, kid string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var where []string
+	jwks, err := e.ring.JWKS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(jwks), kid) {
+		where = append(where, "JWKS")
+	}
+	ps, err := e.ring.PASERKSet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(ps), kid) {
+		where = append(where, "PASERK set")
+	}
+	ks, err := e.ring.KeySet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.LookupKey(ctx, kid); err == nil {
+		where = append(where, "KeySet")
+	}
+	recs, err := e.ring.Published(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(recs, func(r keys.Record) bool { return r.ID == kid }) {
+		where = append(where, "Published")
+	}
+	return where
+}
+
+// untrusted returns the kids that List marks Untrusted.
+func (e *ringEnv) untrusted(t *testing.T) []string {
+	t.Helper()
+	var kids []string
+	for _, r := range e.records(t) {
+		if r.Untrusted {
+			kids = append(kids, r.ID)
+		}
+	}
+	return kids
+}
+
+// A key row planted without the master key is never published, and List
+// marks it, whatever MAC it carries.
+func TestPlantedKeyNeverTrusted(t *testing.T) {
+	for _, alg := range []string{verifier.EdDSA, verifier.V4Public} {
+		for _, mac := range []string{"none", "forged"} {
+			t.Run(alg+"/"+mac, func(t *testing.T) {
+				e := newRingEnv(t)
+				e.ensure(t, verifier.EdDSA)
+				db := e.tamperer(t)
+				k := plantKey(t, db, alg, keys.Next, ringNow.Unix())
+				if mac == "forged" {
+					forged := make([]byte, 32)
+					rand.Read(forged)
+					if _, err := db.Exec(`UPDATE keys SET mac = ? WHERE kid = ?`, forged, k.ID()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if where := e.published(t, k.ID()); len(where) > 0 {
+					t.Errorf("planted key published in %v", where)
+				}
+				if got := e.untrusted(t); !slices.Equal(got, []string{k.ID()}) {
+					t.Errorf("List marks %v untrusted, want only the planted %s", got, k.ID())
+				}
+			})
+		}
+	}
+}
+
+// Changing a bound row without the master key makes it untrusted: it leaves
+// the key sets and stops signing, rather than serving the tamperer.
+func TestTamperedRowsUntrusted(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, e *ringEnv, db *sql.DB) string // returns the kid tampered with
+	}{
+		{"compromised back to retired", func(t *testing.T, e *ringEnv, db *sql.DB) string {
+			kid := e.signer(t, keys.PASETO).ID()
+			if err := e.ring.Compromise(ctx, kid, keys.CompromiseOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			exec(t, db, `UPDATE keys SET state = 'retired', unpublish_at = ? WHERE kid = ?`, ringNow.Unix()+1e6, kid)
+			return kid
+		}},
+		{"retired kept published longer", func(t *testing.T, e *ringEnv, db *sql.DB) string {
+			rot, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exec(t, db, `UPDATE keys SET unpublish_at = unpublish_at + 86400 WHERE kid = ?`, rot.Retired)
+			return rot.Retired
+		}},
+		{"next key's public key replaced", func(t *testing.T, e *ringEnv, db *sql.DB) string {
+			var kid string
+			if err := db.QueryRow(`SELECT kid FROM keys WHERE format = 'jwt' AND state = 'next'`).Scan(&kid); err != nil {
+				t.Fatal(err)
+			}
+			pub, _, _ := ed25519.GenerateKey(rand.Reader)
+			der, _ := x509.MarshalPKIXPublicKey(pub)
+			exec(t, db, `UPDATE keys SET public_key = ? WHERE kid = ?`, der, kid)
+			return kid
+		}},
+		{"active key's activation moved", func(t *testing.T, e *ringEnv, db *sql.DB) string {
+			kid := e.signer(t, keys.JWT).ID()
+			exec(t, db, `UPDATE keys SET activated_at = activated_at - 1 WHERE kid = ?`, kid)
+			return kid
+		}},
+		{"algorithm changed", func(t *testing.T, e *ringEnv, db *sql.DB) string {
+			kid := e.signer(t, keys.JWT).ID()
+			exec(t, db, `UPDATE keys SET alg = 'ES256' WHERE kid = ?`, kid)
+			return kid
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newRingEnv(t)
+			e.ensure(t, verifier.EdDSA)
+			kid := tt.tamper(t, e, e.tamperer(t))
+			if where := e.published(t, kid); len(where) > 0 {
+				t.Errorf("tampered key published in %v", where)
+			}
+			if got := e.untrusted(t); !slices.Equal(got, []string{kid}) {
+				t.Errorf("List marks %v untrusted, want %s", got, kid)
+			}
+			for _, f := range []keys.Format{keys.JWT, keys.PASETO} {
+				k, err := e.ring.Signer(ctx, f)
+				if err == nil && k.ID() == kid {
+					t.Errorf("the tampered key %s signs", kid)
+				}
+			}
+		})
+	}
+}
+
+func exec(t *testing.T, db *sql.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A planted active key never signs, and neither rotation nor Ensure adopts
+// a planted next key: they would bind it.
+func TestPlantedKeyNeverSigns(t *testing.T) {
+	ctx := context.Background()
+	e := newRingEnv(t)
+	e.ensure(t, verifier.EdDSA)
+	db := e.tamperer(t)
+	exec(t, db, `UPDATE keys SET state = 'retired' WHERE format = 'jwt' AND state = 'active'`)
+	plantKey(t, db, verifier.EdDSA, keys.Active, ringNow.Unix())
+	if _, err := e.ring.Signer(ctx, keys.JWT); !errors.Is(err, keys.ErrUntrusted) {
+		t.Errorf("Signer over a planted active key: %v, want ErrUntrusted", err)
+	}
+
+	e = newRingEnv(t)
+	e.ensure(t, verifier.EdDSA)
+	db = e.tamperer(t)
+	// Older than the genuine next key, so first in line.
+	planted := plantKey(t, db, verifier.EdDSA, keys.Next, ringNow.Unix()-3600)
+	rot, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot.Activated == planted.ID() || e.signer(t, keys.JWT).ID() == planted.ID() {
+		t.Fatalf("rotation activated the planted key")
+	}
+	if where := e.published(t, planted.ID()); len(where) > 0 {
+		t.Errorf("planted key published in %v after a rotation", where)
+	}
+	// Compromising it binds it as compromised: that clears the alarm.
+	if err := e.ring.Compromise(ctx, planted.ID(), keys.CompromiseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.untrusted(t); len(got) != 0 {
+		t.Errorf("after compromising the planted key, %v untrusted", got)
+	}
+	if where := e.published(t, planted.ID()); len(where) > 0 {
+		t.Errorf("compromised planted key published in %v", where)
+	}
+}
+
+// unbind turns e's database back into one from before key rows were bound
+// (schema version 3: no mac column, a check value of the old kind), as the
+// writ before the binding left it.
+func (e *ringEnv) unbind(t *testing.T) {
+	t.Helper()
+	exec(t, e.db, `ALTER TABLE keys DROP COLUMN mac`)
+	exec(t, e.db, `PRAGMA user_version = 3`)
+	exec(t, e.db, `UPDATE meta SET value = ? WHERE name = 'master_key_check'`, keys.SealUnboundCheck(e.mk))
+}
+
+// A database from before the binding is bound by the first keyring that
+// opens it with the master key: its genuine keys stay trusted; rows that
+// cannot be genuine do not.
+func TestBindOnUpgrade(t *testing.T) {
+	ctx := context.Background()
+	e := newRingEnv(t)
+	e.ensure(t, verifier.ES256)
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ring.Compromise(ctx, e.signer(t, keys.PASETO).ID(), keys.CompromiseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.records(t)
+	jwks, err := e.ring.JWKS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.unbind(t)
+	// Planted before the upgrade: a next key without a private half, and
+	// a retired one whose kid is not its public key's.
+	planted := plantKey(t, e.db, verifier.EdDSA, keys.Next, ringNow.Unix())
+	other := plantKey(t, e.db, verifier.EdDSA, keys.Retired, ringNow.Unix())
+	exec(t, e.db, `UPDATE keys SET kid = 'not-its-kid' WHERE kid = ?`, other.ID())
+	e.db.Close()
+
+	db, err := store.Open(ctx, e.dbPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.db = db
+	e.ring = e.open(t, e.mk)
+	if got := e.untrusted(t); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values([]string{planted.ID(), "not-its-kid"}))) {
+		t.Errorf("after binding, %v untrusted; want the two planted rows", got)
+	}
+	after, err := e.ring.JWKS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(after) != string(jwks) {
+		t.Errorf("JWKS changed by the binding:\n%s\nwant\n%s", after, jwks)
+	}
+	for _, rec := range before {
+		if rec.Untrusted {
+			t.Errorf("%s untrusted before the upgrade", rec.ID)
+		}
+	}
+	for _, f := range []keys.Format{keys.JWT, keys.PASETO} {
+		e.signer(t, f)
+	}
+	// Bound once: the planted rows stay untrusted on the next open.
+	e.ring = e.open(t, e.mk)
+	if got := e.untrusted(t); len(got) != 2 {
+		t.Errorf("on reopening, %v untrusted", got)
+	}
+}
+
+// After the binding, a tamperer cannot make the database look unbound again
+// to have a row of theirs bound: without the master key they can only drop
+// or garble the check value.
+func TestNoRebinding(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name  string
+		check string
+	}{
+		{"check value deleted", `DELETE FROM meta WHERE name = 'master_key_check'`},
+		{"mac column emptied", `UPDATE keys SET mac = NULL`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newRingEnv(t)
+			e.ensure(t, verifier.EdDSA)
+			db := e.tamperer(t)
+			planted := plantKey(t, db, verifier.EdDSA, keys.Next, ringNow.Unix())
+			exec(t, db, tt.check)
+			ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: e.mk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.ring = ring
+			if where := e.published(t, planted.ID()); len(where) > 0 {
+				t.Errorf("planted key published in %v", where)
+			}
+			if !slices.Contains(e.untrusted(t), planted.ID()) {
+				t.Errorf("planted key not marked untrusted")
+			}
+		})
+	}
+}
+
+// A process that may only read cannot bind a database from before the
+// binding: it says what to do, and trusts nothing meanwhile.
+func TestReadOnlyCannotBind(t *testing.T) {
+	ctx := context.Background()
+	e := newRingEnv(t)
+	e.ensure(t, verifier.EdDSA)
+	exec(t, e.db, `UPDATE keys SET mac = NULL`)
+	exec(t, e.db, `UPDATE meta SET value = ? WHERE name = 'master_key_check'`, keys.SealUnboundCheck(e.mk))
+	ro, err := store.OpenReadOnly(ctx, e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	_, err = keys.OpenRing(ctx, keys.RingConfig{DB: ro, MasterKey: e.mk})
+	if err == nil || !strings.Contains(err.Error(), "write access") {
+		t.Fatalf("OpenRing read-only on an unbound database: %v, want an error asking for write access", err)
+	}
+}
