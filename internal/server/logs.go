@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/writ-dev/writ/internal/text"
@@ -54,8 +55,20 @@ func plainAttr(a slog.Attr) slog.Attr {
 		}
 		a.Value = slog.GroupValue(plain...)
 	case slog.KindAny:
-		if err, ok := a.Value.Any().(error); ok {
-			a.Value = slog.StringValue(text.Escape(err.Error()))
+		// Any other value would reach the handler's own formatting
+		// (encoding/json leaves C1 and bidi characters raw): a list of
+		// strings keeps its shape, everything else is logged as its text.
+		switch v := a.Value.Any().(type) {
+		case []string:
+			plain := make([]string, len(v))
+			for i, s := range v {
+				plain[i] = text.Escape(s)
+			}
+			a.Value = slog.AnyValue(plain)
+		case error:
+			a.Value = slog.StringValue(text.Escape(v.Error()))
+		default:
+			a.Value = slog.StringValue(text.Escape(fmt.Sprint(v)))
 		}
 	}
 	return a
