@@ -5,7 +5,11 @@
 // Plain text is valid UTF-8 without characters of the Unicode categories
 // Cc (controls: newline, ESC, DEL, C1), Cf (format: U+200B zero width
 // space, U+202E right-to-left override, U+2066 isolates, U+FEFF), Zl and
-// Zp (U+2028, U+2029: line and paragraph separators).
+// Zp (U+2028, U+2029: line and paragraph separators), Co (private use,
+// whose glyphs depend on the font) and Cn (unassigned code points and
+// noncharacters, which no reader can check), nor any other default
+// ignorable code point (U+3164 Hangul filler, U+034F combining grapheme
+// joiner, variation selectors), which fonts draw as nothing.
 package text
 
 import (
@@ -29,7 +33,7 @@ func Plain(what, s string, max int) error {
 		return fmt.Errorf("%w: %s is longer than %d bytes", ErrNotPlain, what, max)
 	}
 	if !utf8.ValidString(s) || strings.ContainsFunc(s, notPlain) {
-		return fmt.Errorf("%w: %s %q has control, invisible or line-breaking characters, or invalid UTF-8", ErrNotPlain, what, s)
+		return fmt.Errorf("%w: %s %+q has control, invisible, unassigned or line-breaking characters, or invalid UTF-8", ErrNotPlain, what, s)
 	}
 	return nil
 }
@@ -61,5 +65,6 @@ func Escape(s string) string {
 
 // notPlain reports whether r may not appear in plain text.
 func notPlain(r rune) bool {
-	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+	// unicode.C holds Cc, Cf, Co, Cs and the unassigned code points.
+	return unicode.In(r, unicode.C, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
 }

@@ -13,23 +13,31 @@ func TestPlain(t *testing.T) {
 		}
 	}
 	for name, s := range map[string]string{
-		"newline":             "alice\nwrit: error: forged",
-		"carriage return":     "a\rb",
-		"tab":                 "a\tb",
-		"ESC":                 "\x1b[31mred",
-		"NUL":                 "a\x00b",
-		"DEL":                 "a\x7fb",
-		"C1 CSI":              "a\u009b31m",
-		"zero width space":    "ad\u200bmin",
-		"right-to-left":       "abc\u202Efdp.exe",
-		"isolate":             "a\u2066b",
-		"byte order mark":     "\uFEFFadmin",
-		"soft hyphen":         "ad\u00ADmin",
-		"line separator":      "a\u2028b",
-		"paragraph separator": "a\u2029b",
-		"invalid UTF-8":       "a\xffb",
-		"truncated rune":      "a\xe2\x80",
-		"too long":            strings.Repeat("a", 65),
+		"newline":                "alice\nwrit: error: forged",
+		"carriage return":        "a\rb",
+		"tab":                    "a\tb",
+		"ESC":                    "\x1b[31mred",
+		"NUL":                    "a\x00b",
+		"DEL":                    "a\x7fb",
+		"C1 CSI":                 "a\u009b31m",
+		"zero width space":       "ad\u200bmin",
+		"right-to-left":          "abc\u202Efdp.exe",
+		"isolate":                "a\u2066b",
+		"byte order mark":        "\uFEFFadmin",
+		"soft hyphen":            "ad\u00ADmin",
+		"line separator":         "a\u2028b",
+		"paragraph separator":    "a\u2029b",
+		"invalid UTF-8":          "a\xffb",
+		"truncated rune":         "a\xe2\x80",
+		"Hangul filler":          "admin\u3164",
+		"Hangul choseong filler": "a\u115fb",
+		"Khmer inherent vowel":   "a\u17b4b",
+		"grapheme joiner":        "a\u034fb",
+		"variation selector":     "a\ufe0fb",
+		"unassigned":             "a\u0378b",
+		"noncharacter":           "a\U0010FFFEb",
+		"private use":            "a\ue000b",
+		"too long":               strings.Repeat("a", 65),
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := Plain("name", s, 64)
@@ -54,6 +62,7 @@ func TestEscape(t *testing.T) {
 		"a\u2028b\u2029":         `a\u2028b\u2029`,
 		"a\xffb\xe2\x80":         `a\xffb\xe2\x80`,
 		"\U000E0001tag":          `\U000e0001tag`,
+		"admin\u3164":            `admin\u3164`,
 	} {
 		got := Escape(in)
 		if got != want {
