@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"context"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,5 +47,77 @@ func TestRevocationTimesBounded(t *testing.T) {
 	}
 	if recs, err := f.tokens.List(ctx, issuer.Filter{Subject: "alice"}); err != nil || len(recs) != 1 {
 		t.Errorf("tokens of alice after refused regenerations: %d, %v; want 1", len(recs), err)
+	}
+}
+
+// feedCounter returns the value of the counter name in the server's metrics.
+func (f *fixture) feedCounter(name string) int {
+	f.t.Helper()
+	_, _, body := f.do("GET", "/metrics", "", "", "")
+	m := regexp.MustCompile(`(?m)^` + name + ` (\d+)$`).FindStringSubmatch(body)
+	if m == nil {
+		f.t.Fatalf("metrics lack %s", name)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// TestRevocationFeedBuiltOnce: concurrent full fetches of the feed cost one
+// build between them, the next change of the list one more, and what they
+// serve is the whole list, as a remote verifier reads it.
+func TestRevocationFeedBuiltOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const n = 20_000
+	fillList(t, f.db, f.list, n)
+	const builds = "writ_revocation_feed_builds_total"
+	before := f.feedCounter(builds)
+	var wg sync.WaitGroup
+	docs := make([]string, 8)
+	for i := range docs {
+		wg.Go(func() {
+			code, _, body := f.do("GET", "/v1/revocations", "", "", "")
+			if code == 200 {
+				docs[i] = body
+			}
+		})
+	}
+	wg.Wait()
+	for i, d := range docs {
+		if d == "" {
+			t.Fatalf("fetch %d failed", i)
+		}
+	}
+	if got := f.feedCounter(builds) - before; got != 1 {
+		t.Errorf("%d concurrent full fetches built the feed %d times, want once", len(docs), got)
+	}
+	feed := f.remoteFeed(f.remoteKeys(), nil)
+	b, err := feed.Changes(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Tokens) != n || b.Seq != n+1 {
+		t.Errorf("feed of %d tokens at seq %d, want %d at %d", len(b.Tokens), b.Seq, n, n+1)
+	}
+	if got := f.feedCounter(builds) - before; got != 1 {
+		t.Errorf("a fetch of the unchanged list built the feed again: %d builds", got)
+	}
+
+	// A change made elsewhere (the CLI) is served at the next fetch.
+	tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: "frank", Audience: []string{"https://api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = feed.Changes(ctx, 0); err != nil || len(b.Tokens) != n+1 || b.Seq != n+2 {
+		t.Fatalf("feed after a revocation: %v; want %d tokens at seq %d", err, n+1, n+2)
+	}
+	if b, err = feed.Changes(ctx, n+1); err != nil || len(b.Tokens) != 1 || b.Tokens[0].ID != revocation.TokenIDOf(tok.ID) {
+		t.Fatalf("changes after %d: %+v, %v; want the one revocation", n+1, b, err)
+	}
+	if got := f.feedCounter(builds) - before; got != 3 {
+		t.Errorf("builds after the list changed: %d, want 3 (the whole list twice, the change once)", got)
 	}
 }

@@ -67,6 +67,7 @@ type Server struct {
 	// introspection and RFC 7009 revocation.
 	anyAudience *verifier.Verifier
 	docs        documents
+	feed        *feedCache
 	metrics     *metrics
 	ready       atomic.Bool
 
@@ -91,6 +92,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.RotationCheck = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, metrics: newMetrics()}
+	s.feed = newFeedCache(s.metrics.reg)
 	if err := s.recordPublicationLag(ctx); err != nil {
 		return nil, err
 	}
