@@ -138,7 +138,7 @@ func CheckGrace(grace time.Duration, now, expiresAt time.Time) error {
 	switch {
 	case grace < 0:
 		return fmt.Errorf("%w: negative grace period", ErrInvalid)
-	case grace > 0 && now.Add(grace).After(expiresAt):
+	case grace > 0 && now.Add(grace).Unix() > expiresAt.Unix(): // whole seconds, as stored
 		return fmt.Errorf("%w: %w: a grace of %v from %s ends after the token expires at %s",
 			ErrInvalid, ErrGraceBeyondExpiry, grace, now.UTC().Format(time.RFC3339), expiresAt.UTC().Format(time.RFC3339))
 	}

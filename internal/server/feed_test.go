@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
 )
 
 // TestRevocationTimesBounded: a grace ending after the token's expiry and a
@@ -119,5 +121,36 @@ func TestRevocationFeedBuiltOnce(t *testing.T) {
 	}
 	if got := f.feedCounter(builds) - before; got != 3 {
 		t.Errorf("builds after the list changed: %d, want 3 (the whole list twice, the change once)", got)
+	}
+}
+
+// TestFeedAndFileAgree: a snapshot following the server's feed and one
+// reading the database give the same answers about a token revoked with
+// the longest grace accepted, one ending at its expiry, around that time.
+func TestFeedAndFileAgree(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{"https://api"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.list.RevokeToken(ctx, tok.ID, revocation.Options{Grace: time.Until(tok.ExpiresAt)}); err != nil {
+		t.Fatal(err)
+	}
+	claims := &verifier.Claims{ID: tok.ID, Subject: "alice", KeyID: tok.KeyID, IssuedAt: tok.IssuedAt}
+	feed := f.remoteFeed(f.remoteKeys(), nil)
+	for _, at := range []time.Duration{-time.Second, 0, time.Second} {
+		now := func() time.Time { return tok.ExpiresAt.Add(at) }
+		var revoked []bool
+		for _, src := range []revocation.Feed{feed, f.list} {
+			snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: src, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			revoked = append(revoked, errors.Is(snap.CheckRevocation(ctx, claims), verifier.ErrRevoked))
+		}
+		if revoked[0] != revoked[1] || revoked[0] != (at >= 0) {
+			t.Errorf("at expiry%+v: revoked from the feed %v, from the file %v; want %v", at, revoked[0], revoked[1], at >= 0)
+		}
 	}
 }
