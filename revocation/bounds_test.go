@@ -178,3 +178,34 @@ func TestSubjectCutoffInFuture(t *testing.T) {
 		t.Errorf("cut-off now: %v", err)
 	}
 }
+
+// TestOldWrappedEntry: a token entry that an older writ stored with an
+// effective time past 2106 (a grace that wrapped) no longer wraps: Prune
+// repacks it, and the whole list and its changes agree on it.
+func TestOldWrappedEntry(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	revokeAnother(t, e)
+	now := e.clock.now().Unix()
+	tok := e.issue(t, "alice", time.Hour)
+	for _, row := range []struct {
+		jti      string
+		eff, exp int64
+	}{
+		{"expired-entry", now - 7200, now - 3600}, // pruned, which repacks the list
+		{tok.ID, math.MaxUint32 + 1000, tok.ExpiresAt.Unix()},
+	} {
+		if _, err := e.db.ExecContext(ctx, `INSERT INTO revocations (kind, value, effective_at, expires_at, reason, actor, created_at)
+			VALUES ('token', ?, ?, ?, '', 'old writ', ?)`, row.jti, row.eff, row.exp, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := e.list.Prune(ctx, "test"); err != nil || n != 1 {
+		t.Fatalf("prune: %d, %v", n, err)
+	}
+	checkFeedsAgree(t, e)
+	claims := &verifier.Claims{ID: tok.ID, Subject: "alice", KeyID: tok.KeyID, IssuedAt: tok.IssuedAt}
+	if err := e.snapshot(t, revocation.SnapshotConfig{}).CheckRevocation(ctx, claims); err != nil {
+		t.Errorf("a revocation taking effect after 2106: %v, want none yet", err)
+	}
+}

@@ -32,11 +32,12 @@ func TokenIDOf(jti string) TokenID {
 
 // RevokedToken is a revoked jti. Times are unix seconds.
 type RevokedToken struct {
-	ID          TokenID
-	EffectiveAt int64 // later than the revocation after a grace period, never after ExpiresAt
-	// ExpiresAt is the token's own expiry, held in 32 bits as Snapshot holds
-	// it: one after 2106-02-07 reads as that time (see time32).
-	ExpiresAt int64
+	ID TokenID
+	// EffectiveAt is the revocation's time, or later after a grace period,
+	// which ends by ExpiresAt. Both times are held in 32 bits: one after
+	// 2106-02-07 reads as that time (see effective32 and time32).
+	EffectiveAt int64
+	ExpiresAt   int64 // the token's own expiry
 }
 
 // SubjectCutoff revokes every token of Subject issued before IssuedBefore.
@@ -130,7 +131,7 @@ func (l *List) Changes(ctx context.Context, since int64) (*Batch, error) {
 		}
 		switch Kind(kind) {
 		case Token:
-			b.Tokens = append(b.Tokens, RevokedToken{ID: TokenIDOf(value), EffectiveAt: eff, ExpiresAt: int64(time32(exp))})
+			b.Tokens = append(b.Tokens, RevokedToken{ID: TokenIDOf(value), EffectiveAt: int64(effective32(eff)), ExpiresAt: int64(time32(exp))})
 		case Subject:
 			b.Subjects = append(b.Subjects, SubjectCutoff{Subject: value, IssuedBefore: before, ExpiresAt: exp})
 		case Key:
@@ -149,18 +150,12 @@ const (
 )
 
 // appendRecord appends t as a packed record: the token id, then its
-// effective time and expiry as 32-bit big-endian unix seconds. The
-// effective time must fit: it decides when the token is revoked, and a
-// wrapped one would revoke it at another time. The expiry is held as
-// time32 holds it.
-func appendRecord(dst []byte, t RevokedToken) ([]byte, error) {
-	if t.EffectiveAt < 0 || t.EffectiveAt > maxTime32 {
-		return nil, fmt.Errorf("%w: a revocation taking effect at %s, beyond the times the list holds (1970 to %s)",
-			ErrInvalid, time.Unix(t.EffectiveAt, 0).UTC().Format(time.RFC3339), time.Unix(maxTime32, 0).UTC().Format(time.RFC3339))
-	}
+// effective time and expiry as 32-bit big-endian unix seconds, held as
+// effective32 and time32 hold them.
+func appendRecord(dst []byte, t RevokedToken) []byte {
 	dst = append(dst, t.ID[:]...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(t.EffectiveAt))
-	return binary.BigEndian.AppendUint32(dst, time32(t.ExpiresAt)), nil
+	dst = binary.BigEndian.AppendUint32(dst, effective32(t.EffectiveAt))
+	return binary.BigEndian.AppendUint32(dst, time32(t.ExpiresAt))
 }
 
 func readPacked(ctx context.Context, tx *sql.Tx, horizon int64) ([]RevokedToken, error) {
@@ -198,13 +193,10 @@ func readPacked(ctx context.Context, tx *sql.Tx, horizon int64) ([]RevokedToken,
 
 // appendPacked adds a token entry to the last packed chunk, or starts one.
 func appendPacked(ctx context.Context, tx *sql.Tx, t RevokedToken) error {
-	rec, err := appendRecord(make([]byte, 0, packedSize), t)
-	if err != nil {
-		return err
-	}
+	rec := appendRecord(make([]byte, 0, packedSize), t)
 	var chunk int64
 	var data []byte
-	err = tx.QueryRowContext(ctx, `SELECT chunk, data FROM revoked_tokens_packed ORDER BY chunk DESC LIMIT 1`).Scan(&chunk, &data)
+	err := tx.QueryRowContext(ctx, `SELECT chunk, data FROM revoked_tokens_packed ORDER BY chunk DESC LIMIT 1`).Scan(&chunk, &data)
 	switch {
 	case errors.Is(err, sql.ErrNoRows) || err == nil && len(data) >= packedChunk*packedSize:
 		_, err = tx.ExecContext(ctx, `INSERT INTO revoked_tokens_packed (chunk, data) VALUES (?, ?)`, chunk+1, rec)
@@ -232,10 +224,7 @@ func repack(ctx context.Context, tx *sql.Tx) error {
 			rows.Close()
 			return err
 		}
-		if cur, err = appendRecord(cur, RevokedToken{ID: TokenIDOf(value), EffectiveAt: eff, ExpiresAt: exp}); err != nil {
-			rows.Close()
-			return err
-		}
+		cur = appendRecord(cur, RevokedToken{ID: TokenIDOf(value), EffectiveAt: eff, ExpiresAt: exp})
 		if len(cur) == packedChunk*packedSize {
 			chunks, cur = append(chunks, cur), nil
 		}

@@ -15,8 +15,14 @@ const maxTime32 = math.MaxUint32
 // [1, maxTime32]. An expiry only says when an entry may be forgotten, so
 // holding one after 2106 as 2106 keeps the entry as long as any verifier
 // of this format runs, and one before 1970 is as expired as 1970; 0 marks
-// an empty slot of jtiSet. Never for an effective time: see appendRecord.
+// an empty slot of jtiSet.
 func time32(t int64) uint32 { return uint32(min(max(t, 1), maxTime32)) }
+
+// effective32 returns the unix time t as a token entry's effective time is
+// held, in [0, maxTime32]: one before 1970 is as past as 1970, and one
+// after 2106, which RevokeToken refuses but an older database may hold,
+// takes effect in 2106: sooner, never later, than asked.
+func effective32(t int64) uint32 { return uint32(min(max(t, 0), maxTime32)) }
 
 // slot is one entry of jtiSet: 20 bytes.
 type slot struct {

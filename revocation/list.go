@@ -128,7 +128,7 @@ func checkID(what, s string) error {
 }
 
 // CheckGrace returns an error wrapping ErrInvalid if a token revocation
-// at now with the grace period o.Grace cannot be made: a negative grace, or
+// at now with the grace period grace cannot be made: a negative grace, or
 // one that would end after the token's expiry (wrapping
 // ErrGraceBeyondExpiry too), since such a revocation would only ever take
 // effect on an expired token. A revocation without grace is always
@@ -170,6 +170,10 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 			return Entry{}, err
 		}
 		e := Entry{Kind: Token, Value: jti, EffectiveAt: now.Add(o.Grace), ExpiresAt: time.Unix(exp, 0), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+		if eff := e.EffectiveAt.Unix(); eff < 0 || eff > maxTime32 {
+			return Entry{}, fmt.Errorf("%w: a revocation taking effect at %s, outside the times the list holds (1970 to %s)",
+				ErrInvalid, e.EffectiveAt.UTC().Format(time.RFC3339), time.Unix(maxTime32, 0).UTC().Format(time.RFC3339))
+		}
 		if old, err := l.get(ctx, tx, Token, jti); err == nil {
 			if !old.EffectiveAt.After(e.EffectiveAt) {
 				return old, nil // already revoked, as soon or sooner
