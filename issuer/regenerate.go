@@ -17,9 +17,10 @@ var _ Revoker = (*revocation.List)(nil)
 
 // Regenerate issues a replacement for the token jti, with the same subject,
 // scopes, audience, name, format and lifetime, then revokes the old token,
-// after o.Grace if set. It returns the new token. Options that the
-// revocation would refuse (revocation.Options.Check) are refused before
-// anything is issued.
+// after o.Grace if set, which must end by the old token's expiry
+// (revocation.CheckGrace). It returns the new token. Options that the
+// revocation would refuse (revocation.Options.Check, CheckGrace) are refused
+// before anything is issued.
 //
 // The new token is recorded before the old one is revoked: if the process
 // dies in between, the old token is still valid and regenerating again is
@@ -30,6 +31,11 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, r Revoker, o revoca
 	}
 	old, err := i.Get(ctx, jti)
 	if err != nil {
+		return nil, err
+	}
+	// Before the replacement is issued: a grace that the revocation would
+	// refuse must not leave two live tokens behind.
+	if err := revocation.CheckGrace(o.Grace, i.cfg.Now(), old.ExpiresAt); err != nil {
 		return nil, err
 	}
 	t, err := i.Issue(ctx, Request{

@@ -32,8 +32,11 @@ func TokenIDOf(jti string) TokenID {
 
 // RevokedToken is a revoked jti. Times are unix seconds.
 type RevokedToken struct {
-	ID          TokenID
-	EffectiveAt int64 // later than the revocation after a grace period
+	ID TokenID
+	// EffectiveAt is the revocation's time, or later after a grace period,
+	// which ends by ExpiresAt. Both times are held in 32 bits: one after
+	// 2106-02-07 reads as that time (see effective32 and time32).
+	EffectiveAt int64
 	ExpiresAt   int64 // the token's own expiry
 }
 
@@ -128,7 +131,7 @@ func (l *List) Changes(ctx context.Context, since int64) (*Batch, error) {
 		}
 		switch Kind(kind) {
 		case Token:
-			b.Tokens = append(b.Tokens, RevokedToken{ID: TokenIDOf(value), EffectiveAt: eff, ExpiresAt: exp})
+			b.Tokens = append(b.Tokens, RevokedToken{ID: TokenIDOf(value), EffectiveAt: int64(effective32(eff)), ExpiresAt: int64(time32(exp))})
 		case Subject:
 			b.Subjects = append(b.Subjects, SubjectCutoff{Subject: value, IssuedBefore: before, ExpiresAt: exp})
 		case Key:
@@ -145,6 +148,15 @@ const (
 	packedSize  = 24
 	packedChunk = 1024 // entries per row
 )
+
+// appendRecord appends t as a packed record: the token id, then its
+// effective time and expiry as 32-bit big-endian unix seconds, held as
+// effective32 and time32 hold them.
+func appendRecord(dst []byte, t RevokedToken) []byte {
+	dst = append(dst, t.ID[:]...)
+	dst = binary.BigEndian.AppendUint32(dst, effective32(t.EffectiveAt))
+	return binary.BigEndian.AppendUint32(dst, time32(t.ExpiresAt))
+}
 
 func readPacked(ctx context.Context, tx *sql.Tx, horizon int64) ([]RevokedToken, error) {
 	var n int64
@@ -181,18 +193,15 @@ func readPacked(ctx context.Context, tx *sql.Tx, horizon int64) ([]RevokedToken,
 
 // appendPacked adds a token entry to the last packed chunk, or starts one.
 func appendPacked(ctx context.Context, tx *sql.Tx, t RevokedToken) error {
-	var rec [packedSize]byte
-	copy(rec[:], t.ID[:])
-	binary.BigEndian.PutUint32(rec[16:], uint32(t.EffectiveAt))
-	binary.BigEndian.PutUint32(rec[20:], uint32(t.ExpiresAt))
+	rec := appendRecord(make([]byte, 0, packedSize), t)
 	var chunk int64
 	var data []byte
 	err := tx.QueryRowContext(ctx, `SELECT chunk, data FROM revoked_tokens_packed ORDER BY chunk DESC LIMIT 1`).Scan(&chunk, &data)
 	switch {
 	case errors.Is(err, sql.ErrNoRows) || err == nil && len(data) >= packedChunk*packedSize:
-		_, err = tx.ExecContext(ctx, `INSERT INTO revoked_tokens_packed (chunk, data) VALUES (?, ?)`, chunk+1, rec[:])
+		_, err = tx.ExecContext(ctx, `INSERT INTO revoked_tokens_packed (chunk, data) VALUES (?, ?)`, chunk+1, rec)
 	case err == nil:
-		_, err = tx.ExecContext(ctx, `UPDATE revoked_tokens_packed SET data = ? WHERE chunk = ?`, append(data, rec[:]...), chunk)
+		_, err = tx.ExecContext(ctx, `UPDATE revoked_tokens_packed SET data = ? WHERE chunk = ?`, append(data, rec...), chunk)
 	}
 	return err
 }
@@ -215,10 +224,7 @@ func repack(ctx context.Context, tx *sql.Tx) error {
 			rows.Close()
 			return err
 		}
-		id := TokenIDOf(value)
-		cur = append(cur, id[:]...)
-		cur = binary.BigEndian.AppendUint32(cur, uint32(eff))
-		cur = binary.BigEndian.AppendUint32(cur, uint32(exp))
+		cur = appendRecord(cur, RevokedToken{ID: TokenIDOf(value), EffectiveAt: eff, ExpiresAt: exp})
 		if len(cur) == packedChunk*packedSize {
 			chunks, cur = append(chunks, cur), nil
 		}

@@ -40,6 +40,9 @@ var (
 	ErrInvalid = errors.New("invalid revocation")
 	// ErrStale: a Snapshot told to fail closed has not refreshed within its bound.
 	ErrStale = errors.New("revocation data too stale")
+	// ErrGraceBeyondExpiry: a grace period that would end after the token
+	// expires. It comes wrapped with ErrInvalid.
+	ErrGraceBeyondExpiry = errors.New("grace period ends after the token expires")
 )
 
 // Kind says what an entry revokes.
@@ -145,9 +148,28 @@ func checkID(what, s string) error {
 	return nil
 }
 
+// CheckGrace returns an error wrapping ErrInvalid if a token revocation
+// at now with the grace period grace cannot be made: a negative grace, or
+// one that would end after the token's expiry (wrapping
+// ErrGraceBeyondExpiry too), since such a revocation would only ever take
+// effect on an expired token. A revocation without grace is always
+// possible. RevokeToken checks it; a caller that must know before it acts
+// (issuer.Regenerate, which issues the replacement first) checks it too.
+func CheckGrace(grace time.Duration, now, expiresAt time.Time) error {
+	switch {
+	case grace < 0:
+		return fmt.Errorf("%w: negative grace period", ErrInvalid)
+	case grace > 0 && now.Add(grace).Unix() > expiresAt.Unix(): // whole seconds, as stored
+		return fmt.Errorf("%w: %w: a grace of %v from %s ends after the token expires at %s",
+			ErrInvalid, ErrGraceBeyondExpiry, grace, now.UTC().Format(time.RFC3339), expiresAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // RevokeToken revokes the token with id jti, which must have been issued from
 // this database. Revoking a revoked token again returns its entry and
-// changes nothing, unless the new revocation takes effect sooner.
+// changes nothing, unless the new revocation takes effect sooner. A grace
+// period must end by the token's expiry (see CheckGrace).
 func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, error) {
 	if err := checkID("jti", jti); err != nil {
 		return Entry{}, err
@@ -168,7 +190,14 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 		if err != nil {
 			return Entry{}, err
 		}
+		if err := CheckGrace(o.Grace, now, time.Unix(exp, 0)); err != nil {
+			return Entry{}, err
+		}
 		e := Entry{Kind: Token, Value: jti, EffectiveAt: now.Add(o.Grace), ExpiresAt: time.Unix(exp, 0), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+		if eff := e.EffectiveAt.Unix(); eff < 0 || eff > maxTime32 {
+			return Entry{}, fmt.Errorf("%w: a revocation taking effect at %s, outside the times the list holds (1970 to %s)",
+				ErrInvalid, e.EffectiveAt.UTC().Format(time.RFC3339), time.Unix(maxTime32, 0).UTC().Format(time.RFC3339))
+		}
 		if old, err := l.get(ctx, tx, Token, jti); err == nil {
 			if !old.EffectiveAt.After(e.EffectiveAt) {
 				return old, nil // already revoked, as soon or sooner
@@ -184,7 +213,8 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 }
 
 // RevokeSubject revokes every token of subject issued before the given time
-// (now when zero). Times are whole seconds, as in tokens: the cut-off is
+// (now when zero), which must not be in the future: tokens not issued yet
+// are not revoked. Times are whole seconds, as in tokens: the cut-off is
 // rounded up, so a token issued in the same second as the revocation is
 // revoked too.
 func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Time, o Options) (Entry, error) {
@@ -204,6 +234,9 @@ func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Ti
 		}
 		if before.IsZero() {
 			before = now
+		}
+		if before.After(now) {
+			return Entry{}, fmt.Errorf("%w: cut-off %s is in the future", ErrInvalid, before.UTC().Format(time.RFC3339))
 		}
 		cutoff := before.Truncate(time.Second)
 		if cutoff.Before(before) {

@@ -164,7 +164,7 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 	for id, d := range s.delayed {
 		if d.effective <= now.Unix() {
 			delete(s.delayed, id)
-			s.tokens.add(id, uint32(d.exp))
+			s.tokens.add(id, time32(d.exp))
 		}
 	}
 	// Pruning scans the whole set: once a minute is plenty.
@@ -186,7 +186,7 @@ func (s *Snapshot) apply(b *Batch, now time.Time) {
 			continue
 		}
 		delete(s.delayed, t.ID)
-		s.tokens.add(t.ID, uint32(t.ExpiresAt))
+		s.tokens.add(t.ID, time32(t.ExpiresAt))
 	}
 	for _, c := range b.Subjects {
 		old := s.subjects[c.Subject]
@@ -201,7 +201,7 @@ func (s *Snapshot) apply(b *Batch, now time.Time) {
 // any verifier's leeway.
 func (s *Snapshot) pruneLocked(now time.Time) {
 	cutoff := now.Add(-verifier.MaxLeeway).Unix()
-	s.tokens.prune(uint32(max(cutoff, 0)))
+	s.tokens.prune(time32(cutoff))
 	for k, c := range s.subjects {
 		if c.exp < cutoff {
 			delete(s.subjects, k)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,8 +21,8 @@ func newTokenRevokeCmd(g *globals) *cobra.Command {
 		Short: "Revoke one token, or every token of a subject",
 		Long: `revoke invalidates a token before it expires, by its jti, or with
 --subject every token of that subject issued before now (or --before, an
-RFC 3339 time). The revocation is on disk before writ reports success.
-Revoking a revoked token again is not an error.`,
+RFC 3339 time, not in the future). The revocation is on disk before writ
+reports success. Revoking a revoked token again is not an error.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			switch {
 			case subject == "" && len(a) != 1:
@@ -51,7 +52,7 @@ Revoking a revoked token again is not an error.`,
 				e, err = s.Revocations.RevokeToken(cmd.Context(), a[0], o)
 			}
 			if err != nil {
-				return err
+				return invalidAsUsage(err)
 			}
 			return printEntry(g, e)
 		},
@@ -60,6 +61,16 @@ Revoking a revoked token again is not an error.`,
 	cmd.Flags().StringVar(&before, "before", "", "with --subject: only tokens issued before this RFC 3339 time")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
 	return cmd
+}
+
+// invalidAsUsage makes a revocation refused for the arguments it was given
+// (a malformed jti or subject, a grace past the token's expiry, a cut-off
+// in the future) a usage error.
+func invalidAsUsage(err error) error {
+	if errors.Is(err, revocation.ErrInvalid) {
+		return usageError{err}
+	}
+	return err
 }
 
 func printEntry(g *globals, e revocation.Entry) error {
@@ -88,10 +99,11 @@ func newTokenRegenerateCmd(g *globals) *cobra.Command {
 		Short: "Issue a replacement token and revoke the old one",
 		Long: `regenerate issues a new token with the same subject, scopes, audience,
 name, format and lifetime as the token JTI, prints it (once), and revokes
-the old token, after --grace if given so that its holder can switch.
+the old token, after --grace if given so that its holder can switch. The
+grace must end by the old token's expiry: a longer one is refused (exit 2).
 
 The old token may have expired or been revoked already: regenerate is also
-how its holder gets a new one with the same grants.`,
+how its holder gets a new one with the same grants (without --grace).`,
 		Args: args(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if grace < 0 {
@@ -104,12 +116,12 @@ how its holder gets a new one with the same grants.`,
 			defer s.Close()
 			t, err := s.Issuer.Regenerate(cmd.Context(), a[0], s.Revocations, revocation.Options{Actor: actor(), Grace: grace})
 			if err != nil {
-				return err
+				return invalidAsUsage(err)
 			}
 			return printToken(g, t)
 		},
 	}
-	cmd.Flags().DurationVar(&grace, "grace", 0, "keep the old token valid this long")
+	cmd.Flags().DurationVar(&grace, "grace", 0, "keep the old token valid this long, at most until it expires")
 	return cmd
 }
 

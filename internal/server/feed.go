@@ -1,14 +1,19 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier/remote"
 )
@@ -16,19 +21,22 @@ import (
 // FeedType is the typ of the signed revocation feed document.
 const FeedType = remote.FeedType
 
-// Feed is the payload of the revocation feed: the entries in force after
-// sequence Since, up to Seq. Times are unix seconds; token ids are the
-// base64url TokenIDs of revocation.TokenIDOf.
-type Feed struct {
-	Issuer     string   `json:"iss"`
-	IssuedAt   int64    `json:"iat"`
-	Epoch      string   `json:"epoch"`
-	Since      int64    `json:"since"`
-	Seq        int64    `json:"seq"`
-	NextUpdate int64    `json:"next_update"`
-	Tokens     [][3]any `json:"tokens"`   // [id, effective_at, expires_at]
-	Subjects   [][3]any `json:"subjects"` // [subject, issued_before, expires_at]
-	Keys       [][2]any `json:"keys"`     // [kid, expires_at]
+// feedHead is the start of the feed's payload. The payload is the entries
+// in force after sequence Since, up to Seq, as the members that follow:
+//
+//	"tokens":   [[id, effective_at, expires_at], ...]
+//	"subjects": [[subject, issued_before, expires_at], ...]
+//	"keys":     [[kid, expires_at], ...]
+//
+// Times are unix seconds; token ids are the base64url TokenIDs of
+// revocation.TokenIDOf.
+type feedHead struct {
+	Issuer     string `json:"iss"`
+	IssuedAt   int64  `json:"iat"`
+	Epoch      string `json:"epoch"`
+	Since      int64  `json:"since"`
+	Seq        int64  `json:"seq"`
+	NextUpdate int64  `json:"next_update"`
 }
 
 // revocationFeed serves the revocation list as a JWS signed by the active
@@ -44,12 +52,19 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 		since = n
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	if tag := feedETag(s.snap.Epoch(), since, s.snap.Seq()); etagMatch(r.Header.Get("If-None-Match"), tag) {
+	// The server's snapshot, brought up to date (an incremental read of a
+	// few rows at most), names the list's state and so the document.
+	if err := s.snap.Refresh(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	epoch, seq := s.snap.Epoch(), s.snap.Seq()
+	if tag := feedETag(epoch, since, seq); etagMatch(r.Header.Get("If-None-Match"), tag) {
 		w.Header().Set("ETag", tag)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	b, err := s.cfg.Revocations.Changes(r.Context(), since)
+	doc, tag, err := s.feed.get(r.Context(), s, since, epoch, seq)
 	if errors.Is(err, revocation.ErrAhead) {
 		writeError(w, http.StatusConflict, "since_ahead", err.Error()+": read it from 0")
 		return
@@ -58,38 +73,214 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	now := time.Now()
-	f := Feed{
-		Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Epoch: b.Epoch, Since: since, Seq: b.Seq,
-		NextUpdate: now.Add(s.cfg.Refresh).Unix(),
-		Tokens:     make([][3]any, 0, len(b.Tokens)),
-		Subjects:   make([][3]any, 0, len(b.Subjects)),
-		Keys:       make([][2]any, 0, len(b.Keys)),
-	}
-	for _, t := range b.Tokens {
-		f.Tokens = append(f.Tokens, [3]any{b64.Encode(t.ID[:]), t.EffectiveAt, t.ExpiresAt})
-	}
-	for _, c := range b.Subjects {
-		f.Subjects = append(f.Subjects, [3]any{c.Subject, c.IssuedBefore, c.ExpiresAt})
-	}
-	for _, k := range b.Keys {
-		f.Keys = append(f.Keys, [2]any{k.KID, k.ExpiresAt})
-	}
-	payload, err := json.Marshal(f)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	doc, err := s.cfg.Tokens.SignDocument(r.Context(), FeedType, payload)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	w.Header().Set("Content-Type", "application/jwt")
-	w.Header().Set("ETag", feedETag(b.Epoch, since, b.Seq))
-	w.Write([]byte(doc))
+	w.Header().Set("ETag", tag)
+	w.Write(doc)
 }
 
 func feedETag(epoch string, since, seq int64) string {
 	return fmt.Sprintf(`"rev-%s-%d-%d"`, epoch, since, seq)
+}
+
+// Bounds of feedCache: the documents kept besides the one just built.
+const (
+	feedCacheDocs  = 16
+	feedCacheBytes = 256 << 20
+)
+
+// feedCache holds the feed's documents, one per since, so that each is
+// built once per (epoch, since, seq) however many read it: readers of a
+// document being built wait for that build. Its entries are kept, and the
+// document is signed again with a fresh iat once it is older than the
+// server's refresh interval, since remote verifiers count their staleness
+// from iat. One document is built or signed at a time, so that readers
+// asking for many different since values cannot multiply the memory.
+type feedCache struct {
+	mu   sync.Mutex
+	docs map[int64]*feedDoc // by since
+	work sync.Mutex         // held while building or signing
+
+	builds, signatures prometheus.Counter
+}
+
+func newFeedCache(reg prometheus.Registerer) *feedCache {
+	c := &feedCache{
+		docs: map[int64]*feedDoc{},
+		builds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "writ_revocation_feed_builds_total", Help: "Revocation feed documents built from the list, one per (epoch, since, seq) read.",
+		}),
+		signatures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "writ_revocation_feed_signatures_total", Help: "Revocation feed documents signed: each build, and again with a fresh iat once older than the refresh interval.",
+		}),
+	}
+	reg.MustRegister(c.builds, c.signatures)
+	return c
+}
+
+// feedDoc is the feed after one since.
+type feedDoc struct {
+	since int64
+	used  time.Time // guarded by feedCache.mu, as are size and gone
+	size  int       // bytes of body and signed
+	gone  bool      // evicted
+
+	mu       sync.Mutex // held by its builder or signer; readers wait on it
+	epoch    string
+	seq      int64
+	body     []byte    // the payload after its head: the entries
+	signed   []byte    // the signed document
+	signedAt time.Time // when signed was done
+}
+
+// get returns the document after since, built for (epoch, seq) or later,
+// and its ETag.
+func (c *feedCache) get(ctx context.Context, s *Server, since int64, epoch string, seq int64) ([]byte, string, error) {
+	arrived := time.Now()
+	d := c.doc(since)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// A build or signature serves every reader waiting for it: it goes on
+	// if the reader who started it leaves.
+	ctx = context.WithoutCancel(ctx)
+	if d.body == nil || d.epoch != epoch || d.seq < seq {
+		c.work.Lock()
+		err := c.build(ctx, s, d)
+		c.work.Unlock()
+		if err != nil {
+			c.forget(d)
+			return nil, "", err
+		}
+	}
+	// A document signed while this reader waited, or within the refresh
+	// interval before it came, will do.
+	if d.signed == nil || arrived.Sub(d.signedAt) >= s.cfg.Refresh {
+		c.work.Lock()
+		err := c.sign(ctx, s, d)
+		c.work.Unlock()
+		if err != nil {
+			return nil, "", err
+		}
+	}
+	c.kept(d, len(d.body)+len(d.signed))
+	return d.signed, feedETag(d.epoch, since, d.seq), nil
+}
+
+// doc returns the entry for since, made if need be.
+func (c *feedCache) doc(since int64) *feedDoc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.docs[since]
+	if d == nil {
+		d = &feedDoc{since: since}
+		c.docs[since] = d
+	}
+	d.used = time.Now()
+	return d
+}
+
+// forget drops d, which holds nothing usable.
+func (c *feedCache) forget(d *feedDoc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !d.gone {
+		delete(c.docs, d.since)
+		d.gone = true
+	}
+}
+
+// kept records d's size and evicts the least recently used other
+// documents beyond the cache's bounds.
+func (c *feedCache) kept(d *feedDoc, size int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d.gone {
+		return
+	}
+	d.size = size
+	for {
+		var total int
+		var oldest *feedDoc
+		for _, o := range c.docs {
+			total += o.size
+			if o != d && (oldest == nil || o.used.Before(oldest.used)) {
+				oldest = o
+			}
+		}
+		if oldest == nil || len(c.docs) <= feedCacheDocs+1 && total <= feedCacheBytes+d.size {
+			return
+		}
+		delete(c.docs, oldest.since)
+		oldest.gone = true
+	}
+}
+
+// build reads the changes after d.since and encodes their entries.
+func (c *feedCache) build(ctx context.Context, s *Server, d *feedDoc) error {
+	b, err := s.cfg.Revocations.Changes(ctx, d.since)
+	if err != nil {
+		return err
+	}
+	d.epoch, d.seq, d.body, d.signed = b.Epoch, b.Seq, appendFeedEntries(nil, b), nil
+	c.builds.Inc()
+	return nil
+}
+
+// sign signs the document anew, with the current time as its iat.
+func (c *feedCache) sign(ctx context.Context, s *Server, d *feedDoc) error {
+	now := time.Now()
+	head, err := json.Marshal(feedHead{
+		Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Epoch: d.epoch, Since: d.since, Seq: d.seq,
+		NextUpdate: now.Add(s.cfg.Refresh).Unix(),
+	})
+	if err != nil {
+		return err
+	}
+	payload := make([]byte, 0, len(head)+1+len(d.body))
+	payload = append(append(payload, head[:len(head)-1]...), ',')
+	doc, err := s.cfg.Tokens.SignDocument(ctx, FeedType, append(payload, d.body...))
+	if err != nil {
+		return err
+	}
+	d.signed, d.signedAt = []byte(doc), time.Now()
+	c.signatures.Inc()
+	return nil
+}
+
+// appendFeedEntries appends the members tokens, subjects and keys of the
+// payload for b, and the payload's closing brace, to dst.
+func appendFeedEntries(dst []byte, b *revocation.Batch) []byte {
+	if dst == nil {
+		// Room for the usual entry sizes: token entries take at most 49 bytes.
+		dst = make([]byte, 0, 64+len(b.Tokens)*49+len(b.Subjects)*64+len(b.Keys)*80)
+	}
+	dst = append(dst, `"tokens":[`...)
+	for i, t := range b.Tokens {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = b64.AppendEncode(append(dst, `["`...), t.ID[:])
+		dst = strconv.AppendInt(append(dst, `",`...), t.EffectiveAt, 10)
+		dst = strconv.AppendInt(append(dst, ','), t.ExpiresAt, 10)
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `],"subjects":[`...)
+	for i, c := range b.Subjects {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonx.AppendString(append(dst, '['), c.Subject)
+		dst = strconv.AppendInt(append(dst, ','), c.IssuedBefore, 10)
+		dst = strconv.AppendInt(append(dst, ','), c.ExpiresAt, 10)
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `],"keys":[`...)
+	for i, k := range b.Keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonx.AppendString(append(dst, '['), k.KID)
+		dst = strconv.AppendInt(append(dst, ','), k.ExpiresAt, 10)
+		dst = append(dst, ']')
+	}
+	return append(dst, "]}"...)
 }

@@ -69,6 +69,7 @@ type Server struct {
 	// introspection and RFC 7009 revocation.
 	anyAudience *verifier.Verifier
 	docs        documents
+	feed        *feedCache
 	metrics     *metrics
 	ready       atomic.Bool
 	// untrusted holds the kids of key rows that the master key does not
@@ -96,6 +97,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.RotationCheck = time.Minute
 	}
 	s := &Server{cfg: cfg, log: slog.New(plainLogs{cfg.Log.Handler()}), metrics: newMetrics()}
+	s.feed = newFeedCache(s.metrics.reg)
 	if err := s.recordPublicationLag(ctx); err != nil {
 		return nil, err
 	}

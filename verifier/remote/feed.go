@@ -20,8 +20,30 @@ import (
 // FeedType is the typ of writ's signed revocation feed.
 const FeedType = "writ-revocations+jwt"
 
-// maxFeed bounds a feed document: some 1.5 million revoked tokens.
-const maxFeed = 64 << 20
+// The list sizes a Feed follows: a writ server's feed of a list of up to
+// MaxFeedTokens revoked tokens and MaxFeedOthers revoked subjects and keys
+// besides, every entry at its longest, fits in MaxFeedSize. A document
+// larger than MaxFeedSize is refused as too large.
+const (
+	MaxFeedTokens = 1_500_000
+	MaxFeedOthers = 10_000
+	MaxFeedSize   = (MaxFeedTokens*feedTokenEntry+MaxFeedOthers*feedOtherEntry+2)/3*4 + feedRest
+)
+
+// The longest entries of a feed's payload, in bytes of JSON with the comma
+// that follows them, and room for the rest of a document.
+const (
+	// ["<22 base64url characters>",<effective_at>,<expires_at>]: times of
+	// at most 10 digits, since a revocation list holds a token entry's
+	// times in 32 bits (revocation.RevokedToken).
+	feedTokenEntry = 2 + 22 + 2 + 10 + 1 + 10 + 1 + 1
+	// ["<subject or kid>",<issued_before>,<expires_at>]: a revocation
+	// list's subjects and kids are at most 256 bytes, each escaped in at
+	// most 6 (\u003c), and the times are int64s of at most 20 characters.
+	feedOtherEntry = 1 + 2 + 6*256 + 2*(1+20) + 1 + 1
+	// The payload's other members, the JWS header and the signature.
+	feedRest = 64 << 10
+)
 
 // FeedConfig configures a Feed.
 type FeedConfig struct {
@@ -64,7 +86,7 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 	return &Feed{cfg: cfg}, nil
 }
 
-// feedDoc is the feed's payload; see internal/server.Feed.
+// feedDoc is the feed's payload; see internal/server's feedHead.
 type feedDoc struct {
 	Issuer   string            `json:"iss"`
 	IssuedAt int64             `json:"iat"`
@@ -107,12 +129,12 @@ func (f *Feed) Changes(ctx context.Context, since int64) (*revocation.Batch, err
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("remote: fetch revocation feed: %s", resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFeed+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxFeedSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("remote: read revocation feed: %w", err)
 	}
-	if len(body) > maxFeed {
-		return nil, errors.New("remote: revocation feed too large")
+	if len(body) > MaxFeedSize {
+		return nil, fmt.Errorf("remote: revocation feed larger than %d bytes (%d revoked tokens)", MaxFeedSize, MaxFeedTokens)
 	}
 	payload, err := f.verify(ctx, string(body))
 	if err != nil {
