@@ -133,10 +133,20 @@ func attach(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
 // compromise does: it leaves the key sets, its private half is destroyed,
 // the next key of its format signs in its place, and every token it signed
 // is revoked, all in one transaction. Compromising a key twice changes
-// nothing and returns the first revocation.
+// nothing and returns the first revocation. A row written without the
+// master key whose kid the revocation list cannot hold (see
+// revocation.CheckID) is only withdrawn, and the Entry returned is zero:
+// writ never trusted it, so no token of it was ever accepted.
 func (w *DB) CompromiseKey(ctx context.Context, kid string, o revocation.Options) (revocation.Entry, error) {
 	var e revocation.Entry
 	err := w.Keys.Compromise(ctx, kid, keys.CompromiseOptions{InTx: func(ctx context.Context, tx *sql.Tx) error {
+		if revocation.CheckID("kid", kid) != nil {
+			// writ makes no such kid: only a row written without the
+			// master key has one. writ never published nor trusted it,
+			// so no token of it was ever accepted and there is nothing
+			// to revoke; withdrawing the row is the whole remedy.
+			return o.Check()
+		}
 		var err error
 		e, err = w.Revocations.RevokeKeyTx(ctx, tx, kid, o)
 		return err

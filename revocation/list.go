@@ -141,7 +141,10 @@ func (o Options) Check() error {
 
 const maxID = 256
 
-func checkID(what, s string) error {
+// CheckID returns an error wrapping ErrInvalid unless s can name a token
+// (what "jti"), subject or key in the list: 1 to 256 bytes without control
+// characters. Every jti, subject and kid writ makes can.
+func CheckID(what, s string) error {
 	if s == "" || len(s) > maxID || strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == unicode.ReplacementChar }) {
 		return fmt.Errorf("%w: malformed %s %q", ErrInvalid, what, s)
 	}
@@ -171,14 +174,11 @@ func CheckGrace(grace time.Duration, now, expiresAt time.Time) error {
 // changes nothing, unless the new revocation takes effect sooner. A grace
 // period must end by the token's expiry (see CheckGrace).
 func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, error) {
-	if err := checkID("jti", jti); err != nil {
+	if err := CheckID("jti", jti); err != nil {
 		return Entry{}, err
 	}
 	if err := o.Check(); err != nil {
 		return Entry{}, err
-	}
-	if o.Grace < 0 {
-		return Entry{}, fmt.Errorf("%w: negative grace period", ErrInvalid)
 	}
 	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
 		var subject, kid string
@@ -218,7 +218,7 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 // rounded up, so a token issued in the same second as the revocation is
 // revoked too.
 func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Time, o Options) (Entry, error) {
-	if err := checkID("subject", subject); err != nil {
+	if err := CheckID("subject", subject); err != nil {
 		return Entry{}, err
 	}
 	if err := o.Check(); err != nil {
@@ -268,7 +268,7 @@ func (l *List) RevokeKeyTx(ctx context.Context, tx *sql.Tx, kid string, o Option
 }
 
 func (l *List) revokeKey(ctx context.Context, tx *sql.Tx, now time.Time, kid string, o Options) (Entry, error) {
-	if err := checkID("kid", kid); err != nil {
+	if err := CheckID("kid", kid); err != nil {
 		return Entry{}, err
 	}
 	if err := o.Check(); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
@@ -41,6 +42,10 @@ their cache expires.`,
 			e, err := s.CompromiseKey(cmd.Context(), a[0], revocation.Options{Reason: reason, Actor: actor()})
 			if err != nil {
 				return err
+			}
+			if e == (revocation.Entry{}) && g.output != "json" {
+				fmt.Fprintf(g.stdout, "withdrew key row %s, which writ never trusted: no token to revoke\n", text.Escape(a[0]))
+				return nil
 			}
 			return printEntry(g, e)
 		},

@@ -63,3 +63,46 @@ func TestKeysListMarksUntrusted(t *testing.T) {
 		t.Error("writ jwks publishes the planted key")
 	}
 }
+
+// A planted row whose kid the revocation list cannot hold (control
+// characters, over 256 bytes) is cleared by writ keys compromise, the
+// remedy the alarm names, and the alarm stops.
+func TestCompromiseClearsPlantedRowsOfAnyKid(t *testing.T) {
+	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
+		t.Setenv(v, "")
+	}
+	db := filepath.Join(t.TempDir(), "writ.db")
+	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, stderr)
+	}
+	sqlDB, err := store.Open(context.Background(), db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub []byte
+	if err := sqlDB.QueryRow(`SELECT public_key FROM keys WHERE format = 'jwt' LIMIT 1`).Scan(&pub); err != nil {
+		t.Fatal(err)
+	}
+	kids := []string{"evil\u009b31m\u202e\x1b[2J", strings.Repeat("L", 300), "plainevil"}
+	for i, kid := range kids {
+		_, err = sqlDB.Exec(`INSERT INTO keys (kid, format, alg, state, public_key, created_at) VALUES (?, 'jwt', 'EdDSA', 'retired', ?, ?)`, kid, pub, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sqlDB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range kids {
+		code, stdout, stderr := runCLI(t, "", "keys", "compromise", "--db", db, "--reason", "planted", "--", kid)
+		if code != 0 {
+			t.Fatalf("keys compromise %q: exit %d: %s", kid, code, stderr)
+		}
+		if strings.ContainsAny(stdout, "\x1b\u009b\u202e") || strings.Count(stdout, "\n") != 1 {
+			t.Errorf("keys compromise %q printed %q: not one plain line", kid, stdout)
+		}
+	}
+	if code, stdout, stderr := runCLI(t, "", "keys", "list", "--db", db); code != 0 || strings.Contains(stdout, "UNTRUSTED") {
+		t.Errorf("keys list after compromising the planted rows: exit %d: %s%s", code, stdout, stderr)
+	}
+}

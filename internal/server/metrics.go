@@ -38,7 +38,7 @@ func newMetrics() *metrics {
 			Name: "writ_verifications_total", Help: "Tokens checked by whoami, introspection (RFC 7662) and revocation (RFC 7009), by result: valid, or the reason for refusal.",
 		}, []string{"result"}),
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "writ_revocations_total", Help: "Revocations made through this server's API (admin, regenerate and RFC 7009), by kind; not those of the writ CLI.",
+			Name: "writ_revocations_total", Help: "Revocation requests answered with success by this server's API (admin, regenerate and RFC 7009), by kind, repeats that changed nothing included; not those of the writ CLI (see the audit log).",
 		}, []string{"kind"}),
 		keyAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "writ_key_age_seconds", Help: "Age of each published key, by format and state.",
