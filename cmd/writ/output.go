@@ -10,10 +10,16 @@ import (
 	"github.com/writ-dev/writ/internal/text"
 )
 
+// writeJSON writes v as indented JSON, with the characters that plain text
+// may not hold escaped (text.EscapeJSON): encoding/json writes C1
+// controls and bidi overrides raw, and people print JSON on terminals.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(text.EscapeJSON(b), '\n'))
+	return err
 }
 
 // table writes rows as aligned columns, the first row being the header.

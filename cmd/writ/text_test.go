@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,6 +133,18 @@ func TestOutputEscapesStoredText(t *testing.T) {
 			}
 			if len(lines) != want {
 				t.Errorf("%d lines, want %d:\n%s", len(lines), want, stdout)
+			}
+		})
+		t.Run(args[0]+" --output json", func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", append(args, "--output", "json")...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if strings.ContainsAny(stdout, "\x1b\r\u202e\u2028") || !strings.Contains(stdout, `\u202e\u2028`) {
+				t.Errorf("JSON output carries raw control or invisible characters: %q", stdout)
+			}
+			if !json.Valid([]byte(stdout)) {
+				t.Errorf("JSON output is not JSON: %q", stdout)
 			}
 		})
 	}

@@ -13,11 +13,13 @@
 package text
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -67,4 +69,28 @@ func Escape(s string) string {
 func notPlain(r rune) bool {
 	// unicode.C holds Cc, Cf, Co, Cs and the unassigned code points.
 	return unicode.In(r, unicode.C, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
+}
+
+// EscapeJSON returns the JSON document b, as encoding/json writes it
+// (valid UTF-8, ASCII controls already escaped), with every other
+// character that plain text may not hold written as a \u escape (a
+// surrogate pair above U+FFFF): the same document to any JSON reader, and
+// safe to print on a terminal. b itself is returned when it has none.
+func EscapeJSON(b []byte) []byte {
+	if !bytes.ContainsFunc(b, func(r rune) bool { return r >= utf8.RuneSelf && notPlain(r) }) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+32)
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r < utf8.RuneSelf || !notPlain(r) || (r == utf8.RuneError && n == 1) {
+			out = append(out, b[i:i+n]...)
+		} else if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += n
+	}
+	return out
 }

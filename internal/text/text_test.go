@@ -1,6 +1,7 @@
 package text
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -85,4 +86,26 @@ func FuzzEscape(f *testing.F) {
 			t.Fatalf("Escape changed plain %q to %q", s, e)
 		}
 	})
+}
+
+func TestEscapeJSON(t *testing.T) {
+	v := map[string]string{"sub": "a\u009b31m\u202eb\x1b\u3164c\U000E0001 Zoë ☕ \ufffd", "n": "plain"}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := EscapeJSON(b)
+	if strings.ContainsFunc(string(out), func(r rune) bool { return r != '\n' && notPlain(r) }) {
+		t.Errorf("EscapeJSON left characters that are not plain: %q", out)
+	}
+	if !strings.Contains(string(out), `a\u009b31m\u202eb\u001b\u3164c\udb40\udc01 Zoë ☕ �`) {
+		t.Errorf("EscapeJSON(%s) = %s", b, out)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(out, &back); err != nil || back["sub"] != v["sub"] || back["n"] != "plain" {
+		t.Errorf("EscapeJSON changed the document: %v %q", err, back)
+	}
+	if plain := []byte(`{"n": "Zoë"}`); &EscapeJSON(plain)[0] != &plain[0] {
+		t.Error("EscapeJSON copied a plain document")
+	}
 }
