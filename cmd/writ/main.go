@@ -164,6 +164,25 @@ Global settings come from flags or the environment:
 		newBackupCmd(g),
 		newServeCmd(g),
 	)
+	// cobra's own commands, made now rather than at Execute, so that a
+	// mistyped topic or shell gets a hint too: writ help tokn, writ
+	// completion bsh.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "completion":
+			group(c)
+		case "help":
+			c.Args = func(c *cobra.Command, a []string) error {
+				found, rest, err := c.Root().Find(a)
+				if err != nil || found == nil {
+					found, rest = c.Root(), a
+				}
+				return noSubcommand(found, rest)
+			}
+		}
+	}
 	return root
 }
 
@@ -172,18 +191,22 @@ Global settings come from flags or the environment:
 // subcommand as a hint.
 func group(cmd *cobra.Command) *cobra.Command {
 	cmd.SuggestionsMinimumDistance = 2
-	cmd.Args = func(c *cobra.Command, a []string) error {
-		if len(a) == 0 {
-			return nil
-		}
-		err := usagef("unknown command %q for %q", a[0], c.CommandPath())
-		if s := c.SuggestionsFor(a[0]); len(s) > 0 {
-			return withHint(err, fmt.Sprintf("did you mean %q?", c.CommandPath()+" "+s[0]))
-		}
-		return withHint(err, fmt.Sprintf("run '%s --help' for its commands", c.CommandPath()))
-	}
+	cmd.Args = noSubcommand
 	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	return cmd
+}
+
+// noSubcommand is the usage error for a group c given the arguments a,
+// which name none of its subcommands, with the nearest one as a hint.
+func noSubcommand(c *cobra.Command, a []string) error {
+	if len(a) == 0 {
+		return nil
+	}
+	err := usagef("unknown command %q for %q", a[0], c.CommandPath())
+	if s := c.SuggestionsFor(a[0]); len(s) > 0 {
+		return withHint(err, fmt.Sprintf("did you mean %q?", c.CommandPath()+" "+s[0]))
+	}
+	return withHint(err, fmt.Sprintf("run '%s --help' for its commands", c.CommandPath()))
 }
 
 // dashHint is the hint for an argument that starts with '-' but is a value:

@@ -170,6 +170,9 @@ func TestDidYouMean(t *testing.T) {
 		{[]string{"keys", "compromise", "--Xy_9AbcdEfgh"}, "goes after --"},
 		{[]string{"token", "issue", "--frobnicate"}, "run 'writ token issue --help' for its flags"},
 		{[]string{"frobnicate"}, "run 'writ --help' for its commands"},
+		{[]string{"help", "tokn"}, `did you mean "writ token"?`},
+		{[]string{"help", "token", "isue"}, `did you mean "writ token issue"?`},
+		{[]string{"completion", "bsh"}, `did you mean "writ completion bash"?`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, _, stderr := runCLI(t, "", tc.args...)
