@@ -72,18 +72,18 @@ func notPlain(r rune) bool {
 }
 
 // EscapeJSON returns the JSON document b, as encoding/json writes it
-// (valid UTF-8, ASCII controls already escaped), with every other
+// (valid UTF-8, ASCII controls but DEL escaped in strings), with every other
 // character that plain text may not hold written as a \u escape (a
 // surrogate pair above U+FFFF): the same document to any JSON reader, and
 // safe to print on a terminal. b itself is returned when it has none.
 func EscapeJSON(b []byte) []byte {
-	if !bytes.ContainsFunc(b, func(r rune) bool { return r >= utf8.RuneSelf && notPlain(r) }) {
+	if !bytes.ContainsFunc(b, escapedInJSON) {
 		return b
 	}
 	out := make([]byte, 0, len(b)+32)
 	for i := 0; i < len(b); {
 		r, n := utf8.DecodeRune(b[i:])
-		if r < utf8.RuneSelf || !notPlain(r) || (r == utf8.RuneError && n == 1) {
+		if !escapedInJSON(r) || (r == utf8.RuneError && n == 1) {
 			out = append(out, b[i:i+n]...)
 		} else if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
 			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
@@ -93,4 +93,11 @@ func EscapeJSON(b []byte) []byte {
 		i += n
 	}
 	return out
+}
+
+// escapedInJSON reports whether EscapeJSON escapes r: encoding/json leaves
+// it raw, and plain text may not hold it. The other ASCII controls are
+// JSON's own whitespace between values, or already escaped.
+func escapedInJSON(r rune) bool {
+	return (r >= utf8.RuneSelf || r == 0x7f) && notPlain(r)
 }

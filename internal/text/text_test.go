@@ -85,6 +85,20 @@ func FuzzEscape(f *testing.F) {
 		if Plain("s", s, len(s)) == nil && e != s {
 			t.Fatalf("Escape changed plain %q to %q", s, e)
 		}
+		// EscapeJSON: the same document, and nothing but structural
+		// newlines that plain text may not hold.
+		b, err := json.Marshal(map[string]string{"s": s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := EscapeJSON(b)
+		var want, back map[string]string
+		if err := errors.Join(json.Unmarshal(b, &want), json.Unmarshal(out, &back)); err != nil || back["s"] != want["s"] {
+			t.Fatalf("EscapeJSON(%s) = %s: read back %q, %v", b, out, back["s"], err)
+		}
+		if strings.ContainsFunc(string(out), notPlain) {
+			t.Fatalf("EscapeJSON(%s) = %q is not plain", b, out)
+		}
 	})
 }
 
