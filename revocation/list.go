@@ -180,6 +180,9 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 	if err := o.Check(); err != nil {
 		return Entry{}, err
 	}
+	if o.Grace < 0 {
+		return Entry{}, fmt.Errorf("%w: negative grace period", ErrInvalid)
+	}
 	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
 		var subject, kid string
 		var exp int64
