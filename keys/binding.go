@@ -7,7 +7,10 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -33,6 +36,19 @@ import (
 // genuine), but a row planted before the upgrade as a retired or removed
 // key, whose private half writ would have destroyed anyway, cannot be told
 // from a real one. writ keys list shows every key the binding kept.
+
+// A row's MAC proves that the master key wrote the row once, not that the
+// row is current: an earlier version of a row, with its earlier MAC, could
+// be put back (a compromised key restored as next, a removed one as
+// retired). So the master key also seals the published set: meta
+// 'key_set_seal' lists the kid and row MAC of every published row (next,
+// active, retired) it trusts, under an HMAC, and every transaction that
+// changes keys writes it anew (commit). A published row is trusted only if
+// the seal lists it with its MAC: a row put back is not, and stays out of
+// every later seal. Putting back every published row and the seal
+// together, as they all were at an earlier time, is restoring an earlier
+// copy of the keyring, which the database alone cannot tell from the
+// original.
 
 // The plaintexts of the master-key check value, sealed under the master key
 // in meta 'master_key_check'.
@@ -114,20 +130,33 @@ func rows(ctx context.Context, q querier, where string, args ...any) ([]row, err
 	return out, nil
 }
 
-// trusted returns the rows matching where that the master key vouches for,
-// oldest first.
+// trusted returns the rows matching where that the master key vouches
+// for and, if published, lists in its seal, oldest first.
 func (r *Ring) trusted(ctx context.Context, q querier, where string, args ...any) ([]row, error) {
-	all, err := rows(ctx, q, where, args...)
+	all, _, seal, err := r.sealedRows(ctx, q, where, args...)
 	if err != nil {
 		return nil, err
 	}
 	out := all[:0]
 	for _, w := range all {
-		if r.mk.vouches(&w) {
+		if r.trust(&w, seal) {
 			out = append(out, w)
 		}
 	}
 	return out, nil
+}
+
+// trust reports whether the master key vouches for w and, if w is
+// published, lists it in seal.
+func (r *Ring) trust(w *row, seal map[string][]byte) bool {
+	if !r.mk.vouches(w) {
+		return false
+	}
+	switch State(w.state) {
+	case Next, Active, Retired:
+		return hmac.Equal(seal[w.kid], w.mac)
+	}
+	return true
 }
 
 // update writes w, changed from a row in state from, with its new MAC, and
@@ -135,10 +164,131 @@ func (r *Ring) trusted(ctx context.Context, q querier, where string, args ...any
 // fails unless exactly that row changed.
 func (r *Ring) update(ctx context.Context, tx *sql.Tx, w *row, from State) error {
 	w.mac = r.mk.rowMAC(w)
-	return swap(ctx, tx, `UPDATE keys SET state = ?1, activated_at = ?2, retired_at = ?3, unpublish_at = ?4, removed_at = ?5,
+	err := swap(ctx, tx, `UPDATE keys SET state = ?1, activated_at = ?2, retired_at = ?3, unpublish_at = ?4, removed_at = ?5,
 		compromised_at = ?6, mac = ?7, private_key = CASE WHEN ?1 IN ('next', 'active') THEN private_key END
 		WHERE kid = ?8 AND state = ?9`,
 		w.state, w.activated, w.retired, w.unpublish, w.removed, w.compromised, w.mac, w.kid, string(from))
+	if err != nil {
+		return err
+	}
+	return r.reseal(ctx, tx, w)
+}
+
+// sealName names the seal of the published key set in meta.
+const sealName = "key_set_seal"
+
+// appendSeal returns the seal listing the kids and row MACs of entries,
+// in the order of their kids, then an HMAC of that list.
+func (m *MasterKey) appendSeal(entries map[string][]byte) []byte {
+	var b []byte
+	for _, kid := range slices.Sorted(maps.Keys(entries)) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(kid)))
+		b = append(append(b, kid...), entries[kid]...)
+	}
+	return append(b, m.sealMAC(b)...)
+}
+
+func (m *MasterKey) sealMAC(entries []byte) []byte {
+	h := hmac.New(sha256.New, m.rowKey)
+	h.Write([]byte("writ published key set\x00"))
+	h.Write(entries)
+	return h.Sum(nil)
+}
+
+// openSeal returns the kids and row MACs that seal lists, none when it is
+// missing or not the master key's.
+func (m *MasterKey) openSeal(seal []byte) map[string][]byte {
+	if len(seal) < sha256.Size {
+		return nil
+	}
+	entries, sum := seal[:len(seal)-sha256.Size], seal[len(seal)-sha256.Size:]
+	if !hmac.Equal(sum, m.sealMAC(entries)) {
+		return nil
+	}
+	out := map[string][]byte{}
+	for len(entries) >= 4 {
+		n := int(binary.BigEndian.Uint32(entries))
+		if len(entries) < 4+n+sha256.Size {
+			return nil
+		}
+		out[string(entries[4:4+n])] = entries[4+n : 4+n+sha256.Size]
+		entries = entries[4+n+sha256.Size:]
+	}
+	if len(entries) != 0 {
+		return nil
+	}
+	return out
+}
+
+// publishedWhere selects the rows of the key sets.
+const publishedWhere = `state IN ('next', 'active', 'retired')`
+
+// sealedRows returns the key rows matching where, oldest first, with their
+// sealed private halves and the opened seal. One statement reads rows and
+// seal, so that a change committed meanwhile by another process never
+// looks like a row put back.
+func (r *Ring) sealedRows(ctx context.Context, q querier, where string, args ...any) (ws []row, private [][]byte, seal map[string][]byte, err error) {
+	rs, err := q.QueryContext(ctx, sealedQuery(where), args...)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("keys: %w", err)
+	}
+	return r.readSealed(rs)
+}
+
+// sealedQuery is the statement of sealedRows.
+func sealedQuery(where string) string {
+	return `SELECT (SELECT value FROM meta WHERE name = '` + sealName + `'), ` + rowColumns + `, private_key
+		FROM keys WHERE ` + where + ` ORDER BY created_at, rowid`
+}
+
+// readSealed reads the result of sealedQuery, as sealedRows returns it.
+func (r *Ring) readSealed(rs *sql.Rows) (ws []row, private [][]byte, seal map[string][]byte, err error) {
+	defer rs.Close()
+	var sealed []byte
+	for rs.Next() {
+		var w row
+		var priv []byte
+		if err := rs.Scan(append(append([]any{&sealed}, w.dest()...), &priv)...); err != nil {
+			return nil, nil, nil, fmt.Errorf("keys: %w", err)
+		}
+		ws, private = append(ws, w), append(private, priv)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, nil, nil, fmt.Errorf("keys: %w", err)
+	}
+	return ws, private, r.mk.openSeal(sealed), nil
+}
+
+// reseal records in the seal, within tx, the row w as written: listed
+// with its MAC while published, not listed otherwise. A seal that is
+// missing or not the master key's lists nothing else afterwards.
+func (r *Ring) reseal(ctx context.Context, tx *sql.Tx, w *row) error {
+	var sealed []byte
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = '`+sealName+`'`).Scan(&sealed)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("keys: %w", err)
+	}
+	entries := r.mk.openSeal(sealed)
+	if entries == nil {
+		entries = map[string][]byte{}
+	}
+	switch State(w.state) {
+	case Next, Active, Retired:
+		entries[w.kid] = w.mac
+	default:
+		delete(entries, w.kid)
+	}
+	return r.writeSeal(ctx, tx, entries)
+}
+
+// writeSeal writes the seal listing entries.
+func (r *Ring) writeSeal(ctx context.Context, tx *sql.Tx, entries map[string][]byte) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('`+sealName+`', ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, r.mk.appendSeal(entries))
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	return nil
 }
 
 // openCheck reads the master-key check value of the database: the
@@ -183,6 +333,7 @@ func (r *Ring) bind(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		entries := map[string][]byte{}
 		for _, w := range all {
 			if !r.genuine(ctx, tx, &w) {
 				continue // left without a MAC: untrusted, and List says so
@@ -191,6 +342,12 @@ func (r *Ring) bind(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, `UPDATE keys SET mac = ? WHERE kid = ?`, w.mac, w.kid); err != nil {
 				return err
 			}
+			if s := State(w.state); s == Next || s == Active || s == Retired {
+				entries[w.kid] = w.mac
+			}
+		}
+		if err := r.writeSeal(ctx, tx, entries); err != nil {
+			return err
 		}
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('master_key_check', ?)
@@ -198,6 +355,9 @@ func (r *Ring) bind(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Without a check value (a new keyring, or one whose check value was
+	// deleted) nothing is bound: a missing check value vouches for nothing,
+	// and the seal, if any, stands.
 	return tx.Commit()
 }
 
@@ -225,8 +385,8 @@ func (r *Ring) genuine(ctx context.Context, tx *sql.Tx, w *row) bool {
 	return err == nil
 }
 
-// record returns w as a Record, Untrusted unless m vouches for it.
-func (m *MasterKey) record(w *row) (Record, error) {
+// record returns w as a Record, Untrusted unless trusted.
+func record(w *row, trusted bool) (Record, error) {
 	rec := Record{
 		ID: w.kid, Format: Format(w.format), Algorithm: w.alg, State: State(w.state),
 		CreatedAt:     time.Unix(w.created, 0).UTC(),
@@ -235,7 +395,7 @@ func (m *MasterKey) record(w *row) (Record, error) {
 		UnpublishAt:   unixOrZero(w.unpublish),
 		RemovedAt:     unixOrZero(w.removed),
 		CompromisedAt: unixOrZero(w.compromised),
-		Untrusted:     !m.vouches(w),
+		Untrusted:     !trusted,
 	}
 	var err error
 	if rec.Public, err = x509.ParsePKIXPublicKey(w.pub); err != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/keys"
@@ -189,6 +190,101 @@ func TestTamperedRowsUntrusted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An earlier version of a row, with the MAC the master key gave it then,
+// put back without the master key is never trusted again: a compromised
+// key restored as next or active, a removed one as retired. Its MAC is
+// genuine; the seal of the published set no longer lists it.
+func TestPutBackRowsUntrusted(t *testing.T) {
+	ctx := context.Background()
+	type saved struct {
+		state, unpublish, mac, private any
+	}
+	save := func(t *testing.T, db *sql.DB, kid string) saved {
+		t.Helper()
+		var s saved
+		if err := db.QueryRow(`SELECT state, unpublish_at, mac, private_key FROM keys WHERE kid = ?`, kid).Scan(&s.state, &s.unpublish, &s.mac, &s.private); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	putBack := func(t *testing.T, db *sql.DB, kid string, s saved) {
+		t.Helper()
+		exec(t, db, `UPDATE keys SET state = ?, unpublish_at = ?, mac = ?, private_key = ?, retired_at = NULL, removed_at = NULL, compromised_at = NULL
+			WHERE kid = ?`, s.state, s.unpublish, s.mac, s.private, kid)
+	}
+	for _, tc := range []struct {
+		name string
+		// withdraw takes the key kid out of service as an admin would.
+		withdraw func(t *testing.T, e *ringEnv, kid string)
+		state    keys.State // the earlier state put back
+	}{
+		{"compromised next put back", func(t *testing.T, e *ringEnv, kid string) {
+			if err := e.ring.Compromise(ctx, kid, keys.CompromiseOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}, keys.Next},
+		{"compromised active put back with its private half", func(t *testing.T, e *ringEnv, kid string) {
+			if err := e.ring.Compromise(ctx, kid, keys.CompromiseOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}, keys.Active},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newRingEnv(t)
+			e.ensure(t, verifier.EdDSA)
+			db := e.tamperer(t)
+			var kid string
+			if err := db.QueryRow(`SELECT kid FROM keys WHERE format = 'jwt' AND state = ?`, string(tc.state)).Scan(&kid); err != nil {
+				t.Fatal(err)
+			}
+			before := save(t, db, kid)
+			tc.withdraw(t, e, kid)
+			if tc.state == keys.Active { // make room: the next key signs now
+				exec(t, db, `UPDATE keys SET state = 'retired' WHERE format = 'jwt' AND state = 'active'`)
+			}
+			putBack(t, db, kid, before)
+			if where := e.published(t, kid); len(where) > 0 {
+				t.Errorf("key put back is published in %v", where)
+			}
+			if got := e.untrusted(t); !slices.Contains(got, kid) {
+				t.Errorf("List marks %v untrusted, not the key put back %s", got, kid)
+			}
+			if k, err := e.ring.Signer(ctx, keys.JWT); err == nil && k.ID() == kid {
+				t.Errorf("the key put back %s signs", kid)
+			}
+			// A later change sealed by the master key does not take it in.
+			if _, err := e.ring.Rotate(ctx, keys.PASETO, keys.RotateOptions{Force: true}); err != nil {
+				t.Fatal(err)
+			}
+			if where := e.published(t, kid); len(where) > 0 {
+				t.Errorf("after a rotation, the key put back is published in %v", where)
+			}
+		})
+	}
+	t.Run("removed put back as retired", func(t *testing.T) {
+		e := newRingEnv(t)
+		e.ensure(t, verifier.EdDSA)
+		db := e.tamperer(t)
+		rot, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := save(t, db, rot.Retired)
+		later, err := keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: e.mk, Now: func() time.Time { return ringNow.Add(time.Hour) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kids, err := later.Expire(ctx); err != nil || !slices.Contains(kids, rot.Retired) {
+			t.Fatalf("Expire = %v, %v; want %s removed", kids, err, rot.Retired)
+		}
+		putBack(t, db, rot.Retired, before)
+		exec(t, db, `UPDATE keys SET retired_at = created_at WHERE kid = ?`, rot.Retired)
+		if where := e.published(t, rot.Retired); len(where) > 0 {
+			t.Errorf("removed key put back is published in %v", where)
+		}
+	})
 }
 
 func exec(t *testing.T, db *sql.DB, query string, args ...any) {

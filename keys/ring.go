@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -92,7 +93,7 @@ type Ring struct {
 	mu      sync.Mutex
 	signers map[Format]*Key // the opened active key of each format
 
-	activeKey *sql.Stmt // the row and sealed private half of the active key of a format
+	published *sql.Stmt // sealedQuery(publishedWhere)
 }
 
 // OpenRing returns the keyring of cfg.DB. It fails with ErrMasterKey when
@@ -124,7 +125,7 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	}
 	// Prepared once: Signer runs on every issuance, and parsing the SQL
 	// each time cost as much as running it.
-	r.activeKey, err = r.db.PrepareContext(ctx, `SELECT `+rowColumns+`, private_key FROM keys WHERE format = ? AND state = 'active'`)
+	r.published, err = r.db.PrepareContext(ctx, sealedQuery(publishedWhere))
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
@@ -185,6 +186,9 @@ func (r *Ring) insert(ctx context.Context, tx *sql.Tx, k *Key, state State, pub,
 		}
 		return fmt.Errorf("keys: add %s: %w", k, err)
 	}
+	if err := r.reseal(ctx, tx, &w); err != nil {
+		return err
+	}
 	return audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyAdd, KID: k.id,
 		Detail: fmt.Sprintf("%s %s key, %s", k.Format(), k.alg, state)})
 }
@@ -235,20 +239,25 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 
 // Signer returns the active key of format, private half opened.
 func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
-	// One read of the active row: a rotation in another process between two
-	// reads could otherwise destroy the private half in between.
-	var w row
-	var sealed []byte
-	err := r.activeKey.QueryRowContext(ctx, string(format)).Scan(append(w.dest(), &sealed)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoActiveKey, format)
-	}
+	// One read of the published rows: a rotation in another process
+	// between two reads could otherwise destroy the private half in
+	// between, or look like a row put back.
+	rs, err := r.published.QueryContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	if !r.mk.vouches(&w) {
-		return nil, fmt.Errorf("%w: the active %s key %q", ErrUntrusted, format, w.kid)
+	ws, private, seal, err := r.readSealed(rs)
+	if err != nil {
+		return nil, err
 	}
+	i := slices.IndexFunc(ws, func(w row) bool { return w.format == string(format) && State(w.state) == Active })
+	switch {
+	case i < 0:
+		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoActiveKey, format)
+	case !r.trust(&ws[i], seal):
+		return nil, fmt.Errorf("%w: the active %s key %q", ErrUntrusted, format, ws[i].kid)
+	}
+	w, sealedKey := ws[i], private[i]
 	kid, alg := w.kid, w.alg
 	r.mu.Lock()
 	k := r.signers[format]
@@ -257,7 +266,7 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 		return k, nil
 	}
 	// A new active key: open it, and let the old one's private half go.
-	k, err = r.openKey(kid, alg, sealed)
+	k, err = r.openKey(kid, alg, sealedKey)
 	if err != nil {
 		return nil, err
 	}
@@ -297,27 +306,31 @@ func (r *Ring) openKey(kid, alg string, sealed []byte) (*Key, error) {
 // List returns every key in the keyring, oldest first, including rows that
 // the master key does not vouch for (Record.Untrusted).
 func (r *Ring) List(ctx context.Context) ([]Record, error) {
-	all, err := rows(ctx, r.db, `true`)
+	all, _, seal, err := r.sealedRows(ctx, r.db, `true`)
 	if err != nil {
 		return nil, err
 	}
-	return r.records(all)
+	out := make([]Record, 0, len(all))
+	for i := range all {
+		rec, err := record(&all[i], r.trust(&all[i], seal))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
 }
 
 // Published returns the keys that belong in the key sets: next, active and
 // retired, oldest first, each vouched for by the master key.
 func (r *Ring) Published(ctx context.Context) ([]Record, error) {
-	pub, err := r.trusted(ctx, r.db, `state IN ('next', 'active', 'retired')`)
+	pub, err := r.trusted(ctx, r.db, publishedWhere)
 	if err != nil {
 		return nil, err
 	}
-	return r.records(pub)
-}
-
-func (r *Ring) records(ws []row) ([]Record, error) {
-	out := make([]Record, 0, len(ws))
-	for i := range ws {
-		rec, err := r.mk.record(&ws[i])
+	out := make([]Record, 0, len(pub))
+	for i := range pub {
+		rec, err := record(&pub[i], true)
 		if err != nil {
 			return nil, err
 		}
