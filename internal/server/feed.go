@@ -59,6 +59,16 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	epoch, seq := s.snap.Epoch(), s.snap.Seq()
+	switch {
+	case since > seq:
+		writeError(w, http.StatusConflict, "since_ahead", fmt.Sprintf("%v: asked for changes after %d, the list is at %d: read it from 0", revocation.ErrAhead, since, seq))
+		return
+	case since > 0 && seq-since > FeedMaxChanges:
+		// Told, like a reader ahead, to read the whole list, which is built
+		// once per (epoch, seq).
+		writeError(w, http.StatusConflict, "since_too_old", fmt.Sprintf("more than %d changes after %d: read it from 0", FeedMaxChanges, since))
+		return
+	}
 	if tag := feedETag(epoch, since, seq); etagMatch(r.Header.Get("If-None-Match"), tag) {
 		w.Header().Set("ETag", tag)
 		w.WriteHeader(http.StatusNotModified)
@@ -88,17 +98,27 @@ const (
 	feedCacheBytes = 256 << 20
 )
 
+// FeedMaxChanges bounds the changes an incremental document may cover: a
+// reader further behind is answered 409 and reads the whole list, which is
+// built once per (epoch, seq). Without it, readers asking for many since
+// values far behind would each have a document nearly the size of the
+// list built, and the one full document evicted.
+const FeedMaxChanges = 10_000
+
 // feedCache holds the feed's documents, one per since, so that each is
 // built once per (epoch, since, seq) however many read it: readers of a
 // document being built wait for that build. Its entries are kept, and the
 // document is signed again with a fresh iat once it is older than the
 // server's refresh interval, since remote verifiers count their staleness
-// from iat. One document is built or signed at a time, so that readers
-// asking for many different since values cannot multiply the memory.
+// from iat. One whole document (since 0) and one incremental document
+// (at most FeedMaxChanges entries) are built or signed at a time, so that
+// readers asking for many since values cannot multiply the memory, and an
+// incremental read never waits for a whole list to be built.
 type feedCache struct {
 	mu   sync.Mutex
 	docs map[int64]*feedDoc // by since
-	work sync.Mutex         // held while building or signing
+	// held while building or signing the whole list, or a change set
+	whole, changes sync.Mutex
 
 	builds, signatures prometheus.Counter
 }
@@ -142,10 +162,14 @@ func (c *feedCache) get(ctx context.Context, s *Server, since int64, epoch strin
 	// A build or signature serves every reader waiting for it: it goes on
 	// if the reader who started it leaves.
 	ctx = context.WithoutCancel(ctx)
+	work := &c.changes
+	if since == 0 {
+		work = &c.whole
+	}
 	if d.body == nil || d.epoch != epoch || d.seq < seq {
-		c.work.Lock()
+		work.Lock()
 		err := c.build(ctx, s, d)
-		c.work.Unlock()
+		work.Unlock()
 		if err != nil {
 			c.forget(d)
 			return nil, "", err
@@ -154,9 +178,9 @@ func (c *feedCache) get(ctx context.Context, s *Server, since int64, epoch strin
 	// A document signed while this reader waited, or within the refresh
 	// interval before it came, will do.
 	if d.signed == nil || arrived.Sub(d.signedAt) >= s.cfg.Refresh {
-		c.work.Lock()
+		work.Lock()
 		err := c.sign(ctx, s, d)
-		c.work.Unlock()
+		work.Unlock()
 		if err != nil {
 			return nil, "", err
 		}

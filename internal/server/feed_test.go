@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/writ-dev/writ/internal/server"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
@@ -152,5 +155,39 @@ func TestFeedAndFileAgree(t *testing.T) {
 		if revoked[0] != revoked[1] || revoked[0] != (at >= 0) {
 			t.Errorf("at expiry%+v: revoked from the feed %v, from the file %v; want %v", at, revoked[0], revoked[1], at >= 0)
 		}
+	}
+}
+
+// A reader more than server.FeedMaxChanges changes behind is told to read the
+// whole list, as a reader ahead is: whatever since values readers send, no
+// document of nearly the whole list's size is built for each, and the one
+// whole document is not evicted by them. A remote feed maps the answer to
+// ErrAhead, on which a snapshot reads the whole list.
+func TestFeedSinceTooOld(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const n = server.FeedMaxChanges + 100
+	fillList(t, f.db, f.list, n)
+	const builds = "writ_revocation_feed_builds_total"
+	before := f.feedCounter(builds)
+	for since := 1; since <= 40; since++ {
+		code, _, body := f.do("GET", fmt.Sprintf("/v1/revocations?since=%d", since), "", "", "")
+		if code != http.StatusConflict || !strings.Contains(body, "since_too_old") {
+			t.Fatalf("since=%d: %d %.80s…; want 409 since_too_old", since, code, body)
+		}
+	}
+	if got := f.feedCounter(builds) - before; got != 0 {
+		t.Errorf("readers far behind had %d documents built", got)
+	}
+	if code, _, _ := f.do("GET", fmt.Sprintf("/v1/revocations?since=%d", n+1-server.FeedMaxChanges), "", "", ""); code != http.StatusOK {
+		t.Errorf("a reader %d changes behind: %d, want 200", server.FeedMaxChanges, code)
+	}
+	feed := f.remoteFeed(f.remoteKeys(), nil)
+	if _, err := feed.Changes(ctx, 1); !errors.Is(err, revocation.ErrAhead) {
+		t.Errorf("remote feed far behind: %v, want ErrAhead (read it from 0)", err)
+	}
+	// Ahead, even with If-None-Match: *, is a 409.
+	if code, _, _ := f.do("GET", fmt.Sprintf("/v1/revocations?since=%d", n+5), "", "", "", "If-None-Match", "*"); code != http.StatusConflict {
+		t.Errorf("a reader ahead with If-None-Match: *: %d, want 409", code)
 	}
 }
