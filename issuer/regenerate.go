@@ -35,8 +35,12 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, r Revoker, o revoca
 	}
 	// Before the replacement is issued: a grace that the revocation would
 	// refuse must not leave two live tokens behind.
-	if err := revocation.CheckGrace(o.Grace, i.cfg.Now(), old.ExpiresAt); err != nil {
+	now := i.cfg.Now()
+	if err := revocation.CheckGrace(o.Grace, now, old.ExpiresAt); err != nil {
 		return nil, err
+	}
+	if o.Grace > 0 { // ends as checked, however long issuing takes
+		o.Grace, o.EffectiveAt = 0, now.Add(o.Grace)
 	}
 	t, err := i.Issue(ctx, Request{
 		Subject:  old.Subject,

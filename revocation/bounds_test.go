@@ -209,3 +209,31 @@ func TestOldWrappedEntry(t *testing.T) {
 		t.Errorf("a revocation taking effect after 2106: %v, want none yet", err)
 	}
 }
+
+// TestRegenerateGraceChecksOnce: a regeneration whose grace ends at the
+// old token's expiry revokes it then, even when the revocation is made a
+// second after the check (issuing took that long, or a second boundary
+// passed): before, the revocation checked the grace again from its own
+// later now, refused it, and left the replacement issued and unreturned
+// beside the old token, both valid.
+func TestRegenerateGraceChecksOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tok := e.issue(t, "alice", time.Hour)
+	later, err := revocation.NewList(revocation.Config{DB: e.db, MaxTTL: e.issuer.MaxTTL(),
+		Now: func() time.Time { return e.clock.now().Add(time.Second) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grace := tok.ExpiresAt.Sub(e.clock.now())
+	if _, err := e.issuer.Regenerate(ctx, tok.ID, later, revocation.Options{Grace: grace}); err != nil {
+		t.Fatalf("regenerate with a grace to the expiry: %v", err)
+	}
+	entries, err := e.list.Entries(ctx, revocation.Filter{})
+	if err != nil || len(entries) != 1 || !entries[0].EffectiveAt.Equal(tok.ExpiresAt) {
+		t.Fatalf("entries %+v, %v; want the old token revoked from its expiry %v", entries, err, tok.ExpiresAt)
+	}
+	if _, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{Grace: time.Second, EffectiveAt: tok.ExpiresAt}); !errors.Is(err, revocation.ErrInvalid) {
+		t.Errorf("grace and effective time together: %v, want ErrInvalid", err)
+	}
+}

@@ -121,6 +121,11 @@ type Options struct {
 	// Grace delays a token revocation: the token stays valid this long
 	// (used when a token is regenerated, so its holder can switch).
 	Grace time.Duration
+	// EffectiveAt, instead of Grace, is when a token revocation takes
+	// effect (at once if it is past). issuer.Regenerate fixes it before it
+	// issues the replacement, so that the revocation it makes afterwards
+	// ends the grace it checked, however long issuing took.
+	EffectiveAt time.Time
 }
 
 // MaxReason is the longest Options.Reason, in bytes.
@@ -180,8 +185,11 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 	if err := o.Check(); err != nil {
 		return Entry{}, err
 	}
-	if o.Grace < 0 {
+	switch {
+	case o.Grace < 0:
 		return Entry{}, fmt.Errorf("%w: negative grace period", ErrInvalid)
+	case o.Grace != 0 && !o.EffectiveAt.IsZero():
+		return Entry{}, fmt.Errorf("%w: a grace period and an effective time exclude each other", ErrInvalid)
 	}
 	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
 		var subject, kid string
@@ -193,10 +201,14 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 		if err != nil {
 			return Entry{}, err
 		}
-		if err := CheckGrace(o.Grace, now, time.Unix(exp, 0)); err != nil {
+		grace := o.Grace
+		if !o.EffectiveAt.IsZero() {
+			grace = max(o.EffectiveAt.Sub(now), 0)
+		}
+		if err := CheckGrace(grace, now, time.Unix(exp, 0)); err != nil {
 			return Entry{}, err
 		}
-		e := Entry{Kind: Token, Value: jti, EffectiveAt: now.Add(o.Grace), ExpiresAt: time.Unix(exp, 0), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+		e := Entry{Kind: Token, Value: jti, EffectiveAt: now.Add(grace), ExpiresAt: time.Unix(exp, 0), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
 		if eff := e.EffectiveAt.Unix(); eff < 0 || eff > maxTime32 {
 			return Entry{}, fmt.Errorf("%w: a revocation taking effect at %s, outside the times the list holds (1970 to %s)",
 				ErrInvalid, e.EffectiveAt.UTC().Format(time.RFC3339), time.Unix(maxTime32, 0).UTC().Format(time.RFC3339))
