@@ -279,8 +279,9 @@ func (s *Server) revokeSubject(w http.ResponseWriter, r *http.Request) {
 	var before time.Time
 	if req.Before != "" {
 		var err error
-		if before, err = time.Parse(time.RFC3339, req.Before); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request", `"before" must be an RFC 3339 time`)
+		// Before 1970 would read as zero, which means now to the list.
+		if before, err = time.Parse(time.RFC3339, req.Before); err != nil || before.Unix() <= 0 {
+			writeError(w, http.StatusBadRequest, "invalid_request", `"before" must be an RFC 3339 time after 1970`)
 			return
 		}
 	}

@@ -416,6 +416,8 @@ func TestBadRequests(t *testing.T) {
 		{"reason too long", "POST", "/v1/tokens/nope/revoke", "application/json", `{"reason":"` + strings.Repeat("a", 60<<10) + `"}`, 400},
 		{"subject revocation reason with a zero width space", "POST", "/v1/subjects/a/revoke", "application/json", `{"reason":"x\u200b"}`, 400},
 		{"regeneration reason with a paragraph separator", "POST", "/v1/tokens/nope/regenerate", "application/json", `{"reason":"x\u2029"}`, 400},
+		{"subject revocation before year 1 (read as now)", "POST", "/v1/subjects/a/revoke", "application/json", `{"before":"0001-01-01T00:00:00Z"}`, 400},
+		{"subject revocation before 1970", "POST", "/v1/subjects/a/revoke", "application/json", `{"before":"1969-12-31T23:59:59Z"}`, 400},
 		{"unknown jti", "GET", "/v1/tokens/nope", "", "", 404},
 		{"revoke unknown", "POST", "/v1/tokens/nope/revoke", "", "", 404},
 		{"unknown query", "GET", "/v1/tokens?sbuject=a", "", "", 400},
