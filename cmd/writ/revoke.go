@@ -35,8 +35,9 @@ reports success. Revoking a revoked token again is not an error.`,
 			var cut time.Time
 			if before != "" {
 				var err error
-				if cut, err = time.Parse(time.RFC3339, before); err != nil {
-					return usagef("--before %q: want an RFC 3339 time such as 2026-01-02T15:04:05Z", before)
+				// Before 1970 would read as zero, which means now to the list.
+				if cut, err = time.Parse(time.RFC3339, before); err != nil || cut.Unix() <= 0 {
+					return usagef("--before %q: want an RFC 3339 time after 1970, such as 2026-01-02T15:04:05Z", before)
 				}
 			}
 			s, err := g.open(cmd.Context())
