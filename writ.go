@@ -114,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 }
 
 func attach(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: cfg.MasterKey, Actor: cfg.Actor, Policy: cfg.Policy})
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: cfg.MasterKey, Actor: cfg.Actor, Policy: cfg.Policy, ReadOnly: cfg.ReadOnlyOK})
 	if err != nil {
 		return nil, err
 	}

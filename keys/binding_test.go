@@ -453,3 +453,21 @@ func TestReadOnlyCannotBind(t *testing.T) {
 		t.Fatalf("OpenRing read-only on an unbound database: %v, want an error asking for write access", err)
 	}
 }
+
+// A ring opened ReadOnly, as writ's read commands open it, binds nothing
+// even with write access: it asks for a command that writes.
+func TestReadOnlyRingWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	e := newRingEnv(t)
+	e.ensure(t, verifier.EdDSA)
+	exec(t, e.db, `UPDATE keys SET mac = NULL`)
+	exec(t, e.db, `UPDATE meta SET value = ? WHERE name = 'master_key_check'`, keys.SealUnboundCheck(e.mk))
+	_, err := keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: e.mk, ReadOnly: true})
+	if err == nil || !strings.Contains(err.Error(), "write access") {
+		t.Fatalf("OpenRing ReadOnly on an unbound database: %v, want an error asking for write access", err)
+	}
+	var bound int
+	if err := e.db.QueryRow(`SELECT count(*) FROM keys WHERE mac IS NOT NULL`).Scan(&bound); err != nil || bound != 0 {
+		t.Errorf("a read-only ring bound %d rows (%v)", bound, err)
+	}
+}

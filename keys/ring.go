@@ -77,6 +77,11 @@ type RingConfig struct {
 	Now func() time.Time
 	// Actor names who makes changes, for the audit log.
 	Actor string
+	// ReadOnly, for a process that only reads, opens the ring without
+	// writing: a database whose key rows are not bound to the master key
+	// yet (see binding.go) is refused until a process that may write
+	// opens it.
+	ReadOnly bool
 	// Policy is the rotation policy; its zero value means the defaults.
 	Policy Policy
 }
@@ -113,6 +118,9 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	check, err := r.openCheck(ctx, r.db)
 	if err != nil {
 		return nil, err
+	}
+	if check != checkBound && cfg.ReadOnly {
+		return nil, errors.New("keyring: the key rows are not bound to the master key yet: run a writ command with write access once")
 	}
 	if check != checkBound {
 		if err := r.bind(ctx); errors.Is(err, ErrMasterKey) {
