@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -256,7 +257,19 @@ func (r *Ring) readSealed(rs *sql.Rows) (ws []row, private [][]byte, seal map[st
 	if err := rs.Err(); err != nil {
 		return nil, nil, nil, fmt.Errorf("keys: %w", err)
 	}
-	return ws, private, r.mk.openSeal(sealed), nil
+	return ws, private, r.openSeal(sealed), nil
+}
+
+// openSeal is MasterKey.openSeal, remembering the last seal it opened:
+// Signer reads the seal at every issuance, and it seldom changes. The map
+// it returns is shared: read it only.
+func (r *Ring) openSeal(sealed []byte) map[string][]byte {
+	r.sealMu.Lock()
+	defer r.sealMu.Unlock()
+	if r.seal == nil || !bytes.Equal(sealed, r.sealBytes) {
+		r.seal, r.sealBytes = r.mk.openSeal(sealed), sealed
+	}
+	return r.seal
 }
 
 // reseal records in the seal, within tx, the row w as written: listed

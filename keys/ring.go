@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,7 +97,11 @@ type Ring struct {
 	mu      sync.Mutex
 	signers map[Format]*Key // the opened active key of each format
 
-	published *sql.Stmt // sealedQuery(publishedWhere)
+	sealMu    sync.Mutex
+	sealBytes []byte            // the seal opened last
+	seal      map[string][]byte // and what it lists
+
+	activeKey *sql.Stmt // sealedQuery of the active key of a format
 }
 
 // OpenRing returns the keyring of cfg.DB. It fails with ErrMasterKey when
@@ -133,7 +136,7 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	}
 	// Prepared once: Signer runs on every issuance, and parsing the SQL
 	// each time cost as much as running it.
-	r.published, err = r.db.PrepareContext(ctx, sealedQuery(publishedWhere))
+	r.activeKey, err = r.db.PrepareContext(ctx, sealedQuery(`format = ? AND state = 'active'`))
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
@@ -247,25 +250,23 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 
 // Signer returns the active key of format, private half opened.
 func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
-	// One read of the published rows: a rotation in another process
-	// between two reads could otherwise destroy the private half in
-	// between, or look like a row put back.
-	rs, err := r.published.QueryContext(ctx)
+	// One read of the active row and the seal: a rotation in another
+	// process between two reads could otherwise destroy the private half
+	// in between, or look like a row put back.
+	rs, err := r.activeKey.QueryContext(ctx, string(format))
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	ws, private, seal, err := r.readSealed(rs)
-	if err != nil {
-		return nil, err
-	}
-	i := slices.IndexFunc(ws, func(w row) bool { return w.format == string(format) && State(w.state) == Active })
 	switch {
-	case i < 0:
+	case err != nil:
+		return nil, err
+	case len(ws) == 0:
 		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoActiveKey, format)
-	case !r.trust(&ws[i], seal):
-		return nil, fmt.Errorf("%w: the active %s key %q", ErrUntrusted, format, ws[i].kid)
+	case !r.trust(&ws[0], seal):
+		return nil, fmt.Errorf("%w: the active %s key %q", ErrUntrusted, format, ws[0].kid)
 	}
-	w, sealedKey := ws[i], private[i]
+	w, sealedKey := ws[0], private[0]
 	kid, alg := w.kid, w.alg
 	r.mu.Lock()
 	k := r.signers[format]
