@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/writ-dev/writ/internal/store"
 )
 
 // TestForeignDatabaseRefused: every command, reading or writing, run on
@@ -33,18 +35,38 @@ func TestForeignDatabaseRefused(t *testing.T) {
 	jwksFile := filepath.Join(dir, "jwks.json")
 	writeFile(t, jwksFile, jwks)
 
-	foreign := filepath.Join(dir, "notes.db")
-	raw, err := sql.Open("sqlite", "file:"+foreign)
-	if err != nil {
-		t.Fatal(err)
+	// Another program's file, and files shaped like a writ database made
+	// before writ set its application_id: writ's table names and a schema
+	// version writ knows, but other columns.
+	schemas := map[string]string{"notes": `CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')`}
+	for v := 1; v <= store.SchemaVersion(); v++ {
+		schemas[fmt.Sprintf("writ's table names at version %d", v)] = fmt.Sprintf(`PRAGMA user_version = %d;
+			CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB);
+			CREATE TABLE keys (id INTEGER PRIMARY KEY);
+			CREATE TABLE tokens (id INTEGER PRIMARY KEY);`, v)
 	}
-	if _, err := raw.Exec(`CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')`); err != nil {
-		t.Fatal(err)
+	for name, schema := range schemas {
+		t.Run(name, func(t *testing.T) {
+			foreign := filepath.Join(t.TempDir(), "notes.db")
+			raw, err := sql.Open("sqlite", "file:"+foreign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.Exec(schema); err != nil {
+				t.Fatal(err)
+			}
+			raw.Close()
+			if err := os.Chmod(foreign, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			refusedByEveryCommand(t, foreign, token, jwksFile)
+		})
 	}
-	raw.Close()
-	if err := os.Chmod(foreign, 0o600); err != nil {
-		t.Fatal(err)
-	}
+}
+
+// refusedByEveryCommand checks that every command refuses the file
+// foreign as not a writ database and leaves it as it was.
+func refusedByEveryCommand(t *testing.T, foreign, token, jwksFile string) {
 	state := func() string {
 		data, err := os.ReadFile(foreign)
 		if err != nil {
@@ -59,7 +81,7 @@ func TestForeignDatabaseRefused(t *testing.T) {
 		return s
 	}
 	before := state()
-
+	dir := filepath.Dir(foreign)
 	for _, args := range [][]string{
 		{"verify", "--jwks", jwksFile, "--audience", "api", "--revocations", foreign, strings.TrimSpace(token)},
 		{"token", "list", "--db", foreign},
