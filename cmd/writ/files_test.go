@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -145,5 +146,48 @@ func TestInitRefusesSharedFile(t *testing.T) {
 	}
 	if code, stdout, stderr := runCLI(t, "", "keys", "list", "--db", link, "--master-key-file", filepath.Join(dir, "writ.key")); code != 0 || !strings.Contains(stdout, "active") {
 		t.Errorf("keys list: exit %d, %q, %q", code, stdout, stderr)
+	}
+}
+
+// TestInitLeavesNoKeyWithoutDatabase: writ init that makes no database
+// (here through a link to a missing file, or on a file others may read)
+// leaves no master key file behind, which the next init would take for
+// the key of a database it never sealed anything for; a key file that
+// was there already stays.
+func TestInitLeavesNoKeyWithoutDatabase(t *testing.T) {
+	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
+		t.Setenv(v, "")
+	}
+	dir := t.TempDir()
+	dangling := filepath.Join(dir, "dang.db")
+	if err := os.Symlink(filepath.Join(dir, "nonexist.db"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(dir, "shared.db")
+	if err := os.WriteFile(shared, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, db := range map[string]string{"dangling link": dangling, "shared file": shared} {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, "", "init", "--db", db)
+			if code != 1 || strings.Contains(stderr, "created master key") {
+				t.Errorf("exit %d, stderr %q; want exit 1 and no key created", code, stderr)
+			}
+			if _, err := os.Lstat(db + ".key"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("init left a master key file behind: %v", err)
+			}
+		})
+	}
+	// A key file that init did not make is never removed.
+	key := filepath.Join(dir, "mine.key")
+	writeFile(t, key, "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=\n")
+	if code, _, _ := runCLI(t, "", "init", "--db", dangling, "--master-key-file", key); code != 1 {
+		t.Errorf("init through a dangling link: exit %d, want 1", code)
+	}
+	if _, err := os.Stat(key); err != nil {
+		t.Errorf("init removed a key file it did not make: %v", err)
 	}
 }
