@@ -106,9 +106,6 @@ The old token may have expired or been revoked already: regenerate is also
 how its holder gets a new one with the same grants (without --grace).`,
 		Args: args(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if grace < 0 {
-				return usagef("--grace must not be negative")
-			}
 			s, err := g.open(cmd.Context())
 			if err != nil {
 				return err
@@ -121,7 +118,7 @@ how its holder gets a new one with the same grants (without --grace).`,
 			return printToken(g, t)
 		},
 	}
-	cmd.Flags().DurationVar(&grace, "grace", 0, "keep the old token valid this long, at most until it expires")
+	durationVar(cmd.Flags(), &grace, "grace", 0, maxDuration, "keep the old token valid this long, at most until it expires")
 	return cmd
 }
 
