@@ -35,7 +35,12 @@ func TestDurationFlagsBounded(t *testing.T) {
 		{[]string{"token", "regenerate", "n2Rk4Q"}, "grace"},
 	}
 	for _, f := range flags {
-		for _, value := range []string{"-1h", "-5m", "-1ns", "2562047h47m16s", "87601h"} {
+		values := []string{"-1h", "-5m", "-1ns", "2562047h47m16s", "87601h"}
+		if f.flag == "grace" {
+			// Bound by the old token's expiry (TestRevocationTimesBounded).
+			values = values[:3]
+		}
+		for _, value := range values {
 			args := append(append([]string{}, f.command...), "--db", db, "--"+f.flag+"="+value)
 			t.Run(strings.Join(f.command[:2], " ")+" --"+f.flag+"="+value, func(t *testing.T) {
 				code, stdout, stderr := runCLI(t, "", args...)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -118,7 +119,8 @@ how its holder gets a new one with the same grants (without --grace).`,
 			return printToken(g, t)
 		},
 	}
-	durationVar(cmd.Flags(), &grace, "grace", 0, maxDuration, "keep the old token valid this long, at most until it expires")
+	// No bound of its own: the grace must end by the old token's expiry.
+	durationVar(cmd.Flags(), &grace, "grace", 0, math.MaxInt64, "keep the old token valid this long, at most until it expires")
 	return cmd
 }
 
