@@ -88,21 +88,14 @@ func GenerateMasterKeyFile(path string) (*MasterKey, error) {
 
 // ReadMasterKeyFile reads a master key file. A file that others than its
 // owner may read, that another user owns, or that is not a regular file is
-// refused (fsperm.ErrNotPrivate), however path reaches it.
+// refused (fsperm.ErrNotPrivate), however path reaches it; a named pipe
+// at once, without waiting for a writer.
 func ReadMasterKeyFile(path string) (*MasterKey, error) {
-	f, err := os.Open(path)
+	f, err := fsperm.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
 	defer f.Close()
-	// The file read is the file checked, even if path changes meanwhile.
-	info, err := f.Stat()
-	if err == nil {
-		err = fsperm.Check(path, info)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("master key file: %w", err)
-	}
 	data, err := io.ReadAll(io.LimitReader(f, 1024))
 	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)

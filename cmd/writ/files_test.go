@@ -3,11 +3,14 @@ package main
 import (
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/writ-dev/writ/internal/store"
 )
 
 // TestForeignDatabaseRefused: every command, reading or writing, run on
@@ -33,18 +36,38 @@ func TestForeignDatabaseRefused(t *testing.T) {
 	jwksFile := filepath.Join(dir, "jwks.json")
 	writeFile(t, jwksFile, jwks)
 
-	foreign := filepath.Join(dir, "notes.db")
-	raw, err := sql.Open("sqlite", "file:"+foreign)
-	if err != nil {
-		t.Fatal(err)
+	// Another program's file, and files shaped like a writ database made
+	// before writ set its application_id: writ's table names and a schema
+	// version writ knows, but other columns.
+	schemas := map[string]string{"notes": `CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')`}
+	for v := 1; v <= store.SchemaVersion(); v++ {
+		schemas[fmt.Sprintf("writ's table names at version %d", v)] = fmt.Sprintf(`PRAGMA user_version = %d;
+			CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB);
+			CREATE TABLE keys (id INTEGER PRIMARY KEY);
+			CREATE TABLE tokens (id INTEGER PRIMARY KEY);`, v)
 	}
-	if _, err := raw.Exec(`CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')`); err != nil {
-		t.Fatal(err)
+	for name, schema := range schemas {
+		t.Run(name, func(t *testing.T) {
+			foreign := filepath.Join(t.TempDir(), "notes.db")
+			raw, err := sql.Open("sqlite", "file:"+foreign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.Exec(schema); err != nil {
+				t.Fatal(err)
+			}
+			raw.Close()
+			if err := os.Chmod(foreign, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			refusedByEveryCommand(t, foreign, token, jwksFile)
+		})
 	}
-	raw.Close()
-	if err := os.Chmod(foreign, 0o600); err != nil {
-		t.Fatal(err)
-	}
+}
+
+// refusedByEveryCommand checks that every command refuses the file
+// foreign as not a writ database and leaves it as it was.
+func refusedByEveryCommand(t *testing.T, foreign, token, jwksFile string) {
 	state := func() string {
 		data, err := os.ReadFile(foreign)
 		if err != nil {
@@ -59,7 +82,7 @@ func TestForeignDatabaseRefused(t *testing.T) {
 		return s
 	}
 	before := state()
-
+	dir := filepath.Dir(foreign)
 	for _, args := range [][]string{
 		{"verify", "--jwks", jwksFile, "--audience", "api", "--revocations", foreign, strings.TrimSpace(token)},
 		{"token", "list", "--db", foreign},
@@ -123,5 +146,48 @@ func TestInitRefusesSharedFile(t *testing.T) {
 	}
 	if code, stdout, stderr := runCLI(t, "", "keys", "list", "--db", link, "--master-key-file", filepath.Join(dir, "writ.key")); code != 0 || !strings.Contains(stdout, "active") {
 		t.Errorf("keys list: exit %d, %q, %q", code, stdout, stderr)
+	}
+}
+
+// TestInitLeavesNoKeyWithoutDatabase: writ init that makes no database
+// (here through a link to a missing file, or on a file others may read)
+// leaves no master key file behind, which the next init would take for
+// the key of a database it never sealed anything for; a key file that
+// was there already stays.
+func TestInitLeavesNoKeyWithoutDatabase(t *testing.T) {
+	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
+		t.Setenv(v, "")
+	}
+	dir := t.TempDir()
+	dangling := filepath.Join(dir, "dang.db")
+	if err := os.Symlink(filepath.Join(dir, "nonexist.db"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(dir, "shared.db")
+	if err := os.WriteFile(shared, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, db := range map[string]string{"dangling link": dangling, "shared file": shared} {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, "", "init", "--db", db)
+			if code != 1 || strings.Contains(stderr, "created master key") {
+				t.Errorf("exit %d, stderr %q; want exit 1 and no key created", code, stderr)
+			}
+			if _, err := os.Lstat(db + ".key"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("init left a master key file behind: %v", err)
+			}
+		})
+	}
+	// A key file that init did not make is never removed.
+	key := filepath.Join(dir, "mine.key")
+	writeFile(t, key, "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=\n")
+	if code, _, _ := runCLI(t, "", "init", "--db", dangling, "--master-key-file", key); code != 1 {
+		t.Errorf("init through a dangling link: exit %d, want 1", code)
+	}
+	if _, err := os.Stat(key); err != nil {
+		t.Errorf("init removed a key file it did not make: %v", err)
 	}
 }

@@ -52,9 +52,8 @@ Running it again on an initialised database only adds missing keys.`,
 // and its keys, reporting on stderr, and returns the opened state and the
 // keys it generated.
 func (g *globals) initialize(ctx context.Context, alg string) (*writ.DB, []*keys.Key, error) {
-	// An empty file is a new database too (see writ.Config.Create).
-	fi, dbErr := os.Stat(g.db)
-	newDB := errors.Is(dbErr, os.ErrNotExist) || dbErr == nil && fi.Size() == 0
+	newDB := g.noDatabase()
+	var createdKey os.FileInfo // the master key file this run created
 	if os.Getenv("WRIT_MASTER_KEY") == "" {
 		if _, err := os.Stat(g.keyFile()); errors.Is(err, os.ErrNotExist) {
 			if !newDB {
@@ -64,10 +63,21 @@ func (g *globals) initialize(ctx context.Context, alg string) (*writ.DB, []*keys
 			if _, err := keys.GenerateMasterKeyFile(g.keyFile()); err != nil {
 				return nil, nil, err
 			}
-			fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", g.keyFile())
+			createdKey, _ = os.Lstat(g.keyFile())
 		}
 	}
 	s, err := g.openAs(ctx, writ.Config{Create: true})
+	if err != nil && createdKey != nil && g.noDatabase() {
+		// A key for a database that was not made would be taken for
+		// that database's key by the next init: remove it, if it is
+		// still the one created above.
+		if fi, lerr := os.Lstat(g.keyFile()); lerr == nil && os.SameFile(fi, createdKey) && os.Remove(g.keyFile()) == nil {
+			createdKey = nil
+		}
+	}
+	if createdKey != nil {
+		fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", g.keyFile())
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,4 +90,11 @@ func (g *globals) initialize(ctx context.Context, alg string) (*writ.DB, []*keys
 		return nil, nil, err
 	}
 	return s, added, nil
+}
+
+// noDatabase reports whether the database path holds no database yet:
+// no file, or an empty one (see writ.Config.Create).
+func (g *globals) noDatabase() bool {
+	fi, err := os.Stat(g.db)
+	return errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/writ-dev/writ/internal/server"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -204,9 +205,9 @@ writ serve do it.`,
 	fl.BoolVar(&force, "force", false, "rotate even if the next key is newer than --max-age or --publish-floor")
 	fl.StringVar(&alg, "alg", "", "algorithm of the fresh next key (default: that of the key now activated)")
 	fl.BoolVar(&auto, "auto", false, "rotate only the formats that are due, per --period")
-	fl.DurationVar(&policy.Period, "period", keys.DefaultPeriod, "with --auto: how long a key signs before rotation")
-	fl.DurationVar(&maxAge, "max-age", 5*time.Minute, "the key sets' Cache-Control max-age")
-	fl.DurationVar(&floor, "publish-floor", keys.DefaultPublishFloor, "the least time a next key is published before it signs, whatever --max-age says (0: none)")
+	durationVar(fl, &policy.Period, "period", keys.DefaultPeriod, maxDuration, "with --auto: how long a key signs before rotation")
+	durationVar(fl, &maxAge, "max-age", 5*time.Minute, server.MaxMaxAge, "the key sets' Cache-Control max-age")
+	durationVar(fl, &floor, "publish-floor", keys.DefaultPublishFloor, maxDuration, "the least time a next key is published before it signs, whatever --max-age says (0: none)")
 	return cmd
 }
 

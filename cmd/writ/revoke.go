@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -107,9 +108,6 @@ The old token may have expired or been revoked already: regenerate is also
 how its holder gets a new one with the same grants (without --grace).`,
 		Args: args(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if grace < 0 {
-				return usagef("--grace must not be negative")
-			}
 			s, err := g.open(cmd.Context())
 			if err != nil {
 				return err
@@ -122,7 +120,8 @@ how its holder gets a new one with the same grants (without --grace).`,
 			return printToken(g, t)
 		},
 	}
-	cmd.Flags().DurationVar(&grace, "grace", 0, "keep the old token valid this long, at most until it expires")
+	// No bound of its own: the grace must end by the old token's expiry.
+	durationVar(cmd.Flags(), &grace, "grace", 0, math.MaxInt64, "keep the old token valid this long, at most until it expires")
 	return cmd
 }
 

@@ -59,7 +59,7 @@ With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 	fl.StringVar(&req.Subject, "subject", "", "who the token acts for (sub)")
 	fl.StringArrayVar(&req.Audience, "audience", nil, "an API that accepts the token (aud); repeatable")
 	fl.StringArrayVar(&req.Scopes, "scope", nil, "a scope the token grants; repeatable")
-	fl.DurationVar(&req.TTL, "ttl", issuer.DefaultTTL, "lifetime of the token")
+	durationVar(fl, &req.TTL, "ttl", issuer.DefaultTTL, maxDuration, "lifetime of the token")
 	fl.StringVar(&format, "format", "jwt", "token format: jwt or paseto")
 	fl.StringVar(&req.Name, "name", "", "the token's name (client_id); default: the subject")
 	return cmd

@@ -39,10 +39,12 @@ type Config struct {
 	Tokens      *issuer.Issuer
 	Revocations *revocation.List
 	// MaxAge is the Cache-Control max-age of the key sets and discovery
-	// document; zero means 5 minutes.
+	// document; zero means 5 minutes. New refuses a negative one or one
+	// above MaxMaxAge.
 	MaxAge time.Duration
 	// Refresh is how often the server rereads keys and revocations that
-	// the CLI may have changed; zero means one second.
+	// the CLI may have changed; zero means one second. New refuses a
+	// negative one or one above MaxRefresh.
 	Refresh time.Duration
 	// RotationCheck is how often the server applies the keyring's rotation
 	// policy (keys.Ring.RotateDue) and prunes the revocation list
@@ -57,6 +59,13 @@ type Config struct {
 	// text.Escape): no value makes a line break or a terminal escape.
 	Log *slog.Logger
 }
+
+// MaxMaxAge and MaxRefresh bound Config.MaxAge and Config.Refresh, so that
+// the times and lags computed from them cannot overflow.
+const (
+	MaxMaxAge  = 10 * 365 * 24 * time.Hour
+	MaxRefresh = 24 * time.Hour
+)
 
 // Server serves writ's HTTP API. Create it with New.
 type Server struct {
@@ -81,8 +90,13 @@ type Server struct {
 
 // New returns a server for cfg, with its documents loaded.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Issuer == "" || cfg.DB == nil || cfg.Ring == nil || cfg.Tokens == nil || cfg.Revocations == nil {
+	switch {
+	case cfg.Issuer == "" || cfg.DB == nil || cfg.Ring == nil || cfg.Tokens == nil || cfg.Revocations == nil:
 		return nil, errors.New("server: Issuer, DB, Ring, Tokens and Revocations are required")
+	case cfg.MaxAge < 0 || cfg.MaxAge > MaxMaxAge:
+		return nil, fmt.Errorf("server: MaxAge %v is not between 0 and %v", cfg.MaxAge, MaxMaxAge)
+	case cfg.Refresh < 0 || cfg.Refresh > MaxRefresh:
+		return nil, fmt.Errorf("server: Refresh %v is not between 0 and %v", cfg.Refresh, MaxRefresh)
 	}
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 5 * time.Minute

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -769,5 +770,28 @@ func TestLogsArePlain(t *testing.T) {
 	}
 	if strings.ContainsAny(logs, "\x1b\r\u009b\u202e\u2028") {
 		t.Errorf("logs carry raw control or invisible characters: %q", logs)
+	}
+}
+
+// TestConfigDurationsBounded: a negative max-age or refresh interval, or
+// one so long that the times computed from it would overflow, is refused:
+// the key sets never say max-age=-300.
+func TestConfigDurationsBounded(t *testing.T) {
+	f := newFixture(t)
+	for name, mod := range map[string]func(*server.Config){
+		"negative MaxAge":  func(c *server.Config) { c.MaxAge = -5 * time.Minute },
+		"huge MaxAge":      func(c *server.Config) { c.MaxAge = math.MaxInt64 - time.Second },
+		"negative Refresh": func(c *server.Config) { c.Refresh = -time.Second },
+		"huge Refresh":     func(c *server.Config) { c.Refresh = math.MaxInt64 / 2 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := server.Config{Issuer: f.url, DB: f.db, Ring: f.ring, Tokens: f.tokens, Revocations: f.list}
+			mod(&cfg)
+			srv, err := server.New(context.Background(), cfg)
+			if err == nil {
+				srv.Close()
+				t.Fatal("New accepted it")
+			}
+		})
 	}
 }

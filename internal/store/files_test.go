@@ -35,6 +35,26 @@ func foreignDatabase(t *testing.T, path string, pragmas string) {
 	}
 }
 
+// rawDatabase makes a SQLite database at path, in rollback journal mode,
+// with what sql makes.
+func rawDatabase(t *testing.T, path string, schema string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(schema); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // fingerprint is the file's contents' hash and which of SQLite's files
 // beside it exist.
 func fingerprint(t *testing.T, path string) string {
@@ -84,6 +104,21 @@ func TestForeignFileRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
+	}
+	// Files shaped like a writ database made before writ set its
+	// application_id: writ's table names and a schema version writ knows,
+	// but not the columns writ's migrations make.
+	for v := 1; v <= SchemaVersion(); v++ {
+		files[fmt.Sprintf("sqlite with writ's table names at version %d", v)] = func(t *testing.T, path string) {
+			rawDatabase(t, path, fmt.Sprintf(`PRAGMA user_version = %d;
+				CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB);
+				CREATE TABLE keys (id INTEGER PRIMARY KEY);
+				CREATE TABLE tokens (id INTEGER PRIMARY KEY);`, v))
+		}
+		files[fmt.Sprintf("writ's schema %d less a column", v)] = func(t *testing.T, path string) {
+			rawDatabase(t, path, strings.Join(migrations[:v], ";")+
+				fmt.Sprintf(`; ALTER TABLE tokens DROP COLUMN issued_by; PRAGMA user_version = %d;`, v))
+		}
 	}
 	for fname, make := range files {
 		for oname, open := range opens {
@@ -227,6 +262,45 @@ func TestLegacyDatabase(t *testing.T) {
 	db.Close()
 	if after := fingerprint(t, path); after != before {
 		t.Error("OpenForReading wrote a legacy database")
+	}
+}
+
+// TestReadersKeepLegacyDatabases: readers decide from the file as it is
+// whether a database made before writ set its application_id is one they
+// may read; they never switch one to WAL mode, whatever its schema
+// version, and write nothing to one they read.
+func TestReadersKeepLegacyDatabases(t *testing.T) {
+	ctx := context.Background()
+	readers := map[string]func(string) (*sql.DB, error){
+		"OpenForReading": func(p string) (*sql.DB, error) { return OpenForReading(ctx, p) },
+		"OpenReadOnly":   func(p string) (*sql.DB, error) { return OpenReadOnly(ctx, p) },
+	}
+	for v := 1; v <= SchemaVersion(); v++ {
+		for name, open := range readers {
+			t.Run(fmt.Sprintf("rollback journal version %d/%s", v, name), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "writ.db")
+				rawDatabase(t, path, strings.Join(migrations[:v], ";")+fmt.Sprintf("; PRAGMA user_version = %d;", v))
+				before := fingerprint(t, path)
+				db, err := open(path)
+				if v < SchemaVersion() {
+					if err == nil || !strings.Contains(err.Error(), "older than this writ's") {
+						t.Errorf("got %v, want it refused as older", err)
+					}
+				} else if err != nil {
+					t.Errorf("got %v, want it read", err)
+				}
+				if err == nil {
+					_, werr := db.Exec(`INSERT INTO meta (name, value) VALUES ('reader', x'00')`)
+					if werr == nil {
+						t.Error("a reader wrote a legacy database")
+					}
+					db.Close()
+				}
+				if after := fingerprint(t, path); after != before {
+					t.Errorf("file changed: %s, was %s", after, before)
+				}
+			})
+		}
 	}
 }
 

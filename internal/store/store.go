@@ -1,7 +1,8 @@
 // Package store opens writ's SQLite database and keeps its schema current.
 //
-// Every connection runs in WAL mode with synchronous=FULL, so a transaction
-// that has committed survives a crash of the process or the machine; write
+// Every connection that writes runs in WAL mode with synchronous=FULL, so a
+// transaction that has committed survives a crash of the process or the
+// machine (a reader keeps the journal mode the file has); write
 // transactions begin IMMEDIATE and wait up to BusyTimeout for another
 // writer, so concurrent processes queue instead of failing with "database is
 // locked". The schema is versioned with PRAGMA user_version and migrated
@@ -10,7 +11,8 @@
 // A writ database says so in its header (PRAGMA application_id). Before
 // anything writes a file, it is checked without writing it: another
 // program's database, or any file that is not writ's, is refused and left as
-// it was. A process that writes the database also refuses one that others
+// it was. A database made before writ set its application_id is writ's only
+// if it has exactly the tables and columns of writ's schema at its version. A process that writes the database also refuses one that others
 // than its owner may read, with its -wal and -shm files (see package
 // fsperm); the files it creates are 0600 whatever the umask.
 package store
@@ -27,6 +29,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver
@@ -96,14 +99,14 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 			return nil, fmt.Errorf("open database: %w", err)
 		}
 	}
-	empty, err := identify(ctx, file)
-	if err == nil && empty && !create {
+	info, err := identify(ctx, file)
+	if err == nil && info.empty && !create {
 		err = fmt.Errorf("%w: the file is empty", ErrNotWrit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
-	db, err := openDB(file, false)
+	db, err := openDB(file, writing)
 	if err != nil {
 		return nil, err
 	}
@@ -128,59 +131,118 @@ func resolve(path string) (string, error) {
 	return file, nil
 }
 
+// fileInfo is what identify learns of a file from its header and its
+// checkpointed schema, without writing it.
+type fileInfo struct {
+	empty   bool // an empty file
+	legacy  bool // a writ database made before writ set its application_id
+	version int  // PRAGMA user_version in the header
+	wal     bool // in WAL mode, as writ keeps its databases
+}
+
 // identify tells whether the file at path is a writ database, or an empty
 // file, without writing it or creating any file beside it. A writ database
 // carries writ's application_id; one made before writ set it carries none,
-// a schema version this writ knows and the tables of the first version.
-func identify(ctx context.Context, path string) (empty bool, err error) {
+// a schema version this writ knows and exactly the tables and columns that
+// writ's migrations up to that version make.
+func identify(ctx context.Context, path string) (fileInfo, error) {
 	// Opening a FIFO would wait for a writer.
 	if fi, err := os.Stat(path); err != nil {
-		return false, err
+		return fileInfo{}, err
 	} else if !fi.Mode().IsRegular() {
-		return false, fmt.Errorf("%w: not a regular file (%s)", ErrNotWrit, fi.Mode().Type())
+		return fileInfo{}, fmt.Errorf("%w: not a regular file (%s)", ErrNotWrit, fi.Mode().Type())
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return false, err
+		return fileInfo{}, err
 	}
 	var header [100]byte
 	n, err := io.ReadFull(f, header[:])
 	f.Close()
 	switch {
 	case n == 0 && err == io.EOF:
-		return true, nil
+		return fileInfo{empty: true}, nil
 	case errors.Is(err, io.ErrUnexpectedEOF) || err == nil && !bytes.HasPrefix(header[:], []byte("SQLite format 3\x00")):
-		return false, fmt.Errorf("%w: not a SQLite database", ErrNotWrit)
+		return fileInfo{}, fmt.Errorf("%w: not a SQLite database", ErrNotWrit)
 	case err != nil:
-		return false, err
+		return fileInfo{}, err
+	}
+	info := fileInfo{
+		version: int(binary.BigEndian.Uint32(header[60:])),
+		// The file format's write and read versions are 2 in WAL mode.
+		wal: header[18] == 2 && header[19] == 2,
 	}
 	switch id := binary.BigEndian.Uint32(header[68:]); id {
 	case applicationID:
-		return false, nil
+		return info, nil
 	case 0:
+		info.legacy = true
 	default:
-		return false, fmt.Errorf("%w: a SQLite database of another application (application_id %#x)", ErrNotWrit, id)
+		return fileInfo{}, fmt.Errorf("%w: a SQLite database of another application (application_id %#x)", ErrNotWrit, id)
 	}
-	if v := binary.BigEndian.Uint32(header[60:]); v == 0 || v > uint32(len(migrations)) {
-		return false, fmt.Errorf("%w: a SQLite database of another application (user_version %d)", ErrNotWrit, v)
+	if info.version == 0 || info.version > len(migrations) {
+		return fileInfo{}, fmt.Errorf("%w: a SQLite database of another application (user_version %d)", ErrNotWrit, info.version)
 	}
 	// immutable: SQLite reads the file alone, taking no lock and creating
 	// no -wal or -shm file. A database made before writ set its
-	// application_id has had its first tables checkpointed into the file.
+	// application_id has had its tables checkpointed into the file.
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&immutable=1")
 	if err != nil {
-		return false, err
+		return fileInfo{}, err
 	}
 	defer db.Close()
-	var tables int
-	err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('meta', 'keys', 'tokens')`).Scan(&tables)
+	have, err := tables(ctx, db)
 	if err != nil {
-		return false, err
+		return fileInfo{}, err
 	}
-	if tables != 3 {
-		return false, fmt.Errorf("%w: a SQLite database of another application (no writ tables)", ErrNotWrit)
+	want, err := migratedTables(ctx, info.version)
+	if err != nil {
+		return fileInfo{}, err
 	}
-	return false, nil
+	if have != want {
+		return fileInfo{}, fmt.Errorf("%w: a SQLite database of another application (not the tables of writ's schema version %d)", ErrNotWrit, info.version)
+	}
+	return info, nil
+}
+
+// tables describes the tables of db, and their columns, one line each.
+func tables(ctx context.Context, db *sql.DB) (string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT m.name, p.name, p.type, p."notnull", ifnull(p.dflt_value, 'NULL'), p.pk
+		FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
+		ORDER BY m.name, p.cid`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var table, column, typ, dflt string
+		var notNull, pk int
+		if err := rows.Scan(&table, &column, &typ, &notNull, &dflt, &pk); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%q %q %q %d %q %d\n", table, column, typ, notNull, dflt, pk)
+	}
+	return b.String(), rows.Err()
+}
+
+// migratedTables describes, as tables does, the tables that migrations
+// 1 to version make, in a database of its own in memory.
+func migratedTables(ctx context.Context, version int) (string, error) {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	// One connection: each connection to :memory: is a database of its own.
+	db.SetMaxOpenConns(1)
+	for _, m := range migrations[:version] {
+		if _, err := db.ExecContext(ctx, m); err != nil {
+			return "", err
+		}
+	}
+	return tables(ctx, db)
 }
 
 // Backup writes a consistent copy of db to a new file at path (mode 0600),
@@ -203,7 +265,7 @@ func Backup(ctx context.Context, db *sql.DB, path string) error {
 		if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 			return err
 		}
-		cp, err := openDB(tmp, false)
+		cp, err := openDB(tmp, writing)
 		if err != nil {
 			return err
 		}
@@ -280,19 +342,38 @@ func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
 
 // openExisting opens a writ database at the current schema for reading,
 // read-write unless readOnly is set or the process may not write it.
+//
+// Whether the file is writ's is decided on the file as it is, before any
+// handle that could write it is opened. A reader keeps the file's journal
+// mode: it never switches a database to WAL mode. It writes nothing at all
+// to a database made before writ set its application_id, which only a
+// writer migrates.
 func openExisting(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 	file, err := resolve(path)
 	if err != nil {
 		return nil, err
 	}
-	empty, err := identify(ctx, file)
-	if err == nil && empty {
+	info, err := identify(ctx, file)
+	switch {
+	case err != nil:
+	case info.empty:
 		err = fmt.Errorf("%w: the file is empty", ErrNotWrit)
+	case info.legacy || !info.wal:
+		// Without a WAL, or before writ set its application_id, the
+		// header's schema version is the database's.
+		err = current(info.version)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
-	db, err := openDB(file, readOnly)
+	mode := reading
+	switch {
+	case readOnly:
+		mode = readingOnly
+	case info.legacy:
+		mode = readingQueryOnly
+	}
+	db, err := openDB(file, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -302,17 +383,25 @@ func openExisting(ctx context.Context, path string, readOnly bool) (*sql.DB, err
 	case ReadOnly(err) && !readOnly:
 		db.Close()
 		return openExisting(ctx, path, true)
-	case err != nil:
-	case version > len(migrations):
-		err = fmt.Errorf("%w: version %d, this writ knows up to %d", ErrNewerSchema, version, len(migrations))
-	case version < len(migrations):
-		err = fmt.Errorf("schema version %d is older than this writ's %d: run any writ command with write access to migrate it", version, len(migrations))
+	case err == nil:
+		err = current(version)
 	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
 	return db, nil
+}
+
+// current returns an error unless version is the current schema version.
+func current(version int) error {
+	switch {
+	case version > len(migrations):
+		return fmt.Errorf("%w: version %d, this writ knows up to %d", ErrNewerSchema, version, len(migrations))
+	case version < len(migrations):
+		return fmt.Errorf("schema version %d is older than this writ's %d: run any writ command with write access to migrate it", version, len(migrations))
+	}
+	return nil
 }
 
 // createDatabase builds a new database beside path, already in WAL mode and
@@ -322,7 +411,7 @@ func openExisting(ctx context.Context, path string, readOnly bool) (*sql.DB, err
 // once can get SQLITE_BUSY without SQLite's busy handler being consulted.
 func createDatabase(ctx context.Context, path string) error {
 	err := beside(path, func(tmp string) error {
-		db, err := openDB(tmp, false)
+		db, err := openDB(tmp, writing)
 		if err != nil {
 			return err
 		}
@@ -342,15 +431,35 @@ func createDatabase(ctx context.Context, path string) error {
 	return nil
 }
 
-func openDB(path string, readOnly bool) (*sql.DB, error) {
+// access is how openDB opens a database.
+type access int
+
+const (
+	// writing: read-write, switching the database to WAL mode.
+	writing access = iota
+	// reading: read-write, so that closing the database removes SQLite's
+	// -wal and -shm files, in the journal mode the file has.
+	reading
+	// readingQueryOnly: as reading, but SQLite refuses every change.
+	readingQueryOnly
+	// readingOnly: SQLite's read-only mode.
+	readingOnly
+)
+
+func openDB(path string, mode access) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
-	if readOnly {
+	switch mode {
+	case readingOnly:
 		// SQLite's own read-only mode: it reads a WAL database through a
 		// -shm file it may only read.
 		q.Set("mode", "ro")
-	} else {
-		q.Add("_pragma", "journal_mode(WAL)")
+	case readingQueryOnly:
+		q.Add("_pragma", "query_only(1)")
+	default:
+		if mode == writing {
+			q.Add("_pragma", "journal_mode(WAL)")
+		}
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "foreign_keys(1)")
 		// Deleted content is overwritten, not left in free space: a
