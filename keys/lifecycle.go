@@ -57,6 +57,22 @@ type Policy struct {
 	PublishFloor time.Duration
 }
 
+// MaxPolicyDuration bounds every duration of a Policy and every recorded
+// publication lag, so that no sum of them overflows.
+const MaxPolicyDuration = 20 * 365 * 24 * time.Hour
+
+// check refuses a negative Period or MinPublished, and durations beyond
+// MaxPolicyDuration.
+func (p Policy) check() error {
+	switch {
+	case p.Period < 0 || p.MinPublished < 0:
+		return errors.New("keys: Policy.Period and Policy.MinPublished must not be negative")
+	case p.Period > MaxPolicyDuration || p.MinPublished > MaxPolicyDuration || p.PublishFloor > MaxPolicyDuration:
+		return fmt.Errorf("keys: Policy durations are at most %v", MaxPolicyDuration)
+	}
+	return nil
+}
+
 func (p Policy) withDefaults() Policy {
 	if p.Period == 0 {
 		p.Period = DefaultPeriod
@@ -101,6 +117,9 @@ type RotateOptions struct {
 // stays in force for twice its lag plus a minute after it was last made:
 // key sets served by a server that has just stopped may still be cached.
 func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error {
+	if d < 0 || d > MaxPolicyDuration {
+		return fmt.Errorf("keys: a publication lag of %v: want 0 to %v", d, MaxPolicyDuration)
+	}
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
@@ -139,7 +158,7 @@ func publicationLags(ctx context.Context, tx *sql.Tx, now time.Time) (map[time.D
 	lags := map[time.Duration]time.Time{}
 	for _, f := range strings.Fields(string(value)) {
 		var lag, until int64
-		if _, err := fmt.Sscanf(f, "%d:%d", &lag, &until); err != nil || lag < 0 {
+		if _, err := fmt.Sscanf(f, "%d:%d", &lag, &until); err != nil || lag < 0 || lag > int64(MaxPolicyDuration/time.Second) {
 			continue
 		}
 		if u := time.Unix(until, 0); u.After(now) {

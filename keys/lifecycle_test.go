@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -645,5 +646,38 @@ func TestKeySetWithinVerifierLimit(t *testing.T) {
 	}
 	if _, err := e.ring.Rotate(ctx, keys.PASETO, keys.RotateOptions{Force: true}); err != nil {
 		t.Errorf("PASETO rotation with a full JWKS: %v", err)
+	}
+}
+
+// Durations that would let a rotation through at once (a negative
+// MinPublished) or overflow the sums of the lifecycle (a lag of centuries,
+// recorded or written into the database) are refused or ignored.
+func TestPolicyDurationsBounded(t *testing.T) {
+	ctx := context.Background()
+	e := newRingEnv(t)
+	for name, p := range map[string]keys.Policy{
+		"negative MinPublished": {MinPublished: -time.Hour},
+		"negative Period":       {Period: -time.Hour},
+		"Period of centuries":   {Period: 200 * 365 * 24 * time.Hour},
+		"floor of centuries":    {PublishFloor: math.MaxInt64},
+	} {
+		if _, err := keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: e.mk, Policy: p}); err == nil {
+			t.Errorf("%s: OpenRing accepted %+v", name, p)
+		}
+	}
+	for _, d := range []time.Duration{-time.Second, math.MaxInt64} {
+		if err := e.ring.RecordPublicationLag(ctx, d); err == nil {
+			t.Errorf("RecordPublicationLag(%v) accepted", d)
+		}
+	}
+	// A lag beyond the bound, written into the database without writ,
+	// counts as none.
+	e.ensure(t, verifier.EdDSA)
+	century := int64(100 * 365 * 24 * 3600)
+	if _, err := e.db.Exec(`INSERT INTO meta (name, value) VALUES ('publication_lag', ?)`, fmt.Appendf(nil, "%d:%d ", century, ringNow.Unix()+3600)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) || !strings.Contains(err.Error(), "needs 16m0s") {
+		t.Errorf("rotation with a lag of a century recorded: %v; want ErrTooEarly for the default floor of 16m", err)
 	}
 }

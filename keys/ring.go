@@ -114,6 +114,9 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 	if cfg.DB == nil || cfg.MasterKey == nil {
 		return nil, errors.New("keys: RingConfig.DB and RingConfig.MasterKey are required")
 	}
+	if err := cfg.Policy.check(); err != nil {
+		return nil, err
+	}
 	r := &Ring{db: cfg.DB, mk: cfg.MasterKey, now: cfg.Now, actor: cfg.Actor, policy: cfg.Policy.withDefaults(), signers: map[Format]*Key{}}
 	if r.now == nil {
 		r.now = time.Now
