@@ -157,8 +157,10 @@ func (w *DB) CompromiseKey(ctx context.Context, kid string, o revocation.Options
 // Backup writes a consistent copy of the database to a new file at path
 // (mode 0600; an existing file is an error) while it is in use, as writ
 // backup does. The copy's keys are sealed with the master key, which it
-// does not hold. It has a revocation epoch of its own: once it is restored,
-// verifiers that followed the original read the whole list again.
+// does not hold. It has a revocation epoch of its own, and another each
+// time it is restored and first opened to write: verifiers that followed
+// the original, or an earlier restore of the same backup, read the whole
+// list again.
 func (w *DB) Backup(ctx context.Context, path string) error {
 	return store.Backup(ctx, w.SQL, path)
 }

@@ -110,11 +110,44 @@ func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, db); err != nil {
+	if err := errors.Join(migrate(ctx, db), renewRestoredEpoch(ctx, db)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
 	return db, nil
+}
+
+// restoredCopy names the meta row that marks a backup: a file that, once
+// restored, is the database of a list other than the one backed up.
+const restoredCopy = "backup_copy"
+
+// renewRestoredEpoch gives a backup, when a process first opens it to
+// write, a revocation epoch of its own, and unmarks it. A backup restored
+// twice (copied into place, written, then copied again) is then two lists
+// to verifiers, not one whose sequence numbers name other revocations
+// each time.
+func renewRestoredEpoch(ctx context.Context, db *sql.DB) error {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM meta WHERE name = '`+restoredCopy+`'`).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// Renewed once, by the first of several processes opening it at once.
+	res, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE name = '`+restoredCopy+`'`)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch'`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // resolve returns the file that path reaches through any symbolic links,
@@ -253,9 +286,12 @@ func migratedTables(ctx context.Context, version int) (string, error) {
 // The copy gets a revocation epoch of its own: once it is restored,
 // verifiers that followed the original see the epoch change and read the
 // whole list again, instead of asking for changes after a sequence number
-// that the copy may reuse for other revocations. It is made under a
-// temporary name and linked into place only then, so that path never holds
-// a copy with the original's epoch.
+// that the copy may reuse for other revocations; and another each time it
+// is restored, drawn by the first process that opens it to write (see
+// renewRestoredEpoch). It is made under a temporary name and linked into
+// place only then, so that path never holds a copy with the original's
+// epoch. A database copied by other means keeps its epoch: restore only
+// backups.
 func Backup(ctx context.Context, db *sql.DB, path string) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("backup: %w", &os.PathError{Op: "create", Path: path, Err: os.ErrExist})
@@ -269,7 +305,8 @@ func Backup(ctx context.Context, db *sql.DB, path string) error {
 		if err != nil {
 			return err
 		}
-		_, err = cp.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch'`)
+		_, err = cp.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch';
+			INSERT INTO meta (name, value) VALUES ('`+restoredCopy+`', x'01') ON CONFLICT DO NOTHING`)
 		if err := errors.Join(err, cp.Close()); err != nil {
 			return err
 		}

@@ -289,3 +289,60 @@ func TestBackupWhileWriting(t *testing.T) {
 		}
 	}
 }
+
+// A backup restored twice (copied into place, written, copied into place
+// again) gets a new revocation epoch each time a process first opens it to
+// write: verifiers that followed the first restore read the second one
+// whole, instead of taking its reused sequence numbers for changes they
+// have seen.
+func TestBackupRestoredTwice(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(ctx, filepath.Join(dir, "writ.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	backup := filepath.Join(dir, "backup.db")
+	if err := Backup(ctx, db, backup); err != nil {
+		t.Fatal(err)
+	}
+	epochOf := func(db *sql.DB) string {
+		t.Helper()
+		var e []byte
+		if err := db.QueryRow(`SELECT value FROM meta WHERE name = 'revocation_epoch'`).Scan(&e); err != nil {
+			t.Fatal(err)
+		}
+		return string(e)
+	}
+	seen := map[string]bool{epochOf(db): true}
+	restored := filepath.Join(dir, "restored.db")
+	for i := range 2 {
+		data, err := os.ReadFile(backup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(restored)
+		if err := os.WriteFile(restored, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(ctx, restored, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := epochOf(r)
+		if seen[e] {
+			t.Errorf("restore %d has an epoch seen before", i+1)
+		}
+		seen[e] = true
+		r.Close()
+		// Opened again, it is the same list.
+		if r, err = Open(ctx, restored, false); err != nil {
+			t.Fatal(err)
+		}
+		if epochOf(r) != e {
+			t.Errorf("restore %d changed its epoch when opened again", i+1)
+		}
+		r.Close()
+	}
+}
