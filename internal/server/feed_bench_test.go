@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -18,11 +17,8 @@ import (
 
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/server"
-	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/issuer"
-	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
-	"github.com/writ-dev/writ/verifier"
 )
 
 // feedBenchEntries is the size of the list BenchmarkRevocationFeed serves.
@@ -40,23 +36,7 @@ type feedBench struct {
 func newFeedBench(b *testing.B) *feedBench {
 	b.Helper()
 	ctx := context.Background()
-	dir := b.TempDir()
-	db, err := store.Open(ctx, filepath.Join(dir, "writ.db"), true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	mk, err := keys.GenerateMasterKeyFile(filepath.Join(dir, "writ.db.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := ring.Ensure(ctx, verifier.EdDSA); err != nil {
-		b.Fatal(err)
-	}
+	db, ring := newKeyring(b)
 	const iss = "https://writ.bench"
 	tokens, err := issuer.New(issuer.Config{Issuer: iss, Keys: ring, DB: db})
 	if err != nil {

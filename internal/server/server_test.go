@@ -59,26 +59,35 @@ type fixture struct {
 	seen   []string // every token handed out, to check the logs for
 }
 
-func newFixture(t *testing.T, mods ...func(*server.Config)) *fixture {
-	t.Helper()
+// newKeyring makes writ's database in a temporary directory, with an
+// active and a next key per format.
+func newKeyring(tb testing.TB) (*sql.DB, *keys.Ring) {
+	tb.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := tb.TempDir()
 	db, err := store.Open(ctx, filepath.Join(dir, "writ.db"), true)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { db.Close() })
 	mk, err := keys.GenerateMasterKeyFile(filepath.Join(dir, "writ.db.key"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if _, err := ring.Ensure(ctx, verifier.EdDSA); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return db, ring
+}
+
+func newFixture(t *testing.T, mods ...func(*server.Config)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, ring := newKeyring(t)
 	// The issuer URL must be known before the server listens: use an
 	// unstarted httptest server.
 	ts := httptest.NewUnstartedServer(nil)
