@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,13 +11,7 @@ import (
 // not rotate at once without --force, and serve --max-age=-5m does not
 // publish max-age=-300.
 func TestDurationFlagsBounded(t *testing.T) {
-	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
-		t.Setenv(v, "")
-	}
-	db := filepath.Join(t.TempDir(), "writ.db")
-	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
-		t.Fatalf("init: exit %d: %s", code, stderr)
-	}
+	db := newCLIDatabase(t)
 	flags := []struct {
 		command []string
 		flag    string

@@ -14,14 +14,8 @@ import (
 // refused at once by every command that reads the key, init included,
 // instead of waiting for a writer to the pipe.
 func TestMasterKeyFIFORefused(t *testing.T) {
-	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
-		t.Setenv(v, "")
-	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "writ.db")
-	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
-		t.Fatalf("init: exit %d: %s", code, stderr)
-	}
+	db := newCLIDatabase(t)
+	dir := filepath.Dir(db)
 	fifo := filepath.Join(dir, "fifo.key")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,13 +15,7 @@ import (
 // writ keys list marks a key row planted without the master key, and exits
 // 1; writ jwks leaves it out.
 func TestKeysListMarksUntrusted(t *testing.T) {
-	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
-		t.Setenv(v, "")
-	}
-	db := filepath.Join(t.TempDir(), "writ.db")
-	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
-		t.Fatalf("init: exit %d: %s", code, stderr)
-	}
+	db := newCLIDatabase(t)
 	if code, _, stderr := runCLI(t, "", "keys", "list", "--db", db); code != 0 {
 		t.Fatalf("keys list of a genuine keyring: exit %d: %s", code, stderr)
 	}
@@ -68,13 +61,7 @@ func TestKeysListMarksUntrusted(t *testing.T) {
 // characters, over 256 bytes) is cleared by writ keys compromise, the
 // remedy the alarm names, and the alarm stops.
 func TestCompromiseClearsPlantedRowsOfAnyKid(t *testing.T) {
-	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
-		t.Setenv(v, "")
-	}
-	db := filepath.Join(t.TempDir(), "writ.db")
-	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
-		t.Fatalf("init: exit %d: %s", code, stderr)
-	}
+	db := newCLIDatabase(t)
 	sqlDB, err := store.Open(context.Background(), db, false)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,13 +11,7 @@ import (
 // expiry and a --before in the future are usage errors (exit 2) that
 // issue and revoke nothing.
 func TestRevocationTimesBounded(t *testing.T) {
-	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
-		t.Setenv(v, "")
-	}
-	db := filepath.Join(t.TempDir(), "writ.db")
-	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
-		t.Fatalf("init: exit %d: %s", code, stderr)
-	}
+	db := newCLIDatabase(t)
 	code, out, stderr := runCLI(t, "", "token", "issue", "--db", db, "--subject", "alice", "--audience", "api", "--ttl", "1h", "--output", "json")
 	var issued struct{ JTI string }
 	if err := json.Unmarshal([]byte(out), &issued); code != 0 || err != nil || issued.JTI == "" {

@@ -16,13 +16,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stder
 }
 
 func TestExitStatus(t *testing.T) {
-	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
-		t.Setenv(v, "")
-	}
-	db := filepath.Join(t.TempDir(), "writ.db")
-	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
-		t.Fatalf("init: exit %d: %s", code, stderr)
-	}
+	db := newCLIDatabase(t)
 	_, token, _ := runCLI(t, "", "token", "issue", "--db", db, "--subject", "alice", "--audience", "api")
 	token = strings.TrimSpace(token)
 	_, jwks, _ := runCLI(t, "", "jwks", "--db", db)
@@ -94,4 +88,18 @@ func flip(s string) string {
 		return "B" + s[1:]
 	}
 	return "A" + s[1:]
+}
+
+// newCLIDatabase clears the caller's WRIT_* settings and initialises a
+// database, whose path it returns.
+func newCLIDatabase(t *testing.T) string {
+	t.Helper()
+	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
+		t.Setenv(v, "")
+	}
+	db := filepath.Join(t.TempDir(), "writ.db")
+	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, stderr)
+	}
+	return db
 }

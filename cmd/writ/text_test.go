@@ -3,27 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
 )
-
-// newCLIDatabase clears the caller's WRIT_* settings and initialises a
-// database, whose path it returns.
-func newCLIDatabase(t *testing.T) string {
-	t.Helper()
-	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
-		t.Setenv(v, "")
-	}
-	db := filepath.Join(t.TempDir(), "writ.db")
-	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
-		t.Fatalf("init: exit %d: %s", code, stderr)
-	}
-	return db
-}
 
 // checkOneErrorLine checks that stderr is one plain error line and an
 // optional hint.

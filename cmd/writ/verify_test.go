@@ -17,14 +17,8 @@ import (
 // and decides the exit status by the token alone; a set with private key
 // material or no usable key is refused.
 func TestVerifyWarnsOfIgnoredKeys(t *testing.T) {
-	for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT"} {
-		t.Setenv(v, "")
-	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "writ.db")
-	if code, _, stderr := runCLI(t, "", "init", "--db", db); code != 0 {
-		t.Fatalf("init: exit %d: %s", code, stderr)
-	}
+	db := newCLIDatabase(t)
+	dir := filepath.Dir(db)
 	_, token, _ := runCLI(t, "", "token", "issue", "--db", db, "--subject", "alice", "--audience", "api")
 	token = strings.TrimSpace(token)
 	_, out, _ := runCLI(t, "", "jwks", "--db", db)
