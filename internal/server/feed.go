@@ -69,6 +69,10 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "since_too_old", fmt.Sprintf("more than %d changes after %d: read it from 0", FeedMaxChanges, since))
 		return
 	}
+	// Readers a few changes apart share one document, which starts at
+	// or before what they asked: entries they hold already change
+	// nothing.
+	since -= since % FeedSinceStep
 	if tag := feedETag(epoch, since, seq); etagMatch(r.Header.Get("If-None-Match"), tag) {
 		w.Header().Set("ETag", tag)
 		w.WriteHeader(http.StatusNotModified)
@@ -92,18 +96,25 @@ func feedETag(epoch string, since, seq int64) string {
 	return fmt.Sprintf(`"rev-%s-%d-%d"`, epoch, since, seq)
 }
 
-// Bounds of feedCache: the documents kept besides the one just built.
-const (
-	feedCacheDocs  = 16
-	feedCacheBytes = 256 << 20
-)
-
 // FeedMaxChanges bounds the changes an incremental document may cover: a
 // reader further behind is answered 409 and reads the whole list, which is
 // built once per (epoch, seq). Without it, readers asking for many since
 // values far behind would each have a document nearly the size of the
 // list built, and the one full document evicted.
-const FeedMaxChanges = 10_000
+const FeedMaxChanges = 4096
+
+// FeedSinceStep: an incremental document starts at a multiple of it, the
+// one at or before the since asked for, so that however many since values
+// readers send, at most FeedMaxChanges/FeedSinceStep+1 documents are built
+// for each state of the list.
+const FeedSinceStep = 256
+
+// Bounds of feedCache: the documents kept besides the one just built, room
+// for every incremental document of one state of the list and the whole.
+const (
+	feedCacheDocs  = FeedMaxChanges/FeedSinceStep + 8
+	feedCacheBytes = 256 << 20
+)
 
 // feedCache holds the feed's documents, one per since, so that each is
 // built once per (epoch, since, seq) however many read it: readers of a

@@ -119,8 +119,11 @@ func TestRevocationFeedBuiltOnce(t *testing.T) {
 	if b, err = feed.Changes(ctx, 0); err != nil || len(b.Tokens) != n+1 || b.Seq != n+2 {
 		t.Fatalf("feed after a revocation: %v; want %d tokens at seq %d", err, n+1, n+2)
 	}
-	if b, err = feed.Changes(ctx, n+1); err != nil || len(b.Tokens) != 1 || b.Tokens[0].ID != revocation.TokenIDOf(tok.ID) {
-		t.Fatalf("changes after %d: %+v, %v; want the one revocation", n+1, b, err)
+	// The changes after n+1 start at the step before it: they hold the
+	// one revocation after n+1, and the few before it since the step.
+	b, err = feed.Changes(ctx, n+1)
+	if err != nil || len(b.Tokens) == 0 || len(b.Tokens) > server.FeedSinceStep+1 || b.Tokens[len(b.Tokens)-1].ID != revocation.TokenIDOf(tok.ID) {
+		t.Fatalf("changes after %d: %d tokens, %v; want the revocation after it, from the step before", n+1, len(b.Tokens), err)
 	}
 	if got := f.feedCounter(builds) - before; got != 3 {
 		t.Errorf("builds after the list changed: %d, want 3 (the whole list twice, the change once)", got)
@@ -189,5 +192,28 @@ func TestFeedSinceTooOld(t *testing.T) {
 	// Ahead, even with If-None-Match: *, is a 409.
 	if code, _, _ := f.do("GET", fmt.Sprintf("/v1/revocations?since=%d", n+5), "", "", "", "If-None-Match", "*"); code != http.StatusConflict {
 		t.Errorf("a reader ahead with If-None-Match: *: %d, want 409", code)
+	}
+}
+
+// Readers whose since values lie within one FeedSinceStep share one
+// document, which starts at the step: however many since values readers
+// send, a state of the list has at most FeedMaxChanges/FeedSinceStep+1
+// incremental documents built.
+func TestFeedSinceShared(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const n = 3 * server.FeedSinceStep
+	fillList(t, f.db, f.list, n)
+	const builds = "writ_revocation_feed_builds_total"
+	before := f.feedCounter(builds)
+	feed := f.remoteFeed(f.remoteKeys(), nil)
+	for since := int64(server.FeedSinceStep); since < 2*server.FeedSinceStep; since += 7 {
+		b, err := feed.Changes(ctx, since)
+		if err != nil || len(b.Tokens) != n-server.FeedSinceStep || b.Seq != n+1 {
+			t.Fatalf("changes after %d: %v, %v; want the %d since the step", since, b, err, n-server.FeedSinceStep)
+		}
+	}
+	if got := f.feedCounter(builds) - before; got != 1 {
+		t.Errorf("since values within one step built %d documents, want 1", got)
 	}
 }
