@@ -43,13 +43,16 @@ import (
 // be put back (a compromised key restored as next, a removed one as
 // retired). So the master key also seals the published set: meta
 // 'key_set_seal' lists the kid and row MAC of every published row (next,
-// active, retired) it trusts, under an HMAC, and every transaction that
-// changes keys writes it anew (commit). A published row is trusted only if
-// the seal lists it with its MAC: a row put back is not, and stays out of
-// every later seal. Putting back every published row and the seal
-// together, as they all were at an earlier time, is restoring an earlier
-// copy of the keyring, which the database alone cannot tell from the
-// original.
+// active, retired) it trusts, with a generation, under an HMAC, and every
+// write of a key row writes it anew, one generation on (reseal). A
+// published row is trusted only if the seal lists it with its MAC: a row
+// put back is not, and stays out of every later seal. Putting back every
+// key row and the seal together, as an earlier copy had them, brings back
+// an older seal: a ring that has read a later one (writ serve rereads the
+// keys every second) trusts no published key then (Rolledback), but a
+// process started on the restored file cannot tell it from a backup
+// restored on purpose. What would tell them apart is a generation kept
+// outside the database, which writ does not keep.
 
 // The plaintexts of the master-key check value, sealed under the master key
 // in meta 'master_key_check'.
@@ -178,10 +181,17 @@ func (r *Ring) update(ctx context.Context, tx *sql.Tx, w *row, from State) error
 // sealName names the seal of the published key set in meta.
 const sealName = "key_set_seal"
 
-// appendSeal returns the seal listing the kids and row MACs of entries,
-// in the order of their kids, then an HMAC of that list.
-func (m *MasterKey) appendSeal(entries map[string][]byte) []byte {
-	var b []byte
+// keySeal is an opened seal: its generation, one more at every change,
+// and the kids and row MACs it lists.
+type keySeal struct {
+	gen     uint64
+	entries map[string][]byte
+}
+
+// appendSeal returns the seal of generation gen listing the kids and row
+// MACs of entries, in the order of their kids, then an HMAC of all that.
+func (m *MasterKey) appendSeal(gen uint64, entries map[string][]byte) []byte {
+	b := binary.BigEndian.AppendUint64(nil, gen)
 	for _, kid := range slices.Sorted(maps.Keys(entries)) {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(kid)))
 		b = append(append(b, kid...), entries[kid]...)
@@ -189,36 +199,36 @@ func (m *MasterKey) appendSeal(entries map[string][]byte) []byte {
 	return append(b, m.sealMAC(b)...)
 }
 
-func (m *MasterKey) sealMAC(entries []byte) []byte {
+func (m *MasterKey) sealMAC(body []byte) []byte {
 	h := hmac.New(sha256.New, m.rowKey)
 	h.Write([]byte("writ published key set\x00"))
-	h.Write(entries)
+	h.Write(body)
 	return h.Sum(nil)
 }
 
-// openSeal returns the kids and row MACs that seal lists, none when it is
-// missing or not the master key's.
-func (m *MasterKey) openSeal(seal []byte) map[string][]byte {
-	if len(seal) < sha256.Size {
+// openSeal returns the seal, nil when it is missing or not the master
+// key's.
+func (m *MasterKey) openSeal(seal []byte) *keySeal {
+	if len(seal) < 8+sha256.Size {
 		return nil
 	}
-	entries, sum := seal[:len(seal)-sha256.Size], seal[len(seal)-sha256.Size:]
-	if !hmac.Equal(sum, m.sealMAC(entries)) {
+	body, sum := seal[:len(seal)-sha256.Size], seal[len(seal)-sha256.Size:]
+	if !hmac.Equal(sum, m.sealMAC(body)) {
 		return nil
 	}
-	out := map[string][]byte{}
-	for len(entries) >= 4 {
+	s := &keySeal{gen: binary.BigEndian.Uint64(body), entries: map[string][]byte{}}
+	for entries := body[8:]; len(entries) > 0; {
+		if len(entries) < 4 {
+			return nil
+		}
 		n := int(binary.BigEndian.Uint32(entries))
 		if len(entries) < 4+n+sha256.Size {
 			return nil
 		}
-		out[string(entries[4:4+n])] = entries[4+n : 4+n+sha256.Size]
+		s.entries[string(entries[4:4+n])] = entries[4+n : 4+n+sha256.Size]
 		entries = entries[4+n+sha256.Size:]
 	}
-	if len(entries) != 0 {
-		return nil
-	}
-	return out
+	return s
 }
 
 // publishedWhere selects the rows of the key sets.
@@ -233,7 +243,8 @@ func (r *Ring) sealedRows(ctx context.Context, q querier, where string, args ...
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("keys: %w", err)
 	}
-	return r.readSealed(rs)
+	_, inTx := q.(*sql.Tx)
+	return r.readSealed(rs, inTx)
 }
 
 // sealedQuery is the statement of sealedRows.
@@ -243,7 +254,9 @@ func sealedQuery(where string) string {
 }
 
 // readSealed reads the result of sealedQuery, as sealedRows returns it.
-func (r *Ring) readSealed(rs *sql.Rows) (ws []row, private [][]byte, seal map[string][]byte, err error) {
+// A transaction's seal may never be committed: it is opened without being
+// remembered.
+func (r *Ring) readSealed(rs *sql.Rows, inTx bool) (ws []row, private [][]byte, seal map[string][]byte, err error) {
 	defer rs.Close()
 	var sealed []byte
 	for rs.Next() {
@@ -257,33 +270,73 @@ func (r *Ring) readSealed(rs *sql.Rows) (ws []row, private [][]byte, seal map[st
 	if err := rs.Err(); err != nil {
 		return nil, nil, nil, fmt.Errorf("keys: %w", err)
 	}
+	if inTx {
+		return ws, private, r.openSealInTx(sealed), nil
+	}
 	return ws, private, r.openSeal(sealed), nil
 }
 
-// openSeal is MasterKey.openSeal, remembering the last seal it opened:
-// Signer reads the seal at every issuance, and it seldom changes. The map
-// it returns is shared: read it only.
+// openSealInTx returns what the seal read within a transaction lists, nil
+// when it is of a lower generation than openSeal has seen.
+func (r *Ring) openSealInTx(sealed []byte) map[string][]byte {
+	s := r.mk.openSeal(sealed)
+	r.sealMu.Lock()
+	defer r.sealMu.Unlock()
+	if s == nil || s.gen < r.sealGen {
+		return nil
+	}
+	return s.entries
+}
+
+// openSeal returns what the seal lists, remembering the last seal it
+// opened (Signer reads the seal at every issuance, and it seldom changes)
+// and the highest generation it has seen. A seal of a lower generation is
+// an earlier copy of the keyring put back, rows and seal together: nothing
+// it lists is trusted, and Rolledback says so, until a change made by the
+// master key seals the keys anew. The map it returns is shared: read it
+// only.
 func (r *Ring) openSeal(sealed []byte) map[string][]byte {
 	r.sealMu.Lock()
 	defer r.sealMu.Unlock()
-	if r.seal == nil || !bytes.Equal(sealed, r.sealBytes) {
-		r.seal, r.sealBytes = r.mk.openSeal(sealed), sealed
+	if r.seal != nil && bytes.Equal(sealed, r.sealBytes) {
+		return r.seal.entries
 	}
-	return r.seal
+	s := r.mk.openSeal(sealed)
+	if s == nil || s.gen < r.sealGen {
+		r.rolledBack = s != nil
+		r.seal, r.sealBytes = nil, nil
+		return nil
+	}
+	r.seal, r.sealBytes, r.sealGen, r.rolledBack = s, sealed, s.gen, false
+	return s.entries
+}
+
+// Rolledback reports whether the key set seal last read is of an earlier
+// generation than one this ring has read before: the keyring was put back
+// as an earlier copy had it (a compromised key with it, say). No published
+// key is then trusted, and List marks them all.
+func (r *Ring) Rolledback() bool {
+	r.sealMu.Lock()
+	defer r.sealMu.Unlock()
+	return r.rolledBack
 }
 
 // reseal records in the seal, within tx, the row w as written: listed
-// with its MAC while published, not listed otherwise. A seal that is
-// missing or not the master key's lists nothing else afterwards.
+// with its MAC while published, not listed otherwise, at the next
+// generation. A seal that is missing, not the master key's or put back
+// from an earlier copy lists nothing else afterwards.
 func (r *Ring) reseal(ctx context.Context, tx *sql.Tx, w *row) error {
 	var sealed []byte
 	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = '`+sealName+`'`).Scan(&sealed)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("keys: %w", err)
 	}
-	entries := r.mk.openSeal(sealed)
-	if entries == nil {
-		entries = map[string][]byte{}
+	r.sealMu.Lock()
+	gen := r.sealGen
+	r.sealMu.Unlock()
+	entries := map[string][]byte{}
+	if s := r.mk.openSeal(sealed); s != nil && s.gen >= gen {
+		gen, entries = s.gen, maps.Clone(s.entries)
 	}
 	switch State(w.state) {
 	case Next, Active, Retired:
@@ -291,13 +344,13 @@ func (r *Ring) reseal(ctx context.Context, tx *sql.Tx, w *row) error {
 	default:
 		delete(entries, w.kid)
 	}
-	return r.writeSeal(ctx, tx, entries)
+	return r.writeSeal(ctx, tx, gen+1, entries)
 }
 
-// writeSeal writes the seal listing entries.
-func (r *Ring) writeSeal(ctx context.Context, tx *sql.Tx, entries map[string][]byte) error {
+// writeSeal writes the seal of generation gen listing entries.
+func (r *Ring) writeSeal(ctx context.Context, tx *sql.Tx, gen uint64, entries map[string][]byte) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('`+sealName+`', ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, r.mk.appendSeal(entries))
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, r.mk.appendSeal(gen, entries))
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
@@ -359,7 +412,7 @@ func (r *Ring) bind(ctx context.Context) error {
 				entries[w.kid] = w.mac
 			}
 		}
-		if err := r.writeSeal(ctx, tx, entries); err != nil {
+		if err := r.writeSeal(ctx, tx, 1, entries); err != nil {
 			return err
 		}
 	}

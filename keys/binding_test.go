@@ -471,3 +471,64 @@ func TestReadOnlyRingWritesNothing(t *testing.T) {
 		t.Errorf("a read-only ring bound %d rows (%v)", bound, err)
 	}
 }
+
+// The whole keyring put back as an earlier copy had it, rows and seal
+// together, undoes a compromise in a way no row or seal shows: the seal is
+// genuine, only older. A ring that has read a later seal (writ serve,
+// reloading its key sets every second) notices the generation go back and
+// trusts no published key until a change made with the master key seals
+// them anew.
+func TestKeyringPutBackWhole(t *testing.T) {
+	ctx := context.Background()
+	e := newRingEnv(t)
+	e.ensure(t, verifier.EdDSA)
+	db := e.tamperer(t)
+	snapshot := func() (rows [][]any, seal []byte) {
+		t.Helper()
+		rs, err := db.Query(`SELECT kid, format, alg, state, public_key, private_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at, mac FROM keys`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		for rs.Next() {
+			r := make([]any, 13)
+			ptrs := make([]any, 13)
+			for i := range r {
+				ptrs[i] = &r[i]
+			}
+			if err := rs.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, r)
+		}
+		if err := db.QueryRow(`SELECT value FROM meta WHERE name = 'key_set_seal'`).Scan(&seal); err != nil {
+			t.Fatal(err)
+		}
+		return rows, seal
+	}
+	before, beforeSeal := snapshot()
+	kid := e.signer(t, keys.JWT).ID()
+	if err := e.ring.Compromise(ctx, kid, keys.CompromiseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.records(t) // the ring reads the seal the compromise made, as writ serve would
+	exec(t, db, `DELETE FROM keys`)
+	for _, r := range before {
+		exec(t, db, `INSERT INTO keys (kid, format, alg, state, public_key, private_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at, mac)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r...)
+	}
+	exec(t, db, `UPDATE meta SET value = ? WHERE name = 'key_set_seal'`, beforeSeal)
+
+	if where := e.published(t, kid); len(where) > 0 {
+		t.Errorf("the compromised key, put back with the keyring, is published in %v", where)
+	}
+	if !e.ring.Rolledback() {
+		t.Error("Rolledback() = false after the keyring was put back")
+	}
+	if got := e.untrusted(t); !slices.Contains(got, kid) || len(got) != 4 {
+		t.Errorf("List marks %v untrusted, want every published key", got)
+	}
+	if _, err := e.ring.Signer(ctx, keys.JWT); !errors.Is(err, keys.ErrUntrusted) {
+		t.Errorf("Signer after the keyring was put back: %v, want ErrUntrusted", err)
+	}
+}

@@ -97,9 +97,11 @@ type Ring struct {
 	mu      sync.Mutex
 	signers map[Format]*Key // the opened active key of each format
 
-	sealMu    sync.Mutex
-	sealBytes []byte            // the seal opened last
-	seal      map[string][]byte // and what it lists
+	sealMu     sync.Mutex
+	sealBytes  []byte   // the seal opened last
+	seal       *keySeal // and what it holds
+	sealGen    uint64   // the highest generation read
+	rolledBack bool     // the seal read last was of a lower one
 
 	activeKey *sql.Stmt // sealedQuery of the active key of a format
 }
@@ -260,7 +262,7 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	ws, private, seal, err := r.readSealed(rs)
+	ws, private, seal, err := r.readSealed(rs, false)
 	switch {
 	case err != nil:
 		return nil, err

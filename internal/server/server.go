@@ -207,8 +207,11 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 	}
 	s.metrics.observeKeys(published, untrusted, time.Now())
 	if prev := s.untrusted.Swap(&untrusted); len(untrusted) > 0 && (prev == nil || !slices.Equal(*prev, untrusted)) {
-		s.log.Error("key rows not bound to the master key: written without it, they are neither published nor trusted; compromise them (writ keys compromise KID) once investigated",
-			"kids", untrusted)
+		msg := "key rows not bound to the master key: written or put back without it, they are neither published nor trusted; compromise them (writ keys compromise KID) once investigated"
+		if s.cfg.Ring.Rolledback() {
+			msg = "the keyring was put back as an earlier copy had it (its seal is older than one this server read): no key is published or trusted; compromise the keys you do not trust, or restart writ serve if a backup was restored on purpose"
+		}
+		s.log.Error(msg, "kids", untrusted)
 	}
 	return nil
 }
