@@ -463,3 +463,37 @@ func TestFileModesWithoutUmask(t *testing.T) {
 		}
 	}
 }
+
+// TestReadersRefuseLegacyLog: an older writ's database (no application_id)
+// whose write-ahead log holds what identify did not judge is refused by
+// readers, which would read it unjudged and checkpoint it into the file.
+func TestReadersRefuseLegacyLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "writ.db")
+	rawDatabase(t, path, strings.Join(migrations, ";")+fmt.Sprintf("; PRAGMA user_version = %d; PRAGMA journal_mode = WAL;", SchemaVersion()))
+	// A writer of its own keeps the log from being checkpointed, and adds
+	// to it what is not writ's.
+	w, err := sql.Open("sqlite", "file:"+path+"?_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetMaxOpenConns(1)
+	if _, err := w.Exec(`CREATE TABLE foreign_data (x); INSERT INTO foreign_data VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range map[string]func(string) (*sql.DB, error){
+		"OpenForReading": func(p string) (*sql.DB, error) { return OpenForReading(ctx, p) },
+		"OpenReadOnly":   func(p string) (*sql.DB, error) { return OpenReadOnly(ctx, p) },
+	} {
+		before := fingerprint(t, path)
+		db, err := open(path)
+		if err == nil {
+			db.Close()
+			t.Errorf("%s read a legacy database with a log it did not judge", name)
+		}
+		if after := fingerprint(t, path); after != before {
+			t.Errorf("%s: file changed: %s, was %s", name, after, before)
+		}
+	}
+}

@@ -395,6 +395,11 @@ func openExisting(ctx context.Context, path string, readOnly bool) (*sql.DB, err
 	case err != nil:
 	case info.empty:
 		err = fmt.Errorf("%w: the file is empty", ErrNotWrit)
+	case info.legacy && hasLog(file):
+		// identify judged the file alone; reading it with its log would
+		// take what the log holds unjudged, and closing would checkpoint
+		// it into the file.
+		err = errors.New("a database of an older writ with a write-ahead log it has not checkpointed: run any writ command with write access to bring it up to date")
 	case info.legacy || !info.wal:
 		// Without a WAL, or before writ set its application_id, the
 		// header's schema version is the database's.
@@ -428,6 +433,12 @@ func openExisting(ctx context.Context, path string, readOnly bool) (*sql.DB, err
 		return nil, fmt.Errorf("database %q: %w", path, err)
 	}
 	return db, nil
+}
+
+// hasLog reports whether file has a write-ahead log that is not empty.
+func hasLog(file string) bool {
+	fi, err := os.Stat(file + "-wal")
+	return err == nil && fi.Size() > 0
 }
 
 // current returns an error unless version is the current schema version.
