@@ -239,12 +239,24 @@ const publishedWhere = `state IN ('next', 'active', 'retired')`
 // seal, so that a change committed meanwhile by another process never
 // looks like a row put back.
 func (r *Ring) sealedRows(ctx context.Context, q querier, where string, args ...any) (ws []row, private [][]byte, seal map[string][]byte, err error) {
+	known := r.knownGen()
 	rs, err := q.QueryContext(ctx, sealedQuery(where), args...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("keys: %w", err)
 	}
 	_, inTx := q.(*sql.Tx)
-	return r.readSealed(rs, inTx)
+	return r.readSealed(rs, known, inTx)
+}
+
+// knownGen is the highest seal generation read so far. Taken before a read
+// starts, it is one the read's snapshot holds or passes (what was
+// committed before a statement starts is visible to it); taken after, it
+// could be one committed meanwhile, which the read's older snapshot does
+// not hold without anything having been put back.
+func (r *Ring) knownGen() uint64 {
+	r.sealMu.Lock()
+	defer r.sealMu.Unlock()
+	return r.sealGen
 }
 
 // sealedQuery is the statement of sealedRows.
@@ -254,9 +266,10 @@ func sealedQuery(where string) string {
 }
 
 // readSealed reads the result of sealedQuery, as sealedRows returns it.
-// A transaction's seal may never be committed: it is opened without being
-// remembered.
-func (r *Ring) readSealed(rs *sql.Rows, inTx bool) (ws []row, private [][]byte, seal map[string][]byte, err error) {
+// A seal of a generation below known (knownGen, taken before the read
+// started) was put back. A transaction's seal may never be committed: it
+// is opened without being remembered.
+func (r *Ring) readSealed(rs *sql.Rows, known uint64, inTx bool) (ws []row, private [][]byte, seal map[string][]byte, err error) {
 	defer rs.Close()
 	var sealed []byte
 	for rs.Next() {
@@ -271,41 +284,40 @@ func (r *Ring) readSealed(rs *sql.Rows, inTx bool) (ws []row, private [][]byte, 
 		return nil, nil, nil, fmt.Errorf("keys: %w", err)
 	}
 	if inTx {
-		return ws, private, r.openSealInTx(sealed), nil
+		if s := r.mk.openSeal(sealed); s != nil && s.gen >= known {
+			return ws, private, s.entries, nil
+		}
+		return ws, private, nil, nil
 	}
-	return ws, private, r.openSeal(sealed), nil
-}
-
-// openSealInTx returns what the seal read within a transaction lists, nil
-// when it is of a lower generation than openSeal has seen.
-func (r *Ring) openSealInTx(sealed []byte) map[string][]byte {
-	s := r.mk.openSeal(sealed)
-	r.sealMu.Lock()
-	defer r.sealMu.Unlock()
-	if s == nil || s.gen < r.sealGen {
-		return nil
-	}
-	return s.entries
+	return ws, private, r.openSeal(sealed, known), nil
 }
 
 // openSeal returns what the seal lists, remembering the last seal it
 // opened (Signer reads the seal at every issuance, and it seldom changes)
-// and the highest generation it has seen. A seal of a lower generation is
-// an earlier copy of the keyring put back, rows and seal together: nothing
-// it lists is trusted, and Rolledback says so, until a change made by the
-// master key seals the keys anew. The map it returns is shared: read it
-// only.
-func (r *Ring) openSeal(sealed []byte) map[string][]byte {
+// and the highest generation it has read. A seal of a generation below
+// known, read by a statement that started after that generation was read,
+// is an earlier copy of the keyring put back, rows and seal together:
+// nothing it lists is trusted, and Rolledback says so, until a change made
+// with the master key seals the keys anew. The map it returns is shared:
+// read it only.
+func (r *Ring) openSeal(sealed []byte, known uint64) map[string][]byte {
 	r.sealMu.Lock()
 	defer r.sealMu.Unlock()
 	if r.seal != nil && bytes.Equal(sealed, r.sealBytes) {
 		return r.seal.entries
 	}
 	s := r.mk.openSeal(sealed)
-	if s == nil || s.gen < r.sealGen {
-		r.rolledBack = s != nil
-		r.seal, r.sealBytes = nil, nil
+	switch {
+	case s == nil:
+		r.rolledBack = false
 		return nil
+	case s.gen < known:
+		r.rolledBack = true
+		return nil
+	case s.gen < r.sealGen:
+		// Read from a snapshot taken before a later seal was read by
+		// another caller: right for that snapshot, and not remembered.
+		return s.entries
 	}
 	r.seal, r.sealBytes, r.sealGen, r.rolledBack = s, sealed, s.gen, false
 	return s.entries

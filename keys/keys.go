@@ -19,6 +19,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
@@ -66,22 +67,30 @@ type Key struct {
 // Generate makes a fresh key for alg: EdDSA, ES256, RS256, PS256 (the JWS
 // algorithms) or v4.public (PASETO).
 func Generate(alg string) (*Key, error) {
-	var s crypto.Signer
-	var err error
-	switch alg {
-	case verifier.EdDSA, verifier.V4Public:
-		_, s, err = ed25519.GenerateKey(rand.Reader)
-	case verifier.ES256:
-		s, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case verifier.RS256, verifier.PS256:
-		s, err = rsa.GenerateKey(rand.Reader, RSABits)
-	default:
-		return nil, fmt.Errorf("unsupported algorithm %q (want EdDSA, ES256, RS256, PS256 or v4.public)", alg)
+	for {
+		var s crypto.Signer
+		var err error
+		switch alg {
+		case verifier.EdDSA, verifier.V4Public:
+			_, s, err = ed25519.GenerateKey(rand.Reader)
+		case verifier.ES256:
+			s, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		case verifier.RS256, verifier.PS256:
+			s, err = rsa.GenerateKey(rand.Reader, RSABits)
+		default:
+			return nil, fmt.Errorf("unsupported algorithm %q (want EdDSA, ES256, RS256, PS256 or v4.public)", alg)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("generate %s key: %w", alg, err)
+		}
+		k, err := NewKey(alg, s)
+		// A kid starting with '-' reads as a flag on the command line
+		// (writ keys compromise -B6k…): one key in 64 is drawn again,
+		// as jtis are.
+		if err != nil || !strings.HasPrefix(k.id, "-") {
+			return k, err
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("generate %s key: %w", alg, err)
-	}
-	return NewKey(alg, s)
 }
 
 // NewKey binds an existing private key to alg and computes its kid.

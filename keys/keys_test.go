@@ -294,3 +294,18 @@ func TestParseMasterKey(t *testing.T) {
 		}
 	}
 }
+
+// A generated key's kid never starts with '-', which the command line
+// would read as a flag (writ keys compromise KID): one thumbprint in 64
+// would.
+func TestGeneratedKidNotFlagLike(t *testing.T) {
+	for range 640 {
+		k, err := keys.Generate(verifier.EdDSA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(k.ID(), "-") {
+			t.Fatalf("kid %q starts with '-'", k.ID())
+		}
+	}
+}

@@ -258,11 +258,12 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 	// One read of the active row and the seal: a rotation in another
 	// process between two reads could otherwise destroy the private half
 	// in between, or look like a row put back.
+	known := r.knownGen()
 	rs, err := r.activeKey.QueryContext(ctx, string(format))
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	ws, private, seal, err := r.readSealed(rs, false)
+	ws, private, seal, err := r.readSealed(rs, known, false)
 	switch {
 	case err != nil:
 		return nil, err
