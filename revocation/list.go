@@ -436,8 +436,9 @@ func (l *List) Entries(ctx context.Context, f Filter) ([]Entry, error) {
 }
 
 // Revoked reports whether an entry in force revokes the token jti: its own,
-// its subject's or its key's. It is for admins (writ token list), not
-// for verifiers, which use a Snapshot.
+// its subject's or its key's. It is for admins' tools, not for verifiers,
+// which use a Snapshot; issuer.List filters by the same rule in its query
+// (issuer's TestListByStatus holds the two to it).
 func (l *List) Revoked(ctx context.Context, jti, subject, kid string, issuedAt time.Time) (bool, error) {
 	var n int
 	err := l.db.QueryRowContext(ctx, `SELECT
