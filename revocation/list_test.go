@@ -573,3 +573,57 @@ func TestSnapshotCloseTwice(t *testing.T) {
 	wg.Wait()
 	snap.Close()
 }
+
+// TestPruneRepacksOnlyForTokens: a prune that removes only subject or key
+// entries leaves the packed copy of the token entries as it is (rewriting
+// it held the write lock for seconds at a million entries); one that
+// removes token entries makes it again, and a fresh snapshot agrees.
+func TestPruneRepacksOnlyForTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	short := e.issue(t, "alice", time.Hour)
+	long := e.issue(t, "alice", 3*time.Hour)
+	for _, tok := range []*issuer.Token{short, long} {
+		if _, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.issue(t, "bob", time.Hour)
+	if _, err := e.list.RevokeSubject(ctx, "bob", time.Time{}, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// Count rewrites of the packed copy.
+	if _, err := e.db.Exec(`CREATE TABLE repacks (n INTEGER);
+		CREATE TRIGGER count_repacks AFTER DELETE ON revoked_tokens_packed BEGIN INSERT INTO repacks VALUES (1); END`); err != nil {
+		t.Fatal(err)
+	}
+	repacks := func() int {
+		var n int
+		if err := e.db.QueryRow(`SELECT count(*) FROM repacks`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// The subject entry lasts as long as the longest token a subject may
+	// hold: move it alone into the past.
+	if _, err := e.db.Exec(`UPDATE revocations SET expires_at = ? WHERE kind = 'subject'`, e.clock.now().Add(-time.Hour).Unix()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.list.Prune(ctx, "test"); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want the subject entry", n, err)
+	}
+	if got := repacks(); got != 0 {
+		t.Errorf("a prune of a subject entry rewrote the packed token entries (%d rows deleted)", got)
+	}
+	e.clock.advance(time.Hour + 10*time.Minute)
+	if n, err := e.list.Prune(ctx, "test"); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want the expired token's entry", n, err)
+	}
+	if got := repacks(); got == 0 {
+		t.Error("a prune of a token entry left the packed copy as it was")
+	}
+	v := e.verifier(t, e.snapshot(t, revocation.SnapshotConfig{}))
+	if _, err := v.Verify(ctx, long.Token); !errors.Is(err, verifier.ErrRevoked) {
+		t.Errorf("the unexpired revoked token after the prunes: %v, want ErrRevoked", err)
+	}
+}
