@@ -113,27 +113,6 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// rows returns the key rows matching where (with args), oldest first.
-func rows(ctx context.Context, q querier, where string, args ...any) ([]row, error) {
-	rs, err := q.QueryContext(ctx, `SELECT `+rowColumns+` FROM keys WHERE `+where+` ORDER BY created_at, rowid`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	defer rs.Close()
-	var out []row
-	for rs.Next() {
-		var w row
-		if err := rs.Scan(w.dest()...); err != nil {
-			return nil, fmt.Errorf("keys: %w", err)
-		}
-		out = append(out, w)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	return out, nil
-}
-
 // trusted returns the rows matching where that the master key vouches
 // for and, if published, lists in its seal, oldest first.
 func (r *Ring) trusted(ctx context.Context, q querier, where string, args ...any) ([]row, error) {
@@ -156,11 +135,20 @@ func (r *Ring) trust(w *row, seal map[string][]byte) bool {
 	if !r.mk.vouches(w) {
 		return false
 	}
-	switch State(w.state) {
-	case Next, Active, Retired:
+	if w.published() {
 		return hmac.Equal(seal[w.kid], w.mac)
 	}
 	return true
+}
+
+// published reports whether w is in the key sets: next, active or retired,
+// as publishedWhere selects.
+func (w *row) published() bool {
+	switch State(w.state) {
+	case Next, Active, Retired:
+		return true
+	}
+	return false
 }
 
 // update writes w, changed from a row in state from, with its new MAC, and
@@ -350,10 +338,9 @@ func (r *Ring) reseal(ctx context.Context, tx *sql.Tx, w *row) error {
 	if s := r.mk.openSeal(sealed); s != nil && s.gen >= gen {
 		gen, entries = s.gen, maps.Clone(s.entries)
 	}
-	switch State(w.state) {
-	case Next, Active, Retired:
+	if w.published() {
 		entries[w.kid] = w.mac
-	default:
+	} else {
 		delete(entries, w.kid)
 	}
 	return r.writeSeal(ctx, tx, gen+1, entries)
@@ -407,20 +394,20 @@ func (r *Ring) bind(ctx context.Context) error {
 	case check == checkBound: // another process did it
 		return nil
 	case check == checkUnbound:
-		all, err := rows(ctx, tx, `mac IS NULL`)
+		all, private, _, err := r.sealedRows(ctx, tx, `mac IS NULL`)
 		if err != nil {
 			return err
 		}
 		entries := map[string][]byte{}
-		for _, w := range all {
-			if !r.genuine(ctx, tx, &w) {
+		for i, w := range all {
+			if !r.genuine(&w, private[i]) {
 				continue // left without a MAC: untrusted, and List says so
 			}
 			w.mac = r.mk.rowMAC(&w)
 			if _, err := tx.ExecContext(ctx, `UPDATE keys SET mac = ? WHERE kid = ?`, w.mac, w.kid); err != nil {
 				return err
 			}
-			if s := State(w.state); s == Next || s == Active || s == Retired {
+			if w.published() {
 				entries[w.kid] = w.mac
 			}
 		}
@@ -443,16 +430,12 @@ func (r *Ring) bind(ctx context.Context) error {
 // writ makes: its kid is its public key's, and its private half, which a
 // next or active key must have, opens under the master key to that public
 // key. It cannot prove more of a row whose private half is destroyed.
-func (r *Ring) genuine(ctx context.Context, tx *sql.Tx, w *row) bool {
+func (r *Ring) genuine(w *row, sealed []byte) bool {
 	pub, err := x509.ParsePKIXPublicKey(w.pub)
 	if err != nil || string(FormatOf(w.alg)) != w.format {
 		return false
 	}
 	if id, err := KeyID(w.alg, pub); err != nil || id != w.kid {
-		return false
-	}
-	var sealed []byte
-	if err := tx.QueryRowContext(ctx, `SELECT private_key FROM keys WHERE kid = ?`, w.kid).Scan(&sealed); err != nil {
 		return false
 	}
 	if sealed == nil {

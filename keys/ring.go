@@ -499,7 +499,7 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) 
 	// changed it since. A row the master key does not vouch for is
 	// compromised too (and so bound, as compromised): that is how an
 	// admin clears it.
-	target, err := rows(ctx, tx, `kid = ?`, kid)
+	target, _, _, err := r.sealedRows(ctx, tx, `kid = ?`, kid)
 	if err != nil {
 		return err
 	}
