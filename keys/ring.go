@@ -179,7 +179,7 @@ func (r *Ring) Add(ctx context.Context, k *Key, state State) error {
 }
 
 func (r *Ring) insert(ctx context.Context, tx *sql.Tx, k *Key, state State, pub, priv []byte) error {
-	published, err := r.trusted(ctx, tx, `format = ? AND state IN ('next', 'active', 'retired')`, string(k.Format()))
+	published, err := r.trusted(ctx, tx, `format = ? AND `+publishedWhere, string(k.Format()))
 	if err != nil {
 		return err
 	}
