@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
 )
 
 func newTokenCmd(g *globals) *cobra.Command {
@@ -123,5 +127,118 @@ func newTokenListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&f.Name, "name", "", "only tokens with this name")
 	cmd.Flags().StringVar(&status, "status", "", "only tokens with this status now: active, revoked or expired")
 	cmd.Flags().IntVar(&f.Limit, "limit", 1000, "at most this many tokens")
+	return cmd
+}
+
+func newTokenRevokeCmd(g *globals) *cobra.Command {
+	var (
+		subject, reason string
+		before          string
+	)
+	cmd := &cobra.Command{
+		Use:   "revoke JTI | --subject S [--before TIME]",
+		Short: "Revoke one token, or every token of a subject",
+		Long: `revoke invalidates a token before it expires, by its jti, or with
+--subject every token of that subject issued before now (or --before, an
+RFC 3339 time, not in the future). The revocation is on disk before writ
+reports success. Revoking a revoked token again is not an error.`,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			switch {
+			case subject == "" && len(a) != 1:
+				return usagef("give one JTI, or --subject")
+			case subject != "" && len(a) != 0:
+				return usagef("give a JTI or --subject, not both")
+			case before != "" && subject == "":
+				return usagef("--before goes with --subject")
+			}
+			var cut time.Time
+			if before != "" {
+				var err error
+				// Before 1970 would read as zero, which means now to the list.
+				if cut, err = time.Parse(time.RFC3339, before); err != nil || cut.Unix() <= 0 {
+					return usagef("--before %q: want an RFC 3339 time after 1970, such as 2026-01-02T15:04:05Z", before)
+				}
+			}
+			s, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			o := revocation.Options{Reason: reason, Actor: actor()}
+			var e revocation.Entry
+			if subject != "" {
+				e, err = s.Revocations.RevokeSubject(cmd.Context(), subject, cut, o)
+			} else {
+				e, err = s.Revocations.RevokeToken(cmd.Context(), a[0], o)
+			}
+			if err != nil {
+				return invalidAsUsage(err)
+			}
+			return printEntry(g, e)
+		},
+	}
+	cmd.Flags().StringVar(&subject, "subject", "", "revoke every token of this subject")
+	cmd.Flags().StringVar(&before, "before", "", "with --subject: only tokens issued before this RFC 3339 time")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	return cmd
+}
+
+// invalidAsUsage makes a revocation refused for the arguments it was given
+// (a malformed jti or subject, a grace past the token's expiry, a cut-off
+// in the future) a usage error.
+func invalidAsUsage(err error) error {
+	if errors.Is(err, revocation.ErrInvalid) {
+		return usageError{err}
+	}
+	return err
+}
+
+func printEntry(g *globals, e revocation.Entry) error {
+	if g.output == "json" {
+		return writeJSON(g.stdout, e)
+	}
+	switch e.Kind {
+	case revocation.Subject:
+		fmt.Fprintf(g.stdout, "revoked every token of %s issued before %s (seq %d)\n", e.Value, when(e.IssuedBefore), e.Seq)
+	case revocation.Key:
+		fmt.Fprintf(g.stdout, "revoked every token of key %s (seq %d)\n", e.Value, e.Seq)
+	default:
+		if e.EffectiveAt.After(e.CreatedAt) {
+			fmt.Fprintf(g.stdout, "revoked %s from %s (seq %d)\n", e.Value, when(e.EffectiveAt), e.Seq)
+		} else {
+			fmt.Fprintf(g.stdout, "revoked %s (seq %d)\n", e.Value, e.Seq)
+		}
+	}
+	return nil
+}
+
+func newTokenRegenerateCmd(g *globals) *cobra.Command {
+	var grace time.Duration
+	cmd := &cobra.Command{
+		Use:   "regenerate JTI [--grace D]",
+		Short: "Issue a replacement token and revoke the old one",
+		Long: `regenerate issues a new token with the same subject, scopes, audience,
+name, format and lifetime as the token JTI, prints it (once), and revokes
+the old token, after --grace if given so that its holder can switch. The
+grace must end by the old token's expiry: a longer one is refused (exit 2).
+
+The old token may have expired or been revoked already: regenerate is also
+how its holder gets a new one with the same grants (without --grace).`,
+		Args: args(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			s, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			t, err := s.Issuer.Regenerate(cmd.Context(), a[0], s.Revocations, revocation.Options{Actor: actor(), Grace: grace})
+			if err != nil {
+				return invalidAsUsage(err)
+			}
+			return printToken(g, t)
+		},
+	}
+	// No bound of its own: the grace must end by the old token's expiry.
+	durationVar(cmd.Flags(), &grace, "grace", 0, math.MaxInt64, "keep the old token valid this long, at most until it expires")
 	return cmd
 }
