@@ -3,15 +3,13 @@ package writ_test
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
-	_ "modernc.org/sqlite"
-
 	"github.com/writ-dev/writ"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/keys"
 )
 
@@ -27,14 +25,7 @@ func TestOpenForeignFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "notes.db")
-	raw, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(`CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')`); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
+	sqlitetest.Foreign(t, path)
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,52 +1,45 @@
-// Package writ opens writ's database for Go programs that issue, revoke and
-// rotate tokens in process, as the writ command and server do: one SQLite
-// file (WAL, synchronous=FULL, schema migrated on open by a process that
-// writes) shared by the keyring, the issuer and the revocation list.
+// Package writ is the front door for Go programs that issue, revoke and
+// rotate tokens in process, as the writ command and server do: [Open] opens
+// writ's database and returns its keyring, issuer, revocation list and
+// audit log over one storage handle.
 //
-// Programs that only verify tokens need package verifier alone, which links
-// no database.
+// The storage engine is chosen by the configuration: [Config.Path] opens
+// an SQLite file (WAL, synchronous=FULL, schema migrated on open by a
+// process that writes). Programs that only verify tokens need package
+// verifier alone, which links no database.
 //
 //	mk, err := keys.ReadMasterKeyFile("writ.db.key")
 //	w, err := writ.Open(ctx, writ.Config{Path: "writ.db", MasterKey: mk, Issuer: "https://tokens.example"})
 //	defer w.Close()
 //	t, err := w.Issuer.Issue(ctx, issuer.Request{Subject: "ci", Audience: []string{"https://api.example"}})
 //	_, err = w.Revocations.RevokeToken(ctx, t.ID, revocation.Options{Reason: "leaked"})
+//
+// # Where things happen
+//
+// A token is signed by package issuer with the active key of package keys,
+// recorded by the issuer, revoked through package revocation, and every
+// change is in the audit log of package audit. Keys are published by
+// keys.Ring (JWKS, PASERK) and tokens verified by package verifier.
 package writ
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"time"
 
-	"github.com/writ-dev/writ/internal/fsperm"
+	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 )
 
-var (
-	// ErrNoDatabase is returned by Open for a missing database when
-	// Config.Create is unset.
-	ErrNoDatabase = store.ErrNoDatabase
-	// ErrNewerSchema is returned by Open for a database written by a newer
-	// writ.
-	ErrNewerSchema = store.ErrNewerSchema
-	// ErrNotWritDatabase is returned by Open for a file that is not a writ
-	// database (another program's SQLite file, a file that is not SQLite,
-	// an empty file unless Config.Create is set). Open leaves it as it was.
-	ErrNotWritDatabase = store.ErrNotWrit
-	// ErrNotPrivate is returned by Open, to write a database, for a
-	// database file, or its -wal or -shm file, that others than its owner
-	// may read, or that another user owns; and by keys.ReadMasterKeyFile
-	// for such a master key file.
-	ErrNotPrivate = fsperm.ErrNotPrivate
-)
-
 // Config says which database to open and how to act on it.
 type Config struct {
-	// Path is the SQLite database file. Required.
+	// Path is the SQLite database file, the one engine today. Required.
+	// (PostgreSQL, for several servers sharing one database, is to come as
+	// a URL field of its own: the engine is chosen by which is set.)
 	Path string
 	// Create creates the database (mode 0600) when it does not exist, or
 	// when it is an empty file. It creates no keys: see keys.Ring.Ensure.
@@ -56,7 +49,8 @@ type Config struct {
 	// write access it opens normally, so that closing the database removes
 	// SQLite's -wal and -shm files, which a read-only handle would leave.
 	// Read-only is enough to list tokens, keys and revocations and to
-	// publish key sets; issuing, revoking and key changes then fail.
+	// publish key sets; issuing, revoking and key changes then fail
+	// (IsReadOnly tells such a failure).
 	// With ReadOnlyOK, Open writes nothing: a schema that is not current
 	// is refused, not migrated.
 	ReadOnlyOK bool
@@ -72,22 +66,22 @@ type Config struct {
 	MaxTTL time.Duration
 }
 
-// DB is an open writ database. Its members share one connection pool and
+// DB is an open writ database. Its members share one storage handle and
 // are safe for concurrent use; several processes may open one database.
 type DB struct {
 	Keys        *keys.Ring
 	Issuer      *issuer.Issuer
 	Revocations *revocation.List
-	// SQL is the database handle the others use, for what has no API of
-	// its own yet (writ serve's admin API, the audit log).
-	SQL *sql.DB
+	Audit       *audit.Log
+
+	store store.Store
 }
 
-// Open opens the database at cfg.Path with its keyring, issuer and
-// revocation list. Before it writes anything it checks that the file is a
-// writ database (ErrNotWritDatabase) and, unless it only reads, that the
-// file that cfg.Path reaches, through symbolic links or not, is private to
-// its owner (ErrNotPrivate).
+// Open opens the database that cfg names with its keyring, issuer,
+// revocation list and audit log. Before it writes anything it checks that
+// the file is a writ database (ErrNotWritDatabase) and, unless it only
+// reads, that the file that cfg.Path reaches, through symbolic links or
+// not, is private to its owner (ErrNotPrivate).
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	switch {
 	case cfg.Path == "" || cfg.MasterKey == nil || cfg.Issuer == "":
@@ -95,75 +89,98 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	case cfg.Create && cfg.ReadOnlyOK:
 		return nil, errors.New("writ: Config.Create and ReadOnlyOK exclude each other")
 	}
-	var db *sql.DB
-	var err error
-	if cfg.ReadOnlyOK {
-		db, err = store.OpenForReading(ctx, cfg.Path)
-	} else {
-		db, err = store.Open(ctx, cfg.Path, cfg.Create)
-	}
+	s, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	w, err := attach(ctx, db, cfg)
+	w, err := attach(ctx, s, cfg)
 	if err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	return w, nil
 }
 
-func attach(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: cfg.MasterKey, Actor: cfg.Actor, Policy: cfg.Policy, ReadOnly: cfg.ReadOnlyOK})
-	if err != nil {
-		return nil, err
+// openStore opens the storage engine that cfg names.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.ReadOnlyOK {
+		return sqlite.OpenForReading(ctx, cfg.Path)
 	}
-	iss, err := issuer.New(issuer.Config{Issuer: cfg.Issuer, Keys: ring, DB: db, MaxTTL: cfg.MaxTTL})
-	if err != nil {
-		return nil, err
-	}
-	list, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: iss.MaxTTL()})
-	if err != nil {
-		return nil, err
-	}
-	return &DB{Keys: ring, Issuer: iss, Revocations: list, SQL: db}, nil
+	return sqlite.Open(ctx, cfg.Path, cfg.Create)
 }
 
-// CompromiseKey takes the key kid out of service at once, as writ keys
-// compromise does: it leaves the key sets, its private half is destroyed,
-// the next key of its format signs in its place, and every token it signed
-// is revoked, all in one transaction. Compromising a key twice changes
-// nothing and returns the first revocation. A row written without the
-// master key whose kid the revocation list cannot hold (see
-// revocation.CheckID) is only withdrawn, and the Entry returned is zero:
-// writ never trusted it, so no token of it was ever accepted.
-func (w *DB) CompromiseKey(ctx context.Context, kid string, o revocation.Options) (revocation.Entry, error) {
-	var e revocation.Entry
-	err := w.Keys.Compromise(ctx, kid, keys.CompromiseOptions{InTx: func(ctx context.Context, tx *sql.Tx) error {
-		if revocation.CheckID("kid", kid) != nil {
-			// writ makes no such kid: only a row written without the
-			// master key has one. writ never published nor trusted it,
-			// so no token of it was ever accepted and there is nothing
-			// to revoke; withdrawing the row is the whole remedy.
-			return o.Check()
-		}
-		var err error
-		e, err = w.Revocations.RevokeKeyTx(ctx, tx, kid, o)
-		return err
-	}})
-	return e, err
+func attach(ctx context.Context, s store.Store, cfg Config) (*DB, error) {
+	maxTTL := cfg.MaxTTL
+	if maxTTL == 0 {
+		maxTTL = issuer.DefaultMaxTTL
+	}
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{Store: s, MasterKey: cfg.MasterKey, Actor: cfg.Actor, Policy: cfg.Policy,
+		ReadOnly: cfg.ReadOnlyOK, MaxTTL: max(maxTTL, 0)})
+	if err != nil {
+		return nil, err
+	}
+	iss, err := issuer.New(issuer.Config{Issuer: cfg.Issuer, Keys: ring, Store: s, MaxTTL: cfg.MaxTTL})
+	if err != nil {
+		return nil, err
+	}
+	list, err := revocation.NewList(revocation.Config{Store: s, MaxTTL: iss.MaxTTL()})
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.NewLog(s)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{Keys: ring, Issuer: iss, Revocations: list, Audit: log, store: s}, nil
+}
+
+// OpenRevocations opens the revocation list of the SQLite database at
+// path for a process that only reads it, as a verifier beside the
+// database does (writ verify --revocations FILE): it needs no master key,
+// writes nothing, and falls back to a read-only handle where the process
+// may not write the database. The list is a revocation.Feed. done closes
+// the database.
+func OpenRevocations(ctx context.Context, path string) (list *revocation.List, done func() error, err error) {
+	s, err := sqlite.OpenForReading(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if list, err = revocation.NewList(revocation.Config{Store: s, MaxTTL: issuer.DefaultMaxTTL}); err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return list, s.Close, nil
 }
 
 // Backup writes a consistent copy of the database to a new file at path
-// (mode 0600; an existing file is an error) while it is in use, as writ
-// backup does. The copy's keys are sealed with the master key, which it
-// does not hold. It has a revocation epoch of its own, and another each
-// time it is restored and first opened to write: verifiers that followed
-// the original, or an earlier restore of the same backup, read the whole
-// list again.
+// (mode 0600; an existing file is an error) while it is in use. The copy's
+// keys are sealed with the master key, which it does not hold. It has a
+// revocation epoch of its own, and another each time it is restored and
+// first opened to write: verifiers that followed the original, or an
+// earlier restore of the same backup, read the whole list again.
 func (w *DB) Backup(ctx context.Context, path string) error {
-	return store.Backup(ctx, w.SQL, path)
+	return w.store.Backup(ctx, path)
 }
 
+// BackupFile copies the SQLite database at path to a new file at to, as
+// DB.Backup does, as writ backup does: it only reads the database and
+// needs no master key, since the sealed keys are copied as they are.
+func BackupFile(ctx context.Context, path, to string) error {
+	s, err := sqlite.OpenForReading(ctx, path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(s.Backup(ctx, to), s.Close())
+}
+
+// Ping checks that the database answers, for health checks.
+func (w *DB) Ping(ctx context.Context) error { return w.store.Ping(ctx) }
+
 // Close closes the database.
-func (w *DB) Close() error { return w.SQL.Close() }
+func (w *DB) Close() error { return w.store.Close() }
+
+// IsReadOnly reports whether err is the database refusing to write because
+// the process may not write it (for SQLite, the database file, or the
+// directory where SQLite keeps its -wal and -shm files, is read-only to
+// it).
+func IsReadOnly(err error) bool { return sqlite.IsReadOnly(err) }

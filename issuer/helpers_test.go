@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"os"
@@ -14,7 +13,8 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/b64"
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 )
@@ -30,7 +30,7 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // env is an issuer over a keyring in a fresh SQLite database.
 type env struct {
 	dbPath string
-	db     *sql.DB
+	db     *sqlite.DB
 	ring   *keys.Ring
 	issuer *issuer.Issuer
 }
@@ -42,23 +42,19 @@ func newEnv(t *testing.T, jwtAlg string, mod func(*issuer.Config)) *env {
 	ctx := context.Background()
 	dir := t.TempDir()
 	e := &env{dbPath: filepath.Join(dir, "writ.db")}
-	db, err := store.Open(ctx, e.dbPath, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Create(t, e.dbPath)
 	e.db = db
 	mk, err := keys.GenerateMasterKeyFile(filepath.Join(dir, "writ.db.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.ring, err = keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk, Now: clock}); err != nil {
+	if e.ring, err = keys.OpenRing(ctx, keys.RingConfig{Store: db, MasterKey: mk, Now: clock, MaxTTL: issuer.DefaultMaxTTL}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.ring.Ensure(ctx, jwtAlg); err != nil {
 		t.Fatal(err)
 	}
-	cfg := issuer.Config{Issuer: testIssuer, Keys: e.ring, DB: db, Now: clock}
+	cfg := issuer.Config{Issuer: testIssuer, Keys: e.ring, Store: db, Now: clock}
 	if mod != nil {
 		mod(&cfg)
 	}

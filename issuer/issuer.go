@@ -4,22 +4,23 @@
 // and PASETO v4.public tokens with the active key of the requested format,
 // enforces a maximum lifetime, and records every token it issues (its jti,
 // subject, name, scopes, audience, key and times; never the token itself) in
-// writ's database, where [Issuer.List] finds them.
+// writ's database, where [Issuer.List] finds them. [Issuer.Regenerate]
+// replaces a token and revokes the old one in one transaction.
 package issuer
 
 import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/accesstoken"
-	"github.com/writ-dev/writ/internal/audit"
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
@@ -29,18 +30,6 @@ import (
 const (
 	DefaultTTL    = time.Hour
 	DefaultMaxTTL = 90 * 24 * time.Hour
-)
-
-var (
-	// ErrRequest reports an issuance request that breaks a rule: a missing
-	// subject or audience, a malformed scope, a subject or name that is not
-	// plain text (control, invisible or line-breaking characters), a
-	// lifetime above the maximum, a token too large.
-	ErrRequest = errors.New("invalid token request")
-	// ErrTooLarge reports a request whose token would be longer than
-	// verifier.MaxTokenSize, which every verifier refuses. It comes wrapped
-	// with ErrRequest.
-	ErrTooLarge = errors.New("token too large")
 )
 
 // SignerSource hands out the active signing key of a format. *keys.Ring is one.
@@ -58,9 +47,9 @@ type Config struct {
 	Issuer string
 	// Keys supplies signing keys. Required.
 	Keys SignerSource
-	// DB is writ's database, as writ.Open opens it, where issuances are
+	// Store is writ's storage, as writ.Open opens it, where issuances are
 	// recorded. Required.
-	DB *sql.DB
+	Store store.Store
 	// DefaultTTL is the lifetime of a token whose request names none;
 	// zero means DefaultTTL.
 	DefaultTTL time.Duration
@@ -83,8 +72,8 @@ func New(cfg Config) (*Issuer, error) {
 		return nil, errors.New("issuer: Config.Issuer is required")
 	case cfg.Keys == nil:
 		return nil, errors.New("issuer: Config.Keys is required")
-	case cfg.DB == nil:
-		return nil, errors.New("issuer: Config.DB is required")
+	case cfg.Store == nil:
+		return nil, errors.New("issuer: Config.Store is required")
 	case cfg.DefaultTTL < 0 || cfg.MaxTTL < 0:
 		return nil, errors.New("issuer: lifetimes must not be negative")
 	}
@@ -247,8 +236,14 @@ func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	// record refuses a token whose key was withdrawn (compromised) after
-	// it was read here: it is then signed again with the key active now.
+	return i.issue(ctx, req, i.record)
+}
+
+// issue signs the token that req, normalized, asks for and records it with
+// record, which refuses a token whose key was withdrawn (compromised) after
+// it was read here (errKeyWithdrawn): it is then signed again, once, with
+// the key active now.
+func (i *Issuer) issue(ctx context.Context, req Request, record func(context.Context, Request, *Token) error) (*Token, error) {
 	for retry := false; ; retry = true {
 		key, err := i.cfg.Keys.Signer(ctx, req.Format)
 		if err != nil {
@@ -258,7 +253,7 @@ func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = i.record(ctx, req, t)
+		err = record(ctx, req, t)
 		switch {
 		case err == nil:
 			return t, nil

@@ -16,8 +16,10 @@ import (
 	"aidanwoods.dev/go-paseto"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
@@ -35,7 +37,7 @@ func TestNew(t *testing.T) {
 		{"complete", nil, true},
 		{"no Issuer", func(c *issuer.Config) { c.Issuer = "" }, false},
 		{"no Keys", func(c *issuer.Config) { c.Keys = nil }, false},
-		{"no DB", func(c *issuer.Config) { c.DB = nil }, false},
+		{"no Store", func(c *issuer.Config) { c.Store = nil }, false},
 		{"negative DefaultTTL", func(c *issuer.Config) { c.DefaultTTL = -time.Second }, false},
 		{"negative MaxTTL", func(c *issuer.Config) { c.MaxTTL = -time.Second }, false},
 		{"DefaultTTL above MaxTTL", func(c *issuer.Config) { c.DefaultTTL, c.MaxTTL = 2*time.Hour, time.Hour }, false},
@@ -44,7 +46,7 @@ func TestNew(t *testing.T) {
 		{"both set", func(c *issuer.Config) { c.DefaultTTL, c.MaxTTL = time.Minute, time.Hour }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := issuer.Config{Issuer: testIssuer, Keys: e.ring, DB: e.db}
+			cfg := issuer.Config{Issuer: testIssuer, Keys: e.ring, Store: e.db}
 			if tc.mod != nil {
 				tc.mod(&cfg)
 			}
@@ -317,19 +319,16 @@ func TestIssuanceRecorded(t *testing.T) {
 	if all, err := e.issuer.List(ctx, issuer.Filter{}); err != nil || len(all) != 3 {
 		t.Errorf("List() = %d records, %v", len(all), err)
 	}
-	if _, err := e.issuer.Get(ctx, "nope"); !errors.Is(err, issuer.ErrNotFound) {
-		t.Errorf("Get(unknown) = %v, want ErrNotFound", err)
+	if _, err := e.issuer.Get(ctx, "nope"); !errors.Is(err, issuer.ErrUnknownToken) {
+		t.Errorf("Get(unknown) = %v, want ErrUnknownToken", err)
 	}
-	var audits int
-	if err := e.db.QueryRow(`SELECT count(*) FROM audit WHERE action = ?`, audit.Issue).Scan(&audits); err != nil || audits != 3 {
-		t.Errorf("%d issue events in the audit log (%v)", audits, err)
+	if audits := sqlitetest.Count(t, e.db, "audit", sqlitetest.Where{"action": audit.Issue}); audits != 3 {
+		t.Errorf("%d issue events in the audit log", audits)
 	}
 
 	// The token strings are nowhere in the database: not whole, not their
 	// signature, not their signature's bytes.
-	if _, err := e.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
-		t.Fatal(err)
-	}
+	sqlitetest.Checkpoint(t, e.db, "PASSIVE")
 	files := e.dbFiles(t)
 	for _, tok := range toks {
 		last := tok.Token[strings.LastIndexByte(tok.Token, '.')+1:]
@@ -351,8 +350,8 @@ func TestIssuanceRecorded(t *testing.T) {
 func TestIssueWithoutActiveKey(t *testing.T) {
 	e := newEnv(t, verifier.EdDSA, nil)
 	// A keyring that lost its active PASETO key, made by hand.
-	if _, err := e.db.Exec(`DELETE FROM keys WHERE format = 'paseto' AND state = 'active'`); err != nil {
-		t.Fatal(err)
+	if n := sqlitetest.Delete(t, e.db, "keys", sqlitetest.Where{"format": "paseto", "state": "active"}); n != 1 {
+		t.Fatalf("%d active PASETO keys deleted", n)
 	}
 	tok, err := e.issuer.Issue(context.Background(), issuer.Request{Subject: "alice", Audience: []string{testAudience}, Format: keys.PASETO})
 	if tok != nil || !errors.Is(err, keys.ErrNoActiveKey) {
@@ -476,10 +475,7 @@ func TestIssueRefusesTokensTooLarge(t *testing.T) {
 	}
 	countRecords := func() (tokens, events int) {
 		t.Helper()
-		if err := e.db.QueryRow(`SELECT (SELECT count(*) FROM tokens), (SELECT count(*) FROM audit)`).Scan(&tokens, &events); err != nil {
-			t.Fatal(err)
-		}
-		return tokens, events
+		return sqlitetest.Count(t, e.db, "tokens", nil), sqlitetest.Count(t, e.db, "audit", nil)
 	}
 	for _, f := range []keys.Format{keys.JWT, keys.PASETO} {
 		t.Run(string(f), func(t *testing.T) {
@@ -535,10 +531,7 @@ func TestIssueRefusesTokensTooLarge(t *testing.T) {
 func TestConcurrentIssuance(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, verifier.EdDSA, nil)
-	if _, err := e.db.Exec(`CREATE TRIGGER poison BEFORE INSERT ON tokens WHEN NEW.subject = 'poison'
-		BEGIN SELECT RAISE(ABORT, 'poisoned record'); END`); err != nil {
-		t.Fatal(err)
-	}
+	sqlitetest.Refuse(t, e.db, "tokens", "subject", "poison")
 	const workers, each = 32, 20
 	var mu sync.Mutex
 	issued := map[string]bool{}
@@ -573,32 +566,30 @@ func TestConcurrentIssuance(t *testing.T) {
 	if want := workers * (each - 3); len(issued) != want || refused != workers*3 {
 		t.Fatalf("%d issued, %d refused; want %d and %d", len(issued), refused, want, workers*3)
 	}
-	rows, err := e.db.Query(`SELECT t.jti, count(a.id) FROM tokens t LEFT JOIN audit a ON a.jti = t.jti AND a.action = ? GROUP BY t.jti`, audit.Issue)
+	records, err := e.db.TokenList(ctx, store.TokenFilter{Limit: 10 * workers * each})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	recorded := 0
-	for rows.Next() {
-		var jti string
-		var events int
-		if err := rows.Scan(&jti, &events); err != nil {
-			t.Fatal(err)
-		}
-		if !issued[jti] || events != 1 {
-			t.Errorf("record %s: returned to a caller %v, %d audit events", jti, issued[jti], events)
-		}
-		recorded++
-	}
-	if err := rows.Err(); err != nil {
+	events, err := e.db.AuditList(ctx, store.AuditFilter{Limit: 10 * workers * each})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if recorded != len(issued) {
-		t.Errorf("%d records for %d tokens issued", recorded, len(issued))
+	issueEvents := map[string]int{}
+	for _, ev := range events {
+		if ev.Action == audit.Issue {
+			issueEvents[ev.JTI]++
+		}
 	}
-	var orphans int
-	if err := e.db.QueryRow(`SELECT count(*) FROM audit WHERE subject = 'poison'`).Scan(&orphans); err != nil || orphans != 0 {
-		t.Errorf("%d audit events of refused tokens (%v)", orphans, err)
+	for _, r := range records {
+		if !issued[r.JTI] || issueEvents[r.JTI] != 1 {
+			t.Errorf("record %s: returned to a caller %v, %d audit events", r.JTI, issued[r.JTI], issueEvents[r.JTI])
+		}
+	}
+	if len(records) != len(issued) {
+		t.Errorf("%d records for %d tokens issued", len(records), len(issued))
+	}
+	if orphans := sqlitetest.Count(t, e.db, "audit", sqlitetest.Where{"subject": "poison"}); orphans != 0 {
+		t.Errorf("%d audit events of refused tokens", orphans)
 	}
 }
 
@@ -614,7 +605,7 @@ func (c *compromiseOnRead) Signer(ctx context.Context, f keys.Format) (*keys.Key
 	k, err := c.ring.Signer(ctx, f)
 	if err == nil && !c.done {
 		c.done = true
-		err = c.ring.Compromise(ctx, k.ID(), keys.CompromiseOptions{})
+		_, err = c.ring.Compromise(ctx, k.ID(), revocation.Options{})
 	}
 	return k, err
 }
@@ -625,7 +616,7 @@ func TestIssueNeverReturnsTokenOfWithdrawnKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: &compromiseOnRead{ring: e.ring}, DB: e.db, Now: clock})
+	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: &compromiseOnRead{ring: e.ring}, Store: e.db, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -636,9 +627,8 @@ func TestIssueNeverReturnsTokenOfWithdrawnKey(t *testing.T) {
 	if tok.KeyID == before.ID() {
 		t.Fatalf("token signed by the compromised key %s", before.ID())
 	}
-	var n int
-	if err := e.db.QueryRow(`SELECT count(*) FROM tokens WHERE kid = ?`, before.ID()).Scan(&n); err != nil || n != 0 {
-		t.Errorf("%d records under the compromised key (%v)", n, err)
+	if n := sqlitetest.Count(t, e.db, "tokens", sqlitetest.Where{"kid": before.ID()}); n != 0 {
+		t.Errorf("%d records under the compromised key", n)
 	}
 }
 
@@ -648,7 +638,7 @@ func TestListByStatus(t *testing.T) {
 	ctx := context.Background()
 	now := testNow
 	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.Now = func() time.Time { return now } })
-	rl, err := revocation.NewList(revocation.Config{DB: e.db, MaxTTL: issuer.DefaultMaxTTL, Now: func() time.Time { return now }})
+	rl, err := revocation.NewList(revocation.Config{Store: e.db, MaxTTL: issuer.DefaultMaxTTL, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -714,5 +704,79 @@ func TestListByStatus(t *testing.T) {
 	}
 	if _, err := e.issuer.List(ctx, issuer.Filter{Status: "valid"}); !errors.Is(err, issuer.ErrRequest) {
 		t.Errorf("List with status valid: %v, want ErrRequest", err)
+	}
+}
+
+// TestRegenerateAllOrNothing: the replacement is recorded and the old token
+// revoked in one transaction. When the revocation fails, nothing of the
+// replacement is left and the old token is as it was; when it succeeds,
+// the audit log holds both halves, by the same actor.
+func TestRegenerateAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	old := e.issue(t, issuer.Request{Subject: "alice", Scopes: []string{"read"}, Name: "deploy"})
+	tokens, events := sqlitetest.Count(t, e.db, "tokens", nil), sqlitetest.Count(t, e.db, "audit", nil)
+	lift := sqlitetest.Refuse(t, e.db, "revocations", "kind", "token")
+	if tok, err := e.issuer.Regenerate(ctx, old.ID, revocation.Options{Actor: "admin"}); tok != nil || err == nil || !strings.Contains(err.Error(), "poisoned record") {
+		t.Fatalf("Regenerate with the revocation refused: %v, %v; want the refusal and no token", tok, err)
+	}
+	if tk, ev := sqlitetest.Count(t, e.db, "tokens", nil), sqlitetest.Count(t, e.db, "audit", nil); tk != tokens || ev != events {
+		t.Errorf("a failed regeneration left %d records and %d audit events", tk-tokens, ev-events)
+	}
+	if rec, err := e.issuer.Get(ctx, old.ID); err != nil || rec.Status != issuer.StatusActive {
+		t.Errorf("old token after a failed regeneration: %+v, %v", rec, err)
+	}
+	lift()
+
+	tok, err := e.issuer.Regenerate(ctx, old.ID, revocation.Options{Actor: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.issuer.Get(ctx, tok.ID)
+	if err != nil || rec.Subject != "alice" || rec.Name != "deploy" || !slices.Equal(rec.Scopes, []string{"read"}) || rec.IssuedBy != "admin" ||
+		rec.ExpiresAt.Sub(rec.IssuedAt) != time.Hour {
+		t.Errorf("replacement %+v, %v", rec, err)
+	}
+	if rec, err := e.issuer.Get(ctx, old.ID); err != nil || rec.Status != issuer.StatusRevoked {
+		t.Errorf("old token after the regeneration: %+v, %v", rec, err)
+	}
+	log, err := e.db.AuditList(ctx, store.AuditFilter{Limit: 2})
+	if err != nil || len(log) != 2 {
+		t.Fatalf("audit log: %v, %v", log, err)
+	}
+	if ev := log[0]; ev.Action != audit.Regenerate || ev.JTI != tok.ID || ev.Actor != "admin" || ev.Detail != "replaces "+old.ID {
+		t.Errorf("first event %+v, want the regeneration of %s", ev, tok.ID)
+	}
+	if ev := log[1]; ev.Action != audit.Revoke || ev.JTI != old.ID || ev.Actor != "admin" || ev.Detail != "reason: regenerated as "+tok.ID {
+		t.Errorf("second event %+v, want the revocation of %s", ev, old.ID)
+	}
+	if _, err := e.issuer.Regenerate(ctx, "no-such-jti", revocation.Options{}); !errors.Is(err, issuer.ErrUnknownToken) || !errors.Is(err, revocation.ErrUnknownToken) {
+		t.Errorf("Regenerate of an unknown token: %v, want ErrUnknownToken", err)
+	}
+}
+
+// TestRegenerateSignsAgainAfterCompromise: a replacement signed by a key
+// compromised before it was recorded is signed again by the key active
+// then, and the old token is revoked once.
+func TestRegenerateSignsAgainAfterCompromise(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	old := e.issue(t, issuer.Request{Subject: "alice"})
+	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: &compromiseOnRead{ring: e.ring}, Store: e.db, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.Regenerate(ctx, old.ID, revocation.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.KeyID == old.KeyID {
+		t.Fatalf("replacement signed by the compromised key %s", old.KeyID)
+	}
+	if n := sqlitetest.Count(t, e.db, "tokens", nil); n != 2 {
+		t.Errorf("%d records, want the old token and one replacement", n)
+	}
+	if n := sqlitetest.Count(t, e.db, "revocations", sqlitetest.Where{"kind": "token", "value": old.ID}); n != 1 {
+		t.Errorf("old token revoked %d times", n)
 	}
 }

@@ -2,14 +2,13 @@ package issuer
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/keys"
 )
 
@@ -135,58 +134,17 @@ func (i *Issuer) commitQueued(ctx context.Context) {
 	l.queue[0].done <- errLead
 }
 
-// errKeyWithdrawn is the outcome of a record whose token was signed by a
-// key that may no longer sign: compromised, or removed, since it was read.
-var errKeyWithdrawn = errors.New("issuer: the signing key was withdrawn")
-
 // commit records entries and their audit events in one transaction, each
 // only if its key is still active or retired (see record).
 func (i *Issuer) commit(ctx context.Context, entries []*ledgerEntry) ([]error, error) {
-	tx, err := i.cfg.DB.BeginTx(ctx, nil)
+	tx, err := i.cfg.Store.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: record token: %w", err)
 	}
 	defer tx.Rollback()
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO tokens
-		(jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, fmt.Errorf("issuer: record token: %w", err)
-	}
-	defer insert.Close()
-	events, err := audit.NewRecorder(ctx, tx)
+	outcomes, err := i.recordIn(ctx, tx, entries)
 	if err != nil {
 		return nil, err
-	}
-	defer events.Close()
-	now := i.cfg.Now()
-	outcomes := make([]error, len(entries))
-	states := map[string]keys.State{} // a batch has one or two kids
-	for n, e := range entries {
-		req, t := e.req, e.t
-		state, ok := states[t.KeyID]
-		if !ok {
-			err := tx.QueryRowContext(ctx, `SELECT state FROM keys WHERE kid = ?`, t.KeyID).Scan(&state)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, fmt.Errorf("issuer: record token: %w", err)
-			}
-			states[t.KeyID] = state
-		}
-		if state != keys.Active && state != keys.Retired {
-			outcomes[n] = errKeyWithdrawn
-			continue
-		}
-		_, err = insert.ExecContext(ctx, t.ID, string(t.Format), t.KeyID, req.Subject, req.Name,
-			strings.Join(req.Scopes, " "), strings.Join(req.Audience, " "),
-			t.IssuedAt.Unix(), t.ExpiresAt.Unix(), req.IssuedBy)
-		if err != nil {
-			return nil, fmt.Errorf("issuer: record token: %w", err)
-		}
-		err = events.Record(ctx, audit.Event{At: now, Actor: req.IssuedBy, Action: req.action,
-			Subject: req.Subject, JTI: t.ID, KID: t.KeyID, Detail: req.detail})
-		if err != nil {
-			return nil, err
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("issuer: record token: %w", err)
@@ -194,17 +152,51 @@ func (i *Issuer) commit(ctx context.Context, entries []*ledgerEntry) ([]error, e
 	return outcomes, nil
 }
 
-// ErrNotFound is returned for a jti that was never issued here.
-var ErrNotFound = errors.New("no such token")
+// recordIn records entries and their audit events within tx, each only if
+// its key is still active or retired: the outcome of the others is
+// errKeyWithdrawn.
+func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEntry) ([]error, error) {
+	now := i.cfg.Now()
+	outcomes := make([]error, len(entries))
+	states := map[string]keys.State{} // a batch has one or two kids
+	tokens := make([]store.TokenRow, 0, len(entries))
+	events := make([]store.AuditRow, 0, len(entries))
+	for n, e := range entries {
+		req, t := e.req, e.t
+		state, ok := states[t.KeyID]
+		if !ok {
+			s, err := tx.KeyState(ctx, t.KeyID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("issuer: record token: %w", err)
+			}
+			state = keys.State(s)
+			states[t.KeyID] = state
+		}
+		if state != keys.Active && state != keys.Retired {
+			outcomes[n] = errKeyWithdrawn
+			continue
+		}
+		tokens = append(tokens, store.TokenRow{JTI: t.ID, Format: string(t.Format), KID: t.KeyID, Subject: req.Subject, Name: req.Name,
+			Scopes: strings.Join(req.Scopes, " "), Audience: strings.Join(req.Audience, " "),
+			IssuedAt: t.IssuedAt.Unix(), ExpiresAt: t.ExpiresAt.Unix(), IssuedBy: req.IssuedBy})
+		events = append(events, store.AuditRow{At: now.UnixMilli(), Actor: req.IssuedBy, Action: req.action,
+			Subject: req.Subject, JTI: t.ID, KID: t.KeyID, Detail: req.detail})
+	}
+	if err := tx.TokenInsertMany(ctx, tokens, events); err != nil {
+		return nil, fmt.Errorf("issuer: record token: %w", err)
+	}
+	return outcomes, nil
+}
 
-// Get returns the record of the token jti.
+// Get returns the record of the token jti, or an error wrapping
+// ErrUnknownToken.
 func (i *Issuer) Get(ctx context.Context, jti string) (*Record, error) {
-	recs, err := i.list(ctx, `jti = ?`, []any{jti}, 1)
+	recs, err := i.list(ctx, store.TokenFilter{JTI: jti, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("%w: %q", ErrNotFound, jti)
+		return nil, fmt.Errorf("%w: %q", ErrUnknownToken, jti)
 	}
 	return &recs[0], nil
 }
@@ -224,64 +216,34 @@ type Filter struct {
 // its subject before its issuance, or its key), else expired or active.
 // The status is part of the query, so that Limit counts matching tokens.
 func (i *Issuer) List(ctx context.Context, f Filter) ([]Record, error) {
-	where := `1 = 1`
-	var args []any
-	if f.Subject != "" {
-		where += ` AND subject = ?`
-		args = append(args, f.Subject)
-	}
-	if f.Name != "" {
-		where += ` AND name = ?`
-		args = append(args, f.Name)
-	}
 	if f.Status != "" {
 		if _, err := ParseStatus(string(f.Status)); err != nil {
 			return nil, err
 		}
-		where += ` AND status = ?`
-		args = append(args, string(f.Status))
 	}
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
-	return i.list(ctx, where, args, f.Limit)
+	return i.list(ctx, store.TokenFilter{Subject: f.Subject, Name: f.Name, Status: string(f.Status), Limit: f.Limit})
 }
 
-// statusColumn computes a token's status at the time bound to ?1 (the
-// first argument: the later plain ? are numbered from 2), as
-// revocation.List.Revoked does for one token.
-const statusColumn = `CASE
-	WHEN EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'token' AND r.value = t.jti AND r.effective_at <= ?1)
-	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'subject' AND r.value = t.subject AND r.issued_before > t.issued_at)
-	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'key' AND r.value = t.kid) THEN 'revoked'
-	WHEN t.expires_at <= ?1 THEN 'expired'
-	ELSE 'active' END`
-
-func (i *Issuer) list(ctx context.Context, where string, args []any, limit int) ([]Record, error) {
-	q := `SELECT jti, status, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM
-		(SELECT t.*, t.rowid AS row, ` + statusColumn + ` AS status FROM tokens t)
-		WHERE ` + where + ` ORDER BY issued_at DESC, row DESC LIMIT ?`
-	args = append(append([]any{i.cfg.Now().Unix()}, args...), limit)
-	rows, err := i.cfg.DB.QueryContext(ctx, q, args...)
+func (i *Issuer) list(ctx context.Context, f store.TokenFilter) ([]Record, error) {
+	f.At = i.cfg.Now().Unix()
+	rows, err := i.cfg.Store.TokenList(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: list tokens: %w", err)
 	}
-	defer rows.Close()
 	var out []Record
-	for rows.Next() {
-		var r Record
-		var status, format, scopes, aud string
-		var iat, exp int64
-		if err := rows.Scan(&r.ID, &status, &format, &r.KeyID, &r.Subject, &r.Name, &scopes, &aud, &iat, &exp, &r.IssuedBy); err != nil {
-			return nil, fmt.Errorf("issuer: list tokens: %w", err)
-		}
-		r.Status = Status(status)
-		r.Format = keys.Format(format)
-		r.Scopes = append([]string{}, strings.Fields(scopes)...) // [] rather than null in JSON
-		r.Audience = strings.Fields(aud)
-		r.IssuedAt = time.Unix(iat, 0).UTC()
-		r.ExpiresAt = time.Unix(exp, 0).UTC()
-		out = append(out, r)
+	for _, t := range rows {
+		out = append(out, Record{
+			ID: t.JTI, Status: Status(t.Status), Format: keys.Format(t.Format), KeyID: t.KID,
+			Subject: t.Subject, Name: t.Name,
+			Scopes:    append([]string{}, strings.Fields(t.Scopes)...), // [] rather than null in JSON
+			Audience:  strings.Fields(t.Audience),
+			IssuedAt:  time.Unix(t.IssuedAt, 0).UTC(),
+			ExpiresAt: time.Unix(t.ExpiresAt, 0).UTC(),
+			IssuedBy:  t.IssuedBy,
+		})
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -2,30 +2,23 @@ package issuer
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/revocation"
 )
 
-// Revoker revokes tokens by jti. *revocation.List is one.
-type Revoker interface {
-	RevokeToken(ctx context.Context, jti string, o revocation.Options) (revocation.Entry, error)
-}
-
-var _ Revoker = (*revocation.List)(nil)
-
 // Regenerate issues a replacement for the token jti, with the same subject,
-// scopes, audience, name, format and lifetime, then revokes the old token,
+// scopes, audience, name, format and lifetime, and revokes the old token,
 // after o.Grace if set, which must end by the old token's expiry
 // (revocation.CheckGrace). It returns the new token. Options that the
 // revocation would refuse (revocation.Options.Check, CheckGrace) are refused
-// before anything is issued.
+// before anything is issued; an empty o.Reason says which token replaces
+// it.
 //
-// The new token is recorded before the old one is revoked: if the process
-// dies in between, the old token is still valid and regenerating again is
-// safe.
-func (i *Issuer) Regenerate(ctx context.Context, jti string, r Revoker, o revocation.Options) (*Token, error) {
+// The new token is recorded and the old one revoked in one transaction: a
+// failure of either leaves neither, and the old token as it was. The
+// revocation follows the rules of revocation.List.RevokeToken.
+func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Options) (*Token, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
@@ -42,7 +35,7 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, r Revoker, o revoca
 	if o.Grace > 0 { // ends as checked, however long issuing takes
 		o.Grace, o.EffectiveAt = 0, now.Add(o.Grace)
 	}
-	t, err := i.Issue(ctx, Request{
+	req, err := i.normalize(Request{
 		Subject:  old.Subject,
 		Audience: old.Audience,
 		Scopes:   old.Scopes,
@@ -56,11 +49,35 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, r Revoker, o revoca
 	if err != nil {
 		return nil, err
 	}
+	return i.issue(ctx, req, func(ctx context.Context, req Request, t *Token) error {
+		return i.replace(ctx, req, t, jti, o)
+	})
+}
+
+// replace records t, issued for req, and revokes the token jti with o, in
+// one transaction.
+func (i *Issuer) replace(ctx context.Context, req Request, t *Token, jti string, o revocation.Options) error {
+	tx, err := i.cfg.Store.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	outcomes, err := i.recordIn(ctx, tx, []*ledgerEntry{{req: req, t: t}})
+	if err != nil {
+		return err
+	}
+	if outcomes[0] != nil {
+		return outcomes[0]
+	}
 	if o.Reason == "" {
 		o.Reason = "regenerated as " + t.ID
 	}
-	if _, err := r.RevokeToken(ctx, jti, o); err != nil {
-		return nil, fmt.Errorf("issued %s but could not revoke %s: %w", t.ID, jti, err)
+	list, err := revocation.NewList(revocation.Config{Store: tx, MaxTTL: i.cfg.MaxTTL, Now: i.cfg.Now})
+	if err != nil {
+		return err
 	}
-	return t, nil
+	if _, err := list.RevokeToken(ctx, jti, o); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

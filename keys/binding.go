@@ -6,13 +6,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
-	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/writ-dev/writ/internal/store"
 )
 
 // Key rows are bound to the master key: each carries an HMAC-SHA256, under
@@ -61,41 +62,21 @@ const (
 	checkBound   = "writ master key check, key rows bound v1" // every key row carries its MAC
 )
 
-// rowColumns are the columns of a key row that its MAC covers, then the MAC.
-const rowColumns = `kid, format, alg, state, public_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at, mac`
-
-// row is a key row as stored, without its private half.
-type row struct {
-	kid, format, alg, state string
-	pub                     []byte // PKIX DER
-	created                 int64
-	activated, retired      sql.NullInt64
-	unpublish, removed      sql.NullInt64
-	compromised             sql.NullInt64
-	mac                     []byte
-}
-
-// dest returns the scan destinations of rowColumns.
-func (w *row) dest() []any {
-	return []any{&w.kid, &w.format, &w.alg, &w.state, &w.pub, &w.created, &w.activated, &w.retired,
-		&w.unpublish, &w.removed, &w.compromised, &w.mac}
-}
-
 // rowMAC returns the MAC of w under m: HMAC-SHA256 of a canonical
 // encoding, each string length-prefixed and each time marked present or
 // absent, so that no two rows encode alike.
-func (m *MasterKey) rowMAC(w *row) []byte {
+func (m *MasterKey) rowMAC(w *store.KeyRow) []byte {
 	b := []byte("writ key row\x00")
-	for _, f := range [][]byte{[]byte(w.kid), []byte(w.format), []byte(w.alg), []byte(w.state), w.pub} {
+	for _, f := range [][]byte{[]byte(w.KID), []byte(w.Format), []byte(w.Alg), []byte(w.State), w.Public} {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
 		b = append(b, f...)
 	}
-	for _, t := range []sql.NullInt64{{Int64: w.created, Valid: true}, w.activated, w.retired, w.unpublish, w.removed, w.compromised} {
+	for _, t := range []store.Unix{store.At(w.Created), w.Activated, w.Retired, w.Unpublish, w.Removed, w.Compromised} {
 		if !t.Valid {
 			b = append(b, 0)
 			continue
 		}
-		b = binary.BigEndian.AppendUint64(append(b, 1), uint64(t.Int64))
+		b = binary.BigEndian.AppendUint64(append(b, 1), uint64(t.Sec))
 	}
 	h := hmac.New(sha256.New, m.rowKey)
 	h.Write(b)
@@ -104,19 +85,14 @@ func (m *MasterKey) rowMAC(w *row) []byte {
 
 // vouches reports whether w carries its MAC under m, comparing in constant
 // time.
-func (m *MasterKey) vouches(w *row) bool {
-	return hmac.Equal(w.mac, m.rowMAC(w))
+func (m *MasterKey) vouches(w *store.KeyRow) bool {
+	return hmac.Equal(w.MAC, m.rowMAC(w))
 }
 
-// querier runs queries: a *sql.DB, *sql.Tx or *sql.Conn.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-// trusted returns the rows matching where that the master key vouches
+// trusted returns the rows that f selects that the master key vouches
 // for and, if published, lists in its seal, oldest first.
-func (r *Ring) trusted(ctx context.Context, q querier, where string, args ...any) ([]row, error) {
-	all, _, seal, err := r.sealedRows(ctx, q, where, args...)
+func (r *Ring) trusted(ctx context.Context, x store.Executor, f store.KeyFilter) ([]store.KeyRow, error) {
+	all, seal, err := r.sealedRows(ctx, x, f)
 	if err != nil {
 		return nil, err
 	}
@@ -131,20 +107,22 @@ func (r *Ring) trusted(ctx context.Context, q querier, where string, args ...any
 
 // trust reports whether the master key vouches for w and, if w is
 // published, lists it in seal.
-func (r *Ring) trust(w *row, seal map[string][]byte) bool {
+func (r *Ring) trust(w *store.KeyRow, seal map[string][]byte) bool {
 	if !r.mk.vouches(w) {
 		return false
 	}
-	if w.published() {
-		return hmac.Equal(seal[w.kid], w.mac)
+	if published(w) {
+		return hmac.Equal(seal[w.KID], w.MAC)
 	}
 	return true
 }
 
-// published reports whether w is in the key sets: next, active or retired,
-// as publishedWhere selects.
-func (w *row) published() bool {
-	switch State(w.state) {
+// publishedStates are the states of the keys in the key sets.
+var publishedStates = []string{string(Next), string(Active), string(Retired)}
+
+// published reports whether w is in the key sets: next, active or retired.
+func published(w *store.KeyRow) bool {
+	switch State(w.State) {
 	case Next, Active, Retired:
 		return true
 	}
@@ -152,22 +130,19 @@ func (w *row) published() bool {
 }
 
 // update writes w, changed from a row in state from, with its new MAC, and
-// destroys its private half unless w is next or active. Like swap, it
-// fails unless exactly that row changed.
-func (r *Ring) update(ctx context.Context, tx *sql.Tx, w *row, from State) error {
-	w.mac = r.mk.rowMAC(w)
-	err := swap(ctx, tx, `UPDATE keys SET state = ?1, activated_at = ?2, retired_at = ?3, unpublish_at = ?4, removed_at = ?5,
-		compromised_at = ?6, mac = ?7, private_key = CASE WHEN ?1 IN ('next', 'active') THEN private_key END
-		WHERE kid = ?8 AND state = ?9`,
-		w.state, w.activated, w.retired, w.unpublish, w.removed, w.compromised, w.mac, w.kid, string(from))
-	if err != nil {
-		return err
+// destroys its private half unless w is next or active. It is a
+// compare-and-swap on the row's state: it fails unless exactly that row
+// changed.
+func (r *Ring) update(ctx context.Context, tx store.Tx, w *store.KeyRow, from State) error {
+	w.MAC = r.mk.rowMAC(w)
+	keepPrivate := State(w.State) == Next || State(w.State) == Active
+	if err := tx.KeyUpdate(ctx, *w, string(from), keepPrivate); errors.Is(err, store.ErrConflict) {
+		return errors.New("keys: the keys changed during the rotation; try again")
+	} else if err != nil {
+		return fmt.Errorf("keys: %w", err)
 	}
 	return r.reseal(ctx, tx, w)
 }
-
-// sealName names the seal of the published key set in meta.
-const sealName = "key_set_seal"
 
 // keySeal is an opened seal: its generation, one more at every change,
 // and the kids and row MACs it lists.
@@ -219,21 +194,25 @@ func (m *MasterKey) openSeal(seal []byte) *keySeal {
 	return s
 }
 
-// publishedWhere selects the rows of the key sets.
-const publishedWhere = `state IN ('next', 'active', 'retired')`
-
-// sealedRows returns the key rows matching where, oldest first, with their
-// sealed private halves and the opened seal. One statement reads rows and
-// seal, so that a change committed meanwhile by another process never
-// looks like a row put back.
-func (r *Ring) sealedRows(ctx context.Context, q querier, where string, args ...any) (ws []row, private [][]byte, seal map[string][]byte, err error) {
+// sealedRows returns the key rows that f selects, oldest first, and the
+// opened seal, which the storage reads in the same statement as the rows,
+// so that a change committed meanwhile by another process never looks like
+// a row put back.
+func (r *Ring) sealedRows(ctx context.Context, x store.Executor, f store.KeyFilter) (ws []store.KeyRow, seal map[string][]byte, err error) {
 	known := r.knownGen()
-	rs, err := q.QueryContext(ctx, sealedQuery(where), args...)
+	ws, sealed, err := x.KeyRows(ctx, f)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("keys: %w", err)
+		return nil, nil, fmt.Errorf("keys: %w", err)
 	}
-	_, inTx := q.(*sql.Tx)
-	return r.readSealed(rs, known, inTx)
+	if _, inTx := x.(store.Tx); inTx {
+		// A transaction's seal may never be committed: it is opened
+		// without being remembered.
+		if s := r.mk.openSeal(sealed); s != nil && s.gen >= known {
+			return ws, s.entries, nil
+		}
+		return ws, nil, nil
+	}
+	return ws, r.openSeal(sealed, known), nil
 }
 
 // knownGen is the highest seal generation read so far. Taken before a read
@@ -245,39 +224,6 @@ func (r *Ring) knownGen() uint64 {
 	r.sealMu.Lock()
 	defer r.sealMu.Unlock()
 	return r.sealGen
-}
-
-// sealedQuery is the statement of sealedRows.
-func sealedQuery(where string) string {
-	return `SELECT (SELECT value FROM meta WHERE name = '` + sealName + `'), ` + rowColumns + `, private_key
-		FROM keys WHERE ` + where + ` ORDER BY created_at, rowid`
-}
-
-// readSealed reads the result of sealedQuery, as sealedRows returns it.
-// A seal of a generation below known (knownGen, taken before the read
-// started) was put back. A transaction's seal may never be committed: it
-// is opened without being remembered.
-func (r *Ring) readSealed(rs *sql.Rows, known uint64, inTx bool) (ws []row, private [][]byte, seal map[string][]byte, err error) {
-	defer rs.Close()
-	var sealed []byte
-	for rs.Next() {
-		var w row
-		var priv []byte
-		if err := rs.Scan(append(append([]any{&sealed}, w.dest()...), &priv)...); err != nil {
-			return nil, nil, nil, fmt.Errorf("keys: %w", err)
-		}
-		ws, private = append(ws, w), append(private, priv)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("keys: %w", err)
-	}
-	if inTx {
-		if s := r.mk.openSeal(sealed); s != nil && s.gen >= known {
-			return ws, private, s.entries, nil
-		}
-		return ws, private, nil, nil
-	}
-	return ws, private, r.openSeal(sealed, known), nil
 }
 
 // openSeal returns what the seal lists, remembering the last seal it
@@ -325,10 +271,9 @@ func (r *Ring) Rolledback() bool {
 // with its MAC while published, not listed otherwise, at the next
 // generation. A seal that is missing, not the master key's or put back
 // from an earlier copy lists nothing else afterwards.
-func (r *Ring) reseal(ctx context.Context, tx *sql.Tx, w *row) error {
-	var sealed []byte
-	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = '`+sealName+`'`).Scan(&sealed)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+func (r *Ring) reseal(ctx context.Context, tx store.Tx, w *store.KeyRow) error {
+	sealed, err := tx.MetaGet(ctx, store.MetaKeySeal)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("keys: %w", err)
 	}
 	r.sealMu.Lock()
@@ -338,19 +283,17 @@ func (r *Ring) reseal(ctx context.Context, tx *sql.Tx, w *row) error {
 	if s := r.mk.openSeal(sealed); s != nil && s.gen >= gen {
 		gen, entries = s.gen, maps.Clone(s.entries)
 	}
-	if w.published() {
-		entries[w.kid] = w.mac
+	if published(w) {
+		entries[w.KID] = w.MAC
 	} else {
-		delete(entries, w.kid)
+		delete(entries, w.KID)
 	}
 	return r.writeSeal(ctx, tx, gen+1, entries)
 }
 
 // writeSeal writes the seal of generation gen listing entries.
-func (r *Ring) writeSeal(ctx context.Context, tx *sql.Tx, gen uint64, entries map[string][]byte) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('`+sealName+`', ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, r.mk.appendSeal(gen, entries))
-	if err != nil {
+func (r *Ring) writeSeal(ctx context.Context, tx store.Tx, gen uint64, entries map[string][]byte) error {
+	if err := tx.MetaPut(ctx, store.MetaKeySeal, r.mk.appendSeal(gen, entries)); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
 	return nil
@@ -358,17 +301,12 @@ func (r *Ring) writeSeal(ctx context.Context, tx *sql.Tx, gen uint64, entries ma
 
 // openCheck reads the master-key check value of the database: the
 // plaintext it opens to under the master key, "" when there is none.
-func (r *Ring) openCheck(ctx context.Context, q querier) (string, error) {
-	rs, err := q.QueryContext(ctx, `SELECT value FROM meta WHERE name = 'master_key_check'`)
+func (r *Ring) openCheck(ctx context.Context, x store.Executor) (string, error) {
+	sealed, err := x.MetaGet(ctx, store.MetaMasterKeyCheck)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
 	if err != nil {
-		return "", fmt.Errorf("keyring: %w", err)
-	}
-	defer rs.Close()
-	if !rs.Next() {
-		return "", rs.Err()
-	}
-	var sealed []byte
-	if err := rs.Scan(&sealed); err != nil {
 		return "", fmt.Errorf("keyring: %w", err)
 	}
 	pt, err := r.mk.open(sealed, []byte("meta"))
@@ -382,7 +320,7 @@ func (r *Ring) openCheck(ctx context.Context, q querier) (string, error) {
 // binding, binds its rows to the master key. Both happen once, in one
 // transaction.
 func (r *Ring) bind(ctx context.Context) error {
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.store.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -394,30 +332,28 @@ func (r *Ring) bind(ctx context.Context) error {
 	case check == checkBound: // another process did it
 		return nil
 	case check == checkUnbound:
-		all, private, _, err := r.sealedRows(ctx, tx, `mac IS NULL`)
+		all, _, err := r.sealedRows(ctx, tx, store.KeyFilter{Unbound: true})
 		if err != nil {
 			return err
 		}
 		entries := map[string][]byte{}
-		for i, w := range all {
-			if !r.genuine(&w, private[i]) {
+		for _, w := range all {
+			if !r.genuine(&w) {
 				continue // left without a MAC: untrusted, and List says so
 			}
-			w.mac = r.mk.rowMAC(&w)
-			if _, err := tx.ExecContext(ctx, `UPDATE keys SET mac = ? WHERE kid = ?`, w.mac, w.kid); err != nil {
+			w.MAC = r.mk.rowMAC(&w)
+			if err := tx.KeySetMAC(ctx, w.KID, w.MAC); err != nil {
 				return err
 			}
-			if w.published() {
-				entries[w.kid] = w.mac
+			if published(&w) {
+				entries[w.KID] = w.MAC
 			}
 		}
 		if err := r.writeSeal(ctx, tx, 1, entries); err != nil {
 			return err
 		}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('master_key_check', ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, r.mk.seal([]byte(checkBound), []byte("meta")))
-	if err != nil {
+	if err := tx.MetaPut(ctx, store.MetaMasterKeyCheck, r.mk.seal([]byte(checkBound), []byte("meta"))); err != nil {
 		return err
 	}
 	// Without a check value (a new keyring, or one whose check value was
@@ -430,37 +366,37 @@ func (r *Ring) bind(ctx context.Context) error {
 // writ makes: its kid is its public key's, and its private half, which a
 // next or active key must have, opens under the master key to that public
 // key. It cannot prove more of a row whose private half is destroyed.
-func (r *Ring) genuine(w *row, sealed []byte) bool {
-	pub, err := x509.ParsePKIXPublicKey(w.pub)
-	if err != nil || string(FormatOf(w.alg)) != w.format {
+func (r *Ring) genuine(w *store.KeyRow) bool {
+	pub, err := x509.ParsePKIXPublicKey(w.Public)
+	if err != nil || string(FormatOf(w.Alg)) != w.Format {
 		return false
 	}
-	if id, err := KeyID(w.alg, pub); err != nil || id != w.kid {
+	if id, err := KeyID(w.Alg, pub); err != nil || id != w.KID {
 		return false
 	}
-	if sealed == nil {
-		return State(w.state) != Next && State(w.state) != Active
+	if w.Private == nil {
+		return State(w.State) != Next && State(w.State) != Active
 	}
-	// openKey checks that the private half's kid is w.kid.
-	_, err = r.openKey(w.kid, w.alg, sealed)
+	// openKey checks that the private half's kid is w.KID.
+	_, err = r.openKey(w.KID, w.Alg, w.Private)
 	return err == nil
 }
 
 // record returns w as a Record, Untrusted unless trusted.
-func record(w *row, trusted bool) (Record, error) {
+func record(w *store.KeyRow, trusted bool) (Record, error) {
 	rec := Record{
-		ID: w.kid, Format: Format(w.format), Algorithm: w.alg, State: State(w.state),
-		CreatedAt:     time.Unix(w.created, 0).UTC(),
-		ActivatedAt:   unixOrZero(w.activated),
-		RetiredAt:     unixOrZero(w.retired),
-		UnpublishAt:   unixOrZero(w.unpublish),
-		RemovedAt:     unixOrZero(w.removed),
-		CompromisedAt: unixOrZero(w.compromised),
+		ID: w.KID, Format: Format(w.Format), Algorithm: w.Alg, State: State(w.State),
+		CreatedAt:     time.Unix(w.Created, 0).UTC(),
+		ActivatedAt:   unixOrZero(w.Activated),
+		RetiredAt:     unixOrZero(w.Retired),
+		UnpublishAt:   unixOrZero(w.Unpublish),
+		RemovedAt:     unixOrZero(w.Removed),
+		CompromisedAt: unixOrZero(w.Compromised),
 		Untrusted:     !trusted,
 	}
 	var err error
-	if rec.Public, err = x509.ParsePKIXPublicKey(w.pub); err != nil {
-		return Record{}, fmt.Errorf("keys: decode %q: %w", w.kid, err)
+	if rec.Public, err = x509.ParsePKIXPublicKey(w.Public); err != nil {
+		return Record{}, fmt.Errorf("keys: decode %q: %w", w.KID, err)
 	}
 	return rec, nil
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
-	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -13,25 +12,23 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 )
 
 // tamperer is someone who may write the database but has no master key:
 // a handle of their own on the file.
-func (e *ringEnv) tamperer(t *testing.T) *sql.DB {
+func (e *ringEnv) tamperer(t *testing.T) *sqlite.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), e.dbPath, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return sqlitetest.Open(t, e.dbPath)
 }
 
 // plantKey inserts, as db's user, a key row for a fresh key of alg in
 // state, without a private half, and returns the key.
-func plantKey(t *testing.T, db *sql.DB, alg string, state keys.State, createdAt int64) *keys.Key {
+func plantKey(t *testing.T, db *sqlite.DB, alg string, state keys.State, createdAt int64) *keys.Key {
 	t.Helper()
 	k, err := keys.Generate(alg)
 	if err != nil {
@@ -41,11 +38,8 @@ func plantKey(t *testing.T, db *sql.DB, alg string, state keys.State, createdAt 
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = db.Exec(`INSERT INTO keys (kid, format, alg, state, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.ID(), string(k.Format()), alg, string(state), pub, createdAt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sqlitetest.Insert(t, db, "keys", map[string]any{"kid": k.ID(), "format": string(k.Format()), "alg": alg,
+		"state": string(state), "public_key": pub, "created_at": createdAt})
 	return k
 }
 
@@ -111,9 +105,7 @@ func TestPlantedKeyNeverTrusted(t *testing.T) {
 				if mac == "forged" {
 					forged := make([]byte, 32)
 					rand.Read(forged)
-					if _, err := db.Exec(`UPDATE keys SET mac = ? WHERE kid = ?`, forged, k.ID()); err != nil {
-						t.Fatal(err)
-					}
+					setKey(t, db, k.ID(), map[string]any{"mac": forged})
 				}
 				if where := e.published(t, k.ID()); len(where) > 0 {
 					t.Errorf("planted key published in %v", where)
@@ -132,42 +124,39 @@ func TestTamperedRowsUntrusted(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name   string
-		tamper func(t *testing.T, e *ringEnv, db *sql.DB) string // returns the kid tampered with
+		tamper func(t *testing.T, e *ringEnv, db *sqlite.DB) string // returns the kid tampered with
 	}{
-		{"compromised back to retired", func(t *testing.T, e *ringEnv, db *sql.DB) string {
+		{"compromised back to retired", func(t *testing.T, e *ringEnv, db *sqlite.DB) string {
 			kid := e.signer(t, keys.PASETO).ID()
-			if err := e.ring.Compromise(ctx, kid, keys.CompromiseOptions{}); err != nil {
+			if _, err := e.ring.Compromise(ctx, kid, revocation.Options{}); err != nil {
 				t.Fatal(err)
 			}
-			exec(t, db, `UPDATE keys SET state = 'retired', unpublish_at = ? WHERE kid = ?`, ringNow.Unix()+1e6, kid)
+			setKey(t, db, kid, map[string]any{"state": "retired", "unpublish_at": ringNow.Unix() + 1e6})
 			return kid
 		}},
-		{"retired kept published longer", func(t *testing.T, e *ringEnv, db *sql.DB) string {
+		{"retired kept published longer", func(t *testing.T, e *ringEnv, db *sqlite.DB) string {
 			rot, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			exec(t, db, `UPDATE keys SET unpublish_at = unpublish_at + 86400 WHERE kid = ?`, rot.Retired)
+			setKey(t, db, rot.Retired, map[string]any{"unpublish_at": keyRow(t, db, rot.Retired).Unpublish.Sec + 86400})
 			return rot.Retired
 		}},
-		{"next key's public key replaced", func(t *testing.T, e *ringEnv, db *sql.DB) string {
-			var kid string
-			if err := db.QueryRow(`SELECT kid FROM keys WHERE format = 'jwt' AND state = 'next'`).Scan(&kid); err != nil {
-				t.Fatal(err)
-			}
+		{"next key's public key replaced", func(t *testing.T, e *ringEnv, db *sqlite.DB) string {
+			kid := kidOf(t, db, keys.JWT, keys.Next)
 			pub, _, _ := ed25519.GenerateKey(rand.Reader)
 			der, _ := x509.MarshalPKIXPublicKey(pub)
-			exec(t, db, `UPDATE keys SET public_key = ? WHERE kid = ?`, der, kid)
+			setKey(t, db, kid, map[string]any{"public_key": der})
 			return kid
 		}},
-		{"active key's activation moved", func(t *testing.T, e *ringEnv, db *sql.DB) string {
+		{"active key's activation moved", func(t *testing.T, e *ringEnv, db *sqlite.DB) string {
 			kid := e.signer(t, keys.JWT).ID()
-			exec(t, db, `UPDATE keys SET activated_at = activated_at - 1 WHERE kid = ?`, kid)
+			setKey(t, db, kid, map[string]any{"activated_at": keyRow(t, db, kid).Activated.Sec - 1})
 			return kid
 		}},
-		{"algorithm changed", func(t *testing.T, e *ringEnv, db *sql.DB) string {
+		{"algorithm changed", func(t *testing.T, e *ringEnv, db *sqlite.DB) string {
 			kid := e.signer(t, keys.JWT).ID()
-			exec(t, db, `UPDATE keys SET alg = 'ES256' WHERE kid = ?`, kid)
+			setKey(t, db, kid, map[string]any{"alg": "ES256"})
 			return kid
 		}},
 	}
@@ -198,21 +187,14 @@ func TestTamperedRowsUntrusted(t *testing.T) {
 // genuine; the seal of the published set no longer lists it.
 func TestPutBackRowsUntrusted(t *testing.T) {
 	ctx := context.Background()
-	type saved struct {
-		state, unpublish, mac, private any
-	}
-	save := func(t *testing.T, db *sql.DB, kid string) saved {
+	save := func(t *testing.T, db *sqlite.DB, kid string) store.KeyRow {
 		t.Helper()
-		var s saved
-		if err := db.QueryRow(`SELECT state, unpublish_at, mac, private_key FROM keys WHERE kid = ?`, kid).Scan(&s.state, &s.unpublish, &s.mac, &s.private); err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return keyRow(t, db, kid)
 	}
-	putBack := func(t *testing.T, db *sql.DB, kid string, s saved) {
+	putBack := func(t *testing.T, db *sqlite.DB, kid string, s store.KeyRow) {
 		t.Helper()
-		exec(t, db, `UPDATE keys SET state = ?, unpublish_at = ?, mac = ?, private_key = ?, retired_at = NULL, removed_at = NULL, compromised_at = NULL
-			WHERE kid = ?`, s.state, s.unpublish, s.mac, s.private, kid)
+		setKey(t, db, kid, map[string]any{"state": s.State, "unpublish_at": nullable(s.Unpublish), "mac": s.MAC, "private_key": s.Private,
+			"retired_at": nil, "removed_at": nil, "compromised_at": nil})
 	}
 	for _, tc := range []struct {
 		name string
@@ -221,12 +203,12 @@ func TestPutBackRowsUntrusted(t *testing.T) {
 		state    keys.State // the earlier state put back
 	}{
 		{"compromised next put back", func(t *testing.T, e *ringEnv, kid string) {
-			if err := e.ring.Compromise(ctx, kid, keys.CompromiseOptions{}); err != nil {
+			if _, err := e.ring.Compromise(ctx, kid, revocation.Options{}); err != nil {
 				t.Fatal(err)
 			}
 		}, keys.Next},
 		{"compromised active put back with its private half", func(t *testing.T, e *ringEnv, kid string) {
-			if err := e.ring.Compromise(ctx, kid, keys.CompromiseOptions{}); err != nil {
+			if _, err := e.ring.Compromise(ctx, kid, revocation.Options{}); err != nil {
 				t.Fatal(err)
 			}
 		}, keys.Active},
@@ -235,14 +217,11 @@ func TestPutBackRowsUntrusted(t *testing.T) {
 			e := newRingEnv(t)
 			e.ensure(t, verifier.EdDSA)
 			db := e.tamperer(t)
-			var kid string
-			if err := db.QueryRow(`SELECT kid FROM keys WHERE format = 'jwt' AND state = ?`, string(tc.state)).Scan(&kid); err != nil {
-				t.Fatal(err)
-			}
+			kid := kidOf(t, db, keys.JWT, tc.state)
 			before := save(t, db, kid)
 			tc.withdraw(t, e, kid)
 			if tc.state == keys.Active { // make room: the next key signs now
-				exec(t, db, `UPDATE keys SET state = 'retired' WHERE format = 'jwt' AND state = 'active'`)
+				sqlitetest.Set(t, db, "keys", map[string]any{"state": "retired"}, sqlitetest.Where{"format": "jwt", "state": "active"})
 			}
 			putBack(t, db, kid, before)
 			if where := e.published(t, kid); len(where) > 0 {
@@ -272,7 +251,7 @@ func TestPutBackRowsUntrusted(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := save(t, db, rot.Retired)
-		later, err := keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: e.mk, Now: func() time.Time { return ringNow.Add(time.Hour) }})
+		later, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk, Now: func() time.Time { return ringNow.Add(time.Hour) }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,18 +259,11 @@ func TestPutBackRowsUntrusted(t *testing.T) {
 			t.Fatalf("Expire = %v, %v; want %s removed", kids, err, rot.Retired)
 		}
 		putBack(t, db, rot.Retired, before)
-		exec(t, db, `UPDATE keys SET retired_at = created_at WHERE kid = ?`, rot.Retired)
+		setKey(t, db, rot.Retired, map[string]any{"retired_at": before.Created})
 		if where := e.published(t, rot.Retired); len(where) > 0 {
 			t.Errorf("removed key put back is published in %v", where)
 		}
 	})
-}
-
-func exec(t *testing.T, db *sql.DB, query string, args ...any) {
-	t.Helper()
-	if _, err := db.Exec(query, args...); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // A planted active key never signs, and neither rotation nor Ensure adopts
@@ -301,7 +273,7 @@ func TestPlantedKeyNeverSigns(t *testing.T) {
 	e := newRingEnv(t)
 	e.ensure(t, verifier.EdDSA)
 	db := e.tamperer(t)
-	exec(t, db, `UPDATE keys SET state = 'retired' WHERE format = 'jwt' AND state = 'active'`)
+	sqlitetest.Set(t, db, "keys", map[string]any{"state": "retired"}, sqlitetest.Where{"format": "jwt", "state": "active"})
 	plantKey(t, db, verifier.EdDSA, keys.Active, ringNow.Unix())
 	if _, err := e.ring.Signer(ctx, keys.JWT); !errors.Is(err, keys.ErrUntrusted) {
 		t.Errorf("Signer over a planted active key: %v, want ErrUntrusted", err)
@@ -323,7 +295,7 @@ func TestPlantedKeyNeverSigns(t *testing.T) {
 		t.Errorf("planted key published in %v after a rotation", where)
 	}
 	// Compromising it binds it as compromised: that clears the alarm.
-	if err := e.ring.Compromise(ctx, planted.ID(), keys.CompromiseOptions{}); err != nil {
+	if _, err := e.ring.Compromise(ctx, planted.ID(), revocation.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.untrusted(t); len(got) != 0 {
@@ -339,9 +311,17 @@ func TestPlantedKeyNeverSigns(t *testing.T) {
 // writ before the binding left it.
 func (e *ringEnv) unbind(t *testing.T) {
 	t.Helper()
-	exec(t, e.db, `ALTER TABLE keys DROP COLUMN mac`)
-	exec(t, e.db, `PRAGMA user_version = 3`)
-	exec(t, e.db, `UPDATE meta SET value = ? WHERE name = 'master_key_check'`, keys.SealUnboundCheck(e.mk))
+	sqlitetest.Downgrade(t, e.db)
+	e.sealUnboundCheck(t)
+}
+
+// sealUnboundCheck writes a master-key check value of the kind writ wrote
+// before key rows were bound.
+func (e *ringEnv) sealUnboundCheck(t *testing.T) {
+	t.Helper()
+	if err := e.db.MetaPut(context.Background(), store.MetaMasterKeyCheck, keys.SealUnboundCheck(e.mk)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A database from before the binding is bound by the first keyring that
@@ -354,7 +334,7 @@ func TestBindOnUpgrade(t *testing.T) {
 	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.ring.Compromise(ctx, e.signer(t, keys.PASETO).ID(), keys.CompromiseOptions{}); err != nil {
+	if _, err := e.ring.Compromise(ctx, e.signer(t, keys.PASETO).ID(), revocation.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	before := e.records(t)
@@ -367,15 +347,10 @@ func TestBindOnUpgrade(t *testing.T) {
 	// a retired one whose kid is not its public key's.
 	planted := plantKey(t, e.db, verifier.EdDSA, keys.Next, ringNow.Unix())
 	other := plantKey(t, e.db, verifier.EdDSA, keys.Retired, ringNow.Unix())
-	exec(t, e.db, `UPDATE keys SET kid = 'not-its-kid' WHERE kid = ?`, other.ID())
+	setKey(t, e.db, other.ID(), map[string]any{"kid": "not-its-kid"})
 	e.db.Close()
 
-	db, err := store.Open(ctx, e.dbPath, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e.db = db
+	e.db = sqlitetest.Open(t, e.dbPath)
 	e.ring = e.open(t, e.mk)
 	if got := e.untrusted(t); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values([]string{planted.ID(), "not-its-kid"}))) {
 		t.Errorf("after binding, %v untrusted; want the two planted rows", got)
@@ -409,18 +384,22 @@ func TestNoRebinding(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name  string
-		check string
+		check func(t *testing.T, db *sqlite.DB)
 	}{
-		{"check value deleted", `DELETE FROM meta WHERE name = 'master_key_check'`},
-		{"mac column emptied", `UPDATE keys SET mac = NULL`},
+		{"check value deleted", func(t *testing.T, db *sqlite.DB) {
+			sqlitetest.Delete(t, db, "meta", sqlitetest.Where{"name": store.MetaMasterKeyCheck})
+		}},
+		{"mac column emptied", func(t *testing.T, db *sqlite.DB) {
+			sqlitetest.Set(t, db, "keys", map[string]any{"mac": nil}, nil)
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newRingEnv(t)
 			e.ensure(t, verifier.EdDSA)
 			db := e.tamperer(t)
 			planted := plantKey(t, db, verifier.EdDSA, keys.Next, ringNow.Unix())
-			exec(t, db, tt.check)
-			ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: e.mk})
+			tt.check(t, db)
+			ring, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -441,14 +420,14 @@ func TestReadOnlyCannotBind(t *testing.T) {
 	ctx := context.Background()
 	e := newRingEnv(t)
 	e.ensure(t, verifier.EdDSA)
-	exec(t, e.db, `UPDATE keys SET mac = NULL`)
-	exec(t, e.db, `UPDATE meta SET value = ? WHERE name = 'master_key_check'`, keys.SealUnboundCheck(e.mk))
-	ro, err := store.OpenReadOnly(ctx, e.dbPath)
+	sqlitetest.Set(t, e.db, "keys", map[string]any{"mac": nil}, nil)
+	e.sealUnboundCheck(t)
+	ro, err := sqlite.OpenReadOnly(ctx, e.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	_, err = keys.OpenRing(ctx, keys.RingConfig{DB: ro, MasterKey: e.mk})
+	_, err = keys.OpenRing(ctx, keys.RingConfig{Store: ro, MasterKey: e.mk})
 	if err == nil || !strings.Contains(err.Error(), "write access") {
 		t.Fatalf("OpenRing read-only on an unbound database: %v, want an error asking for write access", err)
 	}
@@ -460,15 +439,20 @@ func TestReadOnlyRingWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	e := newRingEnv(t)
 	e.ensure(t, verifier.EdDSA)
-	exec(t, e.db, `UPDATE keys SET mac = NULL`)
-	exec(t, e.db, `UPDATE meta SET value = ? WHERE name = 'master_key_check'`, keys.SealUnboundCheck(e.mk))
-	_, err := keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: e.mk, ReadOnly: true})
+	sqlitetest.Set(t, e.db, "keys", map[string]any{"mac": nil}, nil)
+	e.sealUnboundCheck(t)
+	_, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk, ReadOnly: true})
 	if err == nil || !strings.Contains(err.Error(), "write access") {
 		t.Fatalf("OpenRing ReadOnly on an unbound database: %v, want an error asking for write access", err)
 	}
-	var bound int
-	if err := e.db.QueryRow(`SELECT count(*) FROM keys WHERE mac IS NOT NULL`).Scan(&bound); err != nil || bound != 0 {
-		t.Errorf("a read-only ring bound %d rows (%v)", bound, err)
+	rows, _, err := e.db.KeyRows(ctx, store.KeyFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.MAC != nil {
+			t.Errorf("a read-only ring bound %s", r.KID)
+		}
 	}
 }
 
@@ -483,41 +467,24 @@ func TestKeyringPutBackWhole(t *testing.T) {
 	e := newRingEnv(t)
 	e.ensure(t, verifier.EdDSA)
 	db := e.tamperer(t)
-	snapshot := func() (rows [][]any, seal []byte) {
-		t.Helper()
-		rs, err := db.Query(`SELECT kid, format, alg, state, public_key, private_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at, mac FROM keys`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rs.Close()
-		for rs.Next() {
-			r := make([]any, 13)
-			ptrs := make([]any, 13)
-			for i := range r {
-				ptrs[i] = &r[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			rows = append(rows, r)
-		}
-		if err := db.QueryRow(`SELECT value FROM meta WHERE name = 'key_set_seal'`).Scan(&seal); err != nil {
-			t.Fatal(err)
-		}
-		return rows, seal
+	before, beforeSeal, err := db.KeyRows(ctx, store.KeyFilter{})
+	if err != nil || beforeSeal == nil {
+		t.Fatalf("key rows: %v, seal %x", err, beforeSeal)
 	}
-	before, beforeSeal := snapshot()
 	kid := e.signer(t, keys.JWT).ID()
-	if err := e.ring.Compromise(ctx, kid, keys.CompromiseOptions{}); err != nil {
+	if _, err := e.ring.Compromise(ctx, kid, revocation.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	e.records(t) // the ring reads the seal the compromise made, as writ serve would
-	exec(t, db, `DELETE FROM keys`)
+	sqlitetest.Delete(t, db, "keys", nil)
 	for _, r := range before {
-		exec(t, db, `INSERT INTO keys (kid, format, alg, state, public_key, private_key, created_at, activated_at, retired_at, unpublish_at, removed_at, compromised_at, mac)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r...)
+		if err := db.KeyInsert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
 	}
-	exec(t, db, `UPDATE meta SET value = ? WHERE name = 'key_set_seal'`, beforeSeal)
+	if err := db.MetaPut(ctx, store.MetaKeySeal, beforeSeal); err != nil {
+		t.Fatal(err)
+	}
 
 	if where := e.published(t, kid); len(where) > 0 {
 		t.Errorf("the compromised key, put back with the keyring, is published in %v", where)

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/keys"
 )
 
@@ -22,24 +23,24 @@ import (
 type ringEnv struct {
 	dir    string
 	dbPath string
-	db     *sql.DB
+	db     *sqlite.DB
 	mk     *keys.MasterKey
 	ring   *keys.Ring
 }
 
 var ringNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// testMaxTTL is the longest token lifetime of the keyrings of the tests:
+// how long a compromised key's revocation lasts.
+const testMaxTTL = 24 * time.Hour
+
 // newRingEnv opens an empty keyring.
 func newRingEnv(t *testing.T) *ringEnv {
 	t.Helper()
 	e := &ringEnv{dir: t.TempDir()}
 	e.dbPath = filepath.Join(e.dir, "writ.db")
-	db, err := store.Open(context.Background(), e.dbPath, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e.db = db
+	e.db = sqlitetest.Create(t, e.dbPath)
+	var err error
 	if e.mk, err = keys.GenerateMasterKeyFile(filepath.Join(e.dir, "writ.db.key")); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func newRingEnv(t *testing.T) *ringEnv {
 // open opens the database's keyring again with mk, as another process would.
 func (e *ringEnv) open(t *testing.T, mk *keys.MasterKey) *keys.Ring {
 	t.Helper()
-	r, err := keys.OpenRing(context.Background(), keys.RingConfig{DB: e.db, MasterKey: mk, Now: func() time.Time { return ringNow }})
+	r, err := keys.OpenRing(context.Background(), keys.RingConfig{Store: e.db, MasterKey: mk, Now: func() time.Time { return ringNow }, MaxTTL: testMaxTTL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +88,47 @@ func (e *ringEnv) signer(t *testing.T, format keys.Format) *keys.Key {
 	return k
 }
 
-// sealed returns the private_key column of kid, as stored.
+// sealed returns the private half of kid, as stored.
 func (e *ringEnv) sealed(t *testing.T, kid string) []byte {
 	t.Helper()
-	var b []byte
-	if err := e.db.QueryRow(`SELECT private_key FROM keys WHERE kid = ?`, kid).Scan(&b); err != nil {
-		t.Fatal(err)
+	return keyRow(t, e.db, kid).Private
+}
+
+// keyRow returns the row of kid, as stored.
+func keyRow(t *testing.T, db *sqlite.DB, kid string) store.KeyRow {
+	t.Helper()
+	rows, _, err := db.KeyRows(context.Background(), store.KeyFilter{KID: kid})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("row of %s: %d rows, %v", kid, len(rows), err)
 	}
-	return b
+	return rows[0]
+}
+
+// kidOf returns the kid of the oldest key of format in state.
+func kidOf(t *testing.T, db *sqlite.DB, format keys.Format, state keys.State) string {
+	t.Helper()
+	rows, _, err := db.KeyRows(context.Background(), store.KeyFilter{Format: string(format), States: []string{string(state)}})
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("no %s %s key: %v", state, format, err)
+	}
+	return rows[0].KID
+}
+
+// setKey sets columns of the row of kid as someone who may write the
+// database but has no master key could.
+func setKey(t *testing.T, db *sqlite.DB, kid string, set map[string]any) {
+	t.Helper()
+	if n := sqlitetest.Set(t, db, "keys", set, sqlitetest.Where{"kid": kid}); n != 1 {
+		t.Fatalf("%d rows of %s changed", n, kid)
+	}
+}
+
+// nullable returns u as a column value: nil for none.
+func nullable(u store.Unix) any {
+	if !u.Valid {
+		return nil
+	}
+	return u.Sec
 }
 
 // pkcs8 returns the PKCS #8 DER of k's private half.

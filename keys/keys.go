@@ -4,9 +4,12 @@
 // its kid: the RFC 7638 JWK thumbprint for JOSE keys, the PASERK k4.pid for
 // PASETO keys. [Generate] makes one.
 //
-// The [Ring] keeps keys in writ's SQLite database with their lifecycle state
+// The [Ring] keeps keys in writ's database with their lifecycle state
 // (next, active, retired, compromised) and their private halves sealed with
-// AES-256-GCM under a [MasterKey]. It publishes the public halves as a JWKS
+// AES-256-GCM under a [MasterKey]; each key row is bound to the master key
+// (see binding.go), so that storage holds the rows and the keyring decides
+// which to trust. [Ring.Compromise] withdraws a key and revokes its tokens
+// in one transaction. It publishes the public halves as a JWKS
 // and a PASERK set, and as a [verifier.KeySet] for verifying next to the
 // database.
 package keys

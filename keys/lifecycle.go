@@ -2,13 +2,13 @@ package keys
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/audit"
+	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -27,15 +27,6 @@ const (
 	// retireLeeway keeps a retired key published this long past the expiry
 	// of its last token: a verifier may accept tokens that long past exp.
 	retireLeeway = verifier.MaxLeeway
-)
-
-var (
-	// ErrTooEarly: the next key has not been published for
-	// Policy.MinPublished, Policy.PublishFloor or a recorded publication
-	// lag.
-	ErrTooEarly = errors.New("the next key has not been published long enough")
-	// ErrNoNextKey: the format has no published next key to activate.
-	ErrNoNextKey = errors.New("no next key")
 )
 
 // Policy is the key lifecycle policy.
@@ -120,7 +111,7 @@ func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error 
 	if d < 0 || d > MaxPolicyDuration {
 		return fmt.Errorf("keys: a publication lag of %v: want 0 to %v", d, MaxPolicyDuration)
 	}
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.store.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
@@ -135,9 +126,7 @@ func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error 
 	for lag, until := range lags {
 		value = fmt.Appendf(value, "%d:%d ", int64(lag/time.Second), until.Unix())
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('publication_lag', ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, value)
-	if err != nil {
+	if err := tx.MetaPut(ctx, store.MetaPublicationLag, value); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -149,10 +138,9 @@ func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error 
 // publicationLags reads the recorded lags still in force at now, each with
 // the time until which it applies. A malformed record counts as none: the
 // next RecordPublicationLag rewrites it.
-func publicationLags(ctx context.Context, tx *sql.Tx, now time.Time) (map[time.Duration]time.Time, error) {
-	var value []byte
-	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'publication_lag'`).Scan(&value)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+func publicationLags(ctx context.Context, tx store.Tx, now time.Time) (map[time.Duration]time.Time, error) {
+	value, err := tx.MetaGet(ctx, store.MetaPublicationLag)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	lags := map[time.Duration]time.Time{}
@@ -171,7 +159,7 @@ func publicationLags(ctx context.Context, tx *sql.Tx, now time.Time) (map[time.D
 // minPublished is how long a next key must have been published before it
 // signs: the policy's, its floor, or longer while a recorded publication
 // lag applies.
-func (r *Ring) minPublished(ctx context.Context, tx *sql.Tx) (time.Duration, error) {
+func (r *Ring) minPublished(ctx context.Context, tx store.Tx) (time.Duration, error) {
 	lags, err := publicationLags(ctx, tx, r.now())
 	if err != nil {
 		return 0, err
@@ -193,14 +181,15 @@ func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rot
 	if _, err := ParseFormat(string(format)); err != nil {
 		return nil, err
 	}
-	next, err := r.trusted(ctx, r.db, `format = ? AND state = 'next'`, string(format))
+	nextOnly := store.KeyFilter{Format: string(format), States: []string{string(Next)}}
+	next, err := r.trusted(ctx, r.store, nextOnly)
 	if err != nil {
 		return nil, err
 	}
 	if len(next) == 0 {
 		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoNextKey, format)
 	}
-	nextAlg := next[0].alg
+	nextAlg := next[0].Alg
 	if o.NextAlg != "" {
 		if FormatOf(o.NextAlg) != format {
 			return nil, fmt.Errorf("keys: %s is not an algorithm for %s tokens", o.NextAlg, format)
@@ -213,51 +202,53 @@ func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rot
 		return nil, err
 	}
 
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.store.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	defer tx.Rollback()
 	now := r.now()
 	rot := &Rotation{Format: format, Published: fresh.id}
-	if next, err = r.trusted(ctx, tx, `format = ? AND state = 'next'`, string(format)); err != nil {
+	if next, err = r.trusted(ctx, tx, nextOnly); err != nil {
 		return nil, err
 	}
 	if len(next) == 0 {
 		return nil, fmt.Errorf("%w for %s tokens", ErrNoNextKey, format)
 	}
 	n := &next[0]
-	rot.Activated = n.kid
+	rot.Activated = n.KID
 	minPublished, err := r.minPublished(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	if published := now.Sub(time.Unix(n.created, 0)); !o.Force && published < minPublished {
+	if published := now.Sub(time.Unix(n.Created, 0)); !o.Force && published < minPublished {
 		return nil, fmt.Errorf("%w: %s for %v, needs %v (or force it)", ErrTooEarly, rot.Activated,
 			published.Round(time.Second), minPublished)
 	}
-	active, err := r.trusted(ctx, tx, `format = ? AND state = 'active'`, string(format))
+	active, err := r.trusted(ctx, tx, store.KeyFilter{Format: string(format), States: []string{string(Active)}})
 	if err != nil {
 		return nil, err
 	}
 	if len(active) > 0 {
 		a := &active[0]
-		rot.Retired = a.kid
+		rot.Retired = a.KID
 		// Published until the last token it signed has expired. Expire
 		// checks the ledger again before removing it.
-		var lastExp int64
-		err := tx.QueryRowContext(ctx, `SELECT coalesce(max(expires_at), ?) FROM tokens WHERE kid = ?`, now.Unix(), a.kid).Scan(&lastExp)
+		lastExp, ok, err := tx.TokenLastExpiry(ctx, a.KID)
 		if err != nil {
 			return nil, fmt.Errorf("keys: %w", err)
 		}
-		a.state = string(Retired)
-		a.retired = sql.NullInt64{Int64: now.Unix(), Valid: true}
-		a.unpublish = sql.NullInt64{Int64: max(lastExp, now.Unix()) + int64(retireLeeway/time.Second), Valid: true}
+		if !ok {
+			lastExp = now.Unix()
+		}
+		a.State = string(Retired)
+		a.Retired = store.At(now.Unix())
+		a.Unpublish = store.At(max(lastExp, now.Unix()) + int64(retireLeeway/time.Second))
 		if err := r.update(ctx, tx, a, Active); err != nil {
 			return nil, err
 		}
 	}
-	n.state, n.activated = string(Active), sql.NullInt64{Int64: now.Unix(), Valid: true}
+	n.State, n.Activated = string(Active), store.At(now.Unix())
 	if err := r.update(ctx, tx, n, Next); err != nil {
 		return nil, err
 	}
@@ -271,25 +262,13 @@ func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rot
 	if o.Force {
 		detail += " (forced)"
 	}
-	if err := audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyRotate, KID: rot.Activated, Detail: detail}); err != nil {
+	if err := r.record(ctx, tx, now, audit.KeyRotate, rot.Activated, detail); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	return rot, nil
-}
-
-// swap runs a compare-and-swap update that must change exactly one row.
-func swap(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
-	res, err := tx.ExecContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return errors.New("keys: the keys changed during the rotation; try again")
-	}
-	return nil
 }
 
 // RotateDue rotates each format whose active key has signed for
@@ -300,11 +279,11 @@ func (r *Ring) RotateDue(ctx context.Context) ([]Rotation, error) {
 	var done []Rotation
 	now := r.now()
 	for _, f := range []Format{JWT, PASETO} {
-		active, err := r.trusted(ctx, r.db, `format = ? AND state = 'active'`, string(f))
+		active, err := r.trusted(ctx, r.store, store.KeyFilter{Format: string(f), States: []string{string(Active)}})
 		if err != nil {
 			return done, err
 		}
-		if len(active) > 0 && active[0].activated.Valid && now.Sub(time.Unix(active[0].activated.Int64, 0)) < r.policy.Period {
+		if len(active) > 0 && active[0].Activated.Valid && now.Sub(time.Unix(active[0].Activated.Sec, 0)) < r.policy.Period {
 			continue
 		}
 		rot, err := r.Rotate(ctx, f, RotateOptions{})
@@ -326,28 +305,31 @@ func (r *Ring) RotateDue(ctx context.Context) ([]Rotation, error) {
 // expired (plus the verifiers' leeway), and returns their kids.
 func (r *Ring) Expire(ctx context.Context) ([]string, error) {
 	now := r.now().Unix()
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.store.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	defer tx.Rollback()
 	// Rows the master key does not vouch for were never published:
 	// there is nothing to remove.
-	due, err := r.trusted(ctx, tx, `state = 'retired' AND unpublish_at <= ?1
-		AND coalesce((SELECT max(expires_at) FROM tokens t WHERE t.kid = keys.kid), 0) + ?2 <= ?1`,
-		now, int64(retireLeeway/time.Second))
+	retired, err := r.trusted(ctx, tx, store.KeyFilter{States: []string{string(Retired)}})
 	if err != nil {
 		return nil, err
 	}
 	var kids []string
-	for i := range due {
-		w := &due[i]
-		w.state, w.removed = string(Removed), sql.NullInt64{Int64: now, Valid: true}
+	for i := range retired {
+		w := &retired[i]
+		if due, err := r.removable(ctx, tx, w, now); err != nil {
+			return nil, err
+		} else if !due {
+			continue
+		}
+		w.State, w.Removed = string(Removed), store.At(now)
 		if err := r.update(ctx, tx, w, Retired); err != nil {
 			return nil, err
 		}
-		kids = append(kids, w.kid)
-		if err := audit.Record(ctx, tx, audit.Event{At: r.now(), Actor: r.actor, Action: audit.KeyRemove, KID: w.kid}); err != nil {
+		kids = append(kids, w.KID)
+		if err := r.record(ctx, tx, r.now(), audit.KeyRemove, w.KID, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -355,4 +337,18 @@ func (r *Ring) Expire(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	return kids, nil
+}
+
+// removable reports whether the retired key w may leave the key sets at
+// now: its publication ran out, and every token it signed has expired,
+// plus the verifiers' leeway, by the ledger read within tx.
+func (r *Ring) removable(ctx context.Context, tx store.Tx, w *store.KeyRow, now int64) (bool, error) {
+	if !w.Unpublish.Valid || w.Unpublish.Sec > now {
+		return false, nil
+	}
+	lastExp, _, err := tx.TokenLastExpiry(ctx, w.KID) // 0 when it signed none
+	if err != nil {
+		return false, fmt.Errorf("keys: %w", err)
+	}
+	return lastExp+int64(retireLeeway/time.Second) <= now, nil
 }

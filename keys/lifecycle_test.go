@@ -2,7 +2,6 @@ package keys_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -22,6 +23,7 @@ import (
 // lcEnv is a keyring, issuer and revocation list on a settable clock.
 type lcEnv struct {
 	t      *testing.T
+	db     *sqlite.DB
 	now    time.Time
 	mu     sync.Mutex
 	ring   *keys.Ring
@@ -45,34 +47,28 @@ func newLCEnv(t *testing.T, policy keys.Policy, fast bool) *lcEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := store.Open(ctx, filepath.Join(dir, "writ.db"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Create(t, filepath.Join(dir, "writ.db"))
 	if fast {
 		// Simulations issue thousands of tokens: skip the fsyncs, which
 		// the durability tests cover elsewhere.
-		db.SetMaxOpenConns(1)
-		if _, err := db.Exec(`PRAGMA synchronous = OFF`); err != nil {
-			t.Fatal(err)
-		}
+		sqlitetest.Unsynced(t, db)
 	}
 	mk, err := keys.GenerateMasterKeyFile(filepath.Join(dir, "writ.db.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &lcEnv{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	if e.ring, err = keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk, Now: e.clock, Policy: policy}); err != nil {
+	e := &lcEnv{t: t, db: db, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	const maxTTL = 7 * 24 * time.Hour
+	if e.ring, err = keys.OpenRing(ctx, keys.RingConfig{Store: db, MasterKey: mk, Now: e.clock, Policy: policy, MaxTTL: maxTTL}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.ring.Ensure(ctx, verifier.EdDSA); err != nil {
 		t.Fatal(err)
 	}
-	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, DB: db, Now: e.clock, MaxTTL: 7 * 24 * time.Hour}); err != nil {
+	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: db, Now: e.clock, MaxTTL: maxTTL}); err != nil {
 		t.Fatal(err)
 	}
-	if e.list, err = revocation.NewList(revocation.Config{DB: db, MaxTTL: e.issuer.MaxTTL(), Now: e.clock}); err != nil {
+	if e.list, err = revocation.NewList(revocation.Config{Store: db, MaxTTL: e.issuer.MaxTTL(), Now: e.clock}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -399,7 +395,7 @@ func TestCompromiseKeepsAlgorithmChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.ring.Compromise(ctx, active.ID(), keys.CompromiseOptions{}); err != nil {
+	if _, err := e.ring.Compromise(ctx, active.ID(), revocation.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	e.checkOneActive()
@@ -414,8 +410,9 @@ func TestCompromiseKeepsAlgorithmChange(t *testing.T) {
 	}
 }
 
-// TestCompromiseAllOrNothing: when the work done in the same transaction
-// (revoking the key's tokens) fails, the key is not withdrawn either.
+// TestCompromiseAllOrNothing: when revoking the key's tokens, done in the
+// same transaction, fails, the key is not withdrawn either, whether the
+// storage refuses the entry or the options are refused.
 func TestCompromiseAllOrNothing(t *testing.T) {
 	e := newLCEnv(t, keys.Policy{}, false)
 	ctx := context.Background()
@@ -423,27 +420,42 @@ func TestCompromiseAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	failed := errors.New("revocation failed")
-	err = e.ring.Compromise(ctx, active.ID(), keys.CompromiseOptions{InTx: func(context.Context, *sql.Tx) error { return failed }})
-	if !errors.Is(err, failed) {
-		t.Fatalf("Compromise: %v, want the InTx error", err)
+	events := func() int {
+		t.Helper()
+		n, err := e.db.AuditList(ctx, store.AuditFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(n)
+	}
+	before := events()
+	lift := sqlitetest.Refuse(t, e.db, "revocations", "kind", "key")
+	if _, err := e.ring.Compromise(ctx, active.ID(), revocation.Options{}); err == nil || !strings.Contains(err.Error(), "poisoned record") {
+		t.Fatalf("Compromise with the revocation refused: %v, want the refusal", err)
+	}
+	lift()
+	if _, err := e.ring.Compromise(ctx, active.ID(), revocation.Options{Reason: "line\nbreak"}); !errors.Is(err, revocation.ErrInvalid) {
+		t.Fatalf("Compromise with a reason that is not plain text: %v, want ErrInvalid", err)
 	}
 	if got := e.state(active.ID()); got != keys.Active {
 		t.Errorf("key after a failed compromise: %s, want active", got)
 	}
+	if n := events(); n != before {
+		t.Errorf("%d audit events recorded by failed compromises", n-before)
+	}
 	e.checkOneActive()
-	// Done again, it completes; and a third time changes nothing but
-	// still runs InTx.
-	for range 2 {
-		ran := false
-		err := e.ring.Compromise(ctx, active.ID(), keys.CompromiseOptions{InTx: func(ctx context.Context, tx *sql.Tx) error {
-			ran = true
-			_, err := e.list.RevokeKeyTx(ctx, tx, active.ID(), revocation.Options{})
-			return err
-		}})
-		if err != nil || !ran {
-			t.Fatalf("Compromise: %v, InTx ran %v", err, ran)
-		}
+	// Done again, it completes; and a third time withdraws nothing more
+	// and returns the first revocation.
+	first, err := e.ring.Compromise(ctx, active.ID(), revocation.Options{Reason: "leaked"})
+	if err != nil || first.Kind != revocation.Key || first.Value != active.ID() || first.Seq == 0 {
+		t.Fatalf("Compromise: %+v, %v", first, err)
+	}
+	if want := first.CreatedAt.Add(7 * 24 * time.Hour); !first.ExpiresAt.Equal(want) {
+		t.Errorf("the key's revocation expires at %v, want MaxTTL later, %v", first.ExpiresAt, want)
+	}
+	again, err := e.ring.Compromise(ctx, active.ID(), revocation.Options{Reason: "again"})
+	if err != nil || again != first {
+		t.Fatalf("Compromise again: %+v, %v; want the first entry %+v", again, err, first)
 	}
 	if got := e.state(active.ID()); got != keys.Compromised {
 		t.Errorf("key after the compromise: %s", got)
@@ -468,7 +480,7 @@ func TestCompromiseDuringRotations(t *testing.T) {
 		wg.Go(func() {
 			k, err := e.ring.Signer(ctx, keys.JWT)
 			if err == nil {
-				err = e.ring.Compromise(ctx, k.ID(), keys.CompromiseOptions{})
+				_, err = e.ring.Compromise(ctx, k.ID(), revocation.Options{})
 			}
 			if err != nil {
 				errs <- fmt.Errorf("compromise: %w", err)
@@ -525,11 +537,7 @@ func TestYearOfRotations(t *testing.T) {
 				t.Fatal(err)
 			}
 			compromisedKID = k.ID()
-			err = e.ring.Compromise(ctx, compromisedKID, keys.CompromiseOptions{InTx: func(ctx context.Context, tx *sql.Tx) error {
-				_, err := e.list.RevokeKeyTx(ctx, tx, compromisedKID, revocation.Options{})
-				return err
-			}})
-			if err != nil {
+			if _, err := e.ring.Compromise(ctx, compromisedKID, revocation.Options{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -661,7 +669,7 @@ func TestPolicyDurationsBounded(t *testing.T) {
 		"Period of centuries":   {Period: 200 * 365 * 24 * time.Hour},
 		"floor of centuries":    {PublishFloor: math.MaxInt64},
 	} {
-		if _, err := keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: e.mk, Policy: p}); err == nil {
+		if _, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk, Policy: p}); err == nil {
 			t.Errorf("%s: OpenRing accepted %+v", name, p)
 		}
 	}
@@ -674,7 +682,7 @@ func TestPolicyDurationsBounded(t *testing.T) {
 	// counts as none.
 	e.ensure(t, verifier.EdDSA)
 	century := int64(100 * 365 * 24 * 3600)
-	if _, err := e.db.Exec(`INSERT INTO meta (name, value) VALUES ('publication_lag', ?)`, fmt.Appendf(nil, "%d:%d ", century, ringNow.Unix()+3600)); err != nil {
+	if err := e.db.MetaPut(ctx, store.MetaPublicationLag, fmt.Appendf(nil, "%d:%d ", century, ringNow.Unix()+3600)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{}); !errors.Is(err, keys.ErrTooEarly) || !strings.Contains(err.Error(), "needs 16m0s") {

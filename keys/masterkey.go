@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,10 +17,6 @@ import (
 
 // MasterKeySize is the size of a master key: an AES-256 key.
 const MasterKeySize = 32
-
-// ErrMasterKey reports a master key that is malformed or does not open the
-// keyring's sealed keys.
-var ErrMasterKey = errors.New("wrong or invalid master key")
 
 // MasterKey is the key-encryption key that seals private keys at rest with
 // AES-256-GCM, and from which the key that binds each key row to it (an

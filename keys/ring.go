@@ -5,18 +5,18 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/x509"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
-	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/paserk"
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -31,19 +31,6 @@ const (
 	Retired     State = "retired"     // published until its tokens expire
 	Removed     State = "removed"     // out of the key sets: its tokens have expired
 	Compromised State = "compromised" // out of the key sets at once
-)
-
-var (
-	// ErrNoActiveKey is returned when a format has no active key.
-	ErrNoActiveKey = errors.New("no active key")
-	// ErrKeyNotFound is returned for a kid the keyring does not hold.
-	ErrKeyNotFound = errors.New("key not found")
-	// ErrUntrusted is returned for a key row that the master key does not
-	// vouch for: written or changed by someone without the master key.
-	ErrUntrusted = errors.New("key row not bound to the master key")
-	// ErrTooManyKeys is returned when a new key would make a key set
-	// larger than writ's verifier accepts (verifier.MaxKeys).
-	ErrTooManyKeys = errors.New("key set full")
 )
 
 // Record describes a key in the keyring. It never holds private material.
@@ -68,8 +55,8 @@ type Record struct {
 
 // RingConfig configures OpenRing.
 type RingConfig struct {
-	// DB is writ's database, as writ.Open opens it. Required.
-	DB *sql.DB
+	// Store is writ's storage, as writ.Open opens it. Required.
+	Store store.Store
 	// MasterKey seals and opens private keys. Required.
 	MasterKey *MasterKey
 	// Now returns the current time; nil means time.Now.
@@ -83,16 +70,22 @@ type RingConfig struct {
 	ReadOnly bool
 	// Policy is the rotation policy; its zero value means the defaults.
 	Policy Policy
+	// MaxTTL is the longest lifetime of the tokens the keys sign
+	// (issuer.Config.MaxTTL, which writ.Open passes on): Compromise
+	// revokes a key's tokens for that long. Compromise fails while it is
+	// zero.
+	MaxTTL time.Duration
 }
 
 // Ring is the keyring in writ's database. It is safe for concurrent use, and
 // several processes may share one database.
 type Ring struct {
-	db     *sql.DB
+	store  store.Store
 	mk     *MasterKey
 	now    func() time.Time
 	actor  string
 	policy Policy
+	maxTTL time.Duration
 
 	mu      sync.Mutex
 	signers map[Format]*Key // the opened active key of each format
@@ -102,28 +95,30 @@ type Ring struct {
 	seal       *keySeal // and what it holds
 	sealGen    uint64   // the highest generation read
 	rolledBack bool     // the seal read last was of a lower one
-
-	activeKey *sql.Stmt // sealedQuery of the active key of a format
 }
 
-// OpenRing returns the keyring of cfg.DB. It fails with ErrMasterKey when
+// OpenRing returns the keyring of cfg.Store. It fails with ErrMasterKey when
 // cfg.MasterKey is not the key the keyring was sealed with: a check value
 // sealed under the master key when a keyring is first opened reports a
 // wrong one at once, not at the first signature. On a database from before
 // key rows were bound to the master key, it binds them (see binding.go),
 // which needs write access once.
 func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
-	if cfg.DB == nil || cfg.MasterKey == nil {
-		return nil, errors.New("keys: RingConfig.DB and RingConfig.MasterKey are required")
+	switch {
+	case cfg.Store == nil || cfg.MasterKey == nil:
+		return nil, errors.New("keys: RingConfig.Store and RingConfig.MasterKey are required")
+	case cfg.MaxTTL < 0:
+		return nil, errors.New("keys: RingConfig.MaxTTL must not be negative")
 	}
 	if err := cfg.Policy.check(); err != nil {
 		return nil, err
 	}
-	r := &Ring{db: cfg.DB, mk: cfg.MasterKey, now: cfg.Now, actor: cfg.Actor, policy: cfg.Policy.withDefaults(), signers: map[Format]*Key{}}
+	r := &Ring{store: cfg.Store, mk: cfg.MasterKey, now: cfg.Now, actor: cfg.Actor, policy: cfg.Policy.withDefaults(),
+		maxTTL: cfg.MaxTTL, signers: map[Format]*Key{}}
 	if r.now == nil {
 		r.now = time.Now
 	}
-	check, err := r.openCheck(ctx, r.db)
+	check, err := r.openCheck(ctx, r.store)
 	if err != nil {
 		return nil, err
 	}
@@ -138,12 +133,6 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("keyring: %w", err)
 		}
-	}
-	// Prepared once: Signer runs on every issuance, and parsing the SQL
-	// each time cost as much as running it.
-	r.activeKey, err = r.db.PrepareContext(ctx, sealedQuery(`format = ? AND state = 'active'`))
-	if err != nil {
-		return nil, fmt.Errorf("keyring: %w", err)
 	}
 	return r, nil
 }
@@ -167,7 +156,7 @@ func (r *Ring) Add(ctx context.Context, k *Key, state State) error {
 	if state != Next && state != Active {
 		return fmt.Errorf("keys: a new key must be next or active, not %s", state)
 	}
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.store.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("keys: add %s: %w", k, err)
 	}
@@ -178,8 +167,8 @@ func (r *Ring) Add(ctx context.Context, k *Key, state State) error {
 	return tx.Commit()
 }
 
-func (r *Ring) insert(ctx context.Context, tx *sql.Tx, k *Key, state State, pub, priv []byte) error {
-	published, err := r.trusted(ctx, tx, `format = ? AND `+publishedWhere, string(k.Format()))
+func (r *Ring) insert(ctx context.Context, tx store.Tx, k *Key, state State, pub, priv []byte) error {
+	published, err := r.trusted(ctx, tx, store.KeyFilter{Format: string(k.Format()), States: publishedStates})
 	if err != nil {
 		return err
 	}
@@ -188,25 +177,33 @@ func (r *Ring) insert(ctx context.Context, tx *sql.Tx, k *Key, state State, pub,
 			ErrTooManyKeys, k.Format(), len(published))
 	}
 	now := r.now()
-	w := row{kid: k.id, format: string(k.Format()), alg: k.alg, state: string(state), pub: pub, created: now.Unix()}
+	w := store.KeyRow{KID: k.id, Format: string(k.Format()), Alg: k.alg, State: string(state), Public: pub, Created: now.Unix()}
 	if state == Active {
-		w.activated = sql.NullInt64{Int64: now.Unix(), Valid: true}
+		w.Activated = store.At(now.Unix())
 	}
-	w.mac = r.mk.rowMAC(&w)
-	_, err = tx.ExecContext(ctx, `INSERT INTO keys (kid, format, alg, state, public_key, private_key, created_at, activated_at, mac)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		w.kid, w.format, w.alg, w.state, w.pub, r.mk.seal(priv, keyAAD(k.id)), w.created, w.activated, w.mac)
-	if err != nil {
-		if strings.Contains(err.Error(), "UNIQUE constraint failed: keys.format") {
-			return fmt.Errorf("keys: %s already has an active key", k.Format())
+	w.MAC = r.mk.rowMAC(&w)
+	w.Private = r.mk.seal(priv, keyAAD(k.id))
+	if err := tx.KeyInsert(ctx, w); err != nil {
+		if errors.Is(err, store.ErrConflict) && state == Active {
+			if _, err := tx.KeyState(ctx, k.id); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("keys: %s already has an active key", k.Format())
+			}
 		}
 		return fmt.Errorf("keys: add %s: %w", k, err)
 	}
 	if err := r.reseal(ctx, tx, &w); err != nil {
 		return err
 	}
-	return audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyAdd, KID: k.id,
-		Detail: fmt.Sprintf("%s %s key, %s", k.Format(), k.alg, state)})
+	return r.record(ctx, tx, now, audit.KeyAdd, k.id, fmt.Sprintf("%s %s key, %s", k.Format(), k.alg, state))
+}
+
+// record appends an event of the keyring, made by its actor, to the audit
+// log within tx.
+func (r *Ring) record(ctx context.Context, tx store.Tx, at time.Time, action, kid, detail string) error {
+	if err := tx.AuditInsert(ctx, store.AuditRow{At: at.UnixMilli(), Actor: r.actor, Action: action, KID: kid, Detail: detail}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
 }
 
 // Ensure gives each format an active and a next key when it lacks them,
@@ -219,7 +216,7 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 	// One transaction, so that processes starting on a new database at
 	// once (writ serve and writ init, say) add one set of keys between
 	// them. Keys are generated under its lock: this happens once.
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.store.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
@@ -230,7 +227,7 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 		alg    string
 	}{{JWT, jwtAlg}, {PASETO, verifier.V4Public}} {
 		for _, state := range []State{Active, Next} {
-			have, err := r.trusted(ctx, tx, `format = ? AND state = ?`, string(f.format), string(state))
+			have, err := r.trusted(ctx, tx, store.KeyFilter{Format: string(f.format), States: []string{string(state)}})
 			if err != nil {
 				return nil, err
 			}
@@ -259,21 +256,18 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 	// process between two reads could otherwise destroy the private half
 	// in between, or look like a row put back.
 	known := r.knownGen()
-	rs, err := r.activeKey.QueryContext(ctx, string(format))
+	ws, sealed, err := r.store.KeyActive(ctx, string(format))
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	ws, private, seal, err := r.readSealed(rs, known, false)
+	seal := r.openSeal(sealed, known)
 	switch {
-	case err != nil:
-		return nil, err
 	case len(ws) == 0:
 		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoActiveKey, format)
 	case !r.trust(&ws[0], seal):
-		return nil, fmt.Errorf("%w: the active %s key %q", ErrUntrusted, format, ws[0].kid)
+		return nil, fmt.Errorf("%w: the active %s key %q", ErrUntrusted, format, ws[0].KID)
 	}
-	w, sealedKey := ws[0], private[0]
-	kid, alg := w.kid, w.alg
+	kid, alg, sealedKey := ws[0].KID, ws[0].Alg, ws[0].Private
 	r.mu.Lock()
 	k := r.signers[format]
 	r.mu.Unlock()
@@ -321,7 +315,7 @@ func (r *Ring) openKey(kid, alg string, sealed []byte) (*Key, error) {
 // List returns every key in the keyring, oldest first, including rows that
 // the master key does not vouch for (Record.Untrusted).
 func (r *Ring) List(ctx context.Context) ([]Record, error) {
-	all, _, seal, err := r.sealedRows(ctx, r.db, `true`)
+	all, seal, err := r.sealedRows(ctx, r.store, store.KeyFilter{})
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +333,7 @@ func (r *Ring) List(ctx context.Context) ([]Record, error) {
 // Published returns the keys that belong in the key sets: next, active and
 // retired, oldest first, each vouched for by the master key.
 func (r *Ring) Published(ctx context.Context) ([]Record, error) {
-	pub, err := r.trusted(ctx, r.db, publishedWhere)
+	pub, err := r.trusted(ctx, r.store, store.KeyFilter{States: publishedStates})
 	if err != nil {
 		return nil, err
 	}
@@ -354,11 +348,11 @@ func (r *Ring) Published(ctx context.Context) ([]Record, error) {
 	return out, nil
 }
 
-func unixOrZero(n sql.NullInt64) time.Time {
+func unixOrZero(n store.Unix) time.Time {
 	if !n.Valid {
 		return time.Time{}
 	}
-	return time.Unix(n.Int64, 0).UTC()
+	return time.Unix(n.Sec, 0).UTC()
 }
 
 // JWKS returns the published JWT keys as a JSON Web Key Set: each key with
@@ -433,43 +427,49 @@ func (r *Ring) KeySet(ctx context.Context) (*verifier.KeySet, error) {
 	return verifier.NewKeySet(ks...)
 }
 
-// CompromiseOptions adjust Compromise.
-type CompromiseOptions struct {
-	// InTx, when set, runs in Compromise's transaction once the key is
-	// withdrawn (also when it already was), so that both are committed or
-	// neither: writ revokes the key's tokens there
-	// (revocation.List.RevokeKeyTx).
-	InTx func(ctx context.Context, tx *sql.Tx) error
-}
-
-// Compromise takes the key kid out of the key sets at once and destroys its
-// private half. If it was the active key, the already-published next key of
-// its format becomes active, so that issuing never stops, and a fresh next
-// key of that key's algorithm is published (a change of algorithm under
-// way goes on). Compromising a compromised key changes nothing.
+// Compromise takes the key kid out of service at once and revokes every
+// token it signed, in one transaction, as writ keys compromise does. It
+// returns the revocation (see revocation.List.RevokeKey: it lasts
+// RingConfig.MaxTTL, the longest lifetime of a token). Compromising a key
+// twice withdraws nothing more and returns the first revocation. A row
+// written without the master key whose kid the revocation list cannot hold
+// (see revocation.CheckID) is only withdrawn, and the Entry returned is
+// zero: writ never trusted it, so no token of it was ever accepted.
 //
+// The key leaves the key sets and its private half is destroyed. If it was
+// the active key, the already-published next key of its format becomes
+// active, so that issuing never stops, and a fresh next key of that key's
+// algorithm is published (a change of algorithm under way goes on).
 // Verifiers that hold a cached key set keep trusting the key until they
-// refresh it; to have them reject its tokens at once, also revoke the key
-// (revocation.List.RevokeKeyTx in o.InTx), as writ keys compromise does.
+// refresh it; the revocation has those that follow the revocation list
+// reject its tokens at once.
 //
 // This is the one exception to "published before it signs": the next key
 // signs at once, however recently it was published (and a key generated on
 // the spot does, when there was no next key), so verifiers with an older
 // key set refetch it on meeting the new kid, and gateways that cannot may
 // reject new tokens until their cache expires.
-func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) error {
+func (r *Ring) Compromise(ctx context.Context, kid string, o revocation.Options) (revocation.Entry, error) {
 	// The keys this will probably need, generated before the transaction
 	// (RSA generation is slow); withdraw makes any other it finds it needs.
-	var format, alg, state, nextAlg string
-	err := r.db.QueryRowContext(ctx, `SELECT format, alg, state,
-		coalesce((SELECT alg FROM keys n WHERE n.format = k.format AND n.state = 'next' AND n.kid != k.kid
-			ORDER BY created_at, rowid LIMIT 1), '')
-		FROM keys k WHERE kid = ?`, kid).Scan(&format, &alg, &state, &nextAlg)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: %q", ErrKeyNotFound, kid)
-	}
+	rows, _, err := r.store.KeyRows(ctx, store.KeyFilter{KID: kid})
 	if err != nil {
-		return fmt.Errorf("keys: %w", err)
+		return revocation.Entry{}, fmt.Errorf("keys: %w", err)
+	}
+	if len(rows) == 0 {
+		return revocation.Entry{}, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+	}
+	format, alg, state := rows[0].Format, rows[0].Alg, rows[0].State
+	next, _, err := r.store.KeyRows(ctx, store.KeyFilter{Format: format, States: []string{string(Next)}})
+	if err != nil {
+		return revocation.Entry{}, fmt.Errorf("keys: %w", err)
+	}
+	var nextAlg string
+	for _, n := range next {
+		if n.KID != kid {
+			nextAlg = n.Alg
+			break
+		}
 	}
 	var spare, fresh *Key
 	switch State(state) {
@@ -477,7 +477,7 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) 
 		if nextAlg == "" {
 			nextAlg = alg
 			if spare, err = Generate(alg); err != nil {
-				return err
+				return revocation.Entry{}, err
 			}
 		}
 		fresh, err = Generate(nextAlg)
@@ -487,37 +487,36 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) 
 		}
 	}
 	if err != nil {
-		return err
+		return revocation.Entry{}, err
 	}
 
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.store.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("keys: %w", err)
+		return revocation.Entry{}, fmt.Errorf("keys: %w", err)
 	}
 	defer tx.Rollback()
 	// The row, read again under the write lock: a rotation may have
 	// changed it since. A row the master key does not vouch for is
 	// compromised too (and so bound, as compromised): that is how an
 	// admin clears it.
-	target, _, _, err := r.sealedRows(ctx, tx, `kid = ?`, kid)
+	target, _, err := r.sealedRows(ctx, tx, store.KeyFilter{KID: kid})
 	if err != nil {
-		return err
+		return revocation.Entry{}, err
 	}
 	if len(target) == 0 {
-		return fmt.Errorf("%w: %q", ErrKeyNotFound, kid)
+		return revocation.Entry{}, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
 	}
-	if State(target[0].state) != Compromised {
+	if State(target[0].State) != Compromised {
 		if err := r.withdraw(ctx, tx, &target[0], spare, fresh); err != nil {
-			return err
+			return revocation.Entry{}, err
 		}
 	}
-	if o.InTx != nil {
-		if err := o.InTx(ctx, tx); err != nil {
-			return err
-		}
+	e, err := r.revokeTokens(ctx, tx, kid, o)
+	if err != nil {
+		return revocation.Entry{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("keys: %w", err)
+		return revocation.Entry{}, fmt.Errorf("keys: %w", err)
 	}
 	r.mu.Lock()
 	for f, k := range r.signers {
@@ -526,7 +525,27 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) 
 		}
 	}
 	r.mu.Unlock()
-	return nil
+	return e, nil
+}
+
+// revokeTokens revokes, within tx, every token of the key kid, which tx
+// has withdrawn: by the revocation list's own rules, over tx.
+func (r *Ring) revokeTokens(ctx context.Context, tx store.Tx, kid string, o revocation.Options) (revocation.Entry, error) {
+	if revocation.CheckID("kid", kid) != nil {
+		// writ makes no such kid: only a row written without the master
+		// key has one. writ never published nor trusted it, so no token
+		// of it was ever accepted and there is nothing to revoke;
+		// withdrawing the row is the whole remedy.
+		return revocation.Entry{}, o.Check()
+	}
+	if r.maxTTL <= 0 {
+		return revocation.Entry{}, errors.New("keys: RingConfig.MaxTTL is required to revoke a compromised key's tokens")
+	}
+	list, err := revocation.NewList(revocation.Config{Store: tx, MaxTTL: r.maxTTL, Now: r.now})
+	if err != nil {
+		return revocation.Entry{}, err
+	}
+	return list.RevokeKey(ctx, kid, o)
 }
 
 // withdraw marks the key row w compromised within tx; if it was active,
@@ -535,27 +554,27 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o CompromiseOptions) 
 // of the key now signing in w's place, or else of w's. spare and fresh,
 // when not nil, are keys generated beforehand for these roles; any other
 // key withdraw needs, it generates.
-func (r *Ring) withdraw(ctx context.Context, tx *sql.Tx, w *row, spare, fresh *Key) error {
+func (r *Ring) withdraw(ctx context.Context, tx store.Tx, w *store.KeyRow, spare, fresh *Key) error {
 	now := r.now()
-	state := State(w.state)
-	w.state, w.compromised = string(Compromised), sql.NullInt64{Int64: now.Unix(), Valid: true}
+	state := State(w.State)
+	w.State, w.Compromised = string(Compromised), store.At(now.Unix())
 	if err := r.update(ctx, tx, w, state); err != nil {
 		return err
 	}
-	if err := audit.Record(ctx, tx, audit.Event{At: now, Actor: r.actor, Action: audit.KeyCompromise, KID: w.kid}); err != nil {
+	if err := r.record(ctx, tx, now, audit.KeyCompromise, w.KID, ""); err != nil {
 		return err
 	}
-	successorAlg := w.alg // a next key is replaced by one of its algorithm
+	successorAlg := w.Alg // a next key is replaced by one of its algorithm
 	switch state {
 	case Active:
-		next, err := r.trusted(ctx, tx, `format = ? AND state = 'next'`, w.format)
+		next, err := r.trusted(ctx, tx, store.KeyFilter{Format: w.Format, States: []string{string(Next)}})
 		if err != nil {
 			return err
 		}
 		if len(next) == 0 {
 			// No published successor: sign with a fresh key at once.
-			if spare == nil || spare.alg != w.alg {
-				if spare, err = Generate(w.alg); err != nil {
+			if spare == nil || spare.alg != w.Alg {
+				if spare, err = Generate(w.Alg); err != nil {
 					return err
 				}
 			}
@@ -565,21 +584,21 @@ func (r *Ring) withdraw(ctx context.Context, tx *sql.Tx, w *row, spare, fresh *K
 			break
 		}
 		n := &next[0]
-		n.state, n.activated = string(Active), sql.NullInt64{Int64: now.Unix(), Valid: true}
+		n.State, n.Activated = string(Active), store.At(now.Unix())
 		if err := r.update(ctx, tx, n, Next); err != nil {
 			return err
 		}
-		successorAlg = n.alg
+		successorAlg = n.Alg
 	case Retired, Removed: // a next key, if one is missing, follows the signing key
-		active, err := r.trusted(ctx, tx, `format = ? AND state = 'active'`, w.format)
+		active, err := r.trusted(ctx, tx, store.KeyFilter{Format: w.Format, States: []string{string(Active)}})
 		if err != nil {
 			return err
 		}
 		if len(active) > 0 {
-			successorAlg = active[0].alg
+			successorAlg = active[0].Alg
 		}
 	}
-	next, err := r.trusted(ctx, tx, `format = ? AND state = 'next'`, w.format)
+	next, err := r.trusted(ctx, tx, store.KeyFilter{Format: w.Format, States: []string{string(Next)}})
 	if err != nil {
 		return err
 	}
@@ -594,7 +613,7 @@ func (r *Ring) withdraw(ctx context.Context, tx *sql.Tx, w *row, spare, fresh *K
 	return r.insertKey(ctx, tx, fresh, Next)
 }
 
-func (r *Ring) insertKey(ctx context.Context, tx *sql.Tx, k *Key, state State) error {
+func (r *Ring) insertKey(ctx context.Context, tx store.Tx, k *Key, state State) error {
 	pub, priv, err := k.marshal()
 	if err != nil {
 		return err

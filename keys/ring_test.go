@@ -16,7 +16,10 @@ import (
 
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/paserk"
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -27,16 +30,16 @@ func TestOpenRingWrongMasterKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := keys.OpenRing(context.Background(), keys.RingConfig{DB: e.db, MasterKey: other})
+	r, err := keys.OpenRing(context.Background(), keys.RingConfig{Store: e.db, MasterKey: other})
 	if r != nil || !errors.Is(err, keys.ErrMasterKey) {
 		t.Fatalf("OpenRing with another master key = %v, %v; want ErrMasterKey", r, err)
 	}
 	// Even a keyring without keys knows its master key.
 	empty := newRingEnv(t)
-	if _, err := keys.OpenRing(context.Background(), keys.RingConfig{DB: empty.db, MasterKey: other}); !errors.Is(err, keys.ErrMasterKey) {
+	if _, err := keys.OpenRing(context.Background(), keys.RingConfig{Store: empty.db, MasterKey: other}); !errors.Is(err, keys.ErrMasterKey) {
 		t.Fatalf("OpenRing of an empty keyring with another master key = %v", err)
 	}
-	for name, cfg := range map[string]keys.RingConfig{"no DB": {MasterKey: e.mk}, "no MasterKey": {DB: e.db}} {
+	for name, cfg := range map[string]keys.RingConfig{"no Store": {MasterKey: e.mk}, "no MasterKey": {Store: e.db}} {
 		if _, err := keys.OpenRing(context.Background(), cfg); err == nil {
 			t.Errorf("OpenRing with %s succeeded", name)
 		}
@@ -141,9 +144,8 @@ func TestOneActiveKeyPerFormat(t *testing.T) {
 	if err := e.ring.Add(ctx, k, keys.Next); err != nil {
 		t.Errorf("Add(next): %v", err)
 	}
-	var active int
-	if err := e.db.QueryRow(`SELECT count(*) FROM keys WHERE state = 'active' AND format = 'jwt'`).Scan(&active); err != nil || active != 1 {
-		t.Errorf("%d active JWT keys (%v)", active, err)
+	if rows, _, err := e.db.KeyRows(ctx, store.KeyFilter{Format: "jwt", States: []string{"active"}}); err != nil || len(rows) != 1 {
+		t.Errorf("%d active JWT keys (%v)", len(rows), err)
 	}
 }
 
@@ -241,7 +243,7 @@ func TestKeySetsLeaveOutUnpublishedKeys(t *testing.T) {
 			next = r.ID
 		}
 	}
-	if err := e.ring.Compromise(ctx, next, keys.CompromiseOptions{}); err != nil {
+	if _, err := e.ring.Compromise(ctx, next, revocation.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := e.ring.JWKS(ctx)
@@ -284,9 +286,7 @@ func TestPrivateKeysSealed(t *testing.T) {
 		}
 		added = append(added, k)
 	}
-	if _, err := e.db.Exec(`PRAGMA wal_checkpoint(FULL)`); err != nil {
-		t.Fatal(err)
-	}
+	sqlitetest.Checkpoint(t, e.db, "FULL")
 	var files [][]byte
 	for _, suffix := range []string{"", "-wal"} {
 		if data, err := os.ReadFile(e.dbPath + suffix); err == nil {
@@ -314,9 +314,7 @@ func TestPrivateKeysSealed(t *testing.T) {
 	// Swapping two sealed keys must not make one sign as the other: each is
 	// bound to its kid.
 	jwtActive, jwtNext := added[0], added[1]
-	if _, err := e.db.Exec(`UPDATE keys SET private_key = ? WHERE kid = ?`, e.sealed(t, jwtNext.ID()), jwtActive.ID()); err != nil {
-		t.Fatal(err)
-	}
+	setKey(t, e.db, jwtActive.ID(), map[string]any{"private_key": e.sealed(t, jwtNext.ID())})
 	if k, err := e.open(t, e.mk).Signer(ctx, keys.JWT); k != nil || !errors.Is(err, keys.ErrMasterKey) {
 		t.Errorf("Signer of a key sealed for another kid = %v, %v; want ErrMasterKey", k, err)
 	}
@@ -415,12 +413,10 @@ func TestWithdrawnKeysDestroyed(t *testing.T) {
 	if _, err := e.ring.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.ring.Compromise(ctx, spare.ID(), keys.CompromiseOptions{}); err != nil {
+	if _, err := e.ring.Compromise(ctx, spare.ID(), revocation.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		t.Fatal(err)
-	}
+	sqlitetest.Checkpoint(t, e.db, "TRUNCATE")
 	for kid, blob := range sealed {
 		for _, suffix := range []string{"", "-wal"} {
 			if data, err := os.ReadFile(e.dbPath + suffix); err == nil && bytes.Contains(data, blob) {

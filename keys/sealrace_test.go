@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -23,12 +23,8 @@ func TestSealedReadsRaceChanges(t *testing.T) {
 	e := newRingEnv(t)
 	e.ensure(t, verifier.EdDSA)
 	ctx := context.Background()
-	db2, err := store.Open(ctx, e.dbPath, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
-	other, err := keys.OpenRing(ctx, keys.RingConfig{DB: db2, MasterKey: e.mk, Now: func() time.Time { return ringNow }})
+	db2 := sqlitetest.Open(t, e.dbPath)
+	other, err := keys.OpenRing(ctx, keys.RingConfig{Store: db2, MasterKey: e.mk, Now: func() time.Time { return ringNow }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package revocation
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -19,7 +20,7 @@ const benchEntries = 1_000_000
 
 var (
 	benchOnce sync.Once
-	benchDB   *sql.DB
+	benchDB   *sqlite.DB
 	benchJTIs []string
 	benchErr  error
 )
@@ -36,18 +37,7 @@ func benchList(b *testing.B) (*List, []string) {
 			return
 		}
 		ctx := context.Background()
-		db, err := store.Open(ctx, filepath.Join(dir, "bench.db"), true)
-		if err != nil {
-			benchErr = err
-			return
-		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			benchErr = err
-			return
-		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO revocations (kind, value, effective_at, expires_at, reason, actor, created_at)
-			VALUES ('token', ?, ?, ?, '', 'bench', ?)`)
+		db, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"), true)
 		if err != nil {
 			benchErr = err
 			return
@@ -58,10 +48,13 @@ func benchList(b *testing.B) (*List, []string) {
 			var id [16]byte
 			rand.Read(id[:])
 			benchJTIs[i] = b64.Encode(id[:])
-			if _, err := stmt.ExecContext(ctx, benchJTIs[i], now, now+3600, now); err != nil {
-				benchErr = err
-				return
-			}
+		}
+		sqlitetest.InsertMany(b, db, "revocations", []string{"kind", "value", "effective_at", "expires_at", "reason", "actor", "created_at"},
+			benchEntries, func(i int) []any { return []any{"token", benchJTIs[i], now, now + 3600, "", "bench", now} })
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			benchErr = err
+			return
 		}
 		if err := repack(ctx, tx); err != nil {
 			benchErr = err
@@ -76,7 +69,7 @@ func benchList(b *testing.B) (*List, []string) {
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}
-	l, err := NewList(Config{DB: benchDB, MaxTTL: time.Hour})
+	l, err := NewList(Config{Store: benchDB, MaxTTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -184,9 +177,8 @@ func BenchmarkSQLitePointQuery(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		var n int
-		if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM revocations WHERE kind = 'token' AND value = ?`, jtis[(i*977)%benchEntries]).Scan(&n); err != nil || n != 1 {
-			b.Fatal(err, n)
+		if _, err := l.store.RevocationGet(ctx, store.RevokeToken, jtis[(i*977)%benchEntries]); err != nil {
+			b.Fatal(err)
 		}
 		i++
 	}

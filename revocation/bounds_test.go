@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -34,7 +36,7 @@ func TestGraceBeyondExpiryRefused(t *testing.T) {
 		})
 	}
 	// The regeneration is refused before it issues anything.
-	if _, err := e.issuer.Regenerate(ctx, tok.ID, e.list, revocation.Options{Grace: 2 * time.Hour}); !errors.Is(err, revocation.ErrGraceBeyondExpiry) {
+	if _, err := e.issuer.Regenerate(ctx, tok.ID, revocation.Options{Grace: 2 * time.Hour}); !errors.Is(err, revocation.ErrGraceBeyondExpiry) {
 		t.Errorf("regenerate with a grace past the expiry: %v, want ErrGraceBeyondExpiry", err)
 	}
 	recs, err := e.issuer.List(ctx, issuer.Filter{Subject: "alice"})
@@ -89,7 +91,7 @@ func TestExpiryBeyond32Bits(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	const century = 100 * 365 * 24 * time.Hour
-	long, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, DB: e.db, Now: e.clock.now, MaxTTL: century})
+	long, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: e.db, Now: e.clock.now, MaxTTL: century})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +197,8 @@ func TestOldWrappedEntry(t *testing.T) {
 		{"expired-entry", now - 7200, now - 3600}, // pruned, which repacks the list
 		{tok.ID, math.MaxUint32 + 1000, tok.ExpiresAt.Unix()},
 	} {
-		if _, err := e.db.ExecContext(ctx, `INSERT INTO revocations (kind, value, effective_at, expires_at, reason, actor, created_at)
-			VALUES ('token', ?, ?, ?, '', 'old writ', ?)`, row.jti, row.eff, row.exp, now); err != nil {
-			t.Fatal(err)
-		}
+		sqlitetest.Insert(t, e.db, "revocations", map[string]any{"kind": "token", "value": row.jti, "effective_at": row.eff,
+			"expires_at": row.exp, "reason": "", "actor": "old writ", "created_at": now})
 	}
 	if n, err := e.list.Prune(ctx, "test"); err != nil || n != 1 {
 		t.Fatalf("prune: %d, %v", n, err)
@@ -220,13 +220,14 @@ func TestRegenerateGraceChecksOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	tok := e.issue(t, "alice", time.Hour)
-	later, err := revocation.NewList(revocation.Config{DB: e.db, MaxTTL: e.issuer.MaxTTL(),
-		Now: func() time.Time { return e.clock.now().Add(time.Second) }})
+	// Issuing takes a second: the revocation is made a second after the
+	// grace was checked.
+	slow, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: slowKeys{e}, Store: e.db, Now: e.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	grace := tok.ExpiresAt.Sub(e.clock.now())
-	if _, err := e.issuer.Regenerate(ctx, tok.ID, later, revocation.Options{Grace: grace}); err != nil {
+	if _, err := slow.Regenerate(ctx, tok.ID, revocation.Options{Grace: grace}); err != nil {
 		t.Fatalf("regenerate with a grace to the expiry: %v", err)
 	}
 	entries, err := e.list.Entries(ctx, revocation.Filter{})
@@ -236,4 +237,13 @@ func TestRegenerateGraceChecksOnce(t *testing.T) {
 	if _, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{Grace: time.Second, EffectiveAt: tok.ExpiresAt}); !errors.Is(err, revocation.ErrInvalid) {
 		t.Errorf("grace and effective time together: %v, want ErrInvalid", err)
 	}
+}
+
+// slowKeys hands out the active keys of e's keyring a second after it is
+// asked for one, by e's clock.
+type slowKeys struct{ e *env }
+
+func (k slowKeys) Signer(ctx context.Context, f keys.Format) (*keys.Key, error) {
+	k.e.clock.advance(time.Second)
+	return k.e.ring.Signer(ctx, f)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/revocation"
 )
 
@@ -27,12 +29,12 @@ func TestMain(m *testing.M) {
 
 func revoker(listFile, dbPath string) int {
 	ctx := context.Background()
-	db, err := store.Open(ctx, dbPath, false)
+	db, err := sqlite.Open(ctx, dbPath, false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	l, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: 24 * time.Hour})
+	l, err := revocation.NewList(revocation.Config{Store: db, MaxTTL: 24 * time.Hour})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -82,28 +84,29 @@ func issueMany(t *testing.T, e *env, n int) []string {
 func checkConsistent(t *testing.T, path string, acked []string) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, path, false)
+	db := sqlitetest.Open(t, path)
+	sqlitetest.CheckIntegrity(t, db)
+	rows := int64(sqlitetest.Count(t, db, "revocations", sqlitetest.Where{"kind": "token"}))
+	size, err := db.PackedSize(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var ok string
-	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
-		t.Fatalf("integrity_check: %q, %v", ok, err)
+	packed := size / 24
+	var seq int64
+	if err := db.RevocationEach(ctx, store.RevocationFilter{}, func(r *store.RevocationRow) error {
+		seq = max(seq, r.Seq)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
-	var rows, packed, seq int64
-	db.QueryRow(`SELECT count(*) FROM revocations WHERE kind = 'token'`).Scan(&rows)
-	db.QueryRow(`SELECT coalesce(sum(length(data)), 0) / 24 FROM revoked_tokens_packed`).Scan(&packed)
-	db.QueryRow(`SELECT coalesce(max(seq), 0) FROM revocations`).Scan(&seq)
 	if rows != packed || seq != rows {
 		t.Errorf("%d token rows, %d packed entries, last seq %d: want all equal", rows, packed, seq)
 	}
-	var audits int64
-	db.QueryRow(`SELECT count(*) FROM audit WHERE action = 'token.revoke'`).Scan(&audits)
+	audits := int64(sqlitetest.Count(t, db, "audit", sqlitetest.Where{"action": "token.revoke"}))
 	if audits != rows {
 		t.Errorf("%d revocations but %d audit events", rows, audits)
 	}
-	l, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: 24 * time.Hour})
+	l, err := revocation.NewList(revocation.Config{Store: db, MaxTTL: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +119,8 @@ func checkConsistent(t *testing.T, path string, acked []string) {
 		in[tok.ID] = true
 	}
 	for _, jti := range acked {
-		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM revocations WHERE kind = 'token' AND value = ?`, jti).Scan(&n); err != nil || n != 1 {
-			t.Errorf("acknowledged revocation of %s lost (%d rows, %v)", jti, n, err)
+		if n := sqlitetest.Count(t, db, "revocations", sqlitetest.Where{"kind": "token", "value": jti}); n != 1 {
+			t.Errorf("acknowledged revocation of %s lost (%d rows)", jti, n)
 		}
 		if !in[revocation.TokenIDOf(jti)] {
 			t.Errorf("acknowledged revocation of %s missing from the feed", jti)

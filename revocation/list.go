@@ -1,12 +1,12 @@
 // Package revocation invalidates tokens before they expire and tells
 // verifiers about it.
 //
-// The [List] lives in writ's SQLite database. A token is revoked by its jti
+// The [List] lives in writ's database. A token is revoked by its jti
 // (never by its string or a hash of it: a signature can be re-encoded), every
 // token of a subject issued before a time, or every token of a key. Each
 // change gets the next number of one monotonic sequence and is committed
-// durably (WAL, synchronous=FULL) before the call returns; an entry is
-// pruned once every token it covers has expired.
+// durably before the call returns; an entry is pruned once every token it
+// covers has expired.
 //
 // A [Snapshot] holds the list in memory for a verifier: it implements
 // [verifier.RevocationChecker], answers in a few tens of nanoseconds, and
@@ -17,32 +17,16 @@ package revocation
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/audit"
+	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/verifier"
-)
-
-var (
-	// ErrUnknownToken: no token with that jti was issued from this database.
-	ErrUnknownToken = errors.New("unknown token")
-	// ErrUnknownSubject: no token was ever issued to that subject.
-	ErrUnknownSubject = errors.New("unknown subject")
-	// ErrUnknownKey: the keyring holds no key with that kid.
-	ErrUnknownKey = errors.New("unknown key")
-	// ErrInvalid: a malformed jti, subject, kid or option.
-	ErrInvalid = errors.New("invalid revocation")
-	// ErrStale: a Snapshot told to fail closed has not refreshed within its bound.
-	ErrStale = errors.New("revocation data too stale")
-	// ErrGraceBeyondExpiry: a grace period that would end after the token
-	// expires. It comes wrapped with ErrInvalid.
-	ErrGraceBeyondExpiry = errors.New("grace period ends after the token expires")
 )
 
 // Kind says what an entry revokes.
@@ -74,14 +58,18 @@ type Entry struct {
 
 // Config configures a List.
 type Config struct {
-	// DB is writ's database, as writ.Open opens it. Required.
-	DB *sql.DB
+	// Store is writ's storage, as writ.Open opens it, or a transaction of
+	// it, for an operation of another package that revokes within its
+	// own (keys.Ring.Compromise, issuer.Issuer.Regenerate). Required.
+	Store store.Executor
 	// MaxTTL is the longest lifetime of any token: subject and key entries
 	// are kept that long. Required.
 	MaxTTL time.Duration
-	// Leeway is kept beyond expiry before an entry is pruned, for
-	// verifiers' clock skew; zero means verifier.MaxLeeway.
-	Leeway time.Duration
+	// KeepExpired is how long an entry is kept past the expiry of the
+	// tokens it covers, before Prune deletes it and Changes leaves it out:
+	// a verifier accepts a token up to its clock leeway past its expiry.
+	// Zero means verifier.MaxLeeway, the largest leeway a verifier takes.
+	KeepExpired time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -89,20 +77,23 @@ type Config struct {
 // List is the revocation list in writ's database. It is safe for concurrent
 // use by several goroutines and processes.
 type List struct {
-	db     *sql.DB
-	maxTTL time.Duration
-	leeway time.Duration
-	now    func() time.Time
+	store       store.Executor
+	maxTTL      time.Duration
+	keepExpired time.Duration
+	now         func() time.Time
 }
 
-// NewList returns the list of cfg.DB.
+// NewList returns the list of cfg.Store.
 func NewList(cfg Config) (*List, error) {
-	if cfg.DB == nil || cfg.MaxTTL <= 0 {
-		return nil, errors.New("revocation: Config.DB and a positive Config.MaxTTL are required")
+	if cfg.Store == nil || cfg.MaxTTL <= 0 {
+		return nil, errors.New("revocation: Config.Store and a positive Config.MaxTTL are required")
 	}
-	l := &List{db: cfg.DB, maxTTL: cfg.MaxTTL, leeway: cfg.Leeway, now: cfg.Now}
-	if l.leeway == 0 {
-		l.leeway = verifier.MaxLeeway
+	if cfg.KeepExpired < 0 {
+		return nil, errors.New("revocation: Config.KeepExpired must not be negative")
+	}
+	l := &List{store: cfg.Store, maxTTL: cfg.MaxTTL, keepExpired: cfg.KeepExpired, now: cfg.Now}
+	if l.keepExpired == 0 {
+		l.keepExpired = verifier.MaxLeeway
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -191,16 +182,15 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 	case o.Grace != 0 && !o.EffectiveAt.IsZero():
 		return Entry{}, fmt.Errorf("%w: a grace period and an effective time exclude each other", ErrInvalid)
 	}
-	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
-		var subject, kid string
-		var exp int64
-		err := tx.QueryRowContext(ctx, `SELECT subject, kid, expires_at FROM tokens WHERE jti = ?`, jti).Scan(&subject, &kid, &exp)
-		if errors.Is(err, sql.ErrNoRows) {
+	return l.change(ctx, func(tx store.Tx, now time.Time) (Entry, error) {
+		t, err := tx.TokenGet(ctx, jti)
+		if errors.Is(err, store.ErrNotFound) {
 			return Entry{}, fmt.Errorf("%w: no token with jti %q was issued here", ErrUnknownToken, jti)
 		}
 		if err != nil {
 			return Entry{}, err
 		}
+		exp := t.ExpiresAt
 		grace := o.Grace
 		if !o.EffectiveAt.IsZero() {
 			grace = max(o.EffectiveAt.Sub(now), 0)
@@ -213,17 +203,17 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 			return Entry{}, fmt.Errorf("%w: a revocation taking effect at %s, outside the times the list holds (1970 to %s)",
 				ErrInvalid, e.EffectiveAt.UTC().Format(time.RFC3339), time.Unix(maxTime32, 0).UTC().Format(time.RFC3339))
 		}
-		if old, err := l.get(ctx, tx, Token, jti); err == nil {
+		if old, err := get(ctx, tx, Token, jti); err == nil {
 			if !old.EffectiveAt.After(e.EffectiveAt) {
 				return old, nil // already revoked, as soon or sooner
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE seq = ?`, old.Seq); err != nil {
+			if err := tx.RevocationDelete(ctx, old.Seq); err != nil {
 				return Entry{}, err
 			}
-		} else if !errors.Is(err, sql.ErrNoRows) {
+		} else if !errors.Is(err, store.ErrNotFound) {
 			return Entry{}, err
 		}
-		return l.insert(ctx, tx, e, audit.Event{Action: audit.Revoke, Subject: subject, JTI: jti, KID: kid})
+		return insert(ctx, tx, e, store.AuditRow{Action: audit.Revoke, Subject: t.Subject, JTI: jti, KID: t.KID})
 	})
 }
 
@@ -239,12 +229,12 @@ func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Ti
 	if err := o.Check(); err != nil {
 		return Entry{}, err
 	}
-	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE subject = ?`, subject).Scan(&n); err != nil {
+	return l.change(ctx, func(tx store.Tx, now time.Time) (Entry, error) {
+		known, err := tx.TokenSubjectKnown(ctx, subject)
+		if err != nil {
 			return Entry{}, err
 		}
-		if n == 0 {
+		if !known {
 			return Entry{}, fmt.Errorf("%w: no token was issued to %q", ErrUnknownSubject, subject)
 		}
 		if before.IsZero() {
@@ -258,61 +248,50 @@ func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Ti
 			cutoff = cutoff.Add(time.Second)
 		}
 		e := Entry{Kind: Subject, Value: subject, IssuedBefore: cutoff, EffectiveAt: now, ExpiresAt: cutoff.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
-		return l.insert(ctx, tx, e, audit.Event{Action: audit.RevokeSubject, Subject: subject,
+		return insert(ctx, tx, e, store.AuditRow{Action: audit.RevokeSubject, Subject: subject,
 			Detail: "issued before " + cutoff.UTC().Format(time.RFC3339)})
 	})
 }
 
 // RevokeKey revokes every token signed by the key kid, which must no longer
 // sign (retired, removed or compromised): the entry lasts as long as the
-// longest-lived token signed before now, and a key still signing would sign
-// tokens that outlive it. To withdraw a signing key and revoke its tokens
-// in one step, use RevokeKeyTx within keys.Ring.Compromise. Revoking a key
-// twice is not an error.
+// longest-lived token signed before now (Config.MaxTTL), and a key still
+// signing would sign tokens that outlive it. To withdraw a signing key and
+// revoke its tokens in one step, use keys.Ring.Compromise. Revoking a key
+// twice is not an error: it returns the first entry.
 func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, error) {
-	return l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
-		return l.revokeKey(ctx, tx, now, kid, o)
+	return l.change(ctx, func(tx store.Tx, now time.Time) (Entry, error) {
+		if err := CheckID("kid", kid); err != nil {
+			return Entry{}, err
+		}
+		if err := o.Check(); err != nil {
+			return Entry{}, err
+		}
+		state, err := tx.KeyState(ctx, kid)
+		if errors.Is(err, store.ErrNotFound) {
+			return Entry{}, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+		}
+		if err != nil {
+			return Entry{}, err
+		}
+		if state == "active" || state == "next" {
+			return Entry{}, fmt.Errorf("%w: key %q is %s: compromise it, which withdraws it and revokes its tokens at once", ErrInvalid, kid, state)
+		}
+		if old, err := get(ctx, tx, Key, kid); err == nil {
+			return old, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return Entry{}, err
+		}
+		e := Entry{Kind: Key, Value: kid, EffectiveAt: now, ExpiresAt: now.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+		return insert(ctx, tx, e, store.AuditRow{Action: audit.KeyRevoke, KID: kid})
 	})
 }
 
-// RevokeKeyTx is RevokeKey within tx, for keys.CompromiseOptions.InTx. The
-// caller commits tx.
-func (l *List) RevokeKeyTx(ctx context.Context, tx *sql.Tx, kid string, o Options) (Entry, error) {
-	e, err := l.revokeKey(ctx, tx, l.now(), kid, o)
-	return e, wrap(err)
-}
-
-func (l *List) revokeKey(ctx context.Context, tx *sql.Tx, now time.Time, kid string, o Options) (Entry, error) {
-	if err := CheckID("kid", kid); err != nil {
-		return Entry{}, err
-	}
-	if err := o.Check(); err != nil {
-		return Entry{}, err
-	}
-	var state string
-	err := tx.QueryRowContext(ctx, `SELECT state FROM keys WHERE kid = ?`, kid).Scan(&state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Entry{}, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
-	}
-	if err != nil {
-		return Entry{}, err
-	}
-	if state == "active" || state == "next" {
-		return Entry{}, fmt.Errorf("%w: key %q is %s: compromise it, which withdraws it and revokes its tokens at once", ErrInvalid, kid, state)
-	}
-	if old, err := l.get(ctx, tx, Key, kid); err == nil {
-		return old, nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return Entry{}, err
-	}
-	e := Entry{Kind: Key, Value: kid, EffectiveAt: now, ExpiresAt: now.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
-	return l.insert(ctx, tx, e, audit.Event{Action: audit.KeyRevoke, KID: kid})
-}
-
-// change runs fn in one IMMEDIATE transaction and commits it: when change
-// returns without error, the change is on disk.
-func (l *List) change(ctx context.Context, fn func(*sql.Tx, time.Time) (Entry, error)) (Entry, error) {
-	tx, err := l.db.BeginTx(ctx, nil)
+// change runs fn in one write transaction and commits it: when change
+// returns without error, the change is durable. Over a transaction (see
+// Config.Store), fn runs in a subtransaction of it.
+func (l *List) change(ctx context.Context, fn func(store.Tx, time.Time) (Entry, error)) (Entry, error) {
+	tx, err := l.store.Begin(ctx)
 	if err != nil {
 		return Entry{}, fmt.Errorf("revocation: %w", err)
 	}
@@ -336,59 +315,51 @@ func wrap(err error) error {
 	return fmt.Errorf("revocation: %w", err)
 }
 
-func (l *List) insert(ctx context.Context, tx *sql.Tx, e Entry, ev audit.Event) (Entry, error) {
-	var before sql.NullInt64
+// insert records e, with the audit event ev made by e's actor for e's
+// reason, and, for a token entry, its packed record.
+func insert(ctx context.Context, tx store.Tx, e Entry, ev store.AuditRow) (Entry, error) {
+	r := store.RevocationRow{Kind: string(e.Kind), Value: e.Value, EffectiveAt: e.EffectiveAt.Unix(), ExpiresAt: e.ExpiresAt.Unix(),
+		Reason: e.Reason, Actor: e.Actor, CreatedAt: e.CreatedAt.Unix()}
 	if !e.IssuedBefore.IsZero() {
-		before = sql.NullInt64{Int64: e.IssuedBefore.Unix(), Valid: true}
+		r.IssuedBefore = store.At(e.IssuedBefore.Unix())
 	}
-	err := tx.QueryRowContext(ctx, `INSERT INTO revocations (kind, value, issued_before, effective_at, expires_at, reason, actor, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		string(e.Kind), e.Value, before, e.EffectiveAt.Unix(), e.ExpiresAt.Unix(), e.Reason, e.Actor, e.CreatedAt.Unix()).Scan(&e.Seq)
-	if err != nil {
+	var err error
+	if e.Seq, err = tx.RevocationInsert(ctx, r); err != nil {
 		return Entry{}, err
 	}
-	ev.At, ev.Actor = e.CreatedAt, e.Actor
+	ev.At, ev.Actor = e.CreatedAt.UnixMilli(), e.Actor
 	if e.Reason != "" {
 		ev.Detail = strings.TrimSpace(ev.Detail + " reason: " + e.Reason)
 	}
-	if err := audit.Record(ctx, tx, ev); err != nil {
-		return Entry{}, err
+	if err := tx.AuditInsert(ctx, ev); err != nil {
+		return Entry{}, fmt.Errorf("audit: %w", err)
 	}
 	if e.Kind == Token {
 		t := RevokedToken{ID: TokenIDOf(e.Value), EffectiveAt: e.EffectiveAt.Unix(), ExpiresAt: e.ExpiresAt.Unix()}
-		if err := appendPacked(ctx, tx, t); err != nil {
+		if err := tx.PackedAppend(ctx, appendRecord(make([]byte, 0, packedSize), t), packedChunk*packedSize); err != nil {
 			return Entry{}, err
 		}
 	}
 	return normalize(e), nil
 }
 
-const entryColumns = `seq, kind, value, issued_before, effective_at, expires_at, reason, actor, created_at`
-
-func (l *List) get(ctx context.Context, tx *sql.Tx, kind Kind, value string) (Entry, error) {
-	q := `SELECT ` + entryColumns + ` FROM revocations WHERE kind = 'token' AND value = ?`
-	if kind == Key {
-		q = `SELECT ` + entryColumns + ` FROM revocations WHERE kind = 'key' AND value = ?`
-	}
-	return scanEntry(tx.QueryRowContext(ctx, q, value))
-}
-
-type scanner interface{ Scan(...any) error }
-
-func scanEntry(row scanner) (Entry, error) {
-	var e Entry
-	var kind string
-	var before sql.NullInt64
-	var eff, exp, created int64
-	if err := row.Scan(&e.Seq, &kind, &e.Value, &before, &eff, &exp, &e.Reason, &e.Actor, &created); err != nil {
+// get returns the entry of the token or key value.
+func get(ctx context.Context, x store.Executor, kind Kind, value string) (Entry, error) {
+	r, err := x.RevocationGet(ctx, string(kind), value)
+	if err != nil {
 		return Entry{}, err
 	}
-	e.Kind = Kind(kind)
-	if before.Valid {
-		e.IssuedBefore = time.Unix(before.Int64, 0)
+	return entryOf(&r), nil
+}
+
+// entryOf returns the entry that r stores.
+func entryOf(r *store.RevocationRow) Entry {
+	e := Entry{Seq: r.Seq, Kind: Kind(r.Kind), Value: r.Value, Reason: r.Reason, Actor: r.Actor,
+		EffectiveAt: time.Unix(r.EffectiveAt, 0), ExpiresAt: time.Unix(r.ExpiresAt, 0), CreatedAt: time.Unix(r.CreatedAt, 0)}
+	if r.IssuedBefore.Valid {
+		e.IssuedBefore = time.Unix(r.IssuedBefore.Sec, 0)
 	}
-	e.EffectiveAt, e.ExpiresAt, e.CreatedAt = time.Unix(eff, 0), time.Unix(exp, 0), time.Unix(created, 0)
-	return normalize(e), nil
+	return normalize(e)
 }
 
 // normalize gives an entry's times whole seconds in UTC, as they are stored.
@@ -409,30 +380,19 @@ type Filter struct {
 
 // Entries returns the entries in force or not yet pruned, in sequence order.
 func (l *List) Entries(ctx context.Context, f Filter) ([]Entry, error) {
-	q := `SELECT ` + entryColumns + ` FROM revocations WHERE 1 = 1`
-	var args []any
+	sf := store.RevocationFilter{Value: f.Value}
 	if f.Kind != "" {
-		q += ` AND kind = ?`
-		args = append(args, string(f.Kind))
+		sf.Kinds = []string{string(f.Kind)}
 	}
-	if f.Value != "" {
-		q += ` AND value = ?`
-		args = append(args, f.Value)
-	}
-	rows, err := l.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	var out []Entry
+	err := l.store.RevocationEach(ctx, sf, func(r *store.RevocationRow) error {
+		out = append(out, entryOf(r))
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
-	defer rows.Close()
-	var out []Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, fmt.Errorf("revocation: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Revoked reports whether an entry in force revokes the token jti: its own,
@@ -440,33 +400,24 @@ func (l *List) Entries(ctx context.Context, f Filter) ([]Entry, error) {
 // which use a Snapshot; issuer.List filters by the same rule in its query
 // (issuer's TestListByStatus holds the two to it).
 func (l *List) Revoked(ctx context.Context, jti, subject, kid string, issuedAt time.Time) (bool, error) {
-	var n int
-	err := l.db.QueryRowContext(ctx, `SELECT
-		EXISTS (SELECT 1 FROM revocations WHERE kind = 'token' AND value = ?2 AND effective_at <= ?1) +
-		EXISTS (SELECT 1 FROM revocations WHERE kind = 'subject' AND value = ?3 AND issued_before > ?5) +
-		EXISTS (SELECT 1 FROM revocations WHERE kind = 'key' AND value = ?4)`,
-		l.now().Unix(), jti, subject, kid, issuedAt.Unix()).Scan(&n)
+	revoked, err := l.store.RevocationCovers(ctx, l.now().Unix(), jti, subject, kid, issuedAt.Unix())
 	if err != nil {
 		return false, fmt.Errorf("revocation: %w", err)
 	}
-	return n > 0, nil
+	return revoked, nil
 }
 
-// Prune deletes the entries whose tokens have all expired (plus the leeway)
-// and returns how many it deleted, recording the deletion, if any, in the
-// audit log. The sequence is unaffected. writ serve prunes on its own.
+// Prune deletes the entries whose tokens have all expired (plus
+// Config.KeepExpired) and returns how many it deleted, recording the
+// deletion, if any, in the audit log. The sequence is unaffected. writ
+// serve prunes on its own.
 func (l *List) Prune(ctx context.Context, actor string) (int64, error) {
 	var n int64
-	_, err := l.change(ctx, func(tx *sql.Tx, now time.Time) (Entry, error) {
+	_, err := l.change(ctx, func(tx store.Tx, now time.Time) (Entry, error) {
 		// Token entries apart: only their removal calls for the packed
 		// copy to be made again, which rewrites it whole (seconds under
 		// the write lock for a million entries).
-		cutoff := now.Add(-l.leeway).Unix()
-		tokens, err := deleteExpired(ctx, tx, `kind = 'token'`, cutoff)
-		if err != nil {
-			return Entry{}, err
-		}
-		others, err := deleteExpired(ctx, tx, `kind != 'token'`, cutoff)
+		tokens, others, err := tx.RevocationPrune(ctx, now.Add(-l.keepExpired).Unix())
 		if err != nil {
 			return Entry{}, err
 		}
@@ -478,17 +429,11 @@ func (l *List) Prune(ctx context.Context, actor string) (int64, error) {
 				return Entry{}, err
 			}
 		}
-		return Entry{}, audit.Record(ctx, tx, audit.Event{At: now, Actor: actor, Action: audit.Prune, Detail: fmt.Sprintf("%d entries", n)})
+		err = tx.AuditInsert(ctx, store.AuditRow{At: now.UnixMilli(), Actor: actor, Action: audit.Prune, Detail: fmt.Sprintf("%d entries", n)})
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: %w", err)
+		}
+		return Entry{}, nil
 	})
 	return n, err
-}
-
-// deleteExpired deletes the entries of the kinds that kinds selects which
-// expired before cutoff (unix seconds), and returns how many.
-func deleteExpired(ctx context.Context, tx *sql.Tx, kinds string, cutoff int64) (int64, error) {
-	res, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE expires_at < ? AND `+kinds, cutoff)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }

@@ -2,7 +2,6 @@ package revocation_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -26,7 +27,7 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 // one test clock.
 type env struct {
 	path   string
-	db     *sql.DB
+	db     *sqlite.DB
 	ring   *keys.Ring
 	issuer *issuer.Issuer
 	list   *revocation.List
@@ -38,25 +39,21 @@ func newEnv(t *testing.T) *env {
 	ctx := context.Background()
 	dir := t.TempDir()
 	e := &env{path: filepath.Join(dir, "writ.db"), clock: &clock{time.Now().UTC().Truncate(time.Second)}}
-	var err error
-	if e.db, err = store.Open(ctx, e.path, true); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.db.Close() })
+	e.db = sqlitetest.Create(t, e.path)
 	mk, err := keys.GenerateMasterKeyFile(filepath.Join(dir, "writ.db.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.ring, err = keys.OpenRing(ctx, keys.RingConfig{DB: e.db, MasterKey: mk, Now: e.clock.now}); err != nil {
+	if e.ring, err = keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: mk, Now: e.clock.now}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.ring.Ensure(ctx, verifier.EdDSA); err != nil {
 		t.Fatal(err)
 	}
-	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, DB: e.db, Now: e.clock.now}); err != nil {
+	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: e.db, Now: e.clock.now}); err != nil {
 		t.Fatal(err)
 	}
-	if e.list, err = revocation.NewList(revocation.Config{DB: e.db, MaxTTL: e.issuer.MaxTTL(), Now: e.clock.now}); err != nil {
+	if e.list, err = revocation.NewList(revocation.Config{Store: e.db, MaxTTL: e.issuer.MaxTTL(), Now: e.clock.now}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -236,7 +233,7 @@ func TestGracePeriod(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	tok := e.issue(t, "alice", time.Hour)
-	newTok, err := e.issuer.Regenerate(ctx, tok.ID, e.list, revocation.Options{Actor: "test", Grace: 10 * time.Minute})
+	newTok, err := e.issuer.Regenerate(ctx, tok.ID, revocation.Options{Actor: "test", Grace: 10 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,11 +396,9 @@ func TestBackgroundRefresh(t *testing.T) {
 
 func TestNewerSchemaRefused(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.db.Exec(`PRAGMA user_version = 999`); err != nil {
-		t.Fatal(err)
-	}
+	sqlitetest.SetSchemaVersion(t, e.db, 999)
 	e.db.Close()
-	_, err := store.Open(context.Background(), e.path, false)
+	_, err := sqlite.Open(context.Background(), e.path, false)
 	if !errors.Is(err, store.ErrNewerSchema) {
 		t.Errorf("got %v, want ErrNewerSchema", err)
 	}
@@ -461,7 +456,7 @@ func TestRestoredFromBackup(t *testing.T) {
 	}
 	before := revoke(e.list)
 	backupPath := filepath.Join(t.TempDir(), "backup.db")
-	if err := store.Backup(ctx, e.db, backupPath); err != nil {
+	if err := e.db.Backup(ctx, backupPath); err != nil {
 		t.Fatal(err)
 	}
 	lost := []*issuer.Token{revoke(e.list), revoke(e.list)} // seq 2, 3: not in the backup
@@ -478,16 +473,16 @@ func TestRestoredFromBackup(t *testing.T) {
 	// Restore: the backup becomes the database, at seq 1; tokens recorded
 	// since the backup are unknown to it, so new revocations there are of
 	// tokens issued after the restore.
-	restoredDB, err := store.Open(ctx, backupPath, false)
+	restoredDB, err := sqlite.Open(ctx, backupPath, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer restoredDB.Close()
-	restored, err := revocation.NewList(revocation.Config{DB: restoredDB, MaxTTL: e.issuer.MaxTTL(), Now: e.clock.now})
+	restored, err := revocation.NewList(revocation.Config{Store: restoredDB, MaxTTL: e.issuer.MaxTTL(), Now: e.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	restoredIssuer, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, DB: restoredDB, Now: e.clock.now})
+	restoredIssuer, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: restoredDB, Now: e.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,22 +588,10 @@ func TestPruneRepacksOnlyForTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Count rewrites of the packed copy.
-	if _, err := e.db.Exec(`CREATE TABLE repacks (n INTEGER);
-		CREATE TRIGGER count_repacks AFTER DELETE ON revoked_tokens_packed BEGIN INSERT INTO repacks VALUES (1); END`); err != nil {
-		t.Fatal(err)
-	}
-	repacks := func() int {
-		var n int
-		if err := e.db.QueryRow(`SELECT count(*) FROM repacks`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	repacks := sqlitetest.CountDeletes(t, e.db, "revoked_tokens_packed")
 	// The subject entry lasts as long as the longest token a subject may
 	// hold: move it alone into the past.
-	if _, err := e.db.Exec(`UPDATE revocations SET expires_at = ? WHERE kind = 'subject'`, e.clock.now().Add(-time.Hour).Unix()); err != nil {
-		t.Fatal(err)
-	}
+	sqlitetest.Set(t, e.db, "revocations", map[string]any{"expires_at": e.clock.now().Add(-time.Hour).Unix()}, sqlitetest.Where{"kind": "subject"})
 	if n, err := e.list.Prune(ctx, "test"); err != nil || n != 1 {
 		t.Fatalf("pruned %d, %v; want the subject entry", n, err)
 	}

@@ -40,8 +40,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/internal/loadgen"
-	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
@@ -215,22 +215,14 @@ func newInProcessIssuer(ctx context.Context, dir string) (*issuer.Issuer, func()
 	if err != nil {
 		log.Fatal(err)
 	}
-	db, err := store.Open(ctx, path, true)
+	w, err := writ.Open(ctx, writ.Config{Path: path, Create: true, MasterKey: mk, Issuer: iss, Actor: "load"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk, Actor: "load"})
-	if err != nil {
+	if _, err := w.Keys.Ensure(ctx, verifier.EdDSA); err != nil {
 		log.Fatal(err)
 	}
-	if _, err := ring.Ensure(ctx, verifier.EdDSA); err != nil {
-		log.Fatal(err)
-	}
-	is, err := issuer.New(issuer.Config{Issuer: iss, Keys: ring, DB: db})
-	if err != nil {
-		log.Fatal(err)
-	}
-	return is, func() { db.Close() }
+	return w.Issuer, func() { w.Close() }
 }
 
 // serveBare serves file's bytes at /.well-known/jwks.json with the headers

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -23,7 +22,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/writ-dev/writ/internal/b64"
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
@@ -357,7 +356,7 @@ func padTo(json string, rem int) string {
 // writEnv is writ's keyring and issuer over a temporary SQLite database,
 // on the test clock.
 type writEnv struct {
-	db     *sql.DB
+	db     *sqlite.DB
 	ring   *keys.Ring
 	issuer *issuer.Issuer
 }
@@ -368,7 +367,7 @@ func newWritEnv(t testing.TB, jwtAlg string) *writEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := store.Open(ctx, filepath.Join(dir, "writ.db"), true)
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "writ.db"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,14 +376,14 @@ func newWritEnv(t testing.TB, jwtAlg string) *writEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk, Now: testClock})
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{Store: db, MasterKey: mk, Now: testClock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ring.Ensure(ctx, jwtAlg); err != nil {
 		t.Fatal(err)
 	}
-	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: ring, DB: db, Now: testClock})
+	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: ring, Store: db, Now: testClock})
 	if err != nil {
 		t.Fatal(err)
 	}

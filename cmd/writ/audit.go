@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/writ-dev/writ/internal/audit"
+	"github.com/writ-dev/writ/audit"
 )
 
 func newAuditCmd(g *globals) *cobra.Command {
@@ -31,7 +31,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			events, err := audit.List(cmd.Context(), s.SQL, f)
+			events, err := s.Audit.List(cmd.Context(), f)
 			if err != nil {
 				return err
 			}

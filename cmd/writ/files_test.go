@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 )
 
 // TestForeignDatabaseRefused: every command, reading or writing, run on
@@ -39,24 +39,14 @@ func TestForeignDatabaseRefused(t *testing.T) {
 	// Another program's file, and files shaped like a writ database made
 	// before writ set its application_id: writ's table names and a schema
 	// version writ knows, but other columns.
-	schemas := map[string]string{"notes": `CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')`}
-	for v := 1; v <= store.SchemaVersion(); v++ {
-		schemas[fmt.Sprintf("writ's table names at version %d", v)] = fmt.Sprintf(`PRAGMA user_version = %d;
-			CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB);
-			CREATE TABLE keys (id INTEGER PRIMARY KEY);
-			CREATE TABLE tokens (id INTEGER PRIMARY KEY);`, v)
+	schemas := map[string]func(t *testing.T, path string){"notes": func(t *testing.T, path string) { sqlitetest.Foreign(t, path) }}
+	for v := 1; v <= sqlite.SchemaVersion(); v++ {
+		schemas[fmt.Sprintf("writ's table names at version %d", v)] = func(t *testing.T, path string) { sqlitetest.LookAlike(t, path, v) }
 	}
-	for name, schema := range schemas {
+	for name, create := range schemas {
 		t.Run(name, func(t *testing.T) {
 			foreign := filepath.Join(t.TempDir(), "notes.db")
-			raw, err := sql.Open("sqlite", "file:"+foreign)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := raw.Exec(schema); err != nil {
-				t.Fatal(err)
-			}
-			raw.Close()
+			create(t, foreign)
 			if err := os.Chmod(foreign, 0o600); err != nil {
 				t.Fatal(err)
 			}

@@ -40,7 +40,7 @@ their cache expires.`,
 			defer s.Close()
 			// One transaction: the key stops signing and its tokens are
 			// revoked together, or neither happens.
-			e, err := s.CompromiseKey(cmd.Context(), a[0], revocation.Options{Reason: reason, Actor: actor()})
+			e, err := s.Keys.Compromise(cmd.Context(), a[0], revocation.Options{Reason: reason, Actor: actor()})
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -19,7 +20,7 @@ func TestKeysListMarksUntrusted(t *testing.T) {
 	if code, _, stderr := runCLI(t, "", "keys", "list", "--db", db); code != 0 {
 		t.Fatalf("keys list of a genuine keyring: exit %d: %s", code, stderr)
 	}
-	sqlDB, err := store.Open(context.Background(), db, false)
+	sqlDB, err := sqlite.Open(context.Background(), db, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func TestKeysListMarksUntrusted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = sqlDB.Exec(`INSERT INTO keys (kid, format, alg, state, public_key, created_at) VALUES (?, 'jwt', 'EdDSA', 'next', ?, 0)`, k.ID(), pub)
+	err = sqlDB.KeyInsert(context.Background(), store.KeyRow{KID: k.ID(), Format: "jwt", Alg: "EdDSA", State: "next", Public: pub})
 	if err := errors.Join(err, sqlDB.Close()); err != nil {
 		t.Fatal(err)
 	}
@@ -62,17 +63,19 @@ func TestKeysListMarksUntrusted(t *testing.T) {
 // remedy the alarm names, and the alarm stops.
 func TestCompromiseClearsPlantedRowsOfAnyKid(t *testing.T) {
 	db := newCLIDatabase(t)
-	sqlDB, err := store.Open(context.Background(), db, false)
+	sqlDB, err := sqlite.Open(context.Background(), db, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pub []byte
-	if err := sqlDB.QueryRow(`SELECT public_key FROM keys WHERE format = 'jwt' LIMIT 1`).Scan(&pub); err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	jwt, _, err := sqlDB.KeyRows(ctx, store.KeyFilter{Format: "jwt"})
+	if err != nil || len(jwt) == 0 {
+		t.Fatalf("JWT keys: %v, %v", jwt, err)
 	}
+	pub := jwt[0].Public
 	kids := []string{"evil\u009b31m\u202e\x1b[2J", strings.Repeat("L", 300), "plainevil"}
 	for i, kid := range kids {
-		_, err = sqlDB.Exec(`INSERT INTO keys (kid, format, alg, state, public_key, created_at) VALUES (?, 'jwt', 'EdDSA', 'retired', ?, ?)`, kid, pub, i)
+		err := sqlDB.KeyInsert(ctx, store.KeyRow{KID: kid, Format: "jwt", Alg: "EdDSA", State: "retired", Public: pub, Created: int64(i)})
 		if err != nil {
 			t.Fatal(err)
 		}

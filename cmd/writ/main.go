@@ -22,7 +22,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
@@ -67,7 +67,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var h hintError
 	if errors.As(err, &h) {
 		fmt.Fprintf(stderr, "writ: hint: %s\n", h.hint)
-	} else if store.ReadOnly(err) {
+	} else if writ.IsReadOnly(err) {
 		fmt.Fprintln(stderr, "writ: hint: this command writes: it needs write access to the database and to its directory, where SQLite keeps the -wal and -shm files")
 	}
 	var u usageError

@@ -11,7 +11,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 )
 
 // TestReadOnlyDatabase runs writ as the database's owner without write
@@ -184,14 +185,11 @@ func TestReadOnlyDatabase(t *testing.T) {
 	if out := ok("revocations", "list", "--output", "json"); strings.TrimSpace(out) != "[]" {
 		t.Errorf("revocations after refused writes: %s; want none", out)
 	}
-	held, err := store.OpenForReading(context.Background(), db)
+	held, err := sqlite.OpenForReading(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var integrity string
-	if err := held.QueryRow("PRAGMA integrity_check").Scan(&integrity); err != nil || integrity != "ok" {
-		t.Errorf("integrity_check: %q, %v", integrity, err)
-	}
+	sqlitetest.CheckIntegrity(t, held)
 	held.Close()
 	ok("token", "revoke", jti)
 	if _, stderr, code := writ(verify...); code != 1 || !strings.Contains(stderr, "revoked") {

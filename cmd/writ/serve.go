@@ -80,7 +80,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 				fmt.Fprintf(g.stderr, "writ: generated %s\n", k)
 			}
 			srv, err := server.New(ctx, server.Config{
-				Issuer: g.issuer, DB: st.SQL, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
+				Issuer: g.issuer, Ping: st.Ping, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
 				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log,
 			})
 			if err != nil {

@@ -8,7 +8,6 @@ import (
 	"os/user"
 
 	"github.com/writ-dev/writ"
-	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
 )
@@ -46,7 +45,7 @@ func (g *globals) open(ctx context.Context) (*writ.DB, error) {
 // read the database but not write it can still list and publish.
 func (g *globals) openRead(ctx context.Context) (*writ.DB, error) {
 	w, err := g.openAs(ctx, writ.Config{ReadOnlyOK: true})
-	if store.ReadOnly(err) {
+	if writ.IsReadOnly(err) {
 		err = withHint(err, readOnlyHint)
 	}
 	return w, err

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 )
 
 // checkOneErrorLine checks that stderr is one plain error line and an
@@ -79,19 +78,17 @@ func TestOutputEscapesStoredText(t *testing.T) {
 	const escaped = `mallory\x1b[2J\x1b[1A\r\nAT  cli:root  token.issue  admin\u202e\u2028\xff`
 	_, events, _ := runCLI(t, "", "audit", "--db", db, "--output", "json")
 	nEvents := strings.Count(events, `"action"`)
-	ctx := context.Background()
-	sqlDB, err := store.Open(ctx, db, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		`UPDATE tokens SET subject = ?1, name = ?1, issued_by = ?1`,
-		`UPDATE audit SET actor = ?1, subject = ?1, detail = ?1`,
-		`UPDATE revocations SET value = ?1, actor = ?1, reason = ?1`,
+	sqlDB := sqlitetest.Open(t, db)
+	for table, columns := range map[string][]string{
+		"tokens":      {"subject", "name", "issued_by"},
+		"audit":       {"actor", "subject", "detail"},
+		"revocations": {"value", "actor", "reason"},
 	} {
-		if _, err := sqlDB.ExecContext(ctx, q, hostile); err != nil {
-			t.Fatal(err)
+		set := map[string]any{}
+		for _, c := range columns {
+			set[c] = hostile
 		}
+		sqlitetest.Set(t, sqlDB, table, set, nil)
 	}
 	sqlDB.Close()
 	for _, args := range [][]string{

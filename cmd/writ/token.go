@@ -231,7 +231,7 @@ how its holder gets a new one with the same grants (without --grace).`,
 				return err
 			}
 			defer s.Close()
-			t, err := s.Issuer.Regenerate(cmd.Context(), a[0], s.Revocations, revocation.Options{Actor: actor(), Grace: grace})
+			t, err := s.Issuer.Regenerate(cmd.Context(), a[0], revocation.Options{Actor: actor(), Grace: grace})
 			if err != nil {
 				return invalidAsUsage(err)
 			}

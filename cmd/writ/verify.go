@@ -9,9 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/internal/text"
-	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
@@ -186,19 +185,14 @@ func loadRevocations(ctx context.Context, path, iss string, jwtKeys *verifier.Ke
 		}
 		feed = f
 	} else {
-		db, err := store.OpenForReading(ctx, path)
-		if store.ReadOnly(err) {
+		list, closeList, err := writ.OpenRevocations(ctx, path)
+		if writ.IsReadOnly(err) {
 			return nil, nil, withHint(fmt.Errorf("--revocations: %w", err), readOnlyHint)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("--revocations: %w", err)
 		}
-		list, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: issuer.DefaultMaxTTL})
-		if err != nil {
-			db.Close()
-			return nil, nil, err
-		}
-		feed, done = list, db.Close
+		feed, done = list, closeList
 	}
 	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: feed})
 	if err != nil {

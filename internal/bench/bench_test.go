@@ -32,7 +32,7 @@ import (
 	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/b64"
 	wpaseto "github.com/writ-dev/writ/internal/paseto"
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -111,7 +111,7 @@ func newFixture(tb testing.TB, alg string) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "writ.db"), true)
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "writ.db"), true)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func newFixture(tb testing.TB, alg string) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk})
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{Store: db, MasterKey: mk})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func newFixture(tb testing.TB, alg string) *fixture {
 		tb.Fatal(err)
 	}
 	// issuer is writ's as deployed: keys from the ring, records in SQLite.
-	is, err := issuer.New(issuer.Config{Issuer: iss, Keys: ring, DB: db})
+	is, err := issuer.New(issuer.Config{Issuer: iss, Keys: ring, Store: db})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,7 +12,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -28,7 +27,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
@@ -249,7 +248,7 @@ func newVerifier(t *testing.T, ks *verifier.KeySet, algs ...string) *verifier.Ve
 // writ is an issuer with a fresh database in a temporary directory.
 type writ struct {
 	dir    string
-	db     *sql.DB
+	db     *sqlite.DB
 	ring   *keys.Ring
 	issuer *issuer.Issuer
 }
@@ -260,7 +259,7 @@ func newWrit(t *testing.T, jwtAlg string) *writ {
 	t.Helper()
 	ctx := t.Context()
 	dir := t.TempDir()
-	db, err := store.Open(ctx, filepath.Join(dir, "writ.db"), true)
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "writ.db"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,14 +268,14 @@ func newWrit(t *testing.T, jwtAlg string) *writ {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk})
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{Store: db, MasterKey: mk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ring.Ensure(ctx, jwtAlg); err != nil {
 		t.Fatal(err)
 	}
-	iss, err := issuer.New(issuer.Config{Issuer: issuerURL, Keys: ring, DB: db})
+	iss, err := issuer.New(issuer.Config{Issuer: issuerURL, Keys: ring, Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,11 @@ import (
 func TestJoseRemoteJWKSet(t *testing.T) {
 	node := setupNode(t)
 	w := newWrit(t, verifier.EdDSA)
-	list, err := revocation.NewList(revocation.Config{DB: w.db, MaxTTL: w.issuer.MaxTTL()})
+	list, err := revocation.NewList(revocation.Config{Store: w.db, MaxTTL: w.issuer.MaxTTL()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(t.Context(), server.Config{Issuer: issuerURL, DB: w.db, Ring: w.ring, Tokens: w.issuer,
+	srv, err := server.New(t.Context(), server.Config{Issuer: issuerURL, Ping: w.db.Ping, Ring: w.ring, Tokens: w.issuer,
 		Revocations: list, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -189,7 +189,7 @@ func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request) {
 	if !optionalBody(w, r, &req) {
 		return
 	}
-	t, err := s.cfg.Tokens.Regenerate(completing(r), r.PathValue("jti"), s.cfg.Revocations,
+	t, err := s.cfg.Tokens.Regenerate(completing(r), r.PathValue("jti"),
 		revocation.Options{Reason: req.Reason, Actor: actor(r), Grace: time.Duration(req.Grace)})
 	if err != nil {
 		s.fail(w, r, err)
@@ -203,8 +203,8 @@ func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request) {
 
 // completing returns the context for a change that must not stop halfway
 // when the client goes away: a revocation (a client may send one and leave,
-// as a logout does) or a regeneration (the new token issued, then the old
-// one revoked). SQLite's busy timeout still bounds it.
+// as a logout does) or a regeneration (the new token issued and the old one
+// revoked, in one transaction). SQLite's busy timeout still bounds it.
 func completing(r *http.Request) context.Context {
 	return context.WithoutCancel(r.Context())
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/server"
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -22,15 +23,7 @@ import (
 func TestPlantedKeyRefused(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	var path string
-	if err := f.db.QueryRow(`SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(ctx, path, false) // the tamperer's own handle
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t, sqlitetest.Path(t, f.db)) // the tamperer's own handle
 	k, err := keys.Generate(verifier.EdDSA)
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +32,7 @@ func TestPlantedKeyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`INSERT INTO keys (kid, format, alg, state, public_key, created_at) VALUES (?, 'jwt', 'EdDSA', 'next', ?, ?)`,
-		k.ID(), pub, time.Now().Unix()); err != nil {
+	if err := db.KeyInsert(ctx, store.KeyRow{KID: k.ID(), Format: "jwt", Alg: "EdDSA", State: "next", Public: pub, Created: time.Now().Unix()}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()

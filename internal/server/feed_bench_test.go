@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/server"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
 )
@@ -38,16 +39,16 @@ func newFeedBench(b *testing.B) *feedBench {
 	ctx := context.Background()
 	db, ring := newKeyring(b)
 	const iss = "https://writ.bench"
-	tokens, err := issuer.New(issuer.Config{Issuer: iss, Keys: ring, DB: db})
+	tokens, err := issuer.New(issuer.Config{Issuer: iss, Keys: ring, Store: db})
 	if err != nil {
 		b.Fatal(err)
 	}
-	list, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: tokens.MaxTTL()})
+	list, err := revocation.NewList(revocation.Config{Store: db, MaxTTL: tokens.MaxTTL()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	fillList(b, db, list, feedBenchEntries)
-	srv, err := server.New(ctx, server.Config{Issuer: iss, DB: db, Ring: ring, Tokens: tokens, Revocations: list,
+	srv, err := server.New(ctx, server.Config{Issuer: iss, Ping: db.Ping, Ring: ring, Tokens: tokens, Revocations: list,
 		RotationCheck: -1, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
@@ -81,34 +82,20 @@ func (fb *feedBench) revokeOne(b *testing.B) {
 // fillList adds n revoked tokens to list, an hour from expiry. The rows are
 // inserted directly, and the packed table is made by Prune, which repacks
 // after deleting the one expired row inserted with them.
-func fillList(tb testing.TB, db *sql.DB, list *revocation.List, n int) {
+func fillList(tb testing.TB, db *sqlite.DB, list *revocation.List, n int) {
 	tb.Helper()
 	ctx := context.Background()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO revocations (kind, value, effective_at, expires_at, reason, actor, created_at)
-		VALUES ('token', ?, ?, ?, '', 'fill', ?)`)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	now := time.Now().Unix()
-	for i := range n + 1 {
-		var id [16]byte
-		rand.Read(id[:])
-		exp := now + 3600
-		if i == n {
-			exp = now - 3600 // pruned, which repacks the rest
-		}
-		if _, err := stmt.ExecContext(ctx, b64.Encode(id[:]), now, exp, now); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		tb.Fatal(err)
-	}
+	sqlitetest.InsertMany(tb, db, "revocations", []string{"kind", "value", "effective_at", "expires_at", "reason", "actor", "created_at"},
+		n+1, func(i int) []any {
+			var id [16]byte
+			rand.Read(id[:])
+			exp := now + 3600
+			if i == n {
+				exp = now - 3600 // pruned, which repacks the rest
+			}
+			return []any{"token", b64.Encode(id[:]), now, exp, "", "fill", now}
+		})
 	if pruned, err := list.Prune(ctx, "fill"); err != nil || pruned != 1 {
 		tb.Fatalf("prune: %d, %v", pruned, err)
 	}

@@ -6,7 +6,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,8 +32,9 @@ const FeedScope = "writ:revocations"
 type Config struct {
 	// Issuer is the server's public base URL and the iss of its tokens.
 	Issuer string
-	// DB, Ring, Tokens and Revocations are writ's database and its parts.
-	DB          *sql.DB
+	// Ping checks that writ's database answers (writ.DB.Ping); Ring,
+	// Tokens and Revocations are its parts.
+	Ping        func(context.Context) error
 	Ring        *keys.Ring
 	Tokens      *issuer.Issuer
 	Revocations *revocation.List
@@ -91,8 +91,8 @@ type Server struct {
 // New returns a server for cfg, with its documents loaded.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	switch {
-	case cfg.Issuer == "" || cfg.DB == nil || cfg.Ring == nil || cfg.Tokens == nil || cfg.Revocations == nil:
-		return nil, errors.New("server: Issuer, DB, Ring, Tokens and Revocations are required")
+	case cfg.Issuer == "" || cfg.Ping == nil || cfg.Ring == nil || cfg.Tokens == nil || cfg.Revocations == nil:
+		return nil, errors.New("server: Issuer, Ping, Ring, Tokens and Revocations are required")
 	case cfg.MaxAge < 0 || cfg.MaxAge > MaxMaxAge:
 		return nil, fmt.Errorf("server: MaxAge %v is not between 0 and %v", cfg.MaxAge, MaxMaxAge)
 	case cfg.Refresh < 0 || cfg.Refresh > MaxRefresh:
@@ -260,7 +260,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "not_ready", "shutting down")
 		return
 	}
-	if err := s.cfg.DB.PingContext(r.Context()); err != nil {
+	if err := s.cfg.Ping(r.Context()); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "not_ready", "database unavailable")
 		return
 	}

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/server"
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -54,18 +54,18 @@ type fixture struct {
 	ring   *keys.Ring
 	logs   *syncBuffer
 	srv    *server.Server
-	db     *sql.DB
+	db     *sqlite.DB
 	admin  string   // a writ:admin token
 	seen   []string // every token handed out, to check the logs for
 }
 
 // newKeyring makes writ's database in a temporary directory, with an
 // active and a next key per format.
-func newKeyring(tb testing.TB) (*sql.DB, *keys.Ring) {
+func newKeyring(tb testing.TB) (*sqlite.DB, *keys.Ring) {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
-	db, err := store.Open(ctx, filepath.Join(dir, "writ.db"), true)
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "writ.db"), true)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func newKeyring(tb testing.TB) (*sql.DB, *keys.Ring) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{DB: db, MasterKey: mk})
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{Store: db, MasterKey: mk, MaxTTL: issuer.DefaultMaxTTL})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -84,7 +84,8 @@ func newKeyring(tb testing.TB) (*sql.DB, *keys.Ring) {
 	return db, ring
 }
 
-func newFixture(t *testing.T, mods ...func(*server.Config)) *fixture {
+// newFixture starts a server over a new database; mods adjust its Config.
+func newFixture(t *testing.T, mods ...func(*server.Config, *sqlite.DB)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, ring := newKeyring(t)
@@ -92,19 +93,19 @@ func newFixture(t *testing.T, mods ...func(*server.Config)) *fixture {
 	// unstarted httptest server.
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	tokens, err := issuer.New(issuer.Config{Issuer: base, Keys: ring, DB: db})
+	tokens, err := issuer.New(issuer.Config{Issuer: base, Keys: ring, Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := revocation.NewList(revocation.Config{DB: db, MaxTTL: tokens.MaxTTL()})
+	list, err := revocation.NewList(revocation.Config{Store: db, MaxTTL: tokens.MaxTTL()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	cfg := server.Config{Issuer: base, DB: db, Ring: ring, Tokens: tokens, Revocations: list,
+	cfg := server.Config{Issuer: base, Ping: db.Ping, Ring: ring, Tokens: tokens, Revocations: list,
 		MaxAge: time.Minute, Refresh: 50 * time.Millisecond, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, mod := range mods {
-		mod(&cfg)
+		mod(&cfg, db)
 	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
@@ -496,7 +497,7 @@ func TestFeedAheadAndReplayed(t *testing.T) {
 // TestPrivateFeed: with PrivateFeed, the revocation feed answers only a
 // token of the server with FeedScope; a remote feed presents one.
 func TestPrivateFeed(t *testing.T) {
-	f := newFixture(t, func(c *server.Config) { c.PrivateFeed = true })
+	f := newFixture(t, func(c *server.Config, _ *sqlite.DB) { c.PrivateFeed = true })
 	ctx := context.Background()
 	f.issue("mallory", []string{"https://api"})
 	if _, err := f.list.RevokeSubject(ctx, "mallory", time.Time{}, revocation.Options{}); err != nil {
@@ -545,10 +546,10 @@ func TestPrivateFeed(t *testing.T) {
 // TestServePrunes: the server prunes, on its own, the revocations whose
 // tokens have all expired, and records that in the audit log.
 func TestServePrunes(t *testing.T) {
-	f := newFixture(t, func(c *server.Config) {
+	f := newFixture(t, func(c *server.Config, db *sqlite.DB) {
 		c.RotationCheck = 20 * time.Millisecond
 		// The server's clock for the list runs two hours ahead.
-		later, err := revocation.NewList(revocation.Config{DB: c.DB, MaxTTL: issuer.DefaultMaxTTL,
+		later, err := revocation.NewList(revocation.Config{Store: db, MaxTTL: issuer.DefaultMaxTTL,
 			Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
 		if err != nil {
 			t.Fatal(err)
@@ -575,10 +576,22 @@ func TestServePrunes(t *testing.T) {
 			t.Fatalf("entry of an expired token still there: %+v", entries)
 		}
 	}
-	var actor, detail string
-	err = f.db.QueryRowContext(ctx, `SELECT actor, detail FROM audit WHERE action = 'revocations.prune'`).Scan(&actor, &detail)
-	if err != nil || actor != "serve" || detail != "1 entries" {
-		t.Errorf("audit of the prune: %q %q, %v", actor, detail, err)
+	log, err := audit.NewLog(f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := log.List(ctx, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prunes []audit.Event
+	for _, e := range events {
+		if e.Action == audit.Prune {
+			prunes = append(prunes, e)
+		}
+	}
+	if len(prunes) != 1 || prunes[0].Actor != "serve" || prunes[0].Detail != "1 entries" {
+		t.Errorf("audit of the prune: %+v", prunes)
 	}
 }
 
@@ -794,7 +807,7 @@ func TestConfigDurationsBounded(t *testing.T) {
 		"huge Refresh":     func(c *server.Config) { c.Refresh = math.MaxInt64 / 2 },
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := server.Config{Issuer: f.url, DB: f.db, Ring: f.ring, Tokens: f.tokens, Revocations: f.list}
+			cfg := server.Config{Issuer: f.url, Ping: f.db.Ping, Ring: f.ring, Tokens: f.tokens, Revocations: f.list}
 			mod(&cfg)
 			srv, err := server.New(context.Background(), cfg)
 			if err == nil {

@@ -1,669 +1,304 @@
-// Package store opens writ's SQLite database and keeps its schema current.
+// Package store is the contract between writ's rules (packages keys,
+// issuer, revocation and audit) and the engines that keep their data.
 //
-// Every connection that writes runs in WAL mode with synchronous=FULL, so a
-// transaction that has committed survives a crash of the process or the
-// machine (a reader keeps the journal mode the file has); write
-// transactions begin IMMEDIATE and wait up to BusyTimeout for another
-// writer, so concurrent processes queue instead of failing with "database is
-// locked". The schema is versioned with PRAGMA user_version and migrated
-// forward in one transaction; a database from a newer writ is refused.
+// The rules hold no SQL and no database handle: they call the named
+// operations of an [Executor], on a [Store] or within a [Tx], and read and
+// write the plain rows declared here. An engine, one package under
+// internal/store (internal/store/sqlite today), holds the schema, every
+// statement and the transactions, and implements [Store]. The suite in
+// internal/store/storetest proves each engine against this contract.
 //
-// A writ database says so in its header (PRAGMA application_id). Before
-// anything writes a file, it is checked without writing it: another
-// program's database, or any file that is not writ's, is refused and left as
-// it was. A database made before writ set its application_id is writ's only
-// if it has exactly the tables and columns of writ's schema at its version. A process that writes the database also refuses one that others
-// than its owner may read, with its -wal and -shm files (see package
-// fsperm); the files it creates are 0600 whatever the umask.
+// # Transactions
+//
+// An operation called on a Store is a transaction of its own. [Executor.Begin]
+// begins a write transaction, which holds the engine's write lock from its
+// start, so that what it reads stays true until it commits (SQLite: BEGIN
+// IMMEDIATE, waiting for other writers up to a busy timeout);
+// [Executor.BeginRead] begins a read-only snapshot that does not block
+// writers. Within a Tx, both begin a subtransaction (a savepoint) that
+// commits into it, so that rules written against an Executor run within
+// another rule's transaction unchanged: keys.Ring.Compromise revokes the
+// key's tokens, through a revocation.List over its Tx, in the transaction
+// that withdraws the key.
+//
+// # Errors
+//
+// Operations return an error wrapping [ErrNotFound] for a row that does not
+// exist, where the operation says so, and [ErrConflict] for a write that a
+// uniqueness rule of the schema or a compare-and-swap refused. Any other
+// error is the engine's.
 package store
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
-
-	"modernc.org/sqlite" // registers the "sqlite" driver
-	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/writ-dev/writ/internal/fsperm"
 )
 
-// BusyTimeout is how long a connection waits for another writer.
-const BusyTimeout = 10 * time.Second
+var (
+	// ErrNotFound: the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a write refused by a uniqueness rule of the schema (a
+	// second active key of a format, a second entry for one token or key)
+	// or by a compare-and-swap whose old state no longer holds.
+	ErrConflict = errors.New("conflicting change")
+	// ErrNoDatabase is returned by an engine's Open when the database does
+	// not exist and creating it was not asked for.
+	ErrNoDatabase = errors.New("no database")
+	// ErrNewerSchema is returned by an engine's Open for a database whose
+	// schema a newer writ wrote.
+	ErrNewerSchema = errors.New("database schema is newer than this writ")
+	// ErrNotWrit is returned by an engine's Open for a database that is not
+	// writ's: another program's database, or, for SQLite, a file that is
+	// not SQLite or an empty file where a database must already exist.
+	// Such a database is left as it was.
+	ErrNotWrit = errors.New("not a writ database")
+)
 
-// ErrNoDatabase is returned by Open when the file does not exist and
-// creation was not asked for.
-var ErrNoDatabase = errors.New("no database")
-
-// ErrNewerSchema is returned by Open for a database written by a newer writ.
-var ErrNewerSchema = errors.New("database schema is newer than this writ")
-
-// ErrNotWrit is returned for a file that is not a writ database: another
-// program's SQLite database, a file that is not SQLite, or an empty file
-// where a database must already exist. Such a file is left as it was.
-var ErrNotWrit = errors.New("not a writ database")
-
-// applicationID is the PRAGMA application_id of every writ database:
-// "writ" in ASCII.
-const applicationID = 0x77726974
-
-// ReadOnly reports whether err is SQLite refusing to write because the
-// database file, or the directory where SQLite keeps its -wal and -shm
-// files, is read-only for this process.
-func ReadOnly(err error) bool {
-	var e *sqlite.Error
-	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_READONLY
-}
-
-// Open opens the database at path, creating it (mode 0600) when create is
-// set, and migrates its schema to the current version. With create, an
-// empty file becomes a new database.
-//
-// It follows symbolic links, but it refuses a file that is not writ's
-// (ErrNotWrit), or that it would write where others may read it
-// (fsperm.ErrNotPrivate): the file path reaches and any -wal, -shm or
-// -journal file beside it must be this user's, with mode 0600 or narrower.
-// It never creates a database through a symbolic link.
-func Open(ctx context.Context, path string, create bool) (*sql.DB, error) {
-	file, err := resolve(path)
-	if errors.Is(err, ErrNoDatabase) && create {
-		if _, lerr := os.Lstat(path); lerr == nil {
-			return nil, fmt.Errorf("%w at %q: it is a symbolic link to a missing file, and writ creates no database through a link", ErrNoDatabase, path)
-		}
-		if err = createDatabase(ctx, path); err == nil {
-			file, err = resolve(path)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
-		fi, err := os.Stat(file + suffix)
-		if suffix != "" && errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err == nil {
-			err = fsperm.Check(file+suffix, fi)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("open database: %w", err)
-		}
-	}
-	info, err := identify(ctx, file)
-	if err == nil && info.empty && !create {
-		err = fmt.Errorf("%w: the file is empty", ErrNotWrit)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("database %q: %w", path, err)
-	}
-	db, err := openDB(file, writing)
-	if err != nil {
-		return nil, err
-	}
-	if err := errors.Join(migrate(ctx, db), renewRestoredEpoch(ctx, db)); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %q: %w", path, err)
-	}
-	return db, nil
-}
-
-// restoredCopy names the meta row that marks a backup: a file that, once
-// restored, is the database of a list other than the one backed up.
-const restoredCopy = "backup_copy"
-
-// renewRestoredEpoch gives a backup, when a process first opens it to
-// write, a revocation epoch of its own, and unmarks it. A backup restored
-// twice (copied into place, written, then copied again) is then two lists
-// to verifiers, not one whose sequence numbers name other revocations
-// each time.
-func renewRestoredEpoch(ctx context.Context, db *sql.DB) error {
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM meta WHERE name = '`+restoredCopy+`'`).Scan(&n); err != nil || n == 0 {
-		return err
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	// Renewed once, by the first of several processes opening it at once.
-	res, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE name = '`+restoredCopy+`'`)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch'`); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// resolve returns the file that path reaches through any symbolic links,
-// which is what is checked and what SQLite opens (it keeps the -wal and
-// -shm files beside that file), so that a link changed meanwhile does not
-// lead SQLite elsewhere. A path that reaches no file is ErrNoDatabase.
-func resolve(path string) (string, error) {
-	file, err := filepath.EvalSymlinks(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%w at %q", ErrNoDatabase, path)
-	} else if err != nil {
-		return "", fmt.Errorf("open database: %w", err)
-	}
-	return file, nil
-}
-
-// fileInfo is what identify learns of a file from its header and its
-// checkpointed schema, without writing it.
-type fileInfo struct {
-	empty   bool // an empty file
-	legacy  bool // a writ database made before writ set its application_id
-	version int  // PRAGMA user_version in the header
-	wal     bool // in WAL mode, as writ keeps its databases
-}
-
-// identify tells whether the file at path is a writ database, or an empty
-// file, without writing it or creating any file beside it. A writ database
-// carries writ's application_id; one made before writ set it carries none,
-// a schema version this writ knows and exactly the tables and columns that
-// writ's migrations up to that version make.
-func identify(ctx context.Context, path string) (fileInfo, error) {
-	// Opening a FIFO would wait for a writer.
-	if fi, err := os.Stat(path); err != nil {
-		return fileInfo{}, err
-	} else if !fi.Mode().IsRegular() {
-		return fileInfo{}, fmt.Errorf("%w: not a regular file (%s)", ErrNotWrit, fi.Mode().Type())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fileInfo{}, err
-	}
-	var header [100]byte
-	n, err := io.ReadFull(f, header[:])
-	f.Close()
-	switch {
-	case n == 0 && err == io.EOF:
-		return fileInfo{empty: true}, nil
-	case errors.Is(err, io.ErrUnexpectedEOF) || err == nil && !bytes.HasPrefix(header[:], []byte("SQLite format 3\x00")):
-		return fileInfo{}, fmt.Errorf("%w: not a SQLite database", ErrNotWrit)
-	case err != nil:
-		return fileInfo{}, err
-	}
-	info := fileInfo{
-		version: int(binary.BigEndian.Uint32(header[60:])),
-		// The file format's write and read versions are 2 in WAL mode.
-		wal: header[18] == 2 && header[19] == 2,
-	}
-	switch id := binary.BigEndian.Uint32(header[68:]); id {
-	case applicationID:
-		return info, nil
-	case 0:
-		info.legacy = true
-	default:
-		return fileInfo{}, fmt.Errorf("%w: a SQLite database of another application (application_id %#x)", ErrNotWrit, id)
-	}
-	if info.version == 0 || info.version > len(migrations) {
-		return fileInfo{}, fmt.Errorf("%w: a SQLite database of another application (user_version %d)", ErrNotWrit, info.version)
-	}
-	// immutable: SQLite reads the file alone, taking no lock and creating
-	// no -wal or -shm file. A database made before writ set its
-	// application_id has had its tables checkpointed into the file.
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&immutable=1")
-	if err != nil {
-		return fileInfo{}, err
-	}
-	defer db.Close()
-	have, err := tables(ctx, db)
-	if err != nil {
-		return fileInfo{}, err
-	}
-	want, err := migratedTables(ctx, info.version)
-	if err != nil {
-		return fileInfo{}, err
-	}
-	if have != want {
-		return fileInfo{}, fmt.Errorf("%w: a SQLite database of another application (not the tables of writ's schema version %d)", ErrNotWrit, info.version)
-	}
-	return info, nil
-}
-
-// tables describes the tables of db, and their columns, one line each.
-func tables(ctx context.Context, db *sql.DB) (string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT m.name, p.name, p.type, p."notnull", ifnull(p.dflt_value, 'NULL'), p.pk
-		FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
-		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
-		ORDER BY m.name, p.cid`)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var b strings.Builder
-	for rows.Next() {
-		var table, column, typ, dflt string
-		var notNull, pk int
-		if err := rows.Scan(&table, &column, &typ, &notNull, &dflt, &pk); err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&b, "%q %q %q %d %q %d\n", table, column, typ, notNull, dflt, pk)
-	}
-	return b.String(), rows.Err()
-}
-
-// migratedTables describes, as tables does, the tables that migrations
-// 1 to version make, in a database of its own in memory.
-func migratedTables(ctx context.Context, version int) (string, error) {
-	db, err := sql.Open("sqlite", ":memory:")
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	// One connection: each connection to :memory: is a database of its own.
-	db.SetMaxOpenConns(1)
-	for _, m := range migrations[:version] {
-		if _, err := db.ExecContext(ctx, m); err != nil {
-			return "", err
-		}
-	}
-	return tables(ctx, db)
-}
-
-// Backup writes a consistent copy of db to a new file at path (mode 0600),
-// while other connections and processes go on reading and writing: SQLite's
-// VACUUM INTO copies one read transaction's snapshot, compacted. The copy
-// holds sealed private keys but not the master key that opens them.
-//
-// The copy gets a revocation epoch of its own: once it is restored,
-// verifiers that followed the original see the epoch change and read the
-// whole list again, instead of asking for changes after a sequence number
-// that the copy may reuse for other revocations; and another each time it
-// is restored, drawn by the first process that opens it to write (see
-// renewRestoredEpoch). It is made under a temporary name and linked into
-// place only then, so that path never holds a copy with the original's
-// epoch. A database copied by other means keeps its epoch: restore only
-// backups.
-func Backup(ctx context.Context, db *sql.DB, path string) error {
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("backup: %w", &os.PathError{Op: "create", Path: path, Err: os.ErrExist})
-	}
-	err := beside(path, func(tmp string) error {
-		// VACUUM INTO fills the empty file, keeping its mode.
-		if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
-			return err
-		}
-		cp, err := openDB(tmp, writing)
-		if err != nil {
-			return err
-		}
-		_, err = cp.ExecContext(ctx, `UPDATE meta SET value = randomblob(16) WHERE name = 'revocation_epoch';
-			INSERT INTO meta (name, value) VALUES ('`+restoredCopy+`', x'01') ON CONFLICT DO NOTHING`)
-		if err := errors.Join(err, cp.Close()); err != nil {
-			return err
-		}
-		return place(tmp, path)
-	})
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	return nil
-}
-
-// place gives the file tmp the name path, which must not exist: a hard
-// link where the file system has them, else a rename over an empty file
-// made to reserve the name.
-func place(tmp, path string) error {
-	err := os.Link(tmp, path)
-	if err != nil && !errors.Is(err, os.ErrExist) {
-		var f *os.File
-		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
-			f.Close()
-			if err = os.Rename(tmp, path); err != nil {
-				os.Remove(path)
-			}
-		}
-	}
-	return err
-}
-
-// beside makes an empty file (mode 0600) next to path under a temporary
-// name, and calls build with that name, which links or renames it into
-// place. Whatever build did, the temporary name and the -wal and -shm files
-// SQLite may have left beside it are removed afterwards.
-func beside(path string, build func(tmp string) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".incomplete-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(tmp + suffix)
-		}
-	}()
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return build(tmp)
-}
-
-// OpenForReading opens an existing database for a process that only reads
-// it and may not be allowed to write it: read-write when it may, so that
-// closing it removes SQLite's -wal and -shm files, else read-only
-// (OpenReadOnly), which leaves files it had to create behind. It writes
-// nothing: a file that is not writ's is refused (ErrNotWrit) and left as
-// it was, and a schema that is not current is refused, not migrated.
-func OpenForReading(ctx context.Context, path string) (*sql.DB, error) {
-	return openExisting(ctx, path, false)
-}
-
-// OpenReadOnly opens an existing database for reading only. It never
-// writes the database, so it works where the database is read-only for this
-// process, provided SQLite can read it: a WAL database needs its -wal and
-// -shm files to exist (they do while a writer has it open) or to be
-// creatable in its directory. The file must be a writ database
-// (ErrNotWrit) and its schema current (any writ with write access migrates
-// it on open).
-func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
-	return openExisting(ctx, path, true)
-}
-
-// openExisting opens a writ database at the current schema for reading,
-// read-write unless readOnly is set or the process may not write it.
-//
-// Whether the file is writ's is decided on the file as it is, before any
-// handle that could write it is opened. A reader keeps the file's journal
-// mode: it never switches a database to WAL mode. It writes nothing at all
-// to a database made before writ set its application_id, which only a
-// writer migrates.
-func openExisting(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
-	file, err := resolve(path)
-	if err != nil {
-		return nil, err
-	}
-	info, err := identify(ctx, file)
-	switch {
-	case err != nil:
-	case info.empty:
-		err = fmt.Errorf("%w: the file is empty", ErrNotWrit)
-	case info.legacy && hasLog(file):
-		// identify judged the file alone; reading it with its log would
-		// take what the log holds unjudged, and closing would checkpoint
-		// it into the file.
-		err = errors.New("a database of an older writ with a write-ahead log it has not checkpointed: run any writ command with write access to bring it up to date")
-	case info.legacy || !info.wal:
-		// Without a WAL, or before writ set its application_id, the
-		// header's schema version is the database's.
-		err = current(info.version)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("database %q: %w", path, err)
-	}
-	mode := reading
-	switch {
-	case readOnly:
-		mode = readingOnly
-	case info.legacy:
-		mode = readingQueryOnly
-	}
-	db, err := openDB(file, mode)
-	if err != nil {
-		return nil, err
-	}
-	var version int
-	err = db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
-	switch {
-	case ReadOnly(err) && !readOnly:
-		db.Close()
-		return openExisting(ctx, path, true)
-	case err == nil:
-		err = current(version)
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %q: %w", path, err)
-	}
-	return db, nil
-}
-
-// hasLog reports whether file has a write-ahead log that is not empty.
-func hasLog(file string) bool {
-	fi, err := os.Stat(file + "-wal")
-	return err == nil && fi.Size() > 0
-}
-
-// current returns an error unless version is the current schema version.
-func current(version int) error {
-	switch {
-	case version > len(migrations):
-		return fmt.Errorf("%w: version %d, this writ knows up to %d", ErrNewerSchema, version, len(migrations))
-	case version < len(migrations):
-		return fmt.Errorf("schema version %d is older than this writ's %d: run any writ command with write access to migrate it", version, len(migrations))
-	}
-	return nil
-}
-
-// createDatabase builds a new database beside path, already in WAL mode and
-// at the current schema, and links it into place; if another process linked
-// one first, theirs is kept. Nobody ever opens a half-made database at path:
-// several connections switching one new file from rollback to WAL mode at
-// once can get SQLITE_BUSY without SQLite's busy handler being consulted.
-func createDatabase(ctx context.Context, path string) error {
-	err := beside(path, func(tmp string) error {
-		db, err := openDB(tmp, writing)
-		if err != nil {
-			return err
-		}
-		// Closing the last connection checkpoints the WAL into the file
-		// and removes it, so the one file linked below holds everything.
-		if err := errors.Join(migrate(ctx, db), db.Close()); err != nil {
-			return err
-		}
-		if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("create database %q: %w", path, err)
-	}
-	return nil
-}
-
-// access is how openDB opens a database.
-type access int
-
+// The rows of the meta table that more than one package names.
 const (
-	// writing: read-write, switching the database to WAL mode.
-	writing access = iota
-	// reading: read-write, so that closing the database removes SQLite's
-	// -wal and -shm files, in the journal mode the file has.
-	reading
-	// readingQueryOnly: as reading, but SQLite refuses every change.
-	readingQueryOnly
-	// readingOnly: SQLite's read-only mode.
-	readingOnly
+	// MetaRevocationEpoch names the revocation list's history (see
+	// Executor.RevocationHead). A backup gets a new one.
+	MetaRevocationEpoch = "revocation_epoch"
+	// MetaMasterKeyCheck holds a value sealed under the master key, which
+	// tells a wrong master key at once (package keys).
+	MetaMasterKeyCheck = "master_key_check"
+	// MetaKeySeal holds the seal of the published key set (package keys).
+	MetaKeySeal = "key_set_seal"
+	// MetaPublicationLag holds the publication lags that servers record
+	// (package keys).
+	MetaPublicationLag = "publication_lag"
 )
 
-func openDB(path string, mode access) (*sql.DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
-	switch mode {
-	case readingOnly:
-		// SQLite's own read-only mode: it reads a WAL database through a
-		// -shm file it may only read.
-		q.Set("mode", "ro")
-	case readingQueryOnly:
-		q.Add("_pragma", "query_only(1)")
-	default:
-		if mode == writing {
-			q.Add("_pragma", "journal_mode(WAL)")
-		}
-		q.Add("_pragma", "synchronous(FULL)")
-		q.Add("_pragma", "foreign_keys(1)")
-		// Deleted content is overwritten, not left in free space: a
-		// retired key's sealed private half must be gone.
-		q.Add("_pragma", "secure_delete(1)")
-		q.Set("_txlock", "immediate")
-	}
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open database %q: %w", path, err)
-	}
-	// database/sql keeps two idle connections by default: under concurrent
-	// requests it would open and close connections, each running the
-	// pragmas above, over and over.
-	db.SetMaxIdleConns(maxIdleConns)
-	return db, nil
+// Store is an open database: the operations, and what a whole database
+// does. It is safe for concurrent use.
+type Store interface {
+	Executor
+	// Backup writes a consistent copy of the database to a new file at
+	// path while it is in use; see the engine for its terms.
+	Backup(ctx context.Context, path string) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close closes the database.
+	Close() error
 }
 
-// maxIdleConns is how many open connections a database keeps for reuse.
-const maxIdleConns = 8
-
-// migrations[i] moves the schema from version i to i+1. Entries are only
-// ever appended.
-var migrations = []string{
-	// 1: keys and the issuance ledger.
-	`
-CREATE TABLE meta (
-	name  TEXT PRIMARY KEY,
-	value BLOB NOT NULL
-) STRICT;
-
-CREATE TABLE keys (
-	kid          TEXT PRIMARY KEY,
-	format       TEXT NOT NULL CHECK (format IN ('jwt', 'paseto')),
-	alg          TEXT NOT NULL,
-	state        TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired', 'removed', 'compromised')),
-	public_key   BLOB NOT NULL,  -- PKIX DER
-	private_key  BLOB,           -- PKCS #8 DER sealed with the master key; NULL once it stops signing
-	created_at   INTEGER NOT NULL,
-	activated_at INTEGER,
-	retired_at   INTEGER,
-	unpublish_at INTEGER,        -- retired: when the last token it signed has expired
-	removed_at   INTEGER,
-	compromised_at INTEGER
-) STRICT;
-
--- At most one signing key per format, whatever the writers do.
-CREATE UNIQUE INDEX keys_one_active ON keys (format) WHERE state = 'active';
-
-CREATE TABLE tokens (
-	jti        TEXT PRIMARY KEY,
-	format     TEXT NOT NULL,
-	kid        TEXT NOT NULL REFERENCES keys (kid),
-	subject    TEXT NOT NULL,
-	name       TEXT NOT NULL,
-	scopes     TEXT NOT NULL,  -- space-separated
-	audience   TEXT NOT NULL,  -- space-separated
-	issued_at  INTEGER NOT NULL,
-	expires_at INTEGER NOT NULL,
-	issued_by  TEXT NOT NULL
-) STRICT;
-
-CREATE INDEX tokens_subject ON tokens (subject, issued_at);
-CREATE INDEX tokens_expires ON tokens (expires_at);
-`,
-	// 2: the revocation list and the audit log.
-	`
--- Every row is one change; seq orders them and never goes back, so a
--- verifier refreshes with "seq > the last one I saw".
-CREATE TABLE revocations (
-	seq           INTEGER PRIMARY KEY AUTOINCREMENT,
-	kind          TEXT NOT NULL CHECK (kind IN ('token', 'subject', 'key')),
-	value         TEXT NOT NULL,     -- jti, subject or kid
-	issued_before INTEGER,           -- subject: tokens issued before this (unix s)
-	effective_at  INTEGER NOT NULL,  -- token: later than created_at after a grace period
-	expires_at    INTEGER NOT NULL,  -- when every token it covers has expired
-	reason        TEXT NOT NULL,
-	actor         TEXT NOT NULL,
-	created_at    INTEGER NOT NULL
-) STRICT;
-
--- A token or key is revoked once; revoking it again changes nothing.
--- (One partial index per kind: SQLite uses a partial index only for
--- queries that repeat its WHERE term.)
-CREATE UNIQUE INDEX revocations_token ON revocations (value) WHERE kind = 'token';
-CREATE UNIQUE INDEX revocations_key ON revocations (value) WHERE kind = 'key';
-CREATE INDEX revocations_subject ON revocations (value) WHERE kind = 'subject';
-CREATE INDEX revocations_expires ON revocations (expires_at);
-
--- The token entries of revocations again, packed 24 bytes each (16 of
--- token id, effective_at and expires_at as 32-bit big-endian) into chunks
--- of up to 1024, kept in step in the same transactions: a verifier loads a
--- million revoked tokens from a thousand rows instead of a million.
-CREATE TABLE revoked_tokens_packed (
-	chunk INTEGER PRIMARY KEY,
-	data  BLOB NOT NULL
-) STRICT;
-
-CREATE TABLE audit (
-	id      INTEGER PRIMARY KEY AUTOINCREMENT,
-	at      INTEGER NOT NULL,  -- unix ms
-	actor   TEXT NOT NULL,
-	action  TEXT NOT NULL,
-	subject TEXT NOT NULL DEFAULT '',
-	jti     TEXT NOT NULL DEFAULT '',
-	kid     TEXT NOT NULL DEFAULT '',
-	detail  TEXT NOT NULL DEFAULT ''
-) STRICT;
-
-CREATE INDEX audit_at ON audit (at);
-CREATE INDEX audit_subject ON audit (subject, at);
-CREATE INDEX audit_jti ON audit (jti);
-`,
-	// 3: the revocation list's epoch, which a backup changes (see Backup).
-	`
-INSERT INTO meta (name, value) VALUES ('revocation_epoch', randomblob(16));
-`,
-	// 4: each key row bound to the master key by an HMAC (see package
-	// keys): NULL until a keyring holding the master key binds the rows
-	// of an older database, which only that keyring can do.
-	`
-ALTER TABLE keys ADD COLUMN mac BLOB;
-`,
+// Tx is a transaction: the operations, within it, and its end. A Tx is
+// used by one goroutine at a time. Rollback after Commit does nothing, so
+// that a deferred Rollback is always safe.
+type Tx interface {
+	Executor
+	Commit() error
+	Rollback() error
 }
 
-// SchemaVersion is the schema version this writ writes.
-func SchemaVersion() int { return len(migrations) }
+// Executor is every storage operation writ's rules use, named for what it
+// does. Times are unix seconds unless a field says otherwise.
+type Executor interface {
+	// Begin begins a write transaction; within a Tx, a subtransaction.
+	Begin(ctx context.Context) (Tx, error)
+	// BeginRead begins a read-only transaction, a consistent snapshot
+	// that does not block writers; within a Tx, a subtransaction that
+	// sees what the Tx wrote.
+	BeginRead(ctx context.Context) (Tx, error)
 
-// migrate brings the schema to the current version and marks the database
-// as writ's (PRAGMA application_id), in one transaction.
-func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var version, id int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&id); err != nil {
-		return err
-	}
-	if version > len(migrations) {
-		return fmt.Errorf("%w: version %d, this writ knows up to %d", ErrNewerSchema, version, len(migrations))
-	}
-	if version == len(migrations) && id == applicationID {
-		return nil
-	}
-	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("migrate schema to version %d: %w", i+1, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", len(migrations), applicationID)); err != nil {
-		return err
-	}
-	return tx.Commit()
+	// KeyRows returns the key rows that f selects, oldest first (by
+	// creation, then by insertion), with the value of the meta row
+	// MetaKeySeal read by the same statement, so that a change committed
+	// in between by another process is never seen half: the seal is nil
+	// when no row matches or there is no seal.
+	KeyRows(ctx context.Context, f KeyFilter) (rows []KeyRow, seal []byte, err error)
+	// KeyActive is KeyRows for the active key of format, which writ reads
+	// at every issuance: engines make it cheap (SQLite prepares it once).
+	KeyActive(ctx context.Context, format string) (rows []KeyRow, seal []byte, err error)
+	// KeyState returns the state of the key kid, or an error wrapping
+	// ErrNotFound.
+	KeyState(ctx context.Context, kid string) (string, error)
+	// KeyInsert inserts r, every column as given. It fails with an error
+	// wrapping ErrConflict when a key with r.KID exists, or when r is
+	// active and its format has an active key: at most one key per
+	// format is active, whatever the writers do.
+	KeyInsert(ctx context.Context, r KeyRow) error
+	// KeyUpdate writes the state, lifecycle times and MAC of r to the
+	// row r.KID, if that row is in state from (a compare-and-swap), and
+	// erases its private half unless keepPrivate is set. It fails with an
+	// error wrapping ErrConflict unless exactly that row changed, and, as
+	// KeyInsert, for a second active key of a format.
+	KeyUpdate(ctx context.Context, r KeyRow, from string, keepPrivate bool) error
+	// KeySetMAC sets the MAC of the row kid (nil: none), and nothing
+	// else. A missing row is not an error.
+	KeySetMAC(ctx context.Context, kid string, mac []byte) error
+
+	// MetaGet returns the value of the meta row name, or an error
+	// wrapping ErrNotFound.
+	MetaGet(ctx context.Context, name string) ([]byte, error)
+	// MetaPut sets the meta row name to value, creating it if need be.
+	MetaPut(ctx context.Context, name string, value []byte) error
+
+	// TokenInsertMany records tokens and events, for the issuer's group
+	// commit: engines prepare each statement once for all the rows.
+	TokenInsertMany(ctx context.Context, tokens []TokenRow, events []AuditRow) error
+	// TokenGet returns the token jti, without its status, or an error
+	// wrapping ErrNotFound.
+	TokenGet(ctx context.Context, jti string) (TokenRow, error)
+	// TokenList returns the tokens that f selects, newest first (by
+	// issuance, then by insertion), each with its status at f.At (see
+	// TokenRow.Status), at most f.Limit of them.
+	TokenList(ctx context.Context, f TokenFilter) ([]TokenRow, error)
+	// TokenSubjectKnown reports whether any token was issued to subject.
+	TokenSubjectKnown(ctx context.Context, subject string) (bool, error)
+	// TokenLastExpiry returns the latest expiry of the tokens signed by
+	// the key kid; ok is false when it signed none.
+	TokenLastExpiry(ctx context.Context, kid string) (exp int64, ok bool, err error)
+
+	// RevocationInsert inserts r with the next sequence number, which it
+	// returns (r.Seq is ignored). A list holds one entry per token and
+	// per key: a second fails with an error wrapping ErrConflict.
+	RevocationInsert(ctx context.Context, r RevocationRow) (seq int64, err error)
+	// RevocationGet returns the entry of kind RevokeToken or RevokeKey
+	// for value, or an error wrapping ErrNotFound.
+	RevocationGet(ctx context.Context, kind, value string) (RevocationRow, error)
+	// RevocationDelete deletes the entry seq. The sequence never goes
+	// back: no later entry gets its number.
+	RevocationDelete(ctx context.Context, seq int64) error
+	// RevocationEach calls fn with each entry that f selects, in sequence
+	// order, stopping at fn's first error, which it returns. fn must not
+	// keep r, which the next call reuses.
+	RevocationEach(ctx context.Context, f RevocationFilter, fn func(r *RevocationRow) error) error
+	// RevocationHead returns the last sequence number given out (0
+	// before any), whether or not its entry was deleted since, and the
+	// value of the meta row MetaRevocationEpoch.
+	RevocationHead(ctx context.Context) (seq int64, epoch []byte, err error)
+	// RevocationCovers reports whether an entry in force at the time at
+	// revokes a token: an entry of its jti that takes effect by then, one
+	// of its subject with an IssuedBefore after issuedAt, or one of its
+	// key. TokenList computes TokenRow.Status by the same rule.
+	RevocationCovers(ctx context.Context, at int64, jti, subject, kid string, issuedAt int64) (bool, error)
+	// RevocationPrune deletes the entries that expired before cutoff and
+	// returns how many of them were token entries and how many others.
+	// It leaves the packed token entries as they are.
+	RevocationPrune(ctx context.Context, cutoff int64) (tokens, others int64, err error)
+
+	// The token entries again, packed by package revocation into records
+	// of a fixed size held in chunks, kept in step with the entries in the
+	// same transactions: a verifier loads a million of them from a
+	// thousand rows. The engine treats records as bytes.
+
+	// PackedAppend appends record to the last chunk, or starts a chunk
+	// when there is none or the last holds chunkSize bytes or more.
+	PackedAppend(ctx context.Context, record []byte, chunkSize int) error
+	// PackedReplace replaces every chunk with chunks, in order.
+	PackedReplace(ctx context.Context, chunks [][]byte) error
+	// PackedSize returns the bytes that the chunks hold together.
+	PackedSize(ctx context.Context) (int64, error)
+	// PackedEach calls fn with each chunk in order, stopping at fn's
+	// first error, which it returns. chunk is valid only during the call:
+	// engines hand out their own buffer rather than a copy.
+	PackedEach(ctx context.Context, fn func(chunk []byte) error) error
+
+	// AuditInsert appends e to the audit log (e.ID is ignored; an empty
+	// Actor is recorded as "unknown").
+	AuditInsert(ctx context.Context, e AuditRow) error
+	// AuditList returns the newest f.Limit events that f selects, oldest
+	// first.
+	AuditList(ctx context.Context, f AuditFilter) ([]AuditRow, error)
+}
+
+// Unix is a time in unix seconds, or none (NULL) when Valid is false.
+type Unix struct {
+	Sec   int64
+	Valid bool
+}
+
+// At returns the time sec, valid.
+func At(sec int64) Unix { return Unix{Sec: sec, Valid: true} }
+
+// KeyRow is a row of the keyring, as stored.
+type KeyRow struct {
+	KID    string
+	Format string // jwt or paseto
+	Alg    string
+	State  string // next, active, retired, removed or compromised
+	Public []byte // PKIX DER
+	// Private is the private half in PKCS #8 DER, sealed with the master
+	// key; nil once the key stopped signing.
+	Private                                             []byte
+	Created                                             int64
+	Activated, Retired, Unpublish, Removed, Compromised Unix
+	// MAC binds the row to the master key (package keys); nil for a row
+	// of an older database that no keyring has bound yet.
+	MAC []byte
+}
+
+// KeyFilter selects key rows. Zero fields match every row.
+type KeyFilter struct {
+	KID    string
+	Format string
+	States []string // any of these
+	// Unbound selects only the rows without a MAC.
+	Unbound bool
+}
+
+// TokenRow is the record of an issued token.
+type TokenRow struct {
+	JTI, Format, KID, Subject, Name string
+	Scopes, Audience                string // space-separated
+	IssuedAt, ExpiresAt             int64
+	IssuedBy                        string
+	// Status, read by TokenList only: "revoked" when an entry in force
+	// covers the token (see Executor.RevocationCovers), else "expired"
+	// once its expiry is at or before the time asked about, else
+	// "active".
+	Status string
+}
+
+// TokenFilter selects tokens for TokenList. Zero fields match every token.
+type TokenFilter struct {
+	JTI, Subject, Name string
+	Status             string // active, expired or revoked
+	At                 int64  // the time of the statuses
+	Limit              int    // required: at most this many
+}
+
+// The kinds of revocation entries.
+const (
+	RevokeToken   = "token"   // one token, by jti
+	RevokeSubject = "subject" // the tokens of a subject issued before a time
+	RevokeKey     = "key"     // the tokens of a key
+)
+
+// RevocationRow is an entry of the revocation list.
+type RevocationRow struct {
+	Seq          int64
+	Kind         string // RevokeToken, RevokeSubject or RevokeKey
+	Value        string // jti, subject or kid
+	IssuedBefore Unix   // subject entries
+	EffectiveAt  int64
+	ExpiresAt    int64
+	Reason       string
+	Actor        string
+	CreatedAt    int64
+}
+
+// RevocationFilter selects entries. Zero fields match every entry.
+type RevocationFilter struct {
+	Kinds []string // any of these
+	Value string
+	// After selects the entries whose sequence number is above it.
+	After int64
+	// ExpiresFrom, when valid, selects the entries expiring at or after it.
+	ExpiresFrom Unix
+}
+
+// AuditRow is an event of the audit log.
+type AuditRow struct {
+	ID                                       int64
+	At                                       int64 // unix milliseconds
+	Actor, Action, Subject, JTI, KID, Detail string
+}
+
+// AuditFilter selects events. Zero fields match every event.
+type AuditFilter struct {
+	Subject, JTI string
+	Since        int64 // unix milliseconds
+	Limit        int   // required: the newest this many
 }

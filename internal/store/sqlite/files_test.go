@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -77,11 +77,11 @@ func fingerprint(t *testing.T, path string) string {
 // byte for byte as it was, with no -wal or -shm file beside it.
 func TestForeignFileRefused(t *testing.T) {
 	ctx := context.Background()
-	opens := map[string]func(string) (*sql.DB, error){
-		"Open":           func(p string) (*sql.DB, error) { return Open(ctx, p, false) },
-		"Open create":    func(p string) (*sql.DB, error) { return Open(ctx, p, true) },
-		"OpenForReading": func(p string) (*sql.DB, error) { return OpenForReading(ctx, p) },
-		"OpenReadOnly":   func(p string) (*sql.DB, error) { return OpenReadOnly(ctx, p) },
+	opens := map[string]func(string) (*DB, error){
+		"Open":           func(p string) (*DB, error) { return Open(ctx, p, false) },
+		"Open create":    func(p string) (*DB, error) { return Open(ctx, p, true) },
+		"OpenForReading": func(p string) (*DB, error) { return OpenForReading(ctx, p) },
+		"OpenReadOnly":   func(p string) (*DB, error) { return OpenReadOnly(ctx, p) },
 	}
 	files := map[string]func(t *testing.T, path string){
 		"sqlite": func(t *testing.T, path string) { foreignDatabase(t, path, "") },
@@ -168,10 +168,10 @@ func TestEmptyFile(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for name, open := range map[string]func() (*sql.DB, error){
-		"Open":           func() (*sql.DB, error) { return Open(ctx, path, false) },
-		"OpenForReading": func() (*sql.DB, error) { return OpenForReading(ctx, path) },
-		"OpenReadOnly":   func() (*sql.DB, error) { return OpenReadOnly(ctx, path) },
+	for name, open := range map[string]func() (*DB, error){
+		"Open":           func() (*DB, error) { return Open(ctx, path, false) },
+		"OpenForReading": func() (*DB, error) { return OpenForReading(ctx, path) },
+		"OpenReadOnly":   func() (*DB, error) { return OpenReadOnly(ctx, path) },
 	} {
 		if db, err := open(); !errors.Is(err, ErrNotWrit) {
 			t.Errorf("%s: %v, want ErrNotWrit", name, err)
@@ -218,9 +218,9 @@ func TestLegacyDatabase(t *testing.T) {
 	}
 
 	before := fingerprint(t, path)
-	for name, open := range map[string]func() (*sql.DB, error){
-		"OpenForReading": func() (*sql.DB, error) { return OpenForReading(ctx, path) },
-		"OpenReadOnly":   func() (*sql.DB, error) { return OpenReadOnly(ctx, path) },
+	for name, open := range map[string]func() (*DB, error){
+		"OpenForReading": func() (*DB, error) { return OpenForReading(ctx, path) },
+		"OpenReadOnly":   func() (*DB, error) { return OpenReadOnly(ctx, path) },
 	} {
 		db, err := open()
 		if err == nil {
@@ -239,27 +239,26 @@ func TestLegacyDatabase(t *testing.T) {
 		}
 	}
 
-	db, err = Open(ctx, path, false)
+	w, err := Open(ctx, path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var id int
-	if err := db.QueryRow(`PRAGMA application_id`).Scan(&id); err != nil || id != applicationID || version(t, db) != SchemaVersion() {
-		t.Errorf("after a writer: application_id %#x, version %d, %v", id, version(t, db), err)
+	if err := w.QueryRow(`PRAGMA application_id`).Scan(&id); err != nil || id != applicationID || version(t, w) != SchemaVersion() {
+		t.Errorf("after a writer: application_id %#x, version %d, %v", id, version(t, w), err)
 	}
-	db.Close()
+	w.Close()
 	// At the current schema, a legacy database is read as it is.
-	db, err = Open(ctx, path, false)
-	if err != nil {
+	if w, err = Open(ctx, path, false); err != nil {
 		t.Fatal(err)
 	}
-	db.Exec(`PRAGMA application_id = 0`)
-	db.Close()
+	w.Exec(`PRAGMA application_id = 0`)
+	w.Close()
 	before = fingerprint(t, path)
-	if db, err = OpenForReading(ctx, path); err != nil {
+	if w, err = OpenForReading(ctx, path); err != nil {
 		t.Fatalf("OpenForReading a legacy database: %v", err)
 	}
-	db.Close()
+	w.Close()
 	if after := fingerprint(t, path); after != before {
 		t.Error("OpenForReading wrote a legacy database")
 	}
@@ -271,9 +270,9 @@ func TestLegacyDatabase(t *testing.T) {
 // version, and write nothing to one they read.
 func TestReadersKeepLegacyDatabases(t *testing.T) {
 	ctx := context.Background()
-	readers := map[string]func(string) (*sql.DB, error){
-		"OpenForReading": func(p string) (*sql.DB, error) { return OpenForReading(ctx, p) },
-		"OpenReadOnly":   func(p string) (*sql.DB, error) { return OpenReadOnly(ctx, p) },
+	readers := map[string]func(string) (*DB, error){
+		"OpenForReading": func(p string) (*DB, error) { return OpenForReading(ctx, p) },
+		"OpenReadOnly":   func(p string) (*DB, error) { return OpenReadOnly(ctx, p) },
 	}
 	for v := 1; v <= SchemaVersion(); v++ {
 		for name, open := range readers {
@@ -454,7 +453,7 @@ func TestFileModesWithoutUmask(t *testing.T) {
 		t.Fatal(err)
 	}
 	backup := filepath.Join(dir, "backup.db")
-	if err := Backup(ctx, db, backup); err != nil {
+	if err := db.Backup(ctx, backup); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm", backup} {
@@ -482,9 +481,9 @@ func TestReadersRefuseLegacyLog(t *testing.T) {
 	if _, err := w.Exec(`CREATE TABLE foreign_data (x); INSERT INTO foreign_data VALUES (1)`); err != nil {
 		t.Fatal(err)
 	}
-	for name, open := range map[string]func(string) (*sql.DB, error){
-		"OpenForReading": func(p string) (*sql.DB, error) { return OpenForReading(ctx, p) },
-		"OpenReadOnly":   func(p string) (*sql.DB, error) { return OpenReadOnly(ctx, p) },
+	for name, open := range map[string]func(string) (*DB, error){
+		"OpenForReading": func(p string) (*DB, error) { return OpenForReading(ctx, p) },
+		"OpenReadOnly":   func(p string) (*DB, error) { return OpenReadOnly(ctx, p) },
 	} {
 		before := fingerprint(t, path)
 		db, err := open(path)

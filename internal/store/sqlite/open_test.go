@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -40,7 +40,9 @@ func TestOpenCreates(t *testing.T) {
 	}
 }
 
-func version(t *testing.T, db *sql.DB) int {
+func version(t *testing.T, db interface {
+	QueryRow(string, ...any) *sql.Row
+}) int {
 	t.Helper()
 	var v int
 	if err := db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
@@ -133,14 +135,14 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Errorf("read through the read-only handle: %d, %v", n, err)
 	}
 	_, err = ro.Exec(`INSERT INTO meta (name, value) VALUES ('write', x'01')`)
-	if !ReadOnly(err) {
+	if !IsReadOnly(err) {
 		t.Errorf("write through the read-only handle: %v, want a read-only error", err)
 	}
-	if err := Backup(ctx, ro, filepath.Join(filepath.Dir(path), "copy.db")); err != nil {
+	if err := ro.Backup(ctx, filepath.Join(filepath.Dir(path), "copy.db")); err != nil {
 		t.Errorf("backup through the read-only handle: %v", err)
 	}
 	ro.Close()
-	if ReadOnly(errors.New("attempt to write a readonly database")) || ReadOnly(nil) {
+	if IsReadOnly(errors.New("attempt to write a readonly database")) || IsReadOnly(nil) {
 		t.Error("ReadOnly recognises an error that is not SQLite's")
 	}
 
@@ -246,7 +248,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	}()
 	<-started
 	path := filepath.Join(dir, "backup.db")
-	err = Backup(ctx, db, path)
+	err = db.Backup(ctx, path)
 	close(stop)
 	written := <-done
 	if err != nil {
@@ -255,7 +257,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("backup file: %v, %v", fi, err)
 	}
-	if err := Backup(ctx, db, path); !errors.Is(err, os.ErrExist) {
+	if err := db.Backup(ctx, path); !errors.Is(err, os.ErrExist) {
 		t.Errorf("backup over an existing file: %v, want ErrExist", err)
 	}
 	copied, err := Open(ctx, path, false)
@@ -304,10 +306,10 @@ func TestBackupRestoredTwice(t *testing.T) {
 	}
 	defer db.Close()
 	backup := filepath.Join(dir, "backup.db")
-	if err := Backup(ctx, db, backup); err != nil {
+	if err := db.Backup(ctx, backup); err != nil {
 		t.Fatal(err)
 	}
-	epochOf := func(db *sql.DB) string {
+	epochOf := func(db *DB) string {
 		t.Helper()
 		var e []byte
 		if err := db.QueryRow(`SELECT value FROM meta WHERE name = 'revocation_epoch'`).Scan(&e); err != nil {

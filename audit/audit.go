@@ -1,0 +1,95 @@
+// Package audit is writ's record of who did what to its tokens and keys.
+//
+// Packages keys, issuer and revocation record each change in the audit log
+// in the transaction that makes it, naming its [Event.Actor] (checked with
+// [CheckActor] before anything changes) and its action ([Issue], [Revoke],
+// [KeyRotate], …). A [Log] lists the record back, as writ audit does; it
+// never holds a token or a secret.
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/text"
+)
+
+// Actions recorded in the log.
+const (
+	Issue         = "token.issue"
+	Revoke        = "token.revoke"
+	RevokeSubject = "subject.revoke"
+	Regenerate    = "token.regenerate"
+	KeyAdd        = "key.add"
+	KeyCompromise = "key.compromise"
+	KeyRevoke     = "key.revoke"
+	KeyRotate     = "key.rotate"
+	KeyRemove     = "key.remove"
+	Prune         = "revocations.prune"
+)
+
+// Event is one line of the audit log. It never holds a token or a secret.
+type Event struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Subject string    `json:"subject,omitempty"`
+	JTI     string    `json:"jti,omitempty"`
+	KID     string    `json:"kid,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// MaxActor is the longest actor, in bytes: "api:" and the admin's subject
+// (with escapes, see text.Escape) and jti, or "cli:" and a user name.
+const MaxActor = 1024
+
+// CheckActor returns nil when actor is fit for the log (plain text of at
+// most MaxActor bytes), else an error wrapping ErrNotPlain. The packages
+// that record changes check their actors with it before they change
+// anything.
+func CheckActor(actor string) error {
+	return text.Plain("actor", actor, MaxActor)
+}
+
+// Filter selects events. Zero fields match everything.
+type Filter struct {
+	Subject string
+	JTI     string
+	Since   time.Time
+	Limit   int // zero means 1000
+}
+
+// Log is the audit log in writ's database. It is safe for concurrent use.
+type Log struct {
+	store store.Executor
+}
+
+// NewLog returns the log of s, writ's storage as writ.Open opens it.
+func NewLog(s store.Executor) (*Log, error) {
+	if s == nil {
+		return nil, errors.New("audit: a store is required")
+	}
+	return &Log{store: s}, nil
+}
+
+// List returns the newest events that match f, up to f.Limit, oldest
+// first.
+func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	rows, err := l.store.AuditList(ctx, store.AuditFilter{Subject: f.Subject, JTI: f.JTI, Since: f.Since.UnixMilli(), Limit: f.Limit})
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	out := make([]Event, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Event{ID: r.ID, At: time.UnixMilli(r.At).UTC(), Actor: r.Actor, Action: r.Action,
+			Subject: r.Subject, JTI: r.JTI, KID: r.KID, Detail: r.Detail})
+	}
+	return out, nil
+}

@@ -1,0 +1,24 @@
+package writ
+
+import (
+	"github.com/writ-dev/writ/internal/fsperm"
+	"github.com/writ-dev/writ/internal/store"
+)
+
+var (
+	// ErrNoDatabase is returned by Open for a missing database when
+	// Config.Create is unset.
+	ErrNoDatabase = store.ErrNoDatabase
+	// ErrNewerSchema is returned by Open for a database written by a newer
+	// writ.
+	ErrNewerSchema = store.ErrNewerSchema
+	// ErrNotWritDatabase is returned by Open for a file that is not a writ
+	// database (another program's SQLite file, a file that is not SQLite,
+	// an empty file unless Config.Create is set). Open leaves it as it was.
+	ErrNotWritDatabase = store.ErrNotWrit
+	// ErrNotPrivate is returned by Open, to write a database, for a
+	// database file, or its -wal or -shm file, that others than its owner
+	// may read, or that another user owns; and by keys.ReadMasterKeyFile
+	// for such a master key file (keys.ErrNotPrivate is the same error).
+	ErrNotPrivate = fsperm.ErrNotPrivate
+)

@@ -1,0 +1,146 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] moves the schema from version i to i+1. Entries are only
+// ever appended.
+var migrations = []string{
+	// 1: keys and the issuance ledger.
+	`
+CREATE TABLE meta (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE keys (
+	kid          TEXT PRIMARY KEY,
+	format       TEXT NOT NULL CHECK (format IN ('jwt', 'paseto')),
+	alg          TEXT NOT NULL,
+	state        TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired', 'removed', 'compromised')),
+	public_key   BLOB NOT NULL,  -- PKIX DER
+	private_key  BLOB,           -- PKCS #8 DER sealed with the master key; NULL once it stops signing
+	created_at   INTEGER NOT NULL,
+	activated_at INTEGER,
+	retired_at   INTEGER,
+	unpublish_at INTEGER,        -- retired: when the last token it signed has expired
+	removed_at   INTEGER,
+	compromised_at INTEGER
+) STRICT;
+
+-- At most one signing key per format, whatever the writers do.
+CREATE UNIQUE INDEX keys_one_active ON keys (format) WHERE state = 'active';
+
+CREATE TABLE tokens (
+	jti        TEXT PRIMARY KEY,
+	format     TEXT NOT NULL,
+	kid        TEXT NOT NULL REFERENCES keys (kid),
+	subject    TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	scopes     TEXT NOT NULL,  -- space-separated
+	audience   TEXT NOT NULL,  -- space-separated
+	issued_at  INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	issued_by  TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX tokens_subject ON tokens (subject, issued_at);
+CREATE INDEX tokens_expires ON tokens (expires_at);
+`,
+	// 2: the revocation list and the audit log.
+	`
+-- Every row is one change; seq orders them and never goes back, so a
+-- verifier refreshes with "seq > the last one I saw".
+CREATE TABLE revocations (
+	seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind          TEXT NOT NULL CHECK (kind IN ('token', 'subject', 'key')),
+	value         TEXT NOT NULL,     -- jti, subject or kid
+	issued_before INTEGER,           -- subject: tokens issued before this (unix s)
+	effective_at  INTEGER NOT NULL,  -- token: later than created_at after a grace period
+	expires_at    INTEGER NOT NULL,  -- when every token it covers has expired
+	reason        TEXT NOT NULL,
+	actor         TEXT NOT NULL,
+	created_at    INTEGER NOT NULL
+) STRICT;
+
+-- A token or key is revoked once; revoking it again changes nothing.
+-- (One partial index per kind: SQLite uses a partial index only for
+-- queries that repeat its WHERE term.)
+CREATE UNIQUE INDEX revocations_token ON revocations (value) WHERE kind = 'token';
+CREATE UNIQUE INDEX revocations_key ON revocations (value) WHERE kind = 'key';
+CREATE INDEX revocations_subject ON revocations (value) WHERE kind = 'subject';
+CREATE INDEX revocations_expires ON revocations (expires_at);
+
+-- The token entries of revocations again, packed 24 bytes each (16 of
+-- token id, effective_at and expires_at as 32-bit big-endian) into chunks
+-- of up to 1024, kept in step in the same transactions: a verifier loads a
+-- million revoked tokens from a thousand rows instead of a million.
+CREATE TABLE revoked_tokens_packed (
+	chunk INTEGER PRIMARY KEY,
+	data  BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE audit (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	at      INTEGER NOT NULL,  -- unix ms
+	actor   TEXT NOT NULL,
+	action  TEXT NOT NULL,
+	subject TEXT NOT NULL DEFAULT '',
+	jti     TEXT NOT NULL DEFAULT '',
+	kid     TEXT NOT NULL DEFAULT '',
+	detail  TEXT NOT NULL DEFAULT ''
+) STRICT;
+
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_subject ON audit (subject, at);
+CREATE INDEX audit_jti ON audit (jti);
+`,
+	// 3: the revocation list's epoch, which a backup changes (see Backup).
+	`
+INSERT INTO meta (name, value) VALUES ('revocation_epoch', randomblob(16));
+`,
+	// 4: each key row bound to the master key by an HMAC (see package
+	// keys): NULL until a keyring holding the master key binds the rows
+	// of an older database, which only that keyring can do.
+	`
+ALTER TABLE keys ADD COLUMN mac BLOB;
+`,
+}
+
+// SchemaVersion is the schema version this writ writes.
+func SchemaVersion() int { return len(migrations) }
+
+// migrate brings the schema to the current version and marks the database
+// as writ's (PRAGMA application_id), in one transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var version, id int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&id); err != nil {
+		return err
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("%w: version %d, this writ knows up to %d", ErrNewerSchema, version, len(migrations))
+	}
+	if version == len(migrations) && id == applicationID {
+		return nil
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate schema to version %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", len(migrations), applicationID)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

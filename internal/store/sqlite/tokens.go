@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/writ-dev/writ/internal/store"
+)
+
+const insertToken = `INSERT INTO tokens
+	(jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// TokenInsertMany prepares the insert of a token and of an audit event
+// once for all the rows: parsing the statements for each token was a tenth
+// of the issuer's CPU.
+func (e *executor) TokenInsertMany(ctx context.Context, tokens []store.TokenRow, events []store.AuditRow) error {
+	return e.inTx(ctx, func(e *executor) error {
+		if len(tokens) > 0 {
+			insert, err := e.q.PrepareContext(ctx, insertToken)
+			if err != nil {
+				return err
+			}
+			defer insert.Close()
+			for _, t := range tokens {
+				_, err := insert.ExecContext(ctx, t.JTI, t.Format, t.KID, t.Subject, t.Name, t.Scopes, t.Audience, t.IssuedAt, t.ExpiresAt, t.IssuedBy)
+				if err != nil {
+					return err
+				}
+			}
+		}
+		if len(events) > 0 {
+			insert, err := e.q.PrepareContext(ctx, insertEvent)
+			if err != nil {
+				return err
+			}
+			defer insert.Close()
+			for _, ev := range events {
+				if _, err := insert.ExecContext(ctx, eventValues(ev)...); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (e *executor) TokenGet(ctx context.Context, jti string) (store.TokenRow, error) {
+	t := store.TokenRow{JTI: jti}
+	err := e.q.QueryRowContext(ctx, `SELECT format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens WHERE jti = ?`, jti).
+		Scan(&t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.TokenRow{}, fmt.Errorf("token %q: %w", jti, store.ErrNotFound)
+	}
+	return t, err
+}
+
+// statusColumn computes a token's status at the time bound to ?1 (the
+// first argument: the later plain ? are numbered from 2), as
+// RevocationCovers does for one token.
+const statusColumn = `CASE
+	WHEN EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'token' AND r.value = t.jti AND r.effective_at <= ?1)
+	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'subject' AND r.value = t.subject AND r.issued_before > t.issued_at)
+	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'key' AND r.value = t.kid) THEN 'revoked'
+	WHEN t.expires_at <= ?1 THEN 'expired'
+	ELSE 'active' END`
+
+// TokenList computes the status in the query, so that the limit counts
+// the tokens that match it.
+func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
+	where := `1 = 1`
+	args := []any{f.At}
+	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"status", f.Status}} {
+		if c.value != "" {
+			where += ` AND ` + c.column + ` = ?`
+			args = append(args, c.value)
+		}
+	}
+	q := `SELECT jti, status, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM
+		(SELECT t.*, t.rowid AS row, ` + statusColumn + ` AS status FROM tokens t)
+		WHERE ` + where + ` ORDER BY issued_at DESC, row DESC LIMIT ?`
+	rows, err := e.q.QueryContext(ctx, q, append(args, f.Limit)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.TokenRow
+	for rows.Next() {
+		var t store.TokenRow
+		if err := rows.Scan(&t.JTI, &t.Status, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (e *executor) TokenSubjectKnown(ctx context.Context, subject string) (bool, error) {
+	var n int
+	err := e.q.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE subject = ?`, subject).Scan(&n)
+	return n > 0, err
+}
+
+func (e *executor) TokenLastExpiry(ctx context.Context, kid string) (int64, bool, error) {
+	var exp sql.NullInt64
+	err := e.q.QueryRowContext(ctx, `SELECT max(expires_at) FROM tokens WHERE kid = ?`, kid).Scan(&exp)
+	return exp.Int64, exp.Valid, err
+}

@@ -1,0 +1,26 @@
+package issuer
+
+import (
+	"errors"
+
+	"github.com/writ-dev/writ/revocation"
+)
+
+var (
+	// ErrRequest reports an issuance request that breaks a rule: a missing
+	// subject or audience, a malformed scope, a subject or name that is not
+	// plain text (control, invisible or line-breaking characters), a
+	// lifetime above the maximum, a token too large.
+	ErrRequest = errors.New("invalid token request")
+	// ErrTooLarge reports a request whose token would be longer than
+	// verifier.MaxTokenSize, which every verifier refuses. It comes wrapped
+	// with ErrRequest.
+	ErrTooLarge = errors.New("token too large")
+	// ErrUnknownToken is returned for a jti that was never issued here. It
+	// is revocation.ErrUnknownToken: one idea, one value.
+	ErrUnknownToken = revocation.ErrUnknownToken
+)
+
+// errKeyWithdrawn is the outcome of a record whose token was signed by a
+// key that may no longer sign: compromised, or removed, since it was read.
+var errKeyWithdrawn = errors.New("issuer: the signing key was withdrawn")

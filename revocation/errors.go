@@ -1,0 +1,26 @@
+package revocation
+
+import "errors"
+
+var (
+	// ErrUnknownToken: no token with that jti was issued from this
+	// database. issuer.ErrUnknownToken is the same error.
+	ErrUnknownToken = errors.New("unknown token")
+	// ErrUnknownSubject: no token was ever issued to that subject.
+	ErrUnknownSubject = errors.New("unknown subject")
+	// ErrUnknownKey: the keyring holds no key with that kid.
+	// keys.ErrUnknownKey is the same error.
+	ErrUnknownKey = errors.New("unknown key")
+	// ErrInvalid: a malformed jti, subject, kid or option.
+	ErrInvalid = errors.New("invalid revocation")
+	// ErrGraceBeyondExpiry: a grace period that would end after the token
+	// expires. It comes wrapped with ErrInvalid.
+	ErrGraceBeyondExpiry = errors.New("grace period ends after the token expires")
+	// ErrStale: a Snapshot told to fail closed has not refreshed within
+	// its bound.
+	ErrStale = errors.New("revocation data too stale")
+	// ErrAhead is returned by Changes for a sequence number beyond the
+	// list's: the list is not the one the reader followed (a database
+	// restored from a backup). The reader reads the whole list again.
+	ErrAhead = errors.New("revocation: the reader is ahead of the list")
+)
