@@ -89,6 +89,42 @@ func CheckIntegrity(tb testing.TB, db *sqlite.DB) {
 	}
 }
 
+// Schema describes the file at path as SQLite has it, without writing it:
+// its schema version, application id and every table, index and trigger
+// with the SQL that made it.
+func Schema(tb testing.TB, path string) string {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var version, id int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.QueryRow(`PRAGMA application_id`).Scan(&id); err != nil {
+		tb.Fatal(err)
+	}
+	b := fmt.Appendf(nil, "user_version %d, application_id %#x\n", version, id)
+	rows, err := db.Query(`SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema ORDER BY type, name`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var typ, name, table, stmt string
+		if err := rows.Scan(&typ, &name, &table, &stmt); err != nil {
+			tb.Fatal(err)
+		}
+		b = fmt.Appendf(b, "%s %s on %s: %s\n", typ, name, table, stmt)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
 // Where selects rows: each column equal to its value. Empty selects all.
 type Where map[string]any
 

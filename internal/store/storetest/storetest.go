@@ -1,0 +1,795 @@
+// Package storetest is the conformance suite of the storage contract:
+// every engine's tests call [Exercise], so that the rules in packages
+// keys, issuer, revocation and audit meet the same behaviour on each.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/writ-dev/writ/internal/store"
+)
+
+// Exercise runs the suite, each test on a new, empty database from
+// newStore (at the current schema, closed by the engine's test helpers or
+// when tb ends).
+func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
+	for _, tc := range []struct {
+		name string
+		test func(t *testing.T, s store.Store)
+	}{
+		{"Meta", testMeta},
+		{"KeyInsert", testKeyInsert},
+		{"KeyUpdate", testKeyUpdate},
+		{"KeyRows", testKeyRows},
+		{"Tokens", testTokens},
+		{"TokenStatus", testTokenStatus},
+		{"Revocations", testRevocations},
+		{"RevocationChanges", testRevocationChanges},
+		{"RevocationPrune", testRevocationPrune},
+		{"Packed", testPacked},
+		{"Audit", testAudit},
+		{"Transactions", testTransactions},
+		{"ReadSnapshot", testReadSnapshot},
+		{"CompromiseAtomic", testCompromiseAtomic},
+		{"RegenerateAtomic", testRegenerateAtomic},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+func check(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testMeta(t *testing.T, s store.Store) {
+	if _, err := s.MetaGet(ctx, "probe"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MetaGet of a missing row: %v, want ErrNotFound", err)
+	}
+	for _, v := range [][]byte{{1, 2}, {3}} {
+		check(t, s.MetaPut(ctx, "probe", v))
+		if got, err := s.MetaGet(ctx, "probe"); err != nil || !bytes.Equal(got, v) {
+			t.Errorf("MetaGet after MetaPut(%x) = %x, %v", v, got, err)
+		}
+	}
+	if _, epoch, err := s.RevocationHead(ctx); err != nil || len(epoch) == 0 {
+		t.Errorf("a new database's epoch: %x, %v; want one", epoch, err)
+	}
+}
+
+// key returns a row of a key that the suite makes up.
+func key(kid, format, state string, created int64) store.KeyRow {
+	r := store.KeyRow{KID: kid, Format: format, Alg: "EdDSA", State: state, Public: []byte("pub " + kid), Created: created, MAC: []byte("mac " + kid)}
+	if state == "next" || state == "active" {
+		r.Private = []byte("sealed " + kid)
+	}
+	if state == "active" {
+		r.Activated = store.At(created)
+	}
+	if format == "paseto" {
+		r.Alg = "v4.public"
+	}
+	return r
+}
+
+func keyRow(t *testing.T, x store.Executor, kid string) store.KeyRow {
+	t.Helper()
+	rows, _, err := x.KeyRows(ctx, store.KeyFilter{KID: kid})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("KeyRows(%s): %d rows, %v", kid, len(rows), err)
+	}
+	return rows[0]
+}
+
+func testKeyInsert(t *testing.T, s store.Store) {
+	a := key("a", "jwt", "active", 100)
+	a.Retired, a.Unpublish, a.Removed, a.Compromised = store.At(1), store.At(2), store.At(3), store.At(4)
+	check(t, s.KeyInsert(ctx, a))
+	if got := keyRow(t, s, "a"); !keysEqual(got, a) {
+		t.Errorf("row read back %+v, want %+v", got, a)
+	}
+	if err := s.KeyInsert(ctx, key("b", "jwt", "active", 101)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second active JWT key: %v, want ErrConflict", err)
+	}
+	if err := s.KeyInsert(ctx, key("a", "jwt", "next", 102)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second row of kid a: %v, want ErrConflict", err)
+	}
+	check(t, s.KeyInsert(ctx, key("c", "paseto", "active", 103))) // one per format
+	check(t, s.KeyInsert(ctx, key("d", "jwt", "next", 104)))
+	unbound := key("e", "jwt", "retired", 105)
+	unbound.MAC = nil
+	check(t, s.KeyInsert(ctx, unbound))
+	if got := keyRow(t, s, "e"); got.MAC != nil || got.Private != nil || got.Activated.Valid {
+		t.Errorf("row without MAC, private half or activation read back as %+v", got)
+	}
+	if state, err := s.KeyState(ctx, "d"); err != nil || state != "next" {
+		t.Errorf("KeyState(d) = %q, %v", state, err)
+	}
+	if _, err := s.KeyState(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("KeyState of a missing key: %v, want ErrNotFound", err)
+	}
+}
+
+func keysEqual(a, b store.KeyRow) bool {
+	return a.KID == b.KID && a.Format == b.Format && a.Alg == b.Alg && a.State == b.State && bytes.Equal(a.Public, b.Public) &&
+		bytes.Equal(a.Private, b.Private) && a.Created == b.Created && a.Activated == b.Activated && a.Retired == b.Retired &&
+		a.Unpublish == b.Unpublish && a.Removed == b.Removed && a.Compromised == b.Compromised && bytes.Equal(a.MAC, b.MAC)
+}
+
+func testKeyUpdate(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("a", "jwt", "active", 100)))
+	check(t, s.KeyInsert(ctx, key("n", "jwt", "next", 101)))
+	a := keyRow(t, s, "a")
+	a.State, a.Retired, a.Unpublish, a.MAC = "retired", store.At(200), store.At(300), []byte("mac 2")
+	check(t, s.KeyUpdate(ctx, a, "active", false))
+	if got := keyRow(t, s, "a"); !keysEqual(got, store.KeyRow{KID: "a", Format: "jwt", Alg: "EdDSA", State: "retired", Public: a.Public,
+		Created: 100, Activated: store.At(100), Retired: store.At(200), Unpublish: store.At(300), MAC: []byte("mac 2")}) {
+		t.Errorf("after the update %+v: the private half erased, the rest as written", got)
+	}
+	// Compare-and-swap: the row is no longer active.
+	a.State = "removed"
+	if err := s.KeyUpdate(ctx, a, "active", false); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("update from a state the row is not in: %v, want ErrConflict", err)
+	}
+	if err := s.KeyUpdate(ctx, store.KeyRow{KID: "nope", State: "retired"}, "active", false); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("update of a missing row: %v, want ErrConflict", err)
+	}
+	n := keyRow(t, s, "n")
+	n.State, n.Activated = "active", store.At(201)
+	check(t, s.KeyUpdate(ctx, n, "next", true))
+	if got := keyRow(t, s, "n"); !bytes.Equal(got.Private, []byte("sealed n")) || got.State != "active" {
+		t.Errorf("next key activated keeping its private half: %+v", got)
+	}
+	// At most one active key per format, whatever the writers do.
+	check(t, s.KeyInsert(ctx, key("m", "jwt", "next", 102)))
+	m := keyRow(t, s, "m")
+	m.State = "active"
+	if err := s.KeyUpdate(ctx, m, "next", true); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second active key by update: %v, want ErrConflict", err)
+	}
+	check(t, s.KeySetMAC(ctx, "m", nil))
+	if got := keyRow(t, s, "m"); got.MAC != nil || got.State != "next" {
+		t.Errorf("after KeySetMAC(nil): %+v", got)
+	}
+	check(t, s.KeySetMAC(ctx, "m", []byte("mac m2")))
+	if got := keyRow(t, s, "m"); !bytes.Equal(got.MAC, []byte("mac m2")) {
+		t.Errorf("after KeySetMAC: %x", got.MAC)
+	}
+}
+
+func testKeyRows(t *testing.T, s store.Store) {
+	if rows, seal, err := s.KeyRows(ctx, store.KeyFilter{}); err != nil || len(rows) != 0 || seal != nil {
+		t.Errorf("KeyRows of an empty keyring: %v, %x, %v", rows, seal, err)
+	}
+	check(t, s.MetaPut(ctx, store.MetaKeySeal, []byte("seal 1")))
+	// Inserted out of creation order: rows come oldest first, then by
+	// insertion.
+	for _, r := range []store.KeyRow{key("b", "jwt", "next", 200), key("a", "jwt", "active", 100), key("c", "paseto", "next", 200), key("d", "jwt", "retired", 50)} {
+		check(t, s.KeyInsert(ctx, r))
+	}
+	check(t, s.KeySetMAC(ctx, "d", nil))
+	for _, tc := range []struct {
+		f    store.KeyFilter
+		want []string
+	}{
+		{store.KeyFilter{}, []string{"d", "a", "b", "c"}},
+		{store.KeyFilter{KID: "b"}, []string{"b"}},
+		{store.KeyFilter{Format: "jwt"}, []string{"d", "a", "b"}},
+		{store.KeyFilter{States: []string{"next", "active"}}, []string{"a", "b", "c"}},
+		{store.KeyFilter{Format: "jwt", States: []string{"next"}}, []string{"b"}},
+		{store.KeyFilter{Unbound: true}, []string{"d"}},
+		{store.KeyFilter{KID: "nope"}, nil},
+	} {
+		rows, seal, err := s.KeyRows(ctx, tc.f)
+		check(t, err)
+		var kids []string
+		for _, r := range rows {
+			kids = append(kids, r.KID)
+		}
+		if !slices.Equal(kids, tc.want) {
+			t.Errorf("KeyRows(%+v) = %v, want %v", tc.f, kids, tc.want)
+		}
+		if wantSeal := len(tc.want) > 0; wantSeal != bytes.Equal(seal, []byte("seal 1")) || !wantSeal && seal != nil {
+			t.Errorf("KeyRows(%+v) read the seal %q", tc.f, seal)
+		}
+	}
+	for _, f := range []string{"jwt", "paseto"} {
+		rows, seal, err := s.KeyActive(ctx, f)
+		check(t, err)
+		if f == "jwt" && (len(rows) != 1 || rows[0].KID != "a" || !bytes.Equal(seal, []byte("seal 1"))) ||
+			f == "paseto" && (len(rows) != 0 || seal != nil) {
+			t.Errorf("KeyActive(%s) = %v, %q", f, rows, seal)
+		}
+	}
+}
+
+// token returns the record of a token that the suite makes up.
+func token(jti, subject, kid string, iat, exp int64) store.TokenRow {
+	return store.TokenRow{JTI: jti, Format: "jwt", KID: kid, Subject: subject, Name: subject + " token",
+		Scopes: "read write", Audience: "api", IssuedAt: iat, ExpiresAt: exp, IssuedBy: "suite"}
+}
+
+func tokenIDs(rows []store.TokenRow) []string {
+	var ids []string
+	for _, r := range rows {
+		ids = append(ids, r.JTI)
+	}
+	return ids
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
+	check(t, s.KeyInsert(ctx, key("k2", "paseto", "active", 1)))
+	toks := []store.TokenRow{token("t1", "alice", "k1", 100, 1000), token("t2", "alice", "k2", 100, 2000), token("t3", "bob", "k1", 200, 1500)}
+	var events []store.AuditRow
+	for _, tk := range toks {
+		events = append(events, store.AuditRow{At: tk.IssuedAt * 1000, Actor: "suite", Action: "token.issue", Subject: tk.Subject, JTI: tk.JTI, KID: tk.KID})
+	}
+	check(t, s.TokenInsertMany(ctx, toks, events))
+	check(t, s.TokenInsertMany(ctx, nil, nil))
+	got, err := s.TokenGet(ctx, "t2")
+	if err != nil || got != toks[1] {
+		t.Errorf("TokenGet(t2) = %+v, %v; want %+v", got, err, toks[1])
+	}
+	if _, err := s.TokenGet(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TokenGet of a missing token: %v, want ErrNotFound", err)
+	}
+	if err := s.TokenInsertMany(ctx, []store.TokenRow{token("t1", "carol", "k1", 300, 400)}, nil); err == nil {
+		t.Error("a second record of t1 accepted")
+	}
+	for _, tc := range []struct {
+		f    store.TokenFilter
+		want []string
+	}{
+		{store.TokenFilter{Limit: 10}, []string{"t3", "t2", "t1"}}, // newest first, then the last inserted
+		{store.TokenFilter{Limit: 2}, []string{"t3", "t2"}},
+		{store.TokenFilter{Subject: "alice", Limit: 10}, []string{"t2", "t1"}},
+		{store.TokenFilter{Name: "bob token", Limit: 10}, []string{"t3"}},
+		{store.TokenFilter{JTI: "t1", Limit: 10}, []string{"t1"}},
+	} {
+		rows, err := s.TokenList(ctx, tc.f)
+		check(t, err)
+		if ids := tokenIDs(rows); !slices.Equal(ids, tc.want) {
+			t.Errorf("TokenList(%+v) = %v, want %v", tc.f, ids, tc.want)
+		}
+	}
+	for subject, want := range map[string]bool{"alice": true, "nobody": false} {
+		if known, err := s.TokenSubjectKnown(ctx, subject); err != nil || known != want {
+			t.Errorf("TokenSubjectKnown(%s) = %v, %v", subject, known, err)
+		}
+	}
+	for kid, want := range map[string]int64{"k1": 1500, "k2": 2000, "k3": 0} {
+		if exp, ok, err := s.TokenLastExpiry(ctx, kid); err != nil || exp != want || ok != (want != 0) {
+			t.Errorf("TokenLastExpiry(%s) = %d, %v, %v; want %d", kid, exp, ok, err, want)
+		}
+	}
+	if log, err := s.AuditList(ctx, store.AuditFilter{Limit: 10}); err != nil || len(log) != 3 || log[0].JTI != "t1" {
+		t.Errorf("the events recorded with the tokens: %+v, %v", log, err)
+	}
+}
+
+func testTokenStatus(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
+	check(t, s.KeyInsert(ctx, key("k2", "jwt", "retired", 1)))
+	toks := []store.TokenRow{
+		token("by-jti", "alice", "k1", 100, 1000),
+		token("by-jti-later", "alice", "k1", 100, 1000), // its revocation takes effect at 600
+		token("by-subject", "bob", "k1", 100, 1000),
+		token("bob-after", "bob", "k1", 300, 1000), // issued after the cut-off
+		token("by-key", "carol", "k2", 100, 1000),
+		token("expired", "dave", "k1", 100, 400),
+		token("active", "dave", "k1", 100, 1000),
+	}
+	check(t, s.TokenInsertMany(ctx, toks, nil))
+	for _, r := range []store.RevocationRow{
+		{Kind: store.RevokeToken, Value: "by-jti", EffectiveAt: 200, ExpiresAt: 1000},
+		{Kind: store.RevokeToken, Value: "by-jti-later", EffectiveAt: 600, ExpiresAt: 1000},
+		{Kind: store.RevokeSubject, Value: "bob", IssuedBefore: store.At(200), EffectiveAt: 200, ExpiresAt: 5000},
+		{Kind: store.RevokeKey, Value: "k2", EffectiveAt: 200, ExpiresAt: 5000},
+	} {
+		_, err := s.RevocationInsert(ctx, r)
+		check(t, err)
+	}
+	want := map[string]string{"by-jti": "revoked", "by-jti-later": "active", "by-subject": "revoked", "bob-after": "active",
+		"by-key": "revoked", "expired": "expired", "active": "active"}
+	rows, err := s.TokenList(ctx, store.TokenFilter{At: 500, Limit: 100})
+	check(t, err)
+	for _, r := range rows {
+		if r.Status != want[r.JTI] {
+			t.Errorf("%s at 500: %s, want %s", r.JTI, r.Status, want[r.JTI])
+		}
+		covered, err := s.RevocationCovers(ctx, 500, r.JTI, r.Subject, r.KID, r.IssuedAt)
+		if err != nil || covered != (want[r.JTI] == "revoked") {
+			t.Errorf("RevocationCovers(%s) at 500 = %v, %v; TokenList says %s", r.JTI, covered, err, r.Status)
+		}
+	}
+	// The status filter is part of the query: the limit counts matches.
+	for status, n := range map[string]int{"revoked": 3, "expired": 1, "active": 3} {
+		rows, err := s.TokenList(ctx, store.TokenFilter{At: 500, Status: status, Limit: 100})
+		check(t, err)
+		if len(rows) != n {
+			t.Errorf("TokenList(status %s) = %v, want %d", status, tokenIDs(rows), n)
+		}
+		if rows, err := s.TokenList(ctx, store.TokenFilter{At: 500, Status: status, Limit: 1}); err != nil || len(rows) != 1 || rows[0].Status != status {
+			t.Errorf("TokenList(status %s, limit 1) = %+v, %v", status, rows, err)
+		}
+	}
+	if rows, err := s.TokenList(ctx, store.TokenFilter{At: 700, JTI: "by-jti-later", Limit: 1}); err != nil || len(rows) != 1 || rows[0].Status != "revoked" {
+		t.Errorf("by-jti-later at 700: %+v, %v; want revoked", rows, err)
+	}
+}
+
+func testRevocations(t *testing.T, s store.Store) {
+	if seq, _, err := s.RevocationHead(ctx); err != nil || seq != 0 {
+		t.Errorf("RevocationHead of an empty list: %d, %v", seq, err)
+	}
+	entries := []store.RevocationRow{
+		{Kind: store.RevokeToken, Value: "t1", EffectiveAt: 10, ExpiresAt: 100, Reason: "leaked", Actor: "admin", CreatedAt: 10},
+		{Kind: store.RevokeSubject, Value: "alice", IssuedBefore: store.At(20), EffectiveAt: 20, ExpiresAt: 200, CreatedAt: 20},
+		{Kind: store.RevokeKey, Value: "k1", EffectiveAt: 30, ExpiresAt: 300, CreatedAt: 30},
+		{Kind: store.RevokeSubject, Value: "alice", IssuedBefore: store.At(40), EffectiveAt: 40, ExpiresAt: 400, CreatedAt: 40},
+	}
+	for i, e := range entries {
+		seq, err := s.RevocationInsert(ctx, e)
+		check(t, err)
+		if seq != int64(i+1) {
+			t.Errorf("entry %d got seq %d", i, seq)
+		}
+		entries[i].Seq = seq
+	}
+	for _, dup := range []store.RevocationRow{entries[0], entries[2]} {
+		if _, err := s.RevocationInsert(ctx, dup); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("a second %s entry for %s: %v, want ErrConflict", dup.Kind, dup.Value, err)
+		}
+	}
+	for _, e := range []store.RevocationRow{entries[0], entries[2]} {
+		if got, err := s.RevocationGet(ctx, e.Kind, e.Value); err != nil || got != e {
+			t.Errorf("RevocationGet(%s, %s) = %+v, %v; want %+v", e.Kind, e.Value, got, err, e)
+		}
+	}
+	for _, kv := range [][2]string{{store.RevokeToken, "k1"}, {store.RevokeKey, "t1"}, {store.RevokeToken, "nope"}} {
+		if _, err := s.RevocationGet(ctx, kv[0], kv[1]); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RevocationGet(%s, %s): %v, want ErrNotFound", kv[0], kv[1], err)
+		}
+	}
+	check(t, s.RevocationDelete(ctx, entries[0].Seq))
+	if _, err := s.RevocationGet(ctx, store.RevokeToken, "t1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RevocationGet after RevocationDelete: %v", err)
+	}
+	// The sequence never goes back: a deleted entry's number is not
+	// given again.
+	again := entries[0]
+	again.EffectiveAt = 5
+	seq, err := s.RevocationInsert(ctx, again)
+	if err != nil || seq != 5 {
+		t.Errorf("entry after a deletion: seq %d, %v; want 5", seq, err)
+	}
+	if head, _, err := s.RevocationHead(ctx); err != nil || head != 5 {
+		t.Errorf("RevocationHead = %d, %v; want 5", head, err)
+	}
+	check(t, s.RevocationDelete(ctx, 5))
+	if head, _, err := s.RevocationHead(ctx); err != nil || head != 5 {
+		t.Errorf("RevocationHead after deleting the last entry = %d, %v; want 5 still", head, err)
+	}
+}
+
+// seqs lists the entries that f selects, by sequence number.
+func seqs(t *testing.T, x store.Executor, f store.RevocationFilter) []int64 {
+	t.Helper()
+	var out []int64
+	check(t, x.RevocationEach(ctx, f, func(r *store.RevocationRow) error {
+		out = append(out, r.Seq)
+		return nil
+	}))
+	return out
+}
+
+func testRevocationChanges(t *testing.T, s store.Store) {
+	for i, r := range []store.RevocationRow{
+		{Kind: store.RevokeToken, Value: "t1", EffectiveAt: 1, ExpiresAt: 100},
+		{Kind: store.RevokeSubject, Value: "alice", IssuedBefore: store.At(2), EffectiveAt: 2, ExpiresAt: 50},
+		{Kind: store.RevokeKey, Value: "k1", EffectiveAt: 3, ExpiresAt: 300},
+		{Kind: store.RevokeToken, Value: "t2", EffectiveAt: 4, ExpiresAt: 40},
+		{Kind: store.RevokeSubject, Value: "alice", IssuedBefore: store.At(5), EffectiveAt: 5, ExpiresAt: 500},
+	} {
+		if seq, err := s.RevocationInsert(ctx, r); err != nil || seq != int64(i+1) {
+			t.Fatalf("insert %d: seq %d, %v", i, seq, err)
+		}
+	}
+	for _, tc := range []struct {
+		f    store.RevocationFilter
+		want []int64
+	}{
+		{store.RevocationFilter{}, []int64{1, 2, 3, 4, 5}},
+		{store.RevocationFilter{After: 3}, []int64{4, 5}},
+		{store.RevocationFilter{Kinds: []string{store.RevokeSubject, store.RevokeKey}}, []int64{2, 3, 5}},
+		{store.RevocationFilter{Kinds: []string{store.RevokeToken}}, []int64{1, 4}},
+		{store.RevocationFilter{Value: "alice"}, []int64{2, 5}},
+		{store.RevocationFilter{ExpiresFrom: store.At(100)}, []int64{1, 3, 5}},
+		{store.RevocationFilter{ExpiresFrom: store.At(100), After: 1, Kinds: []string{store.RevokeSubject}}, []int64{5}},
+	} {
+		if got := seqs(t, s, tc.f); !slices.Equal(got, tc.want) {
+			t.Errorf("RevocationEach(%+v) = %v, want %v", tc.f, got, tc.want)
+		}
+	}
+	stop := errors.New("stop")
+	n := 0
+	err := s.RevocationEach(ctx, store.RevocationFilter{}, func(*store.RevocationRow) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("RevocationEach stopped by its function: %v after %d", err, n)
+	}
+	var subject store.RevocationRow
+	check(t, s.RevocationEach(ctx, store.RevocationFilter{After: 1, Kinds: []string{store.RevokeSubject}}, func(r *store.RevocationRow) error {
+		if r.Seq == 2 {
+			subject = *r
+		}
+		return nil
+	}))
+	if subject.IssuedBefore != store.At(2) || subject.Value != "alice" {
+		t.Errorf("subject entry read back as %+v", subject)
+	}
+}
+
+func testRevocationPrune(t *testing.T, s store.Store) {
+	for _, r := range []store.RevocationRow{
+		{Kind: store.RevokeToken, Value: "t1", ExpiresAt: 10},
+		{Kind: store.RevokeToken, Value: "t2", ExpiresAt: 100},
+		{Kind: store.RevokeSubject, Value: "alice", ExpiresAt: 10},
+		{Kind: store.RevokeKey, Value: "k1", ExpiresAt: 99},
+		{Kind: store.RevokeKey, Value: "k2", ExpiresAt: 1000},
+	} {
+		_, err := s.RevocationInsert(ctx, r)
+		check(t, err)
+	}
+	check(t, s.PackedAppend(ctx, []byte("packed"), 1024))
+	tokens, others, err := s.RevocationPrune(ctx, 100)
+	if err != nil || tokens != 1 || others != 2 {
+		t.Errorf("RevocationPrune(100) = %d tokens, %d others, %v; want 1 and 2 (expired before 100)", tokens, others, err)
+	}
+	if got := seqs(t, s, store.RevocationFilter{}); !slices.Equal(got, []int64{2, 5}) {
+		t.Errorf("after the prune: %v", got)
+	}
+	if n, err := s.PackedSize(ctx); err != nil || n != 6 {
+		t.Errorf("the prune changed the packed entries: %d, %v", n, err)
+	}
+	if head, _, err := s.RevocationHead(ctx); err != nil || head != 5 {
+		t.Errorf("the prune moved the sequence: %d, %v", head, err)
+	}
+	if tokens, others, err := s.RevocationPrune(ctx, 100); err != nil || tokens+others != 0 {
+		t.Errorf("a second prune: %d, %d, %v", tokens, others, err)
+	}
+}
+
+func chunks(t *testing.T, x store.Executor) []string {
+	t.Helper()
+	var out []string
+	check(t, x.PackedEach(ctx, func(c []byte) error {
+		out = append(out, string(c)) // copied: c is the engine's
+		return nil
+	}))
+	return out
+}
+
+func testPacked(t *testing.T, s store.Store) {
+	if n, err := s.PackedSize(ctx); err != nil || n != 0 || len(chunks(t, s)) != 0 {
+		t.Errorf("packed entries of an empty list: %d, %v", n, err)
+	}
+	for _, r := range []string{"aa", "bb", "cc", "dd", "ee"} {
+		check(t, s.PackedAppend(ctx, []byte(r), 4)) // two records of 2 bytes to a chunk
+	}
+	if got := chunks(t, s); !slices.Equal(got, []string{"aabb", "ccdd", "ee"}) {
+		t.Errorf("chunks %q", got)
+	}
+	if n, err := s.PackedSize(ctx); err != nil || n != 10 {
+		t.Errorf("PackedSize = %d, %v; want 10", n, err)
+	}
+	check(t, s.PackedReplace(ctx, [][]byte{[]byte("xyz"), []byte("w")}))
+	if got := chunks(t, s); !slices.Equal(got, []string{"xyz", "w"}) {
+		t.Errorf("chunks after PackedReplace %q", got)
+	}
+	check(t, s.PackedAppend(ctx, []byte("v"), 4))
+	if got := chunks(t, s); !slices.Equal(got, []string{"xyz", "wv"}) {
+		t.Errorf("chunks after PackedAppend %q", got)
+	}
+	check(t, s.PackedReplace(ctx, nil))
+	if got := chunks(t, s); len(got) != 0 {
+		t.Errorf("chunks after PackedReplace(nil) %q", got)
+	}
+	stop := errors.New("stop")
+	check(t, s.PackedReplace(ctx, [][]byte{[]byte("a"), []byte("b")}))
+	n := 0
+	if err := s.PackedEach(ctx, func([]byte) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("PackedEach stopped by its function: %v after %d", err, n)
+	}
+}
+
+func testAudit(t *testing.T, s store.Store) {
+	for i := range 5 {
+		subject := "alice"
+		if i%2 == 1 {
+			subject = "bob"
+		}
+		check(t, s.AuditInsert(ctx, store.AuditRow{ID: 99, At: int64(1000 * (i + 1)), Actor: fmt.Sprint("actor", i), Action: "token.issue",
+			Subject: subject, JTI: fmt.Sprint("t", i), KID: "k", Detail: "d"}))
+	}
+	check(t, s.AuditInsert(ctx, store.AuditRow{At: 6000, Action: "key.add"}))
+	all, err := s.AuditList(ctx, store.AuditFilter{Limit: 100})
+	check(t, err)
+	if len(all) != 6 || all[0].ID >= all[1].ID || all[0] != (store.AuditRow{ID: all[0].ID, At: 1000, Actor: "actor0", Action: "token.issue",
+		Subject: "alice", JTI: "t0", KID: "k", Detail: "d"}) {
+		t.Fatalf("AuditList = %+v", all)
+	}
+	if all[5].Actor != "unknown" {
+		t.Errorf("an event without actor recorded as %q, want unknown", all[5].Actor)
+	}
+	for _, tc := range []struct {
+		f    store.AuditFilter
+		want []string // JTIs, oldest first
+	}{
+		{store.AuditFilter{Limit: 2}, []string{"t4", ""}}, // the newest two
+		{store.AuditFilter{Subject: "bob", Limit: 100}, []string{"t1", "t3"}},
+		{store.AuditFilter{JTI: "t2", Limit: 100}, []string{"t2"}},
+		{store.AuditFilter{Since: 3000, Limit: 100}, []string{"t2", "t3", "t4", ""}},
+		{store.AuditFilter{Subject: "alice", Since: 2000, Limit: 1}, []string{"t4"}},
+	} {
+		rows, err := s.AuditList(ctx, tc.f)
+		check(t, err)
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.JTI)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("AuditList(%+v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+}
+
+func testTransactions(t *testing.T, s store.Store) {
+	// Rolled back: nothing of it.
+	tx, err := s.Begin(ctx)
+	check(t, err)
+	check(t, tx.MetaPut(ctx, "a", []byte("1")))
+	if got, err := tx.MetaGet(ctx, "a"); err != nil || string(got) != "1" {
+		t.Errorf("a transaction reads its own write: %q, %v", got, err)
+	}
+	check(t, tx.Rollback())
+	if _, err := s.MetaGet(ctx, "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after Rollback: %v, want ErrNotFound", err)
+	}
+	// Committed: all of it; Rollback afterwards does nothing.
+	tx, err = s.Begin(ctx)
+	check(t, err)
+	check(t, tx.MetaPut(ctx, "a", []byte("2")))
+	// A subtransaction rolled back undoes its writes only.
+	sub, err := tx.Begin(ctx)
+	check(t, err)
+	check(t, sub.MetaPut(ctx, "b", []byte("x")))
+	check(t, sub.MetaPut(ctx, "a", []byte("x")))
+	check(t, sub.Rollback())
+	// One committed lands in its transaction.
+	sub, err = tx.Begin(ctx)
+	check(t, err)
+	check(t, sub.MetaPut(ctx, "c", []byte("3")))
+	nested, err := sub.Begin(ctx)
+	check(t, err)
+	check(t, nested.MetaPut(ctx, "d", []byte("4")))
+	check(t, nested.Commit())
+	check(t, sub.Commit())
+	check(t, sub.Rollback())
+	check(t, tx.Commit())
+	check(t, tx.Rollback())
+	for name, want := range map[string]string{"a": "2", "b": "", "c": "3", "d": "4"} {
+		got, err := s.MetaGet(ctx, name)
+		if want == "" && !errors.Is(err, store.ErrNotFound) || want != "" && (err != nil || string(got) != want) {
+			t.Errorf("meta %s after the commit: %q, %v; want %q", name, got, err, want)
+		}
+	}
+	// An operation of several statements called on the store is a
+	// transaction of its own: a failing one leaves nothing.
+	check(t, s.KeyInsert(ctx, key("k", "jwt", "active", 1)))
+	err = s.TokenInsertMany(ctx, []store.TokenRow{token("t1", "a", "k", 1, 2), token("t1", "a", "k", 1, 2)}, nil)
+	if err == nil {
+		t.Fatal("two records of one jti accepted")
+	}
+	if _, err := s.TokenGet(ctx, "t1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a failed TokenInsertMany left its first row: %v", err)
+	}
+}
+
+func testReadSnapshot(t *testing.T, s store.Store) {
+	_, err := s.RevocationInsert(ctx, store.RevocationRow{Kind: store.RevokeToken, Value: "t1", ExpiresAt: 10})
+	check(t, err)
+	check(t, s.PackedAppend(ctx, []byte("r1"), 100))
+	rt, err := s.BeginRead(ctx)
+	check(t, err)
+	defer rt.Rollback()
+	head, epoch, err := rt.RevocationHead(ctx)
+	if err != nil || head != 1 {
+		t.Fatalf("RevocationHead in the snapshot: %d, %v", head, err)
+	}
+	// Writers are not blocked, and the snapshot does not see them.
+	_, err = s.RevocationInsert(ctx, store.RevocationRow{Kind: store.RevokeToken, Value: "t2", ExpiresAt: 10})
+	check(t, err)
+	check(t, s.PackedAppend(ctx, []byte("r2"), 100))
+	if head, e, err := rt.RevocationHead(ctx); err != nil || head != 1 || !bytes.Equal(e, epoch) {
+		t.Errorf("the snapshot saw a later write: head %d, %v", head, err)
+	}
+	if got := chunks(t, rt); !slices.Equal(got, []string{"r1"}) {
+		t.Errorf("packed entries in the snapshot %q", got)
+	}
+	if got := seqs(t, rt, store.RevocationFilter{}); !slices.Equal(got, []int64{1}) {
+		t.Errorf("entries in the snapshot %v", got)
+	}
+	check(t, rt.Commit())
+	if head, _, err := s.RevocationHead(ctx); err != nil || head != 2 {
+		t.Errorf("after the snapshot: %d, %v", head, err)
+	}
+}
+
+// testCompromiseAtomic: the shape of keys.Ring.Compromise, the key
+// withdrawn and its tokens revoked in one transaction, the revocation in a
+// subtransaction. When the revocation fails, nothing of the withdrawal is
+// left.
+func testCompromiseAtomic(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("a", "jwt", "active", 1)))
+	check(t, s.KeyInsert(ctx, key("n", "jwt", "next", 2)))
+	check(t, s.MetaPut(ctx, store.MetaKeySeal, []byte("seal 1")))
+	// A key revocation exists already (a row planted, say): the insert of
+	// the transaction below fails.
+	_, err := s.RevocationInsert(ctx, store.RevocationRow{Kind: store.RevokeKey, Value: "a", ExpiresAt: 100})
+	check(t, err)
+	before, beforeSeal, err := s.KeyRows(ctx, store.KeyFilter{})
+	check(t, err)
+
+	compromise := func(s store.Store) error {
+		tx, err := s.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		a, n := keyRow(t, tx, "a"), keyRow(t, tx, "n")
+		a.State, a.Compromised = "compromised", store.At(10)
+		if err := tx.KeyUpdate(ctx, a, "active", false); err != nil {
+			return err
+		}
+		n.State, n.Activated = "active", store.At(10)
+		if err := tx.KeyUpdate(ctx, n, "next", true); err != nil {
+			return err
+		}
+		if err := tx.KeyInsert(ctx, key("fresh", "jwt", "next", 10)); err != nil {
+			return err
+		}
+		if err := tx.MetaPut(ctx, store.MetaKeySeal, []byte("seal 2")); err != nil {
+			return err
+		}
+		if err := tx.AuditInsert(ctx, store.AuditRow{At: 10, Action: "key.compromise", KID: "a"}); err != nil {
+			return err
+		}
+		sub, err := tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer sub.Rollback()
+		if _, err := sub.RevocationInsert(ctx, store.RevocationRow{Kind: store.RevokeKey, Value: "a", ExpiresAt: 1000}); err != nil {
+			return err
+		}
+		if err := sub.AuditInsert(ctx, store.AuditRow{At: 10, Action: "key.revoke", KID: "a"}); err != nil {
+			return err
+		}
+		if err := sub.Commit(); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	if err := compromise(s); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("compromise whose revocation conflicts: %v, want ErrConflict", err)
+	}
+	after, afterSeal, err := s.KeyRows(ctx, store.KeyFilter{})
+	check(t, err)
+	if len(after) != len(before) || !bytes.Equal(afterSeal, beforeSeal) {
+		t.Errorf("a failed compromise left %d key rows (had %d), seal %q", len(after), len(before), afterSeal)
+	}
+	for i := range min(len(before), len(after)) {
+		if !keysEqual(before[i], after[i]) {
+			t.Errorf("a failed compromise changed %+v into %+v", before[i], after[i])
+		}
+	}
+	if log, err := s.AuditList(ctx, store.AuditFilter{Limit: 10}); err != nil || len(log) != 0 {
+		t.Errorf("a failed compromise left audit events %+v, %v", log, err)
+	}
+	// Without the conflict, all of it.
+	check(t, s.RevocationDelete(ctx, 1))
+	check(t, compromise(s))
+	if got := keyRow(t, s, "a"); got.State != "compromised" || got.Private != nil {
+		t.Errorf("compromised key %+v", got)
+	}
+	if _, err := s.RevocationGet(ctx, store.RevokeKey, "a"); err != nil {
+		t.Errorf("the key's revocation: %v", err)
+	}
+	if log, err := s.AuditList(ctx, store.AuditFilter{Limit: 10}); err != nil || len(log) != 2 {
+		t.Errorf("audit events of the compromise %+v, %v", log, err)
+	}
+}
+
+// testRegenerateAtomic: the shape of issuer.Regenerate, the replacement
+// recorded and the old token revoked in one transaction. When the
+// revocation fails, nothing of the replacement is left.
+func testRegenerateAtomic(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("k", "jwt", "active", 1)))
+	check(t, s.TokenInsertMany(ctx, []store.TokenRow{token("old", "alice", "k", 1, 100)}, nil))
+	// The old token's revocation exists already and the new one takes
+	// effect sooner: the rules would replace it; here the insert conflicts.
+	_, err := s.RevocationInsert(ctx, store.RevocationRow{Kind: store.RevokeToken, Value: "old", EffectiveAt: 90, ExpiresAt: 100})
+	check(t, err)
+	check(t, s.PackedAppend(ctx, []byte("old 90"), 100))
+
+	regenerate := func(s store.Store) error {
+		tx, err := s.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if state, err := tx.KeyState(ctx, "k"); err != nil || state != "active" {
+			return fmt.Errorf("key state %q, %v", state, err)
+		}
+		err = tx.TokenInsertMany(ctx, []store.TokenRow{token("new", "alice", "k", 2, 101)},
+			[]store.AuditRow{{At: 2, Action: "token.regenerate", JTI: "new"}})
+		if err != nil {
+			return err
+		}
+		sub, err := tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer sub.Rollback()
+		if _, err := sub.TokenGet(ctx, "old"); err != nil {
+			return err
+		}
+		if _, err := sub.RevocationInsert(ctx, store.RevocationRow{Kind: store.RevokeToken, Value: "old", EffectiveAt: 2, ExpiresAt: 100}); err != nil {
+			return err
+		}
+		if err := sub.AuditInsert(ctx, store.AuditRow{At: 2, Action: "token.revoke", JTI: "old"}); err != nil {
+			return err
+		}
+		if err := sub.PackedAppend(ctx, []byte("old 2"), 100); err != nil {
+			return err
+		}
+		if err := sub.Commit(); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	if err := regenerate(s); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("regenerate whose revocation conflicts: %v, want ErrConflict", err)
+	}
+	if _, err := s.TokenGet(ctx, "new"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a failed regeneration left the replacement: %v", err)
+	}
+	if log, err := s.AuditList(ctx, store.AuditFilter{Limit: 10}); err != nil || len(log) != 0 {
+		t.Errorf("a failed regeneration left audit events %+v, %v", log, err)
+	}
+	if got := chunks(t, s); !slices.Equal(got, []string{"old 90"}) {
+		t.Errorf("a failed regeneration changed the packed entries: %q", got)
+	}
+	check(t, s.RevocationDelete(ctx, 1))
+	check(t, s.PackedReplace(ctx, nil))
+	check(t, regenerate(s))
+	if _, err := s.TokenGet(ctx, "new"); err != nil {
+		t.Errorf("the replacement: %v", err)
+	}
+	if e, err := s.RevocationGet(ctx, store.RevokeToken, "old"); err != nil || e.EffectiveAt != 2 {
+		t.Errorf("the old token's revocation: %+v, %v", e, err)
+	}
+	if log, err := s.AuditList(ctx, store.AuditFilter{Limit: 10}); err != nil || len(log) != 2 {
+		t.Errorf("audit events of the regeneration %+v, %v", log, err)
+	}
+}
