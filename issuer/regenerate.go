@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/revocation"
@@ -59,7 +60,7 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 func (i *Issuer) replace(ctx context.Context, req Request, t *Token, jti string, o revocation.Options) error {
 	tx, err := i.cfg.Store.Begin(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("issuer: record token: %w", err)
 	}
 	defer tx.Rollback()
 	outcomes, err := i.recordIn(ctx, tx, []*ledgerEntry{{req: req, t: t}})
@@ -79,5 +80,8 @@ func (i *Issuer) replace(ctx context.Context, req Request, t *Token, jti string,
 	if _, err := list.RevokeToken(ctx, jti, o); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("issuer: record token: %w", err)
+	}
+	return nil
 }

@@ -450,6 +450,9 @@ func (r *Ring) KeySet(ctx context.Context) (*verifier.KeySet, error) {
 // key set refetch it on meeting the new kid, and gateways that cannot may
 // reject new tokens until their cache expires.
 func (r *Ring) Compromise(ctx context.Context, kid string, o revocation.Options) (revocation.Entry, error) {
+	if r.maxTTL <= 0 && revocation.CheckID("kid", kid) == nil {
+		return revocation.Entry{}, errors.New("keys: RingConfig.MaxTTL is required to revoke a compromised key's tokens")
+	}
 	// The keys this will probably need, generated before the transaction
 	// (RSA generation is slow); withdraw makes any other it finds it needs.
 	rows, _, err := r.store.KeyRows(ctx, store.KeyFilter{KID: kid})
@@ -537,9 +540,6 @@ func (r *Ring) revokeTokens(ctx context.Context, tx store.Tx, kid string, o revo
 		// of it was ever accepted and there is nothing to revoke;
 		// withdrawing the row is the whole remedy.
 		return revocation.Entry{}, o.Check()
-	}
-	if r.maxTTL <= 0 {
-		return revocation.Entry{}, errors.New("keys: RingConfig.MaxTTL is required to revoke a compromised key's tokens")
 	}
 	list, err := revocation.NewList(revocation.Config{Store: tx, MaxTTL: r.maxTTL, Now: r.now})
 	if err != nil {

@@ -170,7 +170,8 @@ func BenchmarkMapBaseline(b *testing.B) {
 }
 
 // BenchmarkSQLitePointQuery is the cost a verifier would pay per token by
-// asking the database instead of a snapshot.
+// asking the database (for the token's entry, as the storage contract
+// reads it) instead of a snapshot.
 func BenchmarkSQLitePointQuery(b *testing.B) {
 	l, jtis := benchList(b)
 	ctx := context.Background()

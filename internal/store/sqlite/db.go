@@ -71,6 +71,7 @@ type Tx struct {
 	executor
 	savepoint string // empty for a transaction
 	done      bool
+	n         int // a transaction's count of savepoints
 }
 
 // Begin begins a write transaction, which takes the write lock at once
@@ -99,7 +100,9 @@ func (e *executor) begin(ctx context.Context, opts *sql.TxOptions) (store.Tx, er
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{executor: executor{q: tx, db: e.db, tx: tx, savepoints: new(int)}}, nil
+	t := &Tx{executor: executor{q: tx, db: e.db, tx: tx}}
+	t.savepoints = &t.n
+	return t, nil
 }
 
 // Commit commits the transaction, or releases the savepoint into its

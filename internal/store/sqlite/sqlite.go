@@ -282,10 +282,11 @@ func migratedTables(ctx context.Context, version int) (string, error) {
 	return tables(ctx, db)
 }
 
-// Backup writes a consistent copy of the database to a new file at path (mode 0600),
-// while other connections and processes go on reading and writing: SQLite's
-// VACUUM INTO copies one read transaction's snapshot, compacted. The copy
-// holds sealed private keys but not the master key that opens them.
+// Backup writes a consistent copy of the database to a new file at path
+// (mode 0600), while other connections and processes go on reading and
+// writing: SQLite's VACUUM INTO copies one read transaction's snapshot,
+// compacted. The copy holds sealed private keys but not the master key
+// that opens them.
 //
 // The copy gets a revocation epoch of its own: once it is restored,
 // verifiers that followed the original see the epoch change and read the
