@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ"
 )
 
 func newBackupCmd(g *globals) *cobra.Command {
@@ -27,12 +27,7 @@ restore, stop writ and put the copy in place of the database.`,
 			}
 			// No master key needed: the sealed keys are copied as they
 			// are. Reading is enough.
-			db, err := store.OpenForReading(cmd.Context(), g.db)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := store.Backup(cmd.Context(), db, a[0]); err != nil {
+			if err := writ.BackupFile(cmd.Context(), g.db, a[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.stderr, "writ: backed up %s to %s\n", g.db, a[0])

@@ -17,7 +17,7 @@ func (g *globals) keyFile() string {
 	if g.masterKeyFile != "" {
 		return g.masterKeyFile
 	}
-	return g.db + ".key"
+	return writ.DefaultMasterKeyFile(g.db)
 }
 
 // masterKey reads WRIT_MASTER_KEY, or else the master key file.
@@ -87,4 +87,13 @@ func actor() string {
 		return "cli:" + text.Escape(u.Username)
 	}
 	return "cli"
+}
+
+// hintReadOnly adds readOnlyHint to an error of SQLite's that it may not
+// read a database that this process may not write.
+func hintReadOnly(err error) error {
+	if store.ReadOnly(err) {
+		return withHint(err, readOnlyHint)
+	}
+	return err
 }
