@@ -3,7 +3,9 @@ package writ_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,34 @@ import (
 )
 
 const testIssuer = "https://i.example"
+
+// Start as writ serve does on a fresh machine: the first Init creates the
+// database, its master key file beside it and the first keys; later ones
+// open it and add nothing.
+func ExampleInit() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "writ-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := writ.InitConfig{Config: writ.Config{Path: filepath.Join(dir, "writ.db"), Issuer: "https://tokens.example"}}
+	for range 2 {
+		w, res, err := writ.Init(ctx, cfg)
+		if res.CreatedMasterKeyFile {
+			fmt.Println("created", filepath.Base(res.MasterKeyFile), "(back it up)")
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("created database:", res.CreatedDatabase, "keys added:", len(res.AddedKeys))
+		w.Close()
+	}
+	// Output:
+	// created writ.db.key (back it up)
+	// created database: true keys added: 4
+	// created database: false keys added: 0
+}
 
 // initDB runs Init on path with the master key file (or, for "", the
 // default one beside it).
