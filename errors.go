@@ -1,6 +1,8 @@
 package writ
 
 import (
+	"errors"
+
 	"github.com/writ-dev/writ/internal/fsperm"
 	"github.com/writ-dev/writ/internal/store"
 )
@@ -21,4 +23,9 @@ var (
 	// may read, or that another user owns; and by keys.ReadMasterKeyFile
 	// for such a master key file (keys.ErrNotPrivate is the same error).
 	ErrNotPrivate = fsperm.ErrNotPrivate
+	// ErrNoMasterKeyFile is returned by Init for a database that exists
+	// while its master key file does not: Init creates a master key only
+	// with a new database, since a new key would open none of the existing
+	// one's keys.
+	ErrNoMasterKeyFile = errors.New("writ: no master key file")
 )

@@ -42,3 +42,12 @@ func (v *durationValue) Set(s string) error {
 func (v *durationValue) String() string { return v.p.String() }
 
 func (v *durationValue) Type() string { return "duration" }
+
+// publishFloor turns a --publish-floor value into keys.Policy.PublishFloor,
+// where zero means the default: 0 on the command line means no floor.
+func publishFloor(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}

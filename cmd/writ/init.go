@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -49,52 +48,33 @@ Running it again on an initialised database only adds missing keys.`,
 }
 
 // initialize creates what is missing of the database, its master key file
-// and its keys, reporting on stderr, and returns the opened state and the
-// keys it generated.
+// and its keys (writ.Init), reporting on stderr what it created, and
+// returns the opened database and the keys it generated.
 func (g *globals) initialize(ctx context.Context, alg string) (*writ.DB, []*keys.Key, error) {
-	newDB := g.noDatabase()
-	var createdKey os.FileInfo // the master key file this run created
-	if os.Getenv("WRIT_MASTER_KEY") == "" {
-		if _, err := os.Stat(g.keyFile()); errors.Is(err, os.ErrNotExist) {
-			if !newDB {
-				return nil, nil, withHint(fmt.Errorf("database %q exists but its master key file %q does not", g.db, g.keyFile()),
-					"set WRIT_MASTER_KEY or --master-key-file to the key this database was created with")
-			}
-			if _, err := keys.GenerateMasterKeyFile(g.keyFile()); err != nil {
-				return nil, nil, err
-			}
-			createdKey, _ = os.Lstat(g.keyFile())
+	cfg := writ.InitConfig{
+		Config:        writ.Config{Path: g.db, Issuer: g.issuer, Actor: actor(), Policy: g.policy},
+		MasterKeyFile: g.masterKeyFile,
+		JWTAlgorithm:  alg,
+	}
+	if envSet("WRIT_MASTER_KEY") {
+		mk, err := g.masterKey()
+		if err != nil {
+			return nil, nil, err
 		}
+		cfg.MasterKey = mk
 	}
-	s, err := g.openAs(ctx, writ.Config{Create: true})
-	if err != nil && createdKey != nil && g.noDatabase() {
-		// A key for a database that was not made would be taken for
-		// that database's key by the next init: remove it, if it is
-		// still the one created above.
-		if fi, lerr := os.Lstat(g.keyFile()); lerr == nil && os.SameFile(fi, createdKey) && os.Remove(g.keyFile()) == nil {
-			createdKey = nil
-		}
+	s, res, err := writ.Init(ctx, cfg)
+	if res.CreatedMasterKeyFile {
+		fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", res.MasterKeyFile)
 	}
-	if createdKey != nil {
-		fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", g.keyFile())
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if newDB {
+	if res.CreatedDatabase {
 		fmt.Fprintf(g.stderr, "writ: created database %s\n", g.db)
 	}
-	added, err := s.Keys.Ensure(ctx, alg)
+	if errors.Is(err, writ.ErrNoMasterKeyFile) {
+		return nil, nil, withHint(err, "set WRIT_MASTER_KEY or --master-key-file to the key this database was created with")
+	}
 	if err != nil {
-		s.Close()
 		return nil, nil, err
 	}
-	return s, added, nil
-}
-
-// noDatabase reports whether the database path holds no database yet:
-// no file, or an empty one (see writ.Config.Create).
-func (g *globals) noDatabase() bool {
-	fi, err := os.Stat(g.db)
-	return errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0
+	return s, res.AddedKeys, nil
 }

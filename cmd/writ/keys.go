@@ -211,15 +211,6 @@ writ serve do it.`,
 	return cmd
 }
 
-// publishFloor turns a --publish-floor value into keys.Policy.PublishFloor,
-// where zero means the default: 0 on the command line means no floor.
-func publishFloor(d time.Duration) time.Duration {
-	if d <= 0 {
-		return -1
-	}
-	return d
-}
-
 // untrustedKeys reports the key rows that the master key does not vouch
 // for, if any.
 func untrustedKeys(recs []keys.Record) error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/text"
+	"github.com/writ-dev/writ/revocation"
 )
 
 // writeJSON writes v as indented JSON, with the characters that plain text
@@ -55,4 +56,25 @@ func timePtr(t time.Time) *time.Time {
 	}
 	t = t.UTC()
 	return &t
+}
+
+// printEntry shows a revocation: as JSON, or as one line saying what was
+// revoked.
+func printEntry(g *globals, e revocation.Entry) error {
+	if g.output == "json" {
+		return writeJSON(g.stdout, e)
+	}
+	switch e.Kind {
+	case revocation.Subject:
+		fmt.Fprintf(g.stdout, "revoked every token of %s issued before %s (seq %d)\n", e.Value, when(e.IssuedBefore), e.Seq)
+	case revocation.Key:
+		fmt.Fprintf(g.stdout, "revoked every token of key %s (seq %d)\n", e.Value, e.Seq)
+	default:
+		if e.EffectiveAt.After(e.CreatedAt) {
+			fmt.Fprintf(g.stdout, "revoked %s from %s (seq %d)\n", e.Value, when(e.EffectiveAt), e.Seq)
+		} else {
+			fmt.Fprintf(g.stdout, "revoked %s (seq %d)\n", e.Value, e.Seq)
+		}
+	}
+	return nil
 }

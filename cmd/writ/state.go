@@ -16,7 +16,7 @@ func (g *globals) keyFile() string {
 	if g.masterKeyFile != "" {
 		return g.masterKeyFile
 	}
-	return g.db + ".key"
+	return writ.DefaultMasterKeyFile(g.db)
 }
 
 // masterKey reads WRIT_MASTER_KEY, or else the master key file.
@@ -45,10 +45,7 @@ func (g *globals) open(ctx context.Context) (*writ.DB, error) {
 // read the database but not write it can still list and publish.
 func (g *globals) openRead(ctx context.Context) (*writ.DB, error) {
 	w, err := g.openAs(ctx, writ.Config{ReadOnlyOK: true})
-	if writ.IsReadOnly(err) {
-		err = withHint(err, readOnlyHint)
-	}
-	return w, err
+	return w, hintReadOnly(err)
 }
 
 // readOnlyHint explains SQLite's condition for reading a WAL database that
@@ -86,4 +83,13 @@ func actor() string {
 		return "cli:" + text.Escape(u.Username)
 	}
 	return "cli"
+}
+
+// hintReadOnly adds readOnlyHint to an error of SQLite's that it may not
+// read a database that this process may not write.
+func hintReadOnly(err error) error {
+	if writ.IsReadOnly(err) {
+		return withHint(err, readOnlyHint)
+	}
+	return err
 }

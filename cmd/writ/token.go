@@ -193,25 +193,6 @@ func invalidAsUsage(err error) error {
 	return err
 }
 
-func printEntry(g *globals, e revocation.Entry) error {
-	if g.output == "json" {
-		return writeJSON(g.stdout, e)
-	}
-	switch e.Kind {
-	case revocation.Subject:
-		fmt.Fprintf(g.stdout, "revoked every token of %s issued before %s (seq %d)\n", e.Value, when(e.IssuedBefore), e.Seq)
-	case revocation.Key:
-		fmt.Fprintf(g.stdout, "revoked every token of key %s (seq %d)\n", e.Value, e.Seq)
-	default:
-		if e.EffectiveAt.After(e.CreatedAt) {
-			fmt.Fprintf(g.stdout, "revoked %s from %s (seq %d)\n", e.Value, when(e.EffectiveAt), e.Seq)
-		} else {
-			fmt.Fprintf(g.stdout, "revoked %s (seq %d)\n", e.Value, e.Seq)
-		}
-	}
-	return nil
-}
-
 func newTokenRegenerateCmd(g *globals) *cobra.Command {
 	var grace time.Duration
 	cmd := &cobra.Command{

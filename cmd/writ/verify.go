@@ -11,7 +11,6 @@ import (
 
 	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/internal/text"
-	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
 )
@@ -62,26 +61,25 @@ set with private key material, or with no usable key, is refused.`,
 			if err != nil {
 				return err
 			}
-			ks, jwtKeys, err := loadKeySets(cmd.Context(), jwksPath, paserkPath, g.stderr)
+			ks, err := remote.LoadKeySets(cmd.Context(), remote.KeySources{JWKS: jwksPath, PASERK: paserkPath, OnIgnored: func(location string, k verifier.IgnoredKey) {
+				fmt.Fprintf(g.stderr, "writ: warning: %s\n", text.Escape(fmt.Sprintf("%s: ignored %s", location, k)))
+			}})
 			if err != nil {
 				return err
 			}
 			if len(algs) == 0 {
-				algs = keySetAlgorithms(ks)
+				algs = ks.Algorithms()
 			}
 			cfg := verifier.Config{
 				Issuer:     g.issuer,
 				Audience:   audience,
 				Algorithms: algs,
-				Keys:       ks,
+				Keys:       ks.All,
 			}
 			if revocationsPath != "" {
-				snap, done, err := loadRevocations(cmd.Context(), revocationsPath, g.issuer, jwtKeys)
-				if err != nil {
+				if cfg.Revocation, err = loadRevocations(cmd.Context(), revocationsPath, g.issuer, ks.JWT); err != nil {
 					return err
 				}
-				defer done()
-				cfg.Revocation = snap
 			}
 			v, err := verifier.New(cfg)
 			if err != nil {
@@ -122,102 +120,27 @@ func readToken(arg string, stdin io.Reader) (string, error) {
 	return strings.TrimSpace(string(data)), nil
 }
 
-// isURL reports whether a --jwks, --paserk or --revocations value is a URL.
-func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
-
-// loadKeySets reads the key sets from files or URLs, and warns on stderr of
-// each key a set holds that the verifier ignores. The JWT set is also
-// returned alone: it verifies the revocation feed.
-func loadKeySets(ctx context.Context, jwksPath, paserkPath string, stderr io.Writer) (all, jwt *verifier.KeySet, err error) {
-	var sets []*verifier.KeySet
-	for _, src := range []struct {
-		path  string
-		parse remote.Parser
-	}{{jwksPath, verifier.ParseJWKS}, {paserkPath, verifier.ParsePASERKSet}} {
-		if src.path == "" {
-			continue
-		}
-		var ks *verifier.KeySet
-		if isURL(src.path) {
-			rk, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: src.path, Parse: src.parse})
-			if err != nil {
-				return nil, nil, err
-			}
-			ks = rk.Current()
-			rk.Close()
-		} else {
-			data, err := os.ReadFile(src.path)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%w: %w", verifier.ErrKeySet, err)
-			}
-			if ks, err = src.parse(data); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", src.path, err)
-			}
-		}
-		for _, k := range ks.Ignored() {
-			fmt.Fprintf(stderr, "writ: warning: %s\n", text.Escape(fmt.Sprintf("%s: ignored %s", src.path, k)))
-		}
-		if src.path == jwksPath {
-			jwt = ks
-		}
-		sets = append(sets, ks)
-	}
-	all, err = verifier.MergeKeySets(sets...)
-	return all, jwt, err
-}
-
-// loadRevocations takes a snapshot of the revocation list of the database
-// at path, or of the signed feed at a URL, which jwtKeys must verify.
-func loadRevocations(ctx context.Context, path, iss string, jwtKeys *verifier.KeySet) (*revocation.Snapshot, func() error, error) {
-	var feed revocation.Feed
-	done := func() error { return nil }
-	if isURL(path) {
+// loadRevocations takes a snapshot of the revocation list at location, a
+// database file or a feed URL (writ.LoadRevocations), whose signature
+// jwtKeys verify.
+func loadRevocations(ctx context.Context, location, iss string, jwtKeys *verifier.KeySet) (verifier.RevocationChecker, error) {
+	cfg := writ.RevocationsConfig{Issuer: iss}
+	feed := remote.IsURL(location)
+	if feed {
 		if jwtKeys == nil {
-			return nil, nil, usagef("--revocations URL needs --jwks: the feed is signed with the JWT keys")
+			return nil, usagef("--revocations URL needs --jwks: the feed is signed with the JWT keys")
 		}
-		cfg := remote.FeedConfig{URL: path, Issuer: iss, Keys: jwtKeys}
+		cfg.Keys = jwtKeys
 		if tok := os.Getenv("WRIT_FEED_TOKEN"); tok != "" {
 			cfg.Token = func(context.Context) (string, error) { return tok, nil }
 		}
-		f, err := remote.NewFeed(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		feed = f
-	} else {
-		list, closeList, err := writ.OpenRevocations(ctx, path)
-		if writ.IsReadOnly(err) {
-			return nil, nil, withHint(fmt.Errorf("--revocations: %w", err), readOnlyHint)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("--revocations: %w", err)
-		}
-		feed, done = list, closeList
 	}
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: feed})
+	snap, err := writ.LoadRevocations(ctx, location, cfg)
 	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	return snap, done, nil
-}
-
-// keySetAlgorithms lists the algorithms of the keys in ks.
-func keySetAlgorithms(ks *verifier.KeySet) []string {
-	var algs []string
-	for _, k := range ks.Keys() {
-		if !contains(algs, k.Algorithm()) {
-			algs = append(algs, k.Algorithm())
+		if !feed {
+			err = hintReadOnly(fmt.Errorf("--revocations: %w", err))
 		}
+		return nil, err
 	}
-	return algs
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return snap, nil
 }

@@ -14,6 +14,9 @@
 //
 // It is a package of its own so that verifiers with embedded keys link no
 // net/http.
+//
+// [LoadKeySet] and [LoadKeySets] read key sets once, from a URL or a file,
+// for a one-off check: writ verify --jwks and --paserk.
 package remote
 
 import (

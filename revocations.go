@@ -1,0 +1,58 @@
+package writ
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/remote"
+)
+
+// RevocationsConfig says how LoadRevocations reads a writ server's signed
+// revocation feed; a database file needs none of it.
+type RevocationsConfig struct {
+	// Issuer is the writ server whose feed it is (the iss it signs).
+	// Required for a feed.
+	Issuer string
+	// Keys verify the feed's signature: the server's own JWT key set
+	// (remote.KeySets.JWT, or a remote.KeySet), not one merged with other
+	// issuers' keys. Required for a feed.
+	Keys verifier.KeySource
+	// Token, when set, returns the bearer token presented to a private
+	// feed (writ serve --private-feed): a token of the server with the
+	// scope writ:revocations. writ verify takes it from WRIT_FEED_TOKEN.
+	Token func(context.Context) (string, error)
+	// Client makes the requests; nil means a client with a 30s timeout.
+	Client *http.Client
+}
+
+// LoadRevocations takes a snapshot of a revocation list once, for a
+// verifier's Config.Revocation, as writ verify --revocations does: for an
+// http or https URL (remote.IsURL), from a writ server's signed feed (see
+// remote.Feed); else from the writ database file at location, opened only
+// to read and without its master key. A database that this process may not
+// write is read as Config.ReadOnlyOK says.
+//
+// The snapshot is not refreshed, and from a database file cannot be: the
+// file is closed before LoadRevocations returns. A verifier that runs on
+// makes a revocation.Snapshot with a Refresh interval over a remote.Feed
+// (which links no database), or over DB.Revocations.
+func LoadRevocations(ctx context.Context, location string, cfg RevocationsConfig) (*revocation.Snapshot, error) {
+	var feed revocation.Feed
+	if remote.IsURL(location) {
+		f, err := remote.NewFeed(remote.FeedConfig{URL: location, Issuer: cfg.Issuer, Keys: cfg.Keys, Token: cfg.Token, Client: cfg.Client})
+		if err != nil {
+			return nil, err
+		}
+		feed = f
+	} else {
+		list, closeList, err := OpenRevocations(ctx, location)
+		if err != nil {
+			return nil, err
+		}
+		defer closeList()
+		feed = list
+	}
+	return revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: feed})
+}
