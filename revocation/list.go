@@ -289,7 +289,8 @@ func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, err
 
 // change runs fn in one write transaction and commits it: when change
 // returns without error, the change is durable. Over a transaction (see
-// Config.Store), fn runs in a subtransaction of it.
+// Config.Store), fn runs in it: it commits with it, and a failure of fn
+// rolls it back.
 func (l *List) change(ctx context.Context, fn func(store.Tx, time.Time) (Entry, error)) (Entry, error) {
 	tx, err := l.store.Begin(ctx)
 	if err != nil {

@@ -15,11 +15,15 @@
 // start, so that what it reads stays true until it commits (SQLite: BEGIN
 // IMMEDIATE, waiting for other writers up to a busy timeout);
 // [Executor.BeginRead] begins a read-only snapshot that does not block
-// writers. Within a Tx, both begin a subtransaction (a savepoint) that
-// commits into it, so that rules written against an Executor run within
-// another rule's transaction unchanged: keys.Ring.Compromise revokes the
-// key's tokens, through a revocation.List over its Tx, in the transaction
-// that withdraws the key.
+// writers. Within a Tx, both join it, so that rules written against an
+// Executor run within another rule's transaction unchanged:
+// keys.Ring.Compromise revokes the key's tokens, through a revocation.List
+// over its Tx, in the transaction that withdraws the key. A joined Tx
+// commits with the one it joined: its Commit only ends it, and its
+// Rollback undoes the whole transaction, whose own Commit then fails.
+// There is no partial rollback. A Tx that has ended, or whose transaction
+// a joined Tx rolled back, refuses every operation; a read-only one
+// refuses every write (and Begin).
 //
 // # Errors
 //
@@ -94,11 +98,10 @@ type Tx interface {
 // Executor is every storage operation writ's rules use, named for what it
 // does. Times are unix seconds unless a field says otherwise.
 type Executor interface {
-	// Begin begins a write transaction; within a Tx, a subtransaction.
+	// Begin begins a write transaction; within a Tx, joins it.
 	Begin(ctx context.Context) (Tx, error)
 	// BeginRead begins a read-only transaction, a consistent snapshot
-	// that does not block writers; within a Tx, a subtransaction that
-	// sees what the Tx wrote.
+	// that does not block writers; within a Tx, joins it, read-only.
 	BeginRead(ctx context.Context) (Tx, error)
 
 	// KeyRows returns the key rows that f selects, oldest first (by

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -28,7 +27,7 @@ var (
 
 func newDB(db *sql.DB) *DB {
 	d := &DB{db: db}
-	d.executor = executor{q: db, db: d}
+	d.executor = executor{q: dbQuerier{db}, db: d}
 	return d
 }
 
@@ -48,12 +47,23 @@ func (d *DB) Close() error {
 	return errors.Join(err, d.db.Close())
 }
 
-// querier runs statements: a *sql.DB or a *sql.Tx.
+// querier runs statements: the database, or a transaction (txQuerier).
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryRowContext(ctx context.Context, query string, args ...any) scanner
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// scanner is a row of QueryRowContext.
+type scanner interface{ Scan(dest ...any) error }
+
+// dbQuerier runs statements on the database, each in a transaction of its
+// own.
+type dbQuerier struct{ *sql.DB }
+
+func (q dbQuerier) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	return q.DB.QueryRowContext(ctx, query, args...)
 }
 
 // executor implements the operations of store.Executor, on the database
@@ -61,77 +71,147 @@ type querier interface {
 type executor struct {
 	q  querier
 	db *DB
-	tx *sql.Tx
-	// savepoints counts the subtransactions of tx, for their names.
-	savepoints *int
+	tx *Tx
 }
 
-// Tx is a transaction, or a subtransaction (a savepoint) of one.
+// Tx is a transaction, or a transaction joined to one (see Begin).
 type Tx struct {
 	executor
-	savepoint string // empty for a transaction
-	done      bool
-	n         int // a transaction's count of savepoints
+	sql    *sql.Tx
+	outer  *Tx  // the transaction a joined one belongs to; nil for one's own
+	read   bool // read-only: writes and Begin are refused
+	done   bool
+	doomed bool // a joined transaction rolled back: Commit must not commit
 }
 
+var (
+	// errReadOnly is returned for a write within BeginRead's transaction.
+	errReadOnly = errors.New("sqlite: a write within a read-only transaction")
+	// errDoomed is returned within a transaction, and by its Commit, once
+	// a transaction joined to it rolled back.
+	errDoomed = errors.New("sqlite: the transaction was rolled back by a transaction joined to it")
+)
+
 // Begin begins a write transaction, which takes the write lock at once
-// (BEGIN IMMEDIATE, waiting up to BusyTimeout for another writer); within
-// a transaction, a savepoint.
+// (BEGIN IMMEDIATE, waiting up to BusyTimeout for another writer). Within
+// a transaction, it joins it: see store.Executor.Begin.
 func (e *executor) Begin(ctx context.Context) (store.Tx, error) {
-	return e.begin(ctx, nil)
+	return e.begin(ctx, false)
 }
 
 // BeginRead begins a read-only transaction: in WAL mode, a snapshot that
-// does not block writers. Within a transaction, a savepoint.
+// does not block writers. Within a transaction, it joins it.
 func (e *executor) BeginRead(ctx context.Context) (store.Tx, error) {
-	return e.begin(ctx, &sql.TxOptions{ReadOnly: true})
+	return e.begin(ctx, true)
 }
 
-func (e *executor) begin(ctx context.Context, opts *sql.TxOptions) (store.Tx, error) {
-	if e.tx != nil {
-		*e.savepoints++
-		name := fmt.Sprintf("s%d", *e.savepoints)
-		if _, err := e.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+func (e *executor) begin(ctx context.Context, read bool) (store.Tx, error) {
+	if outer := e.tx; outer != nil {
+		if err := outer.live(!read); err != nil {
 			return nil, err
 		}
-		return &Tx{executor: *e, savepoint: name}, nil
+		t := &Tx{sql: outer.sql, outer: outer.root(), read: outer.read || read}
+		t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
+		return t, nil
 	}
-	tx, err := e.db.db.BeginTx(ctx, opts)
+	tx, err := e.db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: read})
 	if err != nil {
 		return nil, err
 	}
-	t := &Tx{executor: executor{q: tx, db: e.db, tx: tx}}
-	t.savepoints = &t.n
+	t := &Tx{sql: tx, read: read}
+	t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
 	return t, nil
 }
 
-// Commit commits the transaction, or releases the savepoint into its
-// transaction.
+// root is the transaction of its own that t is or belongs to.
+func (t *Tx) root() *Tx {
+	if t.outer != nil {
+		return t.outer
+	}
+	return t
+}
+
+// live returns an error unless t may run a statement, one that writes if
+// write is set.
+func (t *Tx) live(write bool) error {
+	switch root := t.root(); {
+	case t.done || root.done:
+		return sql.ErrTxDone
+	case root.doomed:
+		return errDoomed
+	case write && t.read:
+		return errReadOnly
+	}
+	return nil
+}
+
+// Commit commits the transaction. A joined transaction commits with the
+// one it joined: its Commit only ends it.
 func (t *Tx) Commit() error {
 	if t.done {
 		return sql.ErrTxDone
 	}
 	t.done = true
-	if t.savepoint != "" {
-		_, err := t.tx.ExecContext(context.Background(), "RELEASE "+t.savepoint)
-		return err
+	switch {
+	case t.outer != nil:
+		return t.outer.live(false)
+	case t.doomed:
+		return errors.Join(errDoomed, t.sql.Rollback())
 	}
-	return t.tx.Commit()
+	return t.sql.Commit()
 }
 
-// Rollback undoes the transaction, or what was done since the savepoint.
-// After Commit or Rollback it does nothing.
+// Rollback undoes the transaction; a joined transaction's undoes the one
+// it joined, whose Commit then fails. After Commit or Rollback it does
+// nothing.
 func (t *Tx) Rollback() error {
 	if t.done {
 		return nil
 	}
 	t.done = true
-	if t.savepoint != "" {
-		_, err := t.tx.ExecContext(context.Background(), "ROLLBACK TO "+t.savepoint+"; RELEASE "+t.savepoint)
-		return err
+	if t.outer != nil {
+		t.outer.doomed = true
+		return nil
 	}
-	return t.tx.Rollback()
+	return t.sql.Rollback()
 }
+
+// txQuerier runs statements within a transaction while it is live. Every
+// write goes through ExecContext or PrepareContext.
+type txQuerier struct{ t *Tx }
+
+func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := q.t.live(true); err != nil {
+		return nil, err
+	}
+	return q.t.sql.ExecContext(ctx, query, args...)
+}
+
+func (q txQuerier) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	if err := q.t.live(true); err != nil {
+		return nil, err
+	}
+	return q.t.sql.PrepareContext(ctx, query)
+}
+
+func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := q.t.live(false); err != nil {
+		return nil, err
+	}
+	return q.t.sql.QueryContext(ctx, query, args...)
+}
+
+func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	if err := q.t.live(false); err != nil {
+		return errRow{err}
+	}
+	return q.t.sql.QueryRowContext(ctx, query, args...)
+}
+
+// errRow is a row that is an error.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // inTx runs fn within the transaction, or in one of its own committed
 // when fn succeeds: an operation of several statements called on the
@@ -140,7 +220,7 @@ func (e *executor) inTx(ctx context.Context, fn func(e *executor) error) error {
 	if e.tx != nil {
 		return fn(e)
 	}
-	tx, err := e.begin(ctx, nil)
+	tx, err := e.begin(ctx, false)
 	if err != nil {
 		return err
 	}

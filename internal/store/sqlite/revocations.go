@@ -13,14 +13,17 @@ import (
 const revocationColumns = `seq, kind, value, issued_before, effective_at, expires_at, reason, actor, created_at`
 
 func (e *executor) RevocationInsert(ctx context.Context, r store.RevocationRow) (int64, error) {
-	var seq int64
-	err := e.q.QueryRowContext(ctx, `INSERT INTO revocations (kind, value, issued_before, effective_at, expires_at, reason, actor, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		r.Kind, r.Value, null(r.IssuedBefore), r.EffectiveAt, r.ExpiresAt, r.Reason, r.Actor, r.CreatedAt).Scan(&seq)
+	// seq is the rowid: LastInsertId is the new entry's.
+	res, err := e.q.ExecContext(ctx, `INSERT INTO revocations (kind, value, issued_before, effective_at, expires_at, reason, actor, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Kind, r.Value, null(r.IssuedBefore), r.EffectiveAt, r.ExpiresAt, r.Reason, r.Actor, r.CreatedAt)
 	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: revocations.value") {
 		return 0, fmt.Errorf("%w: the %s %q is revoked already", store.ErrConflict, r.Kind, r.Value)
 	}
-	return seq, err
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 func (e *executor) RevocationGet(ctx context.Context, kind, value string) (store.RevocationRow, error) {

@@ -569,29 +569,68 @@ func testTransactions(t *testing.T, s store.Store) {
 	tx, err = s.Begin(ctx)
 	check(t, err)
 	check(t, tx.MetaPut(ctx, "a", []byte("2")))
-	// A subtransaction rolled back undoes its writes only.
+	// A joined transaction commits with the one it joined.
 	sub, err := tx.Begin(ctx)
-	check(t, err)
-	check(t, sub.MetaPut(ctx, "b", []byte("x")))
-	check(t, sub.MetaPut(ctx, "a", []byte("x")))
-	check(t, sub.Rollback())
-	// One committed lands in its transaction.
-	sub, err = tx.Begin(ctx)
 	check(t, err)
 	check(t, sub.MetaPut(ctx, "c", []byte("3")))
 	nested, err := sub.Begin(ctx)
 	check(t, err)
 	check(t, nested.MetaPut(ctx, "d", []byte("4")))
 	check(t, nested.Commit())
+	if err := nested.MetaPut(ctx, "e", []byte("5")); err == nil {
+		t.Error("a write through a joined transaction after its Commit was taken")
+	}
 	check(t, sub.Commit())
 	check(t, sub.Rollback())
 	check(t, tx.Commit())
 	check(t, tx.Rollback())
-	for name, want := range map[string]string{"a": "2", "b": "", "c": "3", "d": "4"} {
+	for name, want := range map[string]string{"a": "2", "c": "3", "d": "4", "e": ""} {
 		got, err := s.MetaGet(ctx, name)
 		if want == "" && !errors.Is(err, store.ErrNotFound) || want != "" && (err != nil || string(got) != want) {
 			t.Errorf("meta %s after the commit: %q, %v; want %q", name, got, err, want)
 		}
+	}
+	// A joined transaction rolled back undoes the whole transaction: what
+	// its parent wrote before and after, and what a transaction joined to
+	// it wrote; nothing runs in it afterwards, and its Commit fails.
+	tx, err = s.Begin(ctx)
+	check(t, err)
+	check(t, tx.MetaPut(ctx, "f", []byte("6")))
+	sub, err = tx.Begin(ctx)
+	check(t, err)
+	inner, err := sub.Begin(ctx)
+	check(t, err)
+	check(t, inner.MetaPut(ctx, "g", []byte("7")))
+	check(t, sub.Rollback())
+	if err := inner.MetaPut(ctx, "h", []byte("8")); err == nil {
+		t.Error("a write through a transaction joined to one rolled back was taken")
+	}
+	if err := tx.MetaPut(ctx, "i", []byte("9")); err == nil {
+		t.Error("a write after a joined transaction rolled back was taken")
+	}
+	if err := tx.Commit(); err == nil {
+		t.Error("Commit after a joined transaction rolled back succeeded")
+	}
+	for _, name := range []string{"f", "g", "h", "i"} {
+		if got, err := s.MetaGet(ctx, name); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("meta %s after a joined rollback: %q, %v; want ErrNotFound", name, got, err)
+		}
+	}
+	// A read-only transaction takes no write, and nothing joined to it
+	// does.
+	rtx, err := s.BeginRead(ctx)
+	check(t, err)
+	if err := rtx.MetaPut(ctx, "j", []byte("10")); err == nil {
+		t.Error("a write within BeginRead's transaction was taken")
+	}
+	if w, err := rtx.Begin(ctx); err == nil {
+		if err := w.MetaPut(ctx, "j", []byte("10")); err == nil {
+			t.Error("a write within a transaction joined to a read-only one was taken")
+		}
+	}
+	check(t, rtx.Commit())
+	if got, err := s.MetaGet(ctx, "j"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("meta j after a read-only transaction: %q, %v; want ErrNotFound", got, err)
 	}
 	// An operation of several statements called on the store is a
 	// transaction of its own: a failing one leaves nothing.
