@@ -13,6 +13,7 @@ import (
 
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // TestMain lets the durability tests run this test binary as a separate
@@ -111,7 +112,7 @@ func checkConsistent(t *testing.T, path string, acked []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := map[revocation.TokenID]bool{}
+	in := map[revoked.TokenID]bool{}
 	for _, tok := range b.Tokens {
 		in[tok.ID] = true
 	}
@@ -120,7 +121,7 @@ func checkConsistent(t *testing.T, path string, acked []string) {
 		if err := db.QueryRow(`SELECT count(*) FROM revocations WHERE kind = 'token' AND value = ?`, jti).Scan(&n); err != nil || n != 1 {
 			t.Errorf("acknowledged revocation of %s lost (%d rows, %v)", jti, n, err)
 		}
-		if !in[revocation.TokenIDOf(jti)] {
+		if !in[revoked.TokenIDOf(jti)] {
 			t.Errorf("acknowledged revocation of %s missing from the feed", jti)
 		}
 	}

@@ -2,93 +2,22 @@ package revocation
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
-	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/feed"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
-// TokenID is the 16-byte form of a jti that revocation data carries: the
-// 128 random bits of writ's own jtis (22 base64url characters), or the first
-// 16 bytes of the SHA-256 of any other jti.
-type TokenID [16]byte
+var _ revoked.Feed = (*List)(nil)
 
-// TokenIDOf returns the TokenID of jti. It does not allocate.
-func TokenIDOf(jti string) TokenID {
-	if len(jti) == 22 {
-		var id TokenID
-		if n, err := b64.DecodeInto(id[:], jti); err == nil && n == 16 {
-			return id
-		}
-	}
-	h := sha256.Sum256([]byte(jti))
-	return TokenID(h[:16])
-}
-
-// RevokedToken is a revoked jti. Times are unix seconds.
-type RevokedToken struct {
-	ID TokenID
-	// EffectiveAt is the revocation's time, or later after a grace period,
-	// which ends by ExpiresAt. Both times are held in 32 bits: one after
-	// 2106-02-07 reads as that time (see effective32 and time32).
-	EffectiveAt int64
-	ExpiresAt   int64 // the token's own expiry
-}
-
-// SubjectCutoff revokes every token of Subject issued before IssuedBefore.
-type SubjectCutoff struct {
-	Subject      string
-	IssuedBefore int64
-	ExpiresAt    int64
-}
-
-// RevokedKey revokes every token signed by the key KID.
-type RevokedKey struct {
-	KID       string
-	ExpiresAt int64
-}
-
-// Batch is a set of changes to the revocation list: everything in force
-// when read from sequence 0, or the changes after a sequence number.
-type Batch struct {
-	Seq int64 // the sequence number the batch brings its reader to
-	// Epoch names the list's history: sequence numbers of two epochs are
-	// unrelated (a database restored from a backup), so a reader that sees
-	// a new epoch reads the whole list again.
-	Epoch string
-	// AsOf is when the batch was current, for a feed that can be replayed
-	// (the time the server signed it); zero means when it was read.
-	AsOf     time.Time
-	Tokens   []RevokedToken
-	Subjects []SubjectCutoff
-	Keys     []RevokedKey
-}
-
-// ErrAhead is returned by Changes for a sequence number beyond the list's:
-// the list is not the one the reader followed (a database restored from a
-// backup). The reader reads the whole list again.
-var ErrAhead = errors.New("revocation: the reader is ahead of the list")
-
-// Feed supplies revocation changes by sequence number. *List is the Feed of
-// a local database; the server's signed revocation feed is another.
-type Feed interface {
-	// Changes returns the unexpired changes with a sequence number above
-	// since, or an error wrapping ErrAhead if since is beyond the list's
-	// sequence. An error leaves the reader's state as it was.
-	Changes(ctx context.Context, since int64) (*Batch, error)
-}
-
-var _ Feed = (*List)(nil)
-
-// Changes implements Feed. Reading from sequence 0 takes the token entries
+// Changes implements revoked.Feed, for a revoked.Snapshot. Reading from sequence 0 takes the token entries
 // from the packed table, so that a million of them load in a fraction of a
 // second; later reads take the few rows above since.
-func (l *List) Changes(ctx context.Context, since int64) (*Batch, error) {
+func (l *List) Changes(ctx context.Context, since int64) (*revoked.Batch, error) {
 	// A read-only transaction is a consistent snapshot that does not block
 	// writers (WAL).
 	tx, err := l.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -96,7 +25,7 @@ func (l *List) Changes(ctx context.Context, since int64) (*Batch, error) {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	defer tx.Rollback()
-	b := &Batch{}
+	b := &revoked.Batch{}
 	var epoch []byte
 	err = tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0),
 		(SELECT value FROM meta WHERE name = 'revocation_epoch')`).Scan(&b.Seq, &epoch)
@@ -106,7 +35,7 @@ func (l *List) Changes(ctx context.Context, since int64) (*Batch, error) {
 	b.Epoch = hex.EncodeToString(epoch)
 	switch {
 	case since > b.Seq:
-		return nil, fmt.Errorf("%w: asked for changes after %d, the list is at %d", ErrAhead, since, b.Seq)
+		return nil, fmt.Errorf("%w: asked for changes after %d, the list is at %d", revoked.ErrAhead, since, b.Seq)
 	case since == b.Seq:
 		return b, nil
 	}
@@ -131,11 +60,11 @@ func (l *List) Changes(ctx context.Context, since int64) (*Batch, error) {
 		}
 		switch Kind(kind) {
 		case Token:
-			b.Tokens = append(b.Tokens, RevokedToken{ID: TokenIDOf(value), EffectiveAt: int64(effective32(eff)), ExpiresAt: int64(time32(exp))})
+			b.Tokens = append(b.Tokens, revoked.RevokedToken{ID: revoked.TokenIDOf(value), EffectiveAt: int64(feed.Effective32(eff)), ExpiresAt: int64(feed.Time32(exp))})
 		case Subject:
-			b.Subjects = append(b.Subjects, SubjectCutoff{Subject: value, IssuedBefore: before, ExpiresAt: exp})
+			b.Subjects = append(b.Subjects, revoked.SubjectCutoff{Subject: value, IssuedBefore: before, ExpiresAt: exp})
 		case Key:
-			b.Keys = append(b.Keys, RevokedKey{KID: value, ExpiresAt: exp})
+			b.Keys = append(b.Keys, revoked.RevokedKey{KID: value, ExpiresAt: exp})
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -151,19 +80,19 @@ const (
 
 // appendRecord appends t as a packed record: the token id, then its
 // effective time and expiry as 32-bit big-endian unix seconds, held as
-// effective32 and time32 hold them.
-func appendRecord(dst []byte, t RevokedToken) []byte {
+// feed.Effective32 and feed.Time32 hold them.
+func appendRecord(dst []byte, t revoked.RevokedToken) []byte {
 	dst = append(dst, t.ID[:]...)
-	dst = binary.BigEndian.AppendUint32(dst, effective32(t.EffectiveAt))
-	return binary.BigEndian.AppendUint32(dst, time32(t.ExpiresAt))
+	dst = binary.BigEndian.AppendUint32(dst, feed.Effective32(t.EffectiveAt))
+	return binary.BigEndian.AppendUint32(dst, feed.Time32(t.ExpiresAt))
 }
 
-func readPacked(ctx context.Context, tx *sql.Tx, horizon int64) ([]RevokedToken, error) {
+func readPacked(ctx context.Context, tx *sql.Tx, horizon int64) ([]revoked.RevokedToken, error) {
 	var n int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(length(data)), 0) FROM revoked_tokens_packed`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
-	out := make([]RevokedToken, 0, n/packedSize)
+	out := make([]revoked.RevokedToken, 0, n/packedSize)
 	rows, err := tx.QueryContext(ctx, `SELECT data FROM revoked_tokens_packed ORDER BY chunk`)
 	if err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
@@ -178,8 +107,8 @@ func readPacked(ctx context.Context, tx *sql.Tx, horizon int64) ([]RevokedToken,
 			return nil, errors.New("revocation: corrupt packed token chunk")
 		}
 		for p := data; len(p) > 0; p = p[packedSize:] {
-			t := RevokedToken{
-				ID:          TokenID(p[:16]),
+			t := revoked.RevokedToken{
+				ID:          revoked.TokenID(p[:16]),
 				EffectiveAt: int64(binary.BigEndian.Uint32(p[16:])),
 				ExpiresAt:   int64(binary.BigEndian.Uint32(p[20:])),
 			}
@@ -192,7 +121,7 @@ func readPacked(ctx context.Context, tx *sql.Tx, horizon int64) ([]RevokedToken,
 }
 
 // appendPacked adds a token entry to the last packed chunk, or starts one.
-func appendPacked(ctx context.Context, tx *sql.Tx, t RevokedToken) error {
+func appendPacked(ctx context.Context, tx *sql.Tx, t revoked.RevokedToken) error {
 	rec := appendRecord(make([]byte, 0, packedSize), t)
 	var chunk int64
 	var data []byte
@@ -224,7 +153,7 @@ func repack(ctx context.Context, tx *sql.Tx) error {
 			rows.Close()
 			return err
 		}
-		cur = appendRecord(cur, RevokedToken{ID: TokenIDOf(value), EffectiveAt: eff, ExpiresAt: exp})
+		cur = appendRecord(cur, revoked.RevokedToken{ID: revoked.TokenIDOf(value), EffectiveAt: eff, ExpiresAt: exp})
 		if len(cur) == packedChunk*packedSize {
 			chunks, cur = append(chunks, cur), nil
 		}

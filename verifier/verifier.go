@@ -231,10 +231,25 @@ func (v *Verifier) verifyJWS(ctx context.Context, token string, checkType bool) 
 	if i := algIndex(h.Alg); i < 0 || i == algIndex(V4Public) || !v.algs[i] {
 		return nil, nil, fmt.Errorf("%w: %q", ErrAlgorithm, h.Alg)
 	}
-	if checkType && !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
+	if checkType && !isAccessTokenType(h.Typ) {
 		return nil, nil, fmt.Errorf("%w: typ %q, want at+jwt", ErrType, h.Typ)
 	}
-	key, err := v.lookup(ctx, h.Kid)
+	return verifySigned(ctx, v.keys, &t)
+}
+
+// isAccessTokenType reports whether typ is that of a JWT access token
+// (RFC 9068 §2.1), at+jwt, with or without "application/", in any case.
+func isAccessTokenType(typ string) bool {
+	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
+}
+
+// verifySigned ends the JWS layer once the header's alg and typ have been
+// checked: the kid and its key from keys, the binding of the header's alg
+// to the key's, and the signature. It returns the decoded payload, which
+// only then is read.
+func verifySigned(ctx context.Context, keys KeySource, t *jws.Token) ([]byte, *Key, error) {
+	h := &t.Header
+	key, err := lookupKey(ctx, keys, h.Kid)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -266,7 +281,7 @@ func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, *Ke
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := v.lookup(ctx, kid)
+	key, err := lookupKey(ctx, v.keys, kid)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -283,14 +298,16 @@ func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, *Ke
 	return c, key, nil
 }
 
-func (v *Verifier) lookup(ctx context.Context, kid string) (*Key, error) {
+// lookupKey returns the key of keys whose id is kid, which must be set and
+// no longer than MaxKeyID.
+func lookupKey(ctx context.Context, keys KeySource, kid string) (*Key, error) {
 	if kid == "" {
 		return nil, fmt.Errorf("%w: no kid", ErrMalformed)
 	}
 	if len(kid) > MaxKeyID {
 		return nil, fmt.Errorf("%w: kid longer than %d bytes", ErrMalformed, MaxKeyID)
 	}
-	return v.keys.LookupKey(ctx, kid)
+	return keys.LookupKey(ctx, kid)
 }
 
 // footerKID reads the kid of a PASETO footer, {"kid":"k4.pid.…"}.

@@ -15,6 +15,7 @@ import (
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
@@ -169,8 +170,8 @@ func loadKeySets(ctx context.Context, jwksPath, paserkPath string, stderr io.Wri
 
 // loadRevocations takes a snapshot of the revocation list of the database
 // at path, or of the signed feed at a URL, which jwtKeys must verify.
-func loadRevocations(ctx context.Context, path, iss string, jwtKeys *verifier.KeySet) (*revocation.Snapshot, func() error, error) {
-	var feed revocation.Feed
+func loadRevocations(ctx context.Context, path, iss string, jwtKeys *verifier.KeySet) (*revoked.Snapshot, func() error, error) {
+	var feed revoked.Feed
 	done := func() error { return nil }
 	if isURL(path) {
 		if jwtKeys == nil {
@@ -200,7 +201,7 @@ func loadRevocations(ctx context.Context, path, iss string, jwtKeys *verifier.Ke
 		}
 		feed, done = list, db.Close
 	}
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: feed})
+	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed})
 	if err != nil {
 		done()
 		return nil, nil, err
