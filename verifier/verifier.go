@@ -33,11 +33,11 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 	"unsafe"
 
+	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/internal/jws"
 	"github.com/writ-dev/writ/internal/paseto"
@@ -209,7 +209,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, *Key, 
 		return nil, nil, err
 	}
 	c := &Claims{KeyID: key.id, Algorithm: key.alg, raw: bytesToString(payload)}
-	if err := c.parse(numericDate); err != nil {
+	if err := c.parse(payload, false); err != nil {
 		return nil, nil, err
 	}
 	return c, key, nil
@@ -292,7 +292,7 @@ func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, *Ke
 		return nil, nil, ErrSignature
 	}
 	c := &Claims{KeyID: key.id, Algorithm: V4Public, raw: bytesToString(t.Message)}
-	if err := c.parse(rfc3339Date); err != nil {
+	if err := c.parse(t.Message, true); err != nil {
 		return nil, nil, err
 	}
 	return c, key, nil
@@ -356,142 +356,27 @@ func (c *Claims) hasAudience(aud string) bool {
 	return false
 }
 
-// dateParser reads a date claim: a JSON number for JWT, an RFC 3339 string
-// for PASETO.
-type dateParser func(jsonx.Value) (time.Time, error)
-
-// maxDate is the last second of year 9999: later dates are malformed.
-const maxDate = 253402300799
-
-func numericDate(v jsonx.Value) (time.Time, error) {
-	if sec, ok := wholeSeconds(v); ok {
-		return time.Unix(sec, 0), nil
+// parse reads the claims of payload, a JWT's or (pasetoClaims) a PASETO
+// token's, with accesstoken's strict parser, into c, which must have
+// c.raw set to payload: c's strings share its memory. c.aud lends room for
+// up to two audiences.
+func (c *Claims) parse(payload []byte, pasetoClaims bool) error {
+	ac := accesstoken.Claims{Audience: c.aud[:0]}
+	var err error
+	if pasetoClaims {
+		err = accesstoken.ParsePASETOClaims(payload, &ac)
+	} else {
+		err = accesstoken.ParseJWTClaims(payload, &ac)
 	}
-	f, err := v.Float()
-	if err != nil || f < 0 || f > maxDate {
-		return time.Time{}, errors.New("want a NumericDate")
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
-}
-
-// wholeSeconds reads the usual NumericDate, a non-negative integer of at
-// most 12 digits (up to maxDate), without a float conversion.
-func wholeSeconds(v jsonx.Value) (int64, bool) {
-	raw := v.Raw()
-	if v.Kind != jsonx.Number || len(raw) == 0 || len(raw) > 12 {
-		return 0, false
-	}
-	var sec int64
-	for _, c := range raw {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		sec = sec*10 + int64(c-'0')
-	}
-	return sec, sec <= maxDate
-}
-
-func rfc3339Date(v jsonx.Value) (time.Time, error) {
-	b, err := v.Bytes()
-	if err != nil {
-		return time.Time{}, errors.New("want an RFC 3339 date string")
-	}
-	t, err := time.Parse(time.RFC3339, bytesToString(b))
-	if err != nil || t.Year() > 9999 {
-		return time.Time{}, errors.New("want an RFC 3339 date string")
-	}
-	return t, nil
-}
-
-// parse reads c.raw strictly: names compared exactly, no duplicates, each
-// registered claim of the right type, and every required claim present.
-func (c *Claims) parse(date dateParser) error {
-	err := jsonx.Members(stringToBytes(c.raw), func(name []byte, v jsonx.Value) error {
-		var err error
-		switch string(name) {
-		case "iss":
-			c.Issuer, err = str(v)
-		case "sub":
-			c.Subject, err = str(v)
-		case "jti":
-			c.ID, err = str(v)
-		case "scope":
-			c.Scope, err = str(v)
-		case "client_id":
-			c.ClientID, err = str(v)
-		case "aud":
-			err = c.parseAudience(v)
-		case "exp":
-			c.ExpiresAt, err = date(v)
-		case "iat":
-			c.IssuedAt, err = date(v)
-		case "nbf":
-			c.NotBefore, err = date(v)
-		default:
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("claim %q: %w", name, err)
-		}
-		return nil
-	})
 	if err != nil {
 		return fmt.Errorf("%w: claims: %w", ErrMalformed, err)
 	}
-	for _, req := range [...]struct {
-		name    string
-		present bool
-	}{
-		{"iss", c.Issuer != ""},
-		{"sub", c.Subject != ""},
-		{"aud", len(c.Audience) > 0},
-		{"exp", !c.ExpiresAt.IsZero()},
-		{"iat", !c.IssuedAt.IsZero()},
-		{"jti", c.ID != ""},
-	} {
-		if !req.present {
-			return fmt.Errorf("%w: claims: no %q", ErrMalformed, req.name)
-		}
-	}
+	c.Issuer, c.Subject, c.Audience, c.ID, c.Scope, c.ClientID = ac.Issuer, ac.Subject, ac.Audience, ac.ID, ac.Scope, ac.ClientID
+	c.ExpiresAt, c.IssuedAt, c.NotBefore = ac.ExpiresAt, ac.IssuedAt, ac.NotBefore
 	return nil
-}
-
-func (c *Claims) parseAudience(v jsonx.Value) error {
-	if v.Kind == jsonx.String {
-		s, err := str(v)
-		c.aud[0] = s
-		c.Audience = c.aud[:1]
-		return err
-	}
-	c.Audience = c.aud[:0]
-	err := v.Elements(func(e jsonx.Value) error {
-		s, err := str(e)
-		if err != nil {
-			return err
-		}
-		c.Audience = append(c.Audience, s)
-		return nil
-	})
-	if err != nil {
-		return errors.New("want a string or an array of strings")
-	}
-	return nil
-}
-
-// str reads a non-empty string value. The result shares the claims' memory
-// unless the string had escapes.
-func str(v jsonx.Value) (string, error) {
-	b, err := v.Bytes()
-	if err != nil || len(b) == 0 {
-		return "", errors.New("want a non-empty string")
-	}
-	return bytesToString(b), nil
 }
 
 // bytesToString returns a string sharing b's memory. Callers pass only
 // buffers that are never written again: decoded token parts that this
 // package owns.
 func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-func stringToBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
