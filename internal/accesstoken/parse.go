@@ -32,6 +32,10 @@ func ParseJWTClaims(payload []byte, c *Claims) error { return parseClaims(payloa
 func ParsePASETOClaims(message []byte, c *Claims) error { return parseClaims(message, c, true) }
 
 func parseClaims(data []byte, c *Claims, rfc3339 bool) error {
+	date := numericDate
+	if rfc3339 {
+		date = rfc3339Date
+	}
 	err := jsonx.Members(data, func(name []byte, v jsonx.Value) error {
 		var err error
 		switch string(name) {
@@ -48,11 +52,11 @@ func parseClaims(data []byte, c *Claims, rfc3339 bool) error {
 		case "aud":
 			err = c.parseAudience(v)
 		case "exp":
-			c.ExpiresAt, err = date(v, rfc3339)
+			c.ExpiresAt, err = date(v)
 		case "iat":
-			c.IssuedAt, err = date(v, rfc3339)
+			c.IssuedAt, err = date(v)
 		case "nbf":
-			c.NotBefore, err = date(v, rfc3339)
+			c.NotBefore, err = date(v)
 		default:
 			return nil
 		}
@@ -64,22 +68,24 @@ func parseClaims(data []byte, c *Claims, rfc3339 bool) error {
 	if err != nil {
 		return err
 	}
-	for _, req := range [...]struct {
-		name    string
-		present bool
-	}{
-		{"iss", c.Issuer != ""},
-		{"sub", c.Subject != ""},
-		{"aud", len(c.Audience) > 0},
-		{"exp", !c.ExpiresAt.IsZero()},
-		{"iat", !c.IssuedAt.IsZero()},
-		{"jti", c.ID != ""},
-	} {
-		if !req.present {
-			return fmt.Errorf("no %q", req.name)
-		}
+	var missing string
+	switch {
+	case c.Issuer == "":
+		missing = "iss"
+	case c.Subject == "":
+		missing = "sub"
+	case len(c.Audience) == 0:
+		missing = "aud"
+	case c.ExpiresAt.IsZero():
+		missing = "exp"
+	case c.IssuedAt.IsZero():
+		missing = "iat"
+	case c.ID == "":
+		missing = "jti"
+	default:
+		return nil
 	}
-	return nil
+	return fmt.Errorf("no %q", missing)
 }
 
 func (c *Claims) parseAudience(v jsonx.Value) error {
@@ -101,15 +107,6 @@ func (c *Claims) parseAudience(v jsonx.Value) error {
 		return errors.New("want a string or an array of strings")
 	}
 	return nil
-}
-
-// date reads a date claim: a NumericDate for a JWT, an RFC 3339 string for
-// a PASETO token.
-func date(v jsonx.Value, rfc3339 bool) (time.Time, error) {
-	if rfc3339 {
-		return rfc3339Date(v)
-	}
-	return numericDate(v)
 }
 
 // maxDate is the last second of year 9999: later dates are malformed.
