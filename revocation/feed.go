@@ -14,9 +14,10 @@ import (
 
 var _ revoked.Feed = (*List)(nil)
 
-// Changes implements revoked.Feed, for a revoked.Snapshot. Reading from sequence 0 takes the token entries
-// from the packed table, so that a million of them load in a fraction of a
-// second; later reads take the few rows above since.
+// Changes implements revoked.Feed, for a revoked.Snapshot. Reading from
+// sequence 0 takes the token entries from the packed table, so that a
+// million of them load in a fraction of a second; later reads take the few
+// rows above since.
 func (l *List) Changes(ctx context.Context, since int64) (*revoked.Batch, error) {
 	// A read-only transaction is a consistent snapshot that does not block
 	// writers (WAL).

@@ -20,6 +20,13 @@
 // errors.go ([ErrExpired], [ErrSignature], [ErrUnknownKey], …), to be
 // matched with errors.Is.
 //
+// # Revocation
+//
+// A [RevocationChecker] set as Config.Revocation is consulted for every
+// token that passes all other checks. Package revoked (verifier/revoked)
+// holds a revocation list in memory, from writ's database or from a writ
+// server's signed feed (verifier/remote), and is one.
+//
 // # HTTP
 //
 // Package bearer (verifier/bearer) is the net/http middleware: it
