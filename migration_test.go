@@ -17,6 +17,7 @@ import (
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // The database of testdata/db, made by an earlier writ (see its README).
@@ -160,7 +161,7 @@ func TestDatabaseOfEarlierWrit(t *testing.T) {
 	if err != nil || b.Seq != 4 || b.Epoch != before.Epoch || len(b.Tokens) != 2 || len(b.Subjects) != 1 || len(b.Keys) != 1 {
 		t.Fatalf("changes from 0: %+v, %v", b, err)
 	}
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: list, Now: now})
+	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: list, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

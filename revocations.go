@@ -4,9 +4,9 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // RevocationsConfig says how LoadRevocations reads a writ server's signed
@@ -36,10 +36,10 @@ type RevocationsConfig struct {
 //
 // The snapshot is not refreshed, and from a database file cannot be: the
 // file is closed before LoadRevocations returns. A verifier that runs on
-// makes a revocation.Snapshot with a Refresh interval over a remote.Feed
+// makes a revoked.Snapshot with a Refresh interval over a remote.Feed
 // (which links no database), or over DB.Revocations.
-func LoadRevocations(ctx context.Context, location string, cfg RevocationsConfig) (*revocation.Snapshot, error) {
-	var feed revocation.Feed
+func LoadRevocations(ctx context.Context, location string, cfg RevocationsConfig) (*revoked.Snapshot, error) {
+	var feed revoked.Feed
 	if remote.IsURL(location) {
 		f, err := remote.NewFeed(remote.FeedConfig{URL: location, Issuer: cfg.Issuer, Keys: cfg.Keys, Token: cfg.Token, Client: cfg.Client})
 		if err != nil {
@@ -54,5 +54,5 @@ func LoadRevocations(ctx context.Context, location string, cfg RevocationsConfig
 		defer closeList()
 		feed = list
 	}
-	return revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: feed})
+	return revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed})
 }

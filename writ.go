@@ -138,7 +138,7 @@ func attach(ctx context.Context, s store.Store, cfg Config) (*DB, error) {
 // path for a process that only reads it, as a verifier beside the
 // database does (writ verify --revocations FILE): it needs no master key,
 // writes nothing, and falls back to a read-only handle where the process
-// may not write the database. The list is a revocation.Feed. done closes
+// may not write the database. The list is a revoked.Feed. done closes
 // the database.
 func OpenRevocations(ctx context.Context, path string) (list *revocation.List, done func() error, err error) {
 	s, err := sqlite.OpenForReading(ctx, path)

@@ -14,6 +14,7 @@ import (
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // Issue a token from Go, verify it against the database's own key set and
@@ -48,7 +49,7 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: w.Revocations})
+	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: w.Revocations})
 	if err != nil {
 		log.Fatal(err)
 	}

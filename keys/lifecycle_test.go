@@ -18,6 +18,7 @@ import (
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // lcEnv is a keyring, issuer and revocation list on a settable clock.
@@ -93,7 +94,7 @@ func (e *lcEnv) keySet() *verifier.KeySet {
 	return ks
 }
 
-func (e *lcEnv) verify(ks *verifier.KeySet, snap *revocation.Snapshot, token string) error {
+func (e *lcEnv) verify(ks *verifier.KeySet, snap *revoked.Snapshot, token string) error {
 	cfg := verifier.Config{Issuer: "https://issuer.test", Audience: "api", Keys: ks, Now: e.clock,
 		Algorithms: []string{verifier.EdDSA, verifier.ES256, verifier.V4Public}}
 	if snap != nil {
@@ -520,7 +521,7 @@ func TestYearOfRotations(t *testing.T) {
 	rotations, compromisedKID := 0, ""
 	stale := e.keySet()
 	var compromisedTokens []*issuer.Token
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: e.list, Now: e.clock})
+	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: e.list, Now: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

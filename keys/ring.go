@@ -393,20 +393,14 @@ func (r *Ring) PASERKSet(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	type entry struct {
-		Kid    string `json:"kid"`
-		PASERK string `json:"paserk"`
-	}
-	set := struct {
-		Keys []entry `json:"keys"`
-	}{Keys: []entry{}}
+	var set []paserk.SetEntry
 	for _, rec := range recs {
 		if rec.Format != PASETO {
 			continue
 		}
-		set.Keys = append(set.Keys, entry{Kid: rec.ID, PASERK: paserk.Public(rec.Public.(ed25519.PublicKey))})
+		set = append(set, paserk.SetEntry{KID: rec.ID, PASERK: paserk.Public(rec.Public.(ed25519.PublicKey))})
 	}
-	return json.Marshal(set)
+	return paserk.AppendSet(nil, set), nil
 }
 
 // KeySet returns the published keys of both formats as a verifier key set,

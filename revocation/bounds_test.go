@@ -12,6 +12,7 @@ import (
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // TestGraceBeyondExpiryRefused: a grace period ending after the token's
@@ -56,7 +57,7 @@ func TestGraceToExpiryAgrees(t *testing.T) {
 	ctx := context.Background()
 	tok := e.issue(t, "alice", time.Hour)
 	revokeAnother(t, e)
-	following := e.snapshot(t, revocation.SnapshotConfig{})
+	following := e.snapshot(t, revoked.SnapshotConfig{})
 	entry, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{Grace: tok.ExpiresAt.Sub(e.clock.now())})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +72,7 @@ func TestGraceToExpiryAgrees(t *testing.T) {
 		if err := following.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
-		whole := e.snapshot(t, revocation.SnapshotConfig{})
+		whole := e.snapshot(t, revoked.SnapshotConfig{})
 		a, b := following.CheckRevocation(ctx, claims), whole.CheckRevocation(ctx, claims)
 		if errors.Is(a, verifier.ErrRevoked) != errors.Is(b, verifier.ErrRevoked) {
 			t.Errorf("at expiry%+v: following the changes %v, read whole %v", at, a, b)
@@ -103,7 +104,7 @@ func TestExpiryBeyond32Bits(t *testing.T) {
 		t.Fatalf("token expires at %v, within 32 bits", tok.ExpiresAt)
 	}
 	revokeAnother(t, e)
-	following := e.snapshot(t, revocation.SnapshotConfig{})
+	following := e.snapshot(t, revoked.SnapshotConfig{})
 	if _, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestExpiryBeyond32Bits(t *testing.T) {
 		t.Fatal(err)
 	}
 	claims := &verifier.Claims{ID: tok.ID, Subject: "alice", KeyID: tok.KeyID, IssuedAt: tok.IssuedAt}
-	for name, s := range map[string]*revocation.Snapshot{"following the changes": following, "read whole": e.snapshot(t, revocation.SnapshotConfig{})} {
+	for name, s := range map[string]*revoked.Snapshot{"following the changes": following, "read whole": e.snapshot(t, revoked.SnapshotConfig{})} {
 		if err := s.CheckRevocation(ctx, claims); !errors.Is(err, verifier.ErrRevoked) {
 			t.Errorf("%s: %v, want ErrRevoked", name, err)
 		}
@@ -205,7 +206,7 @@ func TestOldWrappedEntry(t *testing.T) {
 	}
 	checkFeedsAgree(t, e)
 	claims := &verifier.Claims{ID: tok.ID, Subject: "alice", KeyID: tok.KeyID, IssuedAt: tok.IssuedAt}
-	if err := e.snapshot(t, revocation.SnapshotConfig{}).CheckRevocation(ctx, claims); err != nil {
+	if err := e.snapshot(t, revoked.SnapshotConfig{}).CheckRevocation(ctx, claims); err != nil {
 		t.Errorf("a revocation taking effect after 2106: %v, want none yet", err)
 	}
 }

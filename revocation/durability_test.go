@@ -15,6 +15,7 @@ import (
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // TestMain lets the durability tests run this test binary as a separate
@@ -114,7 +115,7 @@ func checkConsistent(t *testing.T, path string, acked []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := map[revocation.TokenID]bool{}
+	in := map[revoked.TokenID]bool{}
 	for _, tok := range b.Tokens {
 		in[tok.ID] = true
 	}
@@ -122,7 +123,7 @@ func checkConsistent(t *testing.T, path string, acked []string) {
 		if n := sqlitetest.Count(t, db, "revocations", sqlitetest.Where{"kind": "token", "value": jti}); n != 1 {
 			t.Errorf("acknowledged revocation of %s lost (%d rows)", jti, n)
 		}
-		if !in[revocation.TokenIDOf(jti)] {
+		if !in[revoked.TokenIDOf(jti)] {
 			t.Errorf("acknowledged revocation of %s missing from the feed", jti)
 		}
 	}

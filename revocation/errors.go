@@ -1,6 +1,10 @@
 package revocation
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/writ-dev/writ/verifier/revoked"
+)
 
 var (
 	// ErrUnknownToken: no token with that jti was issued from this
@@ -16,11 +20,8 @@ var (
 	// ErrGraceBeyondExpiry: a grace period that would end after the token
 	// expires. It comes wrapped with ErrInvalid.
 	ErrGraceBeyondExpiry = errors.New("grace period ends after the token expires")
-	// ErrStale: a Snapshot told to fail closed has not refreshed within
-	// its bound.
-	ErrStale = errors.New("revocation data too stale")
 	// ErrAhead is returned by Changes for a sequence number beyond the
-	// list's: the list is not the one the reader followed (a database
-	// restored from a backup). The reader reads the whole list again.
-	ErrAhead = errors.New("revocation: the reader is ahead of the list")
+	// list's: it is revoked.ErrAhead, which a snapshot reading the list
+	// handles by reading the whole list again.
+	ErrAhead = revoked.ErrAhead
 )

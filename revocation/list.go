@@ -8,11 +8,10 @@
 // durably before the call returns; an entry is pruned once every token it
 // covers has expired.
 //
-// A [Snapshot] holds the list in memory for a verifier: it implements
-// [verifier.RevocationChecker], answers in a few tens of nanoseconds, and
-// refreshes incrementally by sequence number from a [Feed] (the List itself
-// when the database is at hand). It knows how stale it is and can be told to
-// fail closed past a bound.
+// Verifiers do not read the List: a revoked.Snapshot (package
+// verifier/revoked) holds it in memory, refreshed by sequence number from
+// the List's [List.Changes] beside the database, or from the signed feed
+// that writ serve publishes of them.
 package revocation
 
 import (
@@ -24,6 +23,7 @@ import (
 	"unicode"
 
 	"github.com/writ-dev/writ/audit"
+	"github.com/writ-dev/writ/internal/feed"
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/verifier"
@@ -199,9 +199,9 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 			return Entry{}, err
 		}
 		e := Entry{Kind: Token, Value: jti, EffectiveAt: now.Add(grace), ExpiresAt: time.Unix(exp, 0), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
-		if eff := e.EffectiveAt.Unix(); eff < 0 || eff > maxTime32 {
+		if eff := e.EffectiveAt.Unix(); eff < 0 || eff > feed.MaxTime32 {
 			return Entry{}, fmt.Errorf("%w: a revocation taking effect at %s, outside the times the list holds (1970 to %s)",
-				ErrInvalid, e.EffectiveAt.UTC().Format(time.RFC3339), time.Unix(maxTime32, 0).UTC().Format(time.RFC3339))
+				ErrInvalid, e.EffectiveAt.UTC().Format(time.RFC3339), time.Unix(feed.MaxTime32, 0).UTC().Format(time.RFC3339))
 		}
 		if old, err := get(ctx, tx, Token, jti); err == nil {
 			if !old.EffectiveAt.After(e.EffectiveAt) {
@@ -336,7 +336,7 @@ func insert(ctx context.Context, tx store.Tx, e Entry, ev store.AuditRow) (Entry
 		return Entry{}, fmt.Errorf("audit: %w", err)
 	}
 	if e.Kind == Token {
-		t := RevokedToken{ID: TokenIDOf(e.Value), EffectiveAt: e.EffectiveAt.Unix(), ExpiresAt: e.ExpiresAt.Unix()}
+		t := feed.RevokedToken{ID: feed.TokenIDOf(e.Value), EffectiveAt: e.EffectiveAt.Unix(), ExpiresAt: e.ExpiresAt.Unix()}
 		if err := tx.PackedAppend(ctx, appendRecord(make([]byte, 0, packedSize), t), packedChunk*packedSize); err != nil {
 			return Entry{}, err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // clock is a settable test clock.
@@ -69,7 +69,7 @@ func (e *env) issue(t *testing.T, subject string, ttl time.Duration) *issuer.Tok
 }
 
 // verifier returns a verifier over the keyring that consults snap.
-func (e *env) verifier(t *testing.T, snap *revocation.Snapshot) *verifier.Verifier {
+func (e *env) verifier(t *testing.T, snap *revoked.Snapshot) *verifier.Verifier {
 	t.Helper()
 	ks, err := e.ring.KeySet(context.Background())
 	if err != nil {
@@ -83,7 +83,7 @@ func (e *env) verifier(t *testing.T, snap *revocation.Snapshot) *verifier.Verifi
 	return v
 }
 
-func (e *env) snapshot(t *testing.T, cfg revocation.SnapshotConfig) *revocation.Snapshot {
+func (e *env) snapshot(t *testing.T, cfg revoked.SnapshotConfig) *revoked.Snapshot {
 	t.Helper()
 	if cfg.Feed == nil {
 		cfg.Feed = e.list
@@ -91,7 +91,7 @@ func (e *env) snapshot(t *testing.T, cfg revocation.SnapshotConfig) *revocation.
 	if cfg.Now == nil {
 		cfg.Now = e.clock.now
 	}
-	s, err := revocation.NewSnapshot(context.Background(), cfg)
+	s, err := revoked.NewSnapshot(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestRevokeToken(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	a, b := e.issue(t, "alice", time.Hour), e.issue(t, "alice", time.Hour)
-	snap := e.snapshot(t, revocation.SnapshotConfig{})
+	snap := e.snapshot(t, revoked.SnapshotConfig{})
 	v := e.verifier(t, snap)
 
 	first, err := e.list.RevokeToken(ctx, a.ID, revocation.Options{Reason: "leaked", Actor: "test"})
@@ -197,7 +197,7 @@ func TestRevokeSubject(t *testing.T) {
 	e.clock.advance(2 * time.Second)
 	fresh := e.issue(t, "alice", time.Hour)
 
-	v := e.verifier(t, e.snapshot(t, revocation.SnapshotConfig{}))
+	v := e.verifier(t, e.snapshot(t, revoked.SnapshotConfig{}))
 	if _, err := v.Verify(ctx, old.Token); !errors.Is(err, verifier.ErrRevoked) {
 		t.Errorf("old token of alice: %v, want ErrRevoked", err)
 	}
@@ -223,7 +223,7 @@ func TestRevokeKey(t *testing.T) {
 	if _, err := e.list.RevokeKey(ctx, tok.KeyID, revocation.Options{Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	v := e.verifier(t, e.snapshot(t, revocation.SnapshotConfig{}))
+	v := e.verifier(t, e.snapshot(t, revoked.SnapshotConfig{}))
 	if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, verifier.ErrRevoked) {
 		t.Errorf("token of a revoked key: %v, want ErrRevoked", err)
 	}
@@ -237,7 +237,7 @@ func TestGracePeriod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := e.snapshot(t, revocation.SnapshotConfig{})
+	snap := e.snapshot(t, revoked.SnapshotConfig{})
 	v := e.verifier(t, snap)
 	if _, err := v.Verify(ctx, tok.Token); err != nil {
 		t.Errorf("old token within the grace period: %v", err)
@@ -271,61 +271,15 @@ func TestGracePeriod(t *testing.T) {
 		t.Errorf("after an immediate revocation: %v, want ErrRevoked", err)
 	}
 	// A fresh snapshot agrees.
-	if _, err := e.verifier(t, e.snapshot(t, revocation.SnapshotConfig{})).Verify(ctx, tok2.Token); !errors.Is(err, verifier.ErrRevoked) {
+	if _, err := e.verifier(t, e.snapshot(t, revoked.SnapshotConfig{})).Verify(ctx, tok2.Token); !errors.Is(err, verifier.ErrRevoked) {
 		t.Errorf("fresh snapshot: %v, want ErrRevoked", err)
 	}
-}
-
-func TestStalenessFailsClosed(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	tok := e.issue(t, "alice", time.Hour)
-	failing := &flakyFeed{Feed: e.list}
-	snap := e.snapshot(t, revocation.SnapshotConfig{Feed: failing, MaxStaleness: time.Minute})
-	v := e.verifier(t, snap)
-	if _, err := v.Verify(ctx, tok.Token); err != nil {
-		t.Fatal(err)
-	}
-	failing.fail = true
-	e.clock.advance(30 * time.Second)
-	if err := snap.Refresh(ctx); err == nil {
-		t.Fatal("refresh through a failing feed succeeded")
-	}
-	if got := snap.Staleness(); got != 30*time.Second {
-		t.Errorf("staleness %v, want 30s", got)
-	}
-	if _, err := v.Verify(ctx, tok.Token); err != nil {
-		t.Errorf("within the bound: %v", err)
-	}
-	e.clock.advance(31 * time.Second)
-	if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, revocation.ErrStale) || errors.Is(err, verifier.ErrRevoked) {
-		t.Errorf("past the bound: %v, want ErrStale", err)
-	}
-	failing.fail = false
-	if err := snap.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Verify(ctx, tok.Token); err != nil {
-		t.Errorf("after a good refresh: %v", err)
-	}
-}
-
-type flakyFeed struct {
-	revocation.Feed
-	fail bool
-}
-
-func (f *flakyFeed) Changes(ctx context.Context, since int64) (*revocation.Batch, error) {
-	if f.fail {
-		return nil, errors.New("feed unavailable")
-	}
-	return f.Feed.Changes(ctx, since)
 }
 
 func TestIncrementalRefreshAndPrune(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	snap := e.snapshot(t, revocation.SnapshotConfig{})
+	snap := e.snapshot(t, revoked.SnapshotConfig{})
 	var toks []*issuer.Token
 	for i := range 5 {
 		tok := e.issue(t, "alice", time.Duration(i+1)*time.Hour)
@@ -353,7 +307,7 @@ func TestIncrementalRefreshAndPrune(t *testing.T) {
 	if n, err := e.list.Prune(ctx, "test"); err != nil || n != 1 {
 		t.Fatalf("pruned %d, %v; want 1 more", n, err)
 	}
-	fresh := e.snapshot(t, revocation.SnapshotConfig{})
+	fresh := e.snapshot(t, revoked.SnapshotConfig{})
 	if fresh.Seq() != 5 || fresh.Len() != 3 {
 		t.Errorf("fresh snapshot after prune: seq %d, len %d; want 5, 3", fresh.Seq(), fresh.Len())
 	}
@@ -369,29 +323,6 @@ func TestIncrementalRefreshAndPrune(t *testing.T) {
 	if err != nil || entry.Seq != 6 {
 		t.Errorf("next entry: %+v, %v; want seq 6", entry, err)
 	}
-}
-
-func TestBackgroundRefresh(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	tok := e.issue(t, "alice", time.Hour)
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: e.list, Refresh: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Close()
-	if _, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for snap.Seq() < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("background refresh never picked up the revocation")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	snap.Close()
-	snap.Close() // idempotent
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
@@ -414,7 +345,7 @@ func TestRevocationOutlivesLeeway(t *testing.T) {
 	if _, err := e.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	snap := e.snapshot(t, revocation.SnapshotConfig{})
+	snap := e.snapshot(t, revoked.SnapshotConfig{})
 	e.clock.advance(time.Hour + verifier.MaxLeeway - time.Minute)
 	if err := snap.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -423,7 +354,7 @@ func TestRevocationOutlivesLeeway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, s := range map[string]*revocation.Snapshot{"refreshed": snap, "loaded now": e.snapshot(t, revocation.SnapshotConfig{})} {
+	for name, s := range map[string]*revoked.Snapshot{"refreshed": snap, "loaded now": e.snapshot(t, revoked.SnapshotConfig{})} {
 		v, err := verifier.New(verifier.Config{Issuer: "https://issuer.test", Audience: "api", Algorithms: []string{verifier.EdDSA},
 			Keys: ks, Now: e.clock.now, Leeway: verifier.MaxLeeway, Revocation: s})
 		if err != nil {
@@ -437,7 +368,7 @@ func TestRevocationOutlivesLeeway(t *testing.T) {
 
 // switchFeed reads from one list, then from another: a server whose
 // database was restored from a backup.
-type switchFeed struct{ revocation.Feed }
+type switchFeed struct{ revoked.Feed }
 
 // TestRestoredFromBackup: a verifier that followed a database keeps every
 // revocation it held when the database is restored from a backup, and
@@ -464,8 +395,8 @@ func TestRestoredFromBackup(t *testing.T) {
 	// list's); behind only once the restored list has passed its seq
 	// again (only the epoch tells).
 	feed := &switchFeed{e.list}
-	ahead := e.snapshot(t, revocation.SnapshotConfig{Feed: feed})
-	behind := e.snapshot(t, revocation.SnapshotConfig{Feed: feed})
+	ahead := e.snapshot(t, revoked.SnapshotConfig{Feed: feed})
+	behind := e.snapshot(t, revoked.SnapshotConfig{Feed: feed})
 	if ahead.Seq() != 3 || behind.Seq() != 3 {
 		t.Fatalf("snapshots at %d and %d, want 3", ahead.Seq(), behind.Seq())
 	}
@@ -487,7 +418,7 @@ func TestRestoredFromBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	feed.Feed = restored
-	if _, err := restored.Changes(ctx, 3); !errors.Is(err, revocation.ErrAhead) {
+	if _, err := restored.Changes(ctx, 3); !errors.Is(err, revoked.ErrAhead) {
 		t.Errorf("changes after 3 from a list at 1: %v, want ErrAhead", err)
 	}
 	if err := ahead.Refresh(ctx); err != nil {
@@ -504,7 +435,7 @@ func TestRestoredFromBackup(t *testing.T) {
 		}
 		after = append(after, tok)
 	}
-	for name, snap := range map[string]*revocation.Snapshot{"ahead": ahead, "behind": behind} {
+	for name, snap := range map[string]*revoked.Snapshot{"ahead": ahead, "behind": behind} {
 		if err := snap.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -518,55 +449,6 @@ func TestRestoredFromBackup(t *testing.T) {
 			t.Errorf("%s snapshot at %d, want the restored list's 4", name, snap.Seq())
 		}
 	}
-}
-
-// oldFeed answers with data signed an hour ago: a replayed feed.
-type oldFeed struct {
-	revocation.Feed
-	asOf time.Time
-}
-
-func (f *oldFeed) Changes(ctx context.Context, since int64) (*revocation.Batch, error) {
-	b, err := f.Feed.Changes(ctx, since)
-	if b != nil {
-		b.AsOf = f.asOf
-	}
-	return b, err
-}
-
-// TestReplayedFeedIsStale: a snapshot is as fresh as its data, whatever the
-// time of the fetch that brought it.
-func TestReplayedFeedIsStale(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	tok := e.issue(t, "alice", 2*time.Hour)
-	feed := &oldFeed{Feed: e.list, asOf: e.clock.now()}
-	snap := e.snapshot(t, revocation.SnapshotConfig{Feed: feed, MaxStaleness: 10 * time.Minute})
-	e.clock.advance(time.Hour)
-	if err := snap.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := snap.Staleness(); got != time.Hour {
-		t.Errorf("staleness after a replayed feed: %v, want 1h", got)
-	}
-	if _, err := e.verifier(t, snap).Verify(ctx, tok.Token); !errors.Is(err, revocation.ErrStale) {
-		t.Errorf("verify with only a replayed feed: %v, want ErrStale", err)
-	}
-}
-
-// TestSnapshotCloseTwice: Close may be called concurrently and repeatedly.
-func TestSnapshotCloseTwice(t *testing.T) {
-	e := newEnv(t)
-	snap, err := revocation.NewSnapshot(context.Background(), revocation.SnapshotConfig{Feed: e.list, Refresh: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(snap.Close)
-	}
-	wg.Wait()
-	snap.Close()
 }
 
 // TestPruneRepacksOnlyForTokens: a prune that removes only subject or key
@@ -605,7 +487,7 @@ func TestPruneRepacksOnlyForTokens(t *testing.T) {
 	if got := repacks(); got == 0 {
 		t.Error("a prune of a token entry left the packed copy as it was")
 	}
-	v := e.verifier(t, e.snapshot(t, revocation.SnapshotConfig{}))
+	v := e.verifier(t, e.snapshot(t, revoked.SnapshotConfig{}))
 	if _, err := v.Verify(ctx, long.Token); !errors.Is(err, verifier.ErrRevoked) {
 		t.Errorf("the unexpired revoked token after the prunes: %v, want ErrRevoked", err)
 	}

@@ -2,9 +2,10 @@ package verifier
 
 import "errors"
 
-// Verify returns an error that wraps exactly one of these categories (and,
-// for ErrMalformed, often the cause as well), so callers switch with
-// errors.Is. The messages name the reason without echoing the token.
+// Verify and VerifyDocument return an error that wraps exactly one of
+// these categories (and, for ErrMalformed, often the cause as well), so
+// callers switch with errors.Is. The messages name the reason without
+// echoing the token.
 var (
 	// ErrTooLarge: the token is longer than MaxTokenSize. It was not decoded.
 	ErrTooLarge = errors.New("token too large")
@@ -12,7 +13,8 @@ var (
 	// PASETO, its header or claims are not strict JSON, or a required claim
 	// (iss, sub, aud, exp, iat, jti) or the kid is missing or has the wrong type.
 	ErrMalformed = errors.New("malformed token")
-	// ErrType: a JWT whose typ is not at+jwt (RFC 9068 §2.1).
+	// ErrType: a JWT whose typ is not at+jwt (RFC 9068 §2.1), or a
+	// document whose typ is not the one VerifyDocument was asked for.
 	ErrType = errors.New("wrong token type")
 	// ErrAlgorithm: the token's algorithm is not one the verifier accepts, or
 	// differs from the algorithm its key was published with.

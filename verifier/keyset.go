@@ -533,32 +533,24 @@ func b64Member(f map[string]string, name string, size int) ([]byte, error) {
 	return b, nil
 }
 
-// parsePASERK reads one entry of a PASERK set (a keyParser).
+// parsePASERK reads one entry of a PASERK set (a keyParser), with
+// paserk.ParseSetEntry.
 func parsePASERK(data []byte) (*Key, *IgnoredKey, error) {
-	f := map[string]string{}
-	var bad error // the first member of the wrong JSON type
-	err := jsonx.Members(data, func(name []byte, v jsonx.Value) error {
-		switch n := string(name); n {
-		case "kid", "paserk":
-			switch s, err := v.Str(); {
-			case err == nil:
-				f[n] = s
-			case bad == nil:
-				bad = fmt.Errorf("%w: member %q is not a string", ErrKeyMalformed, n)
-			}
-		}
-		return nil
-	})
+	m, err := paserk.ParseSetEntry(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrKeySet, err)
 	}
-	if paserk.IsSecret(f["paserk"]) {
-		return nil, nil, fmt.Errorf("%w: the set holds secret key material (a %s PASERK)", ErrKeySet, paserk.Type(f["paserk"]))
+	if paserk.IsSecret(m.PASERK) {
+		return nil, nil, fmt.Errorf("%w: the set holds secret key material (a %s PASERK)", ErrKeySet, paserk.Type(m.PASERK))
 	}
-	kid := f["kid"]
+	var bad error // the first member of the wrong JSON type
+	if m.NotString != "" {
+		bad = fmt.Errorf("%w: member %q is not a string", ErrKeyMalformed, m.NotString)
+	}
+	kid := m.KID
 	if bad == nil {
 		var k *Key
-		if k, bad = paserkKey(f); bad == nil {
+		if k, bad = paserkKey(&m); bad == nil {
 			return k, nil, nil
 		}
 	}
@@ -568,32 +560,30 @@ func parsePASERK(data []byte) (*Key, *IgnoredKey, error) {
 	return nil, &IgnoredKey{ID: kid, Reason: bad}, nil
 }
 
-// paserkKey makes a key of a PASERK set entry's members f, or says why it
+// paserkKey makes a key of a PASERK set entry's members m, or says why it
 // cannot, as jwkKey does.
-func paserkKey(f map[string]string) (*Key, error) {
-	pk, ok := f["paserk"]
-	if !ok {
+func paserkKey(m *paserk.SetMembers) (*Key, error) {
+	if !m.HasPASERK {
 		return nil, fmt.Errorf(`%w: no "paserk"`, ErrKeyMalformed)
 	}
-	switch t := paserk.Type(pk); t {
+	switch t := paserk.Type(m.PASERK); t {
 	case "":
 		return nil, fmt.Errorf("%w: not a PASERK", ErrKeyMalformed)
 	case paserk.PublicType:
 	default:
 		return nil, fmt.Errorf("%w: PASERK type %s, want %s", ErrKeyUnsupported, quoted(t), paserk.PublicType)
 	}
-	pub, err := paserk.ParsePublic(pk)
+	pub, err := paserk.ParsePublic(m.PASERK)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeyMalformed, err)
 	}
-	kid, ok := f["kid"]
-	if !ok {
+	if !m.HasKID {
 		return nil, fmt.Errorf(`%w: no "kid"`, ErrKeyMalformed)
 	}
-	if err := checkKey(kid, V4Public, pub); err != nil {
+	if err := checkKey(m.KID, V4Public, pub); err != nil {
 		return nil, err
 	}
-	return &Key{id: kid, alg: V4Public, pub: pub}, nil
+	return &Key{id: m.KID, alg: V4Public, pub: pub}, nil
 }
 
 // quoted quotes a value read from a key set for a message, cut to its

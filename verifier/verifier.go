@@ -20,6 +20,13 @@
 // errors.go ([ErrExpired], [ErrSignature], [ErrUnknownKey], …), to be
 // matched with errors.Is.
 //
+// # Revocation
+//
+// A [RevocationChecker] set as Config.Revocation is consulted for every
+// token that passes all other checks. Package revoked (verifier/revoked)
+// holds a revocation list in memory, from writ's database or from a writ
+// server's signed feed (verifier/remote), and is one.
+//
 // # HTTP
 //
 // Package bearer (verifier/bearer) is the net/http middleware: it
@@ -33,11 +40,11 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 	"unsafe"
 
+	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/internal/jws"
 	"github.com/writ-dev/writ/internal/paseto"
@@ -209,7 +216,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, *Key, 
 		return nil, nil, err
 	}
 	c := &Claims{KeyID: key.id, Algorithm: key.alg, raw: bytesToString(payload)}
-	if err := c.parse(numericDate); err != nil {
+	if err := c.parse(payload, false); err != nil {
 		return nil, nil, err
 	}
 	return c, key, nil
@@ -231,10 +238,25 @@ func (v *Verifier) verifyJWS(ctx context.Context, token string, checkType bool) 
 	if i := algIndex(h.Alg); i < 0 || i == algIndex(V4Public) || !v.algs[i] {
 		return nil, nil, fmt.Errorf("%w: %q", ErrAlgorithm, h.Alg)
 	}
-	if checkType && !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
+	if checkType && !isAccessTokenType(h.Typ) {
 		return nil, nil, fmt.Errorf("%w: typ %q, want at+jwt", ErrType, h.Typ)
 	}
-	key, err := v.lookup(ctx, h.Kid)
+	return verifySigned(ctx, v.keys, &t)
+}
+
+// isAccessTokenType reports whether typ is that of a JWT access token
+// (RFC 9068 §2.1), at+jwt, with or without "application/", in any case.
+func isAccessTokenType(typ string) bool {
+	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
+}
+
+// verifySigned ends the JWS layer once the header's alg and typ have been
+// checked: the kid and its key from keys, the binding of the header's alg
+// to the key's, and the signature. It returns the decoded payload, which
+// only then is read.
+func verifySigned(ctx context.Context, keys KeySource, t *jws.Token) ([]byte, *Key, error) {
+	h := &t.Header
+	key, err := lookupKey(ctx, keys, h.Kid)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -266,7 +288,7 @@ func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, *Ke
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := v.lookup(ctx, kid)
+	key, err := lookupKey(ctx, v.keys, kid)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -277,20 +299,22 @@ func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, *Ke
 		return nil, nil, ErrSignature
 	}
 	c := &Claims{KeyID: key.id, Algorithm: V4Public, raw: bytesToString(t.Message)}
-	if err := c.parse(rfc3339Date); err != nil {
+	if err := c.parse(t.Message, true); err != nil {
 		return nil, nil, err
 	}
 	return c, key, nil
 }
 
-func (v *Verifier) lookup(ctx context.Context, kid string) (*Key, error) {
+// lookupKey returns the key of keys whose id is kid, which must be set and
+// no longer than MaxKeyID.
+func lookupKey(ctx context.Context, keys KeySource, kid string) (*Key, error) {
 	if kid == "" {
 		return nil, fmt.Errorf("%w: no kid", ErrMalformed)
 	}
 	if len(kid) > MaxKeyID {
 		return nil, fmt.Errorf("%w: kid longer than %d bytes", ErrMalformed, MaxKeyID)
 	}
-	return v.keys.LookupKey(ctx, kid)
+	return keys.LookupKey(ctx, kid)
 }
 
 // footerKID reads the kid of a PASETO footer, {"kid":"k4.pid.…"}.
@@ -339,142 +363,27 @@ func (c *Claims) hasAudience(aud string) bool {
 	return false
 }
 
-// dateParser reads a date claim: a JSON number for JWT, an RFC 3339 string
-// for PASETO.
-type dateParser func(jsonx.Value) (time.Time, error)
-
-// maxDate is the last second of year 9999: later dates are malformed.
-const maxDate = 253402300799
-
-func numericDate(v jsonx.Value) (time.Time, error) {
-	if sec, ok := wholeSeconds(v); ok {
-		return time.Unix(sec, 0), nil
+// parse reads the claims of payload, a JWT's or (pasetoClaims) a PASETO
+// token's, with accesstoken's strict parser, into c, which must have
+// c.raw set to payload: c's strings share its memory. c.aud lends room for
+// up to two audiences.
+func (c *Claims) parse(payload []byte, pasetoClaims bool) error {
+	ac := accesstoken.Claims{Audience: c.aud[:0]}
+	var err error
+	if pasetoClaims {
+		err = accesstoken.ParsePASETOClaims(payload, &ac)
+	} else {
+		err = accesstoken.ParseJWTClaims(payload, &ac)
 	}
-	f, err := v.Float()
-	if err != nil || f < 0 || f > maxDate {
-		return time.Time{}, errors.New("want a NumericDate")
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
-}
-
-// wholeSeconds reads the usual NumericDate, a non-negative integer of at
-// most 12 digits (up to maxDate), without a float conversion.
-func wholeSeconds(v jsonx.Value) (int64, bool) {
-	raw := v.Raw()
-	if v.Kind != jsonx.Number || len(raw) == 0 || len(raw) > 12 {
-		return 0, false
-	}
-	var sec int64
-	for _, c := range raw {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		sec = sec*10 + int64(c-'0')
-	}
-	return sec, sec <= maxDate
-}
-
-func rfc3339Date(v jsonx.Value) (time.Time, error) {
-	b, err := v.Bytes()
-	if err != nil {
-		return time.Time{}, errors.New("want an RFC 3339 date string")
-	}
-	t, err := time.Parse(time.RFC3339, bytesToString(b))
-	if err != nil || t.Year() > 9999 {
-		return time.Time{}, errors.New("want an RFC 3339 date string")
-	}
-	return t, nil
-}
-
-// parse reads c.raw strictly: names compared exactly, no duplicates, each
-// registered claim of the right type, and every required claim present.
-func (c *Claims) parse(date dateParser) error {
-	err := jsonx.Members(stringToBytes(c.raw), func(name []byte, v jsonx.Value) error {
-		var err error
-		switch string(name) {
-		case "iss":
-			c.Issuer, err = str(v)
-		case "sub":
-			c.Subject, err = str(v)
-		case "jti":
-			c.ID, err = str(v)
-		case "scope":
-			c.Scope, err = str(v)
-		case "client_id":
-			c.ClientID, err = str(v)
-		case "aud":
-			err = c.parseAudience(v)
-		case "exp":
-			c.ExpiresAt, err = date(v)
-		case "iat":
-			c.IssuedAt, err = date(v)
-		case "nbf":
-			c.NotBefore, err = date(v)
-		default:
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("claim %q: %w", name, err)
-		}
-		return nil
-	})
 	if err != nil {
 		return fmt.Errorf("%w: claims: %w", ErrMalformed, err)
 	}
-	for _, req := range [...]struct {
-		name    string
-		present bool
-	}{
-		{"iss", c.Issuer != ""},
-		{"sub", c.Subject != ""},
-		{"aud", len(c.Audience) > 0},
-		{"exp", !c.ExpiresAt.IsZero()},
-		{"iat", !c.IssuedAt.IsZero()},
-		{"jti", c.ID != ""},
-	} {
-		if !req.present {
-			return fmt.Errorf("%w: claims: no %q", ErrMalformed, req.name)
-		}
-	}
+	c.Issuer, c.Subject, c.Audience, c.ID, c.Scope, c.ClientID = ac.Issuer, ac.Subject, ac.Audience, ac.ID, ac.Scope, ac.ClientID
+	c.ExpiresAt, c.IssuedAt, c.NotBefore = ac.ExpiresAt, ac.IssuedAt, ac.NotBefore
 	return nil
-}
-
-func (c *Claims) parseAudience(v jsonx.Value) error {
-	if v.Kind == jsonx.String {
-		s, err := str(v)
-		c.aud[0] = s
-		c.Audience = c.aud[:1]
-		return err
-	}
-	c.Audience = c.aud[:0]
-	err := v.Elements(func(e jsonx.Value) error {
-		s, err := str(e)
-		if err != nil {
-			return err
-		}
-		c.Audience = append(c.Audience, s)
-		return nil
-	})
-	if err != nil {
-		return errors.New("want a string or an array of strings")
-	}
-	return nil
-}
-
-// str reads a non-empty string value. The result shares the claims' memory
-// unless the string had escapes.
-func str(v jsonx.Value) (string, error) {
-	b, err := v.Bytes()
-	if err != nil || len(b) == 0 {
-		return "", errors.New("want a non-empty string")
-	}
-	return bytesToString(b), nil
 }
 
 // bytesToString returns a string sharing b's memory. Callers pass only
 // buffers that are never written again: decoded token parts that this
 // package owns.
 func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-func stringToBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -26,9 +26,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // writProcess runs this test binary as writ, a real separate process.
@@ -139,7 +139,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	const refresh = 200 * time.Millisecond
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: feed, Refresh: refresh})
+	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed, Refresh: refresh})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,14 @@
-// Package accesstoken writes writ's access tokens: the claims of a JWT in
-// the RFC 9068 profile or of a PASETO v4.public token, and the compact JWS
-// or v4.public token around them. The verifier package reads them.
+// Package accesstoken is the format of writ's access tokens: it writes the
+// claims of a JWT in the RFC 9068 profile or of a PASETO v4.public token,
+// and the compact JWS or v4.public token around them, and it reads the
+// claims back, strictly, for the verifier package (which checks the
+// signatures and what the claims say).
 //
 // The encoders append into one buffer without reflection, and write what
 // encoding/json would write for the same claims, member for member and
 // byte for byte. Beyond what its signature costs, a token of a usual size
-// takes one allocation: the token string.
+// takes one allocation: the token string. The parsers read with
+// internal/jsonx and allocate nothing for claims of a usual size.
 package accesstoken
 
 import (
@@ -32,8 +35,11 @@ type Claims struct {
 	ClientID string   // client_id
 	ID       string   // jti
 
-	IssuedAt  time.Time // iat and nbf
+	IssuedAt  time.Time // iat
 	ExpiresAt time.Time // exp
+	// NotBefore is nbf. Written, zero means IssuedAt: writ's tokens are
+	// valid from their issue. Read, zero means the token has none.
+	NotBefore time.Time
 }
 
 // AppendJWTClaims appends c to dst as the JSON payload of a JWT, its times
@@ -62,7 +68,11 @@ func appendClaims(dst []byte, c *Claims, rfc3339 bool) []byte {
 	}
 	dst = appendTime(append(dst, `,"exp":`...), c.ExpiresAt, rfc3339)
 	dst = appendTime(append(dst, `,"iat":`...), c.IssuedAt, rfc3339)
-	dst = appendTime(append(dst, `,"nbf":`...), c.IssuedAt, rfc3339)
+	nbf := c.NotBefore
+	if nbf.IsZero() {
+		nbf = c.IssuedAt
+	}
+	dst = appendTime(append(dst, `,"nbf":`...), nbf, rfc3339)
 	dst = jsonx.AppendString(append(dst, `,"jti":`...), c.ID)
 	if c.Scope != "" {
 		dst = jsonx.AppendString(append(dst, `,"scope":`...), c.Scope)

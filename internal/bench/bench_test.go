@@ -35,17 +35,17 @@ import (
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
-	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 const (
-	iss      = "https://writ.example"
-	aud      = "https://api.example"
-	sub      = "user-42"
-	scope    = "read:items write:items"
-	clientID = "ci-deploy"
-	revoked  = 10_000 // jtis in the revocation snapshot
+	iss         = "https://writ.example"
+	aud         = "https://api.example"
+	sub         = "user-42"
+	scope       = "read:items write:items"
+	clientID    = "ci-deploy"
+	revokedJTIs = 10_000 // jtis in the revocation snapshot
 )
 
 var ctx = context.Background()
@@ -80,25 +80,25 @@ type fixture struct {
 }
 
 // staticFeed is a revocation feed that serves one batch.
-type staticFeed struct{ b *revocation.Batch }
+type staticFeed struct{ b *revoked.Batch }
 
-func (f staticFeed) Changes(_ context.Context, since int64) (*revocation.Batch, error) {
+func (f staticFeed) Changes(_ context.Context, since int64) (*revoked.Batch, error) {
 	if since >= f.b.Seq {
-		return &revocation.Batch{Seq: f.b.Seq}, nil
+		return &revoked.Batch{Seq: f.b.Seq}, nil
 	}
 	return f.b, nil
 }
 
-func newSnapshot(tb testing.TB) *revocation.Snapshot {
+func newSnapshot(tb testing.TB) *revoked.Snapshot {
 	tb.Helper()
-	b := &revocation.Batch{Seq: 1}
+	b := &revoked.Batch{Seq: 1}
 	exp := time.Now().Add(time.Hour).Unix()
-	for range revoked {
-		var id revocation.TokenID
+	for range revokedJTIs {
+		var id revoked.TokenID
 		rand.Read(id[:])
-		b.Tokens = append(b.Tokens, revocation.RevokedToken{ID: id, EffectiveAt: 0, ExpiresAt: exp})
+		b.Tokens = append(b.Tokens, revoked.RevokedToken{ID: id, EffectiveAt: 0, ExpiresAt: exp})
 	}
-	s, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: staticFeed{b}})
+	s, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: staticFeed{b}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Package paserk serialises PASETO v4 public keys as PASERK strings
 // (k4.public) and computes their key identifiers (k4.pid), as the PASERK
-// specification defines them.
+// specification defines them, and writes and reads the PASERK set, writ's
+// published set of such keys ([AppendSet], [ParseSetEntry]).
 package paserk
 
 import (

@@ -15,6 +15,9 @@ import (
 	"github.com/writ-dev/writ/verifier/bearer"
 )
 
+// realm is the realm of the server's bearer challenges (RFC 6750 §3).
+const realm = "writ"
+
 // admin guards h with a writ token carrying AdminScope for the issuer's own
 // audience: 401 without one, 403 with too little.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
@@ -24,7 +27,7 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 // withScope lets through requests bearing a token of this server, for its
 // own audience, with scope; others get 401 or 403 per RFC 6750.
 func (s *Server) withScope(scope string, h http.HandlerFunc) http.HandlerFunc {
-	mw := bearer.Middleware(s.verify, bearer.Config{Realm: "writ", Scopes: []string{scope}})
+	mw := bearer.Middleware(s.verify, bearer.Config{Realm: realm, Scopes: []string{scope}})
 	return mw(h).ServeHTTP
 }
 

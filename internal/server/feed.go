@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,35 +11,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/writ-dev/writ/internal/b64"
-	"github.com/writ-dev/writ/internal/jsonx"
-	"github.com/writ-dev/writ/revocation"
-	"github.com/writ-dev/writ/verifier/remote"
+	"github.com/writ-dev/writ/internal/feed"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // FeedType is the typ of the signed revocation feed document.
-const FeedType = remote.FeedType
-
-// feedHead is the start of the feed's payload. The payload is the entries
-// in force after sequence Since, up to Seq, as the members that follow:
-//
-//	"tokens":   [[id, effective_at, expires_at], ...]
-//	"subjects": [[subject, issued_before, expires_at], ...]
-//	"keys":     [[kid, expires_at], ...]
-//
-// Times are unix seconds; token ids are the base64url TokenIDs of
-// revocation.TokenIDOf.
-type feedHead struct {
-	Issuer     string `json:"iss"`
-	IssuedAt   int64  `json:"iat"`
-	Epoch      string `json:"epoch"`
-	Since      int64  `json:"since"`
-	Seq        int64  `json:"seq"`
-	NextUpdate int64  `json:"next_update"`
-}
+const FeedType = feed.Type
 
 // revocationFeed serves the revocation list as a JWS signed by the active
 // JWT key: everything in force, or with ?since=SEQ the changes after SEQ.
+// The payload is internal/feed's.
 func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 	var since int64
 	if v := r.URL.Query().Get("since"); v != "" {
@@ -61,7 +41,7 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 	epoch, seq := s.snap.Epoch(), s.snap.Seq()
 	switch {
 	case since > seq:
-		writeError(w, http.StatusConflict, "since_ahead", fmt.Sprintf("%v: asked for changes after %d, the list is at %d: read it from 0", revocation.ErrAhead, since, seq))
+		writeError(w, http.StatusConflict, "since_ahead", fmt.Sprintf("%v: asked for changes after %d, the list is at %d: read it from 0", revoked.ErrAhead, since, seq))
 		return
 	case since > 0 && seq-since > FeedMaxChanges:
 		// Told, like a reader ahead, to read the whole list, which is built
@@ -79,7 +59,7 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc, tag, err := s.feed.get(r.Context(), s, since, epoch, seq)
-	if errors.Is(err, revocation.ErrAhead) {
+	if errors.Is(err, revoked.ErrAhead) {
 		writeError(w, http.StatusConflict, "since_ahead", err.Error()+": read it from 0")
 		return
 	}
@@ -255,7 +235,7 @@ func (c *feedCache) build(ctx context.Context, s *Server, d *feedDoc) error {
 	if err != nil {
 		return err
 	}
-	d.epoch, d.seq, d.body, d.signed = b.Epoch, b.Seq, appendFeedEntries(nil, b), nil
+	d.epoch, d.seq, d.body, d.signed = b.Epoch, b.Seq, feed.AppendEntries(nil, b), nil
 	c.builds.Inc()
 	return nil
 }
@@ -263,15 +243,11 @@ func (c *feedCache) build(ctx context.Context, s *Server, d *feedDoc) error {
 // sign signs the document anew, with the current time as its iat.
 func (c *feedCache) sign(ctx context.Context, s *Server, d *feedDoc) error {
 	now := time.Now()
-	head, err := json.Marshal(feedHead{
+	head := feed.Head{
 		Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Epoch: d.epoch, Since: d.since, Seq: d.seq,
 		NextUpdate: now.Add(s.cfg.Refresh).Unix(),
-	})
-	if err != nil {
-		return err
 	}
-	payload := make([]byte, 0, len(head)+1+len(d.body))
-	payload = append(append(payload, head[:len(head)-1]...), ',')
+	payload := feed.AppendHead(make([]byte, 0, 256+len(s.cfg.Issuer)+len(d.epoch)+len(d.body)), &head)
 	doc, err := s.cfg.Tokens.SignDocument(ctx, FeedType, append(payload, d.body...))
 	if err != nil {
 		return err
@@ -279,43 +255,4 @@ func (c *feedCache) sign(ctx context.Context, s *Server, d *feedDoc) error {
 	d.signed, d.signedAt = []byte(doc), time.Now()
 	c.signatures.Inc()
 	return nil
-}
-
-// appendFeedEntries appends the members tokens, subjects and keys of the
-// payload for b, and the payload's closing brace, to dst.
-func appendFeedEntries(dst []byte, b *revocation.Batch) []byte {
-	if dst == nil {
-		// Room for the usual entry sizes: token entries take at most 49 bytes.
-		dst = make([]byte, 0, 64+len(b.Tokens)*49+len(b.Subjects)*64+len(b.Keys)*80)
-	}
-	dst = append(dst, `"tokens":[`...)
-	for i, t := range b.Tokens {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = b64.AppendEncode(append(dst, `["`...), t.ID[:])
-		dst = strconv.AppendInt(append(dst, `",`...), t.EffectiveAt, 10)
-		dst = strconv.AppendInt(append(dst, ','), t.ExpiresAt, 10)
-		dst = append(dst, ']')
-	}
-	dst = append(dst, `],"subjects":[`...)
-	for i, c := range b.Subjects {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = jsonx.AppendString(append(dst, '['), c.Subject)
-		dst = strconv.AppendInt(append(dst, ','), c.IssuedBefore, 10)
-		dst = strconv.AppendInt(append(dst, ','), c.ExpiresAt, 10)
-		dst = append(dst, ']')
-	}
-	dst = append(dst, `],"keys":[`...)
-	for i, k := range b.Keys {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = jsonx.AppendString(append(dst, '['), k.KID)
-		dst = strconv.AppendInt(append(dst, ','), k.ExpiresAt, 10)
-		dst = append(dst, ']')
-	}
-	return append(dst, "]}"...)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // TestRevocationTimesBounded: a grace ending after the token's expiry and a
@@ -122,7 +123,7 @@ func TestRevocationFeedBuiltOnce(t *testing.T) {
 	// The changes after n+1 start at the step before it: they hold the
 	// one revocation after n+1, and the few before it since the step.
 	b, err = feed.Changes(ctx, n+1)
-	if err != nil || len(b.Tokens) == 0 || len(b.Tokens) > server.FeedSinceStep+1 || b.Tokens[len(b.Tokens)-1].ID != revocation.TokenIDOf(tok.ID) {
+	if err != nil || len(b.Tokens) == 0 || len(b.Tokens) > server.FeedSinceStep+1 || b.Tokens[len(b.Tokens)-1].ID != revoked.TokenIDOf(tok.ID) {
 		t.Fatalf("changes after %d: %d tokens, %v; want the revocation after it, from the step before", n+1, len(b.Tokens), err)
 	}
 	if got := f.feedCounter(builds) - before; got != 3 {
@@ -147,16 +148,16 @@ func TestFeedAndFileAgree(t *testing.T) {
 	feed := f.remoteFeed(f.remoteKeys(), nil)
 	for _, at := range []time.Duration{-time.Second, 0, time.Second} {
 		now := func() time.Time { return tok.ExpiresAt.Add(at) }
-		var revoked []bool
-		for _, src := range []revocation.Feed{feed, f.list} {
-			snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: src, Now: now})
+		var got []bool
+		for _, src := range []revoked.Feed{feed, f.list} {
+			snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: src, Now: now})
 			if err != nil {
 				t.Fatal(err)
 			}
-			revoked = append(revoked, errors.Is(snap.CheckRevocation(ctx, claims), verifier.ErrRevoked))
+			got = append(got, errors.Is(snap.CheckRevocation(ctx, claims), verifier.ErrRevoked))
 		}
-		if revoked[0] != revoked[1] || revoked[0] != (at >= 0) {
-			t.Errorf("at expiry%+v: revoked from the feed %v, from the file %v; want %v", at, revoked[0], revoked[1], at >= 0)
+		if got[0] != got[1] || got[0] != (at >= 0) {
+			t.Errorf("at expiry%+v: revoked from the feed %v, from the file %v; want %v", at, got[0], got[1], at >= 0)
 		}
 	}
 }
@@ -186,7 +187,7 @@ func TestFeedSinceTooOld(t *testing.T) {
 		t.Errorf("a reader %d changes behind: %d, want 200", server.FeedMaxChanges, code)
 	}
 	feed := f.remoteFeed(f.remoteKeys(), nil)
-	if _, err := feed.Changes(ctx, 1); !errors.Is(err, revocation.ErrAhead) {
+	if _, err := feed.Changes(ctx, 1); !errors.Is(err, revoked.ErrAhead) {
 		t.Errorf("remote feed far behind: %v, want ErrAhead (read it from 0)", err)
 	}
 	// Ahead, even with If-None-Match: *, is a 409.

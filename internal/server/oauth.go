@@ -3,7 +3,6 @@ package server
 import (
 	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/revocation"
@@ -24,23 +23,13 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	refused := func(_ *http.Request, err error) { s.metrics.verifications.WithLabelValues(resultLabel(err)).Inc() }
-	bearer.Middleware(v, bearer.Config{Realm: "writ", OnRefused: refused})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	bearer.Middleware(v, bearer.Config{Realm: realm, OnRefused: refused})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := verifier.ClaimsFromContext(r.Context())
 		s.metrics.verifications.WithLabelValues("valid").Inc()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(c.RawJSON())
 	})).ServeHTTP(w, r)
-}
-
-// authBearer returns the token of the request's Authorization header with
-// the Bearer scheme (matched case-insensitively, RFC 7235), or "".
-func authBearer(r *http.Request) string {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(token)
 }
 
 // readToken reads an application/x-www-form-urlencoded body with one token.
@@ -100,16 +89,18 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	// The caller first, so that one who is neither learns nothing about the
 	// token, not even whether it is valid.
 	var caller string
-	if auth := authBearer(r); auth == token {
+	// A malformed Authorization header (two of them, an empty token)
+	// authenticates nobody.
+	if auth, err := bearer.Token(r); err == nil && auth == token {
 		caller = "self"
-	} else if auth != "" {
+	} else if err == nil && auth != "" {
 		ac, err := s.verify.Verify(r.Context(), auth)
 		if err == nil && ac.HasScope(AdminScope) {
 			caller = adminActor(ac)
 		}
 	}
 	if caller == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="writ"`)
+		w.Header().Set("WWW-Authenticate", bearer.Challenge{Realm: realm}.String())
 		writeError(w, http.StatusUnauthorized, "invalid_client", "authenticate with an admin token or the token itself")
 		return
 	}

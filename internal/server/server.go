@@ -19,6 +19,7 @@ import (
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // AdminScope is the scope that the admin API requires.
@@ -72,7 +73,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	keys   liveKeys
-	snap   *revocation.Snapshot
+	snap   *revoked.Snapshot
 	verify *verifier.Verifier // admin API: audience is the issuer
 	// anyAudience verifies this issuer's tokens for any audience, for
 	// introspection and RFC 7009 revocation.
@@ -118,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.reloadKeys(ctx); err != nil {
 		return nil, err
 	}
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{
+	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{
 		Feed:    cfg.Revocations,
 		Refresh: cfg.Refresh,
 		// Should the database stay unreadable, admin tokens and

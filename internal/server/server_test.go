@@ -26,6 +26,7 @@ import (
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // syncBuffer collects logs from concurrent handlers.
@@ -458,7 +459,7 @@ func TestBadRequests(t *testing.T) {
 
 // TestFeedAheadAndReplayed: a reader beyond the list's sequence (the
 // database was restored from a backup) gets 409, which the remote feed
-// reports as revocation.ErrAhead; a replayed old feed document leaves a
+// reports as revoked.ErrAhead; a replayed old feed document leaves a
 // snapshot as stale as the document.
 func TestFeedAheadAndReplayed(t *testing.T) {
 	f := newFixture(t)
@@ -468,7 +469,7 @@ func TestFeedAheadAndReplayed(t *testing.T) {
 	}
 	jwks := f.remoteKeys()
 	feed := f.remoteFeed(jwks, nil)
-	if _, err := feed.Changes(ctx, 99); !errors.Is(err, revocation.ErrAhead) {
+	if _, err := feed.Changes(ctx, 99); !errors.Is(err, revoked.ErrAhead) {
 		t.Errorf("remote feed beyond the list: %v, want ErrAhead", err)
 	}
 	b, err := feed.Changes(ctx, 0)
@@ -481,7 +482,7 @@ func TestFeedAheadAndReplayed(t *testing.T) {
 	defer replay.Close()
 	replayed := f.remoteFeed(jwks, func(c *remote.FeedConfig) { c.URL = replay.URL })
 	later := func() time.Time { return time.Now().Add(time.Hour) }
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: replayed, MaxStaleness: 10 * time.Minute, Now: later})
+	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: replayed, MaxStaleness: 10 * time.Minute, Now: later})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +490,7 @@ func TestFeedAheadAndReplayed(t *testing.T) {
 	if got := snap.Staleness(); got < 59*time.Minute {
 		t.Errorf("staleness after a feed signed an hour before: %v", got)
 	}
-	if err := snap.CheckRevocation(ctx, &verifier.Claims{ID: "x"}); !errors.Is(err, revocation.ErrStale) {
+	if err := snap.CheckRevocation(ctx, &verifier.Claims{ID: "x"}); !errors.Is(err, revoked.ErrStale) {
 		t.Errorf("check against a replayed feed: %v, want ErrStale", err)
 	}
 }
@@ -653,7 +654,7 @@ func TestRevocationFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := revocation.NewSnapshot(ctx, revocation.SnapshotConfig{Feed: feed})
+	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,11 +43,11 @@ func Middleware(v *verifier.Verifier, cfg Config) func(http.Handler) http.Handle
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, err := bearerToken(r, cfg.AllowQueryToken)
 			if err != nil {
-				challenge(w, cfg.Realm, http.StatusBadRequest, "invalid_request", err.Error(), "")
+				challenge(w, http.StatusBadRequest, Challenge{Realm: cfg.Realm, Error: "invalid_request", Description: err.Error()})
 				return
 			}
 			if token == "" {
-				challenge(w, cfg.Realm, http.StatusUnauthorized, "", "", "")
+				challenge(w, http.StatusUnauthorized, Challenge{Realm: cfg.Realm})
 				return
 			}
 			c, err := v.Verify(r.Context(), token)
@@ -56,11 +56,11 @@ func Middleware(v *verifier.Verifier, cfg Config) func(http.Handler) http.Handle
 					cfg.OnRefused(r, err)
 				}
 				status, code := errorStatus(err)
-				challenge(w, cfg.Realm, status, code, description(err), "")
+				challenge(w, status, Challenge{Realm: cfg.Realm, Error: code, Description: description(err)})
 				return
 			}
 			if err := c.RequireScopes(cfg.Scopes...); err != nil {
-				challenge(w, cfg.Realm, http.StatusForbidden, "insufficient_scope", "the token lacks a required scope", strings.Join(cfg.Scopes, " "))
+				challenge(w, http.StatusForbidden, Challenge{Realm: cfg.Realm, Error: "insufficient_scope", Description: "the token lacks a required scope", Scope: strings.Join(cfg.Scopes, " ")})
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(verifier.WithClaims(r.Context(), c)))
@@ -76,11 +76,11 @@ func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := verifier.ClaimsFromContext(r.Context())
 			if !ok {
-				challenge(w, "", http.StatusUnauthorized, "", "", "")
+				challenge(w, http.StatusUnauthorized, Challenge{})
 				return
 			}
 			if err := c.RequireScopes(scopes...); err != nil {
-				challenge(w, "", http.StatusForbidden, "insufficient_scope", "the token lacks a required scope", strings.Join(scopes, " "))
+				challenge(w, http.StatusForbidden, Challenge{Error: "insufficient_scope", Description: "the token lacks a required scope", Scope: strings.Join(scopes, " ")})
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -117,7 +117,18 @@ func description(err error) string {
 	return "token cannot be checked now"
 }
 
-func challenge(w http.ResponseWriter, realm string, status int, code, desc, scope string) {
+// Challenge is an RFC 6750 §3 challenge, the value of a WWW-Authenticate
+// header. Its empty fields are left out.
+type Challenge struct {
+	Realm       string // realm; double quotes are dropped from it
+	Error       string // error: invalid_request, invalid_token or insufficient_scope
+	Description string // error_description: never text from the request
+	Scope       string // scope: the scopes the resource requires, space-separated
+}
+
+// String returns the header value, such as
+// Bearer realm="writ", error="invalid_token".
+func (c Challenge) String() string {
 	var b strings.Builder
 	b.WriteString("Bearer")
 	sep := " "
@@ -128,33 +139,53 @@ func challenge(w http.ResponseWriter, realm string, status int, code, desc, scop
 		b.WriteString(sep + name + `="` + value + `"`)
 		sep = ", "
 	}
-	param("realm", strings.ReplaceAll(realm, `"`, ""))
-	param("error", code)
-	param("error_description", desc)
-	param("scope", scope)
-	w.Header().Set("WWW-Authenticate", b.String())
+	param("realm", strings.ReplaceAll(c.Realm, `"`, ""))
+	param("error", c.Error)
+	param("error_description", c.Description)
+	param("scope", c.Scope)
+	return b.String()
+}
+
+// challenge answers status with the challenge c and the status text.
+func challenge(w http.ResponseWriter, status int, c Challenge) {
+	w.Header().Set("WWW-Authenticate", c.String())
 	w.Header().Set("Cache-Control", "no-store")
 	http.Error(w, http.StatusText(status), status)
 }
 
-// bearerToken returns the request's token, "" when it has none, or an error
-// when it has several or a malformed Authorization header.
-func bearerToken(r *http.Request, allowQuery bool) (string, error) {
-	var token string
+// Token returns the token of r's Authorization header with the Bearer
+// scheme (RFC 6750 §2.1, the scheme matched case-insensitively), "" when
+// the request has no Authorization header or one of another scheme, and an
+// error when it has more than one Authorization header or an empty bearer
+// token (a request to answer 400 invalid_request). The error never holds
+// the token.
+func Token(r *http.Request) (string, error) {
 	switch h := r.Header.Values("Authorization"); len(h) {
 	case 0:
+		return "", nil
 	case 1:
 		scheme, t, ok := strings.Cut(h[0], " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			// Another scheme: for this middleware the request has no token.
-			break
+			return "", nil // another scheme: no bearer token
 		}
-		token = strings.TrimLeft(t, " ")
+		token := strings.TrimLeft(t, " ")
 		if token == "" {
 			return "", errors.New("empty bearer token")
 		}
+		return token, nil
 	default:
 		return "", errors.New("more than one Authorization header")
+	}
+}
+
+// bearerToken returns the request's token, from its Authorization header
+// (Token) or, if allowQuery, its access_token query parameter: "" when it
+// has none, or an error when it has several or a malformed Authorization
+// header.
+func bearerToken(r *http.Request, allowQuery bool) (string, error) {
+	token, err := Token(r)
+	if err != nil {
+		return "", err
 	}
 	if allowQuery && r.URL.Query().Has("access_token") {
 		q := r.URL.Query()["access_token"]

@@ -10,7 +10,7 @@
 // the parser refuses, one with no usable key included), and replaces rather
 // than merges sets. The keys a set holds that the verifier cannot use are
 // ignored by the parser and listed by Current().Ignored(). A [Feed] reads
-// the server's signed revocation feed for a revocation.Snapshot.
+// the server's signed revocation feed for a revoked.Snapshot.
 //
 // It is a package of its own so that verifiers with embedded keys link no
 // net/http.

@@ -1,4 +1,4 @@
-package revocation
+package revoked
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/writ-dev/writ/internal/feed"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -64,10 +65,10 @@ var _ verifier.RevocationChecker = (*Snapshot)(nil)
 // keeps it fresh in the background until Close.
 func NewSnapshot(ctx context.Context, cfg SnapshotConfig) (*Snapshot, error) {
 	if cfg.Feed == nil {
-		return nil, errors.New("revocation: SnapshotConfig.Feed is required")
+		return nil, errors.New("revoked: SnapshotConfig.Feed is required")
 	}
 	if cfg.Refresh < 0 || cfg.MaxStaleness < 0 {
-		return nil, errors.New("revocation: negative refresh interval or staleness bound")
+		return nil, errors.New("revoked: negative refresh interval or staleness bound")
 	}
 	s := &Snapshot{
 		feed:     cfg.Feed,
@@ -142,7 +143,7 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 		b, err = s.feed.Changes(ctx, 0)
 	}
 	if err != nil {
-		return fmt.Errorf("revocation: refresh: %w", err)
+		return fmt.Errorf("revoked: refresh: %w", err)
 	}
 	now := s.now()
 	s.mu.Lock()
@@ -164,7 +165,7 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 	for id, d := range s.delayed {
 		if d.effective <= now.Unix() {
 			delete(s.delayed, id)
-			s.tokens.add(id, time32(d.exp))
+			s.tokens.add(id, feed.Time32(d.exp))
 		}
 	}
 	// Pruning scans the whole set: once a minute is plenty.
@@ -186,7 +187,7 @@ func (s *Snapshot) apply(b *Batch, now time.Time) {
 			continue
 		}
 		delete(s.delayed, t.ID)
-		s.tokens.add(t.ID, time32(t.ExpiresAt))
+		s.tokens.add(t.ID, feed.Time32(t.ExpiresAt))
 	}
 	for _, c := range b.Subjects {
 		old := s.subjects[c.Subject]
@@ -201,7 +202,7 @@ func (s *Snapshot) apply(b *Batch, now time.Time) {
 // any verifier's leeway.
 func (s *Snapshot) pruneLocked(now time.Time) {
 	cutoff := now.Add(-verifier.MaxLeeway).Unix()
-	s.tokens.prune(time32(cutoff))
+	s.tokens.prune(feed.Time32(cutoff))
 	for k, c := range s.subjects {
 		if c.exp < cutoff {
 			delete(s.subjects, k)

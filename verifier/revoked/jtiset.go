@@ -1,28 +1,9 @@
-package revocation
+package revoked
 
 import (
 	"encoding/binary"
-	"math"
 	"math/bits"
 )
-
-// maxTime32 is the latest time that 32 bits of unix seconds hold,
-// 2106-02-07T06:28:15Z: the packed table and jtiSet hold token entries'
-// times so, at 4 bytes each.
-const maxTime32 = math.MaxUint32
-
-// time32 returns the unix time t as a token entry's expiry is held, in
-// [1, maxTime32]. An expiry only says when an entry may be forgotten, so
-// holding one after 2106 as 2106 keeps the entry as long as any verifier
-// of this format runs, and one before 1970 is as expired as 1970; 0 marks
-// an empty slot of jtiSet.
-func time32(t int64) uint32 { return uint32(min(max(t, 1), maxTime32)) }
-
-// effective32 returns the unix time t as a token entry's effective time is
-// held, in [0, maxTime32]: one before 1970 is as past as 1970, and one
-// after 2106, which RevokeToken refuses but an older database may hold,
-// takes effect in 2106: sooner, never later, than asked.
-func effective32(t int64) uint32 { return uint32(min(max(t, 0), maxTime32)) }
 
 // slot is one entry of jtiSet: 20 bytes.
 type slot struct {
