@@ -30,7 +30,7 @@ type InitConfig struct {
 	MasterKeyFile string
 	// JWTAlgorithm is the algorithm of the JWT keys Init adds: EdDSA,
 	// ES256, RS256 or PS256; "" means EdDSA. PASETO keys are v4.public.
-	JWTAlgorithm string
+	JWTAlgorithm verifier.Algorithm
 }
 
 // InitResult says what Init did.

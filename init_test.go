@@ -83,7 +83,7 @@ func TestInitNew(t *testing.T) {
 	if !res.CreatedMasterKeyFile || !res.CreatedDatabase || len(res.AddedKeys) != 4 {
 		t.Errorf("result %+v; want the key file and the database created and 4 keys added", res)
 	}
-	algs := map[string]int{}
+	algs := map[verifier.Algorithm]int{}
 	for _, k := range res.AddedKeys {
 		algs[k.Algorithm()]++
 	}

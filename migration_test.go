@@ -173,7 +173,7 @@ func TestDatabaseOfEarlierWrit(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := verifier.New(verifier.Config{Issuer: v4Issuer, Audience: v4Audience, Keys: ks, Now: now,
-			Algorithms: []string{verifier.EdDSA, verifier.V4Public}, Revocation: snap})
+			Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}, Revocation: snap})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -56,7 +56,7 @@ func TestLoadRevocationsFile(t *testing.T) {
 			t.Errorf("%s left behind: the database is still open", suffix)
 		}
 	}
-	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: "api", Algorithms: []string{verifier.EdDSA}, Keys: ks, Revocation: snap})
+	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: "api", Algorithms: []verifier.Algorithm{verifier.EdDSA}, Keys: ks, Revocation: snap})
 	if err != nil {
 		t.Fatal(err)
 	}

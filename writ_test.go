@@ -55,7 +55,7 @@ func ExampleOpen() {
 	}
 	defer snap.Close()
 	v, err := verifier.New(verifier.Config{Issuer: "https://tokens.example", Audience: "https://api.example",
-		Algorithms: []string{verifier.EdDSA}, Keys: ks, Revocation: snap})
+		Algorithms: []verifier.Algorithm{verifier.EdDSA}, Keys: ks, Revocation: snap})
 	if err != nil {
 		log.Fatal(err)
 	}

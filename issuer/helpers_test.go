@@ -17,6 +17,7 @@ import (
 	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/verifier"
 )
 
 const (
@@ -37,7 +38,7 @@ type env struct {
 
 // newEnv creates the database with an active and a next key per format,
 // jwtAlg for JWT, and an issuer on the test clock; mod adjusts its Config.
-func newEnv(t *testing.T, jwtAlg string, mod func(*issuer.Config)) *env {
+func newEnv(t *testing.T, jwtAlg verifier.Algorithm, mod func(*issuer.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -362,12 +362,12 @@ func TestIssueWithoutActiveKey(t *testing.T) {
 // TestGolangJWTVerifies has golang-jwt, a third-party verifier, check
 // writ's JWTs for each algorithm with the strict options a gateway would use.
 func TestGolangJWTVerifies(t *testing.T) {
-	for _, alg := range []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
-		t.Run(alg, func(t *testing.T) {
+	for _, alg := range []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
+		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, alg, nil)
 			tok := e.issue(t, issuer.Request{Subject: "alice", Audience: []string{"other", testAudience}, Scopes: []string{"read"}})
-			p := jwt.NewParser(jwt.WithValidMethods([]string{alg}), jwt.WithIssuer(testIssuer), jwt.WithAudience(testAudience),
+			p := jwt.NewParser(jwt.WithValidMethods([]string{string(alg)}), jwt.WithIssuer(testIssuer), jwt.WithAudience(testAudience),
 				jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithStrictDecoding(), jwt.WithTimeFunc(clock))
 			var claims jwt.RegisteredClaims
 			parsed, err := p.ParseWithClaims(tok.Token, &claims, func(tk *jwt.Token) (any, error) {
@@ -384,7 +384,7 @@ func TestGolangJWTVerifies(t *testing.T) {
 				t.Errorf("golang-jwt read %+v", claims)
 			}
 			// And golang-jwt refuses it for another audience or method.
-			if _, err := jwt.NewParser(jwt.WithValidMethods([]string{alg}), jwt.WithAudience("elsewhere"), jwt.WithTimeFunc(clock)).
+			if _, err := jwt.NewParser(jwt.WithValidMethods([]string{string(alg)}), jwt.WithAudience("elsewhere"), jwt.WithTimeFunc(clock)).
 				Parse(tok.Token, func(*jwt.Token) (any, error) { return e.publicKey(t, tok.KeyID), nil }); err == nil {
 				t.Error("golang-jwt accepted the token for another audience")
 			}
@@ -438,7 +438,7 @@ func TestIssuedTokensVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
-		Algorithms: []string{verifier.EdDSA, verifier.V4Public}})
+		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,7 +462,7 @@ func TestIssueRefusesTokensTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
-		Algorithms: []string{verifier.EdDSA, verifier.V4Public}})
+		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/verifier"
 )
 
 // Key rows are bound to the master key: each carries an HMAC-SHA256, under
@@ -368,24 +369,25 @@ func (r *Ring) bind(ctx context.Context) error {
 // key. It cannot prove more of a row whose private half is destroyed.
 func (r *Ring) genuine(w *store.KeyRow) bool {
 	pub, err := x509.ParsePKIXPublicKey(w.Public)
-	if err != nil || string(FormatOf(w.Alg)) != w.Format {
+	alg := verifier.Algorithm(w.Alg)
+	if err != nil || string(FormatOf(alg)) != w.Format {
 		return false
 	}
-	if id, err := KeyID(w.Alg, pub); err != nil || id != w.KID {
+	if id, err := KeyID(alg, pub); err != nil || id != w.KID {
 		return false
 	}
 	if w.Private == nil {
 		return State(w.State) != Next && State(w.State) != Active
 	}
 	// openKey checks that the private half's kid is w.KID.
-	_, err = r.openKey(w.KID, w.Alg, w.Private)
+	_, err = r.openKey(w.KID, alg, w.Private)
 	return err == nil
 }
 
 // record returns w as a Record, Untrusted unless trusted.
 func record(w *store.KeyRow, trusted bool) (Record, error) {
 	rec := Record{
-		ID: w.KID, Format: Format(w.Format), Algorithm: w.Alg, State: State(w.State),
+		ID: w.KID, Format: Format(w.Format), Algorithm: verifier.Algorithm(w.Alg), State: State(w.State),
 		CreatedAt:     time.Unix(w.Created, 0).UTC(),
 		ActivatedAt:   unixOrZero(w.Activated),
 		RetiredAt:     unixOrZero(w.Retired),

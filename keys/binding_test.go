@@ -28,7 +28,7 @@ func (e *ringEnv) tamperer(t *testing.T) *sqlite.DB {
 
 // plantKey inserts, as db's user, a key row for a fresh key of alg in
 // state, without a private half, and returns the key.
-func plantKey(t *testing.T, db *sqlite.DB, alg string, state keys.State, createdAt int64) *keys.Key {
+func plantKey(t *testing.T, db *sqlite.DB, alg verifier.Algorithm, state keys.State, createdAt int64) *keys.Key {
 	t.Helper()
 	k, err := keys.Generate(alg)
 	if err != nil {
@@ -38,7 +38,7 @@ func plantKey(t *testing.T, db *sqlite.DB, alg string, state keys.State, created
 	if err != nil {
 		t.Fatal(err)
 	}
-	sqlitetest.Insert(t, db, "keys", map[string]any{"kid": k.ID(), "format": string(k.Format()), "alg": alg,
+	sqlitetest.Insert(t, db, "keys", map[string]any{"kid": k.ID(), "format": string(k.Format()), "alg": string(alg),
 		"state": string(state), "public_key": pub, "created_at": createdAt})
 	return k
 }
@@ -95,9 +95,9 @@ func (e *ringEnv) untrusted(t *testing.T) []string {
 // A key row planted without the master key is never published, and List
 // marks it, whatever MAC it carries.
 func TestPlantedKeyNeverTrusted(t *testing.T) {
-	for _, alg := range []string{verifier.EdDSA, verifier.V4Public} {
+	for _, alg := range []verifier.Algorithm{verifier.EdDSA, verifier.V4Public} {
 		for _, mac := range []string{"none", "forged"} {
-			t.Run(alg+"/"+mac, func(t *testing.T) {
+			t.Run(string(alg)+"/"+mac, func(t *testing.T) {
 				e := newRingEnv(t)
 				e.ensure(t, verifier.EdDSA)
 				db := e.tamperer(t)

@@ -16,6 +16,7 @@ import (
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/verifier"
 )
 
 // ringEnv is a keyring over a fresh SQLite database in a temporary
@@ -59,7 +60,7 @@ func (e *ringEnv) open(t *testing.T, mk *keys.MasterKey) *keys.Ring {
 }
 
 // ensure gives the keyring its active and next keys, jwtAlg for JWT.
-func (e *ringEnv) ensure(t *testing.T, jwtAlg string) []*keys.Key {
+func (e *ringEnv) ensure(t *testing.T, jwtAlg verifier.Algorithm) []*keys.Key {
 	t.Helper()
 	added, err := e.ring.Ensure(context.Background(), jwtAlg)
 	if err != nil {
@@ -173,6 +174,6 @@ func decodeSet(t *testing.T, data []byte) []map[string]any {
 
 // jwsAlgs are the JWT algorithms; allAlgs adds PASETO's.
 var (
-	jwsAlgs = []string{"EdDSA", "ES256", "RS256", "PS256"}
-	allAlgs = append(append([]string{}, jwsAlgs...), "v4.public")
+	jwsAlgs = []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256}
+	allAlgs = append(append([]verifier.Algorithm{}, jwsAlgs...), verifier.V4Public)
 )

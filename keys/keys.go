@@ -50,7 +50,7 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // FormatOf returns the format that alg signs.
-func FormatOf(alg string) Format {
+func FormatOf(alg verifier.Algorithm) Format {
 	if alg == verifier.V4Public {
 		return PASETO
 	}
@@ -63,13 +63,13 @@ const RSABits = 2048
 // Key is a private signing key bound to one algorithm.
 type Key struct {
 	id     string
-	alg    string
+	alg    verifier.Algorithm
 	signer crypto.Signer
 }
 
 // Generate makes a fresh key for alg: EdDSA, ES256, RS256, PS256 (the JWS
 // algorithms) or v4.public (PASETO).
-func Generate(alg string) (*Key, error) {
+func Generate(alg verifier.Algorithm) (*Key, error) {
 	for {
 		var s crypto.Signer
 		var err error
@@ -97,7 +97,7 @@ func Generate(alg string) (*Key, error) {
 }
 
 // NewKey binds an existing private key to alg and computes its kid.
-func NewKey(alg string, s crypto.Signer) (*Key, error) {
+func NewKey(alg verifier.Algorithm, s crypto.Signer) (*Key, error) {
 	id, err := KeyID(alg, s.Public())
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func NewKey(alg string, s crypto.Signer) (*Key, error) {
 
 // KeyID returns the kid of a public key used with alg: its PASERK k4.pid for
 // v4.public, its RFC 7638 SHA-256 JWK thumbprint otherwise.
-func KeyID(alg string, pub crypto.PublicKey) (string, error) {
+func KeyID(alg verifier.Algorithm, pub crypto.PublicKey) (string, error) {
 	if alg == verifier.V4Public {
 		k, ok := pub.(ed25519.PublicKey)
 		if !ok {
@@ -138,7 +138,7 @@ func KeyID(alg string, pub crypto.PublicKey) (string, error) {
 func (k *Key) ID() string { return k.id }
 
 // Algorithm returns the one algorithm the key signs with.
-func (k *Key) Algorithm() string { return k.alg }
+func (k *Key) Algorithm() verifier.Algorithm { return k.alg }
 
 // Format returns the token format the key signs.
 func (k *Key) Format() Format { return FormatOf(k.alg) }
@@ -150,4 +150,4 @@ func (k *Key) Signer() crypto.Signer { return k.signer }
 func (k *Key) Public() crypto.PublicKey { return k.signer.Public() }
 
 // String names the key without revealing anything secret.
-func (k *Key) String() string { return k.alg + " key " + k.id }
+func (k *Key) String() string { return string(k.alg) + " key " + k.id }

@@ -25,7 +25,7 @@ import (
 
 func TestGenerate(t *testing.T) {
 	for _, alg := range allAlgs {
-		t.Run(alg, func(t *testing.T) {
+		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			k, err := keys.Generate(alg)
 			if err != nil {
@@ -81,7 +81,7 @@ func TestGenerate(t *testing.T) {
 }
 
 func TestGenerateRejects(t *testing.T) {
-	for _, alg := range []string{"", "none", "HS256", "eddsa", "ES384", "RS512", "v4.local", "v3.public", "Ed25519"} {
+	for _, alg := range []verifier.Algorithm{"", "none", "HS256", "eddsa", "ES384", "RS512", "v4.local", "v3.public", "Ed25519"} {
 		if k, err := keys.Generate(alg); err == nil || k != nil {
 			t.Errorf("Generate(%q) = %v, %v", alg, k, err)
 		}
@@ -97,7 +97,7 @@ func TestNewKeyRejectsMismatch(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		alg    string
+		alg    verifier.Algorithm
 		signer crypto.Signer
 	}{
 		{"ES256 with an Ed25519 key", verifier.ES256, ed.Signer()},
@@ -123,7 +123,7 @@ func TestKeyIDRFC7638(t *testing.T) {
 		t.Fatal(err)
 	}
 	rsaPub := &rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: 65537}
-	for _, alg := range []string{verifier.RS256, verifier.PS256} {
+	for _, alg := range []verifier.Algorithm{verifier.RS256, verifier.PS256} {
 		if id, err := keys.KeyID(alg, rsaPub); err != nil || id != "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" {
 			t.Errorf("KeyID(%s, RFC 7638 key) = %q, %v", alg, id, err)
 		}
@@ -144,7 +144,7 @@ func TestKeyIDRFC7638(t *testing.T) {
 func TestKeyIDRejects(t *testing.T) {
 	es, _ := keys.Generate(verifier.ES256)
 	for name, tc := range map[string]struct {
-		alg string
+		alg verifier.Algorithm
 		pub any
 	}{
 		"v4.public with a P-256 key":    {verifier.V4Public, es.Public()},

@@ -96,7 +96,7 @@ type RotateOptions struct {
 	// the key being activated. Changing a format's algorithm takes two
 	// rotations: the first publishes a key of the new algorithm, the
 	// second makes it sign.
-	NextAlg string
+	NextAlg verifier.Algorithm
 }
 
 // RecordPublicationLag notes how long after a key enters the database a
@@ -189,7 +189,7 @@ func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rot
 	if len(next) == 0 {
 		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoNextKey, format)
 	}
-	nextAlg := next[0].Alg
+	nextAlg := verifier.Algorithm(next[0].Alg)
 	if o.NextAlg != "" {
 		if FormatOf(o.NextAlg) != format {
 			return nil, fmt.Errorf("keys: %s is not an algorithm for %s tokens", o.NextAlg, format)

@@ -96,7 +96,7 @@ func (e *lcEnv) keySet() *verifier.KeySet {
 
 func (e *lcEnv) verify(ks *verifier.KeySet, snap *revoked.Snapshot, token string) error {
 	cfg := verifier.Config{Issuer: "https://issuer.test", Audience: "api", Keys: ks, Now: e.clock,
-		Algorithms: []string{verifier.EdDSA, verifier.ES256, verifier.V4Public}}
+		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.V4Public}}
 	if snap != nil {
 		cfg.Revocation = snap
 	}

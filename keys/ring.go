@@ -37,7 +37,7 @@ const (
 type Record struct {
 	ID            string
 	Format        Format
-	Algorithm     string
+	Algorithm     verifier.Algorithm
 	State         State
 	CreatedAt     time.Time
 	ActivatedAt   time.Time // zero until the key signs
@@ -177,7 +177,7 @@ func (r *Ring) insert(ctx context.Context, tx store.Tx, k *Key, state State, pub
 			ErrTooManyKeys, k.Format(), len(published))
 	}
 	now := r.now()
-	w := store.KeyRow{KID: k.id, Format: string(k.Format()), Alg: k.alg, State: string(state), Public: pub, Created: now.Unix()}
+	w := store.KeyRow{KID: k.id, Format: string(k.Format()), Alg: string(k.alg), State: string(state), Public: pub, Created: now.Unix()}
 	if state == Active {
 		w.Activated = store.At(now.Unix())
 	}
@@ -209,7 +209,7 @@ func (r *Ring) record(ctx context.Context, tx store.Tx, at time.Time, action, ki
 // Ensure gives each format an active and a next key when it lacks them,
 // using alg for new JWT keys (PASETO keys are always v4.public). It returns
 // the keys it added; none when the keyring is already complete.
-func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
+func (r *Ring) Ensure(ctx context.Context, jwtAlg verifier.Algorithm) ([]*Key, error) {
 	if FormatOf(jwtAlg) != JWT {
 		return nil, fmt.Errorf("keys: %q is not a JWT algorithm", jwtAlg)
 	}
@@ -224,7 +224,7 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg string) ([]*Key, error) {
 	var added []*Key
 	for _, f := range []struct {
 		format Format
-		alg    string
+		alg    verifier.Algorithm
 	}{{JWT, jwtAlg}, {PASETO, verifier.V4Public}} {
 		for _, state := range []State{Active, Next} {
 			have, err := r.trusted(ctx, tx, store.KeyFilter{Format: string(f.format), States: []string{string(state)}})
@@ -267,7 +267,7 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 	case !r.trust(&ws[0], seal):
 		return nil, fmt.Errorf("%w: the active %s key %q", ErrUntrusted, format, ws[0].KID)
 	}
-	kid, alg, sealedKey := ws[0].KID, ws[0].Alg, ws[0].Private
+	kid, alg, sealedKey := ws[0].KID, verifier.Algorithm(ws[0].Alg), ws[0].Private
 	r.mu.Lock()
 	k := r.signers[format]
 	r.mu.Unlock()
@@ -286,7 +286,7 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 }
 
 // openKey unseals the private key of kid.
-func (r *Ring) openKey(kid, alg string, sealed []byte) (*Key, error) {
+func (r *Ring) openKey(kid string, alg verifier.Algorithm, sealed []byte) (*Key, error) {
 	if sealed == nil {
 		return nil, fmt.Errorf("keys: the private half of %q was destroyed", kid)
 	}
@@ -371,7 +371,7 @@ func (r *Ring) JWKS(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keys: %q: %w", rec.ID, err)
 		}
-		for name, v := range map[string]any{jwk.KeyIDKey: rec.ID, jwk.AlgorithmKey: rec.Algorithm, jwk.KeyUsageKey: "sig"} {
+		for name, v := range map[string]any{jwk.KeyIDKey: rec.ID, jwk.AlgorithmKey: string(rec.Algorithm), jwk.KeyUsageKey: "sig"} {
 			if err := k.Set(name, v); err != nil {
 				return nil, fmt.Errorf("keys: %q: %w", rec.ID, err)
 			}
@@ -456,15 +456,15 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o revocation.Options)
 	if len(rows) == 0 {
 		return revocation.Entry{}, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
 	}
-	format, alg, state := rows[0].Format, rows[0].Alg, rows[0].State
+	format, alg, state := rows[0].Format, verifier.Algorithm(rows[0].Alg), rows[0].State
 	next, _, err := r.store.KeyRows(ctx, store.KeyFilter{Format: format, States: []string{string(Next)}})
 	if err != nil {
 		return revocation.Entry{}, fmt.Errorf("keys: %w", err)
 	}
-	var nextAlg string
+	var nextAlg verifier.Algorithm
 	for _, n := range next {
 		if n.KID != kid {
-			nextAlg = n.Alg
+			nextAlg = verifier.Algorithm(n.Alg)
 			break
 		}
 	}
@@ -558,7 +558,8 @@ func (r *Ring) withdraw(ctx context.Context, tx store.Tx, w *store.KeyRow, spare
 	if err := r.record(ctx, tx, now, audit.KeyCompromise, w.KID, ""); err != nil {
 		return err
 	}
-	successorAlg := w.Alg // a next key is replaced by one of its algorithm
+	alg := verifier.Algorithm(w.Alg)
+	successorAlg := alg // a next key is replaced by one of its algorithm
 	switch state {
 	case Active:
 		next, err := r.trusted(ctx, tx, store.KeyFilter{Format: w.Format, States: []string{string(Next)}})
@@ -567,8 +568,8 @@ func (r *Ring) withdraw(ctx context.Context, tx store.Tx, w *store.KeyRow, spare
 		}
 		if len(next) == 0 {
 			// No published successor: sign with a fresh key at once.
-			if spare == nil || spare.alg != w.Alg {
-				if spare, err = Generate(w.Alg); err != nil {
+			if spare == nil || spare.alg != alg {
+				if spare, err = Generate(alg); err != nil {
 					return err
 				}
 			}
@@ -582,14 +583,14 @@ func (r *Ring) withdraw(ctx context.Context, tx store.Tx, w *store.KeyRow, spare
 		if err := r.update(ctx, tx, n, Next); err != nil {
 			return err
 		}
-		successorAlg = n.Alg
+		successorAlg = verifier.Algorithm(n.Alg)
 	case Retired, Removed: // a next key, if one is missing, follows the signing key
 		active, err := r.trusted(ctx, tx, store.KeyFilter{Format: w.Format, States: []string{string(Active)}})
 		if err != nil {
 			return err
 		}
 		if len(active) > 0 {
-			successorAlg = active[0].Alg
+			successorAlg = verifier.Algorithm(active[0].Alg)
 		}
 	}
 	next, err := r.trusted(ctx, tx, store.KeyFilter{Format: w.Format, States: []string{string(Next)}})

@@ -54,7 +54,7 @@ func TestEnsure(t *testing.T) {
 	}
 	count := map[string]int{}
 	for _, r := range e.records(t) {
-		count[string(r.Format)+" "+r.Algorithm+" "+string(r.State)]++
+		count[string(r.Format)+" "+string(r.Algorithm)+" "+string(r.State)]++
 	}
 	want := map[string]int{"jwt ES256 active": 1, "jwt ES256 next": 1, "paseto v4.public active": 1, "paseto v4.public next": 1}
 	if !mapsEqual(count, want) {
@@ -70,7 +70,7 @@ func TestEnsure(t *testing.T) {
 	if n := len(e.records(t)); n != 4 {
 		t.Errorf("%d keys after three Ensures, want 4", n)
 	}
-	for _, alg := range []string{verifier.V4Public, "HS256", ""} {
+	for _, alg := range []verifier.Algorithm{verifier.V4Public, "HS256", ""} {
 		if _, err := newRingEnv(t).ring.Ensure(context.Background(), alg); err == nil {
 			t.Errorf("Ensure(%q) succeeded", alg)
 		}
@@ -117,7 +117,7 @@ func TestOneActiveKeyPerFormat(t *testing.T) {
 	e := newRingEnv(t)
 	e.ensure(t, verifier.EdDSA)
 	before := e.records(t)
-	for _, alg := range []string{verifier.EdDSA, verifier.ES256, verifier.V4Public} {
+	for _, alg := range []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.V4Public} {
 		k, err := keys.Generate(alg)
 		if err != nil {
 			t.Fatal(err)
@@ -188,7 +188,7 @@ func TestSigner(t *testing.T) {
 
 func TestJWKSHasNoPrivateMembers(t *testing.T) {
 	for _, alg := range jwsAlgs {
-		t.Run(alg, func(t *testing.T) {
+		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			e := newRingEnv(t)
 			e.ensure(t, alg)
@@ -210,7 +210,7 @@ func TestJWKSHasNoPrivateMembers(t *testing.T) {
 					}
 				}
 				kid, _ := k["kid"].(string)
-				if kid == "" || k["alg"] != alg || k["use"] != "sig" {
+				if kid == "" || k["alg"] != string(alg) || k["use"] != "sig" {
 					t.Errorf("key without kid, alg %s or use sig: %v", alg, k)
 				}
 				kids = append(kids, kid)

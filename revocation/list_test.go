@@ -76,7 +76,7 @@ func (e *env) verifier(t *testing.T, snap *revoked.Snapshot) *verifier.Verifier 
 		t.Fatal(err)
 	}
 	v, err := verifier.New(verifier.Config{Issuer: "https://issuer.test", Audience: "api",
-		Algorithms: []string{verifier.EdDSA}, Keys: ks, Now: e.clock.now, Revocation: snap})
+		Algorithms: []verifier.Algorithm{verifier.EdDSA}, Keys: ks, Now: e.clock.now, Revocation: snap})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestRevocationOutlivesLeeway(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, s := range map[string]*revoked.Snapshot{"refreshed": snap, "loaded now": e.snapshot(t, revoked.SnapshotConfig{})} {
-		v, err := verifier.New(verifier.Config{Issuer: "https://issuer.test", Audience: "api", Algorithms: []string{verifier.EdDSA},
+		v, err := verifier.New(verifier.Config{Issuer: "https://issuer.test", Audience: "api", Algorithms: []verifier.Algorithm{verifier.EdDSA},
 			Keys: ks, Now: e.clock.now, Leeway: verifier.MaxLeeway, Revocation: s})
 		if err != nil {
 			t.Fatal(err)

@@ -46,7 +46,7 @@ func newCacheEnv(t *testing.T) *cacheEnv {
 	e.now.Store(cacheT0)
 	v, err := New(Config{
 		Issuer: "https://writ.example", Audience: "https://api.example",
-		Algorithms: []string{EdDSA}, Keys: e, Revocation: e,
+		Algorithms: []Algorithm{EdDSA}, Keys: e, Revocation: e,
 		Now:       func() time.Time { return time.Unix(e.now.Load(), 0) },
 		CacheSize: 16,
 	})
@@ -216,7 +216,7 @@ func TestCacheBounded(t *testing.T) {
 
 func TestCacheSizeNegative(t *testing.T) {
 	_, err := New(Config{
-		Issuer: "i", Audience: "a", Algorithms: []string{EdDSA},
+		Issuer: "i", Audience: "a", Algorithms: []Algorithm{EdDSA},
 		Keys: &KeySet{}, CacheSize: -1,
 	})
 	if err == nil {

@@ -22,8 +22,8 @@ type Claims struct {
 	Scope     string    // scope, space-separated
 	ClientID  string    // client_id, the token's name
 
-	KeyID     string // the kid (JWT) or k4.pid (PASETO) of the signing key
-	Algorithm string // EdDSA, ES256, RS256, PS256 or V4Public
+	KeyID     string    // the kid (JWT) or k4.pid (PASETO) of the signing key
+	Algorithm Algorithm // EdDSA, ES256, RS256, PS256 or V4Public
 
 	raw string // the verified payload
 	aud [2]string

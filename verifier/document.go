@@ -39,7 +39,7 @@ func VerifyDocument(ctx context.Context, keys KeySource, typ, doc string) ([]byt
 	if t.Header.Typ != typ {
 		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, t.Header.Typ, typ)
 	}
-	if i := algIndex(t.Header.Alg); i < 0 || i == algIndex(V4Public) {
+	if i := algIndex(Algorithm(t.Header.Alg)); i < 0 || i == algIndex(V4Public) {
 		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, t.Header.Alg)
 	}
 	payload, _, err := verifySigned(ctx, keys, &t)

@@ -31,7 +31,7 @@ func newExampleVerifier() *verifier.Verifier {
 	v, err := verifier.New(verifier.Config{
 		Issuer:     "https://auth.example.com",
 		Audience:   "https://api.example.com",
-		Algorithms: []string{verifier.EdDSA},
+		Algorithms: []verifier.Algorithm{verifier.EdDSA},
 		Keys:       keys,
 		Now:        exampleClock, // omit in production: time.Now
 	})
@@ -79,4 +79,16 @@ func ExampleVerifier_Verify_errors() {
 	// forged or corrupted
 	// not a token: malformed token: only v4.public PASETO tokens are accepted
 	// not a token: token too large: 9000 bytes, limit 8192
+}
+
+// An algorithm read from text, a configuration file say, is checked once,
+// by its exact name on the wire.
+func ExampleParseAlgorithm() {
+	a, err := verifier.ParseAlgorithm("ES256")
+	fmt.Println(a, err, a == verifier.ES256)
+	_, err = verifier.ParseAlgorithm("es256")
+	fmt.Println(err)
+	// Output:
+	// ES256 <nil> true
+	// unsupported algorithm "es256" (want EdDSA, ES256, RS256, PS256 or v4.public)
 }

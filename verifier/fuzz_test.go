@@ -154,7 +154,7 @@ func FuzzParseJWKS(f *testing.F) {
 		checkIgnoredKeys(t, ks)
 		var keys []map[string]any
 		for _, k := range ks.Keys() {
-			if !slices.Contains([]string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256}, k.Algorithm()) {
+			if !slices.Contains([]verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256}, k.Algorithm()) {
 				t.Fatalf("JWKS key %q with algorithm %q", k.ID(), k.Algorithm())
 			}
 			keys = append(keys, jwkJSON(k.ID(), k.Algorithm(), k.Public()))

@@ -44,7 +44,7 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func testClock() time.Time { return testNow }
 
 // allAlgorithms are the algorithms a verifier can accept.
-var allAlgorithms = []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256, verifier.V4Public}
+var allAlgorithms = []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256, verifier.V4Public}
 
 // sentinels are the errors of verifier/errors.go.
 var sentinels = []error{
@@ -86,7 +86,7 @@ func checkSentinel(t testing.TB, err, want error) {
 // under.
 type signingKey struct {
 	kid  string
-	alg  string
+	alg  verifier.Algorithm
 	priv crypto.Signer
 }
 
@@ -192,7 +192,7 @@ func newVerifier(t testing.TB, ks verifier.KeySource, mod func(*verifier.Config)
 }
 
 // signature signs input with priv as alg does.
-func signature(priv crypto.Signer, alg, input string) []byte {
+func signature(priv crypto.Signer, alg verifier.Algorithm, input string) []byte {
 	h := sha256.Sum256([]byte(input))
 	var sig []byte
 	var err error
@@ -210,7 +210,7 @@ func signature(priv crypto.Signer, alg, input string) []byte {
 	case verifier.PS256:
 		sig, err = rsa.SignPSS(rand.Reader, priv.(*rsa.PrivateKey), crypto.SHA256, h[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 	default:
-		panic("signature: algorithm " + alg)
+		panic("signature: algorithm " + string(alg))
 	}
 	if err != nil {
 		panic(err)
@@ -363,7 +363,7 @@ type writEnv struct {
 
 // newWritEnv creates a database with an active and a next key per format,
 // jwtAlg for JWT.
-func newWritEnv(t testing.TB, jwtAlg string) *writEnv {
+func newWritEnv(t testing.TB, jwtAlg verifier.Algorithm) *writEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -442,12 +442,12 @@ func (e *writEnv) keySet(t testing.TB) *verifier.KeySet {
 
 // jwkJSON returns the public JWK of k as writ publishes it (jwx, with kid,
 // alg and use "sig"), as a map that tests may change.
-func jwkJSON(kid, alg string, pub crypto.PublicKey) map[string]any {
+func jwkJSON(kid string, alg verifier.Algorithm, pub crypto.PublicKey) map[string]any {
 	j, err := jwk.Import(pub)
 	if err != nil {
 		panic(err)
 	}
-	for name, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: alg, jwk.KeyUsageKey: "sig"} {
+	for name, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: string(alg), jwk.KeyUsageKey: "sig"} {
 		if err := j.Set(name, v); err != nil {
 			panic(err)
 		}

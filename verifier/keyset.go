@@ -21,16 +21,6 @@ import (
 	"github.com/writ-dev/writ/internal/paserk"
 )
 
-// The algorithms a verifier can accept. The first four are JWS algorithms
-// (RFC 7518, RFC 8037); V4Public is PASETO v4.public.
-const (
-	EdDSA    = "EdDSA"
-	ES256    = "ES256"
-	RS256    = "RS256"
-	PS256    = "PS256"
-	V4Public = "v4.public"
-)
-
 // Limits on what a key set may hold.
 const (
 	MaxKeyID      = 128     // bytes in a kid
@@ -44,7 +34,7 @@ const (
 // verifies.
 type Key struct {
 	id  string
-	alg string
+	alg Algorithm
 	pub crypto.PublicKey
 }
 
@@ -54,7 +44,7 @@ type Key struct {
 // (not one of the weak keys that ROCA factors). A V4Public key's id must be
 // its PASERK k4.pid. Its errors wrap ErrKeySet and the reason:
 // ErrKeyUnsupported, ErrKeyMalformed or ErrKeyWeak.
-func NewKey(id, alg string, pub crypto.PublicKey) (*Key, error) {
+func NewKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, error) {
 	if err := checkKey(id, alg, pub); err != nil {
 		return nil, fmt.Errorf("%w: key %s: %w", ErrKeySet, quoted(id), err)
 	}
@@ -63,7 +53,7 @@ func NewKey(id, alg string, pub crypto.PublicKey) (*Key, error) {
 
 // checkKey says why pub cannot be a key of id and alg, with an error
 // wrapping ErrKeyUnsupported, ErrKeyMalformed or ErrKeyWeak; nil if it can.
-func checkKey(id, alg string, pub crypto.PublicKey) error {
+func checkKey(id string, alg Algorithm, pub crypto.PublicKey) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("%w: no key id", ErrKeyMalformed)
@@ -99,7 +89,7 @@ func checkKey(id, alg string, pub crypto.PublicKey) error {
 			return fmt.Errorf("%w: RSA modulus with the ROCA fingerprint (CVE-2017-15361): it can be factored", ErrKeyWeak)
 		}
 	default:
-		return fmt.Errorf("%w: algorithm %s", ErrKeyUnsupported, quoted(alg))
+		return fmt.Errorf("%w: algorithm %s", ErrKeyUnsupported, quoted(string(alg)))
 	}
 	return nil
 }
@@ -108,7 +98,7 @@ func checkKey(id, alg string, pub crypto.PublicKey) error {
 func (k *Key) ID() string { return k.id }
 
 // Algorithm returns the one algorithm the key verifies.
-func (k *Key) Algorithm() string { return k.alg }
+func (k *Key) Algorithm() Algorithm { return k.alg }
 
 // Public returns the public key.
 func (k *Key) Public() crypto.PublicKey { return k.pub }
@@ -430,7 +420,7 @@ func jwkKey(f map[string]string, hasKeyOps bool, keyOps []string) (*Key, error) 
 	if !ok {
 		return nil, fmt.Errorf(`%w: no "kty"`, ErrKeyMalformed)
 	}
-	alg := f["alg"]
+	alg := Algorithm(f["alg"]) // as the key says, checked below
 	var pub crypto.PublicKey
 	switch kty {
 	case "OKP":
@@ -467,7 +457,7 @@ func jwkKey(f map[string]string, hasKeyOps bool, keyOps []string) (*Key, error) 
 		case "":
 			return nil, fmt.Errorf(`%w: an RSA key without "alg" (RS256 and PS256 would both fit it)`, ErrKeyUnsupported)
 		default:
-			return nil, fmt.Errorf("%w: algorithm %s for an RSA key", ErrKeyUnsupported, quoted(alg))
+			return nil, fmt.Errorf("%w: algorithm %s for an RSA key", ErrKeyUnsupported, quoted(string(alg)))
 		}
 		n, err := b64Member(f, "n", 0)
 		if err != nil {
@@ -506,11 +496,11 @@ func jwkKey(f map[string]string, hasKeyOps bool, keyOps []string) (*Key, error) 
 }
 
 // fits checks that a JWK's crv is crv and its alg, if any, is alg.
-func fits(f map[string]string, crv, alg string) error {
+func fits(f map[string]string, crv string, alg Algorithm) error {
 	if c := f["crv"]; c != crv {
 		return fmt.Errorf("%w: curve %s", ErrKeyUnsupported, quoted(c))
 	}
-	if a, ok := f["alg"]; ok && a != alg {
+	if a, ok := f["alg"]; ok && Algorithm(a) != alg {
 		return fmt.Errorf("%w: algorithm %s for a %s key", ErrKeyUnsupported, quoted(a), crv)
 	}
 	return nil

@@ -22,8 +22,8 @@ import (
 // TestParsePublishedSets parses the key sets that writ's keyring publishes
 // for each JWT algorithm, and checks each key against the keyring.
 func TestParsePublishedSets(t *testing.T) {
-	for _, alg := range []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
-		t.Run(alg, func(t *testing.T) {
+	for _, alg := range []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
+		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			env := newWritEnv(t, alg)
 			recs, err := env.ring.Published(context.Background())
@@ -608,7 +608,7 @@ func TestNewKey(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		id   string
-		alg  string
+		alg  verifier.Algorithm
 		pub  any
 		ok   bool
 	}{

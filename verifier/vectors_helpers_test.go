@@ -29,7 +29,7 @@ func readVector(t *testing.T, path string, v any) {
 }
 
 // jwsAlgorithms are the JWS algorithms of the token profile.
-var jwsAlgorithms = []string{EdDSA, ES256, RS256, PS256}
+var jwsAlgorithms = []Algorithm{EdDSA, ES256, RS256, PS256}
 
 // newVectorVerifier returns a verifier that accepts every JWS algorithm of
 // the profile, with keys from ks.
@@ -61,7 +61,7 @@ func verifySignature(t *testing.T, token string, key *Key) {
 	if err != nil {
 		t.Fatalf("jws.Parse: %v", err)
 	}
-	if tok.Header.Alg != key.Algorithm() {
+	if Algorithm(tok.Header.Alg) != key.Algorithm() {
 		t.Fatalf("header alg %q, key %q is %s", tok.Header.Alg, key.ID(), key.Algorithm())
 	}
 	if !jws.Verify(key.Algorithm(), key.Public(), tok.SigningInput, tok.Signature) {

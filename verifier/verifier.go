@@ -69,7 +69,7 @@ type Config struct {
 	// Algorithms lists the accepted algorithms: EdDSA, ES256, RS256, PS256
 	// and V4Public. Required; a token in any other is rejected before its
 	// key is looked up.
-	Algorithms []string
+	Algorithms []Algorithm
 	// Keys resolves key ids to keys. Required.
 	Keys KeySource
 	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
@@ -108,9 +108,9 @@ type Verifier struct {
 	cache      *tokenCache // nil unless Config.CacheSize is set
 }
 
-var algNames = [...]string{EdDSA, ES256, RS256, PS256, V4Public}
+var algNames = [...]Algorithm{EdDSA, ES256, RS256, PS256, V4Public}
 
-func algIndex(alg string) int {
+func algIndex(alg Algorithm) int {
 	for i, a := range algNames {
 		if a == alg {
 			return i
@@ -235,7 +235,7 @@ func (v *Verifier) verifyJWS(ctx context.Context, token string, checkType bool) 
 		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	h := t.Header
-	if i := algIndex(h.Alg); i < 0 || i == algIndex(V4Public) || !v.algs[i] {
+	if i := algIndex(Algorithm(h.Alg)); i < 0 || i == algIndex(V4Public) || !v.algs[i] {
 		return nil, nil, fmt.Errorf("%w: %q", ErrAlgorithm, h.Alg)
 	}
 	if checkType && !isAccessTokenType(h.Typ) {
@@ -260,10 +260,10 @@ func verifySigned(ctx context.Context, keys KeySource, t *jws.Token) ([]byte, *K
 	if err != nil {
 		return nil, nil, err
 	}
-	if key.alg != h.Alg {
+	if key.alg != Algorithm(h.Alg) {
 		return nil, nil, fmt.Errorf("%w: token says %q, key %q is %s", ErrAlgorithm, h.Alg, key.id, key.alg)
 	}
-	if !jws.Verify(h.Alg, key.pub, t.SigningInput, t.Signature) {
+	if !jws.Verify(key.alg, key.pub, t.SigningInput, t.Signature) {
 		return nil, nil, ErrSignature
 	}
 	payload, err := t.DecodePayload()

@@ -21,8 +21,8 @@ import (
 // TestVerifyIssuedTokens verifies tokens that writ's issuer signed with
 // keys from writ's keyring, through the key sets as writ publishes them.
 func TestVerifyIssuedTokens(t *testing.T) {
-	for _, alg := range []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
-		t.Run(alg, func(t *testing.T) {
+	for _, alg := range []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
+		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			env := newWritEnv(t, alg)
 			v := newVerifier(t, env.keySet(t), nil)
@@ -257,12 +257,14 @@ func headerCases() []verifyCase {
 	}
 	// crossSigned is a token whose header names alg and the kid of key, signed
 	// with key's private half under alg.
-	crossSigned := func(key signingKey, alg string) string {
+	crossSigned := func(key signingKey, alg verifier.Algorithm) string {
 		k := key
 		k.alg = alg
 		return k.signJWT(k.header(nil), claimsJSON(false, nil))
 	}
-	only := func(algs ...string) func(*verifier.Config) { return func(c *verifier.Config) { c.Algorithms = algs } }
+	only := func(algs ...verifier.Algorithm) func(*verifier.Config) {
+		return func(c *verifier.Config) { c.Algorithms = algs }
+	}
 	cases := []verifyCase{
 		{name: "typ missing", token: fx.ed.jwt(del("typ"), nil), want: verifier.ErrType},
 		{name: "typ JWT", token: fx.ed.jwt(set("typ", "JWT"), nil), want: verifier.ErrType},
@@ -475,7 +477,7 @@ func pasetoCases() []verifyCase {
 		{name: "PASETO unknown kid", token: signingKey{"k4.pid.unknown", verifier.V4Public, fx.pk.priv}.paseto(nil), want: verifier.ErrUnknownKey},
 		{name: "PASETO with a JWT key's kid", token: signingKey{fx.ed.kid, verifier.V4Public, fx.ed.priv}.paseto(nil), want: verifier.ErrAlgorithm},
 		{name: "PASETO with an ES256 key's kid", token: signingKey{fx.es.kid, verifier.V4Public, fx.pk.priv}.paseto(nil), want: verifier.ErrAlgorithm},
-		{name: "PASETO not accepted", token: tok, cfg: func(c *verifier.Config) { c.Algorithms = []string{verifier.EdDSA} }, want: verifier.ErrAlgorithm},
+		{name: "PASETO not accepted", token: tok, cfg: func(c *verifier.Config) { c.Algorithms = []verifier.Algorithm{verifier.EdDSA} }, want: verifier.ErrAlgorithm},
 		{name: "PASETO exp a number", token: fx.pk.paseto(set("exp", testNow.Add(time.Hour).Unix())), want: verifier.ErrMalformed},
 		{name: "PASETO exp without time zone", token: fx.pk.paseto(set("exp", "2026-03-01T13:00:00")), want: verifier.ErrMalformed},
 		{name: "PASETO exp a date only", token: fx.pk.paseto(set("exp", "2026-03-02")), want: verifier.ErrMalformed},
@@ -500,12 +502,12 @@ func TestNew(t *testing.T) {
 		{"UnsafeAnyAudience without Audience", func(c *verifier.Config) { c.Audience, c.UnsafeAnyAudience = "", true }, true},
 		{"UnsafeAnyAudience with Audience", func(c *verifier.Config) { c.UnsafeAnyAudience = true }, false},
 		{"no Algorithms", func(c *verifier.Config) { c.Algorithms = nil }, false},
-		{"empty Algorithms", func(c *verifier.Config) { c.Algorithms = []string{} }, false},
-		{"algorithm none", func(c *verifier.Config) { c.Algorithms = []string{"none"} }, false},
-		{"algorithm HS256", func(c *verifier.Config) { c.Algorithms = []string{verifier.EdDSA, "HS256"} }, false},
-		{"algorithm in lower case", func(c *verifier.Config) { c.Algorithms = []string{"eddsa"} }, false},
-		{"algorithm v4.local", func(c *verifier.Config) { c.Algorithms = []string{"v4.local"} }, false},
-		{"algorithm empty", func(c *verifier.Config) { c.Algorithms = []string{""} }, false},
+		{"empty Algorithms", func(c *verifier.Config) { c.Algorithms = []verifier.Algorithm{} }, false},
+		{"algorithm none", func(c *verifier.Config) { c.Algorithms = []verifier.Algorithm{"none"} }, false},
+		{"algorithm HS256", func(c *verifier.Config) { c.Algorithms = []verifier.Algorithm{verifier.EdDSA, "HS256"} }, false},
+		{"algorithm in lower case", func(c *verifier.Config) { c.Algorithms = []verifier.Algorithm{"eddsa"} }, false},
+		{"algorithm v4.local", func(c *verifier.Config) { c.Algorithms = []verifier.Algorithm{"v4.local"} }, false},
+		{"algorithm empty", func(c *verifier.Config) { c.Algorithms = []verifier.Algorithm{""} }, false},
 		{"each algorithm", func(c *verifier.Config) { c.Algorithms = allAlgorithms }, true},
 		{"no Keys", func(c *verifier.Config) { c.Keys = nil }, false},
 		{"negative Leeway", func(c *verifier.Config) { c.Leeway = -time.Second }, false},
@@ -514,7 +516,7 @@ func TestNew(t *testing.T) {
 		{"no Now", func(c *verifier.Config) { c.Now = nil }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := verifier.Config{Issuer: testIssuer, Audience: testAudience, Algorithms: []string{verifier.EdDSA}, Keys: fx.keys, Now: testClock}
+			cfg := verifier.Config{Issuer: testIssuer, Audience: testAudience, Algorithms: []verifier.Algorithm{verifier.EdDSA}, Keys: fx.keys, Now: testClock}
 			if tc.mod != nil {
 				tc.mod(&cfg)
 			}

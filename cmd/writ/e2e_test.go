@@ -144,7 +144,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer snap.Close()
-	v, err := verifier.New(verifier.Config{Issuer: iss, Audience: "https://api", Algorithms: []string{verifier.EdDSA}, Keys: jwks, Revocation: snap})
+	v, err := verifier.New(verifier.Config{Issuer: iss, Audience: "https://api", Algorithms: []verifier.Algorithm{verifier.EdDSA}, Keys: jwks, Revocation: snap})
 	if err != nil {
 		t.Fatal(err)
 	}

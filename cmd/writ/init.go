@@ -24,12 +24,12 @@ and PASETO) an active signing key and a published next key.
 Running it again on an initialised database only adds missing keys.`,
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch alg {
+			switch verifier.Algorithm(alg) {
 			case verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256:
 			default:
 				return usagef("--alg must be EdDSA, ES256, RS256 or PS256, not %q", alg)
 			}
-			s, added, err := g.initialize(cmd.Context(), alg)
+			s, added, err := g.initialize(cmd.Context(), verifier.Algorithm(alg))
 			if err != nil {
 				return err
 			}
@@ -43,14 +43,14 @@ Running it again on an initialised database only adds missing keys.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&alg, "alg", verifier.EdDSA, "JWT signing algorithm: EdDSA, ES256, RS256 or PS256")
+	cmd.Flags().StringVar(&alg, "alg", string(verifier.EdDSA), "JWT signing algorithm: EdDSA, ES256, RS256 or PS256")
 	return cmd
 }
 
 // initialize creates what is missing of the database, its master key file
 // and its keys (writ.Init), reporting on stderr what it created, and
 // returns the opened database and the keys it generated.
-func (g *globals) initialize(ctx context.Context, alg string) (*writ.DB, []*keys.Key, error) {
+func (g *globals) initialize(ctx context.Context, alg verifier.Algorithm) (*writ.DB, []*keys.Key, error) {
 	cfg := writ.InitConfig{
 		Config:        writ.Config{Path: g.db, Issuer: g.issuer, Actor: actor(), Policy: g.policy},
 		MasterKeyFile: g.masterKeyFile,

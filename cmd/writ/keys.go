@@ -91,7 +91,7 @@ neither publishes nor trusts it. Compromise it once investigated.`,
 				}
 				out := []key{}
 				for _, r := range recs {
-					out = append(out, key{r.ID, string(r.Format), r.Algorithm, string(r.State), r.CreatedAt,
+					out = append(out, key{r.ID, string(r.Format), string(r.Algorithm), string(r.State), r.CreatedAt,
 						timePtr(r.ActivatedAt), timePtr(r.RetiredAt), timePtr(r.UnpublishAt), timePtr(r.RemovedAt), timePtr(r.CompromisedAt), r.Untrusted})
 				}
 				if err := writeJSON(g.stdout, out); err != nil {
@@ -109,7 +109,7 @@ neither publishes nor trusts it. Compromise it once investigated.`,
 				if r.Untrusted {
 					state += " UNTRUSTED"
 				}
-				rows = append(rows, []string{r.ID, string(r.Format), r.Algorithm, state,
+				rows = append(rows, []string{r.ID, string(r.Format), string(r.Algorithm), state,
 					when(r.CreatedAt), when(r.ActivatedAt), when(r.RetiredAt), when(r.UnpublishAt), when(removed)})
 			}
 			if err := table(g.stdout, rows); err != nil {
@@ -175,7 +175,7 @@ writ serve do it.`,
 				rots, err = s.Keys.RotateDue(cmd.Context())
 			} else {
 				var rot *keys.Rotation
-				if rot, err = s.Keys.Rotate(cmd.Context(), f, keys.RotateOptions{Force: force, NextAlg: alg}); err == nil {
+				if rot, err = s.Keys.Rotate(cmd.Context(), f, keys.RotateOptions{Force: force, NextAlg: verifier.Algorithm(alg)}); err == nil {
 					rots = append(rots, *rot)
 				}
 			}

@@ -67,13 +67,18 @@ set with private key material, or with no usable key, is refused.`,
 			if err != nil {
 				return err
 			}
-			if len(algs) == 0 {
-				algs = ks.Algorithms()
+			// Each name as given: verifier.New refuses one it does not know.
+			accepted := make([]verifier.Algorithm, len(algs))
+			for i, a := range algs {
+				accepted[i] = verifier.Algorithm(a)
+			}
+			if len(accepted) == 0 {
+				accepted = ks.Algorithms()
 			}
 			cfg := verifier.Config{
 				Issuer:     g.issuer,
 				Audience:   audience,
-				Algorithms: algs,
+				Algorithms: accepted,
 				Keys:       ks.All,
 			}
 			if revocationsPath != "" {

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/writ-dev/writ/internal/alg"
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/internal/jws"
@@ -90,15 +91,15 @@ func appendTime(dst []byte, t time.Time, rfc3339 bool) []byte {
 	return append(t.UTC().AppendFormat(append(dst, '"'), time.RFC3339), '"')
 }
 
-// SignJWT returns the compact JWS of payload signed by key with alg, under
-// the protected header {"alg":alg,"kid":kid,"typ":typ}. typ is [Typ] for
+// SignJWT returns the compact JWS of payload signed by key with a, under
+// the protected header {"alg":a,"kid":kid,"typ":typ}. typ is [Typ] for
 // access tokens; documents that must never pass for one carry another.
-func SignJWT(alg, kid, typ string, key crypto.Signer, payload []byte) (string, error) {
+func SignJWT(a alg.Algorithm, kid, typ string, key crypto.Signer, payload []byte) (string, error) {
 	// Room on the stack for the header, the token and the signature (RSA
 	// up to 4096 bits) of a usual size; larger ones spill to the heap.
 	var hb [256]byte
 	h := append(hb[:0], `{"alg":`...)
-	h = jsonx.AppendString(h, alg)
+	h = jsonx.AppendString(h, string(a))
 	h = jsonx.AppendString(append(h, `,"kid":`...), kid)
 	h = jsonx.AppendString(append(h, `,"typ":`...), typ)
 	h = append(h, '}')
@@ -107,7 +108,7 @@ func SignJWT(alg, kid, typ string, key crypto.Signer, payload []byte) (string, e
 	t := b64.AppendEncode(tb[:0], h)
 	t = b64.AppendEncode(append(t, '.'), payload)
 	var sb [512]byte
-	sig, err := jws.AppendSignature(sb[:0], alg, key, t)
+	sig, err := jws.AppendSignature(sb[:0], a, key, t)
 	if err != nil {
 		return "", err
 	}

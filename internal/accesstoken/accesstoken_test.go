@@ -121,7 +121,7 @@ func tokenClaims(auds ...string) *accesstoken.Claims {
 	}
 }
 
-func newVerifier(t *testing.T, kid, alg string, pub crypto.PublicKey) *verifier.Verifier {
+func newVerifier(t *testing.T, kid string, alg verifier.Algorithm, pub crypto.PublicKey) *verifier.Verifier {
 	t.Helper()
 	k, err := verifier.NewKey(kid, alg, pub)
 	if err != nil {
@@ -131,7 +131,7 @@ func newVerifier(t *testing.T, kid, alg string, pub crypto.PublicKey) *verifier.
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verifier.New(verifier.Config{Issuer: iss, Audience: aud, Algorithms: []string{alg}, Keys: ks})
+	v, err := verifier.New(verifier.Config{Issuer: iss, Audience: aud, Algorithms: []verifier.Algorithm{alg}, Keys: ks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,10 +154,10 @@ func checkWritVerifies(t *testing.T, v *verifier.Verifier, token string, c *acce
 }
 
 // jwtKeys returns a fresh key of each JWS algorithm, as writ generates them.
-func jwtKeys(t *testing.T) map[string]crypto.Signer {
+func jwtKeys(t *testing.T) map[verifier.Algorithm]crypto.Signer {
 	t.Helper()
-	ks := map[string]crypto.Signer{}
-	for _, alg := range []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
+	ks := map[verifier.Algorithm]crypto.Signer{}
+	for _, alg := range []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256} {
 		k, err := keys.Generate(alg)
 		if err != nil {
 			t.Fatal(err)
@@ -176,7 +176,7 @@ type gjwtClaims struct {
 
 func TestSignJWT(t *testing.T) {
 	for alg, key := range jwtKeys(t) {
-		t.Run(alg, func(t *testing.T) {
+		t.Run(string(alg), func(t *testing.T) {
 			const kid = "key-1"
 			c := tokenClaims(aud, "https://other.example")
 			payload := accesstoken.AppendJWTClaims(nil, c)
@@ -189,7 +189,7 @@ func TestSignJWT(t *testing.T) {
 				t.Fatalf("token %q", token)
 			}
 			h, err := b64.Decode(parts[0])
-			if want := `{"alg":"` + alg + `","kid":"key-1","typ":"at+jwt"}`; err != nil || string(h) != want {
+			if want := `{"alg":"` + string(alg) + `","kid":"key-1","typ":"at+jwt"}`; err != nil || string(h) != want {
 				t.Errorf("header %s, %v; want %s", h, err, want)
 			}
 			if p, err := b64.Decode(parts[1]); err != nil || string(p) != string(payload) {
@@ -198,7 +198,7 @@ func TestSignJWT(t *testing.T) {
 
 			checkWritVerifies(t, newVerifier(t, kid, alg, key.Public()), token, c)
 
-			p := jwt.NewParser(jwt.WithValidMethods([]string{alg}), jwt.WithIssuer(iss), jwt.WithAudience(aud),
+			p := jwt.NewParser(jwt.WithValidMethods([]string{string(alg)}), jwt.WithIssuer(iss), jwt.WithAudience(aud),
 				jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 			var got gjwtClaims
 			tk, err := p.ParseWithClaims(token, &got, func(tk *jwt.Token) (any, error) { return key.Public(), nil })
@@ -222,17 +222,17 @@ func TestSignJWT(t *testing.T) {
 // as the issuer signs the revocation feed.
 func TestSignJWTDocument(t *testing.T) {
 	for alg, key := range jwtKeys(t) {
-		t.Run(alg, func(t *testing.T) {
+		t.Run(string(alg), func(t *testing.T) {
 			payload := []byte(`{"seq":7,"tokens":[]}`)
 			token, err := accesstoken.SignJWT(alg, `k"1`, "revocations+jwt", key, payload)
 			if err != nil {
 				t.Fatal(err)
 			}
 			h, _ := b64.Decode(token[:strings.IndexByte(token, '.')])
-			if want := `{"alg":"` + alg + `","kid":"k\"1","typ":"revocations+jwt"}`; string(h) != want {
+			if want := `{"alg":"` + string(alg) + `","kid":"k\"1","typ":"revocations+jwt"}`; string(h) != want {
 				t.Errorf("header %s, want %s", h, want)
 			}
-			tk, err := jwt.NewParser(jwt.WithValidMethods([]string{alg})).Parse(token, func(*jwt.Token) (any, error) { return key.Public(), nil })
+			tk, err := jwt.NewParser(jwt.WithValidMethods([]string{string(alg)})).Parse(token, func(*jwt.Token) (any, error) { return key.Public(), nil })
 			if err != nil {
 				t.Fatalf("golang-jwt: %v", err)
 			}
@@ -246,8 +246,9 @@ func TestSignJWTDocument(t *testing.T) {
 func TestSignJWTRefuses(t *testing.T) {
 	ks := jwtKeys(t)
 	for _, tc := range []struct {
-		name, alg string
-		key       crypto.Signer
+		name string
+		alg  verifier.Algorithm
+		key  crypto.Signer
 	}{
 		{"none", "none", ks[verifier.EdDSA]},
 		{"HS256", "HS256", ks[verifier.RS256]},

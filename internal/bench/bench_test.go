@@ -51,13 +51,14 @@ const (
 var ctx = context.Background()
 
 // algs are the sub-benchmark names: the JWS algorithm, or PASETO.
-var algs = []string{verifier.EdDSA, verifier.ES256, verifier.RS256, "PASETO"}
+var algs = []string{string(verifier.EdDSA), string(verifier.ES256), string(verifier.RS256), "PASETO"}
 
-func writAlg(alg string) string {
+// writAlg is the algorithm of the sub-benchmark alg.
+func writAlg(alg string) verifier.Algorithm {
 	if alg == "PASETO" {
 		return verifier.V4Public
 	}
-	return alg
+	return verifier.Algorithm(alg)
 }
 
 // fixture is one key, a token writ issued with it, and what each library
@@ -143,7 +144,7 @@ func newFixture(tb testing.TB, alg string) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := verifier.Config{Issuer: iss, Audience: aud, Algorithms: []string{writAlg(alg)}, Keys: ks}
+	cfg := verifier.Config{Issuer: iss, Audience: aud, Algorithms: []verifier.Algorithm{writAlg(alg)}, Keys: ks}
 	if f.writNoRev, err = verifier.New(cfg); err != nil {
 		tb.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func newFixture(tb testing.TB, alg string) *fixture {
 			tb.Fatal(err)
 		}
 	}
-	if alg == verifier.ES256 {
+	if alg == string(verifier.ES256) {
 		r, s := new(big.Int).SetBytes(f.sig[:32]), new(big.Int).SetBytes(f.sig[32:])
 		f.derES, err = asn1.Marshal(struct{ R, S *big.Int }{r, s})
 		if err != nil {
@@ -222,7 +223,7 @@ func (f *fixture) sign(req issuer.Request) (string, error) {
 // floorVerify is the cost no verifier can avoid: the signature check on the
 // signing input, with the hash the algorithm needs.
 func (f *fixture) floorVerify() bool {
-	switch f.alg {
+	switch verifier.Algorithm(f.alg) {
 	case verifier.EdDSA, "PASETO":
 		return ed25519.Verify(f.pub.(ed25519.PublicKey), f.input, f.sig)
 	case verifier.ES256:
@@ -237,7 +238,7 @@ func (f *fixture) floorVerify() bool {
 
 // floorSign is raw signing of the same input.
 func (f *fixture) floorSign() ([]byte, error) {
-	switch f.alg {
+	switch verifier.Algorithm(f.alg) {
 	case verifier.EdDSA, "PASETO":
 		return ed25519.Sign(f.key.Signer().(ed25519.PrivateKey), f.input), nil
 	case verifier.ES256:
@@ -260,7 +261,7 @@ type gjwtClaims struct {
 func gjwtMethod(alg string) gjwt.SigningMethod { return gjwt.GetSigningMethod(alg) }
 
 func jwxAlg(alg string) jwa.SignatureAlgorithm {
-	switch alg {
+	switch verifier.Algorithm(alg) {
 	case verifier.EdDSA:
 		return jwa.EdDSA()
 	case verifier.ES256:

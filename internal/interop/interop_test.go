@@ -41,17 +41,18 @@ const (
 	nodeTimeout = time.Minute
 )
 
-var jwtAlgs = []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256}
+var jwtAlgs = []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256}
 
 // TestJoseVerifiesWritJWTs issues JWTs with each algorithm and has jose's
 // jwtVerify check them against writ's JWKS, with the issuer, the audience,
 // typ at+jwt and the algorithm pinned.
 func TestJoseVerifiesWritJWTs(t *testing.T) {
 	node := setupNode(t)
-	for _, alg := range jwtAlgs {
+	for _, jwtAlg := range jwtAlgs {
+		alg := string(jwtAlg)
 		t.Run(alg, func(t *testing.T) {
 			t.Parallel()
-			w := newWrit(t, alg)
+			w := newWrit(t, jwtAlg)
 			one := w.issue(t, issuer.Request{
 				Subject: "alice", Audience: []string{audience},
 				Scopes: []string{"things:read", "things:write"}, Name: "ci-" + alg, Format: keys.JWT,
@@ -174,13 +175,16 @@ func TestWritVerifiesJoseJWTs(t *testing.T) {
 	t.Parallel()
 	args := []string{"--issuer", issuerURL, "--audience", audience, "--subject", "carol",
 		"--scope", "things:read admin", "--client-id", "jose-client"}
-	for _, alg := range slices.Concat(jwtAlgs, []string{"ES384"}) {
-		args = append(args, "--alg", alg)
+	for _, alg := range slices.Concat(jwtAlgs, []verifier.Algorithm{"ES384"}) {
+		args = append(args, "--alg", string(alg))
 	}
 	out := node.mustRun(t, "sign-jwt.mjs", args...)
 	var signed struct {
 		JWKS   json.RawMessage
-		Tokens []struct{ Alg, KID, JTI, Token string }
+		Tokens []struct {
+			Alg             verifier.Algorithm
+			KID, JTI, Token string
+		}
 	}
 	decode(t, out, &signed)
 
@@ -192,10 +196,10 @@ func TestWritVerifiesJoseJWTs(t *testing.T) {
 		t.Errorf("writ took %d keys from jose's JWKS, want %d (the ES384 key skipped)", ks.Len(), len(jwtAlgs))
 	}
 	v := newVerifier(t, ks, jwtAlgs...)
-	tokens := map[string]string{}
+	tokens := map[verifier.Algorithm]string{}
 	for _, tok := range signed.Tokens {
 		tokens[tok.Alg] = tok.Token
-		t.Run(tok.Alg, func(t *testing.T) {
+		t.Run(string(tok.Alg), func(t *testing.T) {
 			c, err := v.Verify(t.Context(), tok.Token)
 			if tok.Alg == "ES384" {
 				if !errors.Is(err, verifier.ErrAlgorithm) {
@@ -236,7 +240,7 @@ func TestWritVerifiesJoseJWTs(t *testing.T) {
 	})
 }
 
-func newVerifier(t *testing.T, ks *verifier.KeySet, algs ...string) *verifier.Verifier {
+func newVerifier(t *testing.T, ks *verifier.KeySet, algs ...verifier.Algorithm) *verifier.Verifier {
 	t.Helper()
 	v, err := verifier.New(verifier.Config{Issuer: issuerURL, Audience: audience, Algorithms: algs, Keys: ks})
 	if err != nil {
@@ -255,7 +259,7 @@ type writ struct {
 
 // newWrit creates a database whose JWT keys (active and next) use jwtAlg,
 // with PASETO keys beside them.
-func newWrit(t *testing.T, jwtAlg string) *writ {
+func newWrit(t *testing.T, jwtAlg verifier.Algorithm) *writ {
 	t.Helper()
 	ctx := t.Context()
 	dir := t.TempDir()

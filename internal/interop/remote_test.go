@@ -44,7 +44,7 @@ func TestJoseRemoteJWKSet(t *testing.T) {
 	// No reload is needed: the key that signs after the rotation was
 	// published as the next key before the server started.
 	out := node.mustRun(t, "verify-jwt.mjs", "--jwks-url", ts.URL+"/.well-known/jwks.json",
-		"--issuer", issuerURL, "--audience", audience, "--alg", verifier.EdDSA, before.Token, after.Token)
+		"--issuer", issuerURL, "--audience", audience, "--alg", string(verifier.EdDSA), before.Token, after.Token)
 	var got []struct {
 		Header  struct{ Kid string }
 		Payload struct{ Sub, Jti string }

@@ -17,22 +17,16 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/writ-dev/writ/internal/alg"
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/jsonx"
-)
-
-// The JWS algorithms writ signs and verifies (RFC 7518, RFC 8037).
-const (
-	EdDSA = "EdDSA"
-	ES256 = "ES256"
-	RS256 = "RS256"
-	PS256 = "PS256"
 )
 
 // MaxHeader bounds the encoded protected header.
 const MaxHeader = 1024
 
-// Header holds the protected header members writ reads.
+// Header holds the protected header members writ reads. Alg is as the
+// token says: the caller checks it against the algorithms it accepts.
 type Header struct {
 	Alg string
 	Kid string
@@ -167,16 +161,17 @@ func parseHeader(data []byte) (Header, error) {
 // long as the hash (RFC 7518 §3.5).
 var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
 
-// Verify reports whether sig is a valid alg signature of input under pub.
-// pub must be the key type that alg uses (ed25519.PublicKey, *ecdsa.PublicKey
-// on P-256, *rsa.PublicKey); any other pairing fails.
-func Verify(alg string, pub crypto.PublicKey, input string, sig []byte) bool {
+// Verify reports whether sig is a valid signature of input under pub with
+// a: EdDSA, ES256, RS256 or PS256. pub must be the key type that a uses
+// (ed25519.PublicKey, *ecdsa.PublicKey on P-256, *rsa.PublicKey); any
+// other pairing, or algorithm, fails.
+func Verify(a alg.Algorithm, pub crypto.PublicKey, input string, sig []byte) bool {
 	msg := unsafe.Slice(unsafe.StringData(input), len(input))
-	switch alg {
-	case EdDSA:
+	switch a {
+	case alg.EdDSA:
 		k, ok := pub.(ed25519.PublicKey)
 		return ok && len(k) == ed25519.PublicKeySize && ed25519.Verify(k, msg, sig)
-	case ES256:
+	case alg.ES256:
 		k, ok := pub.(*ecdsa.PublicKey)
 		if !ok || len(sig) != 64 {
 			return false
@@ -184,11 +179,11 @@ func Verify(alg string, pub crypto.PublicKey, input string, sig []byte) bool {
 		h := sha256.Sum256(msg)
 		var der [72]byte
 		return ecdsa.VerifyASN1(k, h[:], p1363ToDER(der[:0], sig))
-	case RS256:
+	case alg.RS256:
 		k, ok := pub.(*rsa.PublicKey)
 		h := sha256.Sum256(msg)
 		return ok && rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig) == nil
-	case PS256:
+	case alg.PS256:
 		k, ok := pub.(*rsa.PublicKey)
 		h := sha256.Sum256(msg)
 		return ok && rsa.VerifyPSS(k, crypto.SHA256, h[:], sig, &pssOptions) == nil
@@ -196,17 +191,17 @@ func Verify(alg string, pub crypto.PublicKey, input string, sig []byte) bool {
 	return false
 }
 
-// AppendSignature appends to dst the alg signature of input by key, in the
-// form a JWS carries (RFC 7518 §3): r||s of 32 bytes each for ES256. key
-// must be the kind of key alg uses: an Ed25519, P-256 or RSA private key,
+// AppendSignature appends to dst the signature of input by key with a, in
+// the form a JWS carries (RFC 7518 §3): r||s of 32 bytes each for ES256.
+// key must be the kind of key a uses: an Ed25519, P-256 or RSA private key,
 // or another crypto.Signer (a hardware key, say) whose public half is one.
-func AppendSignature(dst []byte, alg string, key crypto.Signer, input []byte) ([]byte, error) {
+func AppendSignature(dst []byte, a alg.Algorithm, key crypto.Signer, input []byte) ([]byte, error) {
 	var (
 		msg  []byte
 		opts crypto.SignerOpts = crypto.SHA256
 	)
-	switch alg {
-	case EdDSA:
+	switch a {
+	case alg.EdDSA:
 		if k, ok := key.(ed25519.PrivateKey); ok {
 			if len(k) != ed25519.PrivateKeySize {
 				return nil, errors.New("jws: malformed Ed25519 private key")
@@ -218,38 +213,38 @@ func AppendSignature(dst []byte, alg string, key crypto.Signer, input []byte) ([
 		// Another signer gets a copy, so that input never escapes to
 		// the heap for the sake of this rare path.
 		msg, opts = bytes.Clone(input), crypto.Hash(0)
-	case ES256, RS256, PS256:
+	case alg.ES256, alg.RS256, alg.PS256:
 		h := sha256.Sum256(input)
 		msg = h[:]
-		if alg == PS256 {
+		if a == alg.PS256 {
 			opts = &pssOptions
 		}
 	default:
-		return nil, fmt.Errorf("jws: cannot sign with algorithm %q", alg)
+		return nil, fmt.Errorf("jws: cannot sign with algorithm %q", a)
 	}
-	if !fits(alg, key.Public()) {
-		return nil, fmt.Errorf("jws: a %T does not sign %s", key, alg)
+	if !fits(a, key.Public()) {
+		return nil, fmt.Errorf("jws: a %T does not sign %s", key, a)
 	}
 	sig, err := key.Sign(rand.Reader, msg, opts)
 	if err != nil {
-		return nil, fmt.Errorf("jws: sign with %s: %w", alg, err)
+		return nil, fmt.Errorf("jws: sign with %s: %w", a, err)
 	}
-	if alg == ES256 {
+	if a == alg.ES256 {
 		return derToP1363(dst, sig)
 	}
 	return append(dst, sig...), nil
 }
 
-// fits reports whether pub is the kind of key that alg signs with, so that
+// fits reports whether pub is the kind of key that a signs with, so that
 // an ECDSA key never makes an ASN.1 signature labelled RS256, say.
-func fits(alg string, pub crypto.PublicKey) bool {
+func fits(a alg.Algorithm, pub crypto.PublicKey) bool {
 	switch k := pub.(type) {
 	case ed25519.PublicKey:
-		return alg == EdDSA
+		return a == alg.EdDSA
 	case *ecdsa.PublicKey:
-		return alg == ES256 && k.Curve == elliptic.P256()
+		return a == alg.ES256 && k.Curve == elliptic.P256()
 	case *rsa.PublicKey:
-		return alg == RS256 || alg == PS256
+		return a == alg.RS256 || a == alg.PS256
 	}
 	return false
 }

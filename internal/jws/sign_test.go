@@ -10,12 +10,14 @@ import (
 	"crypto/rsa"
 	mrand "math/rand/v2"
 	"testing"
+
+	"github.com/writ-dev/writ/internal/alg"
 )
 
 // opaque hides the concrete type of a key, as a hardware signer would.
 type opaque struct{ crypto.Signer }
 
-func testKeys(t *testing.T) map[string]crypto.Signer {
+func testKeys(t *testing.T) map[alg.Algorithm]crypto.Signer {
 	t.Helper()
 	_, ed, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -29,15 +31,15 @@ func testKeys(t *testing.T) map[string]crypto.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]crypto.Signer{EdDSA: ed, ES256: ec, RS256: rs, PS256: rs}
+	return map[alg.Algorithm]crypto.Signer{alg.EdDSA: ed, alg.ES256: ec, alg.RS256: rs, alg.PS256: rs}
 }
 
 func TestAppendSignature(t *testing.T) {
 	input := []byte("eyJhbGciOiJFZERTQSJ9.e30")
-	for alg, key := range testKeys(t) {
+	for a, key := range testKeys(t) {
 		for name, k := range map[string]crypto.Signer{"concrete": key, "opaque": opaque{key}} {
-			t.Run(alg+"/"+name, func(t *testing.T) {
-				sig, err := AppendSignature([]byte("x"), alg, k, input)
+			t.Run(string(a)+"/"+name, func(t *testing.T) {
+				sig, err := AppendSignature([]byte("x"), a, k, input)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -45,13 +47,13 @@ func TestAppendSignature(t *testing.T) {
 					t.Fatal("dst not kept")
 				}
 				sig = sig[1:]
-				if alg == ES256 && len(sig) != 64 {
+				if a == alg.ES256 && len(sig) != 64 {
 					t.Fatalf("ES256 signature of %d bytes", len(sig))
 				}
-				if !Verify(alg, key.Public(), string(input), sig) {
+				if !Verify(a, key.Public(), string(input), sig) {
 					t.Fatal("signature does not verify")
 				}
-				if Verify(alg, key.Public(), string(input)+"x", sig) {
+				if Verify(a, key.Public(), string(input)+"x", sig) {
 					t.Fatal("signature verifies another input")
 				}
 			})
@@ -66,24 +68,26 @@ func TestAppendSignatureRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name, alg string
-		key       crypto.Signer
+		name string
+		a    alg.Algorithm
+		key  crypto.Signer
 	}{
-		{"EdDSA with ECDSA", EdDSA, keys[ES256]},
-		{"EdDSA with RSA", EdDSA, opaque{keys[RS256]}},
-		{"ES256 with Ed25519", ES256, keys[EdDSA]},
-		{"ES256 with P-384", ES256, p384},
-		{"ES256 with RSA", ES256, keys[RS256]},
-		{"RS256 with ECDSA", RS256, keys[ES256]},
-		{"PS256 with Ed25519", PS256, opaque{keys[EdDSA]}},
-		{"EdDSA with a short Ed25519 key", EdDSA, keys[EdDSA].(ed25519.PrivateKey)[:32]},
-		{"none", "none", keys[EdDSA]},
-		{"HS256", "HS256", keys[RS256]},
+		{"EdDSA with ECDSA", alg.EdDSA, keys[alg.ES256]},
+		{"EdDSA with RSA", alg.EdDSA, opaque{keys[alg.RS256]}},
+		{"ES256 with Ed25519", alg.ES256, keys[alg.EdDSA]},
+		{"ES256 with P-384", alg.ES256, p384},
+		{"ES256 with RSA", alg.ES256, keys[alg.RS256]},
+		{"RS256 with ECDSA", alg.RS256, keys[alg.ES256]},
+		{"PS256 with Ed25519", alg.PS256, opaque{keys[alg.EdDSA]}},
+		{"EdDSA with a short Ed25519 key", alg.EdDSA, keys[alg.EdDSA].(ed25519.PrivateKey)[:32]},
+		{"none", "none", keys[alg.EdDSA]},
+		{"HS256", "HS256", keys[alg.RS256]},
 		{"ES384", "ES384", p384},
+		{"v4.public", alg.V4Public, keys[alg.EdDSA]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if sig, err := AppendSignature(nil, tc.alg, tc.key, []byte("input")); err == nil {
-				t.Errorf("AppendSignature(%s, %T) = %x, want an error", tc.alg, tc.key, sig)
+			if sig, err := AppendSignature(nil, tc.a, tc.key, []byte("input")); err == nil {
+				t.Errorf("AppendSignature(%s, %T) = %x, want an error", tc.a, tc.key, sig)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/writ-dev/writ/internal/alg"
 	"github.com/writ-dev/writ/internal/jws"
 )
 
@@ -44,7 +45,7 @@ type wycheproofFile struct {
 const acceptableVerifies = false
 
 func TestWycheproofEd25519(t *testing.T) {
-	runSignatureVectors(t, "ed25519_test.json", jws.EdDSA, func(pk, _ []byte) (crypto.PublicKey, error) {
+	runSignatureVectors(t, "ed25519_test.json", alg.EdDSA, func(pk, _ []byte) (crypto.PublicKey, error) {
 		if len(pk) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%d-byte Ed25519 key", len(pk))
 		}
@@ -53,15 +54,15 @@ func TestWycheproofEd25519(t *testing.T) {
 }
 
 func TestWycheproofES256(t *testing.T) {
-	runSignatureVectors(t, "ecdsa_secp256r1_sha256_p1363_test.json", jws.ES256, func(_, uncompressed []byte) (crypto.PublicKey, error) {
+	runSignatureVectors(t, "ecdsa_secp256r1_sha256_p1363_test.json", alg.ES256, func(_, uncompressed []byte) (crypto.PublicKey, error) {
 		return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), uncompressed)
 	})
 }
 
 // runSignatureVectors checks every test of a Wycheproof file with
-// jws.Verify(alg, …): "valid" must verify, "invalid" must not, and
+// jws.Verify(a, …): "valid" must verify, "invalid" must not, and
 // "acceptable" must give acceptableVerifies.
-func runSignatureVectors(t *testing.T, name, alg string, parseKey func(pk, uncompressed []byte) (crypto.PublicKey, error)) {
+func runSignatureVectors(t *testing.T, name string, a alg.Algorithm, parseKey func(pk, uncompressed []byte) (crypto.PublicKey, error)) {
 	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "vectors", "wycheproof", name))
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +93,8 @@ func runSignatureVectors(t *testing.T, name, alg string, parseKey func(pk, uncom
 			}
 			t.Run(fmt.Sprintf("tc%d", tc.TcID), func(t *testing.T) {
 				msg, sig := mustHex(t, tc.Msg), mustHex(t, tc.Sig)
-				if got := jws.Verify(alg, pub, string(msg), sig); got != want {
-					t.Errorf("%s %q %v: Verify = %v, want %v (result %q)", alg, tc.Comment, tc.Flags, got, want, tc.Result)
+				if got := jws.Verify(a, pub, string(msg), sig); got != want {
+					t.Errorf("%s %q %v: Verify = %v, want %v (result %q)", a, tc.Comment, tc.Flags, got, want, tc.Result)
 				}
 			})
 		}

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/verifier"
 )
 
 // document is a published byte string with its strong ETag, swapped whole
@@ -91,9 +93,9 @@ func (s *Server) discovery(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	algs := []string{}
+	algs := []verifier.Algorithm{}
 	for _, r := range recs {
-		if r.Format == "jwt" && !contains(algs, r.Algorithm) {
+		if r.Format == "jwt" && !slices.Contains(algs, r.Algorithm) {
 			algs = append(algs, r.Algorithm)
 		}
 	}
@@ -107,20 +109,11 @@ func (s *Server) discovery(ctx context.Context) ([]byte, error) {
 		"scopes_supported":         []string{AdminScope},
 		"response_types_supported": []string{},
 		"grant_types_supported":    []string{},
-		"token_types_supported":    []string{"at+jwt", "v4.public"},
+		"token_types_supported":    []string{"at+jwt", string(verifier.V4Public)},
 		"introspection_endpoint_auth_methods_supported": []string{"bearer"},
 		"revocation_endpoint_auth_methods_supported":    []string{"bearer"},
 		"access_token_signing_alg_values_supported":     algs,
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // etagMatch reports whether the If-None-Match header value names tag, a

@@ -156,7 +156,7 @@ func (s *Server) verifierFor(audience string, cacheSize int) (*verifier.Verifier
 		Issuer:            s.cfg.Issuer,
 		Audience:          audience,
 		UnsafeAnyAudience: audience == "",
-		Algorithms:        []string{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256, verifier.V4Public},
+		Algorithms:        []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256, verifier.V4Public},
 		Keys:              &s.keys,
 		Revocation:        s.snap,
 		// Admins and services send the same token request after request:

@@ -298,7 +298,7 @@ func TestTokenLifecycle(t *testing.T) {
 	// The token verifies offline against the served key set.
 	_, _, jwks := f.do("GET", "/.well-known/jwks.json", "", "", "")
 	ks, _ := verifier.ParseJWKS([]byte(jwks))
-	v, _ := verifier.New(verifier.Config{Issuer: f.url, Audience: "https://api", Algorithms: []string{verifier.EdDSA}, Keys: ks})
+	v, _ := verifier.New(verifier.Config{Issuer: f.url, Audience: "https://api", Algorithms: []verifier.Algorithm{verifier.EdDSA}, Keys: ks})
 	c, err := v.Verify(context.Background(), issued.Token)
 	if err != nil || c.Subject != "alice" || c.ClientID != "alice-ci" || c.Scope != "read write" {
 		t.Fatalf("issued token: %+v, %v", c, err)
@@ -659,7 +659,7 @@ func TestRevocationFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer snap.Close()
-	v, err := verifier.New(verifier.Config{Issuer: f.url, Audience: "https://api", Algorithms: []string{verifier.EdDSA},
+	v, err := verifier.New(verifier.Config{Issuer: f.url, Audience: "https://api", Algorithms: []verifier.Algorithm{verifier.EdDSA},
 		Keys: jwks, Revocation: snap})
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ func Example() {
 	v, err := verifier.New(verifier.Config{
 		Issuer:     "https://auth.example.com",
 		Audience:   "https://api.example.com",
-		Algorithms: []string{verifier.EdDSA},
+		Algorithms: []verifier.Algorithm{verifier.EdDSA},
 		Keys:       keys,
 		// The example token was issued at noon on 2026-01-01 for an hour.
 		Now: func() time.Time { return time.Date(2026, 1, 1, 12, 30, 0, 0, time.UTC) },

@@ -144,8 +144,8 @@ func LoadKeySets(ctx context.Context, src KeySources) (*KeySets, error) {
 // the order of their key ids: the algorithms a verifier of these sets
 // accepts when nothing narrows them (verifier.Config.Algorithms). Each
 // key still verifies only the algorithm it was published with.
-func (s *KeySets) Algorithms() []string {
-	var algs []string
+func (s *KeySets) Algorithms() []verifier.Algorithm {
+	var algs []verifier.Algorithm
 	for _, k := range s.All.Keys() {
 		if !slices.Contains(algs, k.Algorithm()) {
 			algs = append(algs, k.Algorithm())

@@ -198,7 +198,7 @@ func TestLoadKeySets(t *testing.T) {
 	if got := kids(ks.PASETO); !slices.Equal(got, pkids) {
 		t.Errorf("PASETO: kids %q, want %q", got, pkids)
 	}
-	if got, want := ks.Algorithms(), []string{verifier.EdDSA, verifier.V4Public}; !slices.Equal(got, want) {
+	if got, want := ks.Algorithms(), []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}; !slices.Equal(got, want) {
 		t.Errorf("Algorithms() = %q, want %q", got, want)
 	}
 	if len(warned) != 2 || !strings.HasPrefix(warned[0], jwksFile+": key 1 (kid \"p384\")") || !strings.HasPrefix(warned[1], paserkURL+": key 1 (kid \"k4.pid.x\")") {
@@ -224,7 +224,7 @@ func TestLoadKeySets(t *testing.T) {
 	if err != nil || ks.JWT != nil || ks.PASETO == nil || !slices.Equal(kids(ks.All), pkids) {
 		t.Errorf("PASERK alone: %+v, %v", ks, err)
 	}
-	if got := ks.Algorithms(); !slices.Equal(got, []string{verifier.V4Public}) {
+	if got := ks.Algorithms(); !slices.Equal(got, []verifier.Algorithm{verifier.V4Public}) {
 		t.Errorf("PASERK alone: Algorithms() = %q", got)
 	}
 }

@@ -173,7 +173,7 @@ func (m *tokenMaker) issue(t testing.TB, subject string, iat time.Time, ttl time
 
 func (m *tokenMaker) verifier(t testing.TB, now func() time.Time, rc verifier.RevocationChecker) *verifier.Verifier {
 	t.Helper()
-	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: "api", Algorithms: []string{verifier.EdDSA},
+	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: "api", Algorithms: []verifier.Algorithm{verifier.EdDSA},
 		Keys: m.keys, Now: now, Revocation: rc})
 	if err != nil {
 		t.Fatal(err)

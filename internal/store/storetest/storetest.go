@@ -11,6 +11,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/writ-dev/writ/internal/alg"
 	"github.com/writ-dev/writ/internal/store"
 )
 
@@ -66,9 +67,16 @@ func testMeta(t *testing.T, s store.Store) {
 	}
 }
 
+// The algorithms of the key rows the suite makes up, as storage keeps them:
+// text.
+const (
+	jwtAlg    = string(alg.EdDSA)
+	pasetoAlg = string(alg.V4Public)
+)
+
 // key returns a row of a key that the suite makes up.
 func key(kid, format, state string, created int64) store.KeyRow {
-	r := store.KeyRow{KID: kid, Format: format, Alg: "EdDSA", State: state, Public: []byte("pub " + kid), Created: created, MAC: []byte("mac " + kid)}
+	r := store.KeyRow{KID: kid, Format: format, Alg: jwtAlg, State: state, Public: []byte("pub " + kid), Created: created, MAC: []byte("mac " + kid)}
 	if state == "next" || state == "active" {
 		r.Private = []byte("sealed " + kid)
 	}
@@ -76,7 +84,7 @@ func key(kid, format, state string, created int64) store.KeyRow {
 		r.Activated = store.At(created)
 	}
 	if format == "paseto" {
-		r.Alg = "v4.public"
+		r.Alg = pasetoAlg
 	}
 	return r
 }
@@ -131,7 +139,7 @@ func testKeyUpdate(t *testing.T, s store.Store) {
 	a := keyRow(t, s, "a")
 	a.State, a.Retired, a.Unpublish, a.MAC = "retired", store.At(200), store.At(300), []byte("mac 2")
 	check(t, s.KeyUpdate(ctx, a, "active", false))
-	if got := keyRow(t, s, "a"); !keysEqual(got, store.KeyRow{KID: "a", Format: "jwt", Alg: "EdDSA", State: "retired", Public: a.Public,
+	if got := keyRow(t, s, "a"); !keysEqual(got, store.KeyRow{KID: "a", Format: "jwt", Alg: jwtAlg, State: "retired", Public: a.Public,
 		Created: 100, Activated: store.At(100), Retired: store.At(200), Unpublish: store.At(300), MAC: []byte("mac 2")}) {
 		t.Errorf("after the update %+v: the private half erased, the rest as written", got)
 	}
