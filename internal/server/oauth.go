@@ -89,11 +89,17 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	// The caller first, so that one who is neither learns nothing about the
 	// token, not even whether it is valid.
 	var caller string
-	// A malformed Authorization header (two of them, an empty token)
-	// authenticates nobody.
-	if auth, err := bearer.Token(r); err == nil && auth == token {
+	auth, err := bearer.Token(r)
+	if err != nil {
+		// Two Authorization headers, or an empty token: answered as the
+		// middleware answers it on every other endpoint.
+		w.Header().Set("WWW-Authenticate", bearer.Challenge{Realm: realm, Error: "invalid_request", Description: err.Error()}.String())
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if auth == token {
 		caller = "self"
-	} else if err == nil && auth != "" {
+	} else if auth != "" {
 		ac, err := s.verify.Verify(r.Context(), auth)
 		if err == nil && ac.HasScope(AdminScope) {
 			caller = adminActor(ac)

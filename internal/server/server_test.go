@@ -360,6 +360,22 @@ func TestRFC7009Revocation(t *testing.T) {
 			t.Errorf("unauthenticated revocation of %s: %d, want 401", name, code)
 		}
 	}
+	// A malformed Authorization header is answered as on every other
+	// endpoint: 400 invalid_request, saying what is wrong.
+	for _, path := range []string{"/v1/revoke", "/v1/introspect"} {
+		req, _ := http.NewRequest("POST", f.url+path, strings.NewReader("token="+tok))
+		req.Header.Set("Content-Type", form)
+		req.Header.Add("Authorization", "Bearer "+f.admin)
+		req.Header.Add("Authorization", "Bearer "+f.admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if h := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 400 || !strings.Contains(h, `error="invalid_request", error_description="more than one Authorization header"`) {
+			t.Errorf("%s with two Authorization headers: %d %q, want 400 invalid_request", path, resp.StatusCode, h)
+		}
+	}
 	// An invalid token gets 200, as the RFC asks.
 	if code, _, _ := f.do("POST", "/v1/revoke", f.admin, form, "token=not-a-token"); code != 200 {
 		t.Errorf("invalid token: %d, want 200", code)

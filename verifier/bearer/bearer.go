@@ -118,9 +118,11 @@ func description(err error) string {
 }
 
 // Challenge is an RFC 6750 §3 challenge, the value of a WWW-Authenticate
-// header. Its empty fields are left out.
+// header. Its empty fields are left out, and each value is written as a
+// quoted string of the characters RFC 6750 §3 allows in it (printable ASCII
+// but '"' and '\'): others are dropped.
 type Challenge struct {
-	Realm       string // realm; double quotes are dropped from it
+	Realm       string // realm
 	Error       string // error: invalid_request, invalid_token or insufficient_scope
 	Description string // error_description: never text from the request
 	Scope       string // scope: the scopes the resource requires, space-separated
@@ -136,14 +138,25 @@ func (c Challenge) String() string {
 		if value == "" {
 			return
 		}
-		b.WriteString(sep + name + `="` + value + `"`)
+		b.WriteString(sep + name + `="` + quotable(value) + `"`)
 		sep = ", "
 	}
-	param("realm", strings.ReplaceAll(c.Realm, `"`, ""))
+	param("realm", c.Realm)
 	param("error", c.Error)
 	param("error_description", c.Description)
 	param("scope", c.Scope)
 	return b.String()
+}
+
+// quotable drops from s what a quoted value of a challenge may not hold:
+// '"', '\' and characters outside printable ASCII (RFC 6750 §3).
+func quotable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // challenge answers status with the challenge c and the status text.

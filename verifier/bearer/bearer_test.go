@@ -52,3 +52,24 @@ func TestChallenge(t *testing.T) {
 		}
 	}
 }
+
+// TestChallengeQuoting: whatever a caller puts in a Challenge, each value
+// stays one quoted string (RFC 6750 §3 excludes '"' and '\' from them), so
+// that no value ends its string early and forges another parameter.
+func TestChallengeQuoting(t *testing.T) {
+	for _, tc := range []struct {
+		c    bearer.Challenge
+		want string
+	}{
+		{bearer.Challenge{Realm: `wr"it`, Error: "invalid_token", Description: `bad typ "x", error="other`},
+			`Bearer realm="writ", error="invalid_token", error_description="bad typ x, error=other"`},
+		{bearer.Challenge{Realm: "writ", Error: "insufficient_scope", Scope: `read" error_uri="https://evil`},
+			`Bearer realm="writ", error="insufficient_scope", scope="read error_uri=https://evil"`},
+		{bearer.Challenge{Realm: `a\b`, Description: "ends in a backslash \\\r\n\u00e9"},
+			`Bearer realm="ab", error_description="ends in a backslash "`},
+	} {
+		if got := tc.c.String(); got != tc.want {
+			t.Errorf("%+v:\n got %s\nwant %s", tc.c, got, tc.want)
+		}
+	}
+}
