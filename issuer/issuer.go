@@ -23,13 +23,14 @@ import (
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 )
 
 // Defaults for Config.
 const (
 	DefaultTTL    = time.Hour
-	DefaultMaxTTL = 90 * 24 * time.Hour
+	DefaultMaxTTL = revocation.DefaultMaxTTL
 )
 
 // SignerSource hands out the active signing key of a format. *keys.Ring is one.

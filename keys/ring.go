@@ -72,8 +72,8 @@ type RingConfig struct {
 	Policy Policy
 	// MaxTTL is the longest lifetime of the tokens the keys sign
 	// (issuer.Config.MaxTTL, which writ.Open passes on): Compromise
-	// revokes a key's tokens for that long. Compromise fails while it is
-	// zero.
+	// revokes a key's tokens for that long. Zero means
+	// revocation.DefaultMaxTTL.
 	MaxTTL time.Duration
 }
 
@@ -444,9 +444,6 @@ func (r *Ring) KeySet(ctx context.Context) (*verifier.KeySet, error) {
 // key set refetch it on meeting the new kid, and gateways that cannot may
 // reject new tokens until their cache expires.
 func (r *Ring) Compromise(ctx context.Context, kid string, o revocation.Options) (revocation.Entry, error) {
-	if r.maxTTL <= 0 && revocation.CheckID("kid", kid) == nil {
-		return revocation.Entry{}, errors.New("keys: RingConfig.MaxTTL is required to revoke a compromised key's tokens")
-	}
 	// The keys this will probably need, generated before the transaction
 	// (RSA generation is slow); withdraw makes any other it finds it needs.
 	rows, _, err := r.store.KeyRows(ctx, store.KeyFilter{KID: kid})

@@ -56,6 +56,11 @@ type Entry struct {
 	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
+// DefaultMaxTTL is the longest lifetime of a token when nothing sets
+// another: issuer.DefaultMaxTTL, and what a zero MaxTTL means to the List
+// and to keys.Ring.
+const DefaultMaxTTL = 90 * 24 * time.Hour
+
 // Config configures a List.
 type Config struct {
 	// Store is writ's storage, as writ.Open opens it, or a transaction of
@@ -63,7 +68,7 @@ type Config struct {
 	// own (keys.Ring.Compromise, issuer.Issuer.Regenerate). Required.
 	Store store.Executor
 	// MaxTTL is the longest lifetime of any token: subject and key entries
-	// are kept that long. Required.
+	// are kept that long. Zero means DefaultMaxTTL.
 	MaxTTL time.Duration
 	// KeepExpired is how long an entry is kept past the expiry of the
 	// tokens it covers, before Prune deletes it and Changes leaves it out:
@@ -85,11 +90,14 @@ type List struct {
 
 // NewList returns the list of cfg.Store.
 func NewList(cfg Config) (*List, error) {
-	if cfg.Store == nil || cfg.MaxTTL <= 0 {
-		return nil, errors.New("revocation: Config.Store and a positive Config.MaxTTL are required")
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("revocation: Config.Store is required")
+	case cfg.MaxTTL < 0 || cfg.KeepExpired < 0:
+		return nil, errors.New("revocation: Config.MaxTTL and Config.KeepExpired must not be negative")
 	}
-	if cfg.KeepExpired < 0 {
-		return nil, errors.New("revocation: Config.KeepExpired must not be negative")
+	if cfg.MaxTTL == 0 {
+		cfg.MaxTTL = DefaultMaxTTL
 	}
 	l := &List{store: cfg.Store, maxTTL: cfg.MaxTTL, keepExpired: cfg.KeepExpired, now: cfg.Now}
 	if l.keepExpired == 0 {

@@ -492,3 +492,23 @@ func TestPruneRepacksOnlyForTokens(t *testing.T) {
 		t.Errorf("the unexpired revoked token after the prunes: %v, want ErrRevoked", err)
 	}
 }
+
+// TestZeroMaxTTL: a zero MaxTTL means DefaultMaxTTL, for the List as for
+// the issuer and the keyring.
+func TestZeroMaxTTL(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.issue(t, "alice", time.Hour)
+	list, err := revocation.NewList(revocation.Config{Store: e.db, Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := list.RevokeSubject(ctx, "alice", time.Time{}, revocation.Options{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := entry.ExpiresAt.Sub(entry.IssuedBefore); got != revocation.DefaultMaxTTL || issuer.DefaultMaxTTL != revocation.DefaultMaxTTL {
+		t.Errorf("a subject entry lasts %v with a zero MaxTTL; want revocation.DefaultMaxTTL, %v, which issuer.DefaultMaxTTL (%v) is",
+			got, revocation.DefaultMaxTTL, issuer.DefaultMaxTTL)
+	}
+}
