@@ -168,10 +168,9 @@ func challenge(w http.ResponseWriter, status int, c Challenge) {
 
 // Token returns the token of r's Authorization header with the Bearer
 // scheme (RFC 6750 §2.1, the scheme matched case-insensitively), "" when
-// the request has no Authorization header or one of another scheme, and an
-// error when it has more than one Authorization header or an empty bearer
-// token (a request to answer 400 invalid_request). The error never holds
-// the token.
+// the request has no Authorization header or one of another scheme, and
+// ErrSeveralHeaders or ErrEmptyToken for a request to answer 400
+// invalid_request.
 func Token(r *http.Request) (string, error) {
 	switch h := r.Header.Values("Authorization"); len(h) {
 	case 0:
@@ -183,11 +182,11 @@ func Token(r *http.Request) (string, error) {
 		}
 		token := strings.TrimLeft(t, " ")
 		if token == "" {
-			return "", errors.New("empty bearer token")
+			return "", ErrEmptyToken
 		}
 		return token, nil
 	default:
-		return "", errors.New("more than one Authorization header")
+		return "", ErrSeveralHeaders
 	}
 }
 
@@ -203,7 +202,7 @@ func bearerToken(r *http.Request, allowQuery bool) (string, error) {
 	if allowQuery && r.URL.Query().Has("access_token") {
 		q := r.URL.Query()["access_token"]
 		if token != "" || len(q) != 1 {
-			return "", errors.New("more than one token in the request")
+			return "", ErrSeveralTokens
 		}
 		token = q[0]
 	}
