@@ -226,3 +226,20 @@ func TestTime32(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeAllocatesListsOnce: the subject and key lists are allocated
+// once at their size, not grown entry by entry, which for a document of
+// tiny entries allocated many times its size.
+func TestDecodeAllocatesListsOnce(t *testing.T) {
+	b := &feed.Batch{Subjects: make([]feed.SubjectCutoff, 20000), Keys: make([]feed.RevokedKey, 20000)}
+	payload := feed.Append(nil, &feed.Head{Issuer: "https://issuer.test", IssuedAt: 1, Epoch: "e", Seq: 1}, b)
+	allocs := testing.AllocsPerRun(3, func() {
+		if _, _, err := feed.Decode(payload); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The head, the batch and one list each; growing them took 30 more.
+	if allocs > 10 {
+		t.Errorf("Decode of 40,000 empty entries: %v allocations, want at most 10", allocs)
+	}
+}
