@@ -1,0 +1,49 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/writ-dev/writ/internal/store"
+)
+
+const insertEvent = `INSERT INTO audit (at, actor, action, subject, jti, kid, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+// eventValues are e's columns for insertEvent.
+func eventValues(e store.AuditRow) []any {
+	if e.Actor == "" {
+		e.Actor = "unknown"
+	}
+	return []any{e.At, e.Actor, e.Action, e.Subject, e.JTI, e.KID, e.Detail}
+}
+
+func (e *executor) AuditInsert(ctx context.Context, ev store.AuditRow) error {
+	_, err := e.q.Exec(ctx, insertEvent, eventValues(ev)...)
+	return err
+}
+
+func (e *executor) AuditList(ctx context.Context, f store.AuditFilter) ([]store.AuditRow, error) {
+	var a args
+	q := `SELECT id, at, actor, action, subject, jti, kid, detail FROM audit WHERE at >= ` + a.add(f.Since)
+	if f.Subject != "" {
+		q += ` AND subject = ` + a.add(f.Subject)
+	}
+	if f.JTI != "" {
+		q += ` AND jti = ` + a.add(f.JTI)
+	}
+	// The newest Limit events, shown oldest first.
+	q = `SELECT * FROM (` + q + ` ORDER BY id DESC LIMIT ` + a.add(f.Limit) + `) AS newest ORDER BY id`
+	rows, err := e.q.Query(ctx, q, a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.AuditRow
+	for rows.Next() {
+		var ev store.AuditRow
+		if err := rows.Scan(&ev.ID, &ev.At, &ev.Actor, &ev.Action, &ev.Subject, &ev.JTI, &ev.KID, &ev.Detail); err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,94 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/writ-dev/writ/internal/store"
+)
+
+const insertToken = `INSERT INTO tokens
+	(jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+// TokenInsertMany sends the inserts of the tokens and events in one batch:
+// one round trip to the server for the issuer's group commit.
+func (e *executor) TokenInsertMany(ctx context.Context, tokens []store.TokenRow, events []store.AuditRow) error {
+	if len(tokens)+len(events) == 0 {
+		return nil
+	}
+	return e.inTx(ctx, func(e *executor) error {
+		b := &pgx.Batch{}
+		for _, t := range tokens {
+			b.Queue(insertToken, t.JTI, t.Format, t.KID, t.Subject, t.Name, t.Scopes, t.Audience, t.IssuedAt, t.ExpiresAt, t.IssuedBy)
+		}
+		for _, ev := range events {
+			b.Queue(insertEvent, eventValues(ev)...)
+		}
+		return e.batch(ctx, b)
+	})
+}
+
+func (e *executor) TokenGet(ctx context.Context, jti string) (store.TokenRow, error) {
+	t := store.TokenRow{JTI: jti}
+	err := e.q.QueryRow(ctx, `SELECT format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens WHERE jti = $1`, jti).
+		Scan(&t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.TokenRow{}, fmt.Errorf("token %q: %w", jti, store.ErrNotFound)
+	}
+	return t, err
+}
+
+// statusColumn computes a token's status at the time bound to $1, as
+// RevocationCovers does for one token.
+const statusColumn = `CASE
+	WHEN EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'token' AND r.value = t.jti AND r.effective_at <= $1)
+	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'subject' AND r.value = t.subject AND r.issued_before > t.issued_at)
+	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'key' AND r.value = t.kid) THEN 'revoked'
+	WHEN t.expires_at <= $1 THEN 'expired'
+	ELSE 'active' END`
+
+// TokenList computes the status in the query, so that the limit counts
+// the tokens that match it.
+func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
+	a := args{f.At}
+	where := `true`
+	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"status", f.Status}} {
+		if c.value != "" {
+			where += ` AND ` + c.column + ` = ` + a.add(c.value)
+		}
+	}
+	q := `SELECT jti, status, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM
+		(SELECT t.*, ` + statusColumn + ` AS status FROM tokens t) AS t
+		WHERE ` + where + ` ORDER BY issued_at DESC, row_id DESC LIMIT ` + a.add(f.Limit)
+	rows, err := e.q.Query(ctx, q, a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.TokenRow
+	for rows.Next() {
+		var t store.TokenRow
+		if err := rows.Scan(&t.JTI, &t.Status, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (e *executor) TokenSubjectKnown(ctx context.Context, subject string) (bool, error) {
+	var known bool
+	err := e.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tokens WHERE subject = $1)`, subject).Scan(&known)
+	return known, err
+}
+
+func (e *executor) TokenLastExpiry(ctx context.Context, kid string) (int64, bool, error) {
+	var exp pgtype.Int8
+	err := e.q.QueryRow(ctx, `SELECT max(expires_at) FROM tokens WHERE kid = $1`, kid).Scan(&exp)
+	return exp.Int64, exp.Valid, err
+}
