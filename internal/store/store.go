@@ -29,8 +29,10 @@
 //
 // Operations return an error wrapping [ErrNotFound] for a row that does not
 // exist, where the operation says so, and [ErrConflict] for a write that a
-// uniqueness rule of the schema or a compare-and-swap refused. Any other
-// error is the engine's.
+// uniqueness rule of the schema or a compare-and-swap refused; within a
+// Tx, either leaves it usable. Any other error is the engine's, and within
+// a Tx it may have ended the transaction's use (PostgreSQL aborts a
+// transaction at its first failed statement): the caller rolls it back.
 package store
 
 import (

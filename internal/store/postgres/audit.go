@@ -17,8 +17,7 @@ func eventValues(e store.AuditRow) []any {
 }
 
 func (e *executor) AuditInsert(ctx context.Context, ev store.AuditRow) error {
-	_, err := e.q.Exec(ctx, insertEvent, eventValues(ev)...)
-	return err
+	return e.exec(ctx, insertEvent, eventValues(ev)...)
 }
 
 func (e *executor) AuditList(ctx context.Context, f store.AuditFilter) ([]store.AuditRow, error) {

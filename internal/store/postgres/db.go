@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,6 +22,10 @@ import (
 
 	"github.com/writ-dev/writ/internal/store"
 )
+
+// BusyTimeout is how long a write transaction waits for another writer,
+// as long as SQLite's (sqlite.BusyTimeout).
+const BusyTimeout = 10 * time.Second
 
 // writeLock is the advisory lock that every write transaction holds:
 // "writ" in ASCII.
@@ -158,7 +163,12 @@ func (e *executor) begin(ctx context.Context, read bool) (*Tx, error) {
 		return nil, err
 	}
 	if !read {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLock); err != nil {
+		// Writers wait for each other as long as SQLite's do.
+		_, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, BusyTimeout.Milliseconds()))
+		if err == nil {
+			_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLock)
+		}
+		if err != nil {
 			tx.Rollback(context.WithoutCancel(ctx))
 			return nil, err
 		}
@@ -290,6 +300,15 @@ func (e *executor) inTx(ctx context.Context, fn func(e *executor) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// exec runs one statement that writes, under the write lock: within the
+// transaction, or in one of its own, as every write on a Store is.
+func (e *executor) exec(ctx context.Context, query string, args ...any) error {
+	return e.inTx(ctx, func(e *executor) error {
+		_, err := e.q.Exec(ctx, query, args...)
+		return err
+	})
 }
 
 // isUnique reports whether err is PostgreSQL refusing a write by a unique

@@ -170,8 +170,7 @@ func (e *executor) KeyUpdate(ctx context.Context, r store.KeyRow, from string, k
 }
 
 func (e *executor) KeySetMAC(ctx context.Context, kid string, mac []byte) error {
-	_, err := e.q.Exec(ctx, `UPDATE keys SET mac = $1 WHERE kid = $2`, mac, kid)
-	return err
+	return e.exec(ctx, `UPDATE keys SET mac = $1 WHERE kid = $2`, mac, kid)
 }
 
 func (e *executor) MetaGet(ctx context.Context, name string) ([]byte, error) {
@@ -184,7 +183,6 @@ func (e *executor) MetaGet(ctx context.Context, name string) ([]byte, error) {
 }
 
 func (e *executor) MetaPut(ctx context.Context, name string, value []byte) error {
-	_, err := e.q.Exec(ctx, `INSERT INTO meta (name, value) VALUES ($1, $2)
+	return e.exec(ctx, `INSERT INTO meta (name, value) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
-	return err
 }

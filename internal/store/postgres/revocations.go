@@ -61,8 +61,7 @@ func scanRevocation(row pgx.Row, r *store.RevocationRow) error {
 }
 
 func (e *executor) RevocationDelete(ctx context.Context, seq int64) error {
-	_, err := e.q.Exec(ctx, `DELETE FROM revocations WHERE seq = $1`, seq)
-	return err
+	return e.exec(ctx, `DELETE FROM revocations WHERE seq = $1`, seq)
 }
 
 func (e *executor) RevocationEach(ctx context.Context, f store.RevocationFilter, fn func(*store.RevocationRow) error) error {
@@ -171,8 +170,14 @@ func (e *executor) PackedEach(ctx context.Context, fn func([]byte) error) error 
 		return err
 	}
 	defer rows.Close()
+	// Scanned into one buffer, reused: RawValues would hand out the text
+	// form of the bytes under the simple protocol (PgBouncer's).
+	var chunk []byte
 	for rows.Next() {
-		if err := fn(rows.RawValues()[0]); err != nil {
+		if err := rows.Scan(&chunk); err != nil {
+			return err
+		}
+		if err := fn(chunk); err != nil {
 			return err
 		}
 	}

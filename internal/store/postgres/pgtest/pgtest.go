@@ -53,11 +53,18 @@ func StartCluster(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopStale(bin, cred)
 	dir, err := os.MkdirTemp("", "writ-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	// Which test process owns the cluster: a cluster whose owner died
+	// without stopping it (a test binary killed at its timeout) is
+	// stopped by the next StartCluster.
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			t.Fatal(err)
@@ -124,6 +131,28 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return c.URL(name)
+}
+
+// stopStale stops the clusters left in the temporary directory by test
+// processes that are gone, and removes their directories.
+func stopStale(bin string, cred *syscall.Credential) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "writ-pg-*"))
+	for _, dir := range dirs {
+		owner, err := os.ReadFile(filepath.Join(dir, "owner"))
+		if err != nil {
+			continue // being made, or not one of these
+		}
+		pid, err := strconv.Atoi(string(owner))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+			continue // its owner is alive
+		}
+		cmd := exec.Command(filepath.Join(bin, "pg_ctl"), "-D", filepath.Join(dir, "data"), "-w", "-m", "immediate", "stop")
+		if cred != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		}
+		cmd.Run() // not running is fine too
+		os.RemoveAll(dir)
+	}
 }
 
 // binDir finds the directory of initdb and pg_ctl: PATH, else the newest
