@@ -114,23 +114,10 @@ type executor struct {
 // Tx is a transaction, or a transaction joined to one (see Begin).
 type Tx struct {
 	executor
-	pg     pgx.Tx
-	ctx    context.Context // Begin's, for Commit and Rollback
-	outer  *Tx             // the transaction a joined one belongs to; nil for one's own
-	read   bool            // read-only: writes and Begin are refused
-	done   bool
-	doomed bool // a joined transaction rolled back: Commit must not commit
+	pg    pgx.Tx
+	ctx   context.Context // Begin's, for Commit and Rollback
+	state *store.TxState
 }
-
-var (
-	// errReadOnly is returned for a write within BeginRead's transaction.
-	errReadOnly = errors.New("postgres: a write within a read-only transaction")
-	// errDoomed is returned within a transaction, and by its Commit, once
-	// a transaction joined to it rolled back.
-	errDoomed = errors.New("postgres: the transaction was rolled back by a transaction joined to it")
-	// errTxDone is returned for a transaction that has ended.
-	errTxDone = pgx.ErrTxClosed
-)
 
 // Begin begins a write transaction, which takes the write lock at once
 // (waiting for another writer). Within a transaction, it joins it: see
@@ -147,10 +134,11 @@ func (e *executor) BeginRead(ctx context.Context) (store.Tx, error) {
 
 func (e *executor) begin(ctx context.Context, read bool) (*Tx, error) {
 	if outer := e.tx; outer != nil {
-		if err := outer.live(!read); err != nil {
+		state, err := outer.state.Join(read)
+		if err != nil {
 			return nil, err
 		}
-		t := &Tx{pg: outer.pg, ctx: outer.ctx, outer: outer.root(), read: outer.read || read}
+		t := &Tx{pg: outer.pg, ctx: outer.ctx, state: state}
 		t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
 		return t, nil
 	}
@@ -173,45 +161,20 @@ func (e *executor) begin(ctx context.Context, read bool) (*Tx, error) {
 			return nil, err
 		}
 	}
-	t := &Tx{pg: tx, ctx: context.WithoutCancel(ctx), read: read}
+	t := &Tx{pg: tx, ctx: context.WithoutCancel(ctx), state: store.NewTxState(read)}
 	t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
 	return t, nil
 }
 
-// root is the transaction of its own that t is or belongs to.
-func (t *Tx) root() *Tx {
-	if t.outer != nil {
-		return t.outer
-	}
-	return t
-}
-
-// live returns an error unless t may run a statement, one that writes if
-// write is set.
-func (t *Tx) live(write bool) error {
-	switch root := t.root(); {
-	case t.done || root.done:
-		return errTxDone
-	case root.doomed:
-		return errDoomed
-	case write && t.read:
-		return errReadOnly
-	}
-	return nil
-}
-
 // Commit commits the transaction. A joined transaction commits with the
-// one it joined: its Commit only ends it.
+// one it joined: its Commit only ends it (see store.TxState).
 func (t *Tx) Commit() error {
-	if t.done {
-		return errTxDone
-	}
-	t.done = true
+	own, err := t.state.Commit()
 	switch {
-	case t.outer != nil:
-		return t.outer.live(false)
-	case t.doomed:
-		return errors.Join(errDoomed, t.pg.Rollback(t.ctx))
+	case !own:
+		return err
+	case err != nil:
+		return errors.Join(err, t.pg.Rollback(t.ctx))
 	}
 	return t.pg.Commit(t.ctx)
 }
@@ -220,15 +183,10 @@ func (t *Tx) Commit() error {
 // it joined, whose Commit then fails. After Commit or Rollback it does
 // nothing.
 func (t *Tx) Rollback() error {
-	if t.done {
-		return nil
+	if t.state.Rollback() {
+		return t.pg.Rollback(t.ctx)
 	}
-	t.done = true
-	if t.outer != nil {
-		t.outer.doomed = true
-		return nil
-	}
-	return t.pg.Rollback(t.ctx)
+	return nil
 }
 
 // txQuerier runs statements within a transaction while it is live. Every
@@ -240,7 +198,7 @@ type txQuerier struct{ t *Tx }
 // returns the first error.
 func (e *executor) batch(ctx context.Context, b *pgx.Batch) error {
 	if e.tx != nil {
-		if err := e.tx.live(true); err != nil {
+		if err := e.tx.state.Live(true); err != nil {
 			return err
 		}
 		return e.tx.pg.SendBatch(ctx, b).Close()
@@ -249,21 +207,21 @@ func (e *executor) batch(ctx context.Context, b *pgx.Batch) error {
 }
 
 func (q txQuerier) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if err := q.t.live(true); err != nil {
+	if err := q.t.state.Live(true); err != nil {
 		return pgconn.CommandTag{}, err
 	}
 	return q.t.pg.Exec(ctx, sql, args...)
 }
 
 func (q txQuerier) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := q.t.live(false); err != nil {
+	if err := q.t.state.Live(false); err != nil {
 		return nil, err
 	}
 	return q.t.pg.Query(ctx, sql, args...)
 }
 
 func (q txQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if err := q.t.live(false); err != nil {
+	if err := q.t.state.Live(false); err != nil {
 		return errRow{err}
 	}
 	return q.t.pg.QueryRow(ctx, sql, args...)
@@ -272,7 +230,7 @@ func (q txQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Ro
 // writeRow runs a statement that writes and returns a row (RETURNING).
 func (e *executor) writeRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if e.tx != nil {
-		if err := e.tx.live(true); err != nil {
+		if err := e.tx.state.Live(true); err != nil {
 			return errRow{err}
 		}
 	}

@@ -77,20 +77,9 @@ type executor struct {
 // Tx is a transaction, or a transaction joined to one (see Begin).
 type Tx struct {
 	executor
-	sql    *sql.Tx
-	outer  *Tx  // the transaction a joined one belongs to; nil for one's own
-	read   bool // read-only: writes and Begin are refused
-	done   bool
-	doomed bool // a joined transaction rolled back: Commit must not commit
+	sql   *sql.Tx
+	state *store.TxState
 }
-
-var (
-	// errReadOnly is returned for a write within BeginRead's transaction.
-	errReadOnly = errors.New("sqlite: a write within a read-only transaction")
-	// errDoomed is returned within a transaction, and by its Commit, once
-	// a transaction joined to it rolled back.
-	errDoomed = errors.New("sqlite: the transaction was rolled back by a transaction joined to it")
-)
 
 // Begin begins a write transaction, which takes the write lock at once
 // (BEGIN IMMEDIATE, waiting up to BusyTimeout for another writer). Within
@@ -107,10 +96,11 @@ func (e *executor) BeginRead(ctx context.Context) (store.Tx, error) {
 
 func (e *executor) begin(ctx context.Context, read bool) (store.Tx, error) {
 	if outer := e.tx; outer != nil {
-		if err := outer.live(!read); err != nil {
+		state, err := outer.state.Join(read)
+		if err != nil {
 			return nil, err
 		}
-		t := &Tx{sql: outer.sql, outer: outer.root(), read: outer.read || read}
+		t := &Tx{sql: outer.sql, state: state}
 		t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
 		return t, nil
 	}
@@ -118,45 +108,20 @@ func (e *executor) begin(ctx context.Context, read bool) (store.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tx{sql: tx, read: read}
+	t := &Tx{sql: tx, state: store.NewTxState(read)}
 	t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
 	return t, nil
 }
 
-// root is the transaction of its own that t is or belongs to.
-func (t *Tx) root() *Tx {
-	if t.outer != nil {
-		return t.outer
-	}
-	return t
-}
-
-// live returns an error unless t may run a statement, one that writes if
-// write is set.
-func (t *Tx) live(write bool) error {
-	switch root := t.root(); {
-	case t.done || root.done:
-		return sql.ErrTxDone
-	case root.doomed:
-		return errDoomed
-	case write && t.read:
-		return errReadOnly
-	}
-	return nil
-}
-
 // Commit commits the transaction. A joined transaction commits with the
-// one it joined: its Commit only ends it.
+// one it joined: its Commit only ends it (see store.TxState).
 func (t *Tx) Commit() error {
-	if t.done {
-		return sql.ErrTxDone
-	}
-	t.done = true
+	own, err := t.state.Commit()
 	switch {
-	case t.outer != nil:
-		return t.outer.live(false)
-	case t.doomed:
-		return errors.Join(errDoomed, t.sql.Rollback())
+	case !own:
+		return err
+	case err != nil:
+		return errors.Join(err, t.sql.Rollback())
 	}
 	return t.sql.Commit()
 }
@@ -165,15 +130,10 @@ func (t *Tx) Commit() error {
 // it joined, whose Commit then fails. After Commit or Rollback it does
 // nothing.
 func (t *Tx) Rollback() error {
-	if t.done {
-		return nil
+	if t.state.Rollback() {
+		return t.sql.Rollback()
 	}
-	t.done = true
-	if t.outer != nil {
-		t.outer.doomed = true
-		return nil
-	}
-	return t.sql.Rollback()
+	return nil
 }
 
 // txQuerier runs statements within a transaction while it is live. Every
@@ -181,28 +141,28 @@ func (t *Tx) Rollback() error {
 type txQuerier struct{ t *Tx }
 
 func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := q.t.live(true); err != nil {
+	if err := q.t.state.Live(true); err != nil {
 		return nil, err
 	}
 	return q.t.sql.ExecContext(ctx, query, args...)
 }
 
 func (q txQuerier) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
-	if err := q.t.live(true); err != nil {
+	if err := q.t.state.Live(true); err != nil {
 		return nil, err
 	}
 	return q.t.sql.PrepareContext(ctx, query)
 }
 
 func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := q.t.live(false); err != nil {
+	if err := q.t.state.Live(false); err != nil {
 		return nil, err
 	}
 	return q.t.sql.QueryContext(ctx, query, args...)
 }
 
 func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
-	if err := q.t.live(false); err != nil {
+	if err := q.t.state.Live(false); err != nil {
 		return errRow{err}
 	}
 	return q.t.sql.QueryRowContext(ctx, query, args...)
