@@ -29,6 +29,10 @@ const (
 	KeyRotate     = "key.rotate"
 	KeyRemove     = "key.remove"
 	Prune         = "revocations.prune"
+	// MasterKeyRotate: every private key sealed anew under a new master
+	// key; MasterKeyFinish: the previous one no longer opens anything.
+	MasterKeyRotate = "master_key.rotate"
+	MasterKeyFinish = "master_key.finish"
 )
 
 // Event is one line of the audit log. It never holds a token or a secret.

@@ -63,6 +63,9 @@ const (
 	checkBound   = "writ master key check, key rows bound v1" // every key row carries its MAC
 )
 
+// checkAAD is the additional data of the check value.
+var checkAAD = []byte("meta")
+
 // rowMAC returns the MAC of w under m: HMAC-SHA256 of a canonical
 // encoding, each string length-prefixed and each time marked present or
 // absent, so that no two rows encode alike.
@@ -107,13 +110,18 @@ func (r *Ring) trusted(ctx context.Context, x store.Executor, f store.KeyFilter)
 }
 
 // trust reports whether the master key vouches for w and, if w is
-// published, lists it in seal.
-func (r *Ring) trust(w *store.KeyRow, seal map[string][]byte) bool {
-	if !r.mk.vouches(w) {
+// published, seal lists it. The master key is the one that sealed seal,
+// read with w (see masterkeyrotation.go); without a seal, the current one.
+func (r *Ring) trust(w *store.KeyRow, seal *keySeal) bool {
+	mk := r.key()
+	if seal != nil {
+		mk = seal.mk
+	}
+	if !mk.vouches(w) {
 		return false
 	}
 	if published(w) {
-		return hmac.Equal(seal[w.KID], w.MAC)
+		return seal != nil && hmac.Equal(seal.entries[w.KID], w.MAC)
 	}
 	return true
 }
@@ -135,7 +143,7 @@ func published(w *store.KeyRow) bool {
 // compare-and-swap on the row's state: it fails unless exactly that row
 // changed.
 func (r *Ring) update(ctx context.Context, tx store.Tx, w *store.KeyRow, from State) error {
-	w.MAC = r.mk.rowMAC(w)
+	w.MAC = r.key().rowMAC(w)
 	keepPrivate := State(w.State) == Next || State(w.State) == Active
 	if err := tx.KeyUpdate(ctx, *w, string(from), keepPrivate); errors.Is(err, store.ErrConflict) {
 		return errors.New("keys: the keys changed during the rotation; try again")
@@ -146,10 +154,11 @@ func (r *Ring) update(ctx context.Context, tx store.Tx, w *store.KeyRow, from St
 }
 
 // keySeal is an opened seal: its generation, one more at every change,
-// and the kids and row MACs it lists.
+// the kids and row MACs it lists, and the master key that sealed it.
 type keySeal struct {
 	gen     uint64
 	entries map[string][]byte
+	mk      *MasterKey
 }
 
 // appendSeal returns the seal of generation gen listing the kids and row
@@ -180,7 +189,7 @@ func (m *MasterKey) openSeal(seal []byte) *keySeal {
 	if !hmac.Equal(sum, m.sealMAC(body)) {
 		return nil
 	}
-	s := &keySeal{gen: binary.BigEndian.Uint64(body), entries: map[string][]byte{}}
+	s := &keySeal{gen: binary.BigEndian.Uint64(body), entries: map[string][]byte{}, mk: m}
 	for entries := body[8:]; len(entries) > 0; {
 		if len(entries) < 4 {
 			return nil
@@ -199,7 +208,7 @@ func (m *MasterKey) openSeal(seal []byte) *keySeal {
 // opened seal, which the storage reads in the same statement as the rows,
 // so that a change committed meanwhile by another process never looks like
 // a row put back.
-func (r *Ring) sealedRows(ctx context.Context, x store.Executor, f store.KeyFilter) (ws []store.KeyRow, seal map[string][]byte, err error) {
+func (r *Ring) sealedRows(ctx context.Context, x store.Executor, f store.KeyFilter) (ws []store.KeyRow, seal *keySeal, err error) {
 	known := r.knownGen()
 	ws, sealed, err := x.KeyRows(ctx, f)
 	if err != nil {
@@ -208,12 +217,14 @@ func (r *Ring) sealedRows(ctx context.Context, x store.Executor, f store.KeyFilt
 	if _, inTx := x.(store.Tx); inTx {
 		// A transaction's seal may never be committed: it is opened
 		// without being remembered.
-		if s := r.mk.openSeal(sealed); s != nil && s.gen >= known {
-			return ws, s.entries, nil
+		s, err := r.unseal(ctx, x, sealed)
+		if err != nil || s == nil || s.gen < known {
+			return ws, nil, err
 		}
-		return ws, nil, nil
+		return ws, s, nil
 	}
-	return ws, r.openSeal(sealed, known), nil
+	seal, err = r.openSeal(ctx, x, sealed, known)
+	return ws, seal, err
 }
 
 // knownGen is the highest seal generation read so far. Taken before a read
@@ -233,29 +244,36 @@ func (r *Ring) knownGen() uint64 {
 // known, read by a statement that started after that generation was read,
 // is an earlier copy of the keyring put back, rows and seal together:
 // nothing it lists is trusted, and Rolledback says so, until a change made
-// with the master key seals the keys anew. The map it returns is shared:
-// read it only.
-func (r *Ring) openSeal(sealed []byte, known uint64) map[string][]byte {
+// with the master key seals the keys anew. The seal it returns is shared:
+// read it only. x reads the successor of the master key, when the seal is
+// the successor's (see masterkeyrotation.go).
+func (r *Ring) openSeal(ctx context.Context, x store.Executor, sealed []byte, known uint64) (*keySeal, error) {
+	r.sealMu.Lock()
+	if r.seal != nil && bytes.Equal(sealed, r.sealBytes) {
+		defer r.sealMu.Unlock()
+		return r.seal, nil
+	}
+	r.sealMu.Unlock()
+	s, err := r.unseal(ctx, x, sealed)
+	if err != nil {
+		return nil, err
+	}
 	r.sealMu.Lock()
 	defer r.sealMu.Unlock()
-	if r.seal != nil && bytes.Equal(sealed, r.sealBytes) {
-		return r.seal.entries
-	}
-	s := r.mk.openSeal(sealed)
 	switch {
 	case s == nil:
 		r.rolledBack = false
-		return nil
+		return nil, nil
 	case s.gen < known:
 		r.rolledBack = true
-		return nil
+		return nil, nil
 	case s.gen < r.sealGen:
 		// Read from a snapshot taken before a later seal was read by
 		// another caller: right for that snapshot, and not remembered.
-		return s.entries
+		return s, nil
 	}
 	r.seal, r.sealBytes, r.sealGen, r.rolledBack = s, sealed, s.gen, false
-	return s.entries
+	return s, nil
 }
 
 // Rolledback reports whether the key set seal last read is of an earlier
@@ -281,7 +299,7 @@ func (r *Ring) reseal(ctx context.Context, tx store.Tx, w *store.KeyRow) error {
 	gen := r.sealGen
 	r.sealMu.Unlock()
 	entries := map[string][]byte{}
-	if s := r.mk.openSeal(sealed); s != nil && s.gen >= gen {
+	if s := r.key().openSeal(sealed); s != nil && s.gen >= gen {
 		gen, entries = s.gen, maps.Clone(s.entries)
 	}
 	if published(w) {
@@ -294,7 +312,7 @@ func (r *Ring) reseal(ctx context.Context, tx store.Tx, w *store.KeyRow) error {
 
 // writeSeal writes the seal of generation gen listing entries.
 func (r *Ring) writeSeal(ctx context.Context, tx store.Tx, gen uint64, entries map[string][]byte) error {
-	if err := tx.MetaPut(ctx, store.MetaKeySeal, r.mk.appendSeal(gen, entries)); err != nil {
+	if err := tx.MetaPut(ctx, store.MetaKeySeal, r.key().appendSeal(gen, entries)); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
 	return nil
@@ -310,7 +328,7 @@ func (r *Ring) openCheck(ctx context.Context, x store.Executor) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("keyring: %w", err)
 	}
-	pt, err := r.mk.open(sealed, []byte("meta"))
+	pt, err := r.key().open(sealed, checkAAD)
 	if err != nil || (string(pt) != checkUnbound && string(pt) != checkBound) {
 		return "", fmt.Errorf("keyring: %w: it does not open this database's keys", ErrMasterKey)
 	}
@@ -321,7 +339,7 @@ func (r *Ring) openCheck(ctx context.Context, x store.Executor) (string, error) 
 // binding, binds its rows to the master key. Both happen once, in one
 // transaction.
 func (r *Ring) bind(ctx context.Context) error {
-	tx, err := r.store.Begin(ctx)
+	tx, err := r.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -342,7 +360,7 @@ func (r *Ring) bind(ctx context.Context) error {
 			if !r.genuine(&w) {
 				continue // left without a MAC: untrusted, and List says so
 			}
-			w.MAC = r.mk.rowMAC(&w)
+			w.MAC = r.key().rowMAC(&w)
 			if err := tx.KeySetMAC(ctx, w.KID, w.MAC); err != nil {
 				return err
 			}
@@ -354,7 +372,7 @@ func (r *Ring) bind(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := tx.MetaPut(ctx, store.MetaMasterKeyCheck, r.mk.seal([]byte(checkBound), []byte("meta"))); err != nil {
+	if err := tx.MetaPut(ctx, store.MetaMasterKeyCheck, r.key().seal([]byte(checkBound), checkAAD)); err != nil {
 		return err
 	}
 	// Without a check value (a new keyring, or one whose check value was
@@ -380,7 +398,7 @@ func (r *Ring) genuine(w *store.KeyRow) bool {
 		return State(w.State) != Next && State(w.State) != Active
 	}
 	// openKey checks that the private half's kid is w.KID.
-	_, err = r.openKey(w.KID, alg, w.Private)
+	_, err = openKey(r.key(), w.KID, alg, w.Private)
 	return err == nil
 }
 

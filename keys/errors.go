@@ -31,4 +31,7 @@ var (
 	// Policy.MinPublished, Policy.PublishFloor or a recorded publication
 	// lag.
 	ErrTooEarly = errors.New("the next key has not been published long enough")
+	// ErrPreviousMasterKeyInUse: FinishMasterKeyRotation found that a
+	// process given the previous master key wrote to the keyring lately.
+	ErrPreviousMasterKeyInUse = errors.New("a process on the previous master key was seen")
 )

@@ -4,5 +4,15 @@ package keys
 // before key rows were bound to the master key, to build such databases in
 // tests.
 func SealUnboundCheck(m *MasterKey) []byte {
-	return m.seal([]byte(checkUnbound), []byte("meta"))
+	return m.seal([]byte(checkUnbound), checkAAD)
 }
+
+// Unseals reports whether sealed, the private half of kid as stored,
+// opens under m.
+func Unseals(m *MasterKey, kid string, sealed []byte) bool {
+	_, err := m.open(sealed, keyAAD(kid))
+	return err == nil
+}
+
+// RawKey returns m's bytes.
+func RawKey(m *MasterKey) []byte { return m.raw }

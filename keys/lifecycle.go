@@ -111,9 +111,9 @@ func (r *Ring) RecordPublicationLag(ctx context.Context, d time.Duration) error 
 	if d < 0 || d > MaxPolicyDuration {
 		return fmt.Errorf("keys: a publication lag of %v: want 0 to %v", d, MaxPolicyDuration)
 	}
-	tx, err := r.store.Begin(ctx)
+	tx, err := r.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("keys: %w", err)
+		return err
 	}
 	defer tx.Rollback()
 	now := r.now()
@@ -202,9 +202,9 @@ func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rot
 		return nil, err
 	}
 
-	tx, err := r.store.Begin(ctx)
+	tx, err := r.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback()
 	now := r.now()
@@ -305,9 +305,9 @@ func (r *Ring) RotateDue(ctx context.Context) ([]Rotation, error) {
 // expired (plus the verifiers' leeway), and returns their kids.
 func (r *Ring) Expire(ctx context.Context) ([]string, error) {
 	now := r.now().Unix()
-	tx, err := r.store.Begin(ctx)
+	tx, err := r.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback()
 	// Rows the master key does not vouch for were never published:

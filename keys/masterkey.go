@@ -23,6 +23,7 @@ const MasterKeySize = 32
 // HMAC-SHA256 key, see binding.go) is derived. Its String method never
 // shows the key.
 type MasterKey struct {
+	raw    []byte // sealed under the previous key while a rotation to this one is under way
 	aead   cipher.AEAD
 	rowKey []byte
 }
@@ -55,7 +56,7 @@ func newMasterKey(raw []byte) (*MasterKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MasterKey{aead: aead, rowKey: rowKey}, nil
+	return &MasterKey{raw: raw, aead: aead, rowKey: rowKey}, nil
 }
 
 // GenerateMasterKeyFile writes a fresh master key to path, which must not
@@ -123,4 +124,10 @@ func (m *MasterKey) open(sealed, aad []byte) ([]byte, error) {
 		return nil, ErrMasterKey
 	}
 	return pt, nil
+}
+
+// opens reports whether sealed opens under m with aad.
+func (m *MasterKey) opens(sealed, aad []byte) bool {
+	_, err := m.open(sealed, aad)
+	return err == nil
 }

@@ -81,7 +81,6 @@ type RingConfig struct {
 // several processes may share one database.
 type Ring struct {
 	store  store.Store
-	mk     *MasterKey
 	now    func() time.Time
 	actor  string
 	policy Policy
@@ -89,6 +88,11 @@ type Ring struct {
 
 	mu      sync.Mutex
 	signers map[Format]*Key // the opened active key of each format
+
+	keyMu      sync.Mutex
+	mk         *MasterKey // seals and binds: the configured key, or its successor (masterkeyrotation.go)
+	prev       *MasterKey // the key mk replaced, which opens what was read before the change
+	superseded bool       // mk is the successor of the configured key
 
 	sealMu     sync.Mutex
 	sealBytes  []byte   // the seal opened last
@@ -119,6 +123,15 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 		r.now = time.Now
 	}
 	check, err := r.openCheck(ctx, r.store)
+	if errors.Is(err, ErrMasterKey) {
+		// Perhaps the previous master key, during a rotation.
+		if adopted, aerr := r.adopt(ctx, r.store, r.mk); aerr != nil {
+			return nil, fmt.Errorf("keyring: %w", aerr)
+		} else if !adopted {
+			return nil, fmt.Errorf("%w (after writ master-key rotate, the new key)", err)
+		}
+		check, err = checkBound, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +169,7 @@ func (r *Ring) Add(ctx context.Context, k *Key, state State) error {
 	if state != Next && state != Active {
 		return fmt.Errorf("keys: a new key must be next or active, not %s", state)
 	}
-	tx, err := r.store.Begin(ctx)
+	tx, err := r.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("keys: add %s: %w", k, err)
 	}
@@ -181,8 +194,9 @@ func (r *Ring) insert(ctx context.Context, tx store.Tx, k *Key, state State, pub
 	if state == Active {
 		w.Activated = store.At(now.Unix())
 	}
-	w.MAC = r.mk.rowMAC(&w)
-	w.Private = r.mk.seal(priv, keyAAD(k.id))
+	mk := r.key()
+	w.MAC = mk.rowMAC(&w)
+	w.Private = mk.seal(priv, keyAAD(k.id))
 	if err := tx.KeyInsert(ctx, w); err != nil {
 		if errors.Is(err, store.ErrConflict) && state == Active {
 			if _, err := tx.KeyState(ctx, k.id); errors.Is(err, store.ErrNotFound) {
@@ -216,9 +230,9 @@ func (r *Ring) Ensure(ctx context.Context, jwtAlg verifier.Algorithm) ([]*Key, e
 	// One transaction, so that processes starting on a new database at
 	// once (writ serve and writ init, say) add one set of keys between
 	// them. Keys are generated under its lock: this happens once.
-	tx, err := r.store.Begin(ctx)
+	tx, err := r.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback()
 	var added []*Key
@@ -260,7 +274,10 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	seal := r.openSeal(sealed, known)
+	seal, err := r.openSeal(ctx, r.store, sealed, known)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case len(ws) == 0:
 		return nil, fmt.Errorf("%w for %s tokens (run writ init)", ErrNoActiveKey, format)
@@ -275,7 +292,9 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 		return k, nil
 	}
 	// A new active key: open it, and let the old one's private half go.
-	k, err = r.openKey(kid, alg, sealedKey)
+	// The private half was sealed under the key that sealed the seal read
+	// with it.
+	k, err = openKey(seal.mk, kid, alg, sealedKey)
 	if err != nil {
 		return nil, err
 	}
@@ -285,12 +304,12 @@ func (r *Ring) Signer(ctx context.Context, format Format) (*Key, error) {
 	return k, nil
 }
 
-// openKey unseals the private key of kid.
-func (r *Ring) openKey(kid string, alg verifier.Algorithm, sealed []byte) (*Key, error) {
+// openKey unseals with mk the private key of kid.
+func openKey(mk *MasterKey, kid string, alg verifier.Algorithm, sealed []byte) (*Key, error) {
 	if sealed == nil {
 		return nil, fmt.Errorf("keys: the private half of %q was destroyed", kid)
 	}
-	der, err := r.mk.open(sealed, keyAAD(kid))
+	der, err := mk.open(sealed, keyAAD(kid))
 	if err != nil {
 		return nil, fmt.Errorf("keys: open %q: %w", kid, err)
 	}
@@ -484,9 +503,9 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o revocation.Options)
 		return revocation.Entry{}, err
 	}
 
-	tx, err := r.store.Begin(ctx)
+	tx, err := r.begin(ctx)
 	if err != nil {
-		return revocation.Entry{}, fmt.Errorf("keys: %w", err)
+		return revocation.Entry{}, err
 	}
 	defer tx.Rollback()
 	// The row, read again under the write lock: a rotation may have

@@ -73,6 +73,12 @@ const (
 	// MetaPublicationLag holds the publication lags that servers record
 	// (package keys).
 	MetaPublicationLag = "publication_lag"
+	// MetaMasterKeySuccessor holds, while a master-key rotation is under
+	// way, the new master key sealed under the previous one (package keys).
+	MetaMasterKeySuccessor = "master_key_successor"
+	// MetaMasterKeyPreviousSeen holds when a keyring holding the previous
+	// master key last used its successor (package keys).
+	MetaMasterKeyPreviousSeen = "master_key_previous_seen"
 )
 
 // Store is an open database: the operations, and what a whole database
@@ -132,12 +138,18 @@ type Executor interface {
 	// KeySetMAC sets the MAC of the row kid (nil: none), and nothing
 	// else. A missing row is not an error.
 	KeySetMAC(ctx context.Context, kid string, mac []byte) error
+	// KeySetPrivate sets the sealed private half of the row kid, and
+	// nothing else: a master-key rotation seals it anew. A missing row is
+	// not an error.
+	KeySetPrivate(ctx context.Context, kid string, private []byte) error
 
 	// MetaGet returns the value of the meta row name, or an error
 	// wrapping ErrNotFound.
 	MetaGet(ctx context.Context, name string) ([]byte, error)
 	// MetaPut sets the meta row name to value, creating it if need be.
 	MetaPut(ctx context.Context, name string, value []byte) error
+	// MetaDelete deletes the meta row name. A missing row is not an error.
+	MetaDelete(ctx context.Context, name string) error
 
 	// TokenInsertMany records tokens and events, for the issuer's group
 	// commit: engines prepare each statement once for all the rows.

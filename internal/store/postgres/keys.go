@@ -173,6 +173,14 @@ func (e *executor) KeySetMAC(ctx context.Context, kid string, mac []byte) error 
 	return e.exec(ctx, `UPDATE keys SET mac = $1 WHERE kid = $2`, mac, kid)
 }
 
+func (e *executor) KeySetPrivate(ctx context.Context, kid string, private []byte) error {
+	return e.exec(ctx, `UPDATE keys SET private_key = $1 WHERE kid = $2`, private, kid)
+}
+
+func (e *executor) MetaDelete(ctx context.Context, name string) error {
+	return e.exec(ctx, `DELETE FROM meta WHERE name = $1`, name)
+}
+
 func (e *executor) MetaGet(ctx context.Context, name string) ([]byte, error) {
 	var value []byte
 	err := e.q.QueryRow(ctx, `SELECT value FROM meta WHERE name = $1`, name).Scan(&value)

@@ -12,8 +12,8 @@ import (
 
 // TestSingleStatementWritesTakeTheLock: an operation called on the
 // Store is a transaction of its own, and a write transaction holds the
-// write lock (store.go): the single-statement writes (MetaPut, KeySetMAC,
-// AuditInsert, RevocationDelete) wait for an open write transaction, as
+// write lock (store.go): the single-statement writes (MetaPut, MetaDelete,
+// KeySetMAC, KeySetPrivate, AuditInsert, RevocationDelete) wait for an open write transaction, as
 // SQLite's do, instead of changing what it read.
 func TestSingleStatementWritesTakeTheLock(t *testing.T) {
 	db, err := Open(ctx, pgtest.Start(t))
@@ -33,7 +33,9 @@ func TestSingleStatementWritesTakeTheLock(t *testing.T) {
 	}
 	for name, write := range map[string]func(context.Context) error{
 		"MetaPut":          func(c context.Context) error { return db.MetaPut(c, "v", []byte("2")) },
+		"MetaDelete":       func(c context.Context) error { return db.MetaDelete(c, "v") },
 		"KeySetMAC":        func(c context.Context) error { return db.KeySetMAC(c, "k", []byte{9}) },
+		"KeySetPrivate":    func(c context.Context) error { return db.KeySetPrivate(c, "k", []byte{9}) },
 		"AuditInsert":      func(c context.Context) error { return db.AuditInsert(c, store.AuditRow{Action: "x"}) },
 		"RevocationDelete": func(c context.Context) error { return db.RevocationDelete(c, seq) },
 	} {

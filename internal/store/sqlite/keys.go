@@ -163,6 +163,16 @@ func (e *executor) KeySetMAC(ctx context.Context, kid string, mac []byte) error 
 	return err
 }
 
+func (e *executor) KeySetPrivate(ctx context.Context, kid string, private []byte) error {
+	_, err := e.q.ExecContext(ctx, `UPDATE keys SET private_key = ? WHERE kid = ?`, private, kid)
+	return err
+}
+
+func (e *executor) MetaDelete(ctx context.Context, name string) error {
+	_, err := e.q.ExecContext(ctx, `DELETE FROM meta WHERE name = ?`, name)
+	return err
+}
+
 func (e *executor) MetaGet(ctx context.Context, name string) ([]byte, error) {
 	var value []byte
 	err := e.q.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, name).Scan(&value)

@@ -62,6 +62,15 @@ func testMeta(t *testing.T, s store.Store) {
 			t.Errorf("MetaGet after MetaPut(%x) = %x, %v", v, got, err)
 		}
 	}
+	check(t, s.MetaPut(ctx, "other", []byte{4}))
+	check(t, s.MetaDelete(ctx, "probe"))
+	if _, err := s.MetaGet(ctx, "probe"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MetaGet after MetaDelete: %v, want ErrNotFound", err)
+	}
+	if got, err := s.MetaGet(ctx, "other"); err != nil || !bytes.Equal(got, []byte{4}) {
+		t.Errorf("MetaDelete of another row changed this one: %x, %v", got, err)
+	}
+	check(t, s.MetaDelete(ctx, "probe")) // a missing row is not an error
 	if _, epoch, err := s.RevocationHead(ctx); err != nil || len(epoch) == 0 {
 		t.Errorf("a new database's epoch: %x, %v; want one", epoch, err)
 	}
@@ -172,6 +181,15 @@ func testKeyUpdate(t *testing.T, s store.Store) {
 	if got := keyRow(t, s, "m"); !bytes.Equal(got.MAC, []byte("mac m2")) {
 		t.Errorf("after KeySetMAC: %x", got.MAC)
 	}
+	before := keyRow(t, s, "n")
+	check(t, s.KeySetPrivate(ctx, "m", []byte("resealed m")))
+	if got := keyRow(t, s, "m"); !bytes.Equal(got.Private, []byte("resealed m")) || !bytes.Equal(got.MAC, []byte("mac m2")) || got.State != "next" {
+		t.Errorf("after KeySetPrivate: %+v", got)
+	}
+	if got := keyRow(t, s, "n"); !bytes.Equal(got.Private, before.Private) {
+		t.Errorf("KeySetPrivate of m changed n: %+v", got)
+	}
+	check(t, s.KeySetPrivate(ctx, "nope", []byte("x"))) // a missing row is not an error
 }
 
 func testKeyRows(t *testing.T, s store.Store) {
