@@ -134,6 +134,7 @@ Global settings come from flags or the environment:
 	root.AddCommand(
 		newInitCmd(g),
 		newKeysCmd(g),
+		newMasterKeyCmd(g),
 		newTokenCmd(g),
 		newJWKSCmd(g),
 		newVerifyCmd(g),

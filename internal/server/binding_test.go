@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"crypto/x509"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +83,52 @@ func TestPlantedKeyRefused(t *testing.T) {
 	// Genuine admin tokens still work.
 	if code, _, _ := f.do("GET", "/v1/tokens", f.admin, "", ""); code != 200 {
 		t.Errorf("admin API with a genuine token: %d", code)
+	}
+}
+
+// Another process rotates the master key: the server, still given the old
+// one, keeps issuing and publishing the same keys, stays ready, and says
+// in its log and metrics that it must be given the new key.
+func TestMasterKeyRotatedUnderServer(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	path := sqlitetest.Path(t, f.db)
+	oldKey, err := keys.ReadMasterKeyFile(path + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := keys.OpenRing(ctx, keys.RingConfig{Store: sqlitetest.Open(t, path), MasterKey: oldKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, before := f.do("GET", "/.well-known/jwks.json", "", "", "")
+	newKey, err := keys.GenerateMasterKeyFile(filepath.Join(t.TempDir(), "new.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.RotateMasterKey(ctx, newKey); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, _, metrics := f.do("GET", "/metrics", "", "", ""); strings.Contains(metrics, "\nwrit_master_key_superseded 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the metrics never said that the master key was superseded")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _, body := f.do("GET", "/readyz", "", "", ""); code != 200 {
+		t.Errorf("/readyz after the master key was rotated: %d %s", code, body)
+	}
+	if _, _, after := f.do("GET", "/.well-known/jwks.json", "", "", ""); after != before {
+		t.Errorf("the key set changed with the master key: %s, was %s", after, before)
+	}
+	if code, _, body := f.do("POST", "/v1/tokens", f.admin, "application/json", `{"subject":"bob","audience":["api"]}`); code != 201 && code != 200 {
+		t.Errorf("issuing after the master key was rotated: %d %s", code, body)
+	}
+	if logs := f.logs.String(); strings.Count(logs, "holds the previous master key") != 1 || !strings.Contains(logs, `"level":"WARN"`) {
+		t.Errorf("want one warning that the server holds the previous master key: %s", logs)
 	}
 }

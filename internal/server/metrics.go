@@ -22,6 +22,7 @@ type metrics struct {
 	revocations   *prometheus.CounterVec
 	keyAge        *prometheus.GaugeVec
 	untrusted     prometheus.Gauge
+	superseded    prometheus.Gauge
 	latency       *prometheus.HistogramVec
 }
 
@@ -46,12 +47,15 @@ func newMetrics() *metrics {
 		untrusted: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "writ_keys_untrusted", Help: "Key rows that the master key does not vouch for (written without it): never published nor trusted; alert on any.",
 		}),
+		superseded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "writ_master_key_superseded", Help: "1 while this server holds a master key that writ master-key rotate replaced: give it the new key before it restarts.",
+		}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "writ_http_request_duration_seconds", Help: "HTTP request latency, by route and status code.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"route", "code"}),
 	}
-	m.reg.MustRegister(m.issued, m.verifications, m.revocations, m.keyAge, m.untrusted, m.latency,
+	m.reg.MustRegister(m.issued, m.verifications, m.revocations, m.keyAge, m.untrusted, m.superseded, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

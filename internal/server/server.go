@@ -85,6 +85,10 @@ type Server struct {
 	// untrusted holds the kids of key rows that the master key does not
 	// vouch for, as last read: /readyz fails while there are any.
 	untrusted atomic.Pointer[[]string]
+	// superseded is set once the keyring found that its master key was
+	// replaced (keys.Ring.MasterKeySuperseded): logged once, counted in
+	// the metrics, and no reason to stop serving.
+	superseded atomic.Bool
 
 	stop, done chan struct{} // the key reload loop
 }
@@ -207,6 +211,12 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 		}
 	}
 	s.metrics.observeKeys(published, untrusted, time.Now())
+	if s.cfg.Ring.MasterKeySuperseded() {
+		s.metrics.superseded.Set(1)
+		if !s.superseded.Swap(true) {
+			s.log.Warn("this server holds the previous master key, which writ master-key rotate replaced: it works with the new one meanwhile; give it the new key (WRIT_MASTER_KEY or --master-key-file) and restart it, before writ master-key finish")
+		}
+	}
 	if prev := s.untrusted.Swap(&untrusted); len(untrusted) > 0 && (prev == nil || !slices.Equal(*prev, untrusted)) {
 		msg := "key rows not bound to the master key: written or put back without it, they are neither published nor trusted; compromise them (writ keys compromise KID) once investigated"
 		if s.cfg.Ring.Rolledback() {
