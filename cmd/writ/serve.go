@@ -88,9 +88,13 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			}
 			defer srv.Close()
 			rc.OnListen = func(addr net.Addr) {
-				fmt.Fprintf(g.stderr, "writ: serving %s on %s (database %s)\n", g.issuer, addr, g.db)
-				fmt.Fprintf(g.stderr, "writ: hint: for an admin token run: writ token issue --db %s --issuer %s --subject admin --audience %s --scope %s --ttl 1h\n",
-					shellQuote(g.db), shellQuote(g.issuer), shellQuote(g.issuer), server.AdminScope)
+				fmt.Fprintf(g.stderr, "writ: serving %s on %s (database %s)\n", g.issuer, addr, g.dbName())
+				db := "--db " + shellQuote(g.db) + " "
+				if urlHasPassword(g.db) {
+					db = "" // never print a password: the command runs with the same WRIT_DB
+				}
+				fmt.Fprintf(g.stderr, "writ: hint: for an admin token run: writ token issue %s--issuer %s --subject admin --audience %s --scope %s --ttl 1h\n",
+					db, shellQuote(g.issuer), shellQuote(g.issuer), server.AdminScope)
 			}
 			if err := srv.Run(ctx, rc); err != nil {
 				return err
