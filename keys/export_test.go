@@ -1,8 +1,16 @@
 package keys
 
+import "context"
+
 // SealUnboundCheck returns a master-key check value of the kind writ wrote
 // before key rows were bound to the master key, to build such databases in
 // tests.
 func SealUnboundCheck(m *MasterKey) []byte {
 	return m.seal([]byte(checkUnbound), []byte("meta"))
+}
+
+// RotateIfDue is the rotation RotateDue runs for format: it rotates only
+// if the active key, read within the rotation's transaction, is due.
+func RotateIfDue(ctx context.Context, r *Ring, format Format) (*Rotation, error) {
+	return r.rotate(ctx, format, RotateOptions{}, true)
 }
