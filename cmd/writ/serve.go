@@ -82,6 +82,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			srv, err := server.New(ctx, server.Config{
 				Issuer: g.issuer, Ping: st.Ping, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
 				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log,
+				RotationCheck: rotationCheck(period),
 			})
 			if err != nil {
 				return err
@@ -115,6 +116,16 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.BoolVar(&private, "private-feed", false, "serve the revocation feed only to tokens with the scope "+server.FeedScope)
 	return cmd
+}
+
+// rotationCheck is how often serve applies the rotation policy: every
+// minute, or four times a period shorter than four minutes (in
+// demonstrations and tests), but at most every second.
+func rotationCheck(period time.Duration) time.Duration {
+	if period == 0 || period >= 4*time.Minute {
+		return time.Minute
+	}
+	return max(period/4, time.Second)
 }
 
 func shellQuote(s string) string {
