@@ -28,4 +28,8 @@ var (
 	// with a new database, since a new key would open none of the existing
 	// one's keys.
 	ErrNoMasterKeyFile = errors.New("writ: no master key file")
+	// ErrNoMasterKeyForURL is returned by Init for a PostgreSQL database
+	// (Config.URL) without Config.MasterKey or InitConfig.MasterKeyFile:
+	// there is no database file to keep the key beside.
+	ErrNoMasterKeyForURL = errors.New("writ: a PostgreSQL database needs its master key given: there is no database file to keep it beside")
 )

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/postgres"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -24,7 +27,8 @@ type InitConfig struct {
 	Config
 	// MasterKeyFile is the key-encryption key file, read or (with a new
 	// database) created when Config.MasterKey is nil; "" means
-	// DefaultMasterKeyFile(Config.Path). The writ command takes
+	// DefaultMasterKeyFile(Config.Path). A PostgreSQL database (Config.URL)
+	// has no path to put it beside: it needs MasterKey or MasterKeyFile. The writ command takes
 	// Config.MasterKey from WRIT_MASTER_KEY when it is set, and this file
 	// from --master-key-file otherwise.
 	MasterKeyFile string
@@ -68,8 +72,10 @@ type InitResult struct {
 func Init(ctx context.Context, cfg InitConfig) (*DB, InitResult, error) {
 	var res InitResult
 	switch {
-	case cfg.Path == "" || cfg.Issuer == "":
-		return nil, res, errors.New("writ: InitConfig.Path and Issuer are required")
+	case (cfg.Path == "") == (cfg.URL == "") || cfg.Issuer == "":
+		return nil, res, errors.New("writ: one of InitConfig.Path and URL, and Issuer, are required")
+	case cfg.URL != "" && cfg.MasterKey == nil && cfg.MasterKeyFile == "":
+		return nil, res, ErrNoMasterKeyForURL
 	case cfg.ReadOnlyOK:
 		return nil, res, errors.New("writ: Init writes: InitConfig.ReadOnlyOK must be unset")
 	}
@@ -82,7 +88,10 @@ func Init(ctx context.Context, cfg InitConfig) (*DB, InitResult, error) {
 	default:
 		return nil, res, fmt.Errorf("writ: JWT algorithm %q: want EdDSA, ES256, RS256 or PS256", alg)
 	}
-	newDB := noDatabase(cfg.Path)
+	newDB, err := cfg.noDatabase(ctx)
+	if err != nil {
+		return nil, res, err
+	}
 	var created os.FileInfo // the master key file this call created
 	if cfg.MasterKey == nil {
 		file := cfg.MasterKeyFile
@@ -90,10 +99,9 @@ func Init(ctx context.Context, cfg InitConfig) (*DB, InitResult, error) {
 			file = DefaultMasterKeyFile(cfg.Path)
 		}
 		res.MasterKeyFile = file
-		var err error
 		if _, serr := os.Stat(file); errors.Is(serr, fs.ErrNotExist) {
 			if !newDB {
-				return nil, res, &noKeyFileError{db: cfg.Path, file: file}
+				return nil, res, &noKeyFileError{db: cfg.name(), file: file}
 			}
 			if cfg.MasterKey, err = keys.GenerateMasterKeyFile(file); err != nil {
 				return nil, res, err
@@ -105,7 +113,12 @@ func Init(ctx context.Context, cfg InitConfig) (*DB, InitResult, error) {
 	}
 	cfg.Create = true
 	w, err := Open(ctx, cfg.Config)
-	if err != nil && created != nil && noDatabase(cfg.Path) {
+	if err != nil && created != nil {
+		if none, nerr := cfg.noDatabase(ctx); nerr != nil || !none {
+			created = nil // the database is there now, or may be: keep its key
+		}
+	}
+	if err != nil && created != nil {
 		// A key for a database that was not made would be taken for
 		// that database's key by the next Init: remove it, if it is
 		// still the one created above.
@@ -125,11 +138,41 @@ func Init(ctx context.Context, cfg InitConfig) (*DB, InitResult, error) {
 	return w, res, nil
 }
 
-// noDatabase reports whether path holds no database yet: no file, or an
-// empty one (see Config.Create).
-func noDatabase(path string) bool {
-	fi, err := os.Stat(path)
-	return errors.Is(err, fs.ErrNotExist) || err == nil && fi.Size() == 0
+// noDatabase reports whether cfg names no database yet: for SQLite no
+// file, or an empty one (see Config.Create); for PostgreSQL a database
+// without writ's schema.
+func (cfg *Config) noDatabase(ctx context.Context) (bool, error) {
+	if cfg.URL == "" {
+		fi, err := os.Stat(cfg.Path)
+		return errors.Is(err, fs.ErrNotExist) || err == nil && fi.Size() == 0, nil
+	}
+	s, err := postgres.Open(ctx, cfg.URL, false)
+	if errors.Is(err, store.ErrNoDatabase) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return false, s.Close()
+}
+
+// name names cfg's database in messages: its path, or its URL without
+// its password.
+func (cfg *Config) name() string {
+	if cfg.URL == "" {
+		return cfg.Path
+	}
+	return RedactURL(cfg.URL)
+}
+
+// RedactURL returns a database URL with its password, if any, replaced
+// by "xxxxx", to be shown or logged.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(a database URL that does not parse)"
+	}
+	return u.Redacted()
 }
 
 // noKeyFileError is ErrNoMasterKeyFile for a database and its key file.

@@ -30,8 +30,9 @@ type RevocationsConfig struct {
 // LoadRevocations takes a snapshot of a revocation list once, for a
 // verifier's Config.Revocation, as writ verify --revocations does: for an
 // http or https URL (remote.IsURL), from a writ server's signed feed (see
-// remote.Feed); else from the writ database file at location, opened only
-// to read and without its master key. A database that this process may not
+// remote.Feed); else from the writ database at location (a file, or a
+// PostgreSQL URL: see OpenRevocations), opened only to read and without
+// its master key. A database that this process may not
 // write is read as Config.ReadOnlyOK says.
 //
 // The snapshot is not refreshed, and from a database file cannot be: the

@@ -5,8 +5,9 @@
 //
 // The storage engine is chosen by the configuration: [Config.Path] opens
 // an SQLite file (WAL, synchronous=FULL, schema migrated on open by a
-// process that writes). Programs that only verify tokens need package
-// verifier alone, which links no database.
+// process that writes), the embedded default; [Config.URL] a PostgreSQL
+// database, which several writ serve replicas share. Programs that only
+// verify tokens need package verifier alone, which links no database.
 //
 //	mk, err := keys.ReadMasterKeyFile("writ.db.key")
 //	w, err := writ.Open(ctx, writ.Config{Path: "writ.db", MasterKey: mk, Issuer: "https://tokens.example"})
@@ -25,10 +26,12 @@ package writ
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/postgres"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
@@ -37,10 +40,11 @@ import (
 
 // Config says which database to open and how to act on it.
 type Config struct {
-	// Path is the SQLite database file, the one engine today. Required.
-	// (PostgreSQL, for several servers sharing one database, is to come as
-	// a URL field of its own: the engine is chosen by which is set.)
-	Path string
+	// Path is an SQLite database file, and URL a PostgreSQL database (a
+	// postgres:// URL, see IsURL): exactly one is required. Keep a
+	// password out of URL where others may see it (a process's
+	// arguments): PostgreSQL clients read PGPASSWORD and ~/.pgpass.
+	Path, URL string
 	// Create creates the database (mode 0600) when it does not exist, or
 	// when it is an empty file. It creates no keys: see keys.Ring.Ensure.
 	Create bool
@@ -52,7 +56,8 @@ type Config struct {
 	// publish key sets; issuing, revoking and key changes then fail
 	// (IsReadOnly tells such a failure).
 	// With ReadOnlyOK, Open writes nothing: a schema that is not current
-	// is refused, not migrated.
+	// is refused, not migrated. On PostgreSQL, where the database's roles
+	// decide who writes, it changes nothing.
 	ReadOnlyOK bool
 	// MasterKey seals and opens the private keys. Required.
 	MasterKey *keys.MasterKey
@@ -79,13 +84,17 @@ type DB struct {
 
 // Open opens the database that cfg names with its keyring, issuer,
 // revocation list and audit log. Before it writes anything it checks that
-// the file is a writ database (ErrNotWritDatabase) and, unless it only
-// reads, that the file that cfg.Path reaches, through symbolic links or
-// not, is private to its owner (ErrNotPrivate).
+// the database is writ's (ErrNotWritDatabase) and, for SQLite unless it
+// only reads, that the file that cfg.Path reaches, through symbolic links
+// or not, is private to its owner (ErrNotPrivate).
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	switch {
-	case cfg.Path == "" || cfg.MasterKey == nil || cfg.Issuer == "":
-		return nil, errors.New("writ: Config.Path, MasterKey and Issuer are required")
+	case (cfg.Path == "") == (cfg.URL == ""):
+		return nil, errors.New("writ: one of Config.Path and Config.URL is required")
+	case cfg.MasterKey == nil || cfg.Issuer == "":
+		return nil, errors.New("writ: Config.MasterKey and Issuer are required")
+	case cfg.URL != "" && !IsURL(cfg.URL):
+		return nil, errors.New("writ: Config.URL must be a postgres:// or postgresql:// URL")
 	case cfg.Create && cfg.ReadOnlyOK:
 		return nil, errors.New("writ: Config.Create and ReadOnlyOK exclude each other")
 	}
@@ -101,8 +110,19 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return w, nil
 }
 
+// IsURL reports whether db names a PostgreSQL database (a postgres:// or
+// postgresql:// URL) rather than an SQLite file, as writ's --db does.
+func IsURL(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
 // openStore opens the storage engine that cfg names.
 func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.URL != "" {
+		// PostgreSQL grants writes by role: a process that may not write
+		// is refused at its first write, with ReadOnlyOK as without.
+		return postgres.Open(ctx, cfg.URL, cfg.Create)
+	}
 	if cfg.ReadOnlyOK {
 		return sqlite.OpenForReading(ctx, cfg.Path)
 	}
@@ -134,14 +154,19 @@ func attach(ctx context.Context, s store.Store, cfg Config) (*DB, error) {
 	return &DB{Keys: ring, Issuer: iss, Revocations: list, Audit: log, store: s}, nil
 }
 
-// OpenRevocations opens the revocation list of the SQLite database at
-// path for a process that only reads it, as a verifier beside the
-// database does (writ verify --revocations FILE): it needs no master key,
-// writes nothing, and falls back to a read-only handle where the process
-// may not write the database. The list is a revoked.Feed. done closes
-// the database.
-func OpenRevocations(ctx context.Context, path string) (list *revocation.List, done func() error, err error) {
-	s, err := sqlite.OpenForReading(ctx, path)
+// OpenRevocations opens the revocation list of the database at db, an
+// SQLite file or a PostgreSQL URL (IsURL), for a process that only reads
+// it, as a verifier beside the database does (writ verify --revocations
+// FILE): it needs no master key, and from an SQLite file writes nothing
+// and falls back to a read-only handle where the process may not write
+// the database. The list is a revoked.Feed. done closes the database.
+func OpenRevocations(ctx context.Context, db string) (list *revocation.List, done func() error, err error) {
+	var s store.Store
+	if IsURL(db) {
+		s, err = postgres.Open(ctx, db, false)
+	} else {
+		s, err = sqlite.OpenForReading(ctx, db)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,8 +177,10 @@ func OpenRevocations(ctx context.Context, path string) (list *revocation.List, d
 	return list, s.Close, nil
 }
 
-// Backup writes a consistent copy of the database to a new file at path
-// (mode 0600; an existing file is an error) while it is in use. The copy's
+// Backup writes a consistent copy of an SQLite database to a new file at
+// path (mode 0600; an existing file is an error) while it is in use; a
+// PostgreSQL database refuses (pg_dump copies it, or writ db copy to an
+// SQLite file). The copy's
 // keys are sealed with the master key, which it does not hold. It has a
 // revocation epoch of its own, and another each time it is restored and
 // first opened to write: verifiers that followed the original, or an

@@ -1,5 +1,7 @@
 package keys
 
+import "context"
+
 // SealUnboundCheck returns a master-key check value of the kind writ wrote
 // before key rows were bound to the master key, to build such databases in
 // tests.
@@ -16,3 +18,9 @@ func Unseals(m *MasterKey, kid string, sealed []byte) bool {
 
 // RawKey returns m's bytes.
 func RawKey(m *MasterKey) []byte { return m.raw }
+
+// RotateIfDue is the rotation RotateDue runs for format: it rotates only
+// if the active key, read within the rotation's transaction, is due.
+func RotateIfDue(ctx context.Context, r *Ring, format Format) (*Rotation, error) {
+	return r.rotate(ctx, format, RotateOptions{}, true)
+}

@@ -178,6 +178,16 @@ func (r *Ring) minPublished(ctx context.Context, tx store.Tx) (time.Duration, er
 // several processes leave exactly one active key, and only one of them
 // rotates.
 func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rotation, error) {
+	return r.rotate(ctx, format, o, false)
+}
+
+// errNotDue is rotate's answer, for RotateDue, when format's active key has
+// not signed for Policy.Period: another process rotated first.
+var errNotDue = errors.New("keys: rotation not due")
+
+// rotate is Rotate; with onlyIfDue, it rotates only if format's active key,
+// read within the rotation's transaction, has signed for Policy.Period.
+func (r *Ring) rotate(ctx context.Context, format Format, o RotateOptions, onlyIfDue bool) (*Rotation, error) {
 	if _, err := ParseFormat(string(format)); err != nil {
 		return nil, err
 	}
@@ -228,6 +238,9 @@ func (r *Ring) Rotate(ctx context.Context, format Format, o RotateOptions) (*Rot
 	active, err := r.trusted(ctx, tx, store.KeyFilter{Format: string(format), States: []string{string(Active)}})
 	if err != nil {
 		return nil, err
+	}
+	if onlyIfDue && !r.due(active, now) {
+		return nil, errNotDue
 	}
 	if len(active) > 0 {
 		a := &active[0]
@@ -283,12 +296,16 @@ func (r *Ring) RotateDue(ctx context.Context) ([]Rotation, error) {
 		if err != nil {
 			return done, err
 		}
-		if len(active) > 0 && active[0].Activated.Valid && now.Sub(time.Unix(active[0].Activated.Sec, 0)) < r.policy.Period {
+		if !r.due(active, now) {
 			continue
 		}
-		rot, err := r.Rotate(ctx, f, RotateOptions{})
+		// Checked again within the rotation's transaction: replicas
+		// sharing the database run this at once, and the first to rotate
+		// makes the rotation not due for the others, whatever their
+		// clocks say about the next key's age.
+		rot, err := r.rotate(ctx, f, RotateOptions{}, true)
 		switch {
-		case errors.Is(err, ErrTooEarly), errors.Is(err, ErrNoNextKey):
+		case errors.Is(err, errNotDue), errors.Is(err, ErrTooEarly), errors.Is(err, ErrNoNextKey):
 			continue
 		case err != nil:
 			return done, err
@@ -299,6 +316,12 @@ func (r *Ring) RotateDue(ctx context.Context) ([]Rotation, error) {
 		return done, err
 	}
 	return done, nil
+}
+
+// due reports whether a rotation is due at now, given the active key (none,
+// or one row): it is if there is none, or it has signed for Policy.Period.
+func (r *Ring) due(active []store.KeyRow, now time.Time) bool {
+	return len(active) == 0 || !active[0].Activated.Valid || now.Sub(time.Unix(active[0].Activated.Sec, 0)) >= r.policy.Period
 }
 
 // Expire removes from the key sets the retired keys whose tokens have all

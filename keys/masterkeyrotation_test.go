@@ -38,11 +38,13 @@ func onBothEngines(t *testing.T, test func(t *testing.T, newDatabase func() (ope
 		cluster := pgtest.StartCluster(t)
 		test(t, func() func() store.Store {
 			url := cluster.NewDatabase(t)
+			create := true
 			return func() store.Store {
-				db, err := postgres.Open(context.Background(), url)
+				db, err := postgres.Open(context.Background(), url, create)
 				if err != nil {
 					t.Fatal(err)
 				}
+				create = false
 				t.Cleanup(func() { db.Close() })
 				return db
 			}

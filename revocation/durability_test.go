@@ -6,15 +6,22 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/postgres"
+	"github.com/writ-dev/writ/internal/store/postgres/pgtest"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/revoked"
 )
 
@@ -28,9 +35,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func revoker(listFile, dbPath string) int {
+func revoker(listFile, dsn string) int {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, dbPath, false)
+	db, err := openDSN(ctx, dsn)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -58,52 +65,118 @@ func revoker(listFile, dbPath string) int {
 	return 0
 }
 
-func revokerCmd(t *testing.T, dbPath string, jtis []string) *exec.Cmd {
+// openDSN opens the database that dsn names: a PostgreSQL URL or an
+// SQLite file.
+func openDSN(ctx context.Context, dsn string) (store.Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") {
+		return postgres.Open(ctx, dsn, false)
+	}
+	return sqlite.Open(ctx, dsn, false)
+}
+
+func revokerCmd(t *testing.T, dsn string, jtis []string) *exec.Cmd {
 	t.Helper()
 	list := t.TempDir() + "/jtis"
 	if err := os.WriteFile(list, []byte(strings.Join(jtis, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "WRIT_REVOKER="+list, "WRIT_REVOKER_DB="+dbPath)
+	cmd.Env = append(os.Environ(), "WRIT_REVOKER="+list, "WRIT_REVOKER_DB="+dsn)
 	return cmd
 }
 
-// issueMany issues n tokens with the real issuer, over seven subjects.
-func issueMany(t *testing.T, e *env, n int) []string {
-	t.Helper()
-	jtis := make([]string, n)
-	for i := range jtis {
-		jtis[i] = e.issue(t, fmt.Sprintf("user-%d", i%7), time.Hour).ID
-	}
-	return jtis
-}
-
-// checkConsistent opens the database afresh and checks its integrity and
-// that every jti in acked is revoked, in the table, the packed table and a
-// fresh snapshot.
-func checkConsistent(t *testing.T, path string, acked []string) {
+// issuedDatabase makes a database of engine ("sqlite" or "postgres")
+// with n tokens issued by the real issuer over seven subjects, closes it,
+// and returns its name for openDSN and the tokens' jtis.
+func issuedDatabase(t *testing.T, engine string, n int) (dsn string, jtis []string) {
 	t.Helper()
 	ctx := context.Background()
-	db := sqlitetest.Open(t, path)
-	sqlitetest.CheckIntegrity(t, db)
-	rows := int64(sqlitetest.Count(t, db, "revocations", sqlitetest.Where{"kind": "token"}))
-	size, err := db.PackedSize(ctx)
+	var (
+		db  store.Store
+		err error
+	)
+	switch engine {
+	case "sqlite":
+		dsn = filepath.Join(t.TempDir(), "writ.db")
+		db, err = sqlite.Open(ctx, dsn, true)
+	case "postgres":
+		dsn = pgtest.Start(t)
+		db, err = postgres.Open(ctx, dsn, true)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	packed := size / 24
-	var seq int64
+	defer db.Close()
+	mk, err := keys.GenerateMasterKeyFile(filepath.Join(t.TempDir(), "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{Store: db, MasterKey: mk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Ensure(ctx, verifier.EdDSA); err != nil {
+		t.Fatal(err)
+	}
+	iss, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: ring, Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jtis = make([]string, n)
+	for i := range jtis {
+		tok, err := iss.Issue(ctx, issuer.Request{Subject: fmt.Sprintf("user-%d", i%7), Audience: []string{"api"}, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jtis[i] = tok.ID
+	}
+	return dsn, jtis
+}
+
+// checkConsistent opens the database afresh and checks (for SQLite) its
+// integrity, that token entries, packed entries, sequence numbers and
+// audit events agree, and that every jti in acked is revoked, in the
+// table, the packed table and a fresh snapshot.
+func checkConsistent(t *testing.T, dsn string, acked []string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := openDSN(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if lite, ok := db.(*sqlite.DB); ok {
+		sqlitetest.CheckIntegrity(t, lite)
+	}
+	var rows, seq int64
+	entries := map[string]int{}
 	if err := db.RevocationEach(ctx, store.RevocationFilter{}, func(r *store.RevocationRow) error {
 		seq = max(seq, r.Seq)
+		if r.Kind == "token" {
+			rows++
+			entries[r.Value]++
+		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if rows != packed || seq != rows {
+	size, err := db.PackedSize(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if packed := size / 24; rows != packed || seq != rows {
 		t.Errorf("%d token rows, %d packed entries, last seq %d: want all equal", rows, packed, seq)
 	}
-	audits := int64(sqlitetest.Count(t, db, "audit", sqlitetest.Where{"action": "token.revoke"}))
+	events, err := db.AuditList(ctx, store.AuditFilter{Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audits int64
+	for _, ev := range events {
+		if ev.Action == audit.Revoke {
+			audits++
+		}
+	}
 	if audits != rows {
 		t.Errorf("%d revocations but %d audit events", rows, audits)
 	}
@@ -120,7 +193,7 @@ func checkConsistent(t *testing.T, path string, acked []string) {
 		in[tok.ID] = true
 	}
 	for _, jti := range acked {
-		if n := sqlitetest.Count(t, db, "revocations", sqlitetest.Where{"kind": "token", "value": jti}); n != 1 {
+		if n := entries[jti]; n != 1 {
 			t.Errorf("acknowledged revocation of %s lost (%d rows)", jti, n)
 		}
 		if !in[revoked.TokenIDOf(jti)] {
@@ -129,14 +202,21 @@ func checkConsistent(t *testing.T, path string, acked []string) {
 	}
 }
 
+// engines are the storage engines the durability tests run on.
+var engines = []string{"sqlite", "postgres"}
+
 // TestConcurrentRevokers runs two processes revoking at once, with overlap:
 // both succeed, nobody sees "database is locked", nothing is lost.
 func TestConcurrentRevokers(t *testing.T) {
-	e := newEnv(t)
-	jtis := issueMany(t, e, 120)
-	e.db.Close()
-	a := revokerCmd(t, e.path, jtis[:80])
-	b := revokerCmd(t, e.path, jtis[40:])
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testConcurrentRevokers(t, engine) })
+	}
+}
+
+func testConcurrentRevokers(t *testing.T, engine string) {
+	dsn, jtis := issuedDatabase(t, engine, 120)
+	a := revokerCmd(t, dsn, jtis[:80])
+	b := revokerCmd(t, dsn, jtis[40:])
 	var outA, outB, errA, errB strings.Builder
 	a.Stdout, a.Stderr, b.Stdout, b.Stderr = &outA, &errA, &outB, &errB
 	if err := a.Start(); err != nil {
@@ -153,20 +233,24 @@ func TestConcurrentRevokers(t *testing.T) {
 	if len(acked) != 160 {
 		t.Errorf("%d acknowledgements, want 160", len(acked))
 	}
-	checkConsistent(t, e.path, acked)
+	checkConsistent(t, dsn, acked)
 }
 
 // TestKillDuringRevocation kills a revoking process with SIGKILL at several
 // points: the database stays consistent and every revocation it had
 // acknowledged is there.
 func TestKillDuringRevocation(t *testing.T) {
-	e := newEnv(t)
-	jtis := issueMany(t, e, 200)
-	e.db.Close()
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testKillDuringRevocation(t, engine) })
+	}
+}
+
+func testKillDuringRevocation(t *testing.T, engine string) {
+	dsn, jtis := issuedDatabase(t, engine, 200)
 	var acked []string
 	start := 0
 	for _, after := range []int{1, 7, 23} {
-		cmd := revokerCmd(t, e.path, jtis[start:])
+		cmd := revokerCmd(t, dsn, jtis[start:])
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -186,7 +270,7 @@ func TestKillDuringRevocation(t *testing.T) {
 			acked = append(acked, sc.Text())
 		}
 		cmd.Wait()
-		checkConsistent(t, e.path, acked)
+		checkConsistent(t, dsn, acked)
 		// The next process starts after the last acknowledged revocation; the
 		// one in flight at the kill may or may not have committed, and
 		// revoking it again is harmless.

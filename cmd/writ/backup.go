@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,10 @@ itself: back that up separately, and keep it apart from the copies. To
 restore, stop writ and put the copy in place of the database.`,
 		Args: args(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if writ.IsURL(g.db) {
+				return withHint(errors.New("backup copies an SQLite database: a PostgreSQL database is backed up with its own tools"),
+					"run pg_dump, or writ db copy to an SQLite file")
+			}
 			if err := g.dbExists(); err != nil {
 				return err
 			}

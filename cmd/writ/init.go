@@ -21,6 +21,11 @@ func newInitCmd(g *globals) *cobra.Command {
 (mode 0600; skipped when WRIT_MASTER_KEY is set), and for each format (JWT
 and PASETO) an active signing key and a published next key.
 
+With a PostgreSQL URL for --db, init creates writ's tables in that database
+(which must exist), and the key-encryption key comes from WRIT_MASTER_KEY or
+--master-key-file (created, mode 0600, when the file does not exist and the
+database is new): there is no database file to put it beside.
+
 Running it again on an initialised database only adds missing keys.`,
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -38,7 +43,7 @@ Running it again on an initialised database only adds missing keys.`,
 				fmt.Fprintf(g.stderr, "writ: generated %s\n", k)
 			}
 			if len(added) == 0 {
-				fmt.Fprintf(g.stderr, "writ: %s is already initialised\n", g.db)
+				fmt.Fprintf(g.stderr, "writ: %s is already initialised\n", g.dbName())
 			}
 			return nil
 		},
@@ -52,10 +57,11 @@ Running it again on an initialised database only adds missing keys.`,
 // returns the opened database and the keys it generated.
 func (g *globals) initialize(ctx context.Context, alg verifier.Algorithm) (*writ.DB, []*keys.Key, error) {
 	cfg := writ.InitConfig{
-		Config:        writ.Config{Path: g.db, Issuer: g.issuer, Actor: actor(), Policy: g.policy},
+		Config:        writ.Config{Issuer: g.issuer, Actor: actor(), Policy: g.policy},
 		MasterKeyFile: g.masterKeyFile,
 		JWTAlgorithm:  alg,
 	}
+	g.setDB(&cfg.Config)
 	if envSet("WRIT_MASTER_KEY") {
 		mk, err := g.masterKey()
 		if err != nil {
@@ -68,7 +74,10 @@ func (g *globals) initialize(ctx context.Context, alg verifier.Algorithm) (*writ
 		fmt.Fprintf(g.stderr, "writ: created master key %s (mode 0600): back it up; without it the keys cannot be used\n", res.MasterKeyFile)
 	}
 	if res.CreatedDatabase {
-		fmt.Fprintf(g.stderr, "writ: created database %s\n", g.db)
+		fmt.Fprintf(g.stderr, "writ: created database %s\n", g.dbName())
+	}
+	if errors.Is(err, writ.ErrNoMasterKeyForURL) {
+		return nil, nil, withHint(err, masterKeyHint)
 	}
 	if errors.Is(err, writ.ErrNoMasterKeyFile) {
 		return nil, nil, withHint(err, "set WRIT_MASTER_KEY or --master-key-file to the key this database was created with")

@@ -90,9 +90,11 @@ that carry scopes, publishes the keys that verify them, and verifies tokens
 offline.
 
 Global settings come from flags or the environment:
-  --db               WRIT_DB               the SQLite database (default writ.db)
+  --db               WRIT_DB               the SQLite database file (default writ.db),
+                                           or a postgres:// URL
   --issuer           WRIT_ISSUER           the iss of issued tokens
-  --master-key-file  WRIT_MASTER_KEY_FILE  the key-encryption key file (default DB.key)
+  --master-key-file  WRIT_MASTER_KEY_FILE  the key-encryption key file (default DB.key;
+                                           none for a URL)
   WRIT_MASTER_KEY                          the key-encryption key itself, base64
   --output           WRIT_OUTPUT           text or json`,
 		SilenceErrors:     true,
@@ -114,6 +116,9 @@ Global settings come from flags or the environment:
 			if err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("db") && writ.IsURL(g.db) && urlHasPassword(g.db) {
+				fmt.Fprintln(g.stderr, "writ: warning: the --db URL holds a password, which other users of this machine may see in its process list: use WRIT_DB, PGPASSWORD or ~/.pgpass")
+			}
 			if g.output != "text" && g.output != "json" {
 				return usagef("--output must be text or json, not %q", g.output)
 			}
@@ -125,9 +130,9 @@ Global settings come from flags or the environment:
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.db, "db", "writ.db", "the SQLite database `file`")
+	pf.StringVar(&g.db, "db", "writ.db", "the SQLite database `file`, or a postgres:// URL")
 	pf.StringVar(&g.issuer, "issuer", "http://127.0.0.1:8080", "the issuer (iss) of tokens")
-	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "the key-encryption key `file` (default: the database path + .key)")
+	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "the key-encryption key `file` (default: the database path + .key; none for a URL)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 
 	group(root)

@@ -3,11 +3,14 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/writ-dev/writ/internal/store/postgres/pgtest"
 )
 
 func TestMain(m *testing.M) {
@@ -21,15 +24,47 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs the CLI scenarios in testdata/script, each in a fresh
-// directory with writ run in-process.
+// directory with writ run in-process. $DB names the database (writ.db).
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
+	testscript.Run(t, scriptParams(nil, "testdata/script"))
+}
+
+// TestScriptsPostgres runs the scenarios that are not about files on
+// PostgreSQL, each on a new database of one throwaway cluster named by
+// WRIT_DB and $DB, with the master key file that WRIT_MASTER_KEY_FILE
+// names.
+func TestScriptsPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	cluster := pgtest.StartCluster(t)
+	p := scriptParams(func(e *testscript.Env) {
+		url := cluster.NewDatabase(t)
+		e.Setenv("DB", url)
+		e.Setenv("WRIT_DB", url)
+		e.Setenv("WRIT_MASTER_KEY_FILE", filepath.Join(e.WorkDir, "master.key"))
+	}, "testdata/script")
+	for _, name := range []string{"revoke", "rotate", "status"} {
+		p.Files = append(p.Files, filepath.Join(p.Dir, name+".txtar"))
+	}
+	p.Dir = ""
+	testscript.Run(t, p)
+}
+
+// scriptParams are the scripts' settings in dir; engine, when not nil,
+// points them at another database than writ.db.
+func scriptParams(engine func(*testscript.Env), dir string) testscript.Params {
+	return testscript.Params{
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		Setup: func(e *testscript.Env) error {
 			// Keep the caller's WRIT_* settings out of the scripts.
 			for _, v := range []string{"WRIT_DB", "WRIT_ISSUER", "WRIT_MASTER_KEY", "WRIT_MASTER_KEY_FILE", "WRIT_OUTPUT", "WRIT_FEED_TOKEN"} {
 				e.Setenv(v, "")
+			}
+			e.Setenv("DB", "writ.db")
+			if engine != nil {
+				engine(e)
 			}
 			return nil
 		},
@@ -39,7 +74,7 @@ func TestScripts(t *testing.T) {
 			"activekid": activeKID,
 			"perm":      perm,
 		},
-	})
+	}
 }
 
 // writf runs writ with every argument "@file" replaced by that file's

@@ -82,15 +82,20 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			srv, err := server.New(ctx, server.Config{
 				Issuer: g.issuer, Ping: st.Ping, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
 				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log,
+				RotationCheck: rotationCheck(period),
 			})
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
 			rc.OnListen = func(addr net.Addr) {
-				fmt.Fprintf(g.stderr, "writ: serving %s on %s (database %s)\n", g.issuer, addr, g.db)
-				fmt.Fprintf(g.stderr, "writ: hint: for an admin token run: writ token issue --db %s --issuer %s --subject admin --audience %s --scope %s --ttl 1h\n",
-					shellQuote(g.db), shellQuote(g.issuer), shellQuote(g.issuer), server.AdminScope)
+				fmt.Fprintf(g.stderr, "writ: serving %s on %s (database %s)\n", g.issuer, addr, g.dbName())
+				db := "--db " + shellQuote(g.db) + " "
+				if urlHasPassword(g.db) {
+					db = "" // never print a password: the command runs with the same WRIT_DB
+				}
+				fmt.Fprintf(g.stderr, "writ: hint: for an admin token run: writ token issue %s--issuer %s --subject admin --audience %s --scope %s --ttl 1h\n",
+					db, shellQuote(g.issuer), shellQuote(g.issuer), server.AdminScope)
 			}
 			if err := srv.Run(ctx, rc); err != nil {
 				return err
@@ -111,6 +116,16 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.BoolVar(&private, "private-feed", false, "serve the revocation feed only to tokens with the scope "+server.FeedScope)
 	return cmd
+}
+
+// rotationCheck is how often serve applies the rotation policy: every
+// minute, or four times a period shorter than four minutes (in
+// demonstrations and tests), but at most every second.
+func rotationCheck(period time.Duration) time.Duration {
+	if period == 0 || period >= 4*time.Minute {
+		return time.Minute
+	}
+	return max(period/4, time.Second)
 }
 
 func shellQuote(s string) string {

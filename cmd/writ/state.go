@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/user"
 
@@ -12,12 +13,18 @@ import (
 	"github.com/writ-dev/writ/keys"
 )
 
+// keyFile is the master key file: --master-key-file, or else the one
+// beside an SQLite database; "" for a PostgreSQL database without
+// --master-key-file.
 func (g *globals) keyFile() string {
-	if g.masterKeyFile != "" {
+	if g.masterKeyFile != "" || writ.IsURL(g.db) {
 		return g.masterKeyFile
 	}
 	return writ.DefaultMasterKeyFile(g.db)
 }
+
+// masterKeyHint says where a PostgreSQL database's master key comes from.
+const masterKeyHint = "set WRIT_MASTER_KEY, or --master-key-file to the key file, which every replica shares"
 
 // masterKey reads WRIT_MASTER_KEY, or else the master key file.
 func (g *globals) masterKey() (*keys.MasterKey, error) {
@@ -27,6 +34,9 @@ func (g *globals) masterKey() (*keys.MasterKey, error) {
 			return nil, fmt.Errorf("WRIT_MASTER_KEY: %w", err)
 		}
 		return mk, nil
+	}
+	if g.keyFile() == "" {
+		return nil, withHint(writ.ErrNoMasterKeyForURL, masterKeyHint)
 	}
 	mk, err := keys.ReadMasterKeyFile(g.keyFile())
 	if errors.Is(err, os.ErrNotExist) {
@@ -64,14 +74,52 @@ func (g *globals) openAs(ctx context.Context, cfg writ.Config) (*writ.DB, error)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Path, cfg.MasterKey, cfg.Issuer, cfg.Actor, cfg.Policy = g.db, mk, g.issuer, actor(), g.policy
-	return writ.Open(ctx, cfg)
+	cfg.MasterKey, cfg.Issuer, cfg.Actor, cfg.Policy = mk, g.issuer, actor(), g.policy
+	g.setDB(&cfg)
+	w, err := writ.Open(ctx, cfg)
+	if errors.Is(err, writ.ErrNoDatabase) && !cfg.Create {
+		return nil, withHint(err, noDatabaseHint)
+	}
+	return w, err
 }
 
-// dbExists reports a missing database, with what to do about it.
+// setDB points cfg at --db: an SQLite file or a PostgreSQL URL.
+func (g *globals) setDB(cfg *writ.Config) {
+	if writ.IsURL(g.db) {
+		cfg.URL = g.db
+	} else {
+		cfg.Path = g.db
+	}
+}
+
+// dbName names --db in messages: a URL without its password.
+func (g *globals) dbName() string {
+	if writ.IsURL(g.db) {
+		return writ.RedactURL(g.db)
+	}
+	return g.db
+}
+
+// urlHasPassword reports whether a database URL carries a password.
+func urlHasPassword(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok
+}
+
+const noDatabaseHint = "run writ init, or set --db / WRIT_DB"
+
+// dbExists reports a missing SQLite database, with what to do about it
+// (writ.Open reports a PostgreSQL one).
 func (g *globals) dbExists() error {
+	if writ.IsURL(g.db) {
+		return nil
+	}
 	if _, err := os.Stat(g.db); errors.Is(err, os.ErrNotExist) {
-		return withHint(fmt.Errorf("%w at %q", writ.ErrNoDatabase, g.db), "run writ init, or set --db / WRIT_DB")
+		return withHint(fmt.Errorf("%w at %q", writ.ErrNoDatabase, g.db), noDatabaseHint)
 	}
 	return nil
 }

@@ -109,15 +109,15 @@ func Run(ctx context.Context, cfg Config) Result {
 	}
 	if len(all) > 0 {
 		slices.Sort(all)
-		r.P50, r.P90, r.P99 = percentile(all, 50), percentile(all, 90), percentile(all, 99)
+		r.P50, r.P90, r.P99 = Percentile(all, 50), Percentile(all, 90), Percentile(all, 99)
 		r.Max = all[len(all)-1]
 	}
 	return r
 }
 
-// percentile returns the p-th percentile of sorted by the nearest-rank
+// Percentile returns the p-th percentile of sorted by the nearest-rank
 // method: the smallest value that at least p% of the values do not exceed.
-func percentile(sorted []time.Duration, p int) time.Duration {
+func Percentile(sorted []time.Duration, p int) time.Duration {
 	rank := (len(sorted)*p + 99) / 100 // ceil(n·p/100)
 	return sorted[max(rank, 1)-1]
 }

@@ -17,11 +17,11 @@ func TestPercentile(t *testing.T) {
 		p    int
 		want time.Duration
 	}{{50, 100}, {90, 180}, {99, 198}, {100, 200}, {1, 2}} {
-		if got := percentile(d, c.p); got != c.want {
+		if got := Percentile(d, c.p); got != c.want {
 			t.Errorf("p%d of 1..200 = %d, want %d", c.p, got, c.want)
 		}
 	}
-	if got := percentile(d[:1], 99); got != 1 {
+	if got := Percentile(d[:1], 99); got != 1 {
 		t.Errorf("p99 of one value = %d", got)
 	}
 }

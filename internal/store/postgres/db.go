@@ -44,11 +44,13 @@ var (
 )
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or
-// a key=value connection string), creating writ's schema in it when it
-// has none and migrating it to the current version. A database that has
-// other tables and not writ's is refused (store.ErrNotWrit), and one from
-// a newer writ (store.ErrNewerSchema).
-func Open(ctx context.Context, url string) (*DB, error) {
+// a key=value connection string) and migrates writ's schema in it to the
+// current version. A database without writ's schema gets it when create
+// is set, and is store.ErrNoDatabase otherwise, as a database that does
+// not exist is. A database that has other tables and not writ's is
+// refused (store.ErrNotWrit), and one from a newer writ
+// (store.ErrNewerSchema).
+func Open(ctx context.Context, url string, create bool) (*DB, error) {
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -62,7 +64,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	err = migrate(ctx, c.Conn())
+	err = migrate(ctx, c.Conn(), create)
 	c.Release()
 	if err != nil {
 		pool.Close()

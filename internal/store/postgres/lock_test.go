@@ -16,7 +16,7 @@ import (
 // KeySetMAC, KeySetPrivate, AuditInsert, RevocationDelete) wait for an open write transaction, as
 // SQLite's do, instead of changing what it read.
 func TestSingleStatementWritesTakeTheLock(t *testing.T) {
-	db, err := Open(ctx, pgtest.Start(t))
+	db, err := Open(ctx, pgtest.Start(t), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestSingleStatementWritesTakeTheLock(t *testing.T) {
 // under the simple protocol too (default_query_exec_mode=simple_protocol,
 // which PgBouncer's transaction pooling needs), not their text form.
 func TestPackedEachSimpleProtocol(t *testing.T) {
-	db, err := Open(ctx, pgtest.Start(t)+"&default_query_exec_mode=simple_protocol")
+	db, err := Open(ctx, pgtest.Start(t)+"&default_query_exec_mode=simple_protocol", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +94,12 @@ func TestBeginWaitsBounded(t *testing.T) {
 		t.Skip("waits 12s")
 	}
 	url := pgtest.Start(t)
-	a, err := Open(ctx, url)
+	a, err := Open(ctx, url, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := Open(ctx, url)
+	b, err := Open(ctx, url, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,13 +15,17 @@ import (
 
 var ctx = context.Background()
 
-// TestOpen: opening again keeps the schema and the epoch; another
-// program's database, one from a newer writ and one that does not exist
-// are refused.
+// TestOpen: a database without writ's schema is created only when asked;
+// opening again keeps the schema and the epoch; another program's
+// database, one from a newer writ and one that does not exist are
+// refused.
 func TestOpen(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
 	url := cluster.NewDatabase(t)
-	db, err := Open(ctx, url)
+	if _, err := Open(ctx, url, false); !errors.Is(err, store.ErrNoDatabase) {
+		t.Fatalf("an empty database without create: %v, want ErrNoDatabase", err)
+	}
+	db, err := Open(ctx, url, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +34,7 @@ func TestOpen(t *testing.T) {
 		t.Fatalf("revocation epoch %x, %v; want 16 bytes", epoch, err)
 	}
 	db.Close()
-	db, err = Open(ctx, url)
+	db, err = Open(ctx, url, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +45,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if _, err := Open(ctx, url); !errors.Is(err, store.ErrNewerSchema) {
+	if _, err := Open(ctx, url, true); !errors.Is(err, store.ErrNewerSchema) {
 		t.Errorf("a newer schema: %v, want ErrNewerSchema", err)
 	}
 
@@ -54,10 +58,10 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
-	if _, err := Open(ctx, other); !errors.Is(err, store.ErrNotWrit) {
+	if _, err := Open(ctx, other, true); !errors.Is(err, store.ErrNotWrit) {
 		t.Errorf("another program's database: %v, want ErrNotWrit", err)
 	}
-	if _, err := Open(ctx, cluster.URL("missing")); !errors.Is(err, store.ErrNoDatabase) {
+	if _, err := Open(ctx, cluster.URL("missing"), true); !errors.Is(err, store.ErrNoDatabase) {
 		t.Errorf("a database that does not exist: %v, want ErrNoDatabase", err)
 	}
 }
@@ -70,7 +74,7 @@ func TestWritersSerialize(t *testing.T) {
 	url := pgtest.Start(t)
 	var dbs []*DB
 	for range 3 {
-		db, err := Open(ctx, url)
+		db, err := Open(ctx, url, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +145,7 @@ func TestWritersSerialize(t *testing.T) {
 // returns ErrConflict and leaves the transaction usable, as a failed
 // statement does in SQLite.
 func TestConflictKeepsTransaction(t *testing.T) {
-	db, err := Open(ctx, pgtest.Start(t))
+	db, err := Open(ctx, pgtest.Start(t), true)
 	if err != nil {
 		t.Fatal(err)
 	}

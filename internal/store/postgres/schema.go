@@ -120,7 +120,7 @@ func SchemaVersion() int { return len(migrations) }
 // once create it once. The version is the row of writ_schema, which also
 // marks the database as writ's: a database with other tables and without
 // it is another program's, and is refused (store.ErrNotWrit).
-func migrate(ctx context.Context, c *pgx.Conn) error {
+func migrate(ctx context.Context, c *pgx.Conn, create bool) error {
 	tx, err := c.Begin(ctx)
 	if err != nil {
 		return err
@@ -143,6 +143,8 @@ func migrate(ctx context.Context, c *pgx.Conn) error {
 		}
 	} else if others > 0 {
 		return fmt.Errorf("%w: the database has tables and is not writ's", store.ErrNotWrit)
+	} else if !create {
+		return fmt.Errorf("%w: the database has no writ schema", store.ErrNoDatabase)
 	}
 	switch {
 	case version > len(migrations):

@@ -14,7 +14,7 @@ import (
 func TestStore(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
 	storetest.Exercise(t, func(t *testing.T) store.Store {
-		db, err := Open(context.Background(), cluster.NewDatabase(t))
+		db, err := Open(context.Background(), cluster.NewDatabase(t), true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,8 +29,10 @@ import (
 
 // Cluster is a running throwaway PostgreSQL cluster.
 type Cluster struct {
+	dir  string // its files: data, log, socket, owner
 	port int
-	n    atomic.Int64 // databases made
+	run  func(name string, args ...string) error // runs a PostgreSQL program as the cluster's user
+	n    atomic.Int64                            // databases made
 }
 
 // Start starts a cluster for the test t and returns the URL of a new,
@@ -42,35 +44,47 @@ func Start(t testing.TB) string {
 // StartCluster starts a cluster for the test t, stopped when t ends.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
+	c, err := Launch()
+	var missing *notInstalledError
+	switch {
+	case errors.As(err, &missing) && os.Getenv("WRIT_REQUIRE_POSTGRES") == "1":
+		t.Fatalf("PostgreSQL is required (WRIT_REQUIRE_POSTGRES=1): %v", err)
+	case errors.As(err, &missing):
+		t.Skipf("PostgreSQL not installed (%v): apt-get install postgresql; .ci/run installs it", err)
+	case err != nil:
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+// notInstalledError: no PostgreSQL server binaries were found.
+type notInstalledError struct{ err error }
+
+func (e *notInstalledError) Error() string { return e.err.Error() }
+
+// Launch starts a cluster for a program that is not a test (a benchmark
+// script); Stop stops it and removes its files.
+func Launch() (*Cluster, error) {
 	bin, err := binDir()
 	if err != nil {
-		if os.Getenv("WRIT_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("PostgreSQL is required (WRIT_REQUIRE_POSTGRES=1): %v", err)
-		}
-		t.Skipf("PostgreSQL not installed (%v): apt-get install postgresql; .ci/run installs it", err)
+		return nil, &notInstalledError{err}
 	}
 	cred, err := credential()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	stopStale(bin, cred)
 	dir, err := os.MkdirTemp("", "writ-pg-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	// Which test process owns the cluster: a cluster whose owner died
-	// without stopping it (a test binary killed at its timeout) is
-	// stopped by the next StartCluster.
-	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run := func(name string, args ...string) error {
+	c := &Cluster{dir: dir}
+	c.run = func(name string, args ...string) error {
 		cmd := exec.Command(filepath.Join(bin, name), args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "LC_ALL=C")
@@ -83,31 +97,51 @@ func StartCluster(t testing.TB) *Cluster {
 		}
 		return nil
 	}
-	data := filepath.Join(dir, "data")
-	if err := run("initdb", "-D", data, "-U", "writ", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
-		t.Fatal(err)
+	if err := c.launch(cred); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	var port int
-	for attempt := 0; ; attempt++ {
-		if port, err = freePort(); err != nil {
-			t.Fatal(err)
+	return c, nil
+}
+
+func (c *Cluster) launch(cred *syscall.Credential) error {
+	// Which process owns the cluster: a cluster whose owner died without
+	// stopping it (a test binary killed at its timeout) is stopped by the
+	// next Launch.
+	if err := os.WriteFile(filepath.Join(c.dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return err
+	}
+	if cred != nil {
+		if err := os.Chown(c.dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return err
 		}
-		err = run("pg_ctl", "-D", data, "-w", "-t", "60", "-l", filepath.Join(dir, "log"), "start",
-			"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200", port, dir))
+	}
+	data := filepath.Join(c.dir, "data")
+	if err := c.run("initdb", "-D", data, "-U", "writ", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		err = c.run("pg_ctl", "-D", data, "-w", "-t", "60", "-l", filepath.Join(c.dir, "log"), "start",
+			"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200", port, c.dir))
 		if err == nil {
-			break
+			c.port = port
+			return nil
 		}
 		if attempt == 2 {
-			log, _ := os.ReadFile(filepath.Join(dir, "log"))
-			t.Fatalf("%v\n%s", err, log)
+			log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
+			return fmt.Errorf("%v\n%s", err, log)
 		}
 	}
-	t.Cleanup(func() {
-		if err := run("pg_ctl", "-D", data, "-w", "-m", "immediate", "stop"); err != nil {
-			t.Error(err)
-		}
-	})
-	return &Cluster{port: port}
+}
+
+// Stop stops the cluster at once and removes its files.
+func (c *Cluster) Stop() error {
+	err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-w", "-m", "immediate", "stop")
+	return errors.Join(err, os.RemoveAll(c.dir))
 }
 
 // URL returns the URL of the database name in the cluster.
@@ -119,18 +153,28 @@ func (c *Cluster) URL(name string) string {
 // URL.
 func (c *Cluster) NewDatabase(t testing.TB) string {
 	t.Helper()
+	url, err := c.CreateDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// CreateDatabase creates a new, empty database in the cluster and returns
+// its URL.
+func (c *Cluster) CreateDatabase() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, c.URL("postgres"))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer conn.Close(ctx)
 	name := fmt.Sprintf("writ_%d", c.n.Add(1))
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	return c.URL(name)
+	return c.URL(name), nil
 }
 
 // stopStale stops the clusters left in the temporary directory by test
