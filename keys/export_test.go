@@ -1,6 +1,10 @@
 package keys
 
-import "context"
+import (
+	"context"
+
+	"github.com/writ-dev/writ/internal/store"
+)
 
 // SealUnboundCheck returns a master-key check value of the kind writ wrote
 // before key rows were bound to the master key, to build such databases in
@@ -24,3 +28,12 @@ func RawKey(m *MasterKey) []byte { return m.raw }
 func RotateIfDue(ctx context.Context, r *Ring, format Format) (*Rotation, error) {
 	return r.rotate(ctx, format, RotateOptions{}, true)
 }
+
+// ForgeSeal returns the seal of generation gen listing entries under m,
+// as whoever holds m could write it.
+func ForgeSeal(m *MasterKey, gen uint64, entries map[string][]byte) []byte {
+	return m.appendSeal(gen, entries)
+}
+
+// ForgeMAC returns the MAC of w under m.
+func ForgeMAC(m *MasterKey, w *store.KeyRow) []byte { return m.rowMAC(w) }

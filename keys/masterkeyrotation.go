@@ -25,9 +25,11 @@ import (
 // A ring that holds the previous key finds, when the check value or a
 // seal no longer opens under its key, the successor, opens it with its
 // key, checks that it opens the check value, and from then on seals, binds
-// and opens with it; it keeps the previous key only to open what it reads
-// from snapshots taken before the change (Ring.MasterKeySuperseded says
-// so). Every write transaction of the keyring looks for the successor
+// and opens with it (Ring.MasterKeySuperseded says so); it keeps the
+// previous key only to open what it reads from snapshots taken before the
+// change: seals of generations below the first it found under the new
+// key. A later seal under the previous key is forged by whoever holds it
+// (it leaked, say), and an earlier one is a copy put back. Every write transaction of the keyring looks for the successor
 // after it holds the write lock, before it computes a MAC or seals: a
 // scheduled rotation that an old-key replica runs while the master key
 // changes waits for the change and then writes under the new key, or
@@ -103,12 +105,37 @@ func (r *Ring) adopt(ctx context.Context, x store.Executor, from *MasterKey) (bo
 	if pt, err := next.open(check, checkAAD); err != nil || string(pt) != checkBound {
 		return false, nil
 	}
+	// The seal now, which the rotation wrote under next or a change made
+	// since did: seals of the previous key from then on are forged by
+	// whoever holds it (a leaked key, the reason to rotate, say), and the
+	// previous key opens none of them.
+	sealed, err = x.MetaGet(ctx, store.MetaKeySeal)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	var until uint64
+	if s := next.openSeal(sealed); s != nil {
+		until = s.gen
+	}
 	r.keyMu.Lock()
 	defer r.keyMu.Unlock()
 	if r.mk == from {
-		r.prev, r.mk, r.superseded = from, next, true
+		r.replace(next, until)
+		r.superseded = true
 	}
 	return true, nil
+}
+
+// replace makes next the current master key, keeping the current one to
+// open the seals of generations below until, read by snapshots taken
+// before the change. A ring that has read next's seal of generation until
+// takes any lower one for an earlier copy put back (see openSeal). Call it
+// with keyMu held.
+func (r *Ring) replace(next *MasterKey, until uint64) {
+	r.prev, r.prevUntil, r.mk = r.mk, until, next
+	r.sealMu.Lock()
+	r.sealGen = max(r.sealGen, until)
+	r.sealMu.Unlock()
 }
 
 // unseal opens the seal with the current master key or the previous one,
@@ -116,13 +143,13 @@ func (r *Ring) adopt(ctx context.Context, x store.Executor, from *MasterKey) (bo
 // nil when no key opens it.
 func (r *Ring) unseal(ctx context.Context, x store.Executor, sealed []byte) (*keySeal, error) {
 	r.keyMu.Lock()
-	cur, prev := r.mk, r.prev
+	cur, prev, until := r.mk, r.prev, r.prevUntil
 	r.keyMu.Unlock()
 	if s := cur.openSeal(sealed); s != nil {
 		return s, nil
 	}
 	if prev != nil {
-		if s := prev.openSeal(sealed); s != nil {
+		if s := prev.openSeal(sealed); s != nil && s.gen < until {
 			return s, nil
 		}
 	}
@@ -274,7 +301,7 @@ func (r *Ring) RotateMasterKey(ctx context.Context, next *MasterKey) error {
 		return fmt.Errorf("keys: %w", err)
 	}
 	r.keyMu.Lock()
-	r.prev, r.mk = cur, next
+	r.replace(next, gen+1)
 	r.keyMu.Unlock()
 	return nil
 }
@@ -335,7 +362,7 @@ func (r *Ring) FinishMasterKeyRotation(ctx context.Context, o FinishOptions) err
 		return fmt.Errorf("keys: %w", err)
 	}
 	r.keyMu.Lock()
-	r.prev = nil
+	r.prev, r.prevUntil = nil, 0
 	r.keyMu.Unlock()
 	return nil
 }

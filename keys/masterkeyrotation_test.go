@@ -578,3 +578,60 @@ func TestOldKeyReplicaWritesUnderNewKey(t *testing.T) {
 		checkSealedUnder(t, open(), newKey, oldKey, c)
 	})
 }
+
+// TestPreviousMasterKeyForgesNothing: whoever holds the previous master
+// key (it leaked: the reason to rotate) and may write the database plants
+// a key row bound under it, listed in a seal under it of a later
+// generation than any, after the rotation: a replica that took up the new
+// key neither publishes nor trusts it, and neither does a ring given the
+// new key.
+func TestPreviousMasterKeyForgesNothing(t *testing.T) {
+	onBothEngines(t, func(t *testing.T, newDatabase func() func() store.Store) {
+		open := newDatabase()
+		ctx := context.Background()
+		c := &clock{now: ringNow}
+		oldKey, newKey := newMasterKey(t), newMasterKey(t)
+		db := open()
+		a := mustRing(t, db, oldKey, c)
+		if _, err := a.Ensure(ctx, verifier.EdDSA); err != nil {
+			t.Fatal(err)
+		}
+		b := mustRing(t, open(), oldKey, c)
+		if err := a.RotateMasterKey(ctx, newKey); err != nil {
+			t.Fatal(err)
+		}
+		published := publishedKIDs(t, b) // b takes up the new key
+		if err := a.FinishMasterKeyRotation(ctx, keys.FinishOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+
+		k, err := keys.Generate(verifier.EdDSA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := store.KeyRow{KID: k.ID(), Format: "jwt", Alg: "EdDSA", State: "next", Public: publicDER(t, k), Created: ringNow.Unix()}
+		w.MAC = keys.ForgeMAC(oldKey, &w)
+		if err := db.KeyInsert(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		rows, _, err := db.KeyRows(ctx, store.KeyFilter{States: []string{"next", "active", "retired"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries := map[string][]byte{}
+		for _, r := range rows {
+			entries[r.KID] = keys.ForgeMAC(oldKey, &r)
+		}
+		if err := db.MetaPut(ctx, store.MetaKeySeal, keys.ForgeSeal(oldKey, 1000, entries)); err != nil {
+			t.Fatal(err)
+		}
+		for name, r := range map[string]*keys.Ring{"the replica that took up the new key": b, "the rotating ring": a} {
+			if got := publishedKIDs(t, r); strings.Contains(got, k.ID()) {
+				t.Errorf("%s publishes the key planted under the previous master key: %q (was %q)", name, got, published)
+			}
+		}
+		if _, err := openRingOn(t, open(), oldKey, c); !errors.Is(err, keys.ErrMasterKey) {
+			t.Errorf("the previous key after the finish: %v, want ErrMasterKey", err)
+		}
+	})
+}

@@ -91,7 +91,8 @@ type Ring struct {
 
 	keyMu      sync.Mutex
 	mk         *MasterKey // seals and binds: the configured key, or its successor (masterkeyrotation.go)
-	prev       *MasterKey // the key mk replaced, which opens what was read before the change
+	prev       *MasterKey // the key mk replaced, which opens what was read before the change:
+	prevUntil  uint64     // seals of generations below this one
 	superseded bool       // mk is the successor of the configured key
 
 	sealMu     sync.Mutex
