@@ -11,7 +11,10 @@
 // which to trust. [Ring.Compromise] withdraws a key and revokes its tokens
 // in one transaction. It publishes the public halves as a JWKS
 // and a PASERK set, and as a [verifier.KeySet] for verifying next to the
-// database.
+// database. [Ring.RotateMasterKey] seals every private half under a new
+// master key while processes given the old one keep working, and
+// [Ring.FinishMasterKeyRotation] ends the change (see
+// masterkeyrotation.go).
 package keys
 
 import (

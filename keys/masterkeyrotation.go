@@ -192,7 +192,7 @@ func (r *Ring) follow(ctx context.Context, tx store.Tx) error {
 			return fmt.Errorf("keys: %w", err)
 		}
 		if !adopted {
-			return fmt.Errorf("keys: %w: it no longer opens this database's keys (after writ master-key rotate, the new key)", ErrMasterKey)
+			return fmt.Errorf("keys: %w: it no longer opens this database's keys (after writ master-key rotate and finish, only the new key does)", ErrMasterKey)
 		}
 	}
 	if !r.MasterKeySuperseded() {

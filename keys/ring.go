@@ -129,7 +129,7 @@ func OpenRing(ctx context.Context, cfg RingConfig) (*Ring, error) {
 		if adopted, aerr := r.adopt(ctx, r.store, r.mk); aerr != nil {
 			return nil, fmt.Errorf("keyring: %w", aerr)
 		} else if !adopted {
-			return nil, fmt.Errorf("%w (after writ master-key rotate, the new key)", err)
+			return nil, fmt.Errorf("%w (after writ master-key rotate and finish, only the new key does)", err)
 		}
 		check, err = checkBound, nil
 	}
@@ -172,7 +172,7 @@ func (r *Ring) Add(ctx context.Context, k *Key, state State) error {
 	}
 	tx, err := r.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("keys: add %s: %w", k, err)
+		return err
 	}
 	defer tx.Rollback()
 	if err := r.insertKey(ctx, tx, k, state); err != nil {
