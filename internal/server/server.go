@@ -85,10 +85,11 @@ type Server struct {
 	// untrusted holds the kids of key rows that the master key does not
 	// vouch for, as last read: /readyz fails while there are any.
 	untrusted atomic.Pointer[[]string]
-	// superseded is set once the keyring found that its master key was
-	// replaced (keys.Ring.MasterKeySuperseded): logged once, counted in
-	// the metrics, and no reason to stop serving.
-	superseded atomic.Bool
+	// supersededLogged is when the server last logged that its master
+	// key was replaced (keys.Ring.MasterKeySuperseded), in unix seconds:
+	// it says so once an hour, the metrics say it all along, and it is no
+	// reason to stop serving.
+	supersededLogged atomic.Int64
 
 	stop, done chan struct{} // the key reload loop
 }
@@ -213,7 +214,7 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 	s.metrics.observeKeys(published, untrusted, time.Now())
 	if s.cfg.Ring.MasterKeySuperseded() {
 		s.metrics.superseded.Set(1)
-		if !s.superseded.Swap(true) {
+		if now, last := time.Now().Unix(), s.supersededLogged.Load(); now-last >= 3600 && s.supersededLogged.CompareAndSwap(last, now) {
 			s.log.Warn("this server holds the previous master key, which writ master-key rotate replaced: it works with the new one meanwhile; give it the new key (WRIT_MASTER_KEY or --master-key-file) and restart it, before writ master-key finish")
 		}
 	}
