@@ -31,6 +31,10 @@ const BusyTimeout = 10 * time.Second
 // "writ" in ASCII.
 const writeLock int64 = 0x77726974
 
+// beginWrite begins a write transaction and takes the write lock, in one
+// round trip (the simple protocol runs the three statements at once).
+var beginWrite = fmt.Sprintf(`BEGIN; SET LOCAL lock_timeout = %d; SELECT pg_advisory_xact_lock(%d)`, BusyTimeout.Milliseconds(), writeLock)
+
 // DB is an open writ database. It is safe for concurrent use, and several
 // processes may open one database.
 type DB struct {
@@ -144,24 +148,15 @@ func (e *executor) begin(ctx context.Context, read bool) (*Tx, error) {
 		t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
 		return t, nil
 	}
-	opts := pgx.TxOptions{}
+	// A writer takes the write lock in the round trip that begins its
+	// transaction, waiting for another writer as long as SQLite's do.
+	opts := pgx.TxOptions{BeginQuery: beginWrite}
 	if read {
 		opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	}
 	tx, err := e.db.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
-	}
-	if !read {
-		// Writers wait for each other as long as SQLite's do.
-		_, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, BusyTimeout.Milliseconds()))
-		if err == nil {
-			_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLock)
-		}
-		if err != nil {
-			tx.Rollback(context.WithoutCancel(ctx))
-			return nil, err
-		}
 	}
 	t := &Tx{pg: tx, ctx: context.WithoutCancel(ctx), state: store.NewTxState(read)}
 	t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
