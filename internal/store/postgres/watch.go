@@ -75,6 +75,12 @@ const (
 // pool: LISTEN holds its connection. When that connection fails it
 // connects again (waiting from watchRetryMin up to watchRetryMax between
 // attempts, for as long as ctx lasts), then announces every concern.
+//
+// LISTEN needs a session of its own: through a pooler that hands out
+// connections per transaction (PgBouncer's transaction mode), the
+// notifications go to whichever session next holds the connection, and
+// the watch hears nothing; point the URL at PostgreSQL, or a session-mode
+// pool, for the changes to be announced.
 func (d *DB) Watch(ctx context.Context) (store.Changes, error) {
 	conn, err := d.listen(ctx)
 	if err != nil {
