@@ -114,6 +114,7 @@ func (e *executor) KeyInsert(ctx context.Context, r store.KeyRow) error {
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("%w: key %q exists", store.ErrConflict, r.KID)
 		}
+		e.changed(store.ChangedKeys)
 		return nil
 	})
 }
@@ -165,12 +166,13 @@ func (e *executor) KeyUpdate(ctx context.Context, r store.KeyRow, from string, k
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("%w: key %q is no longer %s", store.ErrConflict, r.KID, from)
 		}
+		e.changed(store.ChangedKeys)
 		return nil
 	})
 }
 
 func (e *executor) KeySetMAC(ctx context.Context, kid string, mac []byte) error {
-	return e.exec(ctx, `UPDATE keys SET mac = $1 WHERE kid = $2`, mac, kid)
+	return e.exec(ctx, store.ChangedKeys, `UPDATE keys SET mac = $1 WHERE kid = $2`, mac, kid)
 }
 
 func (e *executor) MetaGet(ctx context.Context, name string) ([]byte, error) {
@@ -182,7 +184,14 @@ func (e *executor) MetaGet(ctx context.Context, name string) ([]byte, error) {
 	return value, err
 }
 
+// MetaPut announces a change of the revocation epoch as one of the
+// revocations, and of any other row as one of the keys (see
+// store.Changes).
 func (e *executor) MetaPut(ctx context.Context, name string, value []byte) error {
-	return e.exec(ctx, `INSERT INTO meta (name, value) VALUES ($1, $2)
+	c := store.ChangedKeys
+	if name == store.MetaRevocationEpoch {
+		c = store.ChangedRevocations
+	}
+	return e.exec(ctx, c, `INSERT INTO meta (name, value) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
 }
