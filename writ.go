@@ -26,6 +26,7 @@ package writ
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -198,6 +199,28 @@ func BackupFile(ctx context.Context, path, to string) error {
 		return err
 	}
 	return errors.Join(s.Backup(ctx, to), s.Close())
+}
+
+// Changes returns channels that announce the changes to keys (and the key
+// set's seal) and to revocations that any process commits to the
+// database, this one included, so that a server rereads them at once
+// rather than at its next poll: each holds at most one value, which may
+// stand for several changes, and also receives one after a lost
+// connection to the database is restored. They are closed when ctx is
+// done or the database closes. Token issuance announces nothing.
+//
+// An engine that does not announce changes (SQLite, whose database one
+// server shares with the CLI) returns nil channels: poll instead.
+func (w *DB) Changes(ctx context.Context) (keys, revocations <-chan struct{}, err error) {
+	watcher, ok := w.store.(store.Watcher)
+	if !ok {
+		return nil, nil, nil
+	}
+	c, err := watcher.Watch(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("writ: %w", err)
+	}
+	return c.Keys, c.Revocations, nil
 }
 
 // Ping checks that the database answers, for health checks.

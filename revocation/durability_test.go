@@ -3,11 +3,14 @@ package revocation_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -279,4 +282,70 @@ func testKillDuringRevocation(t *testing.T, engine string) {
 	if len(acked) < 31 {
 		t.Errorf("only %d acknowledged revocations", len(acked))
 	}
+}
+
+// TestConcurrentRevocations: revocations made at once through one list
+// share transactions, and each caller still gets its own outcome: its
+// entry (the same one for two revocations of one token), or its error
+// (an unknown token is refused alone, without failing its transaction);
+// everything acknowledged is durable.
+func TestConcurrentRevocations(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			dsn, jtis := issuedDatabase(t, engine, 40)
+			db, err := openDSN(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counted := &beginCounter{Store: db}
+			l, err := revocation.NewList(revocation.Config{Store: counted, MaxTTL: 24 * time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const calls = 64
+			entries := make([]revocation.Entry, calls)
+			errs := make([]error, calls)
+			var wg sync.WaitGroup
+			for i := range calls {
+				jti := jtis[i%len(jtis)] // the first 24 twice
+				if i >= 54 {
+					jti = fmt.Sprintf("unknown-%d", i)
+				}
+				wg.Go(func() { entries[i], errs[i] = l.RevokeToken(ctx, jti, revocation.Options{Reason: "test"}) })
+			}
+			wg.Wait()
+			for i := range calls {
+				switch {
+				case i >= 54:
+					if !errors.Is(errs[i], revocation.ErrUnknownToken) {
+						t.Errorf("revocation %d of an unknown token: %v", i, errs[i])
+					}
+				case errs[i] != nil:
+					t.Errorf("revocation %d: %v", i, errs[i])
+				case entries[i].Value != jtis[i%len(jtis)] || i >= len(jtis) && entries[i].Seq != entries[i-len(jtis)].Seq:
+					t.Errorf("revocation %d: entry %+v", i, entries[i])
+				}
+			}
+			db.Close()
+			checkConsistent(t, dsn, jtis)
+			// The first caller commits alone while the others queue:
+			// they share the next transactions, and the refusals of
+			// unknown tokens do not make theirs run again alone.
+			if n := counted.n.Load(); n > calls/2 {
+				t.Errorf("%d revocations in %d transactions: not grouped", calls, n)
+			}
+		})
+	}
+}
+
+// beginCounter counts the write transactions begun on a Store.
+type beginCounter struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (b *beginCounter) Begin(ctx context.Context) (store.Tx, error) {
+	b.n.Add(1)
+	return b.Store.Begin(ctx)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/feed"
+	"github.com/writ-dev/writ/internal/groupcommit"
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/verifier"
@@ -86,6 +87,9 @@ type List struct {
 	maxTTL      time.Duration
 	keepExpired time.Duration
 	now         func() time.Time
+	// changes group the changes of concurrent callers in one
+	// transaction each (not over a Tx, whose transaction is the caller's).
+	changes groupcommit.Committer[*pending]
 }
 
 // NewList returns the list of cfg.Store.
@@ -106,6 +110,7 @@ func NewList(cfg Config) (*List, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
+	l.changes.Commit = l.commit
 	return l, nil
 }
 
@@ -295,24 +300,69 @@ func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, err
 	})
 }
 
-// change runs fn in one write transaction and commits it: when change
-// returns without error, the change is durable. Over a transaction (see
-// Config.Store), fn runs in it: it commits with it, and a failure of fn
-// rolls it back.
+// change runs fn in a write transaction and commits it: when change
+// returns without error, the change is durable. Concurrent changes share
+// a transaction and its sync (a group commit); fn runs once in the
+// transaction that commits, though it may run before in one that failed
+// because of another change (it then runs again alone). Over a
+// transaction (see Config.Store), fn runs in it: it commits with it, and
+// a failure of fn rolls it back.
+//
+// fn refuses a change (an error wrapping ErrInvalid or an ErrUnknown*
+// error) only before it writes anything, so that a refusal leaves the
+// other changes of its transaction to commit.
 func (l *List) change(ctx context.Context, fn func(store.Tx, time.Time) (Entry, error)) (Entry, error) {
+	p := &pending{fn: fn}
+	var err error
+	if _, inTx := l.store.(store.Tx); inTx {
+		var outcomes []error
+		if outcomes, err = l.commit(ctx, []*pending{p}); err == nil {
+			err = outcomes[0]
+		}
+	} else {
+		err = l.changes.Do(ctx, p)
+	}
+	return p.entry, err
+}
+
+// pending is a change waiting for its commit, and then its entry.
+type pending struct {
+	fn    func(store.Tx, time.Time) (Entry, error)
+	entry Entry
+}
+
+// commit runs changes in one transaction and commits it, and returns
+// each one's outcome: nil, or its refusal. A change that fails otherwise
+// fails them all, since it may have written before it failed: the group
+// commit then runs each alone.
+func (l *List) commit(ctx context.Context, changes []*pending) ([]error, error) {
 	tx, err := l.store.Begin(ctx)
 	if err != nil {
-		return Entry{}, fmt.Errorf("revocation: %w", err)
+		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	defer tx.Rollback()
-	e, err := fn(tx, l.now())
-	if err != nil {
-		return Entry{}, wrap(err)
+	now := l.now()
+	outcomes := make([]error, len(changes))
+	for n, p := range changes {
+		p.entry, err = p.fn(tx, now)
+		switch {
+		case err == nil:
+		case refused(err):
+			outcomes[n] = wrap(err)
+		default:
+			return nil, wrap(err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return Entry{}, fmt.Errorf("revocation: commit: %w", err)
+		return nil, fmt.Errorf("revocation: commit: %w", err)
 	}
-	return e, nil
+	return outcomes, nil
+}
+
+// refused reports whether err refuses a change, which a change does
+// before it writes (see change).
+func refused(err error) bool {
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnknownToken) || errors.Is(err, ErrUnknownSubject) || errors.Is(err, ErrUnknownKey)
 }
 
 // wrap prefixes an error of a change with the package name, except the

@@ -70,6 +70,14 @@ func TestPostgresCLI(t *testing.T) {
 	if audit := runWrit(t, dir, append([]string{"audit"}, global...)...); !strings.Contains(audit, "rotate") {
 		t.Errorf("audit:\n%s", audit)
 	}
+	// A password in a --db flag is visible to others: warned about, and
+	// never printed, here in a failure to connect.
+	secret := strings.Replace(url, "writ@", "writ:s3cret-pw@", 1)
+	secret = strings.Replace(secret, "/writ_", "/missing_", 1)
+	cmd = writProcess(t, dir, "token", "list", "--db", secret, "--master-key-file", global[3])
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "process list") || strings.Contains(string(out), "s3cret-pw") {
+		t.Errorf("a password in --db: %v\n%s", err, out)
+	}
 	cmd = writProcess(t, dir, append([]string{"backup", filepath.Join(dir, "copy.db")}, global...)...)
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "pg_dump") {
 		t.Errorf("backup of a PostgreSQL database: %v\n%s", err, out)

@@ -79,10 +79,17 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			for _, k := range added {
 				fmt.Fprintf(g.stderr, "writ: generated %s\n", k)
 			}
+			// Listening before the server first reads: no change is
+			// missed in between.
+			keysChanged, revocationsChanged, err := st.Changes(ctx)
+			if err != nil {
+				return err
+			}
 			srv, err := server.New(ctx, server.Config{
 				Issuer: g.issuer, Ping: st.Ping, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
 				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log,
 				RotationCheck: rotationCheck(period),
+				KeysChanged:   keysChanged, RevocationsChanged: revocationsChanged,
 			})
 			if err != nil {
 				return err
@@ -111,7 +118,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	durationVar(fl, &maxAge, "max-age", 5*time.Minute, server.MaxMaxAge, "Cache-Control max-age of the key sets")
 	durationVar(fl, &period, "rotation-period", keys.DefaultPeriod, maxDuration, "rotate the signing keys this often")
 	durationVar(fl, &floor, "publish-floor", keys.DefaultPublishFloor, maxDuration, "the least time a next key is published before it signs, whatever --max-age says (0: none)")
-	durationVar(fl, &refresh, "refresh", time.Second, server.MaxRefresh, "how often to pick up keys and revocations changed by the CLI")
+	durationVar(fl, &refresh, "refresh", time.Second, server.MaxRefresh, "how often to pick up keys and revocations changed by the CLI or other servers (on PostgreSQL their changes are announced, and picked up at once)")
 	durationVar(fl, &rc.ShutdownTimeout, "shutdown-timeout", 10*time.Second, maxDuration, "how long requests in flight may take to finish at shutdown")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.BoolVar(&private, "private-feed", false, "serve the revocation feed only to tokens with the scope "+server.FeedScope)

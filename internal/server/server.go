@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,9 +45,16 @@ type Config struct {
 	// above MaxMaxAge.
 	MaxAge time.Duration
 	// Refresh is how often the server rereads keys and revocations that
-	// the CLI may have changed; zero means one second. New refuses a
-	// negative one or one above MaxRefresh.
+	// the CLI or another replica may have changed (the safety net where
+	// KeysChanged and RevocationsChanged announce changes); zero means
+	// one second. New refuses a negative one or one above MaxRefresh.
 	Refresh time.Duration
+	// KeysChanged and RevocationsChanged, when set, announce that keys
+	// or revocations changed in the database, through another replica or
+	// the CLI (writ.DB.Changes): the server rereads them at once rather
+	// than at its next Refresh, which stays the safety net. A value may
+	// stand for several changes.
+	KeysChanged, RevocationsChanged <-chan struct{}
 	// RotationCheck is how often the server applies the keyring's rotation
 	// policy (keys.Ring.RotateDue) and prunes the revocation list
 	// (revocation.List.Prune); zero means one minute, negative never.
@@ -90,8 +98,10 @@ type Server struct {
 	// it says so once an hour, the metrics say it all along, and it is no
 	// reason to stop serving.
 	supersededLogged atomic.Int64
+	reloadMu         sync.Mutex // one key reload at a time
 
-	stop, done chan struct{} // the key reload loop
+	stop  chan struct{}  // ends the background loops
+	loops sync.WaitGroup // the background loops
 }
 
 // New returns a server for cfg, with its documents loaded.
@@ -143,8 +153,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.anyAudience, err = s.verifierFor("", verifiedTokenCache); err != nil {
 		return nil, err
 	}
-	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	s.stop = make(chan struct{})
+	s.loops.Add(2)
 	go s.reloadLoop()
+	go s.followChanges()
 	s.ready.Store(true)
 	return s, nil
 }
@@ -189,6 +201,8 @@ func (s *Server) recordPublicationLag(ctx context.Context) error {
 
 // reloadKeys rereads the published keys and rebuilds the documents.
 func (s *Server) reloadKeys(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	ks, err := s.cfg.Ring.KeySet(ctx)
 	if err != nil {
 		return err
@@ -231,7 +245,7 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 // Close stops background work and waits for it.
 func (s *Server) Close() {
 	close(s.stop)
-	<-s.done
+	s.loops.Wait()
 	s.snap.Close()
 }
 
@@ -359,12 +373,12 @@ func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 }
 
 // reloadLoop rereads keys so that the CLI's changes are served within
-// Config.Refresh, and every RotationCheck records the publication lag,
+// Config.Refresh (or at once, when followChanges hears of them), and every RotationCheck records the publication lag,
 // applies the rotation policy and prunes revocations whose tokens have all
 // expired.
 // (Revocations refresh in the snapshot's own loop.)
 func (s *Server) reloadLoop() {
-	defer close(s.done)
+	defer s.loops.Done()
 	t := time.NewTicker(s.cfg.Refresh)
 	defer t.Stop()
 	var checked time.Time
@@ -395,6 +409,40 @@ func (s *Server) reloadLoop() {
 		}
 		if err := s.reloadKeys(ctx); err != nil {
 			s.log.Error("key reload failed", "err", err)
+		}
+		cancel()
+	}
+}
+
+// followChanges rereads keys and revocations as Config.KeysChanged and
+// RevocationsChanged announce changes, one reread at a time: the
+// announcements that arrive meanwhile wait as one (each channel holds
+// one), so that a burst causes one reread more, not one per change.
+func (s *Server) followChanges() {
+	defer s.loops.Done()
+	keys, revocations := s.cfg.KeysChanged, s.cfg.RevocationsChanged
+	for keys != nil || revocations != nil {
+		var reread func(context.Context) error
+		var what string
+		select {
+		case <-s.stop:
+			return
+		case _, ok := <-keys:
+			if !ok {
+				keys = nil // the watch ended: polling goes on
+				continue
+			}
+			reread, what = s.reloadKeys, "key reload"
+		case _, ok := <-revocations:
+			if !ok {
+				revocations = nil
+				continue
+			}
+			reread, what = s.snap.Refresh, "revocation refresh"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Refresh+time.Minute)
+		if err := reread(ctx); err != nil {
+			s.log.Error(what+" failed", "err", err)
 		}
 		cancel()
 	}

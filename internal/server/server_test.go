@@ -48,7 +48,7 @@ func (s *syncBuffer) String() string {
 }
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	tokens *issuer.Issuer
 	list   *revocation.List

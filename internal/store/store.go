@@ -94,6 +94,47 @@ type Store interface {
 	Close() error
 }
 
+// Watcher is what an engine whose database several processes share
+// offers, so that each enforces another's changes at once rather than at
+// its next poll (PostgreSQL: LISTEN/NOTIFY). It is optional: a Store that
+// does not implement it is only polled (SQLite, whose database one
+// server shares with the CLI).
+type Watcher interface {
+	// Watch returns the channels on which it announces the changes that
+	// any handle on the database, this one included, commits: see
+	// Changes. It returns once it listens, so that every change committed
+	// after it returns is announced, or an error when it cannot listen.
+	// The channels are closed when ctx is done or the Store closes.
+	Watch(ctx context.Context) (Changes, error)
+}
+
+// Changes are the announcements of a Watcher, one channel per concern.
+// Each channel holds at most one value, and the engine never waits for
+// the receiver: announcements coalesce, so that one value may stand for
+// many changes, and the receiver rereads what it follows. Each also
+// receives a value after the engine reconnects to the database, since
+// changes made meanwhile went unannounced. A transaction that rolls back
+// announces nothing, nor do token inserts and audit events, which no
+// other process follows: issuance costs what it did without a Watcher.
+type Changes struct {
+	// Keys: a key row, or a meta row of package keys (the key set's
+	// seal, the master key check, the publication lags), changed.
+	Keys <-chan struct{}
+	// Revocations: the revocation list changed (an entry inserted,
+	// deleted or pruned), or its epoch (MetaRevocationEpoch).
+	Revocations <-chan struct{}
+}
+
+// Change is what a write transaction changed that a Watcher announces: a
+// set of the Changed... values.
+type Change uint8
+
+// The concerns of Changes.
+const (
+	ChangedKeys Change = 1 << iota
+	ChangedRevocations
+)
+
 // Tx is a transaction: the operations, within it, and its end. A Tx is
 // used by one goroutine at a time. Rollback after Commit does nothing, so
 // that a deferred Rollback is always safe.

@@ -21,6 +21,9 @@ type TxState struct {
 	read   bool     // read-only: writes and Begin are refused
 	done   bool
 	doomed bool // a joined transaction rolled back: Commit must not commit
+	// changed: what the transaction's statements changed that a Watcher
+	// announces, which the engine announces as it commits.
+	changed Change
 }
 
 // NewTxState returns the state of a transaction of its own.
@@ -89,3 +92,12 @@ func (s *TxState) Rollback() (own bool) {
 	}
 	return true
 }
+
+// Changed records that the transaction changed c (see Watcher): the
+// transaction of its own that s is or belongs to announces it as it
+// commits.
+func (s *TxState) Changed(c Change) { s.root().changed |= c }
+
+// Announces returns what the transaction is to announce as it commits:
+// what Changed recorded within it and the transactions joined to it.
+func (s *TxState) Announces() Change { return s.root().changed }

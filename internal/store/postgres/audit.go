@@ -17,7 +17,7 @@ func eventValues(e store.AuditRow) []any {
 }
 
 func (e *executor) AuditInsert(ctx context.Context, ev store.AuditRow) error {
-	return e.exec(ctx, insertEvent, eventValues(ev)...)
+	return e.exec(ctx, 0, insertEvent, eventValues(ev)...)
 }
 
 func (e *executor) AuditList(ctx context.Context, f store.AuditFilter) ([]store.AuditRow, error) {

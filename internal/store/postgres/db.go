@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,16 +32,28 @@ const BusyTimeout = 10 * time.Second
 // "writ" in ASCII.
 const writeLock int64 = 0x77726974
 
+// beginWrite begins a write transaction and takes the write lock, in one
+// round trip (the simple protocol runs the three statements at once).
+var beginWrite = fmt.Sprintf(`BEGIN; SET LOCAL lock_timeout = %d; SELECT pg_advisory_xact_lock(%d)`, BusyTimeout.Milliseconds(), writeLock)
+
 // DB is an open writ database. It is safe for concurrent use, and several
 // processes may open one database.
 type DB struct {
 	executor
 	pool *pgxpool.Pool
+
+	// The watches (see Watch), which Close ends and waits for.
+	mu       sync.Mutex
+	closed   bool
+	closing  context.Context // done once Close is called
+	close    context.CancelFunc
+	watchers sync.WaitGroup
 }
 
 var (
-	_ store.Store = (*DB)(nil)
-	_ store.Tx    = (*Tx)(nil)
+	_ store.Store   = (*DB)(nil)
+	_ store.Watcher = (*DB)(nil)
+	_ store.Tx      = (*Tx)(nil)
 )
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or
@@ -71,6 +84,7 @@ func Open(ctx context.Context, url string, create bool) (*DB, error) {
 		return nil, err
 	}
 	d := &DB{pool: pool}
+	d.closing, d.close = context.WithCancel(context.Background())
 	d.executor = executor{q: pool, db: d}
 	return d, nil
 }
@@ -81,8 +95,13 @@ func (d *DB) Pool() *pgxpool.Pool { return d.pool }
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.pool.Ping(ctx) }
 
-// Close closes the database.
+// Close closes the database, after ending its watches.
 func (d *DB) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.close()
+	d.watchers.Wait()
 	d.pool.Close()
 	return nil
 }
@@ -144,24 +163,15 @@ func (e *executor) begin(ctx context.Context, read bool) (*Tx, error) {
 		t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
 		return t, nil
 	}
-	opts := pgx.TxOptions{}
+	// A writer takes the write lock in the round trip that begins its
+	// transaction, waiting for another writer as long as SQLite's do.
+	opts := pgx.TxOptions{BeginQuery: beginWrite}
 	if read {
 		opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	}
 	tx, err := e.db.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
-	}
-	if !read {
-		// Writers wait for each other as long as SQLite's do.
-		_, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, BusyTimeout.Milliseconds()))
-		if err == nil {
-			_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLock)
-		}
-		if err != nil {
-			tx.Rollback(context.WithoutCancel(ctx))
-			return nil, err
-		}
 	}
 	t := &Tx{pg: tx, ctx: context.WithoutCancel(ctx), state: store.NewTxState(read)}
 	t.executor = executor{q: txQuerier{t}, db: e.db, tx: t}
@@ -177,6 +187,13 @@ func (t *Tx) Commit() error {
 		return err
 	case err != nil:
 		return errors.Join(err, t.pg.Rollback(t.ctx))
+	}
+	if c := t.state.Announces(); c != 0 {
+		// Delivered to the listeners as the transaction commits, and
+		// never if it does not.
+		if _, err := t.pg.Exec(t.ctx, `SELECT pg_notify($1, $2)`, changesChannel, payload(c)); err != nil {
+			return errors.Join(err, t.pg.Rollback(t.ctx))
+		}
 	}
 	return t.pg.Commit(t.ctx)
 }
@@ -263,13 +280,20 @@ func (e *executor) inTx(ctx context.Context, fn func(e *executor) error) error {
 }
 
 // exec runs one statement that writes, under the write lock: within the
-// transaction, or in one of its own, as every write on a Store is.
-func (e *executor) exec(ctx context.Context, query string, args ...any) error {
+// transaction, or in one of its own, as every write on a Store is. The
+// transaction announces c as it commits (0: nothing).
+func (e *executor) exec(ctx context.Context, c store.Change, query string, args ...any) error {
 	return e.inTx(ctx, func(e *executor) error {
-		_, err := e.q.Exec(ctx, query, args...)
-		return err
+		if _, err := e.q.Exec(ctx, query, args...); err != nil {
+			return err
+		}
+		e.changed(c)
+		return nil
 	})
 }
+
+// changed records, within inTx, that the transaction changed c.
+func (e *executor) changed(c store.Change) { e.tx.state.Changed(c) }
 
 // isUnique reports whether err is PostgreSQL refusing a write by a unique
 // index, and which.

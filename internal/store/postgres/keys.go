@@ -114,6 +114,7 @@ func (e *executor) KeyInsert(ctx context.Context, r store.KeyRow) error {
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("%w: key %q exists", store.ErrConflict, r.KID)
 		}
+		e.changed(store.ChangedKeys)
 		return nil
 	})
 }
@@ -165,20 +166,22 @@ func (e *executor) KeyUpdate(ctx context.Context, r store.KeyRow, from string, k
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("%w: key %q is no longer %s", store.ErrConflict, r.KID, from)
 		}
+		e.changed(store.ChangedKeys)
 		return nil
 	})
 }
 
 func (e *executor) KeySetMAC(ctx context.Context, kid string, mac []byte) error {
-	return e.exec(ctx, `UPDATE keys SET mac = $1 WHERE kid = $2`, mac, kid)
+	return e.exec(ctx, store.ChangedKeys, `UPDATE keys SET mac = $1 WHERE kid = $2`, mac, kid)
 }
 
 func (e *executor) KeySetPrivate(ctx context.Context, kid string, private []byte) error {
-	return e.exec(ctx, `UPDATE keys SET private_key = $1 WHERE kid = $2`, private, kid)
+	return e.exec(ctx, store.ChangedKeys, `UPDATE keys SET private_key = $1 WHERE kid = $2`, private, kid)
 }
 
+// MetaDelete announces a change as MetaPut does.
 func (e *executor) MetaDelete(ctx context.Context, name string) error {
-	return e.exec(ctx, `DELETE FROM meta WHERE name = $1`, name)
+	return e.exec(ctx, metaChange(name), `DELETE FROM meta WHERE name = $1`, name)
 }
 
 func (e *executor) MetaGet(ctx context.Context, name string) ([]byte, error) {
@@ -190,7 +193,19 @@ func (e *executor) MetaGet(ctx context.Context, name string) ([]byte, error) {
 	return value, err
 }
 
+// MetaPut announces a change of the revocation epoch as one of the
+// revocations, and of any other row as one of the keys (see
+// store.Changes).
 func (e *executor) MetaPut(ctx context.Context, name string, value []byte) error {
-	return e.exec(ctx, `INSERT INTO meta (name, value) VALUES ($1, $2)
+	return e.exec(ctx, metaChange(name), `INSERT INTO meta (name, value) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+}
+
+// metaChange is what a write of the meta row name changes: the
+// revocations for the revocation epoch, the keys for any other row.
+func metaChange(name string) store.Change {
+	if name == store.MetaRevocationEpoch {
+		return store.ChangedRevocations
+	}
+	return store.ChangedKeys
 }

@@ -30,8 +30,11 @@ func (e *executor) RevocationInsert(ctx context.Context, r store.RevocationRow) 
 		if err != nil {
 			return err
 		}
-		_, err = e.q.Exec(ctx, `UPDATE revocation_head SET seq = $1`, seq)
-		return err
+		if _, err := e.q.Exec(ctx, `UPDATE revocation_head SET seq = $1`, seq); err != nil {
+			return err
+		}
+		e.changed(store.ChangedRevocations)
+		return nil
 	})
 	if err != nil {
 		return 0, err
@@ -61,7 +64,7 @@ func scanRevocation(row pgx.Row, r *store.RevocationRow) error {
 }
 
 func (e *executor) RevocationDelete(ctx context.Context, seq int64) error {
-	return e.exec(ctx, `DELETE FROM revocations WHERE seq = $1`, seq)
+	return e.exec(ctx, store.ChangedRevocations, `DELETE FROM revocations WHERE seq = $1`, seq)
 }
 
 func (e *executor) RevocationEach(ctx context.Context, f store.RevocationFilter, fn func(*store.RevocationRow) error) error {
@@ -124,8 +127,13 @@ func (e *executor) RevocationPrune(ctx context.Context, cutoff int64) (tokens, o
 		if tokens, err = deleted(`kind = 'token'`); err != nil {
 			return err
 		}
-		others, err = deleted(`kind <> 'token'`)
-		return err
+		if others, err = deleted(`kind <> 'token'`); err != nil {
+			return err
+		}
+		if tokens+others > 0 {
+			e.changed(store.ChangedRevocations)
+		}
+		return nil
 	})
 	return tokens, others, err
 }
