@@ -335,7 +335,7 @@ func (d *DB) Backup(ctx context.Context, path string) error {
 // restoring it more than once gives lists that verifiers tell apart.
 func CreateFilled(ctx context.Context, path string, fill func(db *DB) error) error {
 	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("create database: %w", &os.PathError{Op: "create", Path: path, Err: os.ErrExist})
+		return &os.PathError{Op: "create database", Path: path, Err: os.ErrExist}
 	}
 	err := beside(path, func(tmp string) error {
 		db, err := Open(ctx, tmp, true)
