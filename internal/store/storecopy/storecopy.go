@@ -92,7 +92,7 @@ func Copy(ctx context.Context, src, dst store.Store) (Counts, error) {
 		return Counts{}, err
 	}
 	read := newTally()
-	w := &writer{tx: to}
+	w := newWriter(to)
 	if err := walk(ctx, from, read, w); err != nil {
 		return Counts{}, err
 	}
@@ -192,7 +192,7 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 		return w.token(ctx, r)
 	})
 	if err == nil {
-		err = w.flushTokens(ctx)
+		err = w.flush(ctx, kindTokens)
 	}
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
@@ -203,7 +203,7 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 		return w.revocation(ctx, r)
 	})
 	if err == nil {
-		err = w.flushRevocations(ctx)
+		err = w.flush(ctx, kindRevocations)
 	}
 	if err != nil {
 		return fmt.Errorf("revocations: %w", err)
@@ -214,7 +214,7 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 		return nil
 	})
 	if err == nil {
-		err = w.flushPacked(ctx)
+		err = w.flush(ctx, kindPacked)
 	}
 	if err != nil {
 		return fmt.Errorf("packed revocations: %w", err)
@@ -225,7 +225,7 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 		return w.event(ctx, r)
 	})
 	if err == nil {
-		err = w.flushEvents(ctx)
+		err = w.flush(ctx, kindAudit)
 	}
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
@@ -237,10 +237,45 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 // takes many. A nil writer writes nothing.
 type writer struct {
 	tx          store.Tx
-	tokens      []store.TokenRow
-	revocations []store.RevocationRow
+	tokens      batcher[store.TokenRow]
+	revocations batcher[store.RevocationRow]
+	events      batcher[store.AuditRow]
 	chunks      [][]byte
-	events      []store.AuditRow
+}
+
+func newWriter(tx store.Tx) *writer {
+	return &writer{
+		tx:          tx,
+		tokens:      batcher[store.TokenRow]{write: func(ctx context.Context, rows []store.TokenRow) error { return tx.TokenInsertMany(ctx, rows, nil) }},
+		revocations: batcher[store.RevocationRow]{write: tx.RevocationRestore},
+		// TokenInsertMany records events in one go, in order.
+		events: batcher[store.AuditRow]{write: func(ctx context.Context, rows []store.AuditRow) error { return tx.TokenInsertMany(ctx, nil, rows) }},
+	}
+}
+
+// batcher gathers rows and writes them batch at a time.
+type batcher[T any] struct {
+	rows  []T
+	write func(ctx context.Context, rows []T) error
+}
+
+// add writes r, with those gathered before it once there are batch of
+// them.
+func (b *batcher[T]) add(ctx context.Context, r T) error {
+	if b.rows = append(b.rows, r); len(b.rows) == batch {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes the rows gathered.
+func (b *batcher[T]) flush(ctx context.Context) error {
+	if len(b.rows) == 0 {
+		return nil
+	}
+	err := b.write(ctx, b.rows)
+	b.rows = b.rows[:0]
+	return err
 }
 
 func (w *writer) meta(ctx context.Context, name string, value []byte) error {
@@ -264,75 +299,52 @@ func (w *writer) token(ctx context.Context, r *store.TokenRow) error {
 	if w == nil {
 		return nil
 	}
-	if w.tokens = append(w.tokens, *r); len(w.tokens) == batch {
-		return w.flushTokens(ctx)
-	}
-	return nil
-}
-
-func (w *writer) flushTokens(ctx context.Context) error {
-	if w == nil || len(w.tokens) == 0 {
-		return nil
-	}
-	err := w.tx.TokenInsertMany(ctx, w.tokens, nil)
-	w.tokens = w.tokens[:0]
-	return err
+	return w.tokens.add(ctx, *r)
 }
 
 func (w *writer) revocation(ctx context.Context, r *store.RevocationRow) error {
 	if w == nil {
 		return nil
 	}
-	if w.revocations = append(w.revocations, *r); len(w.revocations) == batch {
-		return w.flushRevocations(ctx)
-	}
-	return nil
-}
-
-func (w *writer) flushRevocations(ctx context.Context) error {
-	if w == nil || len(w.revocations) == 0 {
-		return nil
-	}
-	err := w.tx.RevocationRestore(ctx, w.revocations)
-	w.revocations = w.revocations[:0]
-	return err
-}
-
-// packed keeps a copy of chunk (the engine's buffer) for flushPacked,
-// which replaces the destination's chunks with them all at once.
-func (w *writer) packed(chunk []byte) {
-	if w != nil {
-		w.chunks = append(w.chunks, bytes.Clone(chunk))
-	}
-}
-
-func (w *writer) flushPacked(ctx context.Context) error {
-	if w == nil || len(w.chunks) == 0 {
-		return nil
-	}
-	err := w.tx.PackedReplace(ctx, w.chunks)
-	w.chunks = nil
-	return err
+	return w.revocations.add(ctx, *r)
 }
 
 func (w *writer) event(ctx context.Context, r *store.AuditRow) error {
 	if w == nil {
 		return nil
 	}
-	if w.events = append(w.events, *r); len(w.events) == batch {
-		return w.flushEvents(ctx)
-	}
-	return nil
+	return w.events.add(ctx, *r)
 }
 
-func (w *writer) flushEvents(ctx context.Context) error {
-	if w == nil || len(w.events) == 0 {
+// packed keeps a copy of chunk (the engine's buffer) for flush, which
+// replaces the destination's chunks with them all at once.
+func (w *writer) packed(chunk []byte) {
+	if w != nil {
+		w.chunks = append(w.chunks, bytes.Clone(chunk))
+	}
+}
+
+// flush writes what the writer gathered of rows of kind k.
+func (w *writer) flush(ctx context.Context, k kind) error {
+	if w == nil {
 		return nil
 	}
-	// TokenInsertMany records events in one go, in order.
-	err := w.tx.TokenInsertMany(ctx, nil, w.events)
-	w.events = w.events[:0]
-	return err
+	switch k {
+	case kindTokens:
+		return w.tokens.flush(ctx)
+	case kindRevocations:
+		return w.revocations.flush(ctx)
+	case kindAudit:
+		return w.events.flush(ctx)
+	case kindPacked:
+		if len(w.chunks) == 0 {
+			return nil
+		}
+		err := w.tx.PackedReplace(ctx, w.chunks)
+		w.chunks = nil
+		return err
+	}
+	return nil
 }
 
 // kind is a kind of row.
