@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/store/postgres/pgtest"
@@ -226,6 +228,20 @@ func TestCopyDatabaseRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.db")
+	foreign := cluster.NewDatabase(t)
+	conn, err := pgx.Connect(ctx, foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, `CREATE TABLE orders (id int)`)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notWrit := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notWrit, []byte("notes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		from, to string
 		want     error
@@ -235,6 +251,9 @@ func TestCopyDatabaseRefuses(t *testing.T) {
 		{full, full, writ.ErrSameDatabase},
 		{path, full, writ.ErrNotEmpty},
 		{full, path, fs.ErrExist},
+		{path, foreign, writ.ErrNotWritDatabase},
+		{path, notWrit, fs.ErrExist},
+		{notWrit, filepath.Join(dir, "to.db"), writ.ErrNotWritDatabase},
 		{missing, filepath.Join(dir, "to.db"), writ.ErrNoDatabase},
 		{cluster.NewDatabase(t), filepath.Join(dir, "to.db"), writ.ErrNoDatabase}, // no writ schema
 	} {
