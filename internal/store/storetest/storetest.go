@@ -923,7 +923,7 @@ func testRevocationRestore(t *testing.T, s store.Store) {
 		t.Errorf("RevocationHead after the restore = %d, %v; want 8", head, err)
 	}
 	for _, bad := range [][]store.RevocationRow{
-		{{Seq: 5, Kind: store.RevokeToken, Value: "t9"}},                                                  // below the head: a number given out before
+		{{Seq: 5, Kind: store.RevokeToken, Value: "t9"}},                                                  // below the head, though no entry holds it
 		{{Seq: 8, Kind: store.RevokeToken, Value: "t9"}},                                                  // not above the head
 		{{Seq: 10, Kind: store.RevokeToken, Value: "t9"}, {Seq: 9, Kind: store.RevokeToken, Value: "t8"}}, // descending
 		{{Seq: 11, Kind: store.RevokeToken, Value: "t1"}},                                                 // t1 is revoked already
