@@ -18,7 +18,7 @@ import (
 
 var ctx = context.Background()
 
-func check(t *testing.T, err error) {
+func check(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func newEngines(t *testing.T) *engines {
 	return &engines{pg: pgtest.StartCluster(t)}
 }
 
-func (e *engines) new(t *testing.T, engine string) store.Store {
+func (e *engines) new(t testing.TB, engine string) store.Store {
 	t.Helper()
 	var s store.Store
 	var err error
@@ -55,7 +55,7 @@ func (e *engines) new(t *testing.T, engine string) store.Store {
 // gaps in their numbers (deleted ones, the last among them) and a packed
 // copy that is not what repacking would make; events with equal times.
 // n rows of each bulk kind go past the copy's batches.
-func fill(t *testing.T, s store.Store, n int) {
+func fill(t testing.TB, s store.Store, n int) {
 	t.Helper()
 	for name, v := range map[string]string{store.MetaMasterKeyCheck: "check", store.MetaKeySeal: "seal", store.MetaPublicationLag: "lag", "other": ""} {
 		check(t, s.MetaPut(ctx, name, []byte(v)))
@@ -358,6 +358,30 @@ func testSnapshot(t *testing.T, e *engines) {
 			same(t, "the copy", want, dump(t, dst))
 			if now := dump(t, src); len(now.Tokens) != len(want.Tokens)+1 || len(now.Audit) != len(want.Audit)+1 {
 				t.Fatalf("the token issued during the copy is not in the source")
+			}
+		})
+	}
+}
+
+// BenchmarkCopy copies a database of 20,000 tokens, their events and as
+// many revocations, from SQLite to each engine: one copy per iteration.
+func BenchmarkCopy(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			e := &engines{}
+			if engine == "postgres" {
+				e.pg = pgtest.StartCluster(b)
+			}
+			src := e.new(b, "sqlite")
+			fill(b, src, 20000)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				dst := e.new(b, engine)
+				b.StartTimer()
+				if _, err := storecopy.Copy(ctx, src, dst); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
