@@ -170,7 +170,7 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 			return nil // the copy's is its own
 		}
 		// A value is never NULL: an empty one may read as nil.
-		t.add(kindMeta, name, string(value))
+		t.add(kindMeta, [2]string{name, string(value)})
 		return w.meta(ctx, name, value)
 	})
 	if err != nil {
@@ -181,14 +181,13 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 		return fmt.Errorf("keys: %w", err)
 	}
 	for _, k := range ks {
-		t.add(kindKeys, k.KID, k.Format, k.Alg, k.State, k.Public, k.Private, store.At(k.Created),
-			k.Activated, k.Retired, k.Unpublish, k.Removed, k.Compromised, k.MAC)
+		t.add(kindKeys, k)
 		if err := w.key(ctx, k); err != nil {
 			return fmt.Errorf("key %q: %w", k.KID, err)
 		}
 	}
 	err = x.TokenEach(ctx, func(r *store.TokenRow) error {
-		t.add(kindTokens, r.JTI, r.Format, r.KID, r.Subject, r.Name, r.Scopes, r.Audience, store.At(r.IssuedAt), store.At(r.ExpiresAt), r.IssuedBy)
+		t.add(kindTokens, *r)
 		return w.token(ctx, r)
 	})
 	if err == nil {
@@ -198,8 +197,7 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 		return fmt.Errorf("tokens: %w", err)
 	}
 	err = x.RevocationEach(ctx, store.RevocationFilter{}, func(r *store.RevocationRow) error {
-		t.add(kindRevocations, store.At(r.Seq), r.Kind, r.Value, r.IssuedBefore, store.At(r.EffectiveAt), store.At(r.ExpiresAt),
-			r.Reason, r.Actor, store.At(r.CreatedAt))
+		t.add(kindRevocations, *r)
 		return w.revocation(ctx, r)
 	})
 	if err == nil {
@@ -209,7 +207,7 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 		return fmt.Errorf("revocations: %w", err)
 	}
 	err = x.PackedEach(ctx, func(chunk []byte) error {
-		t.add(kindPacked, chunk)
+		t.addBytes(kindPacked, chunk)
 		w.packed(chunk)
 		return nil
 	})
@@ -219,9 +217,10 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 	if err != nil {
 		return fmt.Errorf("packed revocations: %w", err)
 	}
-	// The IDs are the destination's to number.
 	err = x.AuditEach(ctx, func(r *store.AuditRow) error {
-		t.add(kindAudit, store.At(r.At), r.Actor, r.Action, r.Subject, r.JTI, r.KID, r.Detail)
+		e := *r
+		e.ID = 0 // the destination's to number
+		t.add(kindAudit, e)
 		return w.event(ctx, r)
 	})
 	if err == nil {
@@ -366,9 +365,8 @@ var kindNames = [kinds]string{"meta values", "keys", "tokens", "revocations", "p
 // them, in order, so that two databases' rows are compared without
 // keeping them.
 type tally struct {
-	n   [kinds]int64
-	h   [kinds]hash.Hash
-	buf []byte
+	n [kinds]int64
+	h [kinds]hash.Hash
 }
 
 func newTally() *tally {
@@ -379,36 +377,19 @@ func newTally() *tally {
 	return t
 }
 
-// add counts a row of kind k and hashes its fields, each encoded so that
-// no two rows encode alike: strings and bytes length-prefixed, times
-// marked present or absent.
-func (t *tally) add(k kind, fields ...any) {
-	b := t.buf[:0]
-	for _, f := range fields {
-		switch f := f.(type) {
-		case string:
-			b = binary.BigEndian.AppendUint64(b, uint64(len(f)))
-			b = append(b, f...)
-		case []byte:
-			if f == nil {
-				b = append(b, 0)
-				continue
-			}
-			b = binary.BigEndian.AppendUint64(append(b, 1), uint64(len(f)))
-			b = append(b, f...)
-		case store.Unix:
-			if !f.Valid {
-				b = append(b, 0)
-				continue
-			}
-			b = binary.BigEndian.AppendUint64(append(b, 1), uint64(f.Sec))
-		default:
-			panic(fmt.Sprintf("storecopy: a field of type %T", f))
-		}
-	}
+// add counts row, of kind k, and hashes it whole, every field of it: Go
+// syntax (%#v) quotes strings and tells a nil slice from an empty one, so
+// that no two rows print alike.
+func (t *tally) add(k kind, row any) {
 	t.n[k]++
+	fmt.Fprintf(t.h[k], "%#v\n", row)
+}
+
+// addBytes counts b, of kind k, and hashes it length-prefixed.
+func (t *tally) addBytes(k kind, b []byte) {
+	t.n[k]++
+	t.h[k].Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
 	t.h[k].Write(b)
-	t.buf = b
 }
 
 // compare returns an error wrapping ErrMismatch naming each kind whose
