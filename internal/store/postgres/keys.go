@@ -195,3 +195,22 @@ func (e *executor) MetaPut(ctx context.Context, name string, value []byte) error
 	return e.exec(ctx, c, `INSERT INTO meta (name, value) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
 }
+
+func (e *executor) MetaEach(ctx context.Context, fn func(string, []byte) error) error {
+	rows, err := e.q.Query(ctx, `SELECT name, value FROM meta ORDER BY name COLLATE "C"`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var name string
+	var value []byte
+	for rows.Next() {
+		if err := rows.Scan(&name, &value); err != nil {
+			return err
+		}
+		if err := fn(name, value); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
