@@ -62,8 +62,9 @@ type Config struct {
 
 // Issuer signs and records tokens. It is safe for concurrent use.
 type Issuer struct {
-	cfg    Config
-	ledger ledger // records waiting for their group commit
+	cfg     Config
+	ledger  ledger  // records waiting for their group commit
+	signers signers // the signing keys last read, for the next issuances
 }
 
 // New returns an Issuer for cfg.
@@ -241,12 +242,16 @@ func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
 }
 
 // issue signs the token that req, normalized, asks for and records it with
-// record, which refuses a token whose key was withdrawn (compromised) after
-// it was read here (errKeyWithdrawn): it is then signed again, once, with
-// the key active now.
-func (i *Issuer) issue(ctx context.Context, req Request, record func(context.Context, Request, *Token) error) (*Token, error) {
-	for retry := false; ; retry = true {
-		key, err := i.cfg.Keys.Signer(ctx, req.Format)
+// record. The first attempt may sign with the key Signer returned to an
+// earlier issuance (see signers): record then refuses the token unless that
+// key is still active (errKeyStale), and it is signed again with the key
+// read now. record also refuses a token whose key was withdrawn
+// (compromised) after it was read (errKeyWithdrawn): it is then signed
+// again, once, with the key active now.
+func (i *Issuer) issue(ctx context.Context, req Request, record func(context.Context, Request, *Token, bool) error) (*Token, error) {
+	fresh, withdrawn := false, false
+	for {
+		key, cached, err := i.signers.get(ctx, i.cfg.Keys, req.Format, fresh, i.cfg.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -254,15 +259,19 @@ func (i *Issuer) issue(ctx context.Context, req Request, record func(context.Con
 		if err != nil {
 			return nil, err
 		}
-		err = record(ctx, req, t)
+		err = record(ctx, req, t, cached)
 		switch {
 		case err == nil:
 			return t, nil
+		case errors.Is(err, errKeyStale):
 		case !errors.Is(err, errKeyWithdrawn):
 			return nil, err
-		case retry:
+		case withdrawn:
 			return nil, fmt.Errorf("%w twice during one issuance; try again", errKeyWithdrawn)
+		default:
+			withdrawn = true
 		}
+		fresh = true
 	}
 }
 
