@@ -144,15 +144,9 @@ func (e *executor) begin(ctx context.Context, read bool) (store.Tx, error) {
 // beginWrite begins a write transaction on the writer connection, waiting
 // up to BusyTimeout for the process's other write transaction to end.
 func (d *DB) beginWrite(ctx context.Context) (*Tx, error) {
-	var conn *sql.Conn
-	wait := time.NewTimer(BusyTimeout)
-	defer wait.Stop()
-	select {
-	case conn = <-d.writer:
-	case <-wait.C:
-		return nil, fmt.Errorf("another write transaction of this process ran for %v: %w", BusyTimeout, errWriterBusy)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	conn, err := d.takeWriter(ctx)
+	if err != nil {
+		return nil, err
 	}
 	// database/sql closes a connection whose transaction's context ended:
 	// then a new one replaces it.
@@ -167,8 +161,7 @@ func (d *DB) beginWrite(ctx context.Context) (*Tx, error) {
 		}
 		conn.Close()
 	}
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
+	if conn, err = d.db.Conn(ctx); err != nil {
 		d.writer <- nil
 		return nil, err
 	}
@@ -178,6 +171,41 @@ func (d *DB) beginWrite(ctx context.Context) (*Tx, error) {
 		return nil, err
 	}
 	return d.writeTx(tx, conn), nil
+}
+
+// takeWriter waits up to BusyTimeout for the process's other write
+// transaction to end, and returns the writer connection, nil if there is
+// none yet. The caller hands it back to d.writer.
+func (d *DB) takeWriter(ctx context.Context) (*sql.Conn, error) {
+	wait := time.NewTimer(BusyTimeout)
+	defer wait.Stop()
+	select {
+	case conn := <-d.writer:
+		return conn, nil
+	case <-wait.C:
+		return nil, fmt.Errorf("another write transaction of this process ran for %v: %w", BusyTimeout, errWriterBusy)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// ExecOnWriter runs query, outside any transaction, on the connection of
+// the process's write transactions, for this engine's test helpers
+// (package sqlitetest): a PRAGMA that the writes must see.
+func (d *DB) ExecOnWriter(ctx context.Context, query string) error {
+	conn, err := d.takeWriter(ctx)
+	if err != nil {
+		return err
+	}
+	if conn == nil {
+		if conn, err = d.db.Conn(ctx); err != nil {
+			d.writer <- nil
+			return err
+		}
+	}
+	_, err = conn.ExecContext(ctx, query)
+	d.writer <- conn
+	return err
 }
 
 // writeTx is the write transaction tx on the writer connection conn.
