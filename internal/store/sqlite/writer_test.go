@@ -8,6 +8,17 @@ import (
 	"github.com/writ-dev/writ/internal/store"
 )
 
+// openNew creates a database for t, closed when t ends.
+func openNew(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "writ.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // onWriter runs query in a write transaction of db and commits it.
 func onWriter(t *testing.T, db *DB, query string) {
 	t.Helper()
@@ -30,11 +41,7 @@ func onWriter(t *testing.T, db *DB, query string) {
 // the connections apart.
 func TestWritesShareOneConnection(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "writ.db"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openNew(t)
 	onWriter(t, db, `CREATE TEMP TABLE marker (x)`)
 	var reads []store.Tx
 	for range 3 { // take the pool's idle connections
@@ -60,11 +67,7 @@ func TestWritesShareOneConnection(t *testing.T) {
 // one instead of failing.
 func TestWriterReplacedAfterCancel(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "writ.db"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openNew(t)
 	for range 2 {
 		cctx, cancel := context.WithCancel(ctx)
 		tx, err := db.Begin(cctx)
@@ -83,12 +86,7 @@ func TestWriterReplacedAfterCancel(t *testing.T) {
 // closed (as it does one that the driver reports broken) is replaced by
 // the next write transaction, which succeeds.
 func TestWriterReplacedWhenClosed(t *testing.T) {
-	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "writ.db"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openNew(t)
 	onWriter(t, db, `DELETE FROM tokens`)
 	c := <-db.writer
 	if c == nil {
