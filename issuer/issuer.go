@@ -46,7 +46,10 @@ var _ SignerSource = (*keys.Ring)(nil)
 type Config struct {
 	// Issuer is the iss claim of every token, usually the server's URL. Required.
 	Issuer string
-	// Keys supplies signing keys. Required.
+	// Keys supplies signing keys. Required. The issuer keeps the key it
+	// returns for up to a second, and records a token signed with a kept
+	// key only if the store says that key is still active when the record
+	// commits; otherwise it asks Keys again.
 	Keys SignerSource
 	// Store is writ's storage, as writ.Open opens it, where issuances are
 	// recorded. Required.
