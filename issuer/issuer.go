@@ -254,6 +254,12 @@ func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
 func (i *Issuer) issue(ctx context.Context, req Request, record func(context.Context, Request, *Token, bool) error) (*Token, error) {
 	fresh, withdrawn := false, false
 	for {
+		// A caller gone already gets nothing signed: its token would be
+		// recorded and never shown. (Once queued, the record is committed
+		// whatever the caller does: see record.)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		key, cached, err := i.signers.get(ctx, i.cfg.Keys, req.Format, fresh, i.cfg.Now())
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package issuer_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,5 +88,20 @@ func TestIssueAfterCompromiseSignsWithNewKey(t *testing.T) {
 	}
 	if n := sqlitetest.Count(t, e.db, "tokens", sqlitetest.Where{"kid": before.KeyID}); n != 1 {
 		t.Errorf("%d records under the compromised key, want the 1 from before", n)
+	}
+}
+
+// TestIssueForCallerGone: a caller whose context has ended gets no token,
+// and none is recorded, even with the signing key at hand in the cache.
+func TestIssueForCallerGone(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	e.issue(t, issuer.Request{Subject: "s"}) // the key is now cached
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if tok, err := e.issuer.Issue(ctx, issuer.Request{Subject: "gone", Audience: []string{testAudience}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Issue for a caller gone = %v, %v; want context.Canceled", tok, err)
+	}
+	if n := sqlitetest.Count(t, e.db, "tokens", sqlitetest.Where{"subject": "gone"}); n != 0 {
+		t.Errorf("%d records for a caller gone", n)
 	}
 }
