@@ -59,9 +59,11 @@ func ParseStatus(s string) (Status, error) {
 // came between reading the key and the commit: the token is good, and Expire
 // keeps the key published until it has expired). A token whose key was
 // withdrawn meanwhile (compromised) is not, and record returns
-// errKeyWithdrawn.
-func (i *Issuer) record(ctx context.Context, req Request, t *Token) error {
-	e := &ledgerEntry{req: req, t: t, done: make(chan error, 1)}
+// errKeyWithdrawn. A token signed by a key from the cache of signers
+// (cached) is recorded only if its key is active, else record returns
+// errKeyStale.
+func (i *Issuer) record(ctx context.Context, req Request, t *Token, cached bool) error {
+	e := &ledgerEntry{req: req, t: t, cached: cached, done: make(chan error, 1)}
 	l := &i.ledger
 	l.mu.Lock()
 	l.queue = append(l.queue, e)
@@ -87,9 +89,10 @@ type ledger struct {
 }
 
 type ledgerEntry struct {
-	req  Request
-	t    *Token
-	done chan error // the outcome of the commit, or errLead
+	req    Request
+	t      *Token
+	cached bool       // t's key came from the cache of signers
+	done   chan error // the outcome of the commit, or errLead
 }
 
 // errLead tells a queued caller that it now leads the group commit.
@@ -154,7 +157,9 @@ func (i *Issuer) commit(ctx context.Context, entries []*ledgerEntry) ([]error, e
 
 // recordIn records entries and their audit events within tx, each only if
 // its key is still active or retired: the outcome of the others is
-// errKeyWithdrawn.
+// errKeyWithdrawn. An entry signed by a cached key is recorded only if the
+// key is active: else its outcome is errKeyStale. A key that is not active
+// leaves the cache of signers.
 func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEntry) ([]error, error) {
 	now := i.cfg.Now()
 	outcomes := make([]error, len(entries))
@@ -171,9 +176,16 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 			}
 			state = keys.State(s)
 			states[t.KeyID] = state
+			if state != keys.Active {
+				i.signers.drop(t.KeyID)
+			}
 		}
-		if state != keys.Active && state != keys.Retired {
+		switch {
+		case state != keys.Active && state != keys.Retired:
 			outcomes[n] = errKeyWithdrawn
+			continue
+		case state != keys.Active && e.cached:
+			outcomes[n] = errKeyStale
 			continue
 		}
 		tokens = append(tokens, store.TokenRow{JTI: t.ID, Format: string(t.Format), KID: t.KeyID, Subject: req.Subject, Name: req.Name,
