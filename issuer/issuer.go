@@ -20,6 +20,7 @@ import (
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/groupcommit"
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
@@ -66,8 +67,8 @@ type Config struct {
 // Issuer signs and records tokens. It is safe for concurrent use.
 type Issuer struct {
 	cfg     Config
-	ledger  ledger  // records waiting for their group commit
-	signers signers // the signing keys last read, for the next issuances
+	ledger  groupcommit.Committer[*ledgerEntry] // records waiting for their group commit
+	signers signers                             // the signing keys last read, for the next issuances
 }
 
 // New returns an Issuer for cfg.
@@ -94,7 +95,9 @@ func New(cfg Config) (*Issuer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Issuer{cfg: cfg}, nil
+	i := &Issuer{cfg: cfg}
+	i.ledger.Commit = i.commit
+	return i, nil
 }
 
 // MaxTTL returns the longest lifetime this issuer grants.

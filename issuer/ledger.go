@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
@@ -48,12 +47,11 @@ func ParseStatus(s string) (Status, error) {
 }
 
 // record commits the issuance and its audit event, and returns once they
-// are durable. Concurrent calls share transactions (a group commit): one
-// caller at a time, the leader, commits everything queued so far in one
-// transaction and one sync, then hands the lead to the next caller queued,
-// if any. SQLite has one writer at a time anyway; this way concurrent
-// issuers queue in memory instead of in SQLite's busy handler, whose sleeps
-// made their latency jump, and pay one sync per batch instead of one each.
+// are durable. Concurrent calls share transactions and their sync (a group
+// commit, see internal/groupcommit): SQLite has one writer at a time
+// anyway, and so has PostgreSQL under writ's write lock; this way
+// concurrent issuers queue in memory instead of in the engine's lock, and
+// pay one sync per batch instead of one each.
 //
 // A token is recorded only if its key is active, or retired (a rotation
 // came between reading the key and the commit: the token is good, and Expire
@@ -63,78 +61,14 @@ func ParseStatus(s string) (Status, error) {
 // (cached) is recorded only if its key is active, else record returns
 // errKeyStale.
 func (i *Issuer) record(ctx context.Context, req Request, t *Token, cached bool) error {
-	e := &ledgerEntry{req: req, t: t, cached: cached, done: make(chan error, 1)}
-	l := &i.ledger
-	l.mu.Lock()
-	l.queue = append(l.queue, e)
-	lead := !l.leading
-	l.leading = true
-	l.mu.Unlock()
-	if !lead {
-		if err := <-e.done; err != errLead {
-			return err
-		}
-	}
-	// The commit must not fail because this caller went away: the batch
-	// holds other callers' records too.
-	i.commitQueued(context.WithoutCancel(ctx))
-	return <-e.done
+	return i.ledger.Do(ctx, &ledgerEntry{req: req, t: t, cached: cached})
 }
 
-// ledger is the queue of records waiting for the group commit.
-type ledger struct {
-	mu      sync.Mutex
-	queue   []*ledgerEntry
-	leading bool // a caller is committing; the others wait on done
-}
-
+// ledgerEntry is a token waiting for its record to be committed.
 type ledgerEntry struct {
 	req    Request
 	t      *Token
-	cached bool       // t's key came from the cache of signers
-	done   chan error // the outcome of the commit, or errLead
-}
-
-// errLead tells a queued caller that it now leads the group commit.
-var errLead = errors.New("issuer: lead the group commit")
-
-// maxBatch bounds the records committed in one transaction.
-const maxBatch = 256
-
-// commitQueued commits the queue, then passes the lead to the first caller
-// queued meanwhile, or gives it up.
-func (i *Issuer) commitQueued(ctx context.Context) {
-	l := &i.ledger
-	l.mu.Lock()
-	batch := l.queue[:min(len(l.queue), maxBatch)]
-	l.queue = l.queue[len(batch):]
-	l.mu.Unlock()
-
-	outcomes, err := i.commit(ctx, batch)
-	for n, e := range batch {
-		switch {
-		case err == nil:
-			e.done <- outcomes[n]
-		case len(batch) == 1:
-			e.done <- err
-		default:
-			// One bad record must not fail the others: retry each alone.
-			o, err := i.commit(ctx, batch[n:n+1])
-			if err == nil {
-				err = o[0]
-			}
-			e.done <- err
-		}
-	}
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.queue) == 0 {
-		l.leading = false
-		l.queue = nil // let a burst's backing array go
-		return
-	}
-	l.queue[0].done <- errLead
+	cached bool // t's key came from the cache of signers
 }
 
 // commit records entries and their audit events in one transaction, each
