@@ -5,6 +5,7 @@ import (
 
 	"github.com/writ-dev/writ/internal/fsperm"
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/storecopy"
 )
 
 var (
@@ -28,6 +29,16 @@ var (
 	// with a new database, since a new key would open none of the existing
 	// one's keys.
 	ErrNoMasterKeyFile = errors.New("writ: no master key file")
+	// ErrNotEmpty is returned by CopyDatabase for a destination that
+	// holds rows already: a copy makes a new database.
+	ErrNotEmpty = storecopy.ErrNotEmpty
+	// ErrSameDatabase is returned by CopyDatabase when the destination is
+	// the source itself.
+	ErrSameDatabase = storecopy.ErrSameDatabase
+	// ErrCopyMismatch is returned by CopyDatabase when the destination,
+	// read again after the copy, does not hold what was read from the
+	// source; nothing was committed.
+	ErrCopyMismatch = storecopy.ErrMismatch
 	// ErrNoMasterKeyForURL is returned by Init for a PostgreSQL database
 	// (Config.URL) without Config.MasterKey or InitConfig.MasterKeyFile:
 	// there is no database file to keep the key beside.

@@ -24,3 +24,8 @@ var (
 // errKeyWithdrawn is the outcome of a record whose token was signed by a
 // key that may no longer sign: compromised, or removed, since it was read.
 var errKeyWithdrawn = errors.New("issuer: the signing key was withdrawn")
+
+// errKeyStale is the outcome of a record whose token was signed by a key
+// from the cache of signers that is no longer the active key: it is signed
+// again with the key read from the store.
+var errKeyStale = errors.New("issuer: the cached signing key is no longer active")

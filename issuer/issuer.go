@@ -20,6 +20,7 @@ import (
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/groupcommit"
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
@@ -46,7 +47,10 @@ var _ SignerSource = (*keys.Ring)(nil)
 type Config struct {
 	// Issuer is the iss claim of every token, usually the server's URL. Required.
 	Issuer string
-	// Keys supplies signing keys. Required.
+	// Keys supplies signing keys. Required. The issuer keeps the key it
+	// returns for up to a second, and records a token signed with a kept
+	// key only if the store says that key is still active when the record
+	// commits; otherwise it asks Keys again.
 	Keys SignerSource
 	// Store is writ's storage, as writ.Open opens it, where issuances are
 	// recorded. Required.
@@ -62,8 +66,9 @@ type Config struct {
 
 // Issuer signs and records tokens. It is safe for concurrent use.
 type Issuer struct {
-	cfg    Config
-	ledger ledger // records waiting for their group commit
+	cfg     Config
+	ledger  groupcommit.Committer[*ledgerEntry] // records waiting for their group commit
+	signers signers                             // the signing keys last read, for the next issuances
 }
 
 // New returns an Issuer for cfg.
@@ -90,7 +95,9 @@ func New(cfg Config) (*Issuer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Issuer{cfg: cfg}, nil
+	i := &Issuer{cfg: cfg}
+	i.ledger.Commit = i.commit
+	return i, nil
 }
 
 // MaxTTL returns the longest lifetime this issuer grants.
@@ -241,12 +248,22 @@ func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
 }
 
 // issue signs the token that req, normalized, asks for and records it with
-// record, which refuses a token whose key was withdrawn (compromised) after
-// it was read here (errKeyWithdrawn): it is then signed again, once, with
-// the key active now.
-func (i *Issuer) issue(ctx context.Context, req Request, record func(context.Context, Request, *Token) error) (*Token, error) {
-	for retry := false; ; retry = true {
-		key, err := i.cfg.Keys.Signer(ctx, req.Format)
+// record. The first attempt may sign with the key Signer returned to an
+// earlier issuance (see signers): record then refuses the token unless that
+// key is still active (errKeyStale), and it is signed again with the key
+// read now. record also refuses a token whose key was withdrawn
+// (compromised) after it was read (errKeyWithdrawn): it is then signed
+// again, once, with the key active now.
+func (i *Issuer) issue(ctx context.Context, req Request, record func(context.Context, Request, *Token, bool) error) (*Token, error) {
+	fresh, withdrawn := false, false
+	for {
+		// A caller gone already gets nothing signed: its token would be
+		// recorded and never shown. (Once queued, the record is committed
+		// whatever the caller does: see record.)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		key, cached, err := i.signers.get(ctx, i.cfg.Keys, req.Format, fresh, i.cfg.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -254,15 +271,19 @@ func (i *Issuer) issue(ctx context.Context, req Request, record func(context.Con
 		if err != nil {
 			return nil, err
 		}
-		err = record(ctx, req, t)
+		err = record(ctx, req, t, cached)
 		switch {
 		case err == nil:
 			return t, nil
+		case errors.Is(err, errKeyStale):
 		case !errors.Is(err, errKeyWithdrawn):
 			return nil, err
-		case retry:
+		case withdrawn:
 			return nil, fmt.Errorf("%w twice during one issuance; try again", errKeyWithdrawn)
+		default:
+			withdrawn = true
 		}
+		fresh = true
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
@@ -48,90 +47,28 @@ func ParseStatus(s string) (Status, error) {
 }
 
 // record commits the issuance and its audit event, and returns once they
-// are durable. Concurrent calls share transactions (a group commit): one
-// caller at a time, the leader, commits everything queued so far in one
-// transaction and one sync, then hands the lead to the next caller queued,
-// if any. SQLite has one writer at a time anyway; this way concurrent
-// issuers queue in memory instead of in SQLite's busy handler, whose sleeps
-// made their latency jump, and pay one sync per batch instead of one each.
+// are durable. Concurrent calls share transactions and their sync (a group
+// commit, see internal/groupcommit): SQLite has one writer at a time
+// anyway, and so has PostgreSQL under writ's write lock; this way
+// concurrent issuers queue in memory instead of in the engine's lock, and
+// pay one sync per batch instead of one each.
 //
 // A token is recorded only if its key is active, or retired (a rotation
 // came between reading the key and the commit: the token is good, and Expire
 // keeps the key published until it has expired). A token whose key was
 // withdrawn meanwhile (compromised) is not, and record returns
-// errKeyWithdrawn.
-func (i *Issuer) record(ctx context.Context, req Request, t *Token) error {
-	e := &ledgerEntry{req: req, t: t, done: make(chan error, 1)}
-	l := &i.ledger
-	l.mu.Lock()
-	l.queue = append(l.queue, e)
-	lead := !l.leading
-	l.leading = true
-	l.mu.Unlock()
-	if !lead {
-		if err := <-e.done; err != errLead {
-			return err
-		}
-	}
-	// The commit must not fail because this caller went away: the batch
-	// holds other callers' records too.
-	i.commitQueued(context.WithoutCancel(ctx))
-	return <-e.done
+// errKeyWithdrawn. A token signed by a key from the cache of signers
+// (cached) is recorded only if its key is active, else record returns
+// errKeyStale.
+func (i *Issuer) record(ctx context.Context, req Request, t *Token, cached bool) error {
+	return i.ledger.Do(ctx, &ledgerEntry{req: req, t: t, cached: cached})
 }
 
-// ledger is the queue of records waiting for the group commit.
-type ledger struct {
-	mu      sync.Mutex
-	queue   []*ledgerEntry
-	leading bool // a caller is committing; the others wait on done
-}
-
+// ledgerEntry is a token waiting for its record to be committed.
 type ledgerEntry struct {
-	req  Request
-	t    *Token
-	done chan error // the outcome of the commit, or errLead
-}
-
-// errLead tells a queued caller that it now leads the group commit.
-var errLead = errors.New("issuer: lead the group commit")
-
-// maxBatch bounds the records committed in one transaction.
-const maxBatch = 256
-
-// commitQueued commits the queue, then passes the lead to the first caller
-// queued meanwhile, or gives it up.
-func (i *Issuer) commitQueued(ctx context.Context) {
-	l := &i.ledger
-	l.mu.Lock()
-	batch := l.queue[:min(len(l.queue), maxBatch)]
-	l.queue = l.queue[len(batch):]
-	l.mu.Unlock()
-
-	outcomes, err := i.commit(ctx, batch)
-	for n, e := range batch {
-		switch {
-		case err == nil:
-			e.done <- outcomes[n]
-		case len(batch) == 1:
-			e.done <- err
-		default:
-			// One bad record must not fail the others: retry each alone.
-			o, err := i.commit(ctx, batch[n:n+1])
-			if err == nil {
-				err = o[0]
-			}
-			e.done <- err
-		}
-	}
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.queue) == 0 {
-		l.leading = false
-		l.queue = nil // let a burst's backing array go
-		return
-	}
-	l.queue[0].done <- errLead
+	req    Request
+	t      *Token
+	cached bool // t's key came from the cache of signers
 }
 
 // commit records entries and their audit events in one transaction, each
@@ -154,7 +91,9 @@ func (i *Issuer) commit(ctx context.Context, entries []*ledgerEntry) ([]error, e
 
 // recordIn records entries and their audit events within tx, each only if
 // its key is still active or retired: the outcome of the others is
-// errKeyWithdrawn.
+// errKeyWithdrawn. An entry signed by a cached key is recorded only if the
+// key is active: else its outcome is errKeyStale. A key that is not active
+// leaves the cache of signers.
 func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEntry) ([]error, error) {
 	now := i.cfg.Now()
 	outcomes := make([]error, len(entries))
@@ -171,9 +110,16 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 			}
 			state = keys.State(s)
 			states[t.KeyID] = state
+			if state != keys.Active {
+				i.signers.drop(t.KeyID)
+			}
 		}
-		if state != keys.Active && state != keys.Retired {
+		switch {
+		case state != keys.Active && state != keys.Retired:
 			outcomes[n] = errKeyWithdrawn
+			continue
+		case state != keys.Active && e.cached:
+			outcomes[n] = errKeyStale
 			continue
 		}
 		tokens = append(tokens, store.TokenRow{JTI: t.ID, Format: string(t.Format), KID: t.KeyID, Subject: req.Subject, Name: req.Name,

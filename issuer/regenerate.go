@@ -50,20 +50,20 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 	if err != nil {
 		return nil, err
 	}
-	return i.issue(ctx, req, func(ctx context.Context, req Request, t *Token) error {
-		return i.replace(ctx, req, t, jti, o)
+	return i.issue(ctx, req, func(ctx context.Context, req Request, t *Token, cached bool) error {
+		return i.replace(ctx, req, t, cached, jti, o)
 	})
 }
 
-// replace records t, issued for req, and revokes the token jti with o, in
-// one transaction.
-func (i *Issuer) replace(ctx context.Context, req Request, t *Token, jti string, o revocation.Options) error {
+// replace records t, issued for req (with a cached key: see record), and
+// revokes the token jti with o, in one transaction.
+func (i *Issuer) replace(ctx context.Context, req Request, t *Token, cached bool, jti string, o revocation.Options) error {
 	tx, err := i.cfg.Store.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("issuer: record token: %w", err)
 	}
 	defer tx.Rollback()
-	outcomes, err := i.recordIn(ctx, tx, []*ledgerEntry{{req: req, t: t}})
+	outcomes, err := i.recordIn(ctx, tx, []*ledgerEntry{{req: req, t: t, cached: cached}})
 	if err != nil {
 		return err
 	}

@@ -20,12 +20,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,10 +30,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,11 +65,11 @@ func main() {
 	defer os.RemoveAll(dir)
 
 	writ := filepath.Join(dir, "writ")
-	run("go", "build", "-o", writ, "./cmd/writ")
+	loadgen.Command("go", "build", "-o", writ, "./cmd/writ")
 	db := filepath.Join(dir, "writ.db")
-	srv, writAddr := start(writ, "serve", "--db", db, "--issuer", iss, "--addr", "127.0.0.1:0", "--log-level", "warn")
-	defer stop(srv)
-	admin := strings.TrimSpace(run(writ, "token", "issue", "--db", db, "--issuer", iss,
+	srv, writAddr := loadgen.Start(writ, "serve", "--db", db, "--issuer", iss, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	defer loadgen.Stop(srv)
+	admin := strings.TrimSpace(loadgen.Command(writ, "token", "issue", "--db", db, "--issuer", iss,
 		"--subject", "load", "--audience", iss, "--scope", "writ:admin", "--ttl", "1h"))
 
 	client := &http.Client{Transport: &http.Transport{
@@ -96,15 +90,15 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	bareSrv, bareAddr := start(self, "-bare", doc)
-	defer stop(bareSrv)
+	bareSrv, bareAddr := loadgen.Start(self, "-bare", doc)
+	defer loadgen.Stop(bareSrv)
 
 	inproc, closeInproc := newInProcessIssuer(ctx, dir)
 	defer closeInproc()
 
 	get := func(url string) func(context.Context, int) error {
 		return func(ctx context.Context, _ int) error {
-			return roundTrip(client, ctx, http.MethodGet, url, "", nil, http.StatusOK, len(jwks))
+			return loadgen.RoundTrip(ctx, client, http.MethodGet, url, "", nil, http.StatusOK, len(jwks), nil)
 		}
 	}
 	issueURL := "http://" + writAddr + "/v1/tokens"
@@ -115,96 +109,29 @@ func main() {
 	input := make([]byte, 330) // the length of a writ EdDSA token's signing input
 	rand.Read(input)
 
-	scenarios := []struct {
-		group, name string
-		do          func(context.Context, int) error
-	}{
-		{"JWKS", "bare net/http, same bytes", get("http://" + bareAddr + "/.well-known/jwks.json")},
-		{"JWKS", "writ serve", get(jwksURL)},
-		{"Issue", "Ed25519 signing loop, in process", func(context.Context, int) error {
+	scenarios := []loadgen.Scenario{
+		{Group: "JWKS", Name: "bare net/http, same bytes", Do: get("http://" + bareAddr + "/.well-known/jwks.json")},
+		{Group: "JWKS", Name: "writ serve", Do: get(jwksURL)},
+		{Group: "Issue", Name: "Ed25519 signing loop, in process", Do: func(context.Context, int) error {
 			ed25519.Sign(priv, input)
 			return nil
 		}},
-		{"Issue", "issuer.Issue, in process", func(ctx context.Context, _ int) error {
+		{Group: "Issue", Name: "issuer.Issue, in process", Do: func(ctx context.Context, _ int) error {
 			_, err := inproc.Issue(ctx, req)
 			return err
 		}},
-		{"Issue", "writ serve POST /v1/tokens", func(ctx context.Context, _ int) error {
-			return roundTrip(client, ctx, http.MethodPost, issueURL, "Bearer "+admin, body, http.StatusCreated, -1)
+		{Group: "Issue", Name: "writ serve POST /v1/tokens", Do: func(ctx context.Context, _ int) error {
+			return loadgen.RoundTrip(ctx, client, http.MethodPost, issueURL, "Bearer "+admin, body, http.StatusCreated, -1, nil)
 		}},
 	}
-	results := make([][]loadgen.Result, len(scenarios))
-	for r := range *runs {
-		for i, s := range scenarios {
-			res := loadgen.Run(ctx, loadgen.Config{Workers: *workers, Duration: *duration, Warmup: *warmup, Do: s.do})
-			log.Printf("run %d  %-6s %-34s %v", r+1, s.group, s.name, res)
-			if res.FirstErr != nil {
-				log.Printf("  first error: %v", res.FirstErr)
-			}
-			results[i] = append(results[i], res)
-		}
-	}
-
-	var md strings.Builder
-	fmt.Fprintf(&md, "%d workers, %d interleaved runs of %v (after %v of warm-up), medians; %s, %d CPUs, %s\n\n",
-		*workers, *runs, *duration, *warmup, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
-	md.WriteString("| | what | req/s | × baseline | p50 | p99 | errors |\n|---|---|---:|---:|---:|---:|---:|\n")
-	var base float64
-	for i, s := range scenarios {
-		rps := median(results[i], func(r loadgen.Result) float64 { return r.PerSecond() })
-		if i == 0 || s.group != scenarios[i-1].group {
-			base = rps
-		}
-		var errs, reqs int64
-		for _, r := range results[i] {
-			errs += r.Errors
-			reqs += r.Requests
-		}
-		fmt.Fprintf(&md, "| %s | %s | %.0f | %.2f | %s | %s | %d of %d |\n", s.group, s.name, rps, rps/base,
-			ms(median(results[i], func(r loadgen.Result) float64 { return float64(r.P50) })),
-			ms(median(results[i], func(r loadgen.Result) float64 { return float64(r.P99) })), errs, reqs)
-	}
-	fmt.Print("\n" + md.String())
+	cfg := loadgen.Config{Workers: *workers, Duration: *duration, Warmup: *warmup}
+	md := loadgen.Table(scenarios, loadgen.Compare(ctx, scenarios, *runs, cfg), cfg, -1)
+	fmt.Print("\n" + md)
 	if *out != "" {
-		if err := os.WriteFile(*out, []byte(md.String()), 0o644); err != nil {
+		if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}
-}
-
-// roundTrip makes one request and checks its status (and body length,
-// when wantLen is not negative), reading the body whole so that the
-// connection is reused.
-func roundTrip(c *http.Client, ctx context.Context, method, url, auth string, body []byte, want, wantLen int) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return err
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	switch {
-	case err != nil:
-		return err
-	case resp.StatusCode != want:
-		return fmt.Errorf("%s %s: status %d", method, url, resp.StatusCode)
-	case wantLen >= 0 && n != int64(wantLen):
-		return fmt.Errorf("%s %s: %d bytes, want %d", method, url, n, wantLen)
-	}
-	return nil
 }
 
 // newInProcessIssuer opens a new database of its own with an EdDSA key,
@@ -245,54 +172,3 @@ func serveBare(file string) {
 		w.Write(doc)
 	}))
 }
-
-// start runs a server and returns it with the address it announced on
-// stderr ("… on ADDR …").
-func start(name string, args ...string) (*exec.Cmd, string) {
-	cmd := exec.Command(name, args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		_, rest, ok := strings.Cut(sc.Text(), " on ")
-		if !ok {
-			continue
-		}
-		addr, _, _ := strings.Cut(rest, " ")
-		go io.Copy(os.Stderr, stderr) // warnings and errors from now on
-		return cmd, addr
-	}
-	log.Fatalf("%s exited before it listened: %v", name, errors.Join(sc.Err(), cmd.Wait()))
-	return nil, ""
-}
-
-func stop(cmd *exec.Cmd) {
-	cmd.Process.Signal(os.Interrupt)
-	cmd.Wait()
-}
-
-func run(name string, args ...string) string {
-	cmd := exec.Command(name, args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		log.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
-	}
-	return string(out)
-}
-
-func median(rs []loadgen.Result, f func(loadgen.Result) float64) float64 {
-	v := make([]float64, len(rs))
-	for i, r := range rs {
-		v[i] = f(r)
-	}
-	slices.Sort(v)
-	return v[len(v)/2]
-}
-
-func ms(ns float64) string { return fmt.Sprintf("%.2f ms", ns/1e6) }

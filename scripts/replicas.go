@@ -39,7 +39,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -153,46 +152,17 @@ func main() {
 	input := make([]byte, 330) // the length of a writ EdDSA token's signing input
 	rand.Read(input)
 
-	type scenario struct {
-		group, name string
-		do          func(context.Context, int) error
-	}
-	scenarios := []scenario{{"baseline", "Ed25519 signing loop, in process", func(context.Context, int) error {
+	scenarios := []loadgen.Scenario{{Group: "baseline", Name: "Ed25519 signing loop, in process", Do: func(context.Context, int) error {
 		ed25519.Sign(priv, input)
 		return nil
 	}}}
 	for _, s := range setups {
-		scenarios = append(scenarios, scenario{"Issue", s.name, issue(s)}, scenario{"Revoke", s.name, revoke(s)})
+		scenarios = append(scenarios, loadgen.Scenario{Group: "Issue", Name: s.name, Do: issue(s)}, loadgen.Scenario{Group: "Revoke", Name: s.name, Do: revoke(s)})
 	}
 	ctx := context.Background()
-	results := make([][]loadgen.Result, len(scenarios))
-	for r := range *runs {
-		for i, sc := range scenarios {
-			res := loadgen.Run(ctx, loadgen.Config{Workers: *workers, Duration: *duration, Warmup: *warmup, Do: sc.do})
-			log.Printf("run %d  %-8s %-34s %v", r+1, sc.group, sc.name, res)
-			if res.FirstErr != nil {
-				log.Printf("  first error: %v", res.FirstErr)
-			}
-			results[i] = append(results[i], res)
-		}
-	}
-
+	cfg := loadgen.Config{Workers: *workers, Duration: *duration, Warmup: *warmup}
 	var md strings.Builder
-	fmt.Fprintf(&md, "%d workers, %d interleaved runs of %v (after %v of warm-up), medians; %s, %d CPUs, %s\n\n",
-		*workers, *runs, *duration, *warmup, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
-	md.WriteString("| | deployment | req/s | × signing loop | p50 | p99 | errors |\n|---|---|---:|---:|---:|---:|---:|\n")
-	base := loadgen.Median(results[0], loadgen.Result.PerSecond)
-	for i, sc := range scenarios {
-		rps := loadgen.Median(results[i], loadgen.Result.PerSecond)
-		var errs, reqs int64
-		for _, r := range results[i] {
-			errs += r.Errors
-			reqs += r.Requests
-		}
-		fmt.Fprintf(&md, "| %s | %s | %.0f | %.3f | %s | %s | %d of %d |\n", sc.group, sc.name, rps, rps/base,
-			loadgen.Millis(loadgen.Median(results[i], func(r loadgen.Result) float64 { return float64(r.P50) })),
-			loadgen.Millis(loadgen.Median(results[i], func(r loadgen.Result) float64 { return float64(r.P99) })), errs, reqs)
-	}
+	md.WriteString(loadgen.Table(scenarios, loadgen.Compare(ctx, scenarios, *runs, cfg), cfg, 0))
 
 	two := setups[2]
 	lat, err := propagate(ctx, client, two, *propagation)

@@ -146,6 +146,7 @@ Global settings come from flags or the environment:
 		newRevocationsCmd(g),
 		newAuditCmd(g),
 		newBackupCmd(g),
+		newDBCmd(g),
 		newServeCmd(g),
 	)
 	// cobra's own commands, made now rather than at Execute, so that a

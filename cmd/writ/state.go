@@ -93,11 +93,15 @@ func (g *globals) setDB(cfg *writ.Config) {
 }
 
 // dbName names --db in messages: a URL without its password.
-func (g *globals) dbName() string {
-	if writ.IsURL(g.db) {
-		return writ.RedactURL(g.db)
+func (g *globals) dbName() string { return dbName(g.db) }
+
+// dbName names the database db, a file or a URL, in messages: a URL
+// without its password.
+func dbName(db string) string {
+	if writ.IsURL(db) {
+		return writ.RedactURL(db)
 	}
-	return g.db
+	return db
 }
 
 // urlHasPassword reports whether a database URL carries a password.

@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Start runs a server process and returns it with the address it
@@ -112,3 +114,59 @@ func Median(rs []Result, f func(Result) float64) float64 {
 
 // Millis formats nanoseconds as milliseconds.
 func Millis(ns float64) string { return fmt.Sprintf("%.2f ms", ns/1e6) }
+
+// Scenario is one row of a comparison: what Do measures, under a group
+// heading.
+type Scenario struct {
+	Group, Name string
+	Do          func(ctx context.Context, worker int) error
+}
+
+// Compare measures every scenario runs times with cfg (whose Do it
+// replaces), the runs interleaved so that a passing load falls on all of
+// them, logging each result. It returns the results of each scenario.
+func Compare(ctx context.Context, scenarios []Scenario, runs int, cfg Config) [][]Result {
+	results := make([][]Result, len(scenarios))
+	for r := range runs {
+		for i, s := range scenarios {
+			cfg.Do = s.Do
+			res := Run(ctx, cfg)
+			log.Printf("run %d  %-8s %-34s %v", r+1, s.Group, s.Name, res)
+			if res.FirstErr != nil {
+				log.Printf("  first error: %v", res.FirstErr)
+			}
+			results[i] = append(results[i], res)
+		}
+	}
+	return results
+}
+
+// Table returns the results of Compare as a Markdown table of medians,
+// after a line saying how they were measured. Each row's rate is compared
+// with the scenario at index baseline, or, when baseline is negative, with
+// the first scenario of its group.
+func Table(scenarios []Scenario, results [][]Result, cfg Config, baseline int) string {
+	var md strings.Builder
+	fmt.Fprintf(&md, "%d workers, %d interleaved runs of %v (after %v of warm-up), medians; %s, %d CPUs, %s\n\n",
+		cfg.Workers, len(results[0]), cfg.Duration, cfg.Warmup, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	md.WriteString("| | what | req/s | × baseline | p50 | p99 | errors |\n|---|---|---:|---:|---:|---:|---:|\n")
+	var base float64
+	for i, s := range scenarios {
+		rps := Median(results[i], Result.PerSecond)
+		switch {
+		case baseline >= 0:
+			base = Median(results[baseline], Result.PerSecond)
+		case i == 0 || s.Group != scenarios[i-1].Group:
+			base = rps
+		}
+		var errs, reqs int64
+		for _, r := range results[i] {
+			errs += r.Errors
+			reqs += r.Requests
+		}
+		fmt.Fprintf(&md, "| %s | %s | %.0f | %.3f | %s | %s | %d of %d |\n", s.Group, s.Name, rps, rps/base,
+			Millis(Median(results[i], func(r Result) float64 { return float64(r.P50) })),
+			Millis(Median(results[i], func(r Result) float64 { return float64(r.P99) })), errs, reqs)
+	}
+	return md.String()
+}

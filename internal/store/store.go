@@ -191,6 +191,11 @@ type Executor interface {
 	MetaPut(ctx context.Context, name string, value []byte) error
 	// MetaDelete deletes the meta row name. A missing row is not an error.
 	MetaDelete(ctx context.Context, name string) error
+	// MetaEach calls fn with the name and value of each meta row, in the
+	// order of their names, stopping at fn's first error, which it
+	// returns: a copy of the database copies them all. Rows an engine
+	// keeps there for itself are left out. fn must not keep value.
+	MetaEach(ctx context.Context, fn func(name string, value []byte) error) error
 
 	// TokenInsertMany records tokens and events, for the issuer's group
 	// commit: engines prepare each statement once for all the rows.
@@ -207,6 +212,10 @@ type Executor interface {
 	// TokenLastExpiry returns the latest expiry of the tokens signed by
 	// the key kid; ok is false when it signed none.
 	TokenLastExpiry(ctx context.Context, kid string) (exp int64, ok bool, err error)
+	// TokenEach calls fn with every token, without its status, in the
+	// order they were inserted, stopping at fn's first error, which it
+	// returns. fn must not keep t, which the next call reuses.
+	TokenEach(ctx context.Context, fn func(t *TokenRow) error) error
 
 	// RevocationInsert inserts r with the next sequence number, which it
 	// returns (r.Seq is ignored). A list holds one entry per token and
@@ -215,6 +224,13 @@ type Executor interface {
 	// RevocationGet returns the entry of kind RevokeToken or RevokeKey
 	// for value, or an error wrapping ErrNotFound.
 	RevocationGet(ctx context.Context, kind, value string) (RevocationRow, error)
+	// RevocationRestore inserts rows as they are, each with its own
+	// sequence number, for a copy of another list: the numbers must
+	// ascend and the first be above the last given out, and the last of
+	// them becomes the last given out. A number out of order, or a second
+	// entry for a token or key, fails with an error wrapping ErrConflict,
+	// and may leave other rows written: the caller rolls back.
+	RevocationRestore(ctx context.Context, rows []RevocationRow) error
 	// RevocationDelete deletes the entry seq. The sequence never goes
 	// back: no later entry gets its number.
 	RevocationDelete(ctx context.Context, seq int64) error
@@ -259,6 +275,10 @@ type Executor interface {
 	// AuditList returns the newest f.Limit events that f selects, oldest
 	// first.
 	AuditList(ctx context.Context, f AuditFilter) ([]AuditRow, error)
+	// AuditEach calls fn with every event, oldest first (by ID), stopping
+	// at fn's first error, which it returns. fn must not keep e, which
+	// the next call reuses.
+	AuditEach(ctx context.Context, fn func(e *AuditRow) error) error
 }
 
 // Unix is a time in unix seconds, or none (NULL) when Valid is false.

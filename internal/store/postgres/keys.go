@@ -201,6 +201,25 @@ func (e *executor) MetaPut(ctx context.Context, name string, value []byte) error
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
 }
 
+func (e *executor) MetaEach(ctx context.Context, fn func(string, []byte) error) error {
+	rows, err := e.q.Query(ctx, `SELECT name, value FROM meta ORDER BY name COLLATE "C"`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var name string
+	var value []byte
+	for rows.Next() {
+		if err := rows.Scan(&name, &value); err != nil {
+			return err
+		}
+		if err := fn(name, value); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // metaChange is what a write of the meta row name changes: the
 // revocations for the revocation epoch, the keys for any other row.
 func metaChange(name string) store.Change {

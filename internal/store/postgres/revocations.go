@@ -42,6 +42,45 @@ func (e *executor) RevocationInsert(ctx context.Context, r store.RevocationRow) 
 	return seq, nil
 }
 
+// RevocationRestore checks the numbers, then sends the inserts in one
+// batch with ON CONFLICT DO NOTHING, so that a second entry for a token or
+// key leaves the transaction usable, and counts what it inserted.
+func (e *executor) RevocationRestore(ctx context.Context, rows []store.RevocationRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return e.inTx(ctx, func(e *executor) error {
+		var last int64
+		if err := e.q.QueryRow(ctx, `SELECT seq FROM revocation_head`).Scan(&last); err != nil {
+			return err
+		}
+		first := rows[0].Seq
+		b := &pgx.Batch{}
+		for _, r := range rows {
+			if r.Seq <= last {
+				return fmt.Errorf("%w: entry %d is not above the last sequence number given out, %d", store.ErrConflict, r.Seq, last)
+			}
+			last = r.Seq
+			b.Queue(`INSERT INTO revocations (`+revocationColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+				r.Seq, r.Kind, r.Value, null(r.IssuedBefore), r.EffectiveAt, r.ExpiresAt, r.Reason, r.Actor, r.CreatedAt)
+		}
+		b.Queue(`UPDATE revocation_head SET seq = $1`, last)
+		if err := e.batch(ctx, b); err != nil {
+			return err
+		}
+		// No entry was numbered from first to last before: those there
+		// now are the ones inserted.
+		var n int
+		if err := e.q.QueryRow(ctx, `SELECT count(*) FROM revocations WHERE seq BETWEEN $1 AND $2`, first, last).Scan(&n); err != nil {
+			return err
+		}
+		if n != len(rows) {
+			return fmt.Errorf("%w: %d of %d entries are for a token or key revoked already", store.ErrConflict, len(rows)-n, len(rows))
+		}
+		return nil
+	})
+}
+
 func (e *executor) RevocationGet(ctx context.Context, kind, value string) (store.RevocationRow, error) {
 	switch kind {
 	case store.RevokeToken, store.RevokeKey:

@@ -92,3 +92,21 @@ func (e *executor) TokenLastExpiry(ctx context.Context, kid string) (int64, bool
 	err := e.q.QueryRow(ctx, `SELECT max(expires_at) FROM tokens WHERE kid = $1`, kid).Scan(&exp)
 	return exp.Int64, exp.Valid, err
 }
+
+func (e *executor) TokenEach(ctx context.Context, fn func(*store.TokenRow) error) error {
+	rows, err := e.q.Query(ctx, `SELECT jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens ORDER BY row_id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var t store.TokenRow
+	for rows.Next() {
+		if err := rows.Scan(&t.JTI, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy); err != nil {
+			return err
+		}
+		if err := fn(&t); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

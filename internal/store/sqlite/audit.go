@@ -49,3 +49,21 @@ func (e *executor) AuditList(ctx context.Context, f store.AuditFilter) ([]store.
 	}
 	return out, rows.Err()
 }
+
+func (e *executor) AuditEach(ctx context.Context, fn func(*store.AuditRow) error) error {
+	rows, err := e.q.QueryContext(ctx, `SELECT id, at, actor, action, subject, jti, kid, detail FROM audit ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var ev store.AuditRow
+	for rows.Next() {
+		if err := rows.Scan(&ev.ID, &ev.At, &ev.Actor, &ev.Action, &ev.Subject, &ev.JTI, &ev.KID, &ev.Detail); err != nil {
+			return err
+		}
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

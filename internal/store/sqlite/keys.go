@@ -188,6 +188,27 @@ func (e *executor) MetaPut(ctx context.Context, name string, value []byte) error
 	return err
 }
 
+// MetaEach leaves out the mark of a backup (restoredCopy), which is the
+// engine's: a copy of the database gets its own.
+func (e *executor) MetaEach(ctx context.Context, fn func(string, []byte) error) error {
+	rows, err := e.q.QueryContext(ctx, `SELECT name, value FROM meta WHERE name <> '`+restoredCopy+`' ORDER BY name`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var name string
+	var value sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&name, &value); err != nil {
+			return err
+		}
+		if err := fn(name, value); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // placeholders returns n comma-separated question marks.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")

@@ -17,13 +17,49 @@ func (e *executor) RevocationInsert(ctx context.Context, r store.RevocationRow) 
 	res, err := e.q.ExecContext(ctx, `INSERT INTO revocations (kind, value, issued_before, effective_at, expires_at, reason, actor, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Kind, r.Value, null(r.IssuedBefore), r.EffectiveAt, r.ExpiresAt, r.Reason, r.Actor, r.CreatedAt)
-	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: revocations.value") {
-		return 0, fmt.Errorf("%w: the %s %q is revoked already", store.ErrConflict, r.Kind, r.Value)
-	}
 	if err != nil {
-		return 0, err
+		return 0, revocationConflict(err, r)
 	}
 	return res.LastInsertId()
+}
+
+// revocationConflict turns the refusal of a second entry for a token or
+// key into an error wrapping store.ErrConflict.
+func revocationConflict(err error, r store.RevocationRow) error {
+	if strings.Contains(err.Error(), "UNIQUE constraint failed: revocations.value") {
+		return fmt.Errorf("%w: the %s %q is revoked already", store.ErrConflict, r.Kind, r.Value)
+	}
+	return err
+}
+
+// RevocationRestore inserts each entry with its number: SQLite records the
+// largest as the last given out (sqlite_sequence).
+func (e *executor) RevocationRestore(ctx context.Context, rows []store.RevocationRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return e.inTx(ctx, func(e *executor) error {
+		last, _, err := e.RevocationHead(ctx)
+		if err != nil {
+			return err
+		}
+		insert, err := e.q.PrepareContext(ctx, `INSERT INTO revocations (`+revocationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		for _, r := range rows {
+			if r.Seq <= last {
+				return fmt.Errorf("%w: entry %d is not above the last sequence number given out, %d", store.ErrConflict, r.Seq, last)
+			}
+			_, err := insert.ExecContext(ctx, r.Seq, r.Kind, r.Value, null(r.IssuedBefore), r.EffectiveAt, r.ExpiresAt, r.Reason, r.Actor, r.CreatedAt)
+			if err != nil {
+				return revocationConflict(err, r)
+			}
+			last = r.Seq
+		}
+		return nil
+	})
 }
 
 func (e *executor) RevocationGet(ctx context.Context, kind, value string) (store.RevocationRow, error) {

@@ -323,6 +323,42 @@ func (d *DB) Backup(ctx context.Context, path string) error {
 	return nil
 }
 
+// CreateFilled makes a new database at path, which must not exist, and
+// has fill write it before anyone else can open it: the database is made
+// under a temporary name beside path (mode 0600) and linked into place
+// only once fill has returned nil and the database is closed, so that
+// path never holds a half-made database, and nothing is left of one that
+// fill failed to make. fill must not keep db.
+//
+// Like a backup, the database is marked to draw a revocation epoch of
+// its own when a process first opens it to write (see Backup), so that
+// restoring it more than once gives lists that verifiers tell apart.
+func CreateFilled(ctx context.Context, path string, fill func(db *DB) error) error {
+	if _, err := os.Lstat(path); err == nil {
+		return &os.PathError{Op: "create database", Path: path, Err: os.ErrExist}
+	}
+	err := beside(path, func(tmp string) error {
+		db, err := Open(ctx, tmp, true)
+		if err != nil {
+			return err
+		}
+		err = fill(db)
+		if err == nil {
+			_, err = db.db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('`+restoredCopy+`', x'01') ON CONFLICT DO NOTHING`)
+		}
+		// Closing the last connection checkpoints the WAL into the file
+		// and removes it, so the one file placed below holds everything.
+		if err := errors.Join(err, db.Close()); err != nil {
+			return err
+		}
+		return place(tmp, path)
+	})
+	if err != nil {
+		return fmt.Errorf("create database %q: %w", path, err)
+	}
+	return nil
+}
+
 // place gives the file tmp the name path, which must not exist: a hard
 // link where the file system has them, else a rename over an empty file
 // made to reserve the name.

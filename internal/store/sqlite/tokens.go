@@ -108,3 +108,21 @@ func (e *executor) TokenLastExpiry(ctx context.Context, kid string) (int64, bool
 	err := e.q.QueryRowContext(ctx, `SELECT max(expires_at) FROM tokens WHERE kid = ?`, kid).Scan(&exp)
 	return exp.Int64, exp.Valid, err
 }
+
+func (e *executor) TokenEach(ctx context.Context, fn func(*store.TokenRow) error) error {
+	rows, err := e.q.QueryContext(ctx, `SELECT jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens ORDER BY rowid`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var t store.TokenRow
+	for rows.Next() {
+		if err := rows.Scan(&t.JTI, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy); err != nil {
+			return err
+		}
+		if err := fn(&t); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

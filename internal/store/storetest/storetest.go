@@ -34,6 +34,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RevocationPrune", testRevocationPrune},
 		{"Packed", testPacked},
 		{"Audit", testAudit},
+		{"ReadAll", testReadAll},
+		{"RevocationRestore", testRevocationRestore},
 		{"Transactions", testTransactions},
 		{"ReadSnapshot", testReadSnapshot},
 		{"CompromiseAtomic", testCompromiseAtomic},
@@ -856,5 +858,107 @@ func testRegenerateAtomic(t *testing.T, s store.Store) {
 	}
 	if log, err := s.AuditList(ctx, store.AuditFilter{Limit: 10}); err != nil || len(log) != 2 {
 		t.Errorf("audit events of the regeneration %+v, %v", log, err)
+	}
+}
+
+// testReadAll: MetaEach, TokenEach and AuditEach read every row as it is,
+// tokens in insertion order and events by ID, and stop at fn's error.
+func testReadAll(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
+	// Inserted out of the order of their issuance.
+	toks := []store.TokenRow{token("t2", "bob", "k1", 300, 1000), token("t1", "alice", "k1", 100, 1000), token("t3", "carol", "k1", 200, 1000)}
+	events := []store.AuditRow{{At: 3000, Actor: "a", Action: "token.issue", JTI: "t2"}, {At: 1000, Actor: "b", Action: "key.add", KID: "k1", Detail: "d"}}
+	check(t, s.TokenInsertMany(ctx, toks[:1], events[:1]))
+	check(t, s.TokenInsertMany(ctx, toks[1:], events[1:]))
+	check(t, s.MetaPut(ctx, "b", []byte{2}))
+	check(t, s.MetaPut(ctx, "a", []byte{1}))
+
+	var gotToks []store.TokenRow
+	check(t, s.TokenEach(ctx, func(r *store.TokenRow) error {
+		gotToks = append(gotToks, *r)
+		return nil
+	}))
+	if !slices.Equal(gotToks, toks) {
+		t.Errorf("TokenEach = %+v, want %+v", gotToks, toks)
+	}
+	var gotEvents []store.AuditRow
+	check(t, s.AuditEach(ctx, func(r *store.AuditRow) error {
+		gotEvents = append(gotEvents, *r)
+		return nil
+	}))
+	if len(gotEvents) != 2 || gotEvents[0].ID >= gotEvents[1].ID {
+		t.Fatalf("AuditEach = %+v", gotEvents)
+	}
+	for i := range events {
+		if want := events[i]; gotEvents[i] != (store.AuditRow{ID: gotEvents[i].ID, At: want.At, Actor: want.Actor, Action: want.Action, JTI: want.JTI, KID: want.KID, Detail: want.Detail}) {
+			t.Errorf("AuditEach event %d = %+v, want %+v", i, gotEvents[i], want)
+		}
+	}
+	meta := map[string]string{}
+	var names []string
+	check(t, s.MetaEach(ctx, func(name string, value []byte) error {
+		names = append(names, name)
+		meta[name] = string(value) // copied: value is the engine's
+		return nil
+	}))
+	if !slices.IsSorted(names) || meta["a"] != "\x01" || meta["b"] != "\x02" || meta[store.MetaRevocationEpoch] == "" || len(meta) != 3 {
+		t.Errorf("MetaEach = %q in the order %q; want a, b and the epoch, by name", meta, names)
+	}
+
+	stop := errors.New("stop")
+	for name, each := range map[string]func(n *int) error{
+		"MetaEach":  func(n *int) error { return s.MetaEach(ctx, func(string, []byte) error { *n++; return stop }) },
+		"TokenEach": func(n *int) error { return s.TokenEach(ctx, func(*store.TokenRow) error { *n++; return stop }) },
+		"AuditEach": func(n *int) error { return s.AuditEach(ctx, func(*store.AuditRow) error { *n++; return stop }) },
+	} {
+		if n := 0; !errors.Is(each(&n), stop) || n != 1 {
+			t.Errorf("%s stopped by its function after %d calls", name, n)
+		}
+	}
+}
+
+// testRevocationRestore: entries keep their numbers and every field; the
+// last becomes the head, from which RevocationInsert goes on; numbers that
+// do not ascend above the head, and second entries, are ErrConflict.
+func testRevocationRestore(t *testing.T, s store.Store) {
+	check(t, s.RevocationRestore(ctx, nil))
+	rows := []store.RevocationRow{
+		{Seq: 3, Kind: store.RevokeToken, Value: "t1", EffectiveAt: 10, ExpiresAt: 100, Reason: "leaked", Actor: "admin", CreatedAt: 9},
+		{Seq: 7, Kind: store.RevokeSubject, Value: "alice", IssuedBefore: store.At(20), EffectiveAt: 20, ExpiresAt: 200, CreatedAt: 20},
+		{Seq: 8, Kind: store.RevokeKey, Value: "k1", EffectiveAt: 30, ExpiresAt: 300, Reason: "r", Actor: "b", CreatedAt: 30},
+	}
+	check(t, s.RevocationRestore(ctx, rows[:1]))
+	check(t, s.RevocationRestore(ctx, rows[1:]))
+	var got []store.RevocationRow
+	check(t, s.RevocationEach(ctx, store.RevocationFilter{}, func(r *store.RevocationRow) error {
+		got = append(got, *r)
+		return nil
+	}))
+	if !slices.Equal(got, rows) {
+		t.Errorf("restored entries read back as %+v, want %+v", got, rows)
+	}
+	if head, _, err := s.RevocationHead(ctx); err != nil || head != 8 {
+		t.Errorf("RevocationHead after the restore = %d, %v; want 8", head, err)
+	}
+	for _, bad := range [][]store.RevocationRow{
+		{{Seq: 5, Kind: store.RevokeToken, Value: "t9"}},                                                  // below the head, though no entry holds it
+		{{Seq: 8, Kind: store.RevokeToken, Value: "t9"}},                                                  // not above the head
+		{{Seq: 10, Kind: store.RevokeToken, Value: "t9"}, {Seq: 9, Kind: store.RevokeToken, Value: "t8"}}, // descending
+		{{Seq: 11, Kind: store.RevokeToken, Value: "t1"}},                                                 // t1 is revoked already
+		{{Seq: 12, Kind: store.RevokeKey, Value: "k1"}},
+	} {
+		tx, err := s.Begin(ctx)
+		check(t, err)
+		if err := tx.RevocationRestore(ctx, bad); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("RevocationRestore(%+v): %v, want ErrConflict", bad, err)
+		}
+		// The transaction stays usable.
+		if _, _, err := tx.RevocationHead(ctx); err != nil {
+			t.Errorf("the transaction after a refused restore: %v", err)
+		}
+		check(t, tx.Rollback())
+	}
+	if seq, err := s.RevocationInsert(ctx, store.RevocationRow{Kind: store.RevokeToken, Value: "t2", EffectiveAt: 1, ExpiresAt: 2}); err != nil || seq != 9 {
+		t.Errorf("RevocationInsert after the restore: seq %d, %v; want 9", seq, err)
 	}
 }

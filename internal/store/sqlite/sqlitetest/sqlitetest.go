@@ -58,13 +58,19 @@ func Path(tb testing.TB, db *sqlite.DB) string {
 	return path
 }
 
-// Unsynced has db use one connection that does not wait for the disk, for
-// simulations that write thousands of rows: the durability tests cover
-// the syncs.
+// Unsynced has db use two connections, its writer and one other, that do
+// not wait for the disk, for simulations that write thousands of rows: the
+// durability tests cover the syncs.
 func Unsynced(tb testing.TB, db *sqlite.DB) {
 	tb.Helper()
-	db.Handle().SetMaxOpenConns(1)
-	exec(tb, db, `PRAGMA synchronous = OFF`)
+	const pragma = `PRAGMA synchronous = OFF`
+	db.Handle().SetMaxOpenConns(2)
+	// The writer first: it takes a connection of its own, and the other
+	// one is then the pool's.
+	if err := db.ExecOnWriter(context.Background(), pragma); err != nil {
+		tb.Fatal(err)
+	}
+	exec(tb, db, pragma)
 }
 
 // Checkpoint copies db's write-ahead log into its file (mode: PASSIVE,
