@@ -296,3 +296,57 @@ func TestCopyDatabaseRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyKeepsUntrusted: a key row that the master key does not vouch
+// for (its MAC altered in the source) is copied as it is, and stays
+// untrusted in the copy, of either engine; the others stay trusted.
+func TestCopyKeepsUntrusted(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "writ.db")
+	w, res, err := initDB(t, path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := w.Keys.Rotate(ctx, keys.JWT, keys.RotateOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	mk, err := keys.ReadMasterKeyFile(res.MasterKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = raw.Exec(`UPDATE keys SET mac = zeroblob(32) WHERE kid = ?`, rot.Retired)
+	if err := errors.Join(err, raw.Close()); err != nil {
+		t.Fatal(err)
+	}
+	url := pgtest.Start(t)
+	back := filepath.Join(dir, "back.db")
+	for _, step := range [][2]string{{path, url}, {url, back}} {
+		if _, err := writ.CopyDatabase(ctx, step[0], step[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cfg := range []writ.Config{{Path: path}, {URL: url}, {Path: back}} {
+		cfg.MasterKey, cfg.Issuer = mk, testIssuer
+		cp, err := writ.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := cp.Keys.List(ctx)
+		cp.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Untrusted != (r.ID == rot.Retired) {
+				t.Errorf("%s: key %s (%s): untrusted %v", cfg.Path+writ.RedactURL(cfg.URL), r.ID, r.State, r.Untrusted)
+			}
+		}
+	}
+}

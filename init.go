@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/store/postgres"
@@ -165,14 +166,34 @@ func (cfg *Config) name() string {
 	return RedactURL(cfg.URL)
 }
 
-// RedactURL returns a database URL with its password, if any, replaced
-// by "xxxxx", to be shown or logged.
+// RedactURL returns a database URL with its passwords, if any, replaced
+// by "xxxxx", to be shown or logged: the user information's, and the
+// password and sslpassword parameters of its query, which PostgreSQL's
+// clients read too.
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(a database URL that does not parse)"
 	}
+	if u.RawQuery != "" {
+		params := strings.Split(u.RawQuery, "&")
+		for n, p := range params {
+			if name, _, _ := strings.Cut(p, "="); isPasswordParam(name) {
+				params[n] = name + "=xxxxx"
+			}
+		}
+		u.RawQuery = strings.Join(params, "&")
+	}
 	return u.Redacted()
+}
+
+// isPasswordParam reports whether name, a URL query parameter's name as
+// written (escaped), may name a password: any spelling of password or
+// sslpassword, or a name that does not unescape.
+func isPasswordParam(name string) bool {
+	n, err := url.QueryUnescape(name)
+	n = strings.ToLower(n)
+	return err != nil || n == "password" || n == "sslpassword"
 }
 
 // noKeyFileError is ErrNoMasterKeyFile for a database and its key file.

@@ -79,3 +79,20 @@ func TestInitPostgres(t *testing.T) {
 		t.Fatalf("the revocation read through another handle: %+v, %v", got, err)
 	}
 }
+
+// TestRedactURL: a password is taken out of a URL wherever PostgreSQL's
+// clients read one, the user information or the query's password and
+// sslpassword parameters.
+func TestRedactURL(t *testing.T) {
+	for _, url := range []string{
+		"postgres://writ:hunter2@db.example/writ",
+		"postgres://writ@db.example/writ?password=hunter2",
+		"postgresql://db.example/writ?sslmode=require&password=hunter2",
+		"postgres://db.example/writ?sslpassword=hunter2&sslkey=k.pem",
+		"postgres://db.example/writ?PASSWORD=x&password=hunter2",
+	} {
+		if got := writ.RedactURL(url); strings.Contains(got, "hunter2") || !strings.Contains(got, "db.example") {
+			t.Errorf("RedactURL(%q) = %q", url, got)
+		}
+	}
+}

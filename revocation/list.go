@@ -250,14 +250,17 @@ func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Ti
 		if !known {
 			return Entry{}, fmt.Errorf("%w: no token was issued to %q", ErrUnknownSubject, subject)
 		}
-		if before.IsZero() {
-			before = now
+		// Not before itself: a change runs again alone when its group's
+		// transaction fails, with a later now.
+		cut := before
+		if cut.IsZero() {
+			cut = now
 		}
-		if before.After(now) {
-			return Entry{}, fmt.Errorf("%w: cut-off %s is in the future", ErrInvalid, before.UTC().Format(time.RFC3339))
+		if cut.After(now) {
+			return Entry{}, fmt.Errorf("%w: cut-off %s is in the future", ErrInvalid, cut.UTC().Format(time.RFC3339))
 		}
-		cutoff := before.Truncate(time.Second)
-		if cutoff.Before(before) {
+		cutoff := cut.Truncate(time.Second)
+		if cutoff.Before(cut) {
 			cutoff = cutoff.Add(time.Second)
 		}
 		e := Entry{Kind: Subject, Value: subject, IssuedBefore: cutoff, EffectiveAt: now, ExpiresAt: cutoff.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}

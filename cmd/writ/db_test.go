@@ -61,3 +61,22 @@ func TestDBCopyPostgres(t *testing.T) {
 		t.Errorf("token list of the copy back:\n%s", list)
 	}
 }
+
+// TestURLHasPassword: a password in a URL's query, where PostgreSQL's
+// clients read one too, draws the warning and keeps the URL out of writ
+// serve's hint, as one in its user information does.
+func TestURLHasPassword(t *testing.T) {
+	for url, want := range map[string]bool{
+		"postgres://writ:hunter2@db.example/writ":                  true,
+		"postgres://writ@db.example/writ?password=hunter2":         true,
+		"postgres://db.example/writ?sslmode=require&password=x":    true,
+		"postgres://db.example/writ?sslpassword=hunter2":           true,
+		"postgres://writ@db.example/writ":                          false,
+		"postgres://db.example/writ?sslmode=require&user=writ":     false,
+		"postgres://db.example/password?application_name=password": false,
+	} {
+		if got := urlHasPassword(url); got != want {
+			t.Errorf("urlHasPassword(%q) = %v, want %v", url, got, want)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/user"
 
@@ -104,15 +103,10 @@ func dbName(db string) string {
 	return db
 }
 
-// urlHasPassword reports whether a database URL carries a password.
-func urlHasPassword(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return false
-	}
-	_, ok := u.User.Password()
-	return ok
-}
+// urlHasPassword reports whether a database URL carries a password, in
+// its user information or its query (see writ.RedactURL), or may: one
+// that does not parse.
+func urlHasPassword(s string) bool { return writ.RedactURL(s) != s }
 
 const noDatabaseHint = "run writ init, or set --db / WRIT_DB"
 

@@ -38,6 +38,10 @@ type waiter[T any] struct {
 	done chan error // the outcome of the commit, or errLead
 }
 
+// ErrPanicked is the outcome of the items of a batch whose commit
+// panicked (in the caller that led it).
+var ErrPanicked = errors.New("groupcommit: the commit panicked")
+
 // errLead tells a queued caller that it now leads.
 var errLead = errors.New("groupcommit: lead")
 
@@ -61,7 +65,9 @@ func (c *Committer[T]) Do(ctx context.Context, item T) error {
 }
 
 // commitQueued commits the queue's first batch, then passes the lead to
-// the first caller queued meanwhile, or gives it up.
+// the first caller queued meanwhile, or gives it up. Should Commit panic,
+// the callers of the batch not answered yet fail (ErrPanicked) and the
+// lead passes on as the panic goes on.
 func (c *Committer[T]) commitQueued(ctx context.Context) {
 	limit := c.MaxBatch
 	if limit <= 0 {
@@ -71,6 +77,13 @@ func (c *Committer[T]) commitQueued(ctx context.Context) {
 	batch := c.queue[:min(len(c.queue), limit)]
 	c.queue = c.queue[len(batch):]
 	c.mu.Unlock()
+	defer c.passLead()
+	answered := 0
+	defer func() {
+		for _, w := range batch[answered:] {
+			w.done <- ErrPanicked
+		}
+	}()
 
 	items := make([]T, len(batch))
 	for n, w := range batch {
@@ -90,8 +103,12 @@ func (c *Committer[T]) commitQueued(ctx context.Context) {
 			}
 			w.done <- err
 		}
+		answered++
 	}
+}
 
+// passLead passes the lead to the first caller queued, or gives it up.
+func (c *Committer[T]) passLead() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.queue) == 0 {

@@ -97,3 +97,52 @@ func TestBatches(t *testing.T) {
 		t.Errorf("batch sizes %v, want %v", sizes, want)
 	}
 }
+
+// TestPanic: a commit that panics fails the other callers of its batch
+// instead of leaving them waiting, and the callers after them still
+// commit; the panic goes on in the caller that led.
+func TestPanic(t *testing.T) {
+	var (
+		started = make(chan struct{})
+		release = make(chan struct{})
+		first   = true
+	)
+	c := &Committer[int]{Commit: func(_ context.Context, items []int) ([]error, error) {
+		if first {
+			first = false
+			close(started)
+			<-release
+		}
+		if slices.Contains(items, 0) {
+			panic("commit of 0")
+		}
+		return make([]error, len(items)), nil
+	}}
+	panics := make(chan any, 2)
+	do := func(v int) {
+		defer func() { panics <- recover() }()
+		c.Do(context.Background(), v)
+	}
+	go do(1)
+	<-started
+	go do(0)
+	for c.queued() != 1 {
+		runtime.Gosched()
+	}
+	errs := make(chan error, 1)
+	go func() { errs <- c.Do(context.Background(), 2) }()
+	for c.queued() != 2 {
+		runtime.Gosched()
+	}
+	close(release)
+	// 1 commits alone, then 0 and 2 together: 0 leads, and panics.
+	if p1, p0 := <-panics, <-panics; p1 != nil || p0 != "commit of 0" {
+		t.Fatalf("the callers of 1 and 0 panicked with %v and %v, want nil and the commit's panic", p1, p0)
+	}
+	if err := <-errs; err == nil {
+		t.Errorf("a caller of the batch that panicked: no error")
+	}
+	if err := c.Do(context.Background(), 3); err != nil {
+		t.Errorf("a commit after the panic: %v", err)
+	}
+}
