@@ -8,15 +8,15 @@
 // same master key's and nothing is unsealed; tokens in the order they were
 // inserted; revocation entries with their sequence numbers, and the packed
 // copy of the token entries byte for byte; audit events with their times,
-// in order (their IDs are numbered anew). The copy keeps the revocation
-// epoch that its database drew when it was made, a new one, as a restored
-// backup has: verifiers that followed the original read the whole list
-// again.
+// in order (their IDs are numbered anew). The copy gets a revocation
+// epoch of its own, as a restored backup does: verifiers that followed the
+// original read the whole list again.
 package storecopy
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -90,6 +90,13 @@ func Copy(ctx context.Context, src, dst store.Store) (Counts, error) {
 	}
 	if err := empty(ctx, to); err != nil {
 		return Counts{}, err
+	}
+	// A new epoch, not the one the empty database had: verifiers may have
+	// followed a database emptied by hand.
+	epoch := make([]byte, 16)
+	rand.Read(epoch)
+	if err := to.MetaPut(ctx, store.MetaRevocationEpoch, epoch); err != nil {
+		return Counts{}, fmt.Errorf("write the destination: %w", err)
 	}
 	read := newTally()
 	w := newWriter(to)
