@@ -181,7 +181,7 @@ func (r *Ring) begin(ctx context.Context) (store.Tx, error) {
 func (r *Ring) follow(ctx context.Context, tx store.Tx) error {
 	sealed, err := tx.MetaGet(ctx, store.MetaMasterKeyCheck)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // a new keyring: bind writes it
+		return r.followUnchecked(ctx, tx)
 	}
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
@@ -201,6 +201,26 @@ func (r *Ring) follow(ctx context.Context, tx store.Tx) error {
 	seen := strconv.AppendInt(nil, r.now().Unix(), 10)
 	if err := tx.MetaPut(ctx, store.MetaMasterKeyPreviousSeen, seen); err != nil {
 		return fmt.Errorf("keys: %w", err)
+	}
+	return nil
+}
+
+// followUnchecked lets a keyring without a check value (a new one, or
+// one whose check value was deleted) be written, and so bound anew to the
+// master key, only if the master key opens its seal, when it has one: a
+// database writer who deletes the check value must not get a process
+// given the previous master key, after a rotation, to take the keyring
+// back to that key.
+func (r *Ring) followUnchecked(ctx context.Context, tx store.Tx) error {
+	seal, err := tx.MetaGet(ctx, store.MetaKeySeal)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if r.key().openSeal(seal) == nil {
+		return fmt.Errorf("keys: %w: it does not open this database's key set seal, and the check value is missing", ErrMasterKey)
 	}
 	return nil
 }
