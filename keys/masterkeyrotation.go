@@ -207,20 +207,35 @@ func (r *Ring) follow(ctx context.Context, tx store.Tx) error {
 
 // followUnchecked lets a keyring without a check value (a new one, or
 // one whose check value was deleted) be written, and so bound anew to the
-// master key, only if the master key opens its seal, when it has one: a
-// database writer who deletes the check value must not get a process
-// given the previous master key, after a rotation, to take the keyring
-// back to that key.
+// master key, only if the master key opens its seal, if any, and vouches
+// for one of its key rows, if any carries a MAC: a database writer who
+// deletes the check value (and the seal) must not get a process given the
+// previous master key, after a rotation, to take the keyring back to it.
 func (r *Ring) followUnchecked(ctx context.Context, tx store.Tx) error {
+	cur := r.key()
 	seal, err := tx.MetaGet(ctx, store.MetaKeySeal)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("keys: %w", err)
 	}
+	if err == nil && cur.openSeal(seal) == nil {
+		return fmt.Errorf("keys: %w: the check value is missing, and it does not open this database's key set seal", ErrMasterKey)
+	}
+	rows, _, err := tx.KeyRows(ctx, store.KeyFilter{})
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	if r.key().openSeal(seal) == nil {
-		return fmt.Errorf("keys: %w: it does not open this database's key set seal, and the check value is missing", ErrMasterKey)
+	bound := false
+	for i := range rows {
+		if rows[i].MAC == nil {
+			continue
+		}
+		if cur.vouches(&rows[i]) {
+			return nil
+		}
+		bound = true
+	}
+	if bound {
+		return fmt.Errorf("keys: %w: the check value is missing, and it vouches for none of this database's key rows", ErrMasterKey)
 	}
 	return nil
 }

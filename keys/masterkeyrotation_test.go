@@ -637,30 +637,38 @@ func TestPreviousMasterKeyForgesNothing(t *testing.T) {
 }
 
 // TestPreviousMasterKeyRefusedWithoutCheckValue: a database writer without
-// any master key who deletes the check value after a rotation does not
-// get a process given the previous (leaked) key to bind the keyring to it
-// anew: that key opens nothing of the keyring, so it is refused as before.
+// any master key who deletes the check value after a rotation, and the key
+// set seal with it, does not get a process given the previous (leaked) key
+// to bind the keyring to that key anew: it opens nothing of the keyring,
+// so it is refused as before, and the new key still works.
 func TestPreviousMasterKeyRefusedWithoutCheckValue(t *testing.T) {
-	e := newRingEnv(t)
-	e.ensure(t, verifier.EdDSA)
-	ctx := context.Background()
-	newKey := newMasterKey(t)
-	if err := e.ring.RotateMasterKey(ctx, newKey); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.open(t, newKey).FinishMasterKeyRotation(ctx, keys.FinishOptions{Force: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.db.MetaDelete(ctx, store.MetaMasterKeyCheck); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk}); !errors.Is(err, keys.ErrMasterKey) {
-		t.Fatalf("the previous key on a keyring without its check value: %v, want ErrMasterKey", err)
-	}
-	if _, err := e.open(t, newKey).Ensure(ctx, verifier.EdDSA); err != nil {
-		t.Errorf("the new key after the check value was deleted: %v", err)
-	}
-	if _, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk}); !errors.Is(err, keys.ErrMasterKey) {
-		t.Errorf("the previous key once the new key wrote the check value again: %v, want ErrMasterKey", err)
+	for name, deleted := range map[string][]string{
+		"check value":          {store.MetaMasterKeyCheck},
+		"check value and seal": {store.MetaMasterKeyCheck, store.MetaKeySeal},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newRingEnv(t)
+			e.ensure(t, verifier.EdDSA)
+			ctx := context.Background()
+			newKey := newMasterKey(t)
+			if err := e.ring.RotateMasterKey(ctx, newKey); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.open(t, newKey).FinishMasterKeyRotation(ctx, keys.FinishOptions{Force: true}); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range deleted {
+				if err := e.db.MetaDelete(ctx, name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk}); !errors.Is(err, keys.ErrMasterKey) {
+				t.Fatalf("the previous key on a keyring without its %s: %v, want ErrMasterKey", name, err)
+			}
+			e.open(t, newKey) // writes the check value anew
+			if _, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk}); !errors.Is(err, keys.ErrMasterKey) {
+				t.Errorf("the previous key once the new key wrote the check value again: %v, want ErrMasterKey", err)
+			}
+		})
 	}
 }
