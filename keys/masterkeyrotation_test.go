@@ -277,16 +277,24 @@ func TestRotateMasterKeyWhileReplicasServe(t *testing.T) {
 	})
 }
 
+// rotatedRingEnv returns a keyring with its keys whose master key was
+// rotated, not finished, to the key it returns.
+func rotatedRingEnv(t *testing.T) (*ringEnv, *keys.MasterKey) {
+	t.Helper()
+	e := newRingEnv(t)
+	e.ensure(t, verifier.EdDSA)
+	newKey := newMasterKey(t)
+	if err := e.ring.RotateMasterKey(context.Background(), newKey); err != nil {
+		t.Fatal(err)
+	}
+	return e, newKey
+}
+
 // TestFinishMasterKeyRotationForce: finishing while an old-key process was
 // seen lately is refused unless forced; forced, it finishes.
 func TestFinishMasterKeyRotationForce(t *testing.T) {
-	e := newRingEnv(t)
-	e.ensure(t, verifier.EdDSA)
+	e, newKey := rotatedRingEnv(t)
 	ctx := context.Background()
-	newKey := newMasterKey(t)
-	if err := e.ring.RotateMasterKey(ctx, newKey); err != nil {
-		t.Fatal(err)
-	}
 	r := e.open(t, newKey)
 	if err := r.FinishMasterKeyRotation(ctx, keys.FinishOptions{}); !errors.Is(err, keys.ErrPreviousMasterKeyInUse) {
 		t.Fatalf("finish right after the rotation: %v, want ErrPreviousMasterKeyInUse", err)
@@ -647,13 +655,8 @@ func TestPreviousMasterKeyRefusedWithoutCheckValue(t *testing.T) {
 		"check value and seal": {store.MetaMasterKeyCheck, store.MetaKeySeal},
 	} {
 		t.Run(name, func(t *testing.T) {
-			e := newRingEnv(t)
-			e.ensure(t, verifier.EdDSA)
+			e, newKey := rotatedRingEnv(t)
 			ctx := context.Background()
-			newKey := newMasterKey(t)
-			if err := e.ring.RotateMasterKey(ctx, newKey); err != nil {
-				t.Fatal(err)
-			}
 			if err := e.open(t, newKey).FinishMasterKeyRotation(ctx, keys.FinishOptions{Force: true}); err != nil {
 				t.Fatal(err)
 			}
