@@ -40,7 +40,9 @@ import (
 // The successor lets whoever holds the previous key read the new one
 // until Ring.FinishMasterKeyRotation deletes it; after that the previous
 // key opens nothing, and a process given it is refused (ErrMasterKey) on
-// its next start. A running replica that found the successor keeps it in
+// its next start, even once the check value is deleted: a keyring without
+// one is bound anew only by a key that opens its seal and vouches for its
+// rows (see followUnchecked). A running replica that found the successor keeps it in
 // memory. To tell finish whether a process still runs on the previous
 // key, the rotation notes its time in meta MetaMasterKeyPreviousSeen, and
 // each keyring on the previous key notes the time again at every write
