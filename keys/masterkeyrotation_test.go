@@ -675,3 +675,54 @@ func TestPreviousMasterKeyRefusedWithoutCheckValue(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentMasterKeyRotations: two processes that rotate the master
+// key at once, to different keys, from the same one: one rotation wins,
+// the other is refused and its process takes up the winner's key; the
+// loser's key opens nothing.
+func TestConcurrentMasterKeyRotations(t *testing.T) {
+	onBothEngines(t, func(t *testing.T, newDatabase func() func() store.Store) {
+		open := newDatabase()
+		ctx := context.Background()
+		c := &clock{now: ringNow}
+		oldKey := newMasterKey(t)
+		a := mustRing(t, open(), oldKey, c)
+		if _, err := a.Ensure(ctx, verifier.EdDSA); err != nil {
+			t.Fatal(err)
+		}
+		rings := []*keys.Ring{a, mustRing(t, open(), oldKey, c)}
+		next := []*keys.MasterKey{newMasterKey(t), newMasterKey(t)}
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range rings {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = rings[i].RotateMasterKey(ctx, next[i])
+			}()
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("two rotations at once: %v, %v; want one to succeed", errs[0], errs[1])
+		}
+		won, lost := 0, 1
+		if errs[0] != nil {
+			won, lost = 1, 0
+		}
+		if !strings.Contains(errs[lost].Error(), "under way") {
+			t.Errorf("the losing rotation: %v", errs[lost])
+		}
+		if !rings[lost].MasterKeySuperseded() {
+			t.Error("the losing process did not take up the winner's key")
+		}
+		if _, err := openRingOn(t, open(), next[lost], c); !errors.Is(err, keys.ErrMasterKey) {
+			t.Errorf("the losing rotation's key: %v, want ErrMasterKey", err)
+		}
+		r := mustRing(t, open(), next[won], c)
+		for _, x := range []*keys.Ring{r, rings[lost]} {
+			if _, err := x.Signer(ctx, keys.JWT); err != nil {
+				t.Errorf("after the rotations: %v", err)
+			}
+		}
+	})
+}
