@@ -212,6 +212,11 @@ func TestGenerateMasterKeyFile(t *testing.T) {
 	if s := fmt.Sprintf("%v|%s|%+v", mk, mk, mk); strings.Contains(s, strings.TrimSpace(string(data))) || !strings.Contains(s, "redacted") {
 		t.Errorf("master key prints as %q", s)
 	}
+	// Go syntax too, which would otherwise list its fields, the key's
+	// bytes first.
+	if s := fmt.Sprintf("%#v", mk); strings.Contains(s, fmt.Sprintf("%#v", keys.RawKey(mk))) || !strings.Contains(s, "redacted") {
+		t.Errorf("master key prints in Go syntax as %q", s)
+	}
 }
 
 func TestGenerateMasterKeyFileOverExisting(t *testing.T) {

@@ -106,6 +106,9 @@ func ReadMasterKeyFile(path string) (*MasterKey, error) {
 // String implements fmt.Stringer without revealing the key.
 func (m *MasterKey) String() string { return "writ master key (redacted)" }
 
+// GoString implements fmt.GoStringer (%#v) without revealing the key.
+func (m *MasterKey) GoString() string { return m.String() }
+
 // seal encrypts plaintext bound to aad: a nonce followed by the ciphertext.
 func (m *MasterKey) seal(plaintext, aad []byte) []byte {
 	nonce := make([]byte, m.aead.NonceSize(), m.aead.NonceSize()+len(plaintext)+m.aead.Overhead())

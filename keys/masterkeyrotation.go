@@ -40,7 +40,9 @@ import (
 // The successor lets whoever holds the previous key read the new one
 // until Ring.FinishMasterKeyRotation deletes it; after that the previous
 // key opens nothing, and a process given it is refused (ErrMasterKey) on
-// its next start. A running replica that found the successor keeps it in
+// its next start, even once the check value is deleted: a keyring without
+// one is bound anew only by a key that opens its seal and vouches for its
+// rows (see followUnchecked). A running replica that found the successor keeps it in
 // memory. To tell finish whether a process still runs on the previous
 // key, the rotation notes its time in meta MetaMasterKeyPreviousSeen, and
 // each keyring on the previous key notes the time again at every write
@@ -181,7 +183,7 @@ func (r *Ring) begin(ctx context.Context) (store.Tx, error) {
 func (r *Ring) follow(ctx context.Context, tx store.Tx) error {
 	sealed, err := tx.MetaGet(ctx, store.MetaMasterKeyCheck)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // a new keyring: bind writes it
+		return r.followUnchecked(ctx, tx)
 	}
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
@@ -201,6 +203,41 @@ func (r *Ring) follow(ctx context.Context, tx store.Tx) error {
 	seen := strconv.AppendInt(nil, r.now().Unix(), 10)
 	if err := tx.MetaPut(ctx, store.MetaMasterKeyPreviousSeen, seen); err != nil {
 		return fmt.Errorf("keys: %w", err)
+	}
+	return nil
+}
+
+// followUnchecked lets a keyring without a check value (a new one, or
+// one whose check value was deleted) be written, and so bound anew to the
+// master key, only if the master key opens its seal, if any, and vouches
+// for one of its key rows, if any carries a MAC: a database writer who
+// deletes the check value (and the seal) must not get a process given the
+// previous master key, after a rotation, to take the keyring back to it.
+func (r *Ring) followUnchecked(ctx context.Context, tx store.Tx) error {
+	cur := r.key()
+	seal, err := tx.MetaGet(ctx, store.MetaKeySeal)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if err == nil && cur.openSeal(seal) == nil {
+		return fmt.Errorf("keys: %w: the check value is missing, and it does not open this database's key set seal", ErrMasterKey)
+	}
+	rows, _, err := tx.KeyRows(ctx, store.KeyFilter{})
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	bound := false
+	for i := range rows {
+		if rows[i].MAC == nil {
+			continue
+		}
+		if cur.vouches(&rows[i]) {
+			return nil
+		}
+		bound = true
+	}
+	if bound {
+		return fmt.Errorf("keys: %w: the check value is missing, and it vouches for none of this database's key rows", ErrMasterKey)
 	}
 	return nil
 }

@@ -277,16 +277,24 @@ func TestRotateMasterKeyWhileReplicasServe(t *testing.T) {
 	})
 }
 
+// rotatedRingEnv returns a keyring with its keys whose master key was
+// rotated, not finished, to the key it returns.
+func rotatedRingEnv(t *testing.T) (*ringEnv, *keys.MasterKey) {
+	t.Helper()
+	e := newRingEnv(t)
+	e.ensure(t, verifier.EdDSA)
+	newKey := newMasterKey(t)
+	if err := e.ring.RotateMasterKey(context.Background(), newKey); err != nil {
+		t.Fatal(err)
+	}
+	return e, newKey
+}
+
 // TestFinishMasterKeyRotationForce: finishing while an old-key process was
 // seen lately is refused unless forced; forced, it finishes.
 func TestFinishMasterKeyRotationForce(t *testing.T) {
-	e := newRingEnv(t)
-	e.ensure(t, verifier.EdDSA)
+	e, newKey := rotatedRingEnv(t)
 	ctx := context.Background()
-	newKey := newMasterKey(t)
-	if err := e.ring.RotateMasterKey(ctx, newKey); err != nil {
-		t.Fatal(err)
-	}
 	r := e.open(t, newKey)
 	if err := r.FinishMasterKeyRotation(ctx, keys.FinishOptions{}); !errors.Is(err, keys.ErrPreviousMasterKeyInUse) {
 		t.Fatalf("finish right after the rotation: %v, want ErrPreviousMasterKeyInUse", err)
@@ -632,6 +640,89 @@ func TestPreviousMasterKeyForgesNothing(t *testing.T) {
 		}
 		if _, err := openRingOn(t, open(), oldKey, c); !errors.Is(err, keys.ErrMasterKey) {
 			t.Errorf("the previous key after the finish: %v, want ErrMasterKey", err)
+		}
+	})
+}
+
+// TestPreviousMasterKeyRefusedWithoutCheckValue: a database writer without
+// any master key who deletes the check value after a rotation, and the key
+// set seal with it, does not get a process given the previous (leaked) key
+// to bind the keyring to that key anew: it opens nothing of the keyring,
+// so it is refused as before, and the new key still works.
+func TestPreviousMasterKeyRefusedWithoutCheckValue(t *testing.T) {
+	for name, deleted := range map[string][]string{
+		"check value":          {store.MetaMasterKeyCheck},
+		"check value and seal": {store.MetaMasterKeyCheck, store.MetaKeySeal},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, newKey := rotatedRingEnv(t)
+			ctx := context.Background()
+			if err := e.open(t, newKey).FinishMasterKeyRotation(ctx, keys.FinishOptions{Force: true}); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range deleted {
+				if err := e.db.MetaDelete(ctx, name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk}); !errors.Is(err, keys.ErrMasterKey) {
+				t.Fatalf("the previous key on a keyring without its %s: %v, want ErrMasterKey", name, err)
+			}
+			e.open(t, newKey) // writes the check value anew
+			if _, err := keys.OpenRing(ctx, keys.RingConfig{Store: e.db, MasterKey: e.mk}); !errors.Is(err, keys.ErrMasterKey) {
+				t.Errorf("the previous key once the new key wrote the check value again: %v, want ErrMasterKey", err)
+			}
+		})
+	}
+}
+
+// TestConcurrentMasterKeyRotations: two processes that rotate the master
+// key at once, to different keys, from the same one: one rotation wins,
+// the other is refused and its process takes up the winner's key; the
+// loser's key opens nothing.
+func TestConcurrentMasterKeyRotations(t *testing.T) {
+	onBothEngines(t, func(t *testing.T, newDatabase func() func() store.Store) {
+		open := newDatabase()
+		ctx := context.Background()
+		c := &clock{now: ringNow}
+		oldKey := newMasterKey(t)
+		a := mustRing(t, open(), oldKey, c)
+		if _, err := a.Ensure(ctx, verifier.EdDSA); err != nil {
+			t.Fatal(err)
+		}
+		rings := []*keys.Ring{a, mustRing(t, open(), oldKey, c)}
+		next := []*keys.MasterKey{newMasterKey(t), newMasterKey(t)}
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range rings {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = rings[i].RotateMasterKey(ctx, next[i])
+			}()
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("two rotations at once: %v, %v; want one to succeed", errs[0], errs[1])
+		}
+		won, lost := 0, 1
+		if errs[0] != nil {
+			won, lost = 1, 0
+		}
+		if !strings.Contains(errs[lost].Error(), "under way") {
+			t.Errorf("the losing rotation: %v", errs[lost])
+		}
+		if !rings[lost].MasterKeySuperseded() {
+			t.Error("the losing process did not take up the winner's key")
+		}
+		if _, err := openRingOn(t, open(), next[lost], c); !errors.Is(err, keys.ErrMasterKey) {
+			t.Errorf("the losing rotation's key: %v, want ErrMasterKey", err)
+		}
+		r := mustRing(t, open(), next[won], c)
+		for _, x := range []*keys.Ring{r, rings[lost]} {
+			if _, err := x.Signer(ctx, keys.JWT); err != nil {
+				t.Errorf("after the rotations: %v", err)
+			}
 		}
 	})
 }
