@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/writ-dev/writ/audit"
+	"github.com/writ-dev/writ/internal/duration"
 )
 
 func newAuditCmd(g *globals) *cobra.Command {
@@ -18,7 +19,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 		Args:  args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if since != "" {
-				if d, err := time.ParseDuration(since); err == nil {
+				if d, err := duration.Parse(since); err == nil {
 					f.Since = time.Now().Add(-d)
 				} else if t, err := time.Parse(time.RFC3339, since); err == nil {
 					f.Since = t

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/writ-dev/writ/internal/duration"
 )
 
 // maxDuration bounds the duration flags that have no tighter bound of
@@ -26,10 +28,10 @@ type durationValue struct {
 }
 
 func (v *durationValue) Set(s string) error {
-	d, err := time.ParseDuration(s)
+	d, err := duration.Parse(s)
 	switch {
 	case err != nil:
-		return errors.New("want a duration such as 30s, 5m or 24h")
+		return errors.New("want a duration such as 30s, 5m, 24h, 30d or 2w")
 	case d < 0:
 		return errors.New("must not be negative")
 	case d > v.max:

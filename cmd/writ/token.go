@@ -35,11 +35,14 @@ func newTokenIssueCmd(g *globals) *cobra.Command {
 the token itself) and prints it. The token is shown only this once.
 
 With --output json it prints {"token":…,"jti":…,"exp":…}.`,
-		Example: `  writ token issue --subject alice --audience https://api.example.com --scope read --ttl 24h`,
+		Example: `  writ token issue --subject alice --audience https://api.example.com --scope read --ttl 30d`,
 		Args:    args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.Subject == "" || len(req.Audience) == 0 {
 				return usagef("--subject and --audience are required")
+			}
+			if req.TTL == 0 {
+				return usagef("--ttl 0: every token expires; give a lifetime such as 1h, 30d or 2w")
 			}
 			f, err := keys.ParseFormat(format)
 			if err != nil {
@@ -63,7 +66,7 @@ With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 	fl.StringVar(&req.Subject, "subject", "", "who the token acts for (sub)")
 	fl.StringArrayVar(&req.Audience, "audience", nil, "an API that accepts the token (aud); repeatable")
 	fl.StringArrayVar(&req.Scopes, "scope", nil, "a scope the token grants; repeatable")
-	durationVar(fl, &req.TTL, "ttl", issuer.DefaultTTL, maxDuration, "lifetime of the token")
+	durationVar(fl, &req.TTL, "ttl", issuer.DefaultTTL, maxDuration, "lifetime of the token, such as 1h, 30d or 2w")
 	fl.StringVar(&format, "format", "jwt", "token format: jwt or paseto")
 	fl.StringVar(&req.Name, "name", "", "the token's name (client_id); default: the subject")
 	return cmd

@@ -46,12 +46,12 @@ func adminActor(c *verifier.Claims) string {
 }
 
 type issueRequest struct {
-	Subject  string   `json:"subject"`
-	Audience []string `json:"audience"`
-	Scopes   []string `json:"scopes"`
-	TTL      duration `json:"ttl"`
-	Format   string   `json:"format"`
-	Name     string   `json:"name"`
+	Subject  string        `json:"subject"`
+	Audience []string      `json:"audience"`
+	Scopes   []string      `json:"scopes"`
+	TTL      *jsonDuration `json:"ttl"` // nil: the issuer's default
+	Format   string        `json:"format"`
+	Name     string        `json:"name"`
 }
 
 type tokenResponse struct {
@@ -75,8 +75,15 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	if req.Format == "" {
 		req.Format = string(keys.JWT)
 	}
+	var ttl time.Duration
+	if req.TTL != nil {
+		if ttl = time.Duration(*req.TTL); ttl <= 0 {
+			writeError(w, http.StatusBadRequest, "invalid_request", `"ttl" must be positive: every token expires (leave it out for the default)`)
+			return
+		}
+	}
 	t, err := s.cfg.Tokens.Issue(r.Context(), issuer.Request{
-		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: time.Duration(req.TTL),
+		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl,
 		Format: keys.Format(req.Format), Name: req.Name, IssuedBy: actor(r),
 	})
 	if err != nil {
@@ -133,9 +140,9 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) {
 }
 
 type revokeRequest struct {
-	Reason string   `json:"reason"`
-	Grace  duration `json:"grace"`
-	Before string   `json:"before"` // subjects only: RFC 3339
+	Reason string       `json:"reason"`
+	Grace  jsonDuration `json:"grace"`
+	Before string       `json:"before"` // subjects only: RFC 3339
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {

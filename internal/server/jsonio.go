@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/writ-dev/writ/internal/duration"
 	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
@@ -97,24 +98,25 @@ func jsonName(f reflect.StructField) string {
 	return f.Name
 }
 
-// duration reads "90s", "1h" or a number of seconds.
-type duration time.Duration
+// jsonDuration reads a duration as internal/duration does ("90s", "1h",
+// "30d", "2w"), or a number of seconds.
+type jsonDuration time.Duration
 
-func (d *duration) UnmarshalJSON(b []byte) error {
+func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
-		v, err := time.ParseDuration(s)
+		v, err := duration.Parse(s)
 		if err != nil {
 			return fmt.Errorf("duration %q: %w", s, err)
 		}
-		*d = duration(v)
+		*d = jsonDuration(v)
 		return nil
 	}
 	var n float64
 	if err := json.Unmarshal(b, &n); err != nil || n < 0 || n > 1e9 {
-		return errors.New(`a duration is a string such as "1h" or a number of seconds`)
+		return errors.New(`a duration is a string such as "1h", "30d" or "2w", or a number of seconds`)
 	}
-	*d = duration(time.Duration(n * float64(time.Second)))
+	*d = jsonDuration(time.Duration(n * float64(time.Second)))
 	return nil
 }
 

@@ -282,6 +282,30 @@ func TestAdminAuth(t *testing.T) {
 	}
 }
 
+// TestIssueLifetimes: a lifetime in days or weeks, or none (the default).
+func TestIssueLifetimes(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		body string
+		want time.Duration
+	}{
+		{`{"subject":"a","audience":["b"],"ttl":"30d"}`, 30 * 24 * time.Hour},
+		{`{"subject":"a","audience":["b"],"ttl":"2w"}`, 14 * 24 * time.Hour},
+		{`{"subject":"a","audience":["b"],"ttl":"1d12h"}`, 36 * time.Hour},
+		{`{"subject":"a","audience":["b"]}`, issuer.DefaultTTL},
+	} {
+		code, _, body := f.do("POST", "/v1/tokens", f.admin, "application/json", c.body)
+		var issued struct {
+			Exp    int64
+			Issued time.Time
+		}
+		json.Unmarshal([]byte(body), &issued)
+		if code != 201 || time.Unix(issued.Exp, 0).Sub(issued.Issued.Truncate(time.Second)) != c.want {
+			t.Errorf("%s: %d, exp %d issued %v; want a lifetime of %v", c.body, code, issued.Exp, issued.Issued, c.want)
+		}
+	}
+}
+
 func TestTokenLifecycle(t *testing.T) {
 	f := newFixture(t)
 	code, h, body := f.do("POST", "/v1/tokens", f.admin, "application/json",
@@ -434,6 +458,10 @@ func TestBadRequests(t *testing.T) {
 		{"oversized body", "POST", "/v1/tokens", "application/json", `{"subject":"` + strings.Repeat("a", 70<<10) + `"}`, 413},
 		{"invalid request", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"100000h"}`, 400},
 		{"bad ttl", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"soon"}`, 400},
+		{"ttl zero", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"0s"}`, 400},
+		{"ttl zero days", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"0d"}`, 400},
+		{"ttl zero seconds", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":0}`, 400},
+		{"ttl negative", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"-1d"}`, 400},
 		{"bad scope", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"scopes":["a b"]}`, 400},
 		{"subject with ESC", "POST", "/v1/tokens", "application/json", `{"subject":"a\u001b[2J","audience":["b"]}`, 400},
 		{"subject with a right-to-left override", "POST", "/v1/tokens", "application/json", `{"subject":"a\u202eb","audience":["b"]}`, 400},
