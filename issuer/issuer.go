@@ -109,9 +109,12 @@ type Request struct {
 	Audience []string      // aud: the APIs that accept it. At least one.
 	Scopes   []string      // scope: what it may do
 	TTL      time.Duration // lifetime; zero means the issuer's default
-	Format   keys.Format   // JWT when empty
-	Name     string        // client_id: the token's name; the subject when empty
-	IssuedBy string        // who asked, for the record; "unknown" when empty
+	// Expires, instead of TTL, is when the token expires (whole seconds:
+	// a fraction is dropped); it must be in the future, within MaxTTL.
+	Expires  time.Time
+	Format   keys.Format // JWT when empty
+	Name     string      // client_id: the token's name; the subject when empty
+	IssuedBy string      // who asked, for the record; "unknown" when empty
 
 	action, detail string // for the audit log: issue, or regenerate
 }
@@ -189,6 +192,15 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 		}
 	}
 	req.Scopes = scopes
+	if !req.Expires.IsZero() {
+		if req.TTL != 0 {
+			return req, fmt.Errorf("%w: a lifetime and an expiry time exclude each other", ErrRequest)
+		}
+		req.Expires = req.Expires.Truncate(time.Second)
+		if req.TTL = req.Expires.Sub(i.cfg.Now().Truncate(time.Second)); req.TTL <= 0 {
+			return req, fmt.Errorf("%w: expiry %s is not in the future", ErrRequest, req.Expires.UTC().Format(time.RFC3339))
+		}
+	}
 	switch {
 	case req.TTL == 0:
 		req.TTL = i.cfg.DefaultTTL
@@ -310,6 +322,12 @@ func (i *Issuer) sign(key *keys.Key, req Request) (*Token, error) {
 		KeyID:     key.ID(),
 		IssuedAt:  now,
 		ExpiresAt: now.Add(req.TTL),
+	}
+	if !req.Expires.IsZero() {
+		if !req.Expires.After(now) { // the second turned since normalize
+			return nil, fmt.Errorf("%w: expiry %s is not in the future", ErrRequest, req.Expires.UTC().Format(time.RFC3339))
+		}
+		t.ExpiresAt = req.Expires
 	}
 	var err error
 	c := &accesstoken.Claims{

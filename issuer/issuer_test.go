@@ -176,6 +176,27 @@ func TestIssueLifetimes(t *testing.T) {
 	}
 }
 
+// TestIssueExpires: an expiry time instead of a lifetime, to the second;
+// one in the past, beyond the maximum, or beside a lifetime is refused.
+func TestIssueExpires(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.MaxTTL = 24 * time.Hour })
+	at := testNow.Add(90*time.Minute + 500*time.Millisecond)
+	tok := e.issue(t, issuer.Request{Subject: "alice", Expires: at})
+	if !tok.ExpiresAt.Equal(testNow.Add(90 * time.Minute)) {
+		t.Errorf("expires %v, want %v", tok.ExpiresAt, testNow.Add(90*time.Minute))
+	}
+	for _, r := range []issuer.Request{
+		{Subject: "alice", Audience: []string{testAudience}, Expires: testNow},
+		{Subject: "alice", Audience: []string{testAudience}, Expires: testNow.Add(-time.Hour)},
+		{Subject: "alice", Audience: []string{testAudience}, Expires: testNow.Add(25 * time.Hour)},
+		{Subject: "alice", Audience: []string{testAudience}, Expires: testNow.Add(time.Hour), TTL: time.Hour},
+	} {
+		if _, err := e.issuer.Issue(context.Background(), r); !errors.Is(err, issuer.ErrRequest) {
+			t.Errorf("expires %v, ttl %v: %v, want ErrRequest", r.Expires, r.TTL, err)
+		}
+	}
+}
+
 // checkJTI checks a jti: 128 random bits as 22 base64url characters.
 func checkJTI(t *testing.T, jti any) {
 	t.Helper()

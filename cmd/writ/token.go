@@ -25,11 +25,12 @@ func newTokenCmd(g *globals) *cobra.Command {
 
 func newTokenIssueCmd(g *globals) *cobra.Command {
 	var (
-		req    issuer.Request
-		format string
+		req     issuer.Request
+		format  string
+		expires string
 	)
 	cmd := &cobra.Command{
-		Use:   "issue --subject S --audience A [--scope S]... [--ttl 1h] [--format jwt|paseto] [--name N]",
+		Use:   "issue --subject S --audience A [--scope S]... [--ttl 1h | --expires TIME] [--format jwt|paseto] [--name N]",
 		Short: "Issue a token and print it",
 		Long: `issue signs a token with the active key of its format, records it (never
 the token itself) and prints it. The token is shown only this once.
@@ -43,6 +44,16 @@ With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 			}
 			if req.TTL == 0 {
 				return usagef("--ttl 0: every token expires; give a lifetime such as 1h, 30d or 2w")
+			}
+			if expires != "" {
+				if cmd.Flags().Changed("ttl") {
+					return usagef("--ttl and --expires exclude each other")
+				}
+				t, err := time.Parse(time.RFC3339, expires)
+				if err != nil {
+					return usagef("--expires %q: want an RFC 3339 time such as 2027-01-31T00:00:00Z", expires)
+				}
+				req.TTL, req.Expires = 0, t
 			}
 			f, err := keys.ParseFormat(format)
 			if err != nil {
@@ -67,6 +78,7 @@ With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 	fl.StringArrayVar(&req.Audience, "audience", nil, "an API that accepts the token (aud); repeatable")
 	fl.StringArrayVar(&req.Scopes, "scope", nil, "a scope the token grants; repeatable")
 	durationVar(fl, &req.TTL, "ttl", issuer.DefaultTTL, maxDuration, "lifetime of the token, such as 1h, 30d or 2w")
+	fl.StringVar(&expires, "expires", "", "when the token expires, an RFC 3339 `time`, instead of --ttl")
 	fl.StringVar(&format, "format", "jwt", "token format: jwt or paseto")
 	fl.StringVar(&req.Name, "name", "", "the token's name (client_id); default: the subject")
 	return cmd

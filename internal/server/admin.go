@@ -49,7 +49,8 @@ type issueRequest struct {
 	Subject  string        `json:"subject"`
 	Audience []string      `json:"audience"`
 	Scopes   []string      `json:"scopes"`
-	TTL      *jsonDuration `json:"ttl"` // nil: the issuer's default
+	TTL      *jsonDuration `json:"ttl"`     // nil: the issuer's default
+	Expires  time.Time     `json:"expires"` // RFC 3339, instead of ttl
 	Format   string        `json:"format"`
 	Name     string        `json:"name"`
 }
@@ -83,7 +84,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	t, err := s.cfg.Tokens.Issue(r.Context(), issuer.Request{
-		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl,
+		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl, Expires: req.Expires,
 		Format: keys.Format(req.Format), Name: req.Name, IssuedBy: actor(r),
 	})
 	if err != nil {

@@ -304,6 +304,15 @@ func TestIssueLifetimes(t *testing.T) {
 			t.Errorf("%s: %d, exp %d issued %v; want a lifetime of %v", c.body, code, issued.Exp, issued.Issued, c.want)
 		}
 	}
+	// An expiry time, to the second.
+	at := time.Now().Add(49 * time.Hour).Truncate(time.Second)
+	code, _, body := f.do("POST", "/v1/tokens", f.admin, "application/json",
+		`{"subject":"a","audience":["b"],"expires":"`+at.Format(time.RFC3339)+`"}`)
+	var issued struct{ Exp int64 }
+	json.Unmarshal([]byte(body), &issued)
+	if code != 201 || issued.Exp != at.Unix() {
+		t.Errorf("expires %v: %d, exp %d", at, code, issued.Exp)
+	}
 }
 
 func TestTokenLifecycle(t *testing.T) {
@@ -462,6 +471,9 @@ func TestBadRequests(t *testing.T) {
 		{"ttl zero days", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"0d"}`, 400},
 		{"ttl zero seconds", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":0}`, 400},
 		{"ttl negative", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"-1d"}`, 400},
+		{"expires in the past", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"expires":"2001-01-01T00:00:00Z"}`, 400},
+		{"expires and ttl", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"1h","expires":"2999-01-01T00:00:00Z"}`, 400},
+		{"expires not a time", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"expires":"tomorrow"}`, 400},
 		{"bad scope", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"scopes":["a b"]}`, 400},
 		{"subject with ESC", "POST", "/v1/tokens", "application/json", `{"subject":"a\u001b[2J","audience":["b"]}`, 400},
 		{"subject with a right-to-left override", "POST", "/v1/tokens", "application/json", `{"subject":"a\u202eb","audience":["b"]}`, 400},
