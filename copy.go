@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/store/postgres"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/internal/store/storecopy"
@@ -65,13 +64,7 @@ func copyDatabase(ctx context.Context, from, to string) (storecopy.Counts, error
 	if from == to || sameFile(from, to) {
 		return storecopy.Counts{}, ErrSameDatabase
 	}
-	var src store.Store
-	var err error
-	if IsURL(from) {
-		src, err = postgres.Open(ctx, from, false)
-	} else {
-		src, err = sqlite.OpenForReading(ctx, from)
-	}
+	src, err := openForReading(ctx, from)
 	if err != nil {
 		return storecopy.Counts{}, err
 	}

@@ -117,6 +117,15 @@ func IsURL(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
+// openForReading opens the existing database db, an SQLite file or a
+// PostgreSQL URL, for a process that only reads it (see OpenRevocations).
+func openForReading(ctx context.Context, db string) (store.Store, error) {
+	if IsURL(db) {
+		return postgres.Open(ctx, db, false)
+	}
+	return sqlite.OpenForReading(ctx, db)
+}
+
 // openStore opens the storage engine that cfg names.
 func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if cfg.URL != "" {
@@ -162,12 +171,7 @@ func attach(ctx context.Context, s store.Store, cfg Config) (*DB, error) {
 // and falls back to a read-only handle where the process may not write
 // the database. The list is a revoked.Feed. done closes the database.
 func OpenRevocations(ctx context.Context, db string) (list *revocation.List, done func() error, err error) {
-	var s store.Store
-	if IsURL(db) {
-		s, err = postgres.Open(ctx, db, false)
-	} else {
-		s, err = sqlite.OpenForReading(ctx, db)
-	}
+	s, err := openForReading(ctx, db)
 	if err != nil {
 		return nil, nil, err
 	}

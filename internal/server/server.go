@@ -373,9 +373,9 @@ func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 }
 
 // reloadLoop rereads keys so that the CLI's changes are served within
-// Config.Refresh (or at once, when followChanges hears of them), and every RotationCheck records the publication lag,
-// applies the rotation policy and prunes revocations whose tokens have all
-// expired.
+// Config.Refresh (or at once, when followChanges hears of them), and
+// every RotationCheck records the publication lag, applies the rotation
+// policy and prunes revocations whose tokens have all expired.
 // (Revocations refresh in the snapshot's own loop.)
 func (s *Server) reloadLoop() {
 	defer s.loops.Done()
