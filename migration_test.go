@@ -37,8 +37,9 @@ const (
 var v4Now = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 
 // TestDatabaseOfEarlierWrit: a database that writ made before storage
-// moved into internal/store/sqlite opens as it is (nothing migrated, its
-// schema and revocation epoch unchanged), and everything in it works: the
+// moved into internal/store/sqlite (schema version 4) opens, migrated to
+// the schema of a database made today and its revocation epoch unchanged,
+// and everything in it works: the
 // keys are trusted and sign, the tokens are listed with their statuses,
 // the revocations are read whole and by changes, verification agrees, and
 // new issuances, revocations and key changes go on from there.
@@ -67,9 +68,11 @@ func TestDatabaseOfEarlierWrit(t *testing.T) {
 	if err := json.Unmarshal(data, &tokens); err != nil {
 		t.Fatal(err)
 	}
-	schema := sqlitetest.Schema(t, path)
+	fresh := filepath.Join(dir, "fresh.db")
+	sqlitetest.Create(t, fresh).Close()
+	schema := sqlitetest.Schema(t, fresh)
 
-	// Through the front door, as writ commands open it: nothing to do.
+	// Through the front door, as writ commands open it: migrated.
 	w, err := writ.Open(ctx, writ.Config{Path: path, MasterKey: mk, Issuer: v4Issuer})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +89,7 @@ func TestDatabaseOfEarlierWrit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := sqlitetest.Schema(t, path); got != schema {
-		t.Fatalf("opening changed the schema:\n%s\nwant\n%s", got, schema)
+		t.Fatalf("opened, the schema is:\n%s\nwant that of a new database:\n%s", got, schema)
 	}
 	if before.Seq != 4 || before.Epoch == "" {
 		t.Fatalf("revocation list at seq %d, epoch %q; want 4 and one", before.Seq, before.Epoch)

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -115,6 +116,15 @@ type Request struct {
 	Format   keys.Format // JWT when empty
 	Name     string      // client_id: the token's name; the subject when empty
 	IssuedBy string      // who asked, for the record; "unknown" when empty
+	// Description is free text for the people who manage the token; it
+	// is recorded, never put in the token.
+	Description string
+	// AllowedIPs, when set, binds the token to these networks: its claim
+	// allowed_ips, which writ's verifiers check against the client address.
+	AllowedIPs []netip.Prefix
+	// Parent is the jti of the token that asked for this one (delegated
+	// issuing); revoking the parent revokes it.
+	Parent string
 
 	action, detail string // for the audit log: issue, or regenerate
 }
@@ -334,6 +344,9 @@ func (i *Issuer) sign(key *keys.Key, req Request) (*Token, error) {
 		Issuer: i.cfg.Issuer, Subject: req.Subject, Audience: req.Audience,
 		Scope: strings.Join(req.Scopes, " "), ClientID: req.Name, ID: t.ID,
 		IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt,
+	}
+	for _, p := range req.AllowedIPs {
+		c.AllowedIPs = append(c.AllowedIPs, p.String())
 	}
 	if req.Format == keys.PASETO {
 		t.Token, err = signPASETO(key, c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ type Record struct {
 	IssuedAt  time.Time   `json:"issued"`
 	ExpiresAt time.Time   `json:"expires"`
 	IssuedBy  string      `json:"issued_by"`
+	// Description, AllowedIPs and Parent are left out when empty.
+	Description string         `json:"description,omitempty"`
+	AllowedIPs  []netip.Prefix `json:"allowed_ips,omitempty"`
+	Parent      string         `json:"parent,omitempty"`
 }
 
 // Status says whether a recorded token is still good.
@@ -124,7 +129,8 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 		}
 		tokens = append(tokens, store.TokenRow{JTI: t.ID, Format: string(t.Format), KID: t.KeyID, Subject: req.Subject, Name: req.Name,
 			Scopes: strings.Join(req.Scopes, " "), Audience: strings.Join(req.Audience, " "),
-			IssuedAt: t.IssuedAt.Unix(), ExpiresAt: t.ExpiresAt.Unix(), IssuedBy: req.IssuedBy})
+			IssuedAt: t.IssuedAt.Unix(), ExpiresAt: t.ExpiresAt.Unix(), IssuedBy: req.IssuedBy,
+			Description: req.Description, AllowedIPs: joinPrefixes(req.AllowedIPs), Parent: req.Parent})
 		events = append(events, store.AuditRow{At: now.UnixMilli(), Actor: req.IssuedBy, Action: req.action,
 			Subject: req.Subject, JTI: t.ID, KID: t.KeyID, Detail: req.detail})
 	}
@@ -189,7 +195,35 @@ func (i *Issuer) list(ctx context.Context, f store.TokenFilter) ([]Record, error
 			IssuedAt:  time.Unix(t.IssuedAt, 0).UTC(),
 			ExpiresAt: time.Unix(t.ExpiresAt, 0).UTC(),
 			IssuedBy:  t.IssuedBy,
+
+			Description: t.Description,
+			AllowedIPs:  parsePrefixes(t.AllowedIPs),
+			Parent:      t.Parent,
 		})
 	}
 	return out, nil
+}
+
+// joinPrefixes returns the prefixes space-separated, as the store keeps them.
+func joinPrefixes(ps []netip.Prefix) string {
+	var b []byte
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = p.AppendTo(b)
+	}
+	return string(b)
+}
+
+// parsePrefixes reads what joinPrefixes wrote; a prefix that does not
+// parse (a tampered row) is left out.
+func parsePrefixes(s string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.Fields(s) {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ type Claims struct {
 	ID        string    // jti, the token's unique id (what revocation names)
 	Scope     string    // scope, space-separated
 	ClientID  string    // client_id, the token's name
+	// AllowedIPs is allowed_ips: the networks the token may be used from;
+	// nil when it is not bound to any.
+	AllowedIPs []netip.Prefix
 
 	KeyID     string    // the kid (JWT) or k4.pid (PASETO) of the signing key
 	Algorithm Algorithm // EdDSA, ES256, RS256, PS256 or V4Public
@@ -37,6 +41,7 @@ func (c *Claims) clone() *Claims {
 	} else {
 		d.Audience = slices.Clone(c.Audience)
 	}
+	d.AllowedIPs = slices.Clone(c.AllowedIPs)
 	return &d
 }
 

@@ -40,6 +40,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 	"unsafe"
@@ -380,7 +381,30 @@ func (c *Claims) parse(payload []byte, pasetoClaims bool) error {
 	}
 	c.Issuer, c.Subject, c.Audience, c.ID, c.Scope, c.ClientID = ac.Issuer, ac.Subject, ac.Audience, ac.ID, ac.Scope, ac.ClientID
 	c.ExpiresAt, c.IssuedAt, c.NotBefore = ac.ExpiresAt, ac.IssuedAt, ac.NotBefore
+	if len(ac.AllowedIPs) > 0 {
+		c.AllowedIPs = make([]netip.Prefix, len(ac.AllowedIPs))
+		for i, s := range ac.AllowedIPs {
+			p, err := parseCanonicalPrefix(s)
+			if err != nil {
+				return fmt.Errorf("%w: claims: claim \"allowed_ips\": %w", ErrMalformed, err)
+			}
+			c.AllowedIPs[i] = p
+		}
+	}
 	return nil
+}
+
+// parseCanonicalPrefix parses s, a CIDR prefix in its canonical form: no
+// host bits set, an IPv4 address not written as IPv6, no zone, as
+// netip.Prefix.String writes it. A prefix written any other way is
+// refused rather than read two ways.
+func parseCanonicalPrefix(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	var buf [64]byte
+	if err != nil || p != p.Masked() || string(p.AppendTo(buf[:0])) != s {
+		return netip.Prefix{}, errors.New("want CIDR prefixes in canonical form")
+	}
+	return p, nil
 }
 
 // bytesToString returns a string sharing b's memory. Callers pass only

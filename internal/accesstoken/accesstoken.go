@@ -27,6 +27,9 @@ import (
 // Typ is the JWS header typ of a JWT access token (RFC 9068 §2.1).
 const Typ = "at+jwt"
 
+// MaxAllowedIPs is the most prefixes an allowed_ips claim may carry.
+const MaxAllowedIPs = 32
+
 // Claims are the claims of an access token.
 type Claims struct {
 	Issuer   string   // iss
@@ -35,6 +38,9 @@ type Claims struct {
 	Scope    string   // scope, space-separated; left out when empty
 	ClientID string   // client_id
 	ID       string   // jti
+	// AllowedIPs is allowed_ips: the CIDR prefixes a token is bound to,
+	// in canonical form; the member is left out when there are none.
+	AllowedIPs []string
 
 	IssuedAt  time.Time // iat
 	ExpiresAt time.Time // exp
@@ -79,6 +85,16 @@ func appendClaims(dst []byte, c *Claims, rfc3339 bool) []byte {
 		dst = jsonx.AppendString(append(dst, `,"scope":`...), c.Scope)
 	}
 	dst = jsonx.AppendString(append(dst, `,"client_id":`...), c.ClientID)
+	if len(c.AllowedIPs) > 0 {
+		dst = append(dst, `,"allowed_ips":[`...)
+		for i, p := range c.AllowedIPs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonx.AppendString(dst, p)
+		}
+		dst = append(dst, ']')
+	}
 	return append(dst, '}')
 }
 

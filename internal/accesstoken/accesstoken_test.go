@@ -33,6 +33,8 @@ type jsonClaims struct {
 	Jti      string `json:"jti"`
 	Scope    string `json:"scope,omitempty"`
 	ClientID string `json:"client_id"`
+	// AllowedIPs is left out when empty.
+	AllowedIPs []string `json:"allowed_ips,omitempty"`
 }
 
 func marshalClaims(t *testing.T, c *accesstoken.Claims, rfc3339 bool) string {
@@ -50,7 +52,7 @@ func marshalClaims(t *testing.T, c *accesstoken.Claims, rfc3339 bool) string {
 	b, err := json.Marshal(jsonClaims{
 		Iss: c.Issuer, Sub: c.Subject, Aud: aud,
 		Exp: date(c.ExpiresAt), Iat: date(c.IssuedAt), Nbf: date(c.IssuedAt),
-		Jti: c.ID, Scope: c.Scope, ClientID: c.ClientID,
+		Jti: c.ID, Scope: c.Scope, ClientID: c.ClientID, AllowedIPs: c.AllowedIPs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +82,7 @@ func TestClaimsMatchEncodingJSON(t *testing.T) {
 		{"many audiences", func(c *accesstoken.Claims) { c.Audience = []string{"a", `"b"`, "c\\", "é"} }},
 		{"empty scope", func(c *accesstoken.Claims) { c.Scope = "" }},
 		{"one scope", func(c *accesstoken.Claims) { c.Scope = "writ:admin" }},
+		{"allowed IPs", func(c *accesstoken.Claims) { c.AllowedIPs = []string{"10.0.0.0/8", "2001:db8::/32"} }},
 		{"empty strings", func(c *accesstoken.Claims) { c.Issuer, c.Subject, c.ClientID, c.ID = "", "", "", "" }},
 		{"times in another zone", func(c *accesstoken.Claims) {
 			c.IssuedAt, c.ExpiresAt = c.IssuedAt.In(east), c.ExpiresAt.In(east)

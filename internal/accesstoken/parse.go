@@ -21,7 +21,8 @@ func ParseJWTClaims(payload []byte, c *Claims) error { return parseClaims(payloa
 // Both parsers read strictly, with internal/jsonx: member names compared
 // exactly (never case-folded), none twice, valid UTF-8, nothing after the
 // object. iss, sub, jti, scope and client_id must be non-empty strings; aud
-// a non-empty string or an array of them; exp, iat and nbf dates. iss, sub,
+// a non-empty string or an array of them; allowed_ips a non-empty array of
+// at most MaxAllowedIPs of them; exp, iat and nbf dates. iss, sub,
 // aud, exp, iat and jti are required. Other members are ignored. The
 // audiences are appended to c.Audience[:0], so that a caller can lend room
 // for them. The strings of c share payload's memory unless they hold
@@ -51,6 +52,8 @@ func parseClaims(data []byte, c *Claims, rfc3339 bool) error {
 			c.ClientID, err = str(v)
 		case "aud":
 			err = c.parseAudience(v)
+		case "allowed_ips":
+			err = c.parseAllowedIPs(v)
 		case "exp":
 			c.ExpiresAt, err = date(v)
 		case "iat":
@@ -108,6 +111,33 @@ func (c *Claims) parseAudience(v jsonx.Value) error {
 	}
 	return nil
 }
+
+// parseAllowedIPs reads allowed_ips: a non-empty array of at most
+// MaxAllowedIPs non-empty strings. What each string says, the verifier
+// checks.
+func (c *Claims) parseAllowedIPs(v jsonx.Value) error {
+	c.AllowedIPs = c.AllowedIPs[:0]
+	err := v.Elements(func(e jsonx.Value) error {
+		if len(c.AllowedIPs) == MaxAllowedIPs {
+			return errTooManyPrefixes
+		}
+		s, err := str(e)
+		if err != nil {
+			return err
+		}
+		c.AllowedIPs = append(c.AllowedIPs, s)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errTooManyPrefixes):
+		return err
+	case err != nil || len(c.AllowedIPs) == 0:
+		return errors.New("want a non-empty array of strings")
+	}
+	return nil
+}
+
+var errTooManyPrefixes = fmt.Errorf("more than %d prefixes", MaxAllowedIPs)
 
 // maxDate is the last second of year 9999: later dates are malformed.
 const maxDate = 253402300799

@@ -30,7 +30,7 @@ func write(c *accesstoken.Claims, rfc3339 bool) []byte {
 // as instants.
 func sameClaims(a, b *accesstoken.Claims) bool {
 	return a.Issuer == b.Issuer && a.Subject == b.Subject && slices.Equal(a.Audience, b.Audience) &&
-		a.Scope == b.Scope && a.ClientID == b.ClientID && a.ID == b.ID &&
+		a.Scope == b.Scope && a.ClientID == b.ClientID && a.ID == b.ID && slices.Equal(a.AllowedIPs, b.AllowedIPs) &&
 		a.IssuedAt.Equal(b.IssuedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.NotBefore.Equal(b.NotBefore)
 }
 
@@ -45,6 +45,8 @@ func TestClaimsRoundTrip(t *testing.T) {
 			IssuedAt: iat, ExpiresAt: iat.Add(time.Hour), NotBefore: iat.Add(time.Minute)},
 		{Issuer: "i", Subject: "s", Audience: []string{"a"}, ClientID: "c", ID: "j",
 			IssuedAt: time.Unix(1, 0), ExpiresAt: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{Issuer: "i", Subject: "s", Audience: []string{"a"}, ClientID: "c", ID: "j", AllowedIPs: []string{"10.0.0.0/8", "2001:db8::/32"},
+			IssuedAt: iat, ExpiresAt: iat.Add(time.Hour)},
 	} {
 		for _, rfc3339 := range []bool{false, true} {
 			var got accesstoken.Claims
@@ -89,6 +91,10 @@ func TestParseClaimsStrict(t *testing.T) {
 		"no jti":                  {`{"iss":"i","sub":"s","aud":"a","exp":2000000000,"iat":1700000000}`, `no "jti"`},
 		"trailing data":           {ok + `x`, "invalid JSON"},
 		"lone surrogate in scope": {`{"iss":"i","scope":"\ud800",` + rest + `}`, "invalid JSON"},
+		"allowed_ips a string":    {`{"iss":"i","allowed_ips":"10.0.0.0/8",` + rest + `}`, `claim "allowed_ips": want a non-empty array`},
+		"allowed_ips empty":       {`{"iss":"i","allowed_ips":[],` + rest + `}`, `claim "allowed_ips": want a non-empty array`},
+		"allowed_ips of a number": {`{"iss":"i","allowed_ips":["10.0.0.0/8",1],` + rest + `}`, `claim "allowed_ips"`},
+		"allowed_ips too many":    {`{"iss":"i","allowed_ips":[` + strings.Repeat(`"10.0.0.0/8",`, 32) + `"10.0.0.0/8"],` + rest + `}`, `more than 32 prefixes`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var c accesstoken.Claims

@@ -322,11 +322,31 @@ type TokenRow struct {
 	Scopes, Audience                string // space-separated
 	IssuedAt, ExpiresAt             int64
 	IssuedBy                        string
+	Description                     string // free text; "" when none
+	AllowedIPs                      string // space-separated CIDR prefixes; "" when unbound
+	Parent                          string // the jti of the token that issued it; "" when an admin did
 	// Status, read by TokenList only: "revoked" when an entry in force
 	// covers the token (see Executor.RevocationCovers), else "expired"
 	// once its expiry is at or before the time asked about, else
 	// "active".
 	Status string
+}
+
+// TokenColumns are the columns of a token row in the order of
+// TokenRow.Fields, for the engines' statements.
+const TokenColumns = `jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by, description, allowed_ips, parent`
+
+// Fields returns pointers to t's fields in the order of TokenColumns, to
+// scan a row into or to bind as the values of an insert.
+func (t *TokenRow) Fields() []any {
+	return []any{&t.JTI, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience,
+		&t.IssuedAt, &t.ExpiresAt, &t.IssuedBy, &t.Description, &t.AllowedIPs, &t.Parent}
+}
+
+// Values returns t's fields in the order of TokenColumns.
+func (t *TokenRow) Values() []any {
+	return []any{t.JTI, t.Format, t.KID, t.Subject, t.Name, t.Scopes, t.Audience,
+		t.IssuedAt, t.ExpiresAt, t.IssuedBy, t.Description, t.AllowedIPs, t.Parent}
 }
 
 // TokenFilter selects tokens for TokenList. Zero fields match every token.

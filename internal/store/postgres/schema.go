@@ -110,6 +110,13 @@ CREATE INDEX audit_at ON audit (at);
 CREATE INDEX audit_subject ON audit (subject, at);
 CREATE INDEX audit_jti ON audit (jti);
 `,
+	// 2: as SQLite's 5.
+	`
+ALTER TABLE tokens ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN allowed_ips TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+CREATE INDEX tokens_parent ON tokens (parent) WHERE parent <> '';
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

@@ -11,9 +11,8 @@ import (
 	"github.com/writ-dev/writ/internal/store"
 )
 
-const insertToken = `INSERT INTO tokens
-	(jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+const insertToken = `INSERT INTO tokens (` + store.TokenColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
 // TokenInsertMany sends the inserts of the tokens and events in one batch:
 // one round trip to the server for the issuer's group commit.
@@ -24,7 +23,7 @@ func (e *executor) TokenInsertMany(ctx context.Context, tokens []store.TokenRow,
 	return e.inTx(ctx, func(e *executor) error {
 		b := &pgx.Batch{}
 		for _, t := range tokens {
-			b.Queue(insertToken, t.JTI, t.Format, t.KID, t.Subject, t.Name, t.Scopes, t.Audience, t.IssuedAt, t.ExpiresAt, t.IssuedBy)
+			b.Queue(insertToken, t.Values()...)
 		}
 		for _, ev := range events {
 			b.Queue(insertEvent, eventValues(ev)...)
@@ -34,9 +33,8 @@ func (e *executor) TokenInsertMany(ctx context.Context, tokens []store.TokenRow,
 }
 
 func (e *executor) TokenGet(ctx context.Context, jti string) (store.TokenRow, error) {
-	t := store.TokenRow{JTI: jti}
-	err := e.q.QueryRow(ctx, `SELECT format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens WHERE jti = $1`, jti).
-		Scan(&t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy)
+	var t store.TokenRow
+	err := e.q.QueryRow(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE jti = $1`, jti).Scan(t.Fields()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.TokenRow{}, fmt.Errorf("token %q: %w", jti, store.ErrNotFound)
 	}
@@ -62,7 +60,7 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 			where += ` AND ` + c.column + ` = ` + a.add(c.value)
 		}
 	}
-	q := `SELECT jti, status, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM
+	q := `SELECT status, ` + store.TokenColumns + ` FROM
 		(SELECT t.*, ` + statusColumn + ` AS status FROM tokens t) AS t
 		WHERE ` + where + ` ORDER BY issued_at DESC, row_id DESC LIMIT ` + a.add(f.Limit)
 	rows, err := e.q.Query(ctx, q, a...)
@@ -73,7 +71,7 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 	var out []store.TokenRow
 	for rows.Next() {
 		var t store.TokenRow
-		if err := rows.Scan(&t.JTI, &t.Status, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy); err != nil {
+		if err := rows.Scan(append([]any{&t.Status}, t.Fields()...)...); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
@@ -94,14 +92,15 @@ func (e *executor) TokenLastExpiry(ctx context.Context, kid string) (int64, bool
 }
 
 func (e *executor) TokenEach(ctx context.Context, fn func(*store.TokenRow) error) error {
-	rows, err := e.q.Query(ctx, `SELECT jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens ORDER BY row_id`)
+	rows, err := e.q.Query(ctx, `SELECT `+store.TokenColumns+` FROM tokens ORDER BY row_id`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var t store.TokenRow
+	fields := t.Fields()
 	for rows.Next() {
-		if err := rows.Scan(&t.JTI, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy); err != nil {
+		if err := rows.Scan(fields...); err != nil {
 			return err
 		}
 		if err := fn(&t); err != nil {

@@ -108,6 +108,14 @@ INSERT INTO meta (name, value) VALUES ('revocation_epoch', randomblob(16));
 	`
 ALTER TABLE keys ADD COLUMN mac BLOB;
 `,
+	// 5: a token's description, the networks it is bound to, and the
+	// token that issued it (delegated issuing).
+	`
+ALTER TABLE tokens ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN allowed_ips TEXT NOT NULL DEFAULT '';  -- space-separated CIDR prefixes
+ALTER TABLE tokens ADD COLUMN parent TEXT NOT NULL DEFAULT '';       -- jti of the issuing token
+CREATE INDEX tokens_parent ON tokens (parent) WHERE parent != '';
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

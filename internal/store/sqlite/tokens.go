@@ -9,9 +9,8 @@ import (
 	"github.com/writ-dev/writ/internal/store"
 )
 
-const insertToken = `INSERT INTO tokens
-	(jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertToken = `INSERT INTO tokens (` + store.TokenColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // TokenInsertMany prepares the insert of a token and of an audit event
 // once for all the rows: parsing the statements for each token was a tenth
@@ -25,7 +24,7 @@ func (e *executor) TokenInsertMany(ctx context.Context, tokens []store.TokenRow,
 			}
 			defer insert.Close()
 			for _, t := range tokens {
-				_, err := insert.ExecContext(ctx, t.JTI, t.Format, t.KID, t.Subject, t.Name, t.Scopes, t.Audience, t.IssuedAt, t.ExpiresAt, t.IssuedBy)
+				_, err := insert.ExecContext(ctx, t.Values()...)
 				if err != nil {
 					return err
 				}
@@ -48,9 +47,8 @@ func (e *executor) TokenInsertMany(ctx context.Context, tokens []store.TokenRow,
 }
 
 func (e *executor) TokenGet(ctx context.Context, jti string) (store.TokenRow, error) {
-	t := store.TokenRow{JTI: jti}
-	err := e.q.QueryRowContext(ctx, `SELECT format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens WHERE jti = ?`, jti).
-		Scan(&t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy)
+	var t store.TokenRow
+	err := e.q.QueryRowContext(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE jti = ?`, jti).Scan(t.Fields()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.TokenRow{}, fmt.Errorf("token %q: %w", jti, store.ErrNotFound)
 	}
@@ -78,7 +76,7 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 			args = append(args, c.value)
 		}
 	}
-	q := `SELECT jti, status, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM
+	q := `SELECT status, ` + store.TokenColumns + ` FROM
 		(SELECT t.*, t.rowid AS row, ` + statusColumn + ` AS status FROM tokens t)
 		WHERE ` + where + ` ORDER BY issued_at DESC, row DESC LIMIT ?`
 	rows, err := e.q.QueryContext(ctx, q, append(args, f.Limit)...)
@@ -89,7 +87,7 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 	var out []store.TokenRow
 	for rows.Next() {
 		var t store.TokenRow
-		if err := rows.Scan(&t.JTI, &t.Status, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy); err != nil {
+		if err := rows.Scan(append([]any{&t.Status}, t.Fields()...)...); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
@@ -110,14 +108,15 @@ func (e *executor) TokenLastExpiry(ctx context.Context, kid string) (int64, bool
 }
 
 func (e *executor) TokenEach(ctx context.Context, fn func(*store.TokenRow) error) error {
-	rows, err := e.q.QueryContext(ctx, `SELECT jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by FROM tokens ORDER BY rowid`)
+	rows, err := e.q.QueryContext(ctx, `SELECT `+store.TokenColumns+` FROM tokens ORDER BY rowid`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var t store.TokenRow
+	fields := t.Fields()
 	for rows.Next() {
-		if err := rows.Scan(&t.JTI, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience, &t.IssuedAt, &t.ExpiresAt, &t.IssuedBy); err != nil {
+		if err := rows.Scan(fields...); err != nil {
 			return err
 		}
 		if err := fn(&t); err != nil {

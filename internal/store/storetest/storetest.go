@@ -258,6 +258,7 @@ func testTokens(t *testing.T, s store.Store) {
 	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
 	check(t, s.KeyInsert(ctx, key("k2", "paseto", "active", 1)))
 	toks := []store.TokenRow{token("t1", "alice", "k1", 100, 1000), token("t2", "alice", "k2", 100, 2000), token("t3", "bob", "k1", 200, 1500)}
+	toks[1].Description, toks[1].AllowedIPs, toks[1].Parent = "CI deploys", "10.0.0.0/8 2001:db8::/32", "t1"
 	var events []store.AuditRow
 	for _, tk := range toks {
 		events = append(events, store.AuditRow{At: tk.IssuedAt * 1000, Actor: "suite", Action: "token.issue", Subject: tk.Subject, JTI: tk.JTI, KID: tk.KID})
@@ -867,6 +868,7 @@ func testReadAll(t *testing.T, s store.Store) {
 	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
 	// Inserted out of the order of their issuance.
 	toks := []store.TokenRow{token("t2", "bob", "k1", 300, 1000), token("t1", "alice", "k1", 100, 1000), token("t3", "carol", "k1", 200, 1000)}
+	toks[2].Description, toks[2].AllowedIPs, toks[2].Parent = "child", "192.0.2.0/24", "t1"
 	events := []store.AuditRow{{At: 3000, Actor: "a", Action: "token.issue", JTI: "t2"}, {At: 1000, Actor: "b", Action: "key.add", KID: "k1", Detail: "d"}}
 	check(t, s.TokenInsertMany(ctx, toks[:1], events[:1]))
 	check(t, s.TokenInsertMany(ctx, toks[1:], events[1:]))
