@@ -38,3 +38,18 @@ func normalizeNetworks(nets []netip.Prefix) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// ParseNetwork reads a network for Request.AllowedIPs as people write one:
+// a CIDR prefix (10.0.0.0/8, 2001:db8::/32), or an address, which stands
+// for that one host (/32 or /128). A zone (fe80::1%eth0) is refused. Issue
+// then checks the prefix: host bits set, for one, are refused there.
+// Errors wrap ErrRequest and quote s.
+func ParseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("%w: allowed network %q: want a CIDR prefix such as 10.0.0.0/8 or 2001:db8::/32, or an address", ErrRequest, s)
+}

@@ -81,3 +81,29 @@ func TestIssueAllowedIPs(t *testing.T) {
 		t.Errorf("32 networks: %v", err)
 	}
 }
+
+func TestParseNetwork(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"10.0.0.0/8", "10.0.0.0/8"},
+		{"10.1.2.3/8", "10.1.2.3/8"}, // Issue refuses it, naming the masked form
+		{"192.0.2.1", "192.0.2.1/32"},
+		{"2001:db8::/32", "2001:db8::/32"},
+		{"2001:db8::1", "2001:db8::1/128"},
+		{"::ffff:192.0.2.1", "::ffff:192.0.2.1/128"}, // Issue writes it as IPv4
+		{"fe80::1%eth0", ""},
+		{"10.0.0.0/33", ""},
+		{"10.0.0.0/", ""},
+		{"example.com", ""},
+		{" 10.0.0.0/8", ""},
+		{"", ""},
+	} {
+		p, err := issuer.ParseNetwork(tc.in)
+		if tc.want == "" {
+			if !errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), `"`+tc.in+`"`) {
+				t.Errorf("ParseNetwork(%q) = %v, %v; want ErrRequest quoting it", tc.in, p, err)
+			}
+		} else if err != nil || p.String() != tc.want {
+			t.Errorf("ParseNetwork(%q) = %v, %v; want %s", tc.in, p, err, tc.want)
+		}
+	}
+}
