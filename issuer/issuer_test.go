@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -387,7 +388,9 @@ func TestGolangJWTVerifies(t *testing.T) {
 		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, alg, nil)
-			tok := e.issue(t, issuer.Request{Subject: "alice", Audience: []string{"other", testAudience}, Scopes: []string{"read"}})
+			// Bound to networks: golang-jwt ignores allowed_ips.
+			tok := e.issue(t, issuer.Request{Subject: "alice", Audience: []string{"other", testAudience}, Scopes: []string{"read"},
+				AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}})
 			p := jwt.NewParser(jwt.WithValidMethods([]string{string(alg)}), jwt.WithIssuer(testIssuer), jwt.WithAudience(testAudience),
 				jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithStrictDecoding(), jwt.WithTimeFunc(clock))
 			var claims jwt.RegisteredClaims
@@ -400,6 +403,9 @@ func TestGolangJWTVerifies(t *testing.T) {
 			})
 			if err != nil || !parsed.Valid {
 				t.Fatalf("golang-jwt: %v", err)
+			}
+			if payload, err := b64.Decode(strings.Split(tok.Token, ".")[1]); err != nil || !bytes.Contains(payload, []byte(`"allowed_ips":["10.0.0.0/8","2001:db8::/32"]`)) {
+				t.Errorf("the token golang-jwt accepted has no allowed_ips: %s, %v", payload, err)
 			}
 			if claims.Subject != "alice" || claims.ID != tok.ID || !claims.ExpiresAt.Equal(tok.ExpiresAt) {
 				t.Errorf("golang-jwt read %+v", claims)
