@@ -20,6 +20,13 @@
 // errors.go ([ErrExpired], [ErrSignature], [ErrUnknownKey], …), to be
 // matched with errors.Is.
 //
+// # Client addresses
+//
+// A token may be bound to networks (its allowed_ips claim). Such a token
+// verifies only with [Verifier.VerifyFrom] and a client address inside
+// one of them: [Verifier.Verify], which knows no address, refuses it with
+// [ErrClientIP]. Tokens without the claim verify alike through both.
+//
 // # Revocation
 //
 // A [RevocationChecker] set as Config.Revocation is consulted for every
