@@ -460,15 +460,7 @@ func TestGoPASETOVerifies(t *testing.T) {
 // TestIssuedTokensVerify closes the loop with writ's own verifier.
 func TestIssuedTokensVerify(t *testing.T) {
 	e := newEnv(t, verifier.EdDSA, nil)
-	ks, err := e.ring.KeySet(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
-		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := e.verifier(t)
 	for _, f := range []keys.Format{keys.JWT, keys.PASETO} {
 		tok := e.issue(t, issuer.Request{Subject: "alice", Format: f, Scopes: []string{"a:b"}})
 		c, err := v.Verify(context.Background(), tok.Token)
@@ -484,15 +476,7 @@ func TestIssuedTokensVerify(t *testing.T) {
 func TestIssueRefusesTokensTooLarge(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, verifier.EdDSA, nil)
-	ks, err := e.ring.KeySet(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
-		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := e.verifier(t)
 	longest := func(n int, prefix string) []string {
 		out := make([]string, n)
 		for i := range out {

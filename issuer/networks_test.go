@@ -19,15 +19,7 @@ import (
 func TestIssueAllowedIPs(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, verifier.EdDSA, nil)
-	ks, err := e.ring.KeySet(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
-		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := e.verifier(t)
 	p := netip.MustParsePrefix
 	for _, tc := range []struct {
 		name string
