@@ -10,6 +10,7 @@ import (
 
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -97,5 +98,28 @@ func TestParseNetwork(t *testing.T) {
 		} else if err != nil || p.String() != tc.want {
 			t.Errorf("ParseNetwork(%q) = %v, %v; want %s", tc.in, p, err, tc.want)
 		}
+	}
+}
+
+// TestRegenerateKeepsAllowedIPs: the replacement of a token bound to
+// networks is bound to the same ones, in its claim and its record.
+func TestRegenerateKeepsAllowedIPs(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	nets := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+	old := e.issue(t, issuer.Request{Subject: "ci", AllowedIPs: nets})
+	tok, err := e.issuer.Regenerate(ctx, old.ID, revocation.Options{Actor: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := e.verifier(t)
+	if _, err := v.VerifyFrom(ctx, tok.Token, netip.MustParseAddr("192.0.2.1")); !errors.Is(err, verifier.ErrClientIP) {
+		t.Errorf("replacement from outside the networks: %v, want ErrClientIP", err)
+	}
+	if c, err := v.VerifyFrom(ctx, tok.Token, netip.MustParseAddr("2001:db8::1")); err != nil || !slices.Equal(c.AllowedIPs, nets) {
+		t.Errorf("replacement from inside: %+v, %v", c, err)
+	}
+	if rec, err := e.issuer.Get(ctx, tok.ID); err != nil || !slices.Equal(rec.AllowedIPs, nets) {
+		t.Errorf("replacement's record: %+v, %v", rec, err)
 	}
 }
