@@ -1,6 +1,11 @@
 // Package bearer authenticates net/http requests with writ tokens sent as
 // OAuth 2.0 bearer tokens (RFC 6750), using a [verifier.Verifier].
 //
+// Tokens bound to networks (allowed_ips) are checked against the client
+// address that [ClientAddr] finds: the connection's, or behind the
+// reverse proxies of Config.TrustedProxies the one their forwarding
+// headers give.
+//
 // It is a package of its own so that programs that only verify (a
 // serverless function, a queue consumer) do not link net/http.
 package bearer
