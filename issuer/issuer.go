@@ -202,6 +202,11 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 		}
 	}
 	req.Scopes = scopes
+	nets, err := normalizeNetworks(req.AllowedIPs)
+	if err != nil {
+		return req, err
+	}
+	req.AllowedIPs = nets
 	if !req.Expires.IsZero() {
 		if req.TTL != 0 {
 			return req, fmt.Errorf("%w: a lifetime and an expiry time exclude each other", ErrRequest)

@@ -46,6 +46,9 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 		IssuedBy: o.Actor,
 		action:   audit.Regenerate,
 		detail:   "replaces " + jti,
+
+		// Bound to the same networks: a replacement must not escape them.
+		AllowedIPs: old.AllowedIPs,
 	})
 	if err != nil {
 		return nil, err
