@@ -107,6 +107,33 @@ func (e *executor) TokenLastExpiry(ctx context.Context, kid string) (int64, bool
 	return exp.Int64, exp.Valid, err
 }
 
+// TokenDescendants walks tokens.parent with a recursive query; UNION, not
+// UNION ALL, keeps a cycle from looping. Asking for a non-empty parent lets
+// the engine use the partial index tokens_parent.
+func (e *executor) TokenDescendants(ctx context.Context, jti string) ([]store.TokenRow, error) {
+	if jti == "" {
+		return nil, nil
+	}
+	rows, err := e.q.QueryContext(ctx, `WITH RECURSIVE d(jti) AS (
+			SELECT jti FROM tokens WHERE parent = ? AND parent != ''
+			UNION
+			SELECT t.jti FROM tokens t JOIN d ON t.parent = d.jti WHERE t.parent != '')
+		SELECT `+store.TokenColumns+` FROM tokens WHERE jti IN (SELECT jti FROM d) ORDER BY rowid`, jti)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.TokenRow
+	for rows.Next() {
+		var t store.TokenRow
+		if err := rows.Scan(t.Fields()...); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
 func (e *executor) TokenEach(ctx context.Context, fn func(*store.TokenRow) error) error {
 	rows, err := e.q.QueryContext(ctx, `SELECT `+store.TokenColumns+` FROM tokens ORDER BY rowid`)
 	if err != nil {
