@@ -43,9 +43,12 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 		TTL:      old.ExpiresAt.Sub(old.IssuedAt),
 		Format:   old.Format,
 		Name:     old.Name,
-		IssuedBy: o.Actor,
-		action:   audit.Regenerate,
-		detail:   "replaces " + jti,
+		Parent:   old.Parent,
+		// A child of a parent bound to networks stays bound within them.
+		AllowedIPs: old.AllowedIPs,
+		IssuedBy:   o.Actor,
+		action:     audit.Regenerate,
+		detail:     "replaces " + jti,
 	})
 	if err != nil {
 		return nil, err
