@@ -124,20 +124,29 @@ func prefixWithin(c, p netip.Prefix) bool {
 	return c.IsValid() && p.IsValid() && p.Bits() <= c.Bits() && p.Contains(c.Masked().Addr())
 }
 
-// checkParent returns an error wrapping ErrDelegation when the token
-// parent, which issues a token recorded in tx, is unknown or revoked: by
-// an entry in force at now (of its jti, its subject or its key) or by one
-// of its jti still to take effect. Checked in the transaction that
-// records the child, this is what keeps a revocation of the parent, which
-// revokes its descendants in its own transaction, from missing a child
-// issued meanwhile: the two are serialized by the store's write lock.
-func checkParent(ctx context.Context, tx store.Tx, parent string, now time.Time) error {
+// checkParent returns an error wrapping ErrDelegation when the parent of
+// req, which is recorded in tx, is unknown or revoked: by an entry in
+// force at now (of its jti, its subject or its key) or by one of its jti
+// still to take effect; or when req.Delegator's claims are not those
+// recorded for its jti (a token forged with a stolen key, reusing the jti
+// of a real one, must not widen what it may delegate). Checked in the
+// transaction that records the child, this is what keeps a revocation of
+// the parent, which revokes its descendants in its own transaction, from
+// missing a child issued meanwhile: the two are serialized by the store's
+// write lock.
+func checkParent(ctx context.Context, tx store.Tx, req *Request, now time.Time) error {
+	parent := req.Parent
 	p, err := tx.TokenGet(ctx, parent)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: the issuing token %q was not issued here", ErrDelegation, parent)
 	}
 	if err != nil {
 		return fmt.Errorf("issuer: record token: %w", err)
+	}
+	if d := req.Delegator; d != nil && (d.Subject != p.Subject || d.KeyID != p.KID || d.Scope != p.Scopes ||
+		strings.Join(d.Audience, " ") != p.Audience || d.ExpiresAt.Unix() != p.ExpiresAt || d.IssuedAt.Unix() != p.IssuedAt ||
+		joinPrefixes(d.AllowedIPs) != p.AllowedIPs) {
+		return fmt.Errorf("%w: the issuing token's claims are not those recorded for %q", ErrDelegation, parent)
 	}
 	revoked, err := tx.RevocationCovers(ctx, now.Unix(), p.JTI, p.Subject, p.KID, p.IssuedAt)
 	if err == nil && !revoked {

@@ -87,6 +87,13 @@ func TestDelegationRefusals(t *testing.T) {
 		{"wider network", func(r *issuer.Request) { r.AllowedIPs = prefixes("10.0.0.0/7") }, `network 10.0.0.0/7 is not within`},
 		{"mapped network", func(r *issuer.Request) { r.AllowedIPs = prefixes("::ffff:10.0.0.0/104") }, `network ::ffff:10.0.0.0/104 is not within`},
 		{"without writ:issue", func(r *issuer.Request) { r.Delegator = noIssue }, `the issuing token lacks the scope writ:issue`},
+		{"forged claims", func(r *issuer.Request) {
+			c := *d
+			c.Scope += " users/**:admin"
+			r.Delegator = &c
+			r.Scopes = []string{"users/1:read"}
+		},
+			`the issuing token's claims are not those recorded for "` + d.ID + `"`},
 		{"other issuer", func(r *issuer.Request) { c := *d; c.Issuer = "https://elsewhere.test"; r.Delegator = &c }, `the issuing token is not one of this issuer's`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

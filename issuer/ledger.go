@@ -128,7 +128,7 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 			continue
 		}
 		if req.Parent != "" {
-			if err := checkParent(ctx, tx, req.Parent, now); errors.Is(err, ErrDelegation) {
+			if err := checkParent(ctx, tx, &req, now); errors.Is(err, ErrDelegation) {
 				outcomes[n] = err
 				continue
 			} else if err != nil {
