@@ -86,6 +86,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	t, err := s.cfg.Tokens.Issue(r.Context(), issuer.Request{
 		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl, Expires: req.Expires,
 		Format: keys.Format(req.Format), Name: req.Name, IssuedBy: actor(r),
+		Delegator: delegator(r),
 	})
 	if err != nil {
 		s.fail(w, r, err)

@@ -265,7 +265,7 @@ func (s *Server) Handler() http.Handler {
 		handle("GET /v1/revocations", s.revocationFeed)
 	}
 
-	handle("POST /v1/tokens", s.admin(s.issueToken))
+	handle("POST /v1/tokens", s.issuing(s.issueToken))
 	handle("GET /v1/tokens", s.admin(s.listTokens))
 	handle("GET /v1/tokens/{jti}", s.admin(s.showToken))
 	handle("POST /v1/tokens/{jti}/revoke", s.admin(s.revokeToken))
