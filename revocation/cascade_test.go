@@ -11,6 +11,7 @@ import (
 
 	"github.com/writ-dev/writ/internal/store/sqlite/sqlitetest"
 	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/revoked"
@@ -165,5 +166,35 @@ func TestRegenerateCascades(t *testing.T) {
 	}
 	if _, ok := e.tokenEntries(t)[repl.ID]; !ok {
 		t.Error("revoking the parent left the child's replacement")
+	}
+}
+
+// TestCompromiseCascades: compromising a key revokes what its tokens
+// issued, signed by another key, since whoever held the key could forge
+// the tokens that asked for them; other tokens of the other key stay.
+func TestCompromiseCascades(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	parent := e.issue(t, "alice", 2*time.Hour) // JWT
+	child, err := e.issuer.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{"api"}, TTL: time.Hour, Parent: parent.ID, Format: keys.PASETO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.issuer.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{"api"}, TTL: time.Hour, Format: keys.PASETO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child.KeyID == parent.KeyID {
+		t.Fatal("one key signed both")
+	}
+	if _, err := e.ring.Compromise(ctx, parent.KeyID, revocation.Options{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	entries := e.tokenEntries(t)
+	if en, ok := entries[child.ID]; !ok || en.Reason != "issued under a token of revoked key "+parent.KeyID || !en.ExpiresAt.Equal(child.ExpiresAt) {
+		t.Errorf("the child's entry: %+v, %v", en, ok)
+	}
+	if _, ok := entries[other.ID]; ok || len(entries) != 1 {
+		t.Errorf("%d token entries, want the child's alone", len(entries))
 	}
 }

@@ -259,13 +259,20 @@ func revokeDescendants(ctx context.Context, tx store.Tx, e Entry) error {
 	if err != nil {
 		return err
 	}
+	return revokeAll(ctx, tx, tokens, e, "parent "+e.Value+" revoked")
+}
+
+// revokeAll revokes tokens, the descendants of what e revokes, each by an
+// entry of its own taking effect with e, for reason, but those that
+// expire by then.
+func revokeAll(ctx context.Context, tx store.Tx, tokens []store.TokenRow, e Entry, reason string) error {
 	for i := range tokens {
 		t := &tokens[i]
 		if t.ExpiresAt <= e.EffectiveAt.Unix() {
 			continue
 		}
 		d := Entry{Kind: Token, Value: t.JTI, EffectiveAt: e.EffectiveAt, ExpiresAt: time.Unix(t.ExpiresAt, 0),
-			Reason: "parent " + e.Value + " revoked", Actor: e.Actor, CreatedAt: e.CreatedAt}
+			Reason: reason, Actor: e.Actor, CreatedAt: e.CreatedAt}
 		if _, _, err := revokeOne(ctx, tx, d, t); err != nil {
 			return err
 		}
@@ -318,6 +325,11 @@ func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Ti
 // signing would sign tokens that outlive it. To withdraw a signing key and
 // revoke its tokens in one step, use keys.Ring.Compromise. Revoking a key
 // twice is not an error: it returns the first entry.
+//
+// The tokens that the key's tokens issued (delegated issuing), and those
+// they issued, are revoked with them, whichever key signed them, each by
+// an entry of its own: whoever held the key could have forged the token
+// that asked for them.
 func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, error) {
 	return l.change(ctx, func(tx store.Tx, now time.Time) (Entry, error) {
 		if err := CheckID("kid", kid); err != nil {
@@ -342,7 +354,15 @@ func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, err
 			return Entry{}, err
 		}
 		e := Entry{Kind: Key, Value: kid, EffectiveAt: now, ExpiresAt: now.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
-		return insert(ctx, tx, e, store.AuditRow{Action: audit.KeyRevoke, KID: kid})
+		e, err = insert(ctx, tx, e, store.AuditRow{Action: audit.KeyRevoke, KID: kid})
+		if err != nil {
+			return Entry{}, err
+		}
+		tokens, err := tx.TokenDescendantsOfKey(ctx, kid)
+		if err != nil {
+			return Entry{}, err
+		}
+		return e, revokeAll(ctx, tx, tokens, e, "issued under a token of revoked key "+kid)
 	})
 }
 

@@ -218,6 +218,9 @@ type Executor interface {
 	// empty jti. A cycle of parents (only a tampered database has one)
 	// ends the walk where it closes.
 	TokenDescendants(ctx context.Context, jti string) ([]TokenRow, error)
+	// TokenDescendantsOfKey is TokenDescendants of every token that the
+	// key kid signed at once, leaving out the tokens kid signed itself.
+	TokenDescendantsOfKey(ctx context.Context, kid string) ([]TokenRow, error)
 	// TokenEach calls fn with every token, without its status, in the
 	// order they were inserted, stopping at fn's first error, which it
 	// returns. fn must not keep t, which the next call reuses.

@@ -308,7 +308,8 @@ func testTokens(t *testing.T, s store.Store) {
 }
 
 // testTokenDescendants: the tokens a token issued, to any depth, in the
-// order they were inserted, and a walk that ends on a cycle of parents.
+// order they were inserted, a walk that ends on a cycle of parents, and
+// the descendants of a key's tokens.
 func testTokenDescendants(t *testing.T, s store.Store) {
 	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
 	child := func(jti, parent string) store.TokenRow {
@@ -343,6 +344,30 @@ func testTokenDescendants(t *testing.T, s store.Store) {
 	rows, err := s.TokenDescendants(ctx, "c")
 	if check(t, err); len(rows) != 1 || rows[0] != toks[5] {
 		t.Errorf("TokenDescendants(c) = %+v, want %+v", rows, toks[5])
+	}
+
+	// By key: the descendants of the tokens of k2 that k2 did not sign.
+	check(t, s.KeyInsert(ctx, key("k2", "paseto", "active", 1)))
+	byK2 := func(jti, parent string) store.TokenRow {
+		r := child(jti, parent)
+		r.KID = "k2"
+		return r
+	}
+	// r2 (k2) issued e (k1), which issued f (k2); root (k1) issued g (k2).
+	check(t, s.TokenInsertMany(ctx, []store.TokenRow{byK2("r2", ""), child("e", "r2"), byK2("f", "e"), byK2("g", "root")}, nil))
+	for _, tc := range []struct {
+		kid  string
+		want []string
+	}{
+		{"k2", []string{"e"}},
+		{"k1", []string{"f", "g"}},
+		{"k3", nil},
+	} {
+		rows, err := s.TokenDescendantsOfKey(ctx, tc.kid)
+		check(t, err)
+		if ids := tokenIDs(rows); !slices.Equal(ids, tc.want) {
+			t.Errorf("TokenDescendantsOfKey(%q) = %v, want %v", tc.kid, ids, tc.want)
+		}
 	}
 }
 
