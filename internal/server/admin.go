@@ -121,6 +121,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
+	if !ownTokens(w, r, &f) {
+		return
+	}
 	recs, err := s.cfg.Tokens.List(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)
@@ -136,6 +139,9 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) {
 	rec, err := s.cfg.Tokens.Get(r.Context(), r.PathValue("jti"))
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if !mayShow(w, r, rec) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rec)
@@ -154,6 +160,9 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Before != "" {
 		writeError(w, http.StatusBadRequest, "invalid_request", `"before" applies to subjects`)
+		return
+	}
+	if !s.mayRevoke(w, r, r.PathValue("jti")) {
 		return
 	}
 	e, err := s.cfg.Revocations.RevokeToken(completing(r), r.PathValue("jti"),

@@ -15,7 +15,8 @@ import (
 // TestDelegatedIssuing: a token with writ:issue issues, through the admin
 // API, tokens within its own grants and nothing else, each refusal a 403
 // naming the rule; the child records its parent, verifies, and is revoked
-// with it.
+// with it. The rest of the admin API, but for listing, reading and
+// revoking its own (TestDelegatorManagesOwnTokens), stays writ:admin's.
 func TestDelegatedIssuing(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -54,8 +55,8 @@ func TestDelegatedIssuing(t *testing.T) {
 	if code, h, _ := f.do("POST", "/v1/tokens", f.issue("alice", []string{f.url}, "deploy"), "application/json", `{"subject":"alice","audience":["https://api"]}`); code != 403 || !strings.Contains(h.Get("WWW-Authenticate"), `scope="`+server.AdminScope+` `+issuer.IssueScope+`"`) {
 		t.Errorf("without either scope: %d %v", code, h)
 	}
-	if code, _, _ := f.do("GET", "/v1/tokens", parent, "", ""); code != 403 {
-		t.Errorf("writ:issue lists tokens: %d", code)
+	if code, _, _ := f.do("POST", "/v1/tokens/"+tok.ID+"/regenerate", parent, "", ""); code != 403 {
+		t.Errorf("writ:issue regenerates: %d", code)
 	}
 
 	code, _, body := f.do("POST", "/v1/tokens", parent, "application/json",
@@ -95,5 +96,61 @@ func TestDelegatedIssuing(t *testing.T) {
 	}
 	if code, _, _ := f.do("POST", "/v1/tokens", parent, "application/json", `{"subject":"alice","audience":["https://api"]}`); code != 401 {
 		t.Errorf("the revoked parent issues: %d", code)
+	}
+}
+
+// TestDelegatorManagesOwnTokens: a token with writ:issue lists and reads
+// the tokens of its own subject, and revokes itself and the tokens it
+// issued, nothing else.
+func TestDelegatorManagesOwnTokens(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{f.url, "https://api"}, Scopes: []string{issuer.IssueScope}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := tok.Token
+	f.seen = append(f.seen, parent)
+	sibling, err := f.tokens.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{"https://api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := f.tokens.Issue(ctx, issuer.Request{Subject: "bob", Audience: []string{"https://api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, body := f.do("POST", "/v1/tokens", parent, "application/json", `{"subject":"alice","audience":["https://api"]}`)
+	var child struct{ Token, JTI string }
+	if json.Unmarshal([]byte(body), &child); code != 201 {
+		t.Fatalf("child: %d %s", code, body)
+	}
+	f.seen = append(f.seen, child.Token)
+
+	code, _, body = f.do("GET", "/v1/tokens", parent, "", "")
+	if code != 200 || !strings.Contains(body, child.JTI) || !strings.Contains(body, sibling.ID) || strings.Contains(body, bob.ID) || strings.Contains(body, `"subject": "admin"`) {
+		t.Errorf("list: %d %s", code, body)
+	}
+	if code, _, body := f.do("GET", "/v1/tokens?subject=bob", parent, "", ""); code != 403 || !strings.Contains(body, "own subject only") {
+		t.Errorf("list bob's: %d %s", code, body)
+	}
+	if code, _, _ := f.do("GET", "/v1/tokens/"+sibling.ID, parent, "", ""); code != 200 {
+		t.Errorf("show alice's: %d", code)
+	}
+	if code, _, _ := f.do("GET", "/v1/tokens/"+bob.ID, parent, "", ""); code != 404 {
+		t.Errorf("show bob's: %d", code)
+	}
+	for jti, want := range map[string]int{bob.ID: 404, sibling.ID: 403, "nope": 404} {
+		if code, _, body := f.do("POST", "/v1/tokens/"+jti+"/revoke", parent, "", ""); code != want {
+			t.Errorf("revoke %s: %d %s, want %d", jti, code, body, want)
+		}
+	}
+	if rec, err := f.tokens.Get(ctx, sibling.ID); err != nil || rec.Status != issuer.StatusActive {
+		t.Errorf("sibling after a refused revocation: %+v, %v", rec, err)
+	}
+	if code, _, body := f.do("POST", "/v1/tokens/"+child.JTI+"/revoke", parent, "", ""); code != 200 {
+		t.Errorf("revoke its child: %d %s", code, body)
+	}
+	if code, _, body := f.do("POST", "/v1/tokens/"+tok.ID+"/revoke", parent, "", ""); code != 200 {
+		t.Errorf("revoke itself: %d %s", code, body)
 	}
 }
