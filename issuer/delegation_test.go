@@ -138,6 +138,17 @@ func TestDelegatedToken(t *testing.T) {
 	}
 }
 
+// TestPASETODelegator: the claims of a PASETO token (times as RFC 3339,
+// one audience) match its record as a JWT's do.
+func TestPASETODelegator(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	d := e.verified(t, e.issue(t, issuer.Request{Subject: "alice", Format: keys.PASETO, Scopes: []string{issuer.IssueScope, "deploy"}}), testAudience)
+	tok := e.issue(t, issuer.Request{Subject: "alice", Scopes: []string{"deploy"}, Delegator: d})
+	if rec, err := e.issuer.Get(context.Background(), tok.ID); err != nil || rec.Parent != d.ID {
+		t.Errorf("record %+v, %v", rec, err)
+	}
+}
+
 // TestDelegatedDefaultLifetime: the default lifetime is cut to end with a
 // delegator that expires sooner; a lifetime asked for is not.
 func TestDelegatedDefaultLifetime(t *testing.T) {
