@@ -162,7 +162,9 @@ func newTokenRevokeCmd(g *globals) *cobra.Command {
 		Long: `revoke invalidates a token before it expires, by its jti, or with
 --subject every token of that subject issued before now (or --before, an
 RFC 3339 time, not in the future). The revocation is on disk before writ
-reports success. Revoking a revoked token again is not an error.`,
+reports success. Revoking a revoked token again is not an error. The
+tokens that a token issued with writ:issue, and those they issued, are
+revoked with it.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			switch {
 			case subject == "" && len(a) != 1:

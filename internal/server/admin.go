@@ -88,7 +88,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	t, err := s.cfg.Tokens.Issue(r.Context(), issuer.Request{
 		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl, Expires: req.Expires,
 		Format: keys.Format(req.Format), Name: req.Name, IssuedBy: actor(r),
-		AllowedIPs: req.AllowedIPs,
+		AllowedIPs: req.AllowedIPs, Delegator: delegator(r),
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -123,6 +123,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
+	if !ownTokens(w, r, &f) {
+		return
+	}
 	recs, err := s.cfg.Tokens.List(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)
@@ -138,6 +141,9 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) {
 	rec, err := s.cfg.Tokens.Get(r.Context(), r.PathValue("jti"))
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if !mayShow(w, r, rec) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rec)
@@ -156,6 +162,9 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Before != "" {
 		writeError(w, http.StatusBadRequest, "invalid_request", `"before" applies to subjects`)
+		return
+	}
+	if !s.mayRevoke(w, r, r.PathValue("jti")) {
 		return
 	}
 	e, err := s.cfg.Revocations.RevokeToken(completing(r), r.PathValue("jti"),

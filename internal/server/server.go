@@ -275,10 +275,10 @@ func (s *Server) Handler() http.Handler {
 		handle("GET /v1/revocations", s.revocationFeed)
 	}
 
-	handle("POST /v1/tokens", s.admin(s.issueToken))
-	handle("GET /v1/tokens", s.admin(s.listTokens))
-	handle("GET /v1/tokens/{jti}", s.admin(s.showToken))
-	handle("POST /v1/tokens/{jti}/revoke", s.admin(s.revokeToken))
+	handle("POST /v1/tokens", s.issuing(s.issueToken))
+	handle("GET /v1/tokens", s.issuing(s.listTokens))
+	handle("GET /v1/tokens/{jti}", s.issuing(s.showToken))
+	handle("POST /v1/tokens/{jti}/revoke", s.issuing(s.revokeToken))
 	handle("POST /v1/tokens/{jti}/regenerate", s.admin(s.regenerateToken))
 	handle("POST /v1/subjects/{subject}/revoke", s.admin(s.revokeSubject))
 	handle("POST /v1/introspect", s.admin(s.introspect))
