@@ -27,8 +27,16 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 // withScope lets through requests bearing a token of this server, for its
 // own audience, with scope; others get 401 or 403 per RFC 6750.
 func (s *Server) withScope(scope string, h http.HandlerFunc) http.HandlerFunc {
-	mw := bearer.Middleware(s.verify, bearer.Config{Realm: realm, Scopes: []string{scope}, TrustedProxies: s.cfg.TrustedProxies})
-	return mw(h).ServeHTTP
+	cfg := s.bearerConfig()
+	cfg.Scopes = []string{scope}
+	return bearer.Middleware(s.verify, cfg)(h).ServeHTTP
+}
+
+// bearerConfig is the configuration of every bearer middleware of the
+// server: its realm, and the proxies whose forwarding headers name the
+// client address that tokens bound to networks are checked against.
+func (s *Server) bearerConfig() bearer.Config {
+	return bearer.Config{Realm: realm, TrustedProxies: s.cfg.TrustedProxies}
 }
 
 // actor names the admin making a request, for the records.

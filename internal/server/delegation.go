@@ -16,7 +16,7 @@ import (
 // mayShow) and revokes itself and those it issued (mayRevoke). Others get
 // 401 or 403 per RFC 6750.
 func (s *Server) issuing(h http.HandlerFunc) http.HandlerFunc {
-	mw := bearer.Middleware(s.verify, bearer.Config{Realm: realm})
+	mw := bearer.Middleware(s.verify, s.bearerConfig())
 	return mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, _ := verifier.ClaimsFromContext(r.Context()); !c.HasScope(AdminScope) && !c.HasScope(issuer.IssueScope) {
 			w.Header().Set("WWW-Authenticate", bearer.Challenge{Realm: realm, Error: "insufficient_scope",

@@ -23,7 +23,9 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	refused := func(_ *http.Request, err error) { s.metrics.verifications.WithLabelValues(resultLabel(err)).Inc() }
-	bearer.Middleware(v, bearer.Config{Realm: realm, OnRefused: refused, TrustedProxies: s.cfg.TrustedProxies})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	cfg := s.bearerConfig()
+	cfg.OnRefused = refused
+	bearer.Middleware(v, cfg)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := verifier.ClaimsFromContext(r.Context())
 		s.metrics.verifications.WithLabelValues("valid").Inc()
 		w.Header().Set("Content-Type", "application/json")
