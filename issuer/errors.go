@@ -16,6 +16,10 @@ var (
 	// verifier.MaxTokenSize, which every verifier refuses. It comes wrapped
 	// with ErrRequest.
 	ErrTooLarge = errors.New("token too large")
+	// ErrNameTaken reports a request for a token whose name another live
+	// token of the same subject bears (see Request.Name). It does not wrap
+	// ErrRequest: the request is good, the name is not free.
+	ErrNameTaken = errors.New("name taken")
 	// ErrUnknownToken is returned for a jti that was never issued here. It
 	// is revocation.ErrUnknownToken: one idea, one value.
 	ErrUnknownToken = revocation.ErrUnknownToken

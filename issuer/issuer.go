@@ -59,7 +59,8 @@ type Config struct {
 	// DefaultTTL is the lifetime of a token whose request names none;
 	// zero means DefaultTTL.
 	DefaultTTL time.Duration
-	// MaxTTL caps every token's lifetime; zero means DefaultMaxTTL.
+	// MaxTTL caps every token's lifetime while the database holds no
+	// lifetime policy (see Issuer.SetPolicy); zero means DefaultMaxTTL.
 	MaxTTL time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -70,6 +71,7 @@ type Issuer struct {
 	cfg     Config
 	ledger  groupcommit.Committer[*ledgerEntry] // records waiting for their group commit
 	signers signers                             // the signing keys last read, for the next issuances
+	policy  policyCache                         // the lifetime policy last read, for normalize
 }
 
 // New returns an Issuer for cfg.
@@ -101,7 +103,9 @@ func New(cfg Config) (*Issuer, error) {
 	return i, nil
 }
 
-// MaxTTL returns the longest lifetime this issuer grants.
+// MaxTTL returns the longest lifetime this issuer grants while the
+// database holds no lifetime policy (Config.MaxTTL); Policy returns the
+// one in force.
 func (i *Issuer) MaxTTL() time.Duration { return i.cfg.MaxTTL }
 
 // Request describes a token to issue.
@@ -127,6 +131,7 @@ type Request struct {
 	Parent string
 
 	action, detail string // for the audit log: issue, or regenerate
+	replaces       string // the jti a regeneration replaces, whose name the new token may share
 }
 
 // Token is an issued token. Its Token string is shown once: writ keeps only
@@ -148,7 +153,7 @@ const (
 	maxAuds   = 16
 )
 
-func (i *Issuer) normalize(req Request) (Request, error) {
+func (i *Issuer) normalize(ctx context.Context, req Request) (Request, error) {
 	if req.Format == "" {
 		req.Format = keys.JWT
 	}
@@ -211,15 +216,12 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 			return req, fmt.Errorf("%w: expiry %s is not in the future", ErrRequest, req.Expires.UTC().Format(time.RFC3339))
 		}
 	}
-	switch {
-	case req.TTL == 0:
-		req.TTL = i.cfg.DefaultTTL
-	case req.TTL < time.Second:
+	if req.TTL != 0 && req.TTL < time.Second {
 		return req, fmt.Errorf("%w: lifetime %v is shorter than a second", ErrRequest, req.TTL)
-	case req.TTL > i.cfg.MaxTTL:
-		return req, fmt.Errorf("%w: lifetime %v exceeds the maximum %v", ErrRequest, req.TTL, i.cfg.MaxTTL)
 	}
-	return req, nil
+	var err error
+	req.TTL, err = i.checkLifetime(ctx, req.TTL)
+	return req, err
 }
 
 func contains(list []string, s string) bool {
@@ -262,7 +264,7 @@ func checkScope(s string) error {
 // would be longer than verifier.MaxTokenSize is neither recorded nor
 // returned: the error wraps ErrTooLarge.
 func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
-	req, err := i.normalize(req)
+	req, err := i.normalize(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,9 @@ import (
 )
 
 // Regenerate issues a replacement for the token jti, with the same subject,
-// scopes, audience, name, format and lifetime, and revokes the old token,
+// scopes, audience, name, description, format and lifetime (shortened to
+// the lifetime policy's maximum if it was lowered since), and revokes the
+// old token,
 // after o.Grace if set, which must end by the old token's expiry
 // (revocation.CheckGrace). It returns the new token. Options that the
 // revocation would refuse (revocation.Options.Check, CheckGrace) are refused
@@ -36,16 +38,24 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 	if o.Grace > 0 { // ends as checked, however long issuing takes
 		o.Grace, o.EffectiveAt = 0, now.Add(o.Grace)
 	}
-	req, err := i.normalize(Request{
+	// The old lifetime, within the policy in force now.
+	maxTTL, err := i.maxTTL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := i.normalize(ctx, Request{
 		Subject:  old.Subject,
 		Audience: old.Audience,
 		Scopes:   old.Scopes,
-		TTL:      old.ExpiresAt.Sub(old.IssuedAt),
+		TTL:      min(old.ExpiresAt.Sub(old.IssuedAt), maxTTL),
 		Format:   old.Format,
 		Name:     old.Name,
 		IssuedBy: o.Actor,
 		action:   audit.Regenerate,
 		detail:   "replaces " + jti,
+		replaces: jti,
+
+		Description: old.Description,
 	})
 	if err != nil {
 		return nil, err

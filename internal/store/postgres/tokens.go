@@ -55,12 +55,19 @@ const statusColumn = `CASE
 func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
 	a := args{f.At}
 	where := `true`
-	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"status", f.Status}} {
+	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"parent", f.Parent}, {"status", f.Status}} {
 		if c.value != "" {
 			where += ` AND ` + c.column + ` = ` + a.add(c.value)
 		}
 	}
-	q := `SELECT status, ` + store.TokenColumns + ` FROM
+	if f.ExpiresBy != 0 {
+		where += ` AND expires_at <= ` + a.add(f.ExpiresBy)
+	}
+	if b := f.Before; b.IssuedAt != 0 {
+		at := a.add(b.IssuedAt)
+		where += ` AND (issued_at < ` + at + ` OR (issued_at = ` + at + ` AND row_id < ` + a.add(b.Row) + `))`
+	}
+	q := `SELECT status, row_id, ` + store.TokenColumns + ` FROM
 		(SELECT t.*, ` + statusColumn + ` AS status FROM tokens t) AS t
 		WHERE ` + where + ` ORDER BY issued_at DESC, row_id DESC LIMIT ` + a.add(f.Limit)
 	rows, err := e.q.Query(ctx, q, a...)
@@ -71,7 +78,7 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 	var out []store.TokenRow
 	for rows.Next() {
 		var t store.TokenRow
-		if err := rows.Scan(append([]any{&t.Status}, t.Fields()...)...); err != nil {
+		if err := rows.Scan(append([]any{&t.Status, &t.Row}, t.Fields()...)...); err != nil {
 			return nil, err
 		}
 		out = append(out, t)

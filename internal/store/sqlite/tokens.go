@@ -70,13 +70,21 @@ const statusColumn = `CASE
 func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
 	where := `1 = 1`
 	args := []any{f.At}
-	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"status", f.Status}} {
+	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"parent", f.Parent}, {"status", f.Status}} {
 		if c.value != "" {
 			where += ` AND ` + c.column + ` = ?`
 			args = append(args, c.value)
 		}
 	}
-	q := `SELECT status, ` + store.TokenColumns + ` FROM
+	if f.ExpiresBy != 0 {
+		where += ` AND expires_at <= ?`
+		args = append(args, f.ExpiresBy)
+	}
+	if b := f.Before; b.IssuedAt != 0 {
+		where += ` AND (issued_at < ? OR (issued_at = ? AND row < ?))`
+		args = append(args, b.IssuedAt, b.IssuedAt, b.Row)
+	}
+	q := `SELECT status, row, ` + store.TokenColumns + ` FROM
 		(SELECT t.*, t.rowid AS row, ` + statusColumn + ` AS status FROM tokens t)
 		WHERE ` + where + ` ORDER BY issued_at DESC, row DESC LIMIT ?`
 	rows, err := e.q.QueryContext(ctx, q, append(args, f.Limit)...)
@@ -87,7 +95,7 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 	var out []store.TokenRow
 	for rows.Next() {
 		var t store.TokenRow
-		if err := rows.Scan(append([]any{&t.Status}, t.Fields()...)...); err != nil {
+		if err := rows.Scan(append([]any{&t.Status, &t.Row}, t.Fields()...)...); err != nil {
 			return nil, err
 		}
 		out = append(out, t)

@@ -29,6 +29,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"KeyRows", testKeyRows},
 		{"Tokens", testTokens},
 		{"TokenStatus", testTokenStatus},
+		{"TokenPages", testTokenPages},
 		{"Revocations", testRevocations},
 		{"RevocationChanges", testRevocationChanges},
 		{"RevocationPrune", testRevocationPrune},
@@ -284,6 +285,10 @@ func testTokens(t *testing.T, s store.Store) {
 		{store.TokenFilter{Subject: "alice", Limit: 10}, []string{"t2", "t1"}},
 		{store.TokenFilter{Name: "bob token", Limit: 10}, []string{"t3"}},
 		{store.TokenFilter{JTI: "t1", Limit: 10}, []string{"t1"}},
+		{store.TokenFilter{Parent: "t1", Limit: 10}, []string{"t2"}},
+		{store.TokenFilter{Parent: "t2", Limit: 10}, nil},
+		{store.TokenFilter{ExpiresBy: 1500, Limit: 10}, []string{"t3", "t1"}},
+		{store.TokenFilter{ExpiresBy: 999, Limit: 10}, nil},
 	} {
 		rows, err := s.TokenList(ctx, tc.f)
 		check(t, err)
@@ -303,6 +308,45 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	if log, err := s.AuditList(ctx, store.AuditFilter{Limit: 10}); err != nil || len(log) != 3 || log[0].JTI != "t1" {
 		t.Errorf("the events recorded with the tokens: %+v, %v", log, err)
+	}
+}
+
+// testTokenPages pages through tokens, several issued in each second,
+// while more are inserted between pages: each token present at the start
+// is listed exactly once, in TokenList's order.
+func testTokenPages(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
+	var want []string
+	for n := range 25 {
+		jti := fmt.Sprintf("t%02d", n)
+		check(t, s.TokenInsertMany(ctx, []store.TokenRow{token(jti, "alice", "k1", 100+int64(n/4), 5000)}, nil))
+		want = append(want, jti)
+	}
+	slices.Reverse(want) // newest first
+	var got []string
+	f := store.TokenFilter{At: 1, Limit: 7}
+	for page := 0; ; page++ {
+		if page > 10 {
+			t.Fatal("paging does not end")
+		}
+		rows, err := s.TokenList(ctx, f)
+		check(t, err)
+		if len(rows) == 0 {
+			break
+		}
+		got = append(got, tokenIDs(rows)...)
+		last := rows[len(rows)-1]
+		f.Before = store.TokenCursor{IssuedAt: last.IssuedAt, Row: last.Row}
+		// Tokens issued meanwhile, later or in the second of the last
+		// row listed: a later page must not show them.
+		iat := last.IssuedAt
+		if page%2 == 0 {
+			iat = 200
+		}
+		check(t, s.TokenInsertMany(ctx, []store.TokenRow{token(fmt.Sprintf("new%d", page), "alice", "k1", iat, 5000)}, nil))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages = %v, want %v", got, want)
 	}
 }
 
