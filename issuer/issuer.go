@@ -169,6 +169,9 @@ func (i *Issuer) normalize(ctx context.Context, req Request) (Request, error) {
 	if err := checkText("name", req.Name); err != nil {
 		return req, err
 	}
+	if err := checkDescription(req.Description); err != nil {
+		return req, err
+	}
 	if req.IssuedBy == "" {
 		req.IssuedBy = "unknown"
 	}
@@ -260,7 +263,14 @@ func checkScope(s string) error {
 }
 
 // Issue signs a token for req with the active key of its format and records
-// it. The record is committed before the token is returned. A token that
+// it. The record is committed before the token is returned.
+//
+// The rules that the record checks within its transaction hold however
+// many issuers race on the database: the lifetime is within the policy
+// in force (see Policy), and a name is unique among the live tokens of a
+// subject (active, and not scheduled for revocation) unless it is the
+// default name, the subject: a second is refused with an error wrapping
+// ErrNameTaken that names the first. A token that
 // would be longer than verifier.MaxTokenSize is neither recorded nor
 // returned: the error wraps ErrTooLarge.
 func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {

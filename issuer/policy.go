@@ -86,12 +86,12 @@ func (i *Issuer) SetPolicy(ctx context.Context, maxTTL time.Duration, actor stri
 func formatSeconds(d time.Duration) string { return fmt.Sprintf("%ds", d/time.Second) }
 
 // maxTTL returns the maximum lifetime of the policy, read at most
-// policyTTL ago, for the early check of a request.
-func (i *Issuer) maxTTL(ctx context.Context) (time.Duration, error) {
+// policyTTL ago unless fresh is set, for the early check of a request.
+func (i *Issuer) maxTTL(ctx context.Context, fresh bool) (time.Duration, error) {
 	i.policy.mu.Lock()
 	defer i.policy.mu.Unlock()
 	now := time.Now()
-	if !i.policy.read.IsZero() && now.Sub(i.policy.read) < policyTTL && now.After(i.policy.read) {
+	if !fresh && !i.policy.read.IsZero() && now.Sub(i.policy.read) < policyTTL && now.After(i.policy.read) {
 		return i.policy.maxTTL, nil
 	}
 	p, err := lifetime.Read(ctx, i.cfg.Store, i.cfg.MaxTTL)
@@ -104,9 +104,14 @@ func (i *Issuer) maxTTL(ctx context.Context) (time.Duration, error) {
 
 // checkLifetime returns the lifetime of a request whose lifetime is ttl
 // (zero: the default, shortened to the maximum), or an error wrapping
-// ErrRequest when it exceeds the policy's maximum.
+// ErrRequest when it exceeds the policy's maximum. It reads the policy
+// again before it refuses or shortens anything, so that a policy raised by
+// another process applies at once; one lowered is applied by the record.
 func (i *Issuer) checkLifetime(ctx context.Context, ttl time.Duration) (time.Duration, error) {
-	maxTTL, err := i.maxTTL(ctx)
+	maxTTL, err := i.maxTTL(ctx, false)
+	if err == nil && max(ttl, i.cfg.DefaultTTL) > maxTTL {
+		maxTTL, err = i.maxTTL(ctx, true)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -39,7 +39,7 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 		o.Grace, o.EffectiveAt = 0, now.Add(o.Grace)
 	}
 	// The old lifetime, within the policy in force now.
-	maxTTL, err := i.maxTTL(ctx)
+	maxTTL, err := i.maxTTL(ctx, true)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,153 @@
+package issuer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
+)
+
+// TestUniqueNames: a name is unique among a subject's live tokens, but
+// for the default name; revoked, expired and regenerated tokens free it.
+func TestUniqueNames(t *testing.T) {
+	ctx := context.Background()
+	now := testNow
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.Now = func() time.Time { return now } })
+	list, err := revocation.NewList(revocation.Config{Store: e.db, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(subject, name string) (*issuer.Token, error) {
+		return e.issuer.Issue(ctx, issuer.Request{Subject: subject, Name: name, Audience: []string{testAudience}})
+	}
+	first := e.issue(t, issuer.Request{Subject: "alice", Name: "ci"})
+	_, err = issue("alice", "ci")
+	if !errors.Is(err, issuer.ErrNameTaken) || errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), first.ID) {
+		t.Fatalf("a second live token named ci: %v, want ErrNameTaken naming %s", err, first.ID)
+	}
+	for _, req := range [][2]string{{"bob", "ci"}, {"alice", "deploy"}, {"alice", ""}, {"alice", ""}, {"alice", "alice"}} {
+		if _, err := issue(req[0], req[1]); err != nil {
+			t.Errorf("Issue(%q, %q): %v", req[0], req[1], err)
+		}
+	}
+	// Regenerated with a grace period: the replacement takes the name
+	// while the old one lives on, and can be regenerated in turn.
+	second, err := e.issuer.Regenerate(ctx, first.ID, revocation.Options{Grace: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := e.issuer.Regenerate(ctx, second.ID, revocation.Options{Grace: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := issue("alice", "ci"); !errors.Is(err, issuer.ErrNameTaken) || !strings.Contains(err.Error(), third.ID) {
+		t.Fatalf("the name of a regenerated token: %v, want ErrNameTaken naming %s", err, third.ID)
+	}
+	if _, err := list.RevokeToken(ctx, third.ID, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	fourth, err := issue("alice", "ci")
+	if err != nil {
+		t.Fatalf("the name of a revoked token: %v", err)
+	}
+	now = fourth.ExpiresAt
+	if _, err := issue("alice", "ci"); err != nil {
+		t.Fatalf("the name of an expired token: %v", err)
+	}
+}
+
+// TestDescription: a description is plain text of at most 1024 bytes,
+// recorded and never put in the token.
+func TestDescription(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	desc := "deploys from CI — rotate monthly"
+	tok := e.issue(t, issuer.Request{Subject: "svc", Description: desc})
+	if rec, err := e.issuer.Get(ctx, tok.ID); err != nil || rec.Description != desc {
+		t.Fatalf("Get: %+v, %v", rec, err)
+	}
+	if _, claims := jwtParts(t, tok.Token); claims["description"] != nil || strings.Contains(fmt.Sprint(claims), "deploys") {
+		t.Errorf("the description is in the token: %v", claims)
+	}
+	for _, d := range []string{strings.Repeat("x", 1025), "two\nlines", "bidi \u202e"} {
+		if _, err := e.issuer.Issue(ctx, issuer.Request{Subject: "svc", Audience: []string{testAudience}, Description: d}); !errors.Is(err, issuer.ErrRequest) {
+			t.Errorf("description %q: %v, want ErrRequest", d, err)
+		}
+	}
+	e.issue(t, issuer.Request{Subject: "svc", Description: strings.Repeat("x", 1024)})
+}
+
+// TestListPages: ListPage lists each token once, page by page, while
+// tokens are issued; it selects by parent and by expiry.
+func TestListPages(t *testing.T) {
+	ctx := context.Background()
+	now := testNow
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.Now = func() time.Time { return now } })
+	var want []string
+	for n := range 23 {
+		tok := e.issue(t, issuer.Request{Subject: "svc", TTL: time.Duration(n+1) * day})
+		want = append([]string{tok.ID}, want...) // newest first
+		if n%5 == 0 {
+			now = now.Add(time.Second)
+		}
+	}
+	var got []string
+	meanwhile := 0
+	f := issuer.Filter{Subject: "svc", Limit: 5}
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		p, err := e.issuer.ListPage(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range p.Records {
+			got = append(got, r.ID)
+		}
+		if (p.Next == "") != (len(got) == len(want)) {
+			t.Fatalf("page %d: next %q after %d of %d", pages, p.Next, len(got), len(want))
+		}
+		if p.Next == "" {
+			break
+		}
+		f.After = p.Next
+		e.issue(t, issuer.Request{Subject: "svc"}) // newer: never on a later page
+		meanwhile++
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("pages = %v\nwant    %v", got, want)
+	}
+	for _, c := range []string{"x", "1.", ".1", "0.5", "1.-1", strings.Repeat("9", 41), "1.2.3"} {
+		if _, err := e.issuer.ListPage(ctx, issuer.Filter{After: c}); !errors.Is(err, issuer.ErrRequest) {
+			t.Errorf("cursor %q: %v, want ErrRequest", c, err)
+		}
+	}
+
+	// Expiring within 3 days: the tokens of 1, 2 and 3 days, and not
+	// once they expired or were revoked.
+	recs, err := e.issuer.List(ctx, issuer.Filter{Subject: "svc", ExpiringWithin: 3 * day})
+	if err != nil || len(recs) != 3+meanwhile { // and those of an hour issued while paging
+		t.Fatalf("expiring within 3 days: %d records, %v", len(recs), err)
+	}
+	if _, err := e.issuer.List(ctx, issuer.Filter{ExpiringWithin: day, Status: issuer.StatusRevoked}); !errors.Is(err, issuer.ErrRequest) {
+		t.Errorf("expiring and revoked: %v", err)
+	}
+	now = now.Add(2 * time.Hour)
+	if recs, err := e.issuer.List(ctx, issuer.Filter{Subject: "svc", ExpiringWithin: 2*day - time.Hour}); err != nil || len(recs) != 2 {
+		t.Fatalf("expiring within 2 days, later: %d records, %v", len(recs), err)
+	}
+
+	// Children: the tokens whose parent is a jti.
+	parent := e.issue(t, issuer.Request{Subject: "svc", Name: "parent"})
+	child := e.issue(t, issuer.Request{Subject: "svc", Name: "child", Parent: parent.ID})
+	if recs, err := e.issuer.List(ctx, issuer.Filter{Parent: parent.ID}); err != nil || len(recs) != 1 || recs[0].ID != child.ID || recs[0].Parent != parent.ID {
+		t.Fatalf("children: %+v, %v", recs, err)
+	}
+}
