@@ -151,3 +151,47 @@ func TestListPages(t *testing.T) {
 		t.Fatalf("children: %+v, %v", recs, err)
 	}
 }
+
+// TestShow: Show tells why a token is revoked (its own entry, scheduled
+// or not, its subject's or its key's) and lists its children.
+func TestShow(t *testing.T) {
+	ctx := context.Background()
+	now := testNow
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.Now = func() time.Time { return now } })
+	list, err := revocation.NewList(revocation.Config{Store: e.db, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := e.issue(t, issuer.Request{Subject: "alice", Name: "parent", Description: "the parent"})
+	child := e.issue(t, issuer.Request{Subject: "alice", Name: "child", Parent: parent.ID})
+	d, err := e.issuer.Show(ctx, parent.ID)
+	if err != nil || d.Status != issuer.StatusActive || d.Revocation != nil || d.Description != "the parent" || len(d.Children) != 1 || d.Children[0].ID != child.ID {
+		t.Fatalf("Show of an active parent: %+v, %v", d, err)
+	}
+	if d, err := e.issuer.Show(ctx, child.ID); err != nil || d.Parent != parent.ID || d.Children == nil || len(d.Children) != 0 {
+		t.Fatalf("Show of a child: %+v, %v", d, err)
+	}
+	if _, err := list.RevokeToken(ctx, parent.ID, revocation.Options{Reason: "leaked", Actor: "bob", Grace: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	d, err = e.issuer.Show(ctx, parent.ID)
+	if err != nil || d.Status != issuer.StatusActive || d.Revocation == nil || !d.Revocation.Scheduled || d.Revocation.By != "token" ||
+		d.Revocation.Reason != "leaked" || d.Revocation.Actor != "bob" || !d.Revocation.EffectiveAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("Show with a revocation scheduled: %+v, %+v, %v", d, d.Revocation, err)
+	}
+	now = now.Add(time.Minute)
+	if _, err := list.RevokeSubject(ctx, "alice", time.Time{}, revocation.Options{Reason: "offboarded", Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err = e.issuer.Show(ctx, parent.ID)
+	if err != nil || d.Status != issuer.StatusRevoked || d.Revocation == nil || d.Revocation.Scheduled || d.Revocation.By != "subject" || d.Revocation.Reason != "offboarded" {
+		t.Fatalf("Show once its subject is revoked: %+v, %+v, %v", d, d.Revocation, err)
+	}
+	now = now.Add(time.Hour)
+	if d, err = e.issuer.Show(ctx, parent.ID); err != nil || d.Revocation == nil || d.Revocation.By != "token" || d.Revocation.Scheduled {
+		t.Fatalf("Show once the scheduled revocation took effect: %+v, %v", d, err)
+	}
+	if _, err := e.issuer.Show(ctx, "nope"); !errors.Is(err, issuer.ErrUnknownToken) {
+		t.Errorf("Show of an unknown token: %v", err)
+	}
+}

@@ -210,6 +210,9 @@ type Executor interface {
 	// issuance, then by insertion), each with its status at f.At (see
 	// TokenRow.Status), at most f.Limit of them.
 	TokenList(ctx context.Context, f TokenFilter) ([]TokenRow, error)
+	// TokenCount returns how many tokens TokenList would return for f
+	// without its limit (f.Limit is ignored).
+	TokenCount(ctx context.Context, f TokenFilter) (int64, error)
 	// TokenSubjectKnown reports whether any token was issued to subject.
 	TokenSubjectKnown(ctx context.Context, subject string) (bool, error)
 	// TokenLastExpiry returns the latest expiry of the tokens signed by

@@ -50,9 +50,9 @@ const statusColumn = `CASE
 	WHEN t.expires_at <= $1 THEN 'expired'
 	ELSE 'active' END`
 
-// TokenList computes the status in the query, so that the limit counts
-// the tokens that match it.
-func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
+// tokenSelect returns the statement that selects the tokens of f, with
+// their status and row, and its arguments; the caller orders and limits.
+func tokenSelect(f store.TokenFilter) (string, args) {
 	a := args{f.At}
 	where := `true`
 	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"parent", f.Parent}, {"status", f.Status}} {
@@ -67,9 +67,16 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 		at := a.add(b.IssuedAt)
 		where += ` AND (issued_at < ` + at + ` OR (issued_at = ` + at + ` AND row_id < ` + a.add(b.Row) + `))`
 	}
-	q := `SELECT status, row_id, ` + store.TokenColumns + ` FROM
+	return `SELECT status, row_id, ` + store.TokenColumns + ` FROM
 		(SELECT t.*, ` + statusColumn + ` AS status FROM tokens t) AS t
-		WHERE ` + where + ` ORDER BY issued_at DESC, row_id DESC LIMIT ` + a.add(f.Limit)
+		WHERE ` + where, a
+}
+
+// TokenList computes the status in the query, so that the limit counts
+// the tokens that match it.
+func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
+	q, a := tokenSelect(f)
+	q += ` ORDER BY issued_at DESC, row_id DESC LIMIT ` + a.add(f.Limit)
 	rows, err := e.q.Query(ctx, q, a...)
 	if err != nil {
 		return nil, err
@@ -84,6 +91,13 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+func (e *executor) TokenCount(ctx context.Context, f store.TokenFilter) (int64, error) {
+	q, a := tokenSelect(f)
+	var n int64
+	err := e.q.QueryRow(ctx, `SELECT count(*) FROM (`+q+`) AS c`, a...).Scan(&n)
+	return n, err
 }
 
 func (e *executor) TokenSubjectKnown(ctx context.Context, subject string) (bool, error) {

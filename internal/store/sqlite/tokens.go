@@ -65,9 +65,9 @@ const statusColumn = `CASE
 	WHEN t.expires_at <= ?1 THEN 'expired'
 	ELSE 'active' END`
 
-// TokenList computes the status in the query, so that the limit counts
-// the tokens that match it.
-func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
+// tokenSelect returns the statement that selects the tokens of f, with
+// their status and row, and its arguments; the caller orders and limits.
+func tokenSelect(f store.TokenFilter) (string, []any) {
 	where := `1 = 1`
 	args := []any{f.At}
 	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"parent", f.Parent}, {"status", f.Status}} {
@@ -84,9 +84,16 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 		where += ` AND (issued_at < ? OR (issued_at = ? AND row < ?))`
 		args = append(args, b.IssuedAt, b.IssuedAt, b.Row)
 	}
-	q := `SELECT status, row, ` + store.TokenColumns + ` FROM
+	return `SELECT status, row, ` + store.TokenColumns + ` FROM
 		(SELECT t.*, t.rowid AS row, ` + statusColumn + ` AS status FROM tokens t)
-		WHERE ` + where + ` ORDER BY issued_at DESC, row DESC LIMIT ?`
+		WHERE ` + where, args
+}
+
+// TokenList computes the status in the query, so that the limit counts
+// the tokens that match it.
+func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
+	q, args := tokenSelect(f)
+	q += ` ORDER BY issued_at DESC, row DESC LIMIT ?`
 	rows, err := e.q.QueryContext(ctx, q, append(args, f.Limit)...)
 	if err != nil {
 		return nil, err
@@ -101,6 +108,13 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+func (e *executor) TokenCount(ctx context.Context, f store.TokenFilter) (int64, error) {
+	q, args := tokenSelect(f)
+	var n int64
+	err := e.q.QueryRowContext(ctx, `SELECT count(*) FROM (`+q+`)`, args...).Scan(&n)
+	return n, err
 }
 
 func (e *executor) TokenSubjectKnown(ctx context.Context, subject string) (bool, error) {

@@ -295,6 +295,11 @@ func testTokens(t *testing.T, s store.Store) {
 		if ids := tokenIDs(rows); !slices.Equal(ids, tc.want) {
 			t.Errorf("TokenList(%+v) = %v, want %v", tc.f, ids, tc.want)
 		}
+		if tc.f.Limit == 10 {
+			if n, err := s.TokenCount(ctx, tc.f); err != nil || n != int64(len(tc.want)) {
+				t.Errorf("TokenCount(%+v) = %d, %v; want %d", tc.f, n, err, len(tc.want))
+			}
+		}
 	}
 	for subject, want := range map[string]bool{"alice": true, "nobody": false} {
 		if known, err := s.TokenSubjectKnown(ctx, subject); err != nil || known != want {
@@ -391,6 +396,9 @@ func testTokenStatus(t *testing.T, s store.Store) {
 		check(t, err)
 		if len(rows) != n {
 			t.Errorf("TokenList(status %s) = %v, want %d", status, tokenIDs(rows), n)
+		}
+		if c, err := s.TokenCount(ctx, store.TokenFilter{At: 500, Status: status}); err != nil || c != int64(n) {
+			t.Errorf("TokenCount(status %s) = %d, %v; want %d", status, c, err, n)
 		}
 		if rows, err := s.TokenList(ctx, store.TokenFilter{At: 500, Status: status, Limit: 1}); err != nil || len(rows) != 1 || rows[0].Status != status {
 			t.Errorf("TokenList(status %s, limit 1) = %+v, %v", status, rows, err)
