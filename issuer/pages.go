@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/writ-dev/writ/internal/store"
 )
@@ -23,27 +24,10 @@ type Page struct {
 // of the next page when more match. A malformed cursor is an error
 // wrapping ErrRequest.
 func (i *Issuer) ListPage(ctx context.Context, f Filter) (Page, error) {
-	sf := store.TokenFilter{Subject: f.Subject, Name: f.Name, Parent: f.Parent, Status: string(f.Status)}
-	if f.Status != "" {
-		if _, err := ParseStatus(string(f.Status)); err != nil {
-			return Page{}, err
-		}
-	}
 	now := i.cfg.Now()
-	switch {
-	case f.ExpiringWithin < 0:
-		return Page{}, fmt.Errorf("%w: a negative expiry window", ErrRequest)
-	case f.ExpiringWithin > 0 && f.Status != "" && f.Status != StatusActive:
-		return Page{}, fmt.Errorf("%w: expiring tokens are active ones, not %s", ErrRequest, f.Status)
-	case f.ExpiringWithin > 0:
-		sf.Status = string(StatusActive)
-		sf.ExpiresBy = now.Add(f.ExpiringWithin).Unix()
-	}
-	if f.After != "" {
-		var err error
-		if sf.Before, err = parseCursor(f.After); err != nil {
-			return Page{}, err
-		}
+	sf, err := storeFilter(f, now)
+	if err != nil {
+		return Page{}, err
 	}
 	if f.Limit <= 0 {
 		f.Limit = 1000
@@ -61,6 +45,51 @@ func (i *Issuer) ListPage(ctx context.Context, f Filter) (Page, error) {
 	}
 	p.Records = records(rows)
 	return p, nil
+}
+
+// Count returns how many tokens f selects, all pages together (f.After
+// and f.Limit are ignored): with ExpiringWithin, how many active tokens
+// expire within it.
+func (i *Issuer) Count(ctx context.Context, f Filter) (int64, error) {
+	f.After = ""
+	now := i.cfg.Now()
+	sf, err := storeFilter(f, now)
+	if err != nil {
+		return 0, err
+	}
+	sf.At = now.Unix()
+	n, err := i.cfg.Store.TokenCount(ctx, sf)
+	if err != nil {
+		return 0, fmt.Errorf("issuer: count tokens: %w", err)
+	}
+	return n, nil
+}
+
+// storeFilter returns the store's filter for f at the time now, but for
+// its time and limit, or an error wrapping ErrRequest.
+func storeFilter(f Filter, now time.Time) (store.TokenFilter, error) {
+	sf := store.TokenFilter{Subject: f.Subject, Name: f.Name, Parent: f.Parent, Status: string(f.Status)}
+	if f.Status != "" {
+		if _, err := ParseStatus(string(f.Status)); err != nil {
+			return sf, err
+		}
+	}
+	switch {
+	case f.ExpiringWithin < 0:
+		return sf, fmt.Errorf("%w: a negative expiry window", ErrRequest)
+	case f.ExpiringWithin > 0 && f.Status != "" && f.Status != StatusActive:
+		return sf, fmt.Errorf("%w: expiring tokens are active ones, not %s", ErrRequest, f.Status)
+	case f.ExpiringWithin > 0:
+		sf.Status = string(StatusActive)
+		sf.ExpiresBy = now.Add(f.ExpiringWithin).Unix()
+	}
+	if f.After != "" {
+		var err error
+		if sf.Before, err = parseCursor(f.After); err != nil {
+			return sf, err
+		}
+	}
+	return sf, nil
 }
 
 // parseCursor reads a Page.Next.

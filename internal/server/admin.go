@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/writ-dev/writ/internal/text"
@@ -53,6 +51,8 @@ type issueRequest struct {
 	Expires  time.Time     `json:"expires"` // RFC 3339, instead of ttl
 	Format   string        `json:"format"`
 	Name     string        `json:"name"`
+
+	Description string `json:"description"`
 }
 
 type tokenResponse struct {
@@ -86,6 +86,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	t, err := s.cfg.Tokens.Issue(r.Context(), issuer.Request{
 		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl, Expires: req.Expires,
 		Format: keys.Format(req.Format), Name: req.Name, IssuedBy: actor(r),
+		Description: req.Description,
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -97,47 +98,33 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	for name := range q {
-		if name != "subject" && name != "name" && name != "status" && name != "limit" {
-			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("unknown query parameter %q", name))
-			return
-		}
+	f, err := listFilter(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
 	}
-	f := issuer.Filter{Subject: q.Get("subject"), Name: q.Get("name"), Limit: 100}
-	if st := q.Get("status"); st != "" {
-		var err error
-		if f.Status, err = issuer.ParseStatus(st); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request", "status must be active, revoked or expired")
-			return
-		}
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "invalid_request", "limit must be 1 to 1000")
-			return
-		}
-		f.Limit = n
-	}
-	recs, err := s.cfg.Tokens.List(r.Context(), f)
+	p, err := s.cfg.Tokens.ListPage(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if recs == nil {
-		recs = []issuer.Record{}
+	if p.Records == nil {
+		p.Records = []issuer.Record{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": recs})
+	res := map[string]any{"tokens": p.Records}
+	if p.Next != "" { // the cursor of the next page
+		res["next"] = p.Next
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) showToken(w http.ResponseWriter, r *http.Request) {
-	rec, err := s.cfg.Tokens.Get(r.Context(), r.PathValue("jti"))
+	d, err := s.cfg.Tokens.Show(r.Context(), r.PathValue("jti"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rec)
+	writeJSON(w, http.StatusOK, d)
 }
 
 type revokeRequest struct {
