@@ -13,21 +13,33 @@ import (
 	"github.com/writ-dev/writ/verifier"
 )
 
+// newClockedEnv returns an issuer and a revocation list on a clock that
+// the test moves.
+func newClockedEnv(t *testing.T) (*env, *revocation.List, *clocked) {
+	now := &clocked{testNow}
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.Now = now.now })
+	list, err := revocation.NewList(revocation.Config{Store: e.db, Now: now.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, list, now
+}
+
+// clocked is a time that a test sets.
+type clocked struct{ time.Time }
+
+func (c *clocked) now() time.Time { return c.Time }
+
 // TestUniqueNames: a name is unique among a subject's live tokens, but
 // for the default name; revoked, expired and regenerated tokens free it.
 func TestUniqueNames(t *testing.T) {
 	ctx := context.Background()
-	now := testNow
-	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.Now = func() time.Time { return now } })
-	list, err := revocation.NewList(revocation.Config{Store: e.db, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, list, now := newClockedEnv(t)
 	issue := func(subject, name string) (*issuer.Token, error) {
 		return e.issuer.Issue(ctx, issuer.Request{Subject: subject, Name: name, Audience: []string{testAudience}})
 	}
 	first := e.issue(t, issuer.Request{Subject: "alice", Name: "ci"})
-	_, err = issue("alice", "ci")
+	_, err := issue("alice", "ci")
 	if !errors.Is(err, issuer.ErrNameTaken) || errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), first.ID) {
 		t.Fatalf("a second live token named ci: %v, want ErrNameTaken naming %s", err, first.ID)
 	}
@@ -56,7 +68,7 @@ func TestUniqueNames(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the name of a revoked token: %v", err)
 	}
-	now = fourth.ExpiresAt
+	now.Time = fourth.ExpiresAt
 	if _, err := issue("alice", "ci"); err != nil {
 		t.Fatalf("the name of an expired token: %v", err)
 	}
@@ -156,12 +168,7 @@ func TestListPages(t *testing.T) {
 // or not, its subject's or its key's) and lists its children.
 func TestShow(t *testing.T) {
 	ctx := context.Background()
-	now := testNow
-	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.Now = func() time.Time { return now } })
-	list, err := revocation.NewList(revocation.Config{Store: e.db, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, list, now := newClockedEnv(t)
 	parent := e.issue(t, issuer.Request{Subject: "alice", Name: "parent", Description: "the parent"})
 	child := e.issue(t, issuer.Request{Subject: "alice", Name: "child", Parent: parent.ID})
 	d, err := e.issuer.Show(ctx, parent.ID)
@@ -179,7 +186,7 @@ func TestShow(t *testing.T) {
 		d.Revocation.Reason != "leaked" || d.Revocation.Actor != "bob" || !d.Revocation.EffectiveAt.Equal(now.Add(time.Hour)) {
 		t.Fatalf("Show with a revocation scheduled: %+v, %+v, %v", d, d.Revocation, err)
 	}
-	now = now.Add(time.Minute)
+	now.Time = now.Add(time.Minute)
 	if _, err := list.RevokeSubject(ctx, "alice", time.Time{}, revocation.Options{Reason: "offboarded", Actor: "carol"}); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +194,7 @@ func TestShow(t *testing.T) {
 	if err != nil || d.Status != issuer.StatusRevoked || d.Revocation == nil || d.Revocation.Scheduled || d.Revocation.By != "subject" || d.Revocation.Reason != "offboarded" {
 		t.Fatalf("Show once its subject is revoked: %+v, %+v, %v", d, d.Revocation, err)
 	}
-	now = now.Add(time.Hour)
+	now.Time = now.Add(time.Hour)
 	if d, err = e.issuer.Show(ctx, parent.ID); err != nil || d.Revocation == nil || d.Revocation.By != "token" || d.Revocation.Scheduled {
 		t.Fatalf("Show once the scheduled revocation took effect: %+v, %v", d, err)
 	}
