@@ -202,3 +202,48 @@ func TestShow(t *testing.T) {
 		t.Errorf("Show of an unknown token: %v", err)
 	}
 }
+
+// TestUniqueNamesConcurrent: issuances of one name at once, which the
+// group commit records in shared transactions: one wins.
+func TestUniqueNamesConcurrent(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	e.issue(t, issuer.Request{Subject: "warm-up"}) // the signing key cached
+	const n = 64
+	errs := make(chan error, n+1)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			_, err := e.issuer.Issue(ctx, issuer.Request{Subject: "svc", Name: "deploy", Audience: []string{testAudience}})
+			errs <- err
+		}()
+	}
+	// Hold the write lock while an issuance of another name leads the
+	// group commit and waits for it, and these queue behind it: the next
+	// transaction then records them together.
+	hold, err := e.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_, err := e.issuer.Issue(ctx, issuer.Request{Subject: "other", Name: "leader", Audience: []string{testAudience}})
+		errs <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	close(start)
+	time.Sleep(200 * time.Millisecond)
+	hold.Rollback()
+	won := 0
+	for range n + 1 {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !errors.Is(err, issuer.ErrNameTaken):
+			t.Errorf("a loser's error: %v", err)
+		}
+	}
+	if won != 2 {
+		t.Errorf("%d issuances of one name won, want 1 (and the leader)", won-1)
+	}
+}
