@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +246,26 @@ func TestUniqueNamesConcurrent(t *testing.T) {
 	}
 	if won != 2 {
 		t.Errorf("%d issuances of one name won, want 1 (and the leader)", won-1)
+	}
+}
+
+// TestRegenerateKeepsConstraints: the replacement keeps the description,
+// the networks and the parent of the token it replaces.
+func TestRegenerateKeepsConstraints(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	parent := e.issue(t, issuer.Request{Subject: "svc", Name: "parent"})
+	nets := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+	old := e.issue(t, issuer.Request{Subject: "svc", Name: "ci", Description: "CI", AllowedIPs: nets, Parent: parent.ID})
+	repl, err := e.issuer.Regenerate(ctx, old.ID, revocation.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.issuer.Get(ctx, repl.ID)
+	if err != nil || rec.Description != "CI" || fmt.Sprint(rec.AllowedIPs) != fmt.Sprint(nets) || rec.Parent != parent.ID || rec.Name != "ci" {
+		t.Fatalf("the replacement: %+v, %v", rec, err)
+	}
+	if _, claims := jwtParts(t, repl.Token); fmt.Sprint(claims["allowed_ips"]) != "[10.0.0.0/8 2001:db8::/32]" {
+		t.Errorf("the replacement's allowed_ips claim: %v", claims["allowed_ips"])
 	}
 }

@@ -9,14 +9,13 @@ import (
 )
 
 // Regenerate issues a replacement for the token jti, with the same subject,
-// scopes, audience, name, description, format and lifetime (shortened to
-// the lifetime policy's maximum if it was lowered since), and revokes the
-// old token,
-// after o.Grace if set, which must end by the old token's expiry
-// (revocation.CheckGrace). It returns the new token. Options that the
-// revocation would refuse (revocation.Options.Check, CheckGrace) are refused
-// before anything is issued; an empty o.Reason says which token replaces
-// it.
+// scopes, audience, name, description, networks (AllowedIPs), parent,
+// format and lifetime (shortened to the lifetime policy's maximum if it was
+// lowered since), and revokes the old token, after o.Grace if set, which
+// must end by the old token's expiry (revocation.CheckGrace). It returns
+// the new token. Options that the revocation would refuse
+// (revocation.Options.Check, CheckGrace) are refused before anything is
+// issued; an empty o.Reason says which token replaces it.
 //
 // The new token is recorded and the old one revoked in one transaction: a
 // failure of either leaves neither, and the old token as it was. The
@@ -56,6 +55,8 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 		replaces: jti,
 
 		Description: old.Description,
+		AllowedIPs:  old.AllowedIPs,
+		Parent:      old.Parent,
 	})
 	if err != nil {
 		return nil, err
