@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -48,21 +47,11 @@ func (r *recordRules) check(ctx context.Context, tx store.Tx, req Request, t *To
 	if jti, ok := r.named[key]; ok {
 		return errNameTaken(req, jti), nil
 	}
-	rows, err := tx.TokenList(ctx, store.TokenFilter{Subject: req.Subject, Name: req.Name, Status: string(StatusActive), At: r.at, Limit: 100})
-	if err != nil {
+	switch jti, err := tx.TokenNamed(ctx, req.Subject, req.Name, r.at, req.replaces); {
+	case err != nil:
 		return nil, err
-	}
-	for _, row := range rows {
-		if row.JTI == req.replaces {
-			continue
-		}
-		switch _, err := tx.RevocationGet(ctx, store.RevokeToken, row.JTI); {
-		case err == nil: // a revocation scheduled: no longer live
-		case errors.Is(err, store.ErrNotFound):
-			return errNameTaken(req, row.JTI), nil
-		default:
-			return nil, err
-		}
+	case jti != "":
+		return errNameTaken(req, jti), nil
 	}
 	r.named[key] = t.ID
 	return nil, nil

@@ -213,6 +213,13 @@ type Executor interface {
 	// TokenCount returns how many tokens TokenList would return for f
 	// without its limit (f.Limit is ignored).
 	TokenCount(ctx context.Context, f TokenFilter) (int64, error)
+	// TokenNamed returns the jti of a live token of subject named name,
+	// other than except, or "" when there is none: a token that expires
+	// after at and that no revocation entry names or covers (an entry of
+	// its jti, in force or scheduled, of its subject issued after it, of
+	// its key). Engines make it cheap: the issuer reads it at every
+	// issuance of a named token.
+	TokenNamed(ctx context.Context, subject, name string, at int64, except string) (string, error)
 	// TokenSubjectKnown reports whether any token was issued to subject.
 	TokenSubjectKnown(ctx context.Context, subject string) (bool, error)
 	// TokenLastExpiry returns the latest expiry of the tokens signed by

@@ -100,6 +100,19 @@ func (e *executor) TokenCount(ctx context.Context, f store.TokenFilter) (int64, 
 	return n, err
 }
 
+func (e *executor) TokenNamed(ctx context.Context, subject, name string, at int64, except string) (string, error) {
+	var jti string
+	err := e.q.QueryRow(ctx, `SELECT jti FROM tokens t WHERE subject = $1 AND name = $2 AND expires_at > $3 AND jti <> $4
+		AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'token' AND r.value = t.jti)
+		AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'subject' AND r.value = t.subject AND r.issued_before > t.issued_at)
+		AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'key' AND r.value = t.kid)
+		LIMIT 1`, subject, name, at, except).Scan(&jti)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return jti, err
+}
+
 func (e *executor) TokenSubjectKnown(ctx context.Context, subject string) (bool, error) {
 	var known bool
 	err := e.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tokens WHERE subject = $1)`, subject).Scan(&known)

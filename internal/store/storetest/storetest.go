@@ -377,6 +377,23 @@ func testTokenStatus(t *testing.T, s store.Store) {
 		_, err := s.RevocationInsert(ctx, r)
 		check(t, err)
 	}
+	// The live token of a name: not revoked, nor scheduled to be, nor
+	// expired.
+	for _, tc := range []struct {
+		subject       string
+		at            int64
+		except, named string
+	}{
+		{"alice", 500, "", ""}, {"bob", 500, "", "bob-after"}, {"bob", 500, "bob-after", ""}, {"carol", 500, "", ""},
+		{"dave", 500, "", "active"}, {"dave", 500, "active", ""}, {"dave", 1000, "", ""}, {"erin", 500, "", ""},
+	} {
+		if jti, err := s.TokenNamed(ctx, tc.subject, tc.subject+" token", tc.at, tc.except); err != nil || jti != tc.named {
+			t.Errorf("TokenNamed(%s, at %d, except %q) = %q, %v; want %q", tc.subject, tc.at, tc.except, jti, err, tc.named)
+		}
+	}
+	if jti, err := s.TokenNamed(ctx, "bob", "other", 500, ""); err != nil || jti != "" {
+		t.Errorf("TokenNamed of another name = %q, %v", jti, err)
+	}
 	want := map[string]string{"by-jti": "revoked", "by-jti-later": "active", "by-subject": "revoked", "bob-after": "active",
 		"by-key": "revoked", "expired": "expired", "active": "active"}
 	rows, err := s.TokenList(ctx, store.TokenFilter{At: 500, Limit: 100})
