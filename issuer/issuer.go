@@ -210,6 +210,11 @@ func (i *Issuer) normalize(ctx context.Context, req Request) (Request, error) {
 		}
 	}
 	req.Scopes = scopes
+	nets, err := normalizeNetworks(req.AllowedIPs)
+	if err != nil {
+		return req, err
+	}
+	req.AllowedIPs = nets
 	if !req.Expires.IsZero() {
 		if req.TTL != 0 {
 			return req, fmt.Errorf("%w: a lifetime and an expiry time exclude each other", ErrRequest)
@@ -222,7 +227,6 @@ func (i *Issuer) normalize(ctx context.Context, req Request) (Request, error) {
 	if req.TTL != 0 && req.TTL < time.Second {
 		return req, fmt.Errorf("%w: lifetime %v is shorter than a second", ErrRequest, req.TTL)
 	}
-	var err error
 	req.TTL, err = i.checkLifetime(ctx, req.TTL)
 	return req, err
 }

@@ -55,8 +55,9 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 		replaces: jti,
 
 		Description: old.Description,
-		AllowedIPs:  old.AllowedIPs,
-		Parent:      old.Parent,
+		// Bound to the same networks: a replacement must not escape them.
+		AllowedIPs: old.AllowedIPs,
+		Parent:     old.Parent,
 	})
 	if err != nil {
 		return nil, err

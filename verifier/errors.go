@@ -34,6 +34,10 @@ var (
 	// ErrScope: the token lacks a scope that the caller requires. Verify never
 	// returns it; Claims.RequireScopes and the middleware do.
 	ErrScope = errors.New("insufficient scope")
+	// ErrClientIP: the token is bound to networks (its allowed_ips claim)
+	// and the client address is outside them, or was not given (Verify,
+	// rather than VerifyFrom with an address).
+	ErrClientIP = errors.New("client address not allowed")
 	// ErrRevoked: the revocation checker says the token was revoked.
 	ErrRevoked = errors.New("token revoked")
 	// ErrKeySet: a key set (JWKS or PASERK set) could not be read.

@@ -25,7 +25,7 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 // withScope lets through requests bearing a token of this server, for its
 // own audience, with scope; others get 401 or 403 per RFC 6750.
 func (s *Server) withScope(scope string, h http.HandlerFunc) http.HandlerFunc {
-	mw := bearer.Middleware(s.verify, bearer.Config{Realm: realm, Scopes: []string{scope}})
+	mw := bearer.Middleware(s.verify, bearer.Config{Realm: realm, Scopes: []string{scope}, TrustedProxies: s.cfg.TrustedProxies})
 	return mw(h).ServeHTTP
 }
 
@@ -51,6 +51,8 @@ type issueRequest struct {
 	Expires  time.Time     `json:"expires"` // RFC 3339, instead of ttl
 	Format   string        `json:"format"`
 	Name     string        `json:"name"`
+
+	AllowedIPs jsonNetworks `json:"allowed_ips"`
 
 	Description string `json:"description"`
 }
@@ -86,6 +88,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	t, err := s.cfg.Tokens.Issue(r.Context(), issuer.Request{
 		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl, Expires: req.Expires,
 		Format: keys.Format(req.Format), Name: req.Name, IssuedBy: actor(r),
+		AllowedIPs:  req.AllowedIPs,
 		Description: req.Description,
 	})
 	if err != nil {
