@@ -33,6 +33,8 @@ const (
 	// key; MasterKeyFinish: the previous one no longer opens anything.
 	MasterKeyRotate = "master_key.rotate"
 	MasterKeyFinish = "master_key.finish"
+	// PolicySet: the lifetime policy changed (its detail says how).
+	PolicySet = "policy.set"
 )
 
 // Event is one line of the audit log. It never holds a token or a secret.

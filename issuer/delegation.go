@@ -134,7 +134,7 @@ func prefixWithin(c, p netip.Prefix) bool {
 // the parent, which revokes its descendants in its own transaction, from
 // missing a child issued meanwhile: the two are serialized by the store's
 // write lock.
-func checkParent(ctx context.Context, tx store.Tx, req *Request, now time.Time) error {
+func checkParent(ctx context.Context, tx store.Tx, req *Request, exp, now time.Time) error {
 	parent := req.Parent
 	p, err := tx.TokenGet(ctx, parent)
 	if errors.Is(err, store.ErrNotFound) {
@@ -142,6 +142,9 @@ func checkParent(ctx context.Context, tx store.Tx, req *Request, now time.Time) 
 	}
 	if err != nil {
 		return fmt.Errorf("issuer: record token: %w", err)
+	}
+	if exp.Unix() > p.ExpiresAt {
+		return fmt.Errorf("%w: the token would expire at %s, after the issuing token %q", ErrDelegation, exp.UTC().Format(time.RFC3339), parent)
 	}
 	if d := req.Delegator; d != nil && (d.Subject != p.Subject || d.KeyID != p.KID || d.Scope != p.Scopes ||
 		strings.Join(d.Audience, " ") != p.Audience || d.ExpiresAt.Unix() != p.ExpiresAt || d.IssuedAt.Unix() != p.IssuedAt ||

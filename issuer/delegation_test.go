@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func (e *env) verified(t *testing.T, tok *issuer.Token, audience string) *verifi
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: audience, Keys: ks, Now: clock,
+	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: audience, Keys: ks, Now: clock, UnsafeAnyClient: true,
 		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +86,8 @@ func TestDelegationRefusals(t *testing.T) {
 		{"unbound", func(r *issuer.Request) { r.AllowedIPs = nil }, `the issuing token is bound to networks`},
 		{"outside network", func(r *issuer.Request) { r.AllowedIPs = prefixes("10.1.0.0/16", "192.168.0.0/16") }, `network 192.168.0.0/16 is not within`},
 		{"wider network", func(r *issuer.Request) { r.AllowedIPs = prefixes("10.0.0.0/7") }, `network 10.0.0.0/7 is not within`},
-		{"mapped network", func(r *issuer.Request) { r.AllowedIPs = prefixes("::ffff:10.0.0.0/104") }, `network ::ffff:10.0.0.0/104 is not within`},
+		// Written as IPv4-mapped IPv6, a network is read as the IPv4 one it is.
+		{"mapped network", func(r *issuer.Request) { r.AllowedIPs = prefixes("::ffff:11.0.0.0/104") }, `network 11.0.0.0/8 is not within`},
 		{"without writ:issue", func(r *issuer.Request) { r.Delegator = noIssue }, `the issuing token lacks the scope writ:issue`},
 		{"forged claims", func(r *issuer.Request) {
 			c := *d
@@ -256,5 +258,31 @@ func TestParentRecordedOnlyIfKnown(t *testing.T) {
 	_, err := e.issuer.Issue(context.Background(), issuer.Request{Subject: "alice", Audience: []string{testAudience}, Parent: "nope"})
 	if !errors.Is(err, issuer.ErrDelegation) || !strings.Contains(err.Error(), `"nope" was not issued here`) {
 		t.Errorf("Issue = %v", err)
+	}
+}
+
+// TestRegenerateChildEndsByParent: the replacement of a delegated token
+// ends by its parent's expiry, however long the child lived, and a child
+// whose parent has expired is not regenerated.
+func TestRegenerateChildEndsByParent(t *testing.T) {
+	ctx := context.Background()
+	var elapsed atomic.Int64
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) {
+		c.Now = func() time.Time { return testNow.Add(time.Duration(elapsed.Load())) }
+	})
+	d := e.delegator(t, 2*time.Hour)
+	child := e.issue(t, issuer.Request{Subject: "alice", Audience: []string{"billing"}, TTL: 90 * time.Minute,
+		Scopes: []string{"deploy"}, AllowedIPs: prefixes("10.1.0.0/16"), Delegator: d})
+	elapsed.Store(int64(time.Hour))
+	repl, err := e.issuer.Regenerate(ctx, child.ID, revocation.Options{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := testNow.Add(2 * time.Hour); !repl.ExpiresAt.Equal(want) {
+		t.Errorf("the replacement expires at %v, want the parent's expiry %v", repl.ExpiresAt, want)
+	}
+	elapsed.Store(int64(2 * time.Hour))
+	if _, err := e.issuer.Regenerate(ctx, repl.ID, revocation.Options{Actor: "test"}); !errors.Is(err, issuer.ErrDelegation) || !strings.Contains(err.Error(), "has expired") {
+		t.Errorf("regenerating a child of an expired parent: %v, want ErrDelegation", err)
 	}
 }

@@ -20,6 +20,10 @@ var (
 	// goes beyond the grants of the token asking for it, or whose issuing
 	// token is revoked; its message names the rule broken.
 	ErrDelegation = errors.New("delegation")
+	// ErrNameTaken reports a request for a token whose name another live
+	// token of the same subject bears (see Request.Name). It does not wrap
+	// ErrRequest: the request is good, the name is not free.
+	ErrNameTaken = errors.New("name taken")
 	// ErrUnknownToken is returned for a jti that was never issued here. It
 	// is revocation.ErrUnknownToken: one idea, one value.
 	ErrUnknownToken = revocation.ErrUnknownToken

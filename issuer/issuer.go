@@ -59,7 +59,8 @@ type Config struct {
 	// DefaultTTL is the lifetime of a token whose request names none;
 	// zero means DefaultTTL.
 	DefaultTTL time.Duration
-	// MaxTTL caps every token's lifetime; zero means DefaultMaxTTL.
+	// MaxTTL caps every token's lifetime while the database holds no
+	// lifetime policy (see Issuer.SetPolicy); zero means DefaultMaxTTL.
 	MaxTTL time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -70,6 +71,7 @@ type Issuer struct {
 	cfg     Config
 	ledger  groupcommit.Committer[*ledgerEntry] // records waiting for their group commit
 	signers signers                             // the signing keys last read, for the next issuances
+	policy  policyCache                         // the lifetime policy last read, for normalize
 }
 
 // New returns an Issuer for cfg.
@@ -101,7 +103,9 @@ func New(cfg Config) (*Issuer, error) {
 	return i, nil
 }
 
-// MaxTTL returns the longest lifetime this issuer grants.
+// MaxTTL returns the longest lifetime this issuer grants while the
+// database holds no lifetime policy (Config.MaxTTL); Policy returns the
+// one in force.
 func (i *Issuer) MaxTTL() time.Duration { return i.cfg.MaxTTL }
 
 // Request describes a token to issue.
@@ -135,6 +139,7 @@ type Request struct {
 	Delegator *verifier.Claims
 
 	action, detail string // for the audit log: issue, or regenerate
+	replaces       string // the jti a regeneration replaces, whose name the new token may share
 }
 
 // Token is an issued token. Its Token string is shown once: writ keeps only
@@ -156,7 +161,7 @@ const (
 	maxAuds   = 16
 )
 
-func (i *Issuer) normalize(req Request) (Request, error) {
+func (i *Issuer) normalize(ctx context.Context, req Request) (Request, error) {
 	if req.Format == "" {
 		req.Format = keys.JWT
 	}
@@ -170,6 +175,9 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 		req.Name = req.Subject
 	}
 	if err := checkText("name", req.Name); err != nil {
+		return req, err
+	}
+	if err := checkDescription(req.Description); err != nil {
 		return req, err
 	}
 	if req.IssuedBy == "" {
@@ -227,15 +235,11 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 	if err := i.delegate(&req); err != nil {
 		return req, err
 	}
-	switch {
-	case req.TTL == 0:
-		req.TTL = i.cfg.DefaultTTL
-	case req.TTL < time.Second:
+	if req.TTL != 0 && req.TTL < time.Second {
 		return req, fmt.Errorf("%w: lifetime %v is shorter than a second", ErrRequest, req.TTL)
-	case req.TTL > i.cfg.MaxTTL:
-		return req, fmt.Errorf("%w: lifetime %v exceeds the maximum %v", ErrRequest, req.TTL, i.cfg.MaxTTL)
 	}
-	return req, nil
+	req.TTL, err = i.checkLifetime(ctx, req.TTL)
+	return req, err
 }
 
 func contains(list []string, s string) bool {
@@ -274,11 +278,18 @@ func checkScope(s string) error {
 }
 
 // Issue signs a token for req with the active key of its format and records
-// it. The record is committed before the token is returned. A token that
+// it. The record is committed before the token is returned.
+//
+// The rules that the record checks within its transaction hold however
+// many issuers race on the database: the lifetime is within the policy
+// in force (see Policy), and a name is unique among the live tokens of a
+// subject (active, and not scheduled for revocation) unless it is the
+// default name, the subject: a second is refused with an error wrapping
+// ErrNameTaken that names the first. A token that
 // would be longer than verifier.MaxTokenSize is neither recorded nor
 // returned: the error wraps ErrTooLarge.
 func (i *Issuer) Issue(ctx context.Context, req Request) (*Token, error) {
-	req, err := i.normalize(req)
+	req, err := i.normalize(ctx, req)
 	if err != nil {
 		return nil, err
 	}

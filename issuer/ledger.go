@@ -105,6 +105,10 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 	states := map[string]keys.State{} // a batch has one or two kids
 	tokens := make([]store.TokenRow, 0, len(entries))
 	events := make([]store.AuditRow, 0, len(entries))
+	rules, err := i.recordRules(ctx, tx, now)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: record token: %w", err)
+	}
 	for n, e := range entries {
 		req, t := e.req, e.t
 		state, ok := states[t.KeyID]
@@ -128,12 +132,17 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 			continue
 		}
 		if req.Parent != "" {
-			if err := checkParent(ctx, tx, &req, now); errors.Is(err, ErrDelegation) {
+			if err := checkParent(ctx, tx, &req, t.ExpiresAt, now); errors.Is(err, ErrDelegation) {
 				outcomes[n] = err
 				continue
 			} else if err != nil {
 				return nil, err
 			}
+		}
+		if outcomes[n], err = rules.check(ctx, tx, req, t); err != nil {
+			return nil, fmt.Errorf("issuer: record token: %w", err)
+		} else if outcomes[n] != nil {
+			continue
 		}
 		tokens = append(tokens, store.TokenRow{JTI: t.ID, Format: string(t.Format), KID: t.KeyID, Subject: req.Subject, Name: req.Name,
 			Scopes: strings.Join(req.Scopes, " "), Audience: strings.Join(req.Audience, " "),
@@ -165,8 +174,15 @@ func (i *Issuer) Get(ctx context.Context, jti string) (*Record, error) {
 type Filter struct {
 	Subject string
 	Name    string
+	// Parent selects the tokens that the token Parent issued.
+	Parent string
 	// Status selects the tokens with this status now.
 	Status Status
+	// ExpiringWithin, when set, selects the active tokens that expire
+	// within it from now (and sets Status to active).
+	ExpiringWithin time.Duration
+	// After is where the previous page ended: the Next of its Page.
+	After string
 	// Limit caps the number of records; zero means 1000.
 	Limit int
 }
@@ -176,15 +192,8 @@ type Filter struct {
 // its subject before its issuance, or its key), else expired or active.
 // The status is part of the query, so that Limit counts matching tokens.
 func (i *Issuer) List(ctx context.Context, f Filter) ([]Record, error) {
-	if f.Status != "" {
-		if _, err := ParseStatus(string(f.Status)); err != nil {
-			return nil, err
-		}
-	}
-	if f.Limit <= 0 {
-		f.Limit = 1000
-	}
-	return i.list(ctx, store.TokenFilter{Subject: f.Subject, Name: f.Name, Status: string(f.Status), Limit: f.Limit})
+	p, err := i.ListPage(ctx, f)
+	return p.Records, err
 }
 
 func (i *Issuer) list(ctx context.Context, f store.TokenFilter) ([]Record, error) {
@@ -193,6 +202,11 @@ func (i *Issuer) list(ctx context.Context, f store.TokenFilter) ([]Record, error
 	if err != nil {
 		return nil, fmt.Errorf("issuer: list tokens: %w", err)
 	}
+	return records(rows), nil
+}
+
+// records returns the records of rows.
+func records(rows []store.TokenRow) []Record {
 	var out []Record
 	for _, t := range rows {
 		out = append(out, Record{
@@ -209,7 +223,7 @@ func (i *Issuer) list(ctx context.Context, f store.TokenFilter) ([]Record, error
 			Parent:      t.Parent,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // joinPrefixes returns the prefixes space-separated, as the store keeps them.

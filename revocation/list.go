@@ -25,6 +25,7 @@ import (
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/feed"
 	"github.com/writ-dev/writ/internal/groupcommit"
+	"github.com/writ-dev/writ/internal/lifetime"
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/verifier"
@@ -69,7 +70,9 @@ type Config struct {
 	// own (keys.Ring.Compromise, issuer.Issuer.Regenerate). Required.
 	Store store.Executor
 	// MaxTTL is the longest lifetime of any token: subject and key entries
-	// are kept that long. Zero means DefaultMaxTTL.
+	// are kept that long, or as long as the longest maximum the lifetime
+	// policy in the database ever allowed, if that is longer. Zero means
+	// DefaultMaxTTL.
 	MaxTTL time.Duration
 	// KeepExpired is how long an entry is kept past the expiry of the
 	// tokens it covers, before Prune deletes it and Changes leaves it out:
@@ -313,7 +316,11 @@ func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Ti
 		if cutoff.Before(cut) {
 			cutoff = cutoff.Add(time.Second)
 		}
-		e := Entry{Kind: Subject, Value: subject, IssuedBefore: cutoff, EffectiveAt: now, ExpiresAt: cutoff.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+		longest, err := l.longest(ctx, tx)
+		if err != nil {
+			return Entry{}, err
+		}
+		e := Entry{Kind: Subject, Value: subject, IssuedBefore: cutoff, EffectiveAt: now, ExpiresAt: cutoff.Add(longest), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
 		return insert(ctx, tx, e, store.AuditRow{Action: audit.RevokeSubject, Subject: subject,
 			Detail: "issued before " + cutoff.UTC().Format(time.RFC3339)})
 	})
@@ -353,7 +360,11 @@ func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, err
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return Entry{}, err
 		}
-		e := Entry{Kind: Key, Value: kid, EffectiveAt: now, ExpiresAt: now.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
+		longest, err := l.longest(ctx, tx)
+		if err != nil {
+			return Entry{}, err
+		}
+		e := Entry{Kind: Key, Value: kid, EffectiveAt: now, ExpiresAt: now.Add(longest), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
 		e, err = insert(ctx, tx, e, store.AuditRow{Action: audit.KeyRevoke, KID: kid})
 		if err != nil {
 			return Entry{}, err
@@ -364,6 +375,20 @@ func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, err
 		}
 		return e, revokeAll(ctx, tx, tokens, e, "issued under a token of revoked key "+kid)
 	})
+}
+
+// longest returns how long a subject or key entry made in tx is kept: the
+// longest lifetime of a token it may cover, Config.MaxTTL or the longest
+// maximum the lifetime policy in the database ever allowed (see
+// internal/lifetime), whichever is longer. A policy lowered since does not
+// shorten it: tokens issued before still live as long as they were issued
+// for.
+func (l *List) longest(ctx context.Context, tx store.Tx) (time.Duration, error) {
+	p, err := lifetime.Read(ctx, tx, l.maxTTL)
+	if err != nil {
+		return 0, fmt.Errorf("revocation: %w", err)
+	}
+	return max(l.maxTTL, p.Longest), nil
 }
 
 // change runs fn in a write transaction and commits it: when change

@@ -32,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/writ-dev/writ"
@@ -102,9 +103,14 @@ func main() {
 		}
 	}
 	issueURL := "http://" + writAddr + "/v1/tokens"
-	body := []byte(`{"subject":"user-42","audience":["https://api.example"],"scopes":["read:items","write:items"],"ttl":"1h","name":"load"}`)
+	// Names are unique among a subject's live tokens: each issuance gets
+	// its own.
+	var named atomic.Int64
+	body := func() []byte {
+		return fmt.Appendf(nil, `{"subject":"user-42","audience":["https://api.example"],"scopes":["read:items","write:items"],"ttl":"1h","name":"load-%d"}`, named.Add(1))
+	}
 	req := issuer.Request{Subject: "user-42", Audience: []string{"https://api.example"},
-		Scopes: []string{"read:items", "write:items"}, TTL: time.Hour, Name: "load", IssuedBy: "load"}
+		Scopes: []string{"read:items", "write:items"}, TTL: time.Hour, IssuedBy: "load"}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	input := make([]byte, 330) // the length of a writ EdDSA token's signing input
 	rand.Read(input)
@@ -117,11 +123,13 @@ func main() {
 			return nil
 		}},
 		{Group: "Issue", Name: "issuer.Issue, in process", Do: func(ctx context.Context, _ int) error {
+			req := req
+			req.Name = fmt.Sprintf("load-%d", named.Add(1))
 			_, err := inproc.Issue(ctx, req)
 			return err
 		}},
 		{Group: "Issue", Name: "writ serve POST /v1/tokens", Do: func(ctx context.Context, _ int) error {
-			return loadgen.RoundTrip(ctx, client, http.MethodPost, issueURL, "Bearer "+admin, body, http.StatusCreated, -1, nil)
+			return loadgen.RoundTrip(ctx, client, http.MethodPost, issueURL, "Bearer "+admin, body(), http.StatusCreated, -1, nil)
 		}},
 	}
 	cfg := loadgen.Config{Workers: *workers, Duration: *duration, Warmup: *warmup}

@@ -42,6 +42,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/writ-dev/writ/internal/loadgen"
@@ -120,11 +121,16 @@ func main() {
 	client := &http.Client{Transport: &http.Transport{
 		MaxIdleConnsPerHost: *workers, MaxConnsPerHost: *workers, DisableCompression: true,
 	}}
-	body := []byte(`{"subject":"user-42","audience":["https://api.example"],"scopes":["read:items","write:items"],"ttl":"1h","name":"load"}`)
+	// Names are unique among a subject's live tokens: each issuance gets
+	// its own.
+	var named atomic.Int64
+	body := func() []byte {
+		return fmt.Appendf(nil, `{"subject":"user-42","audience":["https://api.example"],"scopes":["read:items","write:items"],"ttl":"1h","name":"load-%d"}`, named.Add(1))
+	}
 	issue := func(s *setup) func(context.Context, int) error {
 		return func(ctx context.Context, w int) error {
 			var resp []byte
-			err := loadgen.RoundTrip(ctx, client, http.MethodPost, s.servers[w%len(s.servers)]+"/v1/tokens", s.admin, body, http.StatusCreated, -1, &resp)
+			err := loadgen.RoundTrip(ctx, client, http.MethodPost, s.servers[w%len(s.servers)]+"/v1/tokens", s.admin, body(), http.StatusCreated, -1, &resp)
 			if err != nil {
 				return err
 			}

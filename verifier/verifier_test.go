@@ -27,7 +27,9 @@ func TestVerifyIssuedTokens(t *testing.T) {
 			env := newWritEnv(t, alg)
 			v := newVerifier(t, env.keySet(t), nil)
 			for _, format := range []keys.Format{keys.JWT, keys.PASETO} {
-				req := issuer.Request{Subject: "alice", Scopes: []string{"read:all", "write"}, Format: format, Name: "ci-deploy", TTL: 2 * time.Hour}
+				// Names are unique among a subject's live tokens.
+				name := "ci-deploy-" + string(format)
+				req := issuer.Request{Subject: "alice", Scopes: []string{"read:all", "write"}, Format: format, Name: name, TTL: 2 * time.Hour}
 				tok := env.issue(t, req)
 				c, err := v.Verify(context.Background(), tok.Token)
 				if err != nil {
@@ -38,7 +40,7 @@ func TestVerifyIssuedTokens(t *testing.T) {
 					wantAlg = verifier.V4Public
 				}
 				if c.Issuer != testIssuer || c.Subject != "alice" || fmt.Sprint(c.Audience) != "[api]" || c.ID != tok.ID ||
-					c.Scope != "read:all write" || c.ClientID != "ci-deploy" || c.KeyID != tok.KeyID || c.Algorithm != wantAlg ||
+					c.Scope != "read:all write" || c.ClientID != name || c.KeyID != tok.KeyID || c.Algorithm != wantAlg ||
 					!c.ExpiresAt.Equal(testNow.Add(2*time.Hour)) || !c.IssuedAt.Equal(testNow) || !c.NotBefore.Equal(testNow) {
 					t.Errorf("%s: claims %+v", format, c)
 				}

@@ -19,7 +19,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 		Use:   "token",
 		Short: "Issue and list tokens",
 	})
-	cmd.AddCommand(newTokenIssueCmd(g), newTokenListCmd(g), newTokenRevokeCmd(g), newTokenRegenerateCmd(g))
+	cmd.AddCommand(newTokenIssueCmd(g), newTokenListCmd(g), newTokenShowCmd(g), newTokenRevokeCmd(g), newTokenRegenerateCmd(g))
 	return cmd
 }
 
@@ -85,7 +85,8 @@ With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 	durationVar(fl, &req.TTL, "ttl", issuer.DefaultTTL, maxDuration, "lifetime of the token, such as 1h, 30d or 2w")
 	fl.StringVar(&expires, "expires", "", "when the token expires, an RFC 3339 `time`, instead of --ttl")
 	fl.StringVar(&format, "format", "jwt", "token format: jwt or paseto")
-	fl.StringVar(&req.Name, "name", "", "the token's name (client_id); default: the subject")
+	fl.StringVar(&req.Name, "name", "", "the token's name (client_id), unique among the subject's live tokens; default: the subject")
+	fl.StringVar(&req.Description, "description", "", "free text for the people who manage the token; never put in it")
 	networksVar(fl, &req.AllowedIPs, "allow-ip", "bind the token to a network, a `CIDR` prefix or one address: writ's verifiers refuse it from elsewhere; repeatable")
 	return cmd
 }
@@ -111,9 +112,13 @@ func newTokenListCmd(g *globals) *cobra.Command {
 		status string
 	)
 	cmd := &cobra.Command{
-		Use:   "list [--subject S] [--name N] [--status active|revoked|expired] [--limit N]",
+		Use:   "list [--subject S] [--name N] [--status active|revoked|expired] [--expiring-within 7d] [--limit N] [--after CURSOR]",
 		Short: "List issued tokens, newest first",
-		Args:  args(0),
+		Long: `list prints the recorded tokens that match, newest first, at most --limit
+of them. When more match, a hint on stderr gives the --after to list the
+next ones. --expiring-within lists the active tokens expiring within that
+time, to regenerate before they do.`,
+		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if status != "" {
 				var err error
@@ -121,15 +126,22 @@ func newTokenListCmd(g *globals) *cobra.Command {
 					return usageError{err}
 				}
 			}
+			if cmd.Flags().Changed("expiring-within") && f.ExpiringWithin == 0 {
+				return usagef("--expiring-within 0: give a time such as 7d")
+			}
 			s, err := g.openRead(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			recs, err := s.Issuer.List(cmd.Context(), f)
+			p, err := s.Issuer.ListPage(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
+			if p.Next != "" {
+				fmt.Fprintf(g.stderr, "writ: hint: more tokens match: list them with --after %s\n", p.Next)
+			}
+			recs := p.Records
 			if g.output == "json" {
 				if recs == nil {
 					recs = []issuer.Record{}
@@ -146,8 +158,11 @@ func newTokenListCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&f.Subject, "subject", "", "only tokens of this subject")
 	cmd.Flags().StringVar(&f.Name, "name", "", "only tokens with this name")
+	cmd.Flags().StringVar(&f.Parent, "parent", "", "only tokens issued by the token with this jti")
 	cmd.Flags().StringVar(&status, "status", "", "only tokens with this status now: active, revoked or expired")
+	durationVar(cmd.Flags(), &f.ExpiringWithin, "expiring-within", 0, issuer.MaxPolicyTTL, "only active tokens expiring within this time, such as 7d")
 	cmd.Flags().IntVar(&f.Limit, "limit", 1000, "at most this many tokens")
+	cmd.Flags().StringVar(&f.After, "after", "", "list the tokens after this cursor, from the hint of the previous page")
 	return cmd
 }
 

@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -417,11 +418,16 @@ func BenchmarkIssue(b *testing.B) {
 			})
 
 			// writ's whole Issue: normalise the request, sign, and commit
-			// the record to SQLite (durably) before returning.
+			// the record to SQLite (durably) before returning. Names are
+			// unique among a subject's live tokens: each gets its own, of
+			// the length of clientID.
+			named := 0 // the names given so far, on this fixture's database
 			b.Run("impl=writ-issue-db", func(b *testing.B) {
 				b.ReportAllocs()
 				req := f.request()
 				for b.Loop() {
+					named++
+					req.Name = "ci-" + strconv.Itoa(1000000 + named)[1:]
 					if _, err := f.issuer.Issue(ctx, req); err != nil {
 						b.Fatal(err)
 					}

@@ -62,3 +62,13 @@ func Parse(s string) (time.Duration, error) {
 func errInvalid(s string) error {
 	return errors.New(`time: invalid duration ` + strconv.Quote(s))
 }
+
+// Format writes d as Parse reads it: in whole days ("90d") when it is
+// whole days, else as time.Duration.String writes it ("36h0m0s").
+func Format(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d != 0 && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
+}

@@ -59,3 +59,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestFormat(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		90 * 24 * time.Hour: "90d", 24 * time.Hour: "1d", 36 * time.Hour: "36h0m0s", time.Minute: "1m0s", 0: "0s",
+	} {
+		got := Format(d)
+		if got != want {
+			t.Errorf("Format(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := Parse(got); err != nil || back != d {
+			t.Errorf("Parse(Format(%v)) = %v, %v", d, back, err)
+		}
+	}
+}

@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/writ-dev/writ/internal/text"
@@ -63,6 +61,8 @@ type issueRequest struct {
 	Name     string        `json:"name"`
 
 	AllowedIPs jsonNetworks `json:"allowed_ips"`
+
+	Description string `json:"description"`
 }
 
 type tokenResponse struct {
@@ -97,6 +97,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl, Expires: req.Expires,
 		Format: keys.Format(req.Format), Name: req.Name, IssuedBy: actor(r),
 		AllowedIPs: req.AllowedIPs, Delegator: delegator(r),
+		Description: req.Description,
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -108,53 +109,39 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	for name := range q {
-		if name != "subject" && name != "name" && name != "status" && name != "limit" {
-			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("unknown query parameter %q", name))
-			return
-		}
-	}
-	f := issuer.Filter{Subject: q.Get("subject"), Name: q.Get("name"), Limit: 100}
-	if st := q.Get("status"); st != "" {
-		var err error
-		if f.Status, err = issuer.ParseStatus(st); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request", "status must be active, revoked or expired")
-			return
-		}
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "invalid_request", "limit must be 1 to 1000")
-			return
-		}
-		f.Limit = n
+	f, err := listFilter(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
 	}
 	if !ownTokens(w, r, &f) {
 		return
 	}
-	recs, err := s.cfg.Tokens.List(r.Context(), f)
+	p, err := s.cfg.Tokens.ListPage(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if recs == nil {
-		recs = []issuer.Record{}
+	if p.Records == nil {
+		p.Records = []issuer.Record{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": recs})
+	res := map[string]any{"tokens": p.Records}
+	if p.Next != "" { // the cursor of the next page
+		res["next"] = p.Next
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) showToken(w http.ResponseWriter, r *http.Request) {
-	rec, err := s.cfg.Tokens.Get(r.Context(), r.PathValue("jti"))
+	d, err := s.cfg.Tokens.Show(r.Context(), r.PathValue("jti"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if !mayShow(w, r, rec) {
+	if !mayShow(w, r, &d.Record) {
 		return
 	}
-	writeJSON(w, http.StatusOK, rec)
+	writeJSON(w, http.StatusOK, d)
 }
 
 type revokeRequest struct {

@@ -140,6 +140,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusForbidden, "access_denied", err.Error())
 	case errors.Is(err, issuer.ErrRequest), errors.Is(err, revocation.ErrInvalid):
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, issuer.ErrNameTaken):
+		writeError(w, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, issuer.ErrUnknownToken), errors.Is(err, revocation.ErrUnknownToken),
 		errors.Is(err, revocation.ErrUnknownSubject), errors.Is(err, revocation.ErrUnknownKey):
 		writeError(w, http.StatusNotFound, "not_found", err.Error())

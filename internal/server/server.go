@@ -134,6 +134,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: slog.New(plainLogs{cfg.Log.Handler()}), metrics: newMetrics()}
 	s.feed = newFeedCache(s.metrics.reg)
+	registerExpiring(s.metrics.reg, cfg.Tokens)
 	if err := s.recordPublicationLag(ctx); err != nil {
 		return nil, err
 	}
@@ -281,6 +282,8 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /v1/tokens/{jti}/revoke", s.issuing(s.revokeToken))
 	handle("POST /v1/tokens/{jti}/regenerate", s.admin(s.regenerateToken))
 	handle("POST /v1/subjects/{subject}/revoke", s.admin(s.revokeSubject))
+	handle("GET /v1/policy", s.admin(s.showPolicy))
+	handle("PUT /v1/policy", s.admin(s.setPolicy))
 	handle("POST /v1/introspect", s.admin(s.introspect))
 	handle("POST /v1/revoke", s.revoke)
 	handle("GET /v1/whoami", s.whoami)

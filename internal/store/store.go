@@ -79,6 +79,9 @@ const (
 	// MetaMasterKeyPreviousSeen holds when a keyring holding the previous
 	// master key last used its successor (package keys).
 	MetaMasterKeyPreviousSeen = "master_key_previous_seen"
+	// MetaLifetimePolicy holds the lifetime policy of tokens (package
+	// internal/lifetime).
+	MetaLifetimePolicy = "policy.lifetime"
 )
 
 // Store is an open database: the operations, and what a whole database
@@ -207,6 +210,16 @@ type Executor interface {
 	// issuance, then by insertion), each with its status at f.At (see
 	// TokenRow.Status), at most f.Limit of them.
 	TokenList(ctx context.Context, f TokenFilter) ([]TokenRow, error)
+	// TokenCount returns how many tokens TokenList would return for f
+	// without its limit (f.Limit is ignored).
+	TokenCount(ctx context.Context, f TokenFilter) (int64, error)
+	// TokenNamed returns the jti of a live token of subject named name,
+	// other than except, or "" when there is none: a token that expires
+	// after at and that no revocation entry names or covers (an entry of
+	// its jti, in force or scheduled, of its subject issued after it, of
+	// its key). Engines make it cheap: the issuer reads it at every
+	// issuance of a named token.
+	TokenNamed(ctx context.Context, subject, name string, at int64, except string) (string, error)
 	// TokenSubjectKnown reports whether any token was issued to subject.
 	TokenSubjectKnown(ctx context.Context, subject string) (bool, error)
 	// TokenLastExpiry returns the latest expiry of the tokens signed by
@@ -334,6 +347,9 @@ type TokenRow struct {
 	Description                     string // free text; "" when none
 	AllowedIPs                      string // space-separated CIDR prefixes; "" when unbound
 	Parent                          string // the jti of the token that issued it; "" when an admin did
+	// Row, read by TokenList only, orders tokens issued in the same
+	// second: it grows with each insert (see TokenFilter.Before).
+	Row int64
 	// Status, read by TokenList only: "revoked" when an entry in force
 	// covers the token (see Executor.RevocationCovers), else "expired"
 	// once its expiry is at or before the time asked about, else
@@ -361,9 +377,25 @@ func (t *TokenRow) Values() []any {
 // TokenFilter selects tokens for TokenList. Zero fields match every token.
 type TokenFilter struct {
 	JTI, Subject, Name string
+	Parent             string // the tokens this token issued
 	Status             string // active, expired or revoked
 	At                 int64  // the time of the statuses
-	Limit              int    // required: at most this many
+	// ExpiresBy, when not zero, selects the tokens expiring at or before
+	// it.
+	ExpiresBy int64
+	// Before, when its IssuedAt is not zero, selects the tokens listed
+	// after it, newest first: issued before Before.IssuedAt, or in that
+	// second and inserted before Before.Row. It is the last row of the
+	// previous page (keyset pagination: rows inserted meanwhile neither
+	// repeat nor shift a page).
+	Before TokenCursor
+	Limit  int // required: at most this many
+}
+
+// TokenCursor is the place of a token in TokenList's order: its issuance
+// and TokenRow.Row.
+type TokenCursor struct {
+	IssuedAt, Row int64
 }
 
 // The kinds of revocation entries.

@@ -117,6 +117,10 @@ ALTER TABLE tokens ADD COLUMN allowed_ips TEXT NOT NULL DEFAULT '';
 ALTER TABLE tokens ADD COLUMN parent TEXT NOT NULL DEFAULT '';
 CREATE INDEX tokens_parent ON tokens (parent) WHERE parent <> '';
 `,
+	// 3: as SQLite's 6.
+	`
+CREATE INDEX tokens_name ON tokens (subject, name);
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

@@ -50,19 +50,33 @@ const statusColumn = `CASE
 	WHEN t.expires_at <= $1 THEN 'expired'
 	ELSE 'active' END`
 
-// TokenList computes the status in the query, so that the limit counts
-// the tokens that match it.
-func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
+// tokenSelect returns the statement that selects the tokens of f, with
+// their status and row, and its arguments; the caller orders and limits.
+func tokenSelect(f store.TokenFilter) (string, args) {
 	a := args{f.At}
 	where := `true`
-	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"status", f.Status}} {
+	for _, c := range []struct{ column, value string }{{"jti", f.JTI}, {"subject", f.Subject}, {"name", f.Name}, {"parent", f.Parent}, {"status", f.Status}} {
 		if c.value != "" {
 			where += ` AND ` + c.column + ` = ` + a.add(c.value)
 		}
 	}
-	q := `SELECT status, ` + store.TokenColumns + ` FROM
+	if f.ExpiresBy != 0 {
+		where += ` AND expires_at <= ` + a.add(f.ExpiresBy)
+	}
+	if b := f.Before; b.IssuedAt != 0 {
+		at := a.add(b.IssuedAt)
+		where += ` AND (issued_at < ` + at + ` OR (issued_at = ` + at + ` AND row_id < ` + a.add(b.Row) + `))`
+	}
+	return `SELECT status, row_id, ` + store.TokenColumns + ` FROM
 		(SELECT t.*, ` + statusColumn + ` AS status FROM tokens t) AS t
-		WHERE ` + where + ` ORDER BY issued_at DESC, row_id DESC LIMIT ` + a.add(f.Limit)
+		WHERE ` + where, a
+}
+
+// TokenList computes the status in the query, so that the limit counts
+// the tokens that match it.
+func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
+	q, a := tokenSelect(f)
+	q += ` ORDER BY issued_at DESC, row_id DESC LIMIT ` + a.add(f.Limit)
 	rows, err := e.q.Query(ctx, q, a...)
 	if err != nil {
 		return nil, err
@@ -71,12 +85,32 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 	var out []store.TokenRow
 	for rows.Next() {
 		var t store.TokenRow
-		if err := rows.Scan(append([]any{&t.Status}, t.Fields()...)...); err != nil {
+		if err := rows.Scan(append([]any{&t.Status, &t.Row}, t.Fields()...)...); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+func (e *executor) TokenCount(ctx context.Context, f store.TokenFilter) (int64, error) {
+	q, a := tokenSelect(f)
+	var n int64
+	err := e.q.QueryRow(ctx, `SELECT count(*) FROM (`+q+`) AS c`, a...).Scan(&n)
+	return n, err
+}
+
+func (e *executor) TokenNamed(ctx context.Context, subject, name string, at int64, except string) (string, error) {
+	var jti string
+	err := e.q.QueryRow(ctx, `SELECT jti FROM tokens t WHERE subject = $1 AND name = $2 AND expires_at > $3 AND jti <> $4
+		AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'token' AND r.value = t.jti)
+		AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'subject' AND r.value = t.subject AND r.issued_before > t.issued_at)
+		AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'key' AND r.value = t.kid)
+		LIMIT 1`, subject, name, at, except).Scan(&jti)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return jti, err
 }
 
 func (e *executor) TokenSubjectKnown(ctx context.Context, subject string) (bool, error) {

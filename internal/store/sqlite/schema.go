@@ -116,6 +116,11 @@ ALTER TABLE tokens ADD COLUMN allowed_ips TEXT NOT NULL DEFAULT '';  -- space-se
 ALTER TABLE tokens ADD COLUMN parent TEXT NOT NULL DEFAULT '';       -- jti of the issuing token
 CREATE INDEX tokens_parent ON tokens (parent) WHERE parent != '';
 `,
+	// 6: a subject's tokens by name, which issuing reads to keep names
+	// unique among the live ones.
+	`
+CREATE INDEX tokens_name ON tokens (subject, name);
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

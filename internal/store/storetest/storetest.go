@@ -30,6 +30,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"TokenStatus", testTokenStatus},
 		{"TokenDescendants", testTokenDescendants},
+		{"TokenPages", testTokenPages},
 		{"Revocations", testRevocations},
 		{"RevocationChanges", testRevocationChanges},
 		{"RevocationPrune", testRevocationPrune},
@@ -285,11 +286,20 @@ func testTokens(t *testing.T, s store.Store) {
 		{store.TokenFilter{Subject: "alice", Limit: 10}, []string{"t2", "t1"}},
 		{store.TokenFilter{Name: "bob token", Limit: 10}, []string{"t3"}},
 		{store.TokenFilter{JTI: "t1", Limit: 10}, []string{"t1"}},
+		{store.TokenFilter{Parent: "t1", Limit: 10}, []string{"t2"}},
+		{store.TokenFilter{Parent: "t2", Limit: 10}, nil},
+		{store.TokenFilter{ExpiresBy: 1500, Limit: 10}, []string{"t3", "t1"}},
+		{store.TokenFilter{ExpiresBy: 999, Limit: 10}, nil},
 	} {
 		rows, err := s.TokenList(ctx, tc.f)
 		check(t, err)
 		if ids := tokenIDs(rows); !slices.Equal(ids, tc.want) {
 			t.Errorf("TokenList(%+v) = %v, want %v", tc.f, ids, tc.want)
+		}
+		if tc.f.Limit == 10 {
+			if n, err := s.TokenCount(ctx, tc.f); err != nil || n != int64(len(tc.want)) {
+				t.Errorf("TokenCount(%+v) = %d, %v; want %d", tc.f, n, err, len(tc.want))
+			}
 		}
 	}
 	for subject, want := range map[string]bool{"alice": true, "nobody": false} {
@@ -371,6 +381,45 @@ func testTokenDescendants(t *testing.T, s store.Store) {
 	}
 }
 
+// testTokenPages pages through tokens, several issued in each second,
+// while more are inserted between pages: each token present at the start
+// is listed exactly once, in TokenList's order.
+func testTokenPages(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
+	var want []string
+	for n := range 25 {
+		jti := fmt.Sprintf("t%02d", n)
+		check(t, s.TokenInsertMany(ctx, []store.TokenRow{token(jti, "alice", "k1", 100+int64(n/4), 5000)}, nil))
+		want = append(want, jti)
+	}
+	slices.Reverse(want) // newest first
+	var got []string
+	f := store.TokenFilter{At: 1, Limit: 7}
+	for page := 0; ; page++ {
+		if page > 10 {
+			t.Fatal("paging does not end")
+		}
+		rows, err := s.TokenList(ctx, f)
+		check(t, err)
+		if len(rows) == 0 {
+			break
+		}
+		got = append(got, tokenIDs(rows)...)
+		last := rows[len(rows)-1]
+		f.Before = store.TokenCursor{IssuedAt: last.IssuedAt, Row: last.Row}
+		// Tokens issued meanwhile, later or in the second of the last
+		// row listed: a later page must not show them.
+		iat := last.IssuedAt
+		if page%2 == 0 {
+			iat = 200
+		}
+		check(t, s.TokenInsertMany(ctx, []store.TokenRow{token(fmt.Sprintf("new%d", page), "alice", "k1", iat, 5000)}, nil))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages = %v, want %v", got, want)
+	}
+}
+
 func testTokenStatus(t *testing.T, s store.Store) {
 	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
 	check(t, s.KeyInsert(ctx, key("k2", "jwt", "retired", 1)))
@@ -393,6 +442,23 @@ func testTokenStatus(t *testing.T, s store.Store) {
 		_, err := s.RevocationInsert(ctx, r)
 		check(t, err)
 	}
+	// The live token of a name: not revoked, nor scheduled to be, nor
+	// expired.
+	for _, tc := range []struct {
+		subject       string
+		at            int64
+		except, named string
+	}{
+		{"alice", 500, "", ""}, {"bob", 500, "", "bob-after"}, {"bob", 500, "bob-after", ""}, {"carol", 500, "", ""},
+		{"dave", 500, "", "active"}, {"dave", 500, "active", ""}, {"dave", 1000, "", ""}, {"erin", 500, "", ""},
+	} {
+		if jti, err := s.TokenNamed(ctx, tc.subject, tc.subject+" token", tc.at, tc.except); err != nil || jti != tc.named {
+			t.Errorf("TokenNamed(%s, at %d, except %q) = %q, %v; want %q", tc.subject, tc.at, tc.except, jti, err, tc.named)
+		}
+	}
+	if jti, err := s.TokenNamed(ctx, "bob", "other", 500, ""); err != nil || jti != "" {
+		t.Errorf("TokenNamed of another name = %q, %v", jti, err)
+	}
 	want := map[string]string{"by-jti": "revoked", "by-jti-later": "active", "by-subject": "revoked", "bob-after": "active",
 		"by-key": "revoked", "expired": "expired", "active": "active"}
 	rows, err := s.TokenList(ctx, store.TokenFilter{At: 500, Limit: 100})
@@ -412,6 +478,9 @@ func testTokenStatus(t *testing.T, s store.Store) {
 		check(t, err)
 		if len(rows) != n {
 			t.Errorf("TokenList(status %s) = %v, want %d", status, tokenIDs(rows), n)
+		}
+		if c, err := s.TokenCount(ctx, store.TokenFilter{At: 500, Status: status}); err != nil || c != int64(n) {
+			t.Errorf("TokenCount(status %s) = %d, %v; want %d", status, c, err, n)
 		}
 		if rows, err := s.TokenList(ctx, store.TokenFilter{At: 500, Status: status, Limit: 1}); err != nil || len(rows) != 1 || rows[0].Status != status {
 			t.Errorf("TokenList(status %s, limit 1) = %+v, %v", status, rows, err)

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/writ-dev/writ/internal/duration"
+	"github.com/writ-dev/writ/issuer"
+)
+
+// policyResponse is the lifetime policy as GET and PUT /v1/policy answer
+// it.
+type policyResponse struct {
+	MaxTTL        string `json:"max_ttl"`         // as durations are written: "90d"
+	MaxTTLSeconds int64  `json:"max_ttl_seconds"` // the same, for scripts
+	Default       bool   `json:"default"`         // no policy was set: writ's default
+}
+
+func newPolicyResponse(p issuer.Policy) policyResponse {
+	return policyResponse{duration.Format(p.MaxTTL), int64(p.MaxTTL / time.Second), p.Default}
+}
+
+func (s *Server) showPolicy(w http.ResponseWriter, r *http.Request) {
+	p, err := s.cfg.Tokens.Policy(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newPolicyResponse(p))
+}
+
+type policyRequest struct {
+	MaxTTL *jsonDuration `json:"max_ttl"`
+}
+
+func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) {
+	var req policyRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.MaxTTL == nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", `"max_ttl" is required, such as "365d"`)
+		return
+	}
+	p, err := s.cfg.Tokens.SetPolicy(completing(r), time.Duration(*req.MaxTTL), actor(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newPolicyResponse(p))
+}
+
+// listFilter reads the query of GET /v1/tokens: subject, name, parent,
+// status, expiring_within, limit (1 to 1000, 100 by default) and cursor
+// (the next of the previous page).
+func listFilter(r *http.Request) (issuer.Filter, error) {
+	q := r.URL.Query()
+	for name, v := range q {
+		switch name {
+		case "subject", "name", "parent", "status", "expiring_within", "limit", "cursor":
+		default:
+			return issuer.Filter{}, fmt.Errorf("unknown query parameter %q", name)
+		}
+		if len(v) > 1 {
+			return issuer.Filter{}, fmt.Errorf("query parameter %q given twice", name)
+		}
+	}
+	f := issuer.Filter{Subject: q.Get("subject"), Name: q.Get("name"), Parent: q.Get("parent"), After: q.Get("cursor"), Limit: 100}
+	if st := q.Get("status"); st != "" {
+		var err error
+		if f.Status, err = issuer.ParseStatus(st); err != nil {
+			return f, fmt.Errorf("status must be active, revoked or expired")
+		}
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return f, fmt.Errorf("limit must be 1 to 1000")
+		}
+		f.Limit = n
+	}
+	if d := q.Get("expiring_within"); d != "" {
+		v, err := duration.Parse(d)
+		if err != nil || v <= 0 || v > issuer.MaxPolicyTTL {
+			return f, fmt.Errorf("expiring_within must be a positive duration such as 7d, at most %s", duration.Format(issuer.MaxPolicyTTL))
+		}
+		f.ExpiringWithin = v
+	}
+	return f, nil
+}
+
+// expiringSoon is the window of the gauge writ_tokens_expiring_soon.
+const expiringSoon = 7 * 24 * time.Hour
+
+// registerExpiring adds to reg the gauge of active tokens expiring within
+// expiringSoon, counted by the database at each scrape (one indexed
+// count, bounded by a timeout).
+func registerExpiring(reg *prometheus.Registry, tokens *issuer.Issuer) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "writ_tokens_expiring_soon",
+		Help: "Active tokens that expire within 7 days, for all issuers on the database: regenerate them (writ token list --expiring-within 7d). -1 when the database did not answer.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := tokens.Count(ctx, issuer.Filter{ExpiringWithin: expiringSoon})
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+}
