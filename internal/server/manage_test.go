@@ -154,7 +154,7 @@ func TestTokenManagementAPI(t *testing.T) {
 	if code, _, body := f.do("POST", "/v1/tokens", f.admin, "application/json", `{"subject":"svc","audience":["api"],"description":"a\nb"}`); code != 400 {
 		t.Errorf("a description on two lines: %d %s", code, body)
 	}
-	child, err := f.tokens.Issue(ctx, issuer.Request{Subject: "svc", Audience: []string{"api"}, Parent: first.JTI, TTL: 30 * 24 * time.Hour})
+	child, err := f.tokens.Issue(ctx, issuer.Request{Subject: "svc", Audience: []string{"api"}, Parent: first.JTI, TTL: 2 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +171,9 @@ func TestTokenManagementAPI(t *testing.T) {
 		t.Errorf("show: %s", body)
 	}
 	_, _, metrics := f.do("GET", "/metrics", "", "", "")
-	// deploy (3 days) and the admin token (1 hour); not the child (30 days).
-	if want := "writ_tokens_expiring_soon 2\n"; !strings.Contains(metrics, want) {
+	// deploy (3 days), its child (2 days: a child ends by its parent's
+	// expiry) and the admin token (1 hour).
+	if want := "writ_tokens_expiring_soon 3\n"; !strings.Contains(metrics, want) {
 		t.Errorf("metrics lack %q", want)
 	}
 	if code, _, body := f.do("GET", "/v1/tokens?parent="+first.JTI, f.admin, "", ""); code != 200 || !strings.Contains(body, child.ID) {
