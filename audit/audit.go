@@ -33,6 +33,10 @@ const (
 	// key; MasterKeyFinish: the previous one no longer opens anything.
 	MasterKeyRotate = "master_key.rotate"
 	MasterKeyFinish = "master_key.finish"
+	// PermissionsDefine: a resource type declared in the permission
+	// catalogue, or its actions changed; PermissionsRemove: one removed.
+	PermissionsDefine = "permissions.define"
+	PermissionsRemove = "permissions.remove"
 )
 
 // Event is one line of the audit log. It never holds a token or a secret.

@@ -70,6 +70,7 @@ type Issuer struct {
 	cfg     Config
 	ledger  groupcommit.Committer[*ledgerEntry] // records waiting for their group commit
 	signers signers                             // the signing keys last read, for the next issuances
+	perms   catalogueCache                      // the permission catalogue last read, parsed
 }
 
 // New returns an Issuer for cfg.
@@ -202,6 +203,9 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 		}
 	}
 	req.Scopes = scopes
+	if err := checkPermissions(req.Scopes); err != nil {
+		return req, err
+	}
 	if !req.Expires.IsZero() {
 		if req.TTL != 0 {
 			return req, fmt.Errorf("%w: a lifetime and an expiry time exclude each other", ErrRequest)

@@ -105,8 +105,16 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 	states := map[string]keys.State{} // a batch has one or two kids
 	tokens := make([]store.TokenRow, 0, len(entries))
 	events := make([]store.AuditRow, 0, len(entries))
+	catalogue, err := i.perms.readIn(ctx, tx) // in the transaction: a change committed before applies
+	if err != nil {
+		return nil, err
+	}
 	for n, e := range entries {
 		req, t := e.req, e.t
+		if err := catalogue.check(req.Scopes); err != nil {
+			outcomes[n] = err
+			continue
+		}
 		state, ok := states[t.KeyID]
 		if !ok {
 			s, err := tx.KeyState(ctx, t.KeyID)

@@ -34,6 +34,10 @@ var (
 	// ErrScope: the token lacks a scope that the caller requires. Verify never
 	// returns it; Claims.RequireScopes and the middleware do.
 	ErrScope = errors.New("insufficient scope")
+	// ErrPermission: the token holds no permission (a scope
+	// RESOURCE:ACTION) allowing what the caller requires. Verify never
+	// returns it; Claims.RequirePermission and the bearer route guard do.
+	ErrPermission = errors.New("insufficient permission")
 	// ErrRevoked: the revocation checker says the token was revoked.
 	ErrRevoked = errors.New("token revoked")
 	// ErrKeySet: a key set (JWKS or PASERK set) could not be read.
