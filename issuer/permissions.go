@@ -95,16 +95,17 @@ func (i *Issuer) Permissions(ctx context.Context) ([]ResourceType, error) {
 // the actions of the type of that name, and records the change in the
 // audit log as actor, in one transaction. The name is one resource
 // segment (not a wildcard, not "writ", writ's own) and each action a
-// permission's action; each is at most 64 bytes. Errors wrap ErrRequest
-// for a type that breaks a rule.
-func (i *Issuer) DefineResourceType(ctx context.Context, t ResourceType, actor string) error {
+// permission's action; each is at most 64 bytes. It returns the type as
+// declared, its actions sorted, each once. Errors wrap ErrRequest for a
+// type that breaks a rule.
+func (i *Issuer) DefineResourceType(ctx context.Context, t ResourceType, actor string) (ResourceType, error) {
 	if err := checkResourceType(t); err != nil {
-		return err
+		return ResourceType{}, err
 	}
 	t.Actions = slices.Clone(t.Actions)
 	slices.Sort(t.Actions)
 	t.Actions = slices.Compact(t.Actions)
-	return i.changeCatalogue(ctx, actor, audit.PermissionsDefine, t.Name+": "+strings.Join(t.Actions, " "), func(c *catalogue) error {
+	err := i.changeCatalogue(ctx, actor, audit.PermissionsDefine, t.Name+": "+strings.Join(t.Actions, " "), func(c *catalogue) error {
 		n, found := slices.BinarySearchFunc(c.Types, t.Name, func(e ResourceType, name string) int { return strings.Compare(e.Name, name) })
 		switch {
 		case found:
@@ -116,6 +117,10 @@ func (i *Issuer) DefineResourceType(ctx context.Context, t ResourceType, actor s
 		}
 		return nil
 	})
+	if err != nil {
+		return ResourceType{}, err
+	}
+	return t, nil
 }
 
 // RemoveResourceType removes the type name from the permission catalogue

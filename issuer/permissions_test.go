@@ -59,13 +59,17 @@ func TestPermissionCatalogue(t *testing.T) {
 	if types, err := e.issuer.Permissions(ctx); err != nil || len(types) != 0 {
 		t.Fatalf("Permissions = %v, %v; want none", types, err)
 	}
-	define := func(name string, actions ...string) {
+	define := func(name string, actions ...string) issuer.ResourceType {
 		t.Helper()
-		if err := e.issuer.DefineResourceType(ctx, issuer.ResourceType{Name: name, Actions: actions}, "cli:ops"); err != nil {
+		d, err := e.issuer.DefineResourceType(ctx, issuer.ResourceType{Name: name, Actions: actions}, "cli:ops")
+		if err != nil {
 			t.Fatal(err)
 		}
+		return d
 	}
-	define("orders", "write", "read", "admin", "read")
+	if d := define("orders", "write", "read", "admin", "read"); d.Name != "orders" || !slices.Equal(d.Actions, []string{"admin", "read", "write"}) {
+		t.Errorf("DefineResourceType = %v, want its actions sorted, each once", d)
+	}
 	define("billing", "export")
 	types, err := e.issuer.Permissions(ctx)
 	if err != nil {
@@ -195,11 +199,11 @@ func TestDefineResourceTypeValidates(t *testing.T) {
 		{"orders", []string{strings.Repeat("r", 65)}},
 		{"orders", many},
 	} {
-		if err := e.issuer.DefineResourceType(ctx, tc, "cli:ops"); !errors.Is(err, issuer.ErrRequest) {
+		if _, err := e.issuer.DefineResourceType(ctx, tc, "cli:ops"); !errors.Is(err, issuer.ErrRequest) {
 			t.Errorf("DefineResourceType(%q, %q) = %v, want ErrRequest", tc.Name, tc.Actions, err)
 		}
 	}
-	if err := e.issuer.DefineResourceType(ctx, issuer.ResourceType{Name: "orders", Actions: []string{"read"}}, "cli:\nops"); !errors.Is(err, issuer.ErrRequest) {
+	if _, err := e.issuer.DefineResourceType(ctx, issuer.ResourceType{Name: "orders", Actions: []string{"read"}}, "cli:\nops"); !errors.Is(err, issuer.ErrRequest) {
 		t.Errorf("an actor that is not plain text: %v", err)
 	}
 	if types, err := e.issuer.Permissions(ctx); err != nil || len(types) != 0 {

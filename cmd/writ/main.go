@@ -141,6 +141,7 @@ Global settings come from flags or the environment:
 		newKeysCmd(g),
 		newMasterKeyCmd(g),
 		newTokenCmd(g),
+		newPermissionsCmd(g),
 		newJWKSCmd(g),
 		newVerifyCmd(g),
 		newRevocationsCmd(g),

@@ -38,20 +38,10 @@ func (s *Server) definePermissions(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	t := issuer.ResourceType{Name: r.PathValue("type"), Actions: req.Actions}
-	if err := s.cfg.Tokens.DefineResourceType(completing(r), t, actor(r)); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	types, err := s.cfg.Tokens.Permissions(r.Context())
+	t, err := s.cfg.Tokens.DefineResourceType(completing(r), issuer.ResourceType{Name: r.PathValue("type"), Actions: req.Actions}, actor(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	for _, d := range types {
-		if d.Name == t.Name {
-			t = d // as stored: sorted, once each
-		}
 	}
 	writeJSON(w, http.StatusOK, t)
 }
@@ -77,12 +67,8 @@ func requiredPermissions(r *http.Request) ([]string, error) {
 		return nil, fmt.Errorf("at most %d permission parameters", maxRequiredPermissions)
 	}
 	for _, p := range ps {
-		resource, action := permission.Split(p)
-		if !permission.IsPermission(p) {
-			return nil, fmt.Errorf("permission %q: want RESOURCE:ACTION", p)
-		}
-		if err := permission.CheckRequest(resource, action); err != nil {
-			return nil, fmt.Errorf("permission %q: %w", p, err)
+		if _, _, err := permission.ParseRequest(p); err != nil {
+			return nil, err
 		}
 	}
 	return ps, nil
