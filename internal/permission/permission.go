@@ -160,8 +160,7 @@ func Allows(scopes, resource, action string) bool {
 	// it can still allow it where they part: at a wildcard, or at the
 	// end of the resource. Most scopes part at their first bytes.
 	for i := 0; i < len(scopes); {
-		j := i + commonPrefix(scopes[i:], resource)
-		end := indexSpace(scopes, j)
+		j, end := part(scopes, i, resource)
 		if j < end {
 			switch c, done := scopes[j], j-i == len(resource); {
 			case c == '*', done && (c == ':' || c == '/'):

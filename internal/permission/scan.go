@@ -2,9 +2,9 @@ package permission
 
 import "math/bits"
 
-// The loops of Allows, a word of eight bytes at a time: the verifier
-// runs them over every scope of a token, and most scopes are decided in
-// their first bytes.
+// The loop of Allows, a word of eight bytes at a time: the verifier runs
+// it over every scope of a token, and most scopes are decided in their
+// first bytes.
 
 const (
 	ones   = 0x0101010101010101
@@ -19,34 +19,35 @@ func word(s string, i int) uint64 {
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// commonPrefix returns the length of the longest common prefix of a and b.
-func commonPrefix(a, b string) int {
-	n := min(len(a), len(b))
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		if x := word(a, i) ^ word(b, i); x != 0 {
-			return i + bits.TrailingZeros64(x)/8
+// part returns, for the scope of the space-separated scopes that begins
+// at start, where it parts from resource (the index in scopes of the
+// first byte they differ in, or where either ends) and where it ends (the
+// index of the next ' ' at or after parted, or len(scopes)). Resources
+// hold no space, so the scope parts from resource by its end at the
+// latest.
+func part(scopes string, start int, resource string) (parted, end int) {
+	n := min(len(scopes)-start, len(resource))
+	k := 0
+	for ; k+8 <= n; k += 8 {
+		if x := word(scopes, start+k) ^ word(resource, k); x != 0 {
+			k += bits.TrailingZeros64(x) / 8
+			break
 		}
 	}
-	for ; i < n && a[i] == b[i]; i++ {
+	for ; k < n && scopes[start+k] == resource[k]; k++ {
 	}
-	return i
-}
-
-// indexSpace returns the index of the first ' ' of s at or after from, or
-// len(s) when there is none.
-func indexSpace(s string, from int) int {
-	i := from
-	for ; i+8 <= len(s); i += 8 {
-		// A byte of w is zero where s holds a space; the lowest byte that
-		// the test flags is the first zero byte (a borrow only flags bytes
-		// above a zero one).
-		w := word(s, i) ^ spaces
+	parted = start + k
+	i := parted
+	for ; i+8 <= len(scopes); i += 8 {
+		// A byte of w is zero where scopes holds a space; the lowest byte
+		// that the test flags is the first zero byte (a borrow only flags
+		// bytes above a zero one).
+		w := word(scopes, i) ^ spaces
 		if m := (w - ones) &^ w & highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
+			return parted, i + bits.TrailingZeros64(m)/8
 		}
 	}
-	for ; i < len(s) && s[i] != ' '; i++ {
+	for ; i < len(scopes) && scopes[i] != ' '; i++ {
 	}
-	return i
+	return parted, i
 }
