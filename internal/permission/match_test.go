@@ -32,43 +32,30 @@ func segmentMatch(pattern, resource string) bool {
 	}
 }
 
+// paths returns every path of 1 to depth segments taken from segs,
+// separated by '/'.
+func paths(segs []string, depth int) []string {
+	var out []string
+	var walk func(prefix string, depth int)
+	walk = func(prefix string, depth int) {
+		for _, s := range segs {
+			p := prefix + s // prefix is "" or ends with '/'
+			out = append(out, p)
+			if depth > 1 {
+				walk(p+"/", depth-1)
+			}
+		}
+	}
+	walk("", depth)
+	return out
+}
+
 // TestMatchResourceAgrees compares matchResource with segmentMatch over
 // every pattern of up to four segments, valid or not (empty segments,
 // "**" before the end, a trailing '/'), and every resource of up to five.
 func TestMatchResourceAgrees(t *testing.T) {
-	segs := []string{"a", "ab", "*", "**", "", "a*", "***"}
-	var patterns []string
-	var walk func(prefix string, depth int)
-	walk = func(prefix string, depth int) {
-		if depth == 0 {
-			return
-		}
-		for _, s := range segs {
-			p := s
-			if depth < 4 {
-				p = prefix + "/" + s
-			}
-			patterns = append(patterns, p)
-			walk(p, depth-1)
-		}
-	}
-	walk("", 4)
-	var resources []string
-	var res func(prefix string, depth int)
-	res = func(prefix string, depth int) {
-		if depth == 0 {
-			return
-		}
-		for _, s := range []string{"a", "ab", "b"} {
-			r := s
-			if prefix != "" {
-				r = prefix + "/" + s
-			}
-			resources = append(resources, r)
-			res(r, depth-1)
-		}
-	}
-	res("", 5)
+	patterns := paths([]string{"a", "ab", "*", "**", "", "a*", "***"}, 4)
+	resources := paths([]string{"a", "ab", "b"}, 5)
 	for _, p := range patterns {
 		for _, r := range resources {
 			if got, want := matchResource(p, r), segmentMatch(p, r); got != want {

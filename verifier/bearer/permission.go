@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/writ-dev/writ/internal/permission"
-	"github.com/writ-dev/writ/verifier"
 )
 
 // RequirePermission returns middleware, mounted within Middleware, that
@@ -42,9 +41,8 @@ func RequirePermission(prefix, action string) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, ok := verifier.ClaimsFromContext(r.Context())
-			if !ok {
-				challenge(w, http.StatusUnauthorized, Challenge{})
+			c := claims(w, r)
+			if c == nil {
 				return
 			}
 			resource, ok := strings.CutPrefix(r.URL.Path, prefix)
