@@ -81,8 +81,12 @@ type catalogue struct {
 // read,write,admin for all three). A permission whose first segment is a
 // wildcard ("*/42:read", "**:read") is issued only if its action is
 // declared for every type. Flat scopes and writ's own scopes are never
-// checked against the catalogue, and tokens already issued stay as they
-// are.
+// checked against the catalogue. Tokens already issued stay as they are,
+// but Regenerate applies the catalogue in force to the replacement.
+//
+// Issue reads the catalogue in the transaction that records the token,
+// so that a change committed before, by any process on the database,
+// applies to it.
 func (i *Issuer) Permissions(ctx context.Context) ([]ResourceType, error) {
 	c, err := readCatalogue(ctx, i.cfg.Store)
 	if err != nil {
