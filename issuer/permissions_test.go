@@ -9,6 +9,7 @@ import (
 
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -225,5 +226,23 @@ func TestCatalogueCorruptFailsClosed(t *testing.T) {
 	}
 	if _, err := e.issuer.Permissions(ctx); err == nil {
 		t.Error("Permissions over a corrupt catalogue: no error")
+	}
+}
+
+// TestRegenerateAppliesCatalogue: a replacement token is issued under the
+// catalogue in force, and the old token stays as it was when it is refused.
+func TestRegenerateAppliesCatalogue(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	ctx := context.Background()
+	old := e.issue(t, issuer.Request{Subject: "alice", Scopes: []string{"ordrs:read"}})
+	if _, err := e.issuer.DefineResourceType(ctx, issuer.ResourceType{Name: "orders", Actions: []string{"read"}}, "cli:ops"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.issuer.Regenerate(ctx, old.ID, revocation.Options{Actor: "cli:ops"})
+	if !errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), `did you mean "orders:read"?`) {
+		t.Fatalf("Regenerate under a catalogue that refuses its scope: %v", err)
+	}
+	if rec, err := e.issuer.Get(ctx, old.ID); err != nil || rec.Status != issuer.StatusActive {
+		t.Errorf("the old token after a refused regeneration: %+v, %v", rec, err)
 	}
 }
