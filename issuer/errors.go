@@ -16,6 +16,10 @@ var (
 	// verifier.MaxTokenSize, which every verifier refuses. It comes wrapped
 	// with ErrRequest.
 	ErrTooLarge = errors.New("token too large")
+	// ErrDelegation reports a delegated request (Request.Delegator) that
+	// goes beyond the grants of the token asking for it, or whose issuing
+	// token is revoked; its message names the rule broken.
+	ErrDelegation = errors.New("delegation")
 	// ErrUnknownToken is returned for a jti that was never issued here. It
 	// is revocation.ErrUnknownToken: one idea, one value.
 	ErrUnknownToken = revocation.ErrUnknownToken

@@ -67,6 +67,22 @@ func newEnv(t *testing.T, jwtAlg verifier.Algorithm, mod func(*issuer.Config)) *
 
 func clock() time.Time { return testNow }
 
+// verifier returns a verifier of e's tokens, JWT (EdDSA) and PASETO, for
+// the test audience, on the test clock.
+func (e *env) verifier(t *testing.T) *verifier.Verifier {
+	t.Helper()
+	ks, err := e.ring.KeySet(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
+		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // issue issues req, with the test audience when it names none.
 func (e *env) issue(t *testing.T, req issuer.Request) *issuer.Token {
 	t.Helper()

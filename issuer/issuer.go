@@ -124,8 +124,16 @@ type Request struct {
 	// allowed_ips, which writ's verifiers check against the client address.
 	AllowedIPs []netip.Prefix
 	// Parent is the jti of the token that asked for this one (delegated
-	// issuing); revoking the parent revokes it.
+	// issuing); revoking the parent revokes it. It is recorded only while
+	// the parent is recorded and not revoked.
 	Parent string
+	// Delegator, when set, is the verified claims of the token, carrying
+	// IssueScope, that asks for this one: the request must stay within
+	// its grants (subject, scopes, audiences, expiry, networks), else
+	// Issue returns an error wrapping ErrDelegation that names the rule
+	// broken. Parent becomes its jti. Without it, the caller is trusted
+	// as an admin.
+	Delegator *verifier.Claims
 
 	action, detail string // for the audit log: issue, or regenerate
 }
@@ -206,6 +214,11 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 	if err := checkPermissions(req.Scopes); err != nil {
 		return req, err
 	}
+	nets, err := normalizeNetworks(req.AllowedIPs)
+	if err != nil {
+		return req, err
+	}
+	req.AllowedIPs = nets
 	if !req.Expires.IsZero() {
 		if req.TTL != 0 {
 			return req, fmt.Errorf("%w: a lifetime and an expiry time exclude each other", ErrRequest)
@@ -214,6 +227,9 @@ func (i *Issuer) normalize(req Request) (Request, error) {
 		if req.TTL = req.Expires.Sub(i.cfg.Now().Truncate(time.Second)); req.TTL <= 0 {
 			return req, fmt.Errorf("%w: expiry %s is not in the future", ErrRequest, req.Expires.UTC().Format(time.RFC3339))
 		}
+	}
+	if err := i.delegate(&req); err != nil {
+		return req, err
 	}
 	switch {
 	case req.TTL == 0:

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -387,7 +388,9 @@ func TestGolangJWTVerifies(t *testing.T) {
 		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, alg, nil)
-			tok := e.issue(t, issuer.Request{Subject: "alice", Audience: []string{"other", testAudience}, Scopes: []string{"read"}})
+			// Bound to networks: golang-jwt ignores allowed_ips.
+			tok := e.issue(t, issuer.Request{Subject: "alice", Audience: []string{"other", testAudience}, Scopes: []string{"read"},
+				AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}})
 			p := jwt.NewParser(jwt.WithValidMethods([]string{string(alg)}), jwt.WithIssuer(testIssuer), jwt.WithAudience(testAudience),
 				jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithStrictDecoding(), jwt.WithTimeFunc(clock))
 			var claims jwt.RegisteredClaims
@@ -400,6 +403,9 @@ func TestGolangJWTVerifies(t *testing.T) {
 			})
 			if err != nil || !parsed.Valid {
 				t.Fatalf("golang-jwt: %v", err)
+			}
+			if payload, err := b64.Decode(strings.Split(tok.Token, ".")[1]); err != nil || !bytes.Contains(payload, []byte(`"allowed_ips":["10.0.0.0/8","2001:db8::/32"]`)) {
+				t.Errorf("the token golang-jwt accepted has no allowed_ips: %s, %v", payload, err)
 			}
 			if claims.Subject != "alice" || claims.ID != tok.ID || !claims.ExpiresAt.Equal(tok.ExpiresAt) {
 				t.Errorf("golang-jwt read %+v", claims)
@@ -454,15 +460,7 @@ func TestGoPASETOVerifies(t *testing.T) {
 // TestIssuedTokensVerify closes the loop with writ's own verifier.
 func TestIssuedTokensVerify(t *testing.T) {
 	e := newEnv(t, verifier.EdDSA, nil)
-	ks, err := e.ring.KeySet(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
-		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := e.verifier(t)
 	for _, f := range []keys.Format{keys.JWT, keys.PASETO} {
 		tok := e.issue(t, issuer.Request{Subject: "alice", Format: f, Scopes: []string{"a:b"}})
 		c, err := v.Verify(context.Background(), tok.Token)
@@ -478,15 +476,7 @@ func TestIssuedTokensVerify(t *testing.T) {
 func TestIssueRefusesTokensTooLarge(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, verifier.EdDSA, nil)
-	ks, err := e.ring.KeySet(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := verifier.New(verifier.Config{Issuer: testIssuer, Audience: testAudience, Keys: ks, Now: clock,
-		Algorithms: []verifier.Algorithm{verifier.EdDSA, verifier.V4Public}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := e.verifier(t)
 	longest := func(n int, prefix string) []string {
 		out := make([]string, n)
 		for i := range out {

@@ -135,6 +135,14 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 			outcomes[n] = errKeyStale
 			continue
 		}
+		if req.Parent != "" {
+			if err := checkParent(ctx, tx, &req, now); errors.Is(err, ErrDelegation) {
+				outcomes[n] = err
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+		}
 		tokens = append(tokens, store.TokenRow{JTI: t.ID, Format: string(t.Format), KID: t.KeyID, Subject: req.Subject, Name: req.Name,
 			Scopes: strings.Join(req.Scopes, " "), Audience: strings.Join(req.Audience, " "),
 			IssuedAt: t.IssuedAt.Unix(), ExpiresAt: t.ExpiresAt.Unix(), IssuedBy: req.IssuedBy,

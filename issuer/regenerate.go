@@ -43,9 +43,12 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 		TTL:      old.ExpiresAt.Sub(old.IssuedAt),
 		Format:   old.Format,
 		Name:     old.Name,
-		IssuedBy: o.Actor,
-		action:   audit.Regenerate,
-		detail:   "replaces " + jti,
+		Parent:   old.Parent,
+		// Bound to the same networks: a replacement must not escape them.
+		AllowedIPs: old.AllowedIPs,
+		IssuedBy:   o.Actor,
+		action:     audit.Regenerate,
+		detail:     "replaces " + jti,
 	})
 	if err != nil {
 		return nil, err

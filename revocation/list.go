@@ -182,6 +182,12 @@ func CheckGrace(grace time.Duration, now, expiresAt time.Time) error {
 // this database. Revoking a revoked token again returns its entry and
 // changes nothing, unless the new revocation takes effect sooner. A grace
 // period must end by the token's expiry (see CheckGrace).
+//
+// The tokens that the token issued (delegated issuing, see
+// issuer.Request.Delegator), and those they issued, are revoked with it,
+// in the same transaction, from the same time: each by an entry of its
+// own, for the reason "parent JTI revoked", with its own audit event. The
+// entry returned is the token's own.
 func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, error) {
 	if err := CheckID("jti", jti); err != nil {
 		return Entry{}, err
@@ -216,18 +222,62 @@ func (l *List) RevokeToken(ctx context.Context, jti string, o Options) (Entry, e
 			return Entry{}, fmt.Errorf("%w: a revocation taking effect at %s, outside the times the list holds (1970 to %s)",
 				ErrInvalid, e.EffectiveAt.UTC().Format(time.RFC3339), time.Unix(feed.MaxTime32, 0).UTC().Format(time.RFC3339))
 		}
-		if old, err := get(ctx, tx, Token, jti); err == nil {
-			if !old.EffectiveAt.After(e.EffectiveAt) {
-				return old, nil // already revoked, as soon or sooner
-			}
-			if err := tx.RevocationDelete(ctx, old.Seq); err != nil {
-				return Entry{}, err
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return Entry{}, err
+		e, changed, err := revokeOne(ctx, tx, e, &t)
+		if err != nil || !changed {
+			return e, err
 		}
-		return insert(ctx, tx, e, store.AuditRow{Action: audit.Revoke, Subject: t.Subject, JTI: jti, KID: t.KID})
+		return e, revokeDescendants(ctx, tx, e)
 	})
+}
+
+// revokeOne records e, the revocation of the token t, unless t's entry
+// takes effect as soon or sooner: it then returns that entry, unchanged.
+// An entry that takes effect later is replaced.
+func revokeOne(ctx context.Context, tx store.Tx, e Entry, t *store.TokenRow) (Entry, bool, error) {
+	if old, err := get(ctx, tx, Token, t.JTI); err == nil {
+		if !old.EffectiveAt.After(e.EffectiveAt) {
+			return old, false, nil // already revoked, as soon or sooner
+		}
+		if err := tx.RevocationDelete(ctx, old.Seq); err != nil {
+			return Entry{}, false, err
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Entry{}, false, err
+	}
+	e, err := insert(ctx, tx, e, store.AuditRow{Action: audit.Revoke, Subject: t.Subject, JTI: t.JTI, KID: t.KID})
+	return e, err == nil, err
+}
+
+// revokeDescendants revokes, as e revokes its token, the tokens that
+// token issued (delegated issuing: their parent), and those they issued,
+// to any depth: each by an entry of its own, since verifiers know nothing
+// of parents, taking effect with e and lasting until that token expires,
+// with its own audit event. A descendant that expires by the time e takes
+// effect, or whose entry takes effect as soon, is left as it is.
+func revokeDescendants(ctx context.Context, tx store.Tx, e Entry) error {
+	tokens, err := tx.TokenDescendants(ctx, e.Value)
+	if err != nil {
+		return err
+	}
+	return revokeAll(ctx, tx, tokens, e, "parent "+e.Value+" revoked")
+}
+
+// revokeAll revokes tokens, the descendants of what e revokes, each by an
+// entry of its own taking effect with e, for reason, but those that
+// expire by then.
+func revokeAll(ctx context.Context, tx store.Tx, tokens []store.TokenRow, e Entry, reason string) error {
+	for i := range tokens {
+		t := &tokens[i]
+		if t.ExpiresAt <= e.EffectiveAt.Unix() {
+			continue
+		}
+		d := Entry{Kind: Token, Value: t.JTI, EffectiveAt: e.EffectiveAt, ExpiresAt: time.Unix(t.ExpiresAt, 0),
+			Reason: reason, Actor: e.Actor, CreatedAt: e.CreatedAt}
+		if _, _, err := revokeOne(ctx, tx, d, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RevokeSubject revokes every token of subject issued before the given time
@@ -275,6 +325,11 @@ func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Ti
 // signing would sign tokens that outlive it. To withdraw a signing key and
 // revoke its tokens in one step, use keys.Ring.Compromise. Revoking a key
 // twice is not an error: it returns the first entry.
+//
+// The tokens that the key's tokens issued (delegated issuing), and those
+// they issued, are revoked with them, whichever key signed them, each by
+// an entry of its own: whoever held the key could have forged the token
+// that asked for them.
 func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, error) {
 	return l.change(ctx, func(tx store.Tx, now time.Time) (Entry, error) {
 		if err := CheckID("kid", kid); err != nil {
@@ -299,7 +354,15 @@ func (l *List) RevokeKey(ctx context.Context, kid string, o Options) (Entry, err
 			return Entry{}, err
 		}
 		e := Entry{Kind: Key, Value: kid, EffectiveAt: now, ExpiresAt: now.Add(l.maxTTL), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
-		return insert(ctx, tx, e, store.AuditRow{Action: audit.KeyRevoke, KID: kid})
+		e, err = insert(ctx, tx, e, store.AuditRow{Action: audit.KeyRevoke, KID: kid})
+		if err != nil {
+			return Entry{}, err
+		}
+		tokens, err := tx.TokenDescendantsOfKey(ctx, kid)
+		if err != nil {
+			return Entry{}, err
+		}
+		return e, revokeAll(ctx, tx, tokens, e, "issued under a token of revoked key "+kid)
 	})
 }
 

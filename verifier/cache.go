@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"crypto"
+	"net/netip"
 	"strings"
 	"sync"
 )
@@ -64,10 +65,10 @@ func (tc *tokenCache) remove(token string) {
 // cached answers Verify for a token in the cache: ok is false when the
 // token is not there or its key is no longer what the key source returns
 // for its kid (the key set changed, or a compromised key was removed), and
-// Verify must then verify the token in full. Otherwise it checks the times
-// and revocation as Verify does, and returns a copy of the claims for the
-// caller to own.
-func (v *Verifier) cached(ctx context.Context, token string) (c *Claims, ok bool, err error) {
+// Verify must then verify the token in full. Otherwise it checks the
+// times, the client address and revocation as Verify does, and returns a
+// copy of the claims for the caller to own.
+func (v *Verifier) cached(ctx context.Context, token string, client netip.Addr) (c *Claims, ok bool, err error) {
 	e, ok := v.cache.get(token)
 	if !ok {
 		return nil, false, nil
@@ -77,6 +78,12 @@ func (v *Verifier) cached(ctx context.Context, token string) (c *Claims, ok bool
 		return nil, false, nil
 	}
 	err = v.checkClaims(e.claims)
+	if err == nil {
+		// The token stays good for its networks: it is kept.
+		if err := v.checkClient(e.claims, client); err != nil {
+			return nil, true, err
+		}
+	}
 	if err == nil && v.revocation != nil {
 		err = v.revocation.CheckRevocation(ctx, e.claims)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -78,12 +79,18 @@ func newEdKey(t *testing.T, kid string) (*Key, ed25519.PrivateKey) {
 	return k, priv
 }
 
-func signCacheToken(t *testing.T, priv ed25519.PrivateKey, kid, jti string) string {
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+// signCacheToken signs a token with the claim allowed_ips when allowedIPs
+// are given.
+func signCacheToken(t *testing.T, priv ed25519.PrivateKey, kid, jti string, allowedIPs ...string) string {
+	claims := jwt.MapClaims{
 		"iss": "https://writ.example", "sub": "alice", "aud": "https://api.example",
 		"exp": cacheT0 + 3600, "iat": cacheT0, "nbf": cacheT0, "jti": jti,
 		"scope": "orders:read", "client_id": "ci",
-	})
+	}
+	if len(allowedIPs) > 0 {
+		claims["allowed_ips"] = allowedIPs
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	tok.Header["kid"] = kid
 	tok.Header["typ"] = "at+jwt"
 	s, err := tok.SignedString(priv)
@@ -174,6 +181,42 @@ func TestCacheHonoursExpiry(t *testing.T) {
 		if _, err := e.v.Verify(context.Background(), tok); !errors.Is(err, ErrExpired) {
 			t.Fatalf("expired cached token: %v, want ErrExpired", err)
 		}
+	}
+}
+
+// TestCacheHonoursAllowedIPs: a cached token bound to networks is refused
+// from outside them and without an address, and stays cached for the
+// clients inside them.
+func TestCacheHonoursAllowedIPs(t *testing.T) {
+	ctx := context.Background()
+	e := newCacheEnv(t)
+	k, priv := newEdKey(t, "k1")
+	e.setKeys(k)
+	tok := signCacheToken(t, priv, "k1", "jti-1", "10.0.0.0/8")
+	inside, outside := netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("192.0.2.1")
+	for i := range 2 {
+		if _, err := e.v.VerifyFrom(ctx, tok, inside); err != nil {
+			t.Fatalf("verify #%d from inside: %v", i+1, err)
+		}
+	}
+	if _, ok := e.v.cache.get(tok); !ok {
+		t.Fatal("token not in the cache")
+	}
+	for _, client := range []netip.Addr{outside, {}} {
+		for range 2 {
+			if _, err := e.v.VerifyFrom(ctx, tok, client); !errors.Is(err, ErrClientIP) {
+				t.Fatalf("cached token from %v: %v, want ErrClientIP", client, err)
+			}
+		}
+	}
+	if _, err := e.v.Verify(ctx, tok); !errors.Is(err, ErrClientIP) {
+		t.Fatalf("cached token without an address: %v, want ErrClientIP", err)
+	}
+	if _, ok := e.v.cache.get(tok); !ok {
+		t.Fatal("a refused client took the token out of the cache")
+	}
+	if _, err := e.v.VerifyFrom(ctx, tok, netip.MustParseAddr("::ffff:10.9.9.9")); err != nil {
+		t.Fatalf("cached token from a mapped address inside: %v", err)
 	}
 }
 

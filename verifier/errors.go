@@ -38,6 +38,10 @@ var (
 	// RESOURCE:ACTION) allowing what the caller requires. Verify never
 	// returns it; Claims.RequirePermission and the bearer route guard do.
 	ErrPermission = errors.New("insufficient permission")
+	// ErrClientIP: the token is bound to networks (its allowed_ips claim)
+	// and the client address is outside them, or was not given (Verify,
+	// rather than VerifyFrom with an address).
+	ErrClientIP = errors.New("client address not allowed")
 	// ErrRevoked: the revocation checker says the token was revoked.
 	ErrRevoked = errors.New("token revoked")
 	// ErrKeySet: a key set (JWKS or PASERK set) could not be read.

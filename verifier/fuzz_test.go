@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"math/big"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -23,8 +24,11 @@ import (
 var verifySentinels = []error{
 	verifier.ErrTooLarge, verifier.ErrMalformed, verifier.ErrType, verifier.ErrAlgorithm,
 	verifier.ErrUnknownKey, verifier.ErrSignature, verifier.ErrExpired, verifier.ErrNotYetValid,
-	verifier.ErrIssuer, verifier.ErrAudience,
+	verifier.ErrIssuer, verifier.ErrAudience, verifier.ErrClientIP,
 }
+
+// fuzzClient is the client address FuzzVerify also verifies from.
+var fuzzClient = netip.MustParseAddr("10.1.2.3")
 
 func FuzzVerify(f *testing.F) {
 	fx := fixedKeys()
@@ -50,6 +54,11 @@ func FuzzVerify(f *testing.F) {
 		ed + "==",
 		strings.Replace(ed, ".", ".\n", 1),
 		"v4.local.AAAA", "v3.public.AAAA.AAAA", "a.b", "a.b.c.d", "", ".",
+		fx.ed.jwt(nil, set("allowed_ips", []string{"10.0.0.0/8", "2001:db8::/32"})),
+		fx.pk.paseto(set("allowed_ips", []string{"192.0.2.0/24"})),
+		fx.ed.jwt(nil, set("allowed_ips", []string{"10.1.2.3/8", "::ffff:10.0.0.0/104", "fe80::%1/64"})),
+		fx.ed.jwt(nil, set("allowed_ips", []any{"0.0.0.0/0", 7, nil, []string{"::/0"}})),
+		fx.ed.jwt(nil, set("allowed_ips", make([]string, 40))),
 	} {
 		f.Add(seed)
 	}
@@ -67,6 +76,7 @@ func FuzzVerify(f *testing.F) {
 				t.Fatalf("with a cache: %v, %v; without: %v, %v", cc, cerr, c, err)
 			}
 		}
+		checkFrom(t, newVerifier(t, fx.keys, nil), token, err)
 		if err != nil {
 			if c != nil {
 				t.Fatalf("claims with error %v", err)
@@ -87,6 +97,26 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("revocation checked %d times for an accepted token", rc.calls.Load())
 		}
 	})
+}
+
+// checkFrom checks that v verifies token from fuzzClient as Verify did
+// without an address (err), but for a token bound to networks, which only
+// VerifyFrom may accept, and only from inside them.
+func checkFrom(t *testing.T, v *verifier.Verifier, token string, err error) {
+	t.Helper()
+	c, ferr := v.VerifyFrom(context.Background(), token, fuzzClient)
+	switch {
+	case !errors.Is(err, verifier.ErrClientIP):
+		if !slices.Equal(matchedSentinels(ferr), matchedSentinels(err)) {
+			t.Fatalf("from %v: %v; without an address: %v", fuzzClient, ferr, err)
+		}
+	case ferr == nil:
+		if len(c.AllowedIPs) == 0 || !c.AllowsAddr(fuzzClient) {
+			t.Fatalf("accepted from %v with networks %v", fuzzClient, c.AllowedIPs)
+		}
+	case !errors.Is(ferr, verifier.ErrClientIP) || !strings.Contains(ferr.Error(), "is outside"):
+		t.Fatalf("refused from %v with %v, want ErrClientIP", fuzzClient, ferr)
+	}
 }
 
 // checkAccepted checks what an accepted token must be: claims that pass

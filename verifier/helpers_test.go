@@ -51,6 +51,7 @@ var sentinels = []error{
 	verifier.ErrTooLarge, verifier.ErrMalformed, verifier.ErrType, verifier.ErrAlgorithm,
 	verifier.ErrUnknownKey, verifier.ErrSignature, verifier.ErrExpired, verifier.ErrNotYetValid,
 	verifier.ErrIssuer, verifier.ErrAudience, verifier.ErrScope, verifier.ErrPermission, verifier.ErrRevoked, verifier.ErrKeySet,
+	verifier.ErrClientIP,
 }
 
 // matchedSentinels returns the sentinels that err wraps.

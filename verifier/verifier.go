@@ -20,6 +20,13 @@
 // errors.go ([ErrExpired], [ErrSignature], [ErrUnknownKey], …), to be
 // matched with errors.Is.
 //
+// # Client addresses
+//
+// A token may be bound to networks (its allowed_ips claim). Such a token
+// verifies only with [Verifier.VerifyFrom] and a client address inside
+// one of them: [Verifier.Verify], which knows no address, refuses it with
+// [ErrClientIP]. Tokens without the claim verify alike through both.
+//
 // # Revocation
 //
 // A [RevocationChecker] set as Config.Revocation is consulted for every
@@ -86,6 +93,12 @@ type Config struct {
 	// endpoints, which are asked about tokens meant for other APIs; an API
 	// that accepts tokens must never set it.
 	UnsafeAnyAudience bool
+	// UnsafeAnyClient accepts tokens bound to networks (allowed_ips)
+	// whatever the client address, leaving Claims.AllowedIPs to the caller.
+	// It is for an issuer's own introspection and revocation endpoints,
+	// whose caller is not the token's client; an API that accepts tokens
+	// must never set it.
+	UnsafeAnyClient bool
 	// CacheSize, when above zero, keeps up to that many verified tokens in
 	// memory, keyed by the token itself, so that a token presented again is
 	// answered without decoding it or checking its signature. On every hit
@@ -101,6 +114,7 @@ type Verifier struct {
 	issuer     string
 	audience   string
 	anyAud     bool
+	anyClient  bool
 	algs       [5]bool // indexed by algIndex
 	keys       KeySource
 	leeway     time.Duration
@@ -127,6 +141,7 @@ func New(cfg Config) (*Verifier, error) {
 		issuer:     cfg.Issuer,
 		audience:   cfg.Audience,
 		anyAud:     cfg.UnsafeAnyAudience,
+		anyClient:  cfg.UnsafeAnyClient,
 		keys:       cfg.Keys,
 		leeway:     cfg.Leeway,
 		now:        cfg.Now,
@@ -170,12 +185,26 @@ func New(cfg Config) (*Verifier, error) {
 // Verify checks token and returns its claims. It accepts a compact JWS with
 // typ at+jwt or a v4.public PASETO; on any failure it returns nil and an
 // error wrapping one of the package's sentinel errors.
+//
+// Verify knows no client address: a token bound to networks (allowed_ips)
+// fails with ErrClientIP. Where the client's address is known, use
+// VerifyFrom.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	return v.VerifyFrom(ctx, token, netip.Addr{})
+}
+
+// VerifyFrom is Verify for a token presented by a client at address
+// client: a token bound to networks (allowed_ips) is accepted only when
+// client lies in one of them, and refused with ErrClientIP when it does
+// not or when client is the zero Addr (unknown). An IPv4-mapped IPv6
+// address (::ffff:192.0.2.1) counts as the IPv4 address, and a zone is
+// ignored. Tokens without allowed_ips are verified as by Verify.
+func (v *Verifier) VerifyFrom(ctx context.Context, token string, client netip.Addr) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(token), MaxTokenSize)
 	}
 	if v.cache != nil {
-		if c, ok, err := v.cached(ctx, token); ok {
+		if c, ok, err := v.cached(ctx, token, client); ok {
 			return c, err
 		}
 	}
@@ -191,6 +220,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, err
 	}
 	if err := v.checkClaims(c); err != nil {
+		return nil, err
+	}
+	if err := v.checkClient(c, client); err != nil {
 		return nil, err
 	}
 	if v.revocation != nil {

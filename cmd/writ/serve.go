@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		floor    time.Duration
 		logLevel string
 		private  bool
+
+		trustedProxies []netip.Prefix
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--addr 127.0.0.1:8080]",
@@ -43,6 +46,14 @@ own audience. The revocation feed is public unless --private-feed: it then
 takes writ tokens with the scope writ:revocations for the issuer's own
 audience (the feed names the subjects whose tokens were revoked). SIGINT or
 SIGTERM shut it down gracefully.
+
+A token bound to networks (writ token issue --allow-ip) authenticates only
+from inside them: the client address is the connection's, or, for a
+connection from a --trusted-proxy, the last address its Forwarded or
+X-Forwarded-For header gives that is not itself a trusted proxy. Trust
+only proxies that set these headers: others let clients choose their
+address. Introspection answers for a bound token wherever it is asked
+from, and reports its allowed_ips.
 
 Unless --issuer or WRIT_ISSUER says otherwise, the issuer is the address
 served: http://ADDR, or https:// with --tls-cert.`,
@@ -87,7 +98,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			}
 			srv, err := server.New(ctx, server.Config{
 				Issuer: g.issuer, Ping: st.Ping, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
-				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log,
+				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log, TrustedProxies: trustedProxies,
 				RotationCheck: rotationCheck(period),
 				KeysChanged:   keysChanged, RevocationsChanged: revocationsChanged,
 			})
@@ -121,6 +132,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	durationVar(fl, &refresh, "refresh", time.Second, server.MaxRefresh, "how often to pick up keys and revocations changed by the CLI or other servers (on PostgreSQL their changes are announced, and picked up at once)")
 	durationVar(fl, &rc.ShutdownTimeout, "shutdown-timeout", 10*time.Second, maxDuration, "how long requests in flight may take to finish at shutdown")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	networksVar(fl, &trustedProxies, "trusted-proxy", "a reverse proxy's network (`CIDR` or address) whose Forwarded and X-Forwarded-For headers name the client; repeatable")
 	fl.BoolVar(&private, "private-feed", false, "serve the revocation feed only to tokens with the scope "+server.FeedScope)
 	return cmd
 }

@@ -30,10 +30,15 @@ func newTokenIssueCmd(g *globals) *cobra.Command {
 		expires string
 	)
 	cmd := &cobra.Command{
-		Use:   "issue --subject S --audience A [--scope S]... [--ttl 1h | --expires TIME] [--format jwt|paseto] [--name N]",
+		Use:   "issue --subject S --audience A [--scope S]... [--ttl 1h | --expires TIME] [--format jwt|paseto] [--name N] [--allow-ip CIDR]...",
 		Short: "Issue a token and print it",
 		Long: `issue signs a token with the active key of its format, records it (never
 the token itself) and prints it. The token is shown only this once.
+
+With --allow-ip the token carries the claim allowed_ips: verifiers built on
+writ (writ verify --client-ip, the bearer middleware, writ serve) refuse it
+from any other client address, and when they are not told the address.
+Third-party verifiers ignore the claim.
 
 With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 		Example: `  writ token issue --subject alice --audience https://api.example.com --scope read --ttl 30d`,
@@ -81,6 +86,7 @@ With --output json it prints {"token":…,"jti":…,"exp":…}.`,
 	fl.StringVar(&expires, "expires", "", "when the token expires, an RFC 3339 `time`, instead of --ttl")
 	fl.StringVar(&format, "format", "jwt", "token format: jwt or paseto")
 	fl.StringVar(&req.Name, "name", "", "the token's name (client_id); default: the subject")
+	networksVar(fl, &req.AllowedIPs, "allow-ip", "bind the token to a network, a `CIDR` prefix or one address: writ's verifiers refuse it from elsewhere; repeatable")
 	return cmd
 }
 
@@ -156,7 +162,9 @@ func newTokenRevokeCmd(g *globals) *cobra.Command {
 		Long: `revoke invalidates a token before it expires, by its jti, or with
 --subject every token of that subject issued before now (or --before, an
 RFC 3339 time, not in the future). The revocation is on disk before writ
-reports success. Revoking a revoked token again is not an error.`,
+reports success. Revoking a revoked token again is not an error. The
+tokens that a token issued with writ:issue, and those they issued, are
+revoked with it.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			switch {
 			case subject == "" && len(a) != 1:

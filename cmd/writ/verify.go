@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -23,9 +24,10 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		audience             string
 		scopes, algs         []string
 		permissions          []string
+		client               netip.Addr
 	)
 	cmd := &cobra.Command{
-		Use:   "verify --jwks PATH [--paserk PATH] --issuer ISS --audience AUD [--require-scope S]... [--require-permission R:A]... [--revocations DB] TOKEN|-",
+		Use:   "verify --jwks PATH [--paserk PATH] --issuer ISS --audience AUD [--require-scope S]... [--require-permission R:A]... [--revocations DB] [--client-ip ADDR] TOKEN|-",
 		Short: "Verify a token offline and print its claims",
 		Long: `verify checks a token (or, given "-", the token on standard input) against
 the public keys in a JWKS and/or PASERK set file, the issuer and the
@@ -44,6 +46,10 @@ on stderr naming the reason. Usage error: exit 2.
 signature the JWT key set verifies). --revocations also takes the server's
 SQLite database file. For a private feed (writ serve --private-feed), set
 WRIT_FEED_TOKEN to a token of the server with the scope writ:revocations.
+
+--client-ip is the address the token was presented from: a token bound to
+networks (writ token issue --allow-ip) is valid only from inside them, and
+invalid without --client-ip.
 
 The accepted algorithms are those of the keys in the sets, unless --alg
 narrows them; each key verifies only the algorithm it was published with.
@@ -99,7 +105,7 @@ set with private key material, or with no usable key, is refused.`,
 			if err != nil {
 				return usageError{err}
 			}
-			c, err := v.Verify(cmd.Context(), token)
+			c, err := v.VerifyFrom(cmd.Context(), token, client)
 			if err == nil {
 				err = c.RequireScopes(scopes...)
 			}
@@ -122,6 +128,7 @@ set with private key material, or with no usable key, is refused.`,
 	fl.StringArrayVar(&scopes, "require-scope", nil, "a scope the token must carry; repeatable")
 	fl.StringArrayVar(&permissions, "require-permission", nil, "a `RESOURCE:ACTION` the token must allow; repeatable")
 	fl.StringVar(&revocationsPath, "revocations", "", "reject revoked tokens, per this writ database `file` or feed URL")
+	fl.TextVar(&client, "client-ip", netip.Addr{}, "the client's `address`: a token bound to networks (allowed_ips) is valid only from inside them, and never without --client-ip")
 	fl.StringArrayVar(&algs, "alg", nil, "an accepted algorithm (EdDSA, ES256, RS256, PS256, v4.public); repeatable")
 	return cmd
 }

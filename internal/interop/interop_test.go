@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,6 +57,8 @@ func TestJoseVerifiesWritJWTs(t *testing.T) {
 			one := w.issue(t, issuer.Request{
 				Subject: "alice", Audience: []string{audience},
 				Scopes: []string{"things:read", "things:write"}, Name: "ci-" + alg, Format: keys.JWT,
+				// Bound to networks: jose, which knows no allowed_ips, ignores it.
+				AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")},
 			})
 			two := w.issue(t, issuer.Request{
 				Subject: "bob", Audience: []string{"https://other.example", audience}, Format: keys.JWT,
@@ -73,7 +76,8 @@ func TestJoseVerifiesWritJWTs(t *testing.T) {
 				tok  *issuer.Token
 				want map[string]any
 			}{
-				{one, map[string]any{"sub": "alice", "aud": audience, "scope": "things:read things:write", "client_id": "ci-" + alg}},
+				{one, map[string]any{"sub": "alice", "aud": audience, "scope": "things:read things:write", "client_id": "ci-" + alg,
+					"allowed_ips": []any{"10.0.0.0/8", "2001:db8::/32"}}},
 				{two, map[string]any{"sub": "bob", "aud": []any{"https://other.example", audience}, "client_id": "bob"}},
 			} {
 				wantHeader := map[string]any{"alg": alg, "kid": c.tok.KeyID, "typ": "at+jwt"}
@@ -115,6 +119,7 @@ func TestPasetoVerifiesWritTokens(t *testing.T) {
 	one := w.issue(t, issuer.Request{
 		Subject: "alice", Audience: []string{audience}, Scopes: []string{"things:read"},
 		Name: "ci-paseto", Format: keys.PASETO, TTL: 10 * time.Minute,
+		AllowedIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
 	})
 	two := w.issue(t, issuer.Request{Subject: "bob", Audience: []string{audience}, Format: keys.PASETO})
 	paserk := w.writeKeySet(t, "paserk.json", w.ring.PASERKSet)
@@ -134,7 +139,7 @@ func TestPasetoVerifiesWritTokens(t *testing.T) {
 		tok  *issuer.Token
 		want map[string]any
 	}{
-		{one, map[string]any{"sub": "alice", "scope": "things:read", "client_id": "ci-paseto"}},
+		{one, map[string]any{"sub": "alice", "scope": "things:read", "client_id": "ci-paseto", "allowed_ips": []any{"192.0.2.0/24"}}},
 		{two, map[string]any{"sub": "bob", "client_id": "bob"}},
 	} {
 		if got[i].KID != c.tok.KeyID || !strings.HasPrefix(got[i].KID, "k4.pid.") {

@@ -27,8 +27,16 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 // withScope lets through requests bearing a token of this server, for its
 // own audience, with scope; others get 401 or 403 per RFC 6750.
 func (s *Server) withScope(scope string, h http.HandlerFunc) http.HandlerFunc {
-	mw := bearer.Middleware(s.verify, bearer.Config{Realm: realm, Scopes: []string{scope}})
-	return mw(h).ServeHTTP
+	cfg := s.bearerConfig()
+	cfg.Scopes = []string{scope}
+	return bearer.Middleware(s.verify, cfg)(h).ServeHTTP
+}
+
+// bearerConfig is the configuration of every bearer middleware of the
+// server: its realm, and the proxies whose forwarding headers name the
+// client address that tokens bound to networks are checked against.
+func (s *Server) bearerConfig() bearer.Config {
+	return bearer.Config{Realm: realm, TrustedProxies: s.cfg.TrustedProxies}
 }
 
 // actor names the admin making a request, for the records.
@@ -53,6 +61,8 @@ type issueRequest struct {
 	Expires  time.Time     `json:"expires"` // RFC 3339, instead of ttl
 	Format   string        `json:"format"`
 	Name     string        `json:"name"`
+
+	AllowedIPs jsonNetworks `json:"allowed_ips"`
 }
 
 type tokenResponse struct {
@@ -86,6 +96,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	t, err := s.cfg.Tokens.Issue(r.Context(), issuer.Request{
 		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl, Expires: req.Expires,
 		Format: keys.Format(req.Format), Name: req.Name, IssuedBy: actor(r),
+		AllowedIPs: req.AllowedIPs, Delegator: delegator(r),
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -120,6 +131,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
+	if !ownTokens(w, r, &f) {
+		return
+	}
 	recs, err := s.cfg.Tokens.List(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)
@@ -135,6 +149,9 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) {
 	rec, err := s.cfg.Tokens.Get(r.Context(), r.PathValue("jti"))
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if !mayShow(w, r, rec) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rec)
@@ -153,6 +170,9 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Before != "" {
 		writeError(w, http.StatusBadRequest, "invalid_request", `"before" applies to subjects`)
+		return
+	}
+	if !s.mayRevoke(w, r, r.PathValue("jti")) {
 		return
 	}
 	e, err := s.cfg.Revocations.RevokeToken(completing(r), r.PathValue("jti"),

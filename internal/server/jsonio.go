@@ -136,6 +136,8 @@ const statusClientClosedRequest = 499
 // message; anything else is logged and answered 500 without details.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, issuer.ErrDelegation):
+		writeError(w, http.StatusForbidden, "access_denied", err.Error())
 	case errors.Is(err, issuer.ErrRequest), errors.Is(err, revocation.ErrInvalid):
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 	case errors.Is(err, issuer.ErrUnknownToken), errors.Is(err, revocation.ErrUnknownToken),

@@ -85,6 +85,7 @@ func resultLabel(err error) string {
 		{verifier.ErrRevoked, "revoked"}, {verifier.ErrAudience, "wrong_audience"},
 		{verifier.ErrIssuer, "wrong_issuer"}, {verifier.ErrAlgorithm, "bad_algorithm"},
 		{verifier.ErrType, "wrong_type"}, {verifier.ErrTooLarge, "too_large"}, {verifier.ErrMalformed, "malformed"},
+		{verifier.ErrClientIP, "client_ip"},
 	} {
 		if errors.Is(err, x.err) {
 			return x.label

@@ -31,7 +31,9 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	refused := func(_ *http.Request, err error) { s.metrics.verifications.WithLabelValues(resultLabel(err)).Inc() }
-	bearer.Middleware(v, bearer.Config{Realm: realm, OnRefused: refused})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	cfg := s.bearerConfig()
+	cfg.OnRefused = refused
+	bearer.Middleware(v, cfg)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := verifier.ClaimsFromContext(r.Context())
 		s.metrics.verifications.WithLabelValues("valid").Inc()
 		if !checkPermissions(w, c, required) {
@@ -63,7 +65,9 @@ func readToken(w http.ResponseWriter, r *http.Request) (string, bool) {
 
 // introspect is RFC 7662 token introspection, for admins. A token is active
 // when it verifies for its own audience: signature, key, times, issuer and
-// revocation all hold.
+// revocation all hold. The caller is not the token's client: a token bound
+// to networks is active wherever the caller is, and the answer carries its
+// allowed_ips for the resource server to check against its own client.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	token, ok := readToken(w, r)
 	if !ok {
@@ -86,12 +90,17 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if !c.NotBefore.IsZero() {
 		resp["nbf"] = c.NotBefore.Unix()
 	}
+	if len(c.AllowedIPs) > 0 {
+		resp["allowed_ips"] = c.AllowedIPs
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
 // revoke is RFC 7009 token revocation. The caller authenticates with an
-// admin token, or with the very token it revokes. As the RFC asks, an
-// invalid or unknown token gets 200 too.
+// admin token, from inside its networks if it is bound to any, or with the
+// very token it revokes, from anywhere: revoking a token bound to networks
+// only takes it away from whoever holds it. As the RFC asks, an invalid or
+// unknown token gets 200 too.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	token, ok := readToken(w, r)
 	if !ok {
@@ -111,7 +120,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	if auth == token {
 		caller = "self"
 	} else if auth != "" {
-		ac, err := s.verify.Verify(r.Context(), auth)
+		client, err := bearer.ClientAddr(r, s.cfg.TrustedProxies)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+			return
+		}
+		ac, err := s.verify.VerifyFrom(r.Context(), auth, client)
 		if err == nil && ac.HasScope(AdminScope) {
 			caller = adminActor(ac)
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,11 @@ type Config struct {
 	// token of this server with FeedScope: the feed names the subjects
 	// whose tokens were revoked, which may be people.
 	PrivateFeed bool
+	// TrustedProxies are the networks of the reverse proxies in front of
+	// the server, whose Forwarded and X-Forwarded-For headers name the
+	// client (see bearer.ClientAddr): the address that a token bound to
+	// networks is checked against when it authenticates its caller.
+	TrustedProxies []netip.Prefix
 	// Log receives structured logs; nil means slog.Default(). Logs never
 	// hold a token or key material, and their text is escaped (see
 	// text.Escape): no value makes a line break or a terminal escape.
@@ -166,13 +172,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 const verifiedTokenCache = 1024
 
 // verifierFor returns a verifier of the server's own tokens for audience,
-// or for any audience when it is empty, consulting the live key set and
+// or for any audience and any client address when it is empty (for
+// introspection and revocation, asked about someone else's token: the
+// caller's address is not the token's client, and introspection reports
+// allowed_ips for its caller to check), consulting the live key set and
 // revocations, with a verified-token cache of cacheSize.
 func (s *Server) verifierFor(audience string, cacheSize int) (*verifier.Verifier, error) {
 	return verifier.New(verifier.Config{
 		Issuer:            s.cfg.Issuer,
 		Audience:          audience,
 		UnsafeAnyAudience: audience == "",
+		UnsafeAnyClient:   audience == "",
 		Algorithms:        []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifier.RS256, verifier.PS256, verifier.V4Public},
 		Keys:              &s.keys,
 		Revocation:        s.snap,
@@ -265,10 +275,10 @@ func (s *Server) Handler() http.Handler {
 		handle("GET /v1/revocations", s.revocationFeed)
 	}
 
-	handle("POST /v1/tokens", s.admin(s.issueToken))
-	handle("GET /v1/tokens", s.admin(s.listTokens))
-	handle("GET /v1/tokens/{jti}", s.admin(s.showToken))
-	handle("POST /v1/tokens/{jti}/revoke", s.admin(s.revokeToken))
+	handle("POST /v1/tokens", s.issuing(s.issueToken))
+	handle("GET /v1/tokens", s.issuing(s.listTokens))
+	handle("GET /v1/tokens/{jti}", s.issuing(s.showToken))
+	handle("POST /v1/tokens/{jti}/revoke", s.issuing(s.revokeToken))
 	handle("POST /v1/tokens/{jti}/regenerate", s.admin(s.regenerateToken))
 	handle("POST /v1/subjects/{subject}/revoke", s.admin(s.revokeSubject))
 	handle("GET /v1/permissions", s.admin(s.listPermissions))

@@ -212,6 +212,15 @@ type Executor interface {
 	// TokenLastExpiry returns the latest expiry of the tokens signed by
 	// the key kid; ok is false when it signed none.
 	TokenLastExpiry(ctx context.Context, kid string) (exp int64, ok bool, err error)
+	// TokenDescendants returns the tokens issued by the token jti (whose
+	// Parent is jti), the tokens they issued, and so on to any depth,
+	// without their statuses, in the order they were inserted; none for an
+	// empty jti. A cycle of parents (only a tampered database has one)
+	// ends the walk where it closes.
+	TokenDescendants(ctx context.Context, jti string) ([]TokenRow, error)
+	// TokenDescendantsOfKey is TokenDescendants of every token that the
+	// key kid signed at once, leaving out the tokens kid signed itself.
+	TokenDescendantsOfKey(ctx context.Context, kid string) ([]TokenRow, error)
 	// TokenEach calls fn with every token, without its status, in the
 	// order they were inserted, stopping at fn's first error, which it
 	// returns. fn must not keep t, which the next call reuses.

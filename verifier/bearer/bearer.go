@@ -1,6 +1,11 @@
 // Package bearer authenticates net/http requests with writ tokens sent as
 // OAuth 2.0 bearer tokens (RFC 6750), using a [verifier.Verifier].
 //
+// Tokens bound to networks (allowed_ips) are checked against the client
+// address that [ClientAddr] finds: the connection's, or behind the
+// reverse proxies of Config.TrustedProxies the one their forwarding
+// headers give.
+//
 // It is a package of its own so that programs that only verify (a
 // serverless function, a queue consumer) do not link net/http.
 package bearer
@@ -8,6 +13,7 @@ package bearer
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/writ-dev/writ/verifier"
@@ -24,6 +30,13 @@ type Config struct {
 	// parameter (RFC 6750 §2.3). Tokens in URLs end up in logs and browser
 	// history; enable it only for clients that cannot send headers.
 	AllowQueryToken bool
+	// TrustedProxies lists the networks of the reverse proxies in front of
+	// the handler: only for a connection from one of them are the client
+	// addresses in its Forwarded and X-Forwarded-For headers believed (see
+	// ClientAddr). The client address decides whether a token bound to
+	// networks (allowed_ips) is accepted; with none trusted, it is the
+	// connection's.
+	TrustedProxies []netip.Prefix
 	// OnRefused, when set, is called with the error of each token that
 	// Verify refuses, before the answer is written: for metrics and logs.
 	// The error names the reason (see the verifier's sentinels) and never
@@ -35,7 +48,8 @@ type Config struct {
 // token with v and passes its claims to the next handler in the request
 // context (see verifier.ClaimsFromContext). It answers as RFC 6750 §3 asks: 401 with a Bearer
 // challenge when the token is missing or invalid, 400 for a request that
-// carries more than one token, 403 with error="insufficient_scope" when a
+// carries more than one token or forwarding headers that do not parse
+// (see ClientAddr), 403 with error="insufficient_scope" when a
 // required scope is absent, and 503 when revocation data cannot be trusted.
 // Responses never echo the token.
 func Middleware(v *verifier.Verifier, cfg Config) func(http.Handler) http.Handler {
@@ -50,7 +64,12 @@ func Middleware(v *verifier.Verifier, cfg Config) func(http.Handler) http.Handle
 				challenge(w, http.StatusUnauthorized, Challenge{Realm: cfg.Realm})
 				return
 			}
-			c, err := v.Verify(r.Context(), token)
+			client, err := ClientAddr(r, cfg.TrustedProxies)
+			if err != nil {
+				challenge(w, http.StatusBadRequest, Challenge{Realm: cfg.Realm, Error: "invalid_request", Description: ErrForwarded.Error()})
+				return
+			}
+			c, err := v.VerifyFrom(r.Context(), token, client)
 			if err != nil {
 				if cfg.OnRefused != nil {
 					cfg.OnRefused(r, err)
@@ -114,7 +133,7 @@ func errorStatus(err error) (int, string) {
 var tokenErrors = [...]error{
 	verifier.ErrTooLarge, verifier.ErrMalformed, verifier.ErrType, verifier.ErrAlgorithm,
 	verifier.ErrUnknownKey, verifier.ErrSignature, verifier.ErrExpired, verifier.ErrNotYetValid,
-	verifier.ErrIssuer, verifier.ErrAudience, verifier.ErrRevoked,
+	verifier.ErrIssuer, verifier.ErrAudience, verifier.ErrRevoked, verifier.ErrClientIP,
 }
 
 // description is the error_description sent to clients: the sentinel's

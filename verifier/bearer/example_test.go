@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -91,4 +92,21 @@ func ExampleRequirePermission() {
 	// POST /api/orders 200
 	// GET /api/orders/42 403 Bearer error="insufficient_scope", error_description="the token lacks a required permission", scope="orders/42:read"
 	// GET /api/orders%2F42 404
+}
+
+// Behind a reverse proxy at 10.0.0.1, the client is the address the proxy
+// appended; anyone else's forwarding headers are ignored.
+func ExampleClientAddr() {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
+	for _, remote := range []string{"10.0.0.1:4711", "203.0.113.9:4711"} {
+		r := httptest.NewRequest("GET", "/orders", nil)
+		r.RemoteAddr = remote
+		// The client wrote 192.0.2.66; the proxy appended 198.51.100.7.
+		r.Header.Set("X-Forwarded-For", "192.0.2.66, 198.51.100.7")
+		addr, err := bearer.ClientAddr(r, proxies)
+		fmt.Println(addr, err)
+	}
+	// Output:
+	// 198.51.100.7 <nil>
+	// 203.0.113.9 <nil>
 }

@@ -107,6 +107,45 @@ func (e *executor) TokenLastExpiry(ctx context.Context, kid string) (int64, bool
 	return exp.Int64, exp.Valid, err
 }
 
+func (e *executor) TokenDescendants(ctx context.Context, jti string) ([]store.TokenRow, error) {
+	if jti == "" {
+		return nil, nil
+	}
+	return e.descendants(ctx, `SELECT jti FROM tokens WHERE parent = ?1 AND parent != ''`, jti, ``)
+}
+
+func (e *executor) TokenDescendantsOfKey(ctx context.Context, kid string) ([]store.TokenRow, error) {
+	return e.descendants(ctx, `SELECT c.jti FROM tokens p JOIN tokens c ON c.parent = p.jti
+		WHERE p.kid = ?1 AND c.parent != ''`, kid, `AND kid != ?1`)
+}
+
+// descendants returns the tokens whose jti the query seed selects, with
+// the argument arg, and their descendants, as TokenDescendants does,
+// those that the condition and (which may use arg too) selects: it walks
+// tokens.parent with a recursive query, where UNION, not UNION ALL, keeps
+// a cycle from looping, and asking for a non-empty parent lets the engine
+// use the partial index tokens_parent.
+func (e *executor) descendants(ctx context.Context, seed, arg, and string) ([]store.TokenRow, error) {
+	rows, err := e.q.QueryContext(ctx, `WITH RECURSIVE d(jti) AS (
+			`+seed+`
+			UNION
+			SELECT t.jti FROM tokens t JOIN d ON t.parent = d.jti WHERE t.parent != '')
+		SELECT `+store.TokenColumns+` FROM tokens WHERE jti IN (SELECT jti FROM d) `+and+` ORDER BY rowid`, arg)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.TokenRow
+	for rows.Next() {
+		var t store.TokenRow
+		if err := rows.Scan(t.Fields()...); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
 func (e *executor) TokenEach(ctx context.Context, fn func(*store.TokenRow) error) error {
 	rows, err := e.q.QueryContext(ctx, `SELECT `+store.TokenColumns+` FROM tokens ORDER BY rowid`)
 	if err != nil {

@@ -29,6 +29,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"KeyRows", testKeyRows},
 		{"Tokens", testTokens},
 		{"TokenStatus", testTokenStatus},
+		{"TokenDescendants", testTokenDescendants},
 		{"Revocations", testRevocations},
 		{"RevocationChanges", testRevocationChanges},
 		{"RevocationPrune", testRevocationPrune},
@@ -303,6 +304,70 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	if log, err := s.AuditList(ctx, store.AuditFilter{Limit: 10}); err != nil || len(log) != 3 || log[0].JTI != "t1" {
 		t.Errorf("the events recorded with the tokens: %+v, %v", log, err)
+	}
+}
+
+// testTokenDescendants: the tokens a token issued, to any depth, in the
+// order they were inserted, a walk that ends on a cycle of parents, and
+// the descendants of a key's tokens.
+func testTokenDescendants(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
+	child := func(jti, parent string) store.TokenRow {
+		r := token(jti, "alice", "k1", 100, 1000)
+		r.Parent = parent
+		return r
+	}
+	// root issued a and b, a issued c, c issued d; x is an admin's, y's
+	// parent was never recorded, and p and q are each other's parent.
+	toks := []store.TokenRow{child("root", ""), child("a", "root"), child("x", ""), child("c", "a"),
+		child("b", "root"), child("d", "c"), child("y", "gone"), child("p", "q"), child("q", "p")}
+	check(t, s.TokenInsertMany(ctx, toks, nil))
+	for _, tc := range []struct {
+		jti  string
+		want []string
+	}{
+		{"root", []string{"a", "c", "b", "d"}},
+		{"a", []string{"c", "d"}},
+		{"d", nil},
+		{"x", nil},
+		{"gone", []string{"y"}},
+		{"nope", nil},
+		{"", nil},
+		{"p", []string{"p", "q"}},
+	} {
+		rows, err := s.TokenDescendants(ctx, tc.jti)
+		check(t, err)
+		if ids := tokenIDs(rows); !slices.Equal(ids, tc.want) {
+			t.Errorf("TokenDescendants(%q) = %v, want %v", tc.jti, ids, tc.want)
+		}
+	}
+	rows, err := s.TokenDescendants(ctx, "c")
+	if check(t, err); len(rows) != 1 || rows[0] != toks[5] {
+		t.Errorf("TokenDescendants(c) = %+v, want %+v", rows, toks[5])
+	}
+
+	// By key: the descendants of the tokens of k2 that k2 did not sign.
+	check(t, s.KeyInsert(ctx, key("k2", "paseto", "active", 1)))
+	byK2 := func(jti, parent string) store.TokenRow {
+		r := child(jti, parent)
+		r.KID = "k2"
+		return r
+	}
+	// r2 (k2) issued e (k1), which issued f (k2); root (k1) issued g (k2).
+	check(t, s.TokenInsertMany(ctx, []store.TokenRow{byK2("r2", ""), child("e", "r2"), byK2("f", "e"), byK2("g", "root")}, nil))
+	for _, tc := range []struct {
+		kid  string
+		want []string
+	}{
+		{"k2", []string{"e"}},
+		{"k1", []string{"f", "g"}},
+		{"k3", nil},
+	} {
+		rows, err := s.TokenDescendantsOfKey(ctx, tc.kid)
+		check(t, err)
+		if ids := tokenIDs(rows); !slices.Equal(ids, tc.want) {
+			t.Errorf("TokenDescendantsOfKey(%q) = %v, want %v", tc.kid, ids, tc.want)
+		}
 	}
 }
 

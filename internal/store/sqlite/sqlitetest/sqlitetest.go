@@ -231,12 +231,17 @@ func Refuse(tb testing.TB, db *sqlite.DB, table, column string, value any) (lift
 }
 
 // Downgrade turns db back into a database of the writ before key rows were
-// bound to the master key (schema version 3): it undoes migration 4, which
-// added the keys' mac column. Set the master-key check value of that writ
-// too (keys.SealUnboundCheck) to finish the job.
+// bound to the master key (schema version 3): it undoes migration 5, which
+// added the tokens' description, allowed_ips and parent, and migration 4,
+// which added the keys' mac column. Set the master-key check value of that
+// writ too (keys.SealUnboundCheck) to finish the job.
 func Downgrade(tb testing.TB, db *sqlite.DB) {
 	tb.Helper()
-	exec(tb, db, `ALTER TABLE keys DROP COLUMN mac`)
+	exec(tb, db, `DROP INDEX tokens_parent;
+		ALTER TABLE tokens DROP COLUMN description;
+		ALTER TABLE tokens DROP COLUMN allowed_ips;
+		ALTER TABLE tokens DROP COLUMN parent;
+		ALTER TABLE keys DROP COLUMN mac`)
 	SetSchemaVersion(tb, db, 3)
 }
 

@@ -1,0 +1,55 @@
+package issuer
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/writ-dev/writ/internal/accesstoken"
+)
+
+// normalizeNetworks checks the networks a token is bound to and returns
+// them as its allowed_ips claim carries them: at most
+// accesstoken.MaxAllowedIPs prefixes, each valid and in canonical form (no
+// host bits set), duplicates dropped, in the order given.
+//
+// An IPv4-mapped IPv6 prefix (::ffff:10.0.0.0/104) is written as the IPv4
+// prefix it covers (10.0.0.0/8): verifiers compare IPv4 clients, mapped or
+// not, with IPv4 prefixes only, so the mapped form would never match. Other
+// IPv6 prefixes, ::/0 among them, match IPv6 clients only. (netip.Prefix holds no zone: PrefixFrom strips it.)
+func normalizeNetworks(nets []netip.Prefix) ([]netip.Prefix, error) {
+	if len(nets) > accesstoken.MaxAllowedIPs {
+		return nil, fmt.Errorf("%w: more than %d allowed networks", ErrRequest, accesstoken.MaxAllowedIPs)
+	}
+	var out []netip.Prefix
+	for _, p := range nets {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("%w: allowed network %q is not a valid CIDR prefix", ErrRequest, p)
+		}
+		if p != p.Masked() {
+			return nil, fmt.Errorf("%w: allowed network %q has host bits set: did you mean %s?", ErrRequest, p, p.Masked())
+		}
+		if a := p.Addr(); a.Is4In6() { // masked, so p.Bits() >= 96
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// ParseNetwork reads a network for Request.AllowedIPs as people write one:
+// a CIDR prefix (10.0.0.0/8, 2001:db8::/32), or an address, which stands
+// for that one host (/32 or /128). A zone (fe80::1%eth0) is refused. Issue
+// then checks the prefix: host bits set, for one, are refused there.
+// Errors wrap ErrRequest and quote s.
+func ParseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("%w: allowed network %q: want a CIDR prefix such as 10.0.0.0/8 or 2001:db8::/32, or an address", ErrRequest, s)
+}
