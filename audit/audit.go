@@ -35,6 +35,10 @@ const (
 	MasterKeyFinish = "master_key.finish"
 	// PolicySet: the lifetime policy changed (its detail says how).
 	PolicySet = "policy.set"
+	// PermissionsDefine: a resource type declared in the permission
+	// catalogue, or its actions changed; PermissionsRemove: one removed.
+	PermissionsDefine = "permissions.define"
+	PermissionsRemove = "permissions.remove"
 )
 
 // Event is one line of the audit log. It never holds a token or a secret.

@@ -27,6 +27,9 @@ var (
 	// ErrUnknownToken is returned for a jti that was never issued here. It
 	// is revocation.ErrUnknownToken: one idea, one value.
 	ErrUnknownToken = revocation.ErrUnknownToken
+	// ErrUnknownResourceType is returned for a resource type that the
+	// permission catalogue does not declare.
+	ErrUnknownResourceType = errors.New("unknown resource type")
 )
 
 // errKeyWithdrawn is the outcome of a record whose token was signed by a

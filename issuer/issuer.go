@@ -72,6 +72,7 @@ type Issuer struct {
 	ledger  groupcommit.Committer[*ledgerEntry] // records waiting for their group commit
 	signers signers                             // the signing keys last read, for the next issuances
 	policy  policyCache                         // the lifetime policy last read, for normalize
+	perms   catalogueCache                      // the permission catalogue last read, parsed
 }
 
 // New returns an Issuer for cfg.
@@ -218,6 +219,9 @@ func (i *Issuer) normalize(ctx context.Context, req Request) (Request, error) {
 		}
 	}
 	req.Scopes = scopes
+	if err := checkPermissions(req.Scopes); err != nil {
+		return req, err
+	}
 	nets, err := normalizeNetworks(req.AllowedIPs)
 	if err != nil {
 		return req, err

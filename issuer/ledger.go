@@ -109,8 +109,16 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 	if err != nil {
 		return nil, fmt.Errorf("issuer: record token: %w", err)
 	}
+	catalogue, err := i.perms.readIn(ctx, tx) // in the transaction: a change committed before applies
+	if err != nil {
+		return nil, err
+	}
 	for n, e := range entries {
 		req, t := e.req, e.t
+		if err := catalogue.check(req.Scopes); err != nil {
+			outcomes[n] = err
+			continue
+		}
 		state, ok := states[t.KeyID]
 		if !ok {
 			s, err := tx.KeyState(ctx, t.KeyID)

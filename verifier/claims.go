@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/writ-dev/writ/internal/permission"
 )
 
 // Claims are the verified claims of a token. Verify returns them only after
@@ -77,6 +79,27 @@ func (c *Claims) RequireScopes(scopes ...string) error {
 		}
 	}
 	return nil
+}
+
+// Allows reports whether the token holds a permission, a scope
+// RESOURCE:ACTION, that allows action on resource: the same resource or a
+// wildcard pattern matching it ("*" one segment, a last "**" any
+// remainder), with the same action or one implying it (admin implies
+// write, write implies read). A resource with wildcards or that is not a
+// valid path, or an action that is not a valid word, is never allowed;
+// flat scopes allow nothing here. It allocates nothing.
+func (c *Claims) Allows(resource, action string) bool {
+	return permission.Allows(c.Scope, resource, action)
+}
+
+// RequirePermission returns nil when the token allows action on resource
+// (see Allows), else an error wrapping ErrPermission that names the
+// permission missing.
+func (c *Claims) RequirePermission(resource, action string) error {
+	if c.Allows(resource, action) {
+		return nil
+	}
+	return fmt.Errorf("%w: missing %q", ErrPermission, resource+":"+action)
 }
 
 // RevocationChecker is the seam through which a verifier consults

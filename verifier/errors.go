@@ -34,6 +34,10 @@ var (
 	// ErrScope: the token lacks a scope that the caller requires. Verify never
 	// returns it; Claims.RequireScopes and the middleware do.
 	ErrScope = errors.New("insufficient scope")
+	// ErrPermission: the token holds no permission (a scope
+	// RESOURCE:ACTION) allowing what the caller requires. Verify never
+	// returns it; Claims.RequirePermission and the bearer route guard do.
+	ErrPermission = errors.New("insufficient permission")
 	// ErrClientIP: the token is bound to networks (its allowed_ips claim)
 	// and the client address is outside them, or was not given (Verify,
 	// rather than VerifyFrom with an address).

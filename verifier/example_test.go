@@ -55,6 +55,21 @@ func ExampleVerifier_Verify() {
 	// true false
 }
 
+// A scope RESOURCE:ACTION is a permission: Allows checks one offline,
+// with wildcards in the token's resources and admin > write > read.
+func ExampleClaims_Allows() {
+	v := newExampleVerifier()
+	claims, err := v.Verify(context.Background(), strings.TrimSpace(exampleToken))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(claims.Allows("orders", "read"), claims.Allows("orders", "admin"), claims.Allows("orders/42", "read"))
+	fmt.Println(claims.RequirePermission("orders", "admin"))
+	// Output:
+	// true false false
+	// insufficient permission: missing "orders:admin"
+}
+
 // Errors wrap one sentinel each: switch on the category with errors.Is.
 func ExampleVerifier_Verify_errors() {
 	v := newExampleVerifier()

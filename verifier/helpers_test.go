@@ -50,7 +50,7 @@ var allAlgorithms = []verifier.Algorithm{verifier.EdDSA, verifier.ES256, verifie
 var sentinels = []error{
 	verifier.ErrTooLarge, verifier.ErrMalformed, verifier.ErrType, verifier.ErrAlgorithm,
 	verifier.ErrUnknownKey, verifier.ErrSignature, verifier.ErrExpired, verifier.ErrNotYetValid,
-	verifier.ErrIssuer, verifier.ErrAudience, verifier.ErrScope, verifier.ErrRevoked, verifier.ErrKeySet,
+	verifier.ErrIssuer, verifier.ErrAudience, verifier.ErrScope, verifier.ErrPermission, verifier.ErrRevoked, verifier.ErrKeySet,
 	verifier.ErrClientIP,
 }
 

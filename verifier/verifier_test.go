@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -650,6 +651,51 @@ func TestClaimsScopes(t *testing.T) {
 	none := verify(nil)
 	if none.HasScope("read") || len(none.Scopes()) != 0 || !errors.Is(none.RequireScopes("read"), verifier.ErrScope) {
 		t.Errorf("a token without scope has scopes %q", none.Scopes())
+	}
+}
+
+func TestClaimsPermissions(t *testing.T) {
+	fx := fixedKeys()
+	v := newVerifier(t, fx.keys, nil)
+	c, err := v.Verify(context.Background(), fx.ed.jwt(nil, set("scope", "read orders/*:write repos/acme/**:read billing:export writ:admin")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		resource, action string
+		want             bool
+	}{
+		{"orders/42", "write", true},
+		{"orders/42", "read", true},         // write implies read
+		{"orders/42", "admin", false},       // but not admin
+		{"orders/42/items", "read", false},  // * is one segment
+		{"orders", "read", false},           // and exactly one
+		{"repos/acme", "read", true},        // ** takes zero segments
+		{"repos/acme/api/v2", "read", true}, // or more
+		{"repos/acme/api", "write", false},  // read does not imply write
+		{"repos/other", "read", false},
+		{"billing", "export", true}, // other actions match exactly
+		{"billing", "read", false},
+		{"read", "read", false},              // flat scopes allow nothing
+		{"orders/*", "read", false},          // a request has no wildcards
+		{"orders/../secrets", "read", false}, // nor dot segments
+		{"orders/42", "Write", false},        // nor an invalid action
+		{"", "read", false},
+	} {
+		if got := c.Allows(tc.resource, tc.action); got != tc.want {
+			t.Errorf("Allows(%q, %q) = %v, want %v", tc.resource, tc.action, got, tc.want)
+		}
+		err := c.RequirePermission(tc.resource, tc.action)
+		if tc.want {
+			if err != nil {
+				t.Errorf("RequirePermission(%q, %q) = %v", tc.resource, tc.action, err)
+			}
+			continue
+		}
+		checkSentinel(t, err, verifier.ErrPermission)
+		if want := strconv.Quote(tc.resource + ":" + tc.action); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("RequirePermission(%q, %q) = %v, want it to name %s", tc.resource, tc.action, err, want)
+		}
 	}
 }
 

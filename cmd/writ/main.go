@@ -142,6 +142,7 @@ Global settings come from flags or the environment:
 		newMasterKeyCmd(g),
 		newTokenCmd(g),
 		newPolicyCmd(g),
+		newPermissionsCmd(g),
 		newJWKSCmd(g),
 		newVerifyCmd(g),
 		newRevocationsCmd(g),

@@ -33,7 +33,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `serve publishes the key sets (/.well-known/jwks.json, /.well-known/paserk.json),
 the discovery document (/.well-known/oauth-authorization-server) and the
 signed revocation feed (/v1/revocations), and serves the admin API under
-/v1/tokens, RFC 7662 introspection (/v1/introspect), RFC 7009 revocation
+/v1/tokens and /v1/permissions (the catalogue, see writ permissions), RFC 7662 introspection (/v1/introspect), RFC 7009 revocation
 (/v1/revoke), /v1/whoami, /healthz, /readyz and /metrics.
 
 On first start it creates the database, master key and keys, like writ init.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/writ-dev/writ"
+	"github.com/writ-dev/writ/internal/permission"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
@@ -22,15 +23,20 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		revocationsPath      string
 		audience             string
 		scopes, algs         []string
+		permissions          []string
 		client               netip.Addr
 	)
 	cmd := &cobra.Command{
-		Use:   "verify --jwks PATH [--paserk PATH] --issuer ISS --audience AUD [--require-scope S]... [--revocations DB] [--client-ip ADDR] TOKEN|-",
+		Use:   "verify --jwks PATH [--paserk PATH] --issuer ISS --audience AUD [--require-scope S]... [--require-permission R:A]... [--revocations DB] [--client-ip ADDR] TOKEN|-",
 		Short: "Verify a token offline and print its claims",
 		Long: `verify checks a token (or, given "-", the token on standard input) against
 the public keys in a JWKS and/or PASERK set file, the issuer and the
-audience, and optionally required scopes and the revocation list of a writ
-database.
+audience, and optionally required scopes, required permissions and the
+revocation list of a writ database.
+
+--require-permission RESOURCE:ACTION names one resource, without
+wildcards: the token must hold a permission allowing it, with wildcards
+("orders/*:write") and implied actions (admin > write > read).
 
 Valid: exit 0 and the claims as JSON on stdout. Invalid: exit 1 and one line
 on stderr naming the reason. Usage error: exit 2.
@@ -62,6 +68,9 @@ set with private key material, or with no usable key, is refused.`,
 			}
 			if !cmd.Flags().Changed("issuer") && os.Getenv("WRIT_ISSUER") == "" {
 				return usagef("--issuer is required")
+			}
+			if err := checkRequired(permissions); err != nil {
+				return err
 			}
 			token, err := readToken(a[0], g.stdin)
 			if err != nil {
@@ -100,6 +109,11 @@ set with private key material, or with no usable key, is refused.`,
 			if err == nil {
 				err = c.RequireScopes(scopes...)
 			}
+			for _, p := range permissions {
+				if err == nil {
+					err = c.RequirePermission(permission.Split(p))
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("invalid token: %w", err)
 			}
@@ -112,10 +126,22 @@ set with private key material, or with no usable key, is refused.`,
 	fl.StringVar(&paserkPath, "paserk", "", "PASERK set `file or URL` with the PASETO keys")
 	fl.StringVar(&audience, "audience", "", "the audience that must be among the token's aud")
 	fl.StringArrayVar(&scopes, "require-scope", nil, "a scope the token must carry; repeatable")
+	fl.StringArrayVar(&permissions, "require-permission", nil, "a `RESOURCE:ACTION` the token must allow; repeatable")
 	fl.StringVar(&revocationsPath, "revocations", "", "reject revoked tokens, per this writ database `file` or feed URL")
 	fl.TextVar(&client, "client-ip", netip.Addr{}, "the client's `address`: a token bound to networks (allowed_ips) is valid only from inside them, and never without --client-ip")
 	fl.StringArrayVar(&algs, "alg", nil, "an accepted algorithm (EdDSA, ES256, RS256, PS256, v4.public); repeatable")
 	return cmd
+}
+
+// checkRequired refuses, as a usage error, a required permission that
+// does not name one resource (no wildcards) and one action.
+func checkRequired(permissions []string) error {
+	for _, p := range permissions {
+		if _, _, err := permission.ParseRequest(p); err != nil {
+			return usagef("--require-permission: %v", err)
+		}
+	}
+	return nil
 }
 
 // readToken takes the token from the argument, or from stdin for "-".

@@ -155,22 +155,21 @@ func Allows(scopes, resource, action string) bool {
 	if CheckRequest(resource, action) != nil {
 		return false
 	}
-	// Most scopes differ from the resource in their first segment: that
-	// is checked before anything else.
-	first, _, _ := strings.Cut(resource, "/")
-	for rest := scopes; rest != ""; {
-		var scope string
-		if i := strings.IndexByte(rest, ' '); i >= 0 {
-			scope, rest = rest[:i], rest[i+1:]
-		} else {
-			scope, rest = rest, ""
+	// Each scope is compared with the resource as far as they agree,
+	// eight bytes at a time (see scan.go), and goes on to Match only if
+	// it can still allow it where they part: at a wildcard, or at the
+	// end of the resource. Most scopes part at their first bytes.
+	for i := 0; i < len(scopes); {
+		j, end := part(scopes, i, resource)
+		if j < end {
+			switch c, done := scopes[j], j-i == len(resource); {
+			case c == '*', done && (c == ':' || c == '/'):
+				if Match(scopes[i:end], resource, action) {
+					return true
+				}
+			}
 		}
-		if scope == "" || scope[0] != '*' && !(len(scope) > len(first) && scope[:len(first)] == first && (scope[len(first)] == '/' || scope[len(first)] == ':')) {
-			continue
-		}
-		if Match(scope, resource, action) {
-			return true
-		}
+		i = end + 1
 	}
 	return false
 }
@@ -187,30 +186,48 @@ func Match(scope, resource, action string) bool {
 }
 
 // matchResource reports whether the granted resource pattern matches
-// resource, which is valid.
+// resource, which is valid. It walks both once, byte by byte, without
+// splitting them: the verifier runs it for every candidate scope.
 func matchResource(pattern, resource string) bool {
 	for {
-		p, pRest, pMore := strings.Cut(pattern, "/")
-		if p == Rest {
-			return !pMore // zero or more segments: whatever is left
+		// Both are at the start of a segment.
+		if pattern == Rest {
+			return true // zero or more segments: whatever is left
 		}
 		if resource == "" {
 			return false // the pattern wants a segment more
 		}
-		r, rRest, rMore := strings.Cut(resource, "/")
-		if p != One && p != r {
-			return false
+		if pattern != "" && pattern[0] == '*' && (len(pattern) == 1 || pattern[1] == '/') {
+			// "*": one segment of the resource, whatever it is.
+			pattern = pattern[1:]
+			if i := strings.IndexByte(resource, '/'); i >= 0 {
+				resource = resource[i:]
+			} else {
+				resource = ""
+			}
+		} else {
+			// A literal segment, equal to the resource's. (A "**" that is
+			// not last is compared so, and never equals a valid segment.)
+			i := 0
+			for ; i < len(pattern) && pattern[i] != '/'; i++ {
+				if i == len(resource) || resource[i] != pattern[i] {
+					return false
+				}
+			}
+			if i < len(resource) && resource[i] != '/' {
+				return false // the resource's segment is longer
+			}
+			pattern, resource = pattern[i:], resource[i:]
 		}
+		// Each is at its end or at the '/' before its next segment.
 		switch {
-		case !pMore && !rMore:
-			return true
-		case !pMore:
-			return false // the resource is longer
-		case !rMore:
+		case pattern == "":
+			return resource == ""
+		case resource == "":
 			// The resource is done: only a final "**" matches nothing.
-			return pRest == Rest
+			return pattern == "/"+Rest
 		}
-		pattern, resource = pRest, rRest
+		pattern, resource = pattern[1:], resource[1:]
 	}
 }
 

@@ -168,22 +168,7 @@ func TestImpliesIsSound(t *testing.T) {
 		}
 	}
 	walk("", 3)
-	var resources []string
-	var res func(prefix string, depth int)
-	res = func(prefix string, depth int) {
-		if depth == 0 {
-			return
-		}
-		for _, s := range []string{"a", "b", "z"} {
-			r := s
-			if prefix != "" {
-				r = prefix + "/" + s
-			}
-			resources = append(resources, r)
-			res(r, depth-1)
-		}
-	}
-	res("", 5)
+	resources := paths([]string{"a", "b", "z"}, 5)
 	actions := []string{"read", "write", "admin", "deploy"}
 	for _, g := range patterns {
 		for _, c := range patterns {

@@ -143,7 +143,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, issuer.ErrNameTaken):
 		writeError(w, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, issuer.ErrUnknownToken), errors.Is(err, revocation.ErrUnknownToken),
-		errors.Is(err, revocation.ErrUnknownSubject), errors.Is(err, revocation.ErrUnknownKey):
+		errors.Is(err, revocation.ErrUnknownSubject), errors.Is(err, revocation.ErrUnknownKey),
+		errors.Is(err, issuer.ErrUnknownResourceType):
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away mid-request: nothing failed on this side,

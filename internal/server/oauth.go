@@ -10,8 +10,11 @@ import (
 	"github.com/writ-dev/writ/verifier/bearer"
 )
 
-// whoami returns the verified claims of the caller's token: the way to test
-// a token. Its audience is the issuer's unless ?audience= names another.
+// whoami returns the verified claims of the caller's token, and its
+// permissions parsed (member "permissions"): the way to test a token. Its
+// audience is the issuer's unless ?audience= names another; each
+// ?permission=RESOURCE:ACTION must be allowed (403 insufficient_scope
+// otherwise).
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	v := s.verify
 	if aud := r.URL.Query().Get("audience"); aud != "" {
@@ -22,15 +25,23 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	required, err := requiredPermissions(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
 	refused := func(_ *http.Request, err error) { s.metrics.verifications.WithLabelValues(resultLabel(err)).Inc() }
 	cfg := s.bearerConfig()
 	cfg.OnRefused = refused
 	bearer.Middleware(v, cfg)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := verifier.ClaimsFromContext(r.Context())
 		s.metrics.verifications.WithLabelValues("valid").Inc()
+		if !checkPermissions(w, c, required) {
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		w.Write(c.RawJSON())
+		w.Write(appendPermissions(c.RawJSON(), c))
 	})).ServeHTTP(w, r)
 }
 

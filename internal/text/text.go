@@ -101,3 +101,26 @@ func EscapeJSON(b []byte) []byte {
 func escapedInJSON(r rune) bool {
 	return (r >= utf8.RuneSelf || r == 0x7f) && notPlain(r)
 }
+
+// Distance is the Levenshtein distance between a and b, in bytes: the
+// edits that turn one into the other, for suggesting the name that a
+// mistyped one meant. Names are ASCII; its cost is len(a)·len(b).
+func Distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

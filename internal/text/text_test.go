@@ -123,3 +123,20 @@ func TestEscapeJSON(t *testing.T) {
 		t.Error("EscapeJSON copied a plain document")
 	}
 }
+
+func TestDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"", "abc", 3}, {"abc", "", 3}, {"orders", "orders", 0},
+		{"ordrs", "orders", 1}, {"wirte", "write", 2}, {"kitten", "sitting", 3}, {"read", "admin", 5},
+	} {
+		if got := Distance(tc.a, tc.b); got != tc.want {
+			t.Errorf("Distance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+		if got := Distance(tc.b, tc.a); got != tc.want {
+			t.Errorf("Distance(%q, %q) = %d, want %d", tc.b, tc.a, got, tc.want)
+		}
+	}
+}

@@ -93,9 +93,8 @@ func Middleware(v *verifier.Verifier, cfg Config) func(http.Handler) http.Handle
 func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, ok := verifier.ClaimsFromContext(r.Context())
-			if !ok {
-				challenge(w, http.StatusUnauthorized, Challenge{})
+			c := claims(w, r)
+			if c == nil {
 				return
 			}
 			if err := c.RequireScopes(scopes...); err != nil {
@@ -105,6 +104,18 @@ func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// claims returns the claims that Middleware stored in r's context, or
+// answers 401 and returns nil when there are none (a handler mounted
+// outside Middleware).
+func claims(w http.ResponseWriter, r *http.Request) *verifier.Claims {
+	c, ok := verifier.ClaimsFromContext(r.Context())
+	if !ok {
+		challenge(w, http.StatusUnauthorized, Challenge{})
+		return nil
+	}
+	return c
 }
 
 // errorStatus maps a Verify error to an HTTP status and RFC 6750 error code.

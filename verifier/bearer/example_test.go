@@ -20,7 +20,8 @@ var jwks []byte
 //go:embed testdata/example.jwt
 var exampleToken string
 
-func Example() {
+// newExampleVerifier verifies the example token, at a time it is valid.
+func newExampleVerifier() *verifier.Verifier {
 	keys, err := verifier.ParseJWKS(jwks)
 	if err != nil {
 		panic(err)
@@ -36,6 +37,11 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	return v
+}
+
+func Example() {
+	v := newExampleVerifier()
 	orders := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := verifier.ClaimsFromContext(r.Context())
 		fmt.Fprintf(w, "orders of %s", c.Subject)
@@ -60,6 +66,32 @@ func Example() {
 	// /orders 200
 	// /admin 401 Bearer
 	// /admin 403 Bearer error="insufficient_scope", error_description="the token lacks a required scope", scope="admin"
+}
+
+// RequirePermission guards a tree of routes: the resource is the path
+// below the prefix, the action comes from the method (GET reads, POST
+// writes). The example token holds orders:read and orders:write.
+func ExampleRequirePermission() {
+	v := newExampleVerifier()
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", bearer.Middleware(v, bearer.Config{})(bearer.RequirePermission("/api/", "")(api)))
+
+	for _, req := range []string{"GET /api/orders", "POST /api/orders", "GET /api/orders/42", "GET /api/orders%2F42"} {
+		method, path, _ := strings.Cut(req, " ")
+		r := httptest.NewRequestWithContext(context.Background(), method, path, nil)
+		r.Header.Set("Authorization", "Bearer "+strings.TrimSpace(exampleToken))
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(strings.TrimSpace(fmt.Sprint(req, " ", w.Code, " ", w.Header().Get("WWW-Authenticate"))))
+	}
+	// Output:
+	// GET /api/orders 200
+	// POST /api/orders 200
+	// GET /api/orders/42 403 Bearer error="insufficient_scope", error_description="the token lacks a required permission", scope="orders/42:read"
+	// GET /api/orders%2F42 404
 }
 
 // Behind a reverse proxy at 10.0.0.1, the client is the address the proxy
