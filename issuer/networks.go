@@ -23,14 +23,9 @@ func normalizeNetworks(nets []netip.Prefix) ([]netip.Prefix, error) {
 	}
 	var out []netip.Prefix
 	for _, p := range nets {
-		if !p.IsValid() {
-			return nil, fmt.Errorf("%w: allowed network %q is not a valid CIDR prefix", ErrRequest, p)
-		}
-		if p != p.Masked() {
-			return nil, fmt.Errorf("%w: allowed network %q has host bits set: did you mean %s?", ErrRequest, p, p.Masked())
-		}
-		if a := p.Addr(); a.Is4In6() { // masked, so p.Bits() >= 96
-			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		p, err := canonicalNetwork(p)
+		if err != nil {
+			return nil, err
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)
@@ -39,17 +34,34 @@ func normalizeNetworks(nets []netip.Prefix) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// canonicalNetwork returns p as the claim carries it, an IPv4-mapped
+// prefix as the IPv4 one (verifiers unmap client addresses, so the mapped
+// form would never match), or an error for a prefix that is not valid or
+// has host bits set.
+func canonicalNetwork(p netip.Prefix) (netip.Prefix, error) {
+	if !p.IsValid() {
+		return p, fmt.Errorf("%w: allowed network %q is not a valid CIDR prefix", ErrRequest, p)
+	}
+	if p != p.Masked() {
+		return p, fmt.Errorf("%w: network %q has host bits set: did you mean %s?", ErrRequest, p, p.Masked())
+	}
+	if a := p.Addr(); a.Is4In6() { // masked, so p.Bits() >= 96
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p, nil
+}
+
 // ParseNetwork reads a network for Request.AllowedIPs as people write one:
 // a CIDR prefix (10.0.0.0/8, 2001:db8::/32), or an address, which stands
-// for that one host (/32 or /128). A zone (fe80::1%eth0) is refused. Issue
-// then checks the prefix: host bits set, for one, are refused there.
-// Errors wrap ErrRequest and quote s.
+// for that one host (/32 or /128), in its canonical form: an IPv4-mapped
+// one as IPv4, and one with host bits set (10.0.0.5/8) refused. A zone
+// (fe80::1%eth0) is refused. Errors wrap ErrRequest and quote s.
 func ParseNetwork(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
-		return p, nil
+		return canonicalNetwork(p)
 	}
 	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
-		return netip.PrefixFrom(a, a.BitLen()), nil
+		return canonicalNetwork(netip.PrefixFrom(a, a.BitLen()))
 	}
 	return netip.Prefix{}, fmt.Errorf("%w: allowed network %q: want a CIDR prefix such as 10.0.0.0/8 or 2001:db8::/32, or an address", ErrRequest, s)
 }

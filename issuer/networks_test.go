@@ -78,11 +78,12 @@ func TestIssueAllowedIPs(t *testing.T) {
 func TestParseNetwork(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"10.0.0.0/8", "10.0.0.0/8"},
-		{"10.1.2.3/8", "10.1.2.3/8"}, // Issue refuses it, naming the masked form
+		{"10.1.2.3/8", ""}, // host bits set: the error names the masked form
 		{"192.0.2.1", "192.0.2.1/32"},
 		{"2001:db8::/32", "2001:db8::/32"},
 		{"2001:db8::1", "2001:db8::1/128"},
-		{"::ffff:192.0.2.1", "::ffff:192.0.2.1/128"}, // Issue writes it as IPv4
+		{"::ffff:192.0.2.1", "192.0.2.1/32"}, // read as the IPv4 address it writes
+		{"::ffff:10.0.0.0/104", "10.0.0.0/8"},
 		{"fe80::1%eth0", ""},
 		{"10.0.0.0/33", ""},
 		{"10.0.0.0/", ""},

@@ -22,6 +22,9 @@ type networksValue struct{ p *[]netip.Prefix }
 func (v *networksValue) Set(s string) error {
 	n, err := issuer.ParseNetwork(s)
 	if err != nil {
+		if _, perr := netip.ParsePrefix(s); perr == nil { // host bits set: the error suggests the network
+			return errors.New(strings.TrimPrefix(err.Error(), issuer.ErrRequest.Error()+": "))
+		}
 		return errors.New("want a CIDR prefix such as 10.0.0.0/8 or 2001:db8::/32, or an address")
 	}
 	*v.p = append(*v.p, n)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,19 +99,35 @@ func listFilter(r *http.Request) (issuer.Filter, error) {
 const expiringSoon = 7 * 24 * time.Hour
 
 // registerExpiring adds to reg the gauge of active tokens expiring within
-// expiringSoon, counted by the database at each scrape (one indexed
-// count, bounded by a timeout).
+// expiringSoon, counted by the database (an indexed count of the unexpired
+// tokens, bounded by a timeout) at most every expiringRecount: /metrics
+// answers anyone, and scrapes, however many, must not load the database.
 func registerExpiring(reg *prometheus.Registry, tokens *issuer.Issuer) {
+	var (
+		mu      sync.Mutex
+		counted time.Time
+		value   float64
+	)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "writ_tokens_expiring_soon",
-		Help: "Active tokens that expire within 7 days, for all issuers on the database: regenerate them (writ token list --expiring-within 7d). -1 when the database did not answer.",
+		Help: "Active tokens that expire within 7 days, for all issuers on the database, counted at most every 30 seconds: regenerate them (writ token list --expiring-within 7d). -1 when the database did not answer.",
 	}, func() float64 {
+		mu.Lock() // concurrent scrapes wait for one count
+		defer mu.Unlock()
+		if !counted.IsZero() && time.Since(counted) < expiringRecount {
+			return value
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		n, err := tokens.Count(ctx, issuer.Filter{ExpiringWithin: expiringSoon})
+		counted, value = time.Now(), float64(n)
 		if err != nil {
-			return -1
+			value = -1
 		}
-		return float64(n)
+		return value
 	}))
 }
+
+// expiringRecount is how long the gauge writ_tokens_expiring_soon keeps a
+// count.
+const expiringRecount = 30 * time.Second

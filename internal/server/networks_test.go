@@ -143,7 +143,7 @@ func TestIssueAllowedIPsAPI(t *testing.T) {
 	}
 	for _, tc := range []struct{ nets, want string }{
 		{`["10.0.0.0/33"]`, `allowed network \"10.0.0.0/33\"`},
-		{`["10.1.2.3/8"]`, `allowed network \"10.1.2.3/8\" has host bits set`},
+		{`["10.1.2.3/8"]`, `network \"10.1.2.3/8\" has host bits set`},
 		{`["fe80::1%eth0"]`, `allowed network \"fe80::1%eth0\"`},
 		{`"10.0.0.0/8"`, `\"allowed_ips\" is an array of CIDR prefixes`},
 	} {

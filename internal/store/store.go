@@ -380,8 +380,8 @@ type TokenFilter struct {
 	Parent             string // the tokens this token issued
 	Status             string // active, expired or revoked
 	At                 int64  // the time of the statuses
-	// ExpiresBy, when not zero, selects the tokens expiring at or before
-	// it.
+	// ExpiresBy, when not zero, selects the tokens unexpired at At and
+	// expiring at or before ExpiresBy.
 	ExpiresBy int64
 	// Before, when its IssuedAt is not zero, selects the tokens listed
 	// after it, newest first: issued before Before.IssuedAt, or in that

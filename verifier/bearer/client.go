@@ -61,12 +61,19 @@ func ClientAddr(r *http.Request, trustedProxies []netip.Prefix) (netip.Addr, err
 	return client, nil
 }
 
-// trusted reports whether addr is in one of proxies.
+// trusted reports whether addr, unmapped, is in one of proxies. An
+// IPv4-mapped prefix of proxies is read as the IPv4 one it writes: else
+// it would never match, and the proxy's clients would all pass for it.
 func trusted(addr netip.Addr, proxies []netip.Prefix) bool {
 	if !addr.IsValid() {
 		return false
 	}
-	return slices.ContainsFunc(proxies, func(p netip.Prefix) bool { return p.Contains(addr) })
+	return slices.ContainsFunc(proxies, func(p netip.Prefix) bool {
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		return p.Contains(addr)
+	})
 }
 
 // rightmostUntrusted returns the last of hops (oldest first) that is not

@@ -119,3 +119,18 @@ func FuzzClientAddr(f *testing.F) {
 		}
 	})
 }
+
+// TestClientAddrMappedProxy: a trusted proxy configured in IPv4-mapped
+// form is the IPv4 proxy it writes, so that its headers are read: were
+// they not, every client behind it would pass for the proxy itself.
+func TestClientAddrMappedProxy(t *testing.T) {
+	for _, proxy := range []string{"::ffff:10.0.0.5/128", "::ffff:10.0.0.0/104"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "10.0.0.5:4711"
+		r.Header.Set("X-Forwarded-For", "198.51.100.7")
+		got, err := bearer.ClientAddr(r, []netip.Prefix{netip.MustParsePrefix(proxy)})
+		if err != nil || got != netip.MustParseAddr("198.51.100.7") {
+			t.Errorf("behind trusted proxy %s: %v, %v; want the client 198.51.100.7", proxy, got, err)
+		}
+	}
+}

@@ -77,7 +77,9 @@ func tokenSelect(f store.TokenFilter) (string, []any) {
 		}
 	}
 	if f.ExpiresBy != 0 {
-		where += ` AND expires_at <= ?`
+		// ?1 is At: the expired tokens, which only ever grow in number,
+		// are left out by the index rather than by the status.
+		where += ` AND expires_at > ?1 AND expires_at <= ?`
 		args = append(args, f.ExpiresBy)
 	}
 	if b := f.Before; b.IssuedAt != 0 {

@@ -290,6 +290,7 @@ func testTokens(t *testing.T, s store.Store) {
 		{store.TokenFilter{Parent: "t2", Limit: 10}, nil},
 		{store.TokenFilter{ExpiresBy: 1500, Limit: 10}, []string{"t3", "t1"}},
 		{store.TokenFilter{ExpiresBy: 999, Limit: 10}, nil},
+		{store.TokenFilter{At: 1000, ExpiresBy: 1500, Limit: 10}, []string{"t3"}}, // t1 expired at 1000
 	} {
 		rows, err := s.TokenList(ctx, tc.f)
 		check(t, err)
