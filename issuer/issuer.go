@@ -256,13 +256,18 @@ func contains(list []string, s string) bool {
 }
 
 // checkText requires s and checks that it is plain text of at most
-// maxField bytes.
+// maxField bytes, without white space at either end: "alice " and
+// "alice" would read alike in every listing while naming two subjects
+// (or two names, which must be unique).
 func checkText(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("%w: %s is required", ErrRequest, what)
 	}
 	if err := text.Plain(what, s, maxField); err != nil {
 		return fmt.Errorf("%w: %w", ErrRequest, err)
+	}
+	if strings.TrimSpace(s) != s {
+		return fmt.Errorf("%w: %s %q begins or ends with white space", ErrRequest, what, s)
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ type issueRequest struct {
 	Audience []string      `json:"audience"`
 	Scopes   []string      `json:"scopes"`
 	TTL      *jsonDuration `json:"ttl"`     // nil: the issuer's default
-	Expires  time.Time     `json:"expires"` // RFC 3339, instead of ttl
+	Expires  *time.Time    `json:"expires"` // RFC 3339, instead of ttl
 	Format   string        `json:"format"`
 	Name     string        `json:"name"`
 
@@ -93,8 +93,16 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var expires time.Time
+	if req.Expires != nil {
+		// The zero time would read as no expiry given, the default.
+		if expires = *req.Expires; expires.IsZero() {
+			writeError(w, http.StatusBadRequest, "invalid_request", `"expires" must be in the future`)
+			return
+		}
+	}
 	t, err := s.cfg.Tokens.Issue(r.Context(), issuer.Request{
-		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl, Expires: req.Expires,
+		Subject: req.Subject, Audience: req.Audience, Scopes: req.Scopes, TTL: ttl, Expires: expires,
 		Format: keys.Format(req.Format), Name: req.Name, IssuedBy: actor(r),
 		AllowedIPs: req.AllowedIPs, Delegator: delegator(r),
 		Description: req.Description,

@@ -146,6 +146,7 @@ func TestIssueAllowedIPsAPI(t *testing.T) {
 		{`["10.1.2.3/8"]`, `network \"10.1.2.3/8\" has host bits set`},
 		{`["fe80::1%eth0"]`, `allowed network \"fe80::1%eth0\"`},
 		{`"10.0.0.0/8"`, `\"allowed_ips\" is an array of CIDR prefixes`},
+		{`[]`, `\"allowed_ips\" is empty: leave it out`},
 	} {
 		code, _, body := f.do("POST", "/v1/tokens", f.admin, "application/json",
 			`{"subject":"svc","audience":["https://api"],"allowed_ips":`+tc.nets+`}`)

@@ -472,6 +472,7 @@ func TestBadRequests(t *testing.T) {
 		{"ttl zero seconds", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":0}`, 400},
 		{"ttl negative", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"-1d"}`, 400},
 		{"expires in the past", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"expires":"2001-01-01T00:00:00Z"}`, 400},
+		{"expires the zero time", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"expires":"0001-01-01T00:00:00Z"}`, 400},
 		{"expires and ttl", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"ttl":"1h","expires":"2999-01-01T00:00:00Z"}`, 400},
 		{"expires not a time", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"expires":"tomorrow"}`, 400},
 		{"bad scope", "POST", "/v1/tokens", "application/json", `{"subject":"a","audience":["b"],"scopes":["a b"]}`, 400},
