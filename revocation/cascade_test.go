@@ -198,3 +198,45 @@ func TestCompromiseCascades(t *testing.T) {
 		t.Errorf("%d token entries, want the child's alone", len(entries))
 	}
 }
+
+// TestRevokeSubjectCascades: revoking a subject's tokens issued before a
+// cut-off revokes, each by an entry of its own, what they issued since,
+// which the subject's entry does not cover; tokens issued since by
+// others are left alone.
+func TestRevokeSubjectCascades(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	parent := e.issue(t, "alice", 2*time.Hour)
+	e.clock.advance(time.Minute)
+	cut := e.clock.now()
+	e.clock.advance(time.Minute)
+	child := e.issueChild(t, parent.ID, time.Hour)
+	grandchild := e.issueChild(t, child.ID, 30*time.Minute)
+	later := e.issue(t, "alice", time.Hour) // after the cut-off, issued by an admin
+	snap := e.snapshot(t, revoked.SnapshotConfig{})
+	v := e.verifier(t, snap)
+
+	if _, err := e.list.RevokeSubject(ctx, "alice", cut, revocation.Options{Reason: "left", Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	entries := e.tokenEntries(t)
+	for _, tok := range []*issuer.Token{child, grandchild} {
+		if en, ok := entries[tok.ID]; !ok || en.Reason != "issued under a token of alice revoked" || !en.ExpiresAt.Equal(tok.ExpiresAt) {
+			t.Errorf("entry of %s: %+v, %v", tok.ID, en, ok)
+		}
+	}
+	if len(entries) != 2 {
+		t.Errorf("%d token entries, want the two descendants'", len(entries))
+	}
+	if err := snap.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []*issuer.Token{parent, child, grandchild} {
+		if _, err := v.Verify(ctx, tok.Token); !errors.Is(err, verifier.ErrRevoked) {
+			t.Errorf("%s: Verify = %v, want ErrRevoked", tok.ID, err)
+		}
+	}
+	if _, err := v.Verify(ctx, later.Token); err != nil {
+		t.Errorf("the token issued after the cut-off: %v", err)
+	}
+}

@@ -287,7 +287,9 @@ func revokeAll(ctx context.Context, tx store.Tx, tokens []store.TokenRow, e Entr
 // (now when zero), which must not be in the future: tokens not issued yet
 // are not revoked. Times are whole seconds, as in tokens: the cut-off is
 // rounded up, so a token issued in the same second as the revocation is
-// revoked too.
+// revoked too. The descendants of the revoked tokens (delegated issuing)
+// issued since the cut-off are revoked with them, each by an entry of its
+// own, in the same transaction.
 func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Time, o Options) (Entry, error) {
 	if err := CheckID("subject", subject); err != nil {
 		return Entry{}, err
@@ -321,8 +323,18 @@ func (l *List) RevokeSubject(ctx context.Context, subject string, before time.Ti
 			return Entry{}, err
 		}
 		e := Entry{Kind: Subject, Value: subject, IssuedBefore: cutoff, EffectiveAt: now, ExpiresAt: cutoff.Add(longest), Reason: o.Reason, Actor: o.Actor, CreatedAt: now}
-		return insert(ctx, tx, e, store.AuditRow{Action: audit.RevokeSubject, Subject: subject,
+		e, err = insert(ctx, tx, e, store.AuditRow{Action: audit.RevokeSubject, Subject: subject,
 			Detail: "issued before " + cutoff.UTC().Format(time.RFC3339)})
+		if err != nil {
+			return Entry{}, err
+		}
+		// What the revoked tokens issued since the cut-off, which the
+		// subject's entry does not cover.
+		tokens, err := tx.TokenDescendantsOfSubject(ctx, subject, cutoff.Unix())
+		if err != nil {
+			return Entry{}, err
+		}
+		return e, revokeAll(ctx, tx, tokens, e, "issued under a token of "+subject+" revoked")
 	})
 }
 

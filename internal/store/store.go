@@ -234,6 +234,12 @@ type Executor interface {
 	// TokenDescendantsOfKey is TokenDescendants of every token that the
 	// key kid signed at once, leaving out the tokens kid signed itself.
 	TokenDescendantsOfKey(ctx context.Context, kid string) ([]TokenRow, error)
+	// TokenDescendantsOfSubject is TokenDescendants of every token issued
+	// to subject before the time before (unix seconds), leaving out the
+	// tokens of subject issued before it themselves: the descendants that
+	// a revocation of the subject's tokens issued before it does not
+	// cover by itself.
+	TokenDescendantsOfSubject(ctx context.Context, subject string, before int64) ([]TokenRow, error)
 	// TokenEach calls fn with every token, without its status, in the
 	// order they were inserted, stopping at fn's first error, which it
 	// returns. fn must not keep t, which the next call reuses.

@@ -148,26 +148,31 @@ func (e *executor) TokenDescendants(ctx context.Context, jti string) ([]store.To
 	if jti == "" {
 		return nil, nil
 	}
-	return e.descendants(ctx, `SELECT jti FROM tokens WHERE parent = ?1 AND parent != ''`, jti, ``)
+	return e.descendants(ctx, `SELECT jti FROM tokens WHERE parent = ?1 AND parent != ''`, ``, jti)
 }
 
 func (e *executor) TokenDescendantsOfKey(ctx context.Context, kid string) ([]store.TokenRow, error) {
 	return e.descendants(ctx, `SELECT c.jti FROM tokens p JOIN tokens c ON c.parent = p.jti
-		WHERE p.kid = ?1 AND c.parent != ''`, kid, `AND kid != ?1`)
+		WHERE p.kid = ?1 AND c.parent != ''`, `AND kid != ?1`, kid)
+}
+
+func (e *executor) TokenDescendantsOfSubject(ctx context.Context, subject string, before int64) ([]store.TokenRow, error) {
+	return e.descendants(ctx, `SELECT c.jti FROM tokens p JOIN tokens c ON c.parent = p.jti
+		WHERE p.subject = ?1 AND p.issued_at < ?2 AND c.parent != ''`, `AND NOT (subject = ?1 AND issued_at < ?2)`, subject, before)
 }
 
 // descendants returns the tokens whose jti the query seed selects, with
-// the argument arg, and their descendants, as TokenDescendants does,
-// those that the condition and (which may use arg too) selects: it walks
+// the arguments args, and their descendants, as TokenDescendants does,
+// those that the condition and (which may use args too) selects: it walks
 // tokens.parent with a recursive query, where UNION, not UNION ALL, keeps
 // a cycle from looping, and asking for a non-empty parent lets the engine
 // use the partial index tokens_parent.
-func (e *executor) descendants(ctx context.Context, seed, arg, and string) ([]store.TokenRow, error) {
+func (e *executor) descendants(ctx context.Context, seed, and string, args ...any) ([]store.TokenRow, error) {
 	rows, err := e.q.QueryContext(ctx, `WITH RECURSIVE d(jti) AS (
 			`+seed+`
 			UNION
 			SELECT t.jti FROM tokens t JOIN d ON t.parent = d.jti WHERE t.parent != '')
-		SELECT `+store.TokenColumns+` FROM tokens WHERE jti IN (SELECT jti FROM d) `+and+` ORDER BY rowid`, arg)
+		SELECT `+store.TokenColumns+` FROM tokens WHERE jti IN (SELECT jti FROM d) `+and+` ORDER BY rowid`, args...)
 	if err != nil {
 		return nil, err
 	}

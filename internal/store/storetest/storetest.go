@@ -380,6 +380,32 @@ func testTokenDescendants(t *testing.T, s store.Store) {
 			t.Errorf("TokenDescendantsOfKey(%q) = %v, want %v", tc.kid, ids, tc.want)
 		}
 	}
+
+	// By subject: the descendants of bob's tokens issued before 150 that
+	// are not themselves bob's tokens issued before 150. p1 (100) issued
+	// c0 (50, a tampered time) and c1 (200); c0 issued g1 (300).
+	bob := func(jti, parent string, iat int64) store.TokenRow {
+		r := token(jti, "bob", "k1", iat, 1000)
+		r.Parent = parent
+		return r
+	}
+	check(t, s.TokenInsertMany(ctx, []store.TokenRow{bob("p1", "", 100), bob("c0", "p1", 50), bob("c1", "p1", 200), bob("g1", "c0", 300), bob("late", "", 200), bob("lc", "late", 300)}, nil))
+	for _, tc := range []struct {
+		subject string
+		before  int64
+		want    []string
+	}{
+		{"bob", 150, []string{"c1", "g1"}},
+		{"bob", 100, []string{"g1"}}, // only c0 (50) was issued before: its child g1
+		{"bob", 1000, nil},
+		{"nobody", 1000, nil},
+	} {
+		rows, err := s.TokenDescendantsOfSubject(ctx, tc.subject, tc.before)
+		check(t, err)
+		if ids := tokenIDs(rows); !slices.Equal(ids, tc.want) {
+			t.Errorf("TokenDescendantsOfSubject(%q, %d) = %v, want %v", tc.subject, tc.before, ids, tc.want)
+		}
+	}
 }
 
 // testTokenPages pages through tokens, several issued in each second,
