@@ -25,20 +25,14 @@ var writScopes = [...]string{"writ:admin", "writ:issue", "writ:usage", "writ:rev
 const writPrefix = "writ:"
 
 // checkPermissions refuses, wrapping ErrRequest, a scope "writ:…" that is
-// not one of writ's own and a scope written as a permission that breaks
-// its grammar (see package permission).
+// not one of writ's own. A scope with ':' that is not a valid permission
+// is a flat scope, as it always was (package permission); under a
+// catalogue, one that names a declared resource type is refused as the
+// typo it must be (see catalogue.check).
 func checkPermissions(scopes []string) error {
 	for _, s := range scopes {
-		if strings.HasPrefix(s, writPrefix) {
-			if !slices.Contains(writScopes[:], s) {
-				return fmt.Errorf("%w: unknown scope %q: writ's own scopes are %s", ErrRequest, s, strings.Join(writScopes[:], ", "))
-			}
-			continue
-		}
-		if permission.IsPermission(s) {
-			if err := permission.Check(s); err != nil {
-				return fmt.Errorf("%w: %w", ErrRequest, err)
-			}
+		if strings.HasPrefix(s, writPrefix) && !slices.Contains(writScopes[:], s) {
+			return fmt.Errorf("%w: unknown scope %q: writ's own scopes are %s", ErrRequest, s, strings.Join(writScopes[:], ", "))
 		}
 	}
 	return nil
@@ -272,11 +266,30 @@ func (c catalogue) check(scopes []string) error {
 		return nil
 	}
 	for _, s := range scopes {
-		if strings.HasPrefix(s, writPrefix) || !permission.IsPermission(s) {
+		if strings.HasPrefix(s, writPrefix) {
+			continue
+		}
+		if !permission.IsPermission(s) {
+			if err := c.checkFlat(s); err != nil {
+				return fmt.Errorf("%w: %w", ErrRequest, err)
+			}
 			continue
 		}
 		if err := c.checkOne(s); err != nil {
 			return fmt.Errorf("%w: %w", ErrRequest, err)
+		}
+	}
+	return nil
+}
+
+// checkFlat refuses a flat scope with ':' whose first segment is a
+// declared resource type ("orders/42:Read"): a permission mistyped, which
+// would allow nothing.
+func (c catalogue) checkFlat(scope string) error {
+	first := scope[:max(strings.IndexAny(scope, "/:"), 0)]
+	for _, t := range c.Types {
+		if t.Name == first {
+			return fmt.Errorf("scope %q names the resource type %q but is not a permission: %w", scope, first, permission.Check(scope))
 		}
 	}
 	return nil

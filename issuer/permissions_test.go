@@ -13,35 +13,62 @@ import (
 	"github.com/writ-dev/writ/verifier"
 )
 
-// TestIssueChecksPermissionGrammar: a scope written as a permission must
-// be a valid one, and a scope "writ:…" one of writ's own.
+// TestIssueChecksPermissionGrammar: a scope "writ:…" must be one of writ's
+// own; a scope with ':' that is not a valid permission is a flat scope, as
+// scopes always were (urn:example:orders), issued and allowing no
+// resource, until a catalogue declares its resource type: then it is the
+// typo it must be, refused naming the grammar it breaks.
 func TestIssueChecksPermissionGrammar(t *testing.T) {
 	e := newEnv(t, verifier.EdDSA, nil)
 	ctx := context.Background()
+	issue := func(scopes ...string) (*issuer.Token, error) {
+		return e.issuer.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{testAudience}, Scopes: scopes})
+	}
 	for _, s := range []string{"read", "orders:read", "orders/*:write", "repos/acme/**:admin", "**:read", "billing/v1.2:export_csv",
 		"writ:admin", "writ:issue", "writ:usage", "writ:revocations", "https://api.example.com/auth:read"} {
-		if _, err := e.issuer.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{testAudience}, Scopes: []string{s}}); err != nil {
+		if _, err := issue(s); err != nil {
 			t.Errorf("scope %q: %v", s, err)
 		}
 	}
-	for s, want := range map[string]string{
+	for _, s := range []string{"writ:root", "writ:", "writ:admin:x"} {
+		if _, err := issue("read", s); !errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), `unknown scope "`+s+`"`) {
+			t.Errorf("scope %q: %v, want ErrRequest naming it", s, err)
+		}
+	}
+	malformed := map[string]string{
 		"orders:READ":         "action",
 		"orders:":             "action",
-		":read":               "segments",
 		"orders//42:read":     "segments",
 		"orders/../x:read":    `"." and ".."`,
 		"orders/**/x:read":    `"**" may only be the last`,
 		"orders/4+2:read":     "a segment holds only",
 		"orders/a*:read":      "a segment holds only",
-		"writ:root":           `unknown scope "writ:root"`,
-		"writ:":               `unknown scope "writ:"`,
-		"writ:admin:x":        `unknown scope "writ:admin:x"`,
 		"orders:read:write":   "a segment holds only",
 		"orders/x:read/write": "action",
-	} {
-		_, err := e.issuer.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{testAudience}, Scopes: []string{"read", s}})
-		if !errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), want) {
-			t.Errorf("scope %q: %v, want ErrRequest saying %q", s, err, want)
+	}
+	for s := range malformed {
+		tok, err := issue("read", s)
+		if err != nil {
+			t.Errorf("without a catalogue, scope %q: %v; want a flat scope", s, err)
+			continue
+		}
+		c := e.verified(t, tok, testAudience)
+		if !c.HasScope(s) || c.Allows("orders/42", "read") || c.Allows("orders", "read") {
+			t.Errorf("flat scope %q: HasScope %v, allows orders/42:read %v", s, c.HasScope(s), c.Allows("orders/42", "read"))
+		}
+	}
+	if _, err := e.issuer.DefineResourceType(ctx, issuer.ResourceType{Name: "orders", Actions: []string{"read", "write", "admin"}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range malformed {
+		_, err := issue("read", s)
+		if !errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), `names the resource type "orders" but is not a permission`) || !strings.Contains(err.Error(), want) {
+			t.Errorf("under a catalogue, scope %q: %v, want ErrRequest saying %q", s, err, want)
+		}
+	}
+	for _, s := range []string{"urn:example:orders", ":read", "https://api.example.com/orders:read"} {
+		if _, err := issue("read", s); err != nil {
+			t.Errorf("under a catalogue, flat scope %q: %v", s, err)
 		}
 	}
 }

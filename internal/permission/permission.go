@@ -32,11 +32,12 @@ const (
 	Rest = "**" // zero or more segments; last only
 )
 
-// IsPermission reports whether scope is written as a permission, rather
-// than a flat scope: it holds a ':' and is not a URI. Whether it is a
-// valid one, Check says.
+// IsPermission reports whether scope is a permission: RESOURCE:ACTION
+// as Check accepts it. Any other scope is flat, matched exactly as scopes
+// always were: one without ':', a URI (https://…, urn:example:orders), or
+// one that breaks the grammar (orders:Read); it allows no resource.
 func IsPermission(scope string) bool {
-	return strings.IndexByte(scope, ':') >= 0 && !strings.Contains(scope, "://")
+	return strings.IndexByte(scope, ':') >= 0 && Check(scope) == nil
 }
 
 // Split returns the resource and the action of a scope written as a
@@ -50,8 +51,7 @@ func Split(scope string) (resource, action string) {
 }
 
 // Check returns nil when scope is a valid granted permission, or an error
-// saying what is wrong with it. Flat scopes are not its concern: call it
-// for the scopes IsPermission reports.
+// saying what is wrong with it.
 func Check(scope string) error {
 	resource, action := Split(scope)
 	if err := checkResource(resource, true); err != nil {
@@ -64,10 +64,16 @@ func Check(scope string) error {
 }
 
 // CheckRequest returns nil when resource and action name one thing to be
-// allowed: a resource without wildcards and a valid action.
+// allowed: a resource without wildcards and a valid action. A resource
+// whose first segment is "writ" is refused: writ's own scopes (writ:admin)
+// are never granted through a permission's wildcard (*:admin), and are
+// checked as the flat scopes they are.
 func CheckRequest(resource, action string) error {
 	if err := checkResource(resource, false); err != nil {
 		return fmt.Errorf("resource %q: %w", resource, err)
+	}
+	if first, _, _ := strings.Cut(resource, "/"); first == "writ" {
+		return fmt.Errorf("resource %q: %w", resource, errWrit)
 	}
 	if err := checkAction(action); err != nil {
 		return fmt.Errorf("action %q: %w", action, err)
@@ -82,6 +88,7 @@ var (
 	errWildcard     = errors.New("a requested resource has no wildcards")
 	errSegmentChar  = errors.New("a segment holds only A-Z a-z 0-9 . _ -")
 	errAction       = errors.New("want an action of a-z 0-9 _ -")
+	errWrit         = errors.New("writ's own scopes are not permissions: require the scope itself")
 )
 
 func checkResource(resource string, wildcards bool) error {

@@ -41,7 +41,9 @@ func TestIsPermission(t *testing.T) {
 		"read:items":                      true,
 		"openid":                          false,
 		"https://api.example/orders.read": false,
-		"urn:example:orders:read":         true, // a permission, and not a valid one: Check refuses it
+		"urn:example:orders:read":         false, // a URN: flat
+		"orders:Read":                     false, // not a valid permission: flat
+		"orders/**/x:read":                false,
 		"https://api.example/x:read":      false,
 		"writ:admin":                      true,
 		"":                                false,
@@ -106,6 +108,10 @@ func TestAllows(t *testing.T) {
 		{"orders/**/x:read", "orders/y/x", "read", false},
 		{"orders//x:read", "orders/x", "read", false},
 		{"a:b:read", "b", "read", false},
+		// writ's own scopes are never granted by a wildcard.
+		{"*:admin", "writ", "admin", false},
+		{"**:issue", "writ", "issue", false},
+		{"writ:admin", "writ", "admin", false},
 	} {
 		if got := Allows(tc.scopes, tc.resource, tc.action); got != tc.want {
 			t.Errorf("Allows(%q, %q, %q) = %v, want %v", tc.scopes, tc.resource, tc.action, got, tc.want)
@@ -133,7 +139,8 @@ func TestImplies(t *testing.T) {
 		{"openid", "profile", false},
 		{"orders:read", "orders", false},
 		{"orders", "orders:read", false},
-		{"orders/**/x:read", "orders/**/x:read", false}, // invalid on both sides
+		{"orders/**/x:read", "orders/**/x:read", true}, // not a permission: a flat scope, implied by itself
+		{"orders/**:read", "orders/**/x:read", false},  // …and by no permission
 	} {
 		if got := Implies(tc.granted, tc.child); got != tc.want {
 			t.Errorf("Implies(%q, %q) = %v, want %v", tc.granted, tc.child, got, tc.want)

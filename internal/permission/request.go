@@ -1,6 +1,9 @@
 package permission
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // ParseRequest reads s, a permission that a caller requires, written
 // RESOURCE:ACTION (writ verify --require-permission, whoami's
@@ -8,7 +11,7 @@ import "fmt"
 // is not written as a permission or names no single resource and action
 // (see CheckRequest).
 func ParseRequest(s string) (resource, action string, err error) {
-	if !IsPermission(s) {
+	if strings.IndexByte(s, ':') < 0 || strings.Contains(s, "://") {
 		return "", "", fmt.Errorf("permission %q: want RESOURCE:ACTION", s)
 	}
 	resource, action = Split(s)

@@ -34,6 +34,8 @@ func TestParseRequest(t *testing.T) {
 		"orders:read:write":         "a segment holds only",
 		"orders/\x00:read":          "a segment holds only",
 		"orders/\u00e9t\u00e9:read": "a segment holds only",
+		"writ:admin":                "writ's own scopes are not permissions",
+		"writ/x:read":               "writ's own scopes are not permissions",
 	} {
 		r, a, err := ParseRequest(s)
 		if err == nil || !strings.Contains(err.Error(), msg) || r != "" || a != "" {

@@ -100,7 +100,7 @@ type grantedPermission struct {
 func appendPermissions(claims []byte, c *verifier.Claims) []byte {
 	ps := []grantedPermission{}
 	for _, s := range c.Scopes() {
-		if permission.IsPermission(s) && !strings.HasPrefix(s, "writ:") && permission.Check(s) == nil {
+		if permission.IsPermission(s) && !strings.HasPrefix(s, "writ:") {
 			resource, action := permission.Split(s)
 			ps = append(ps, grantedPermission{resource, action})
 		}
