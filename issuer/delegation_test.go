@@ -286,3 +286,28 @@ func TestRegenerateChildEndsByParent(t *testing.T) {
 		t.Errorf("regenerating a child of an expired parent: %v, want ErrDelegation", err)
 	}
 }
+
+// TestRegenerateRevoked: a revoked token is not regenerated, which would
+// hand its grants back; one whose revocation is only scheduled is.
+func TestRegenerateRevoked(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	tok := e.issue(t, issuer.Request{Subject: "alice", Audience: []string{testAudience}, TTL: time.Hour})
+	list, err := revocation.NewList(revocation.Config{Store: e.db, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := list.RevokeToken(ctx, tok.ID, revocation.Options{Reason: "leaked", Actor: "test", Grace: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	repl, err := e.issuer.Regenerate(ctx, tok.ID, revocation.Options{Actor: "test"})
+	if err != nil {
+		t.Fatalf("regenerating a token whose revocation is scheduled: %v", err)
+	}
+	if _, err := e.issuer.Regenerate(ctx, tok.ID, revocation.Options{Actor: "test"}); !errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), "is revoked") {
+		t.Errorf("regenerating a revoked token: %v, want ErrRequest saying it is revoked", err)
+	}
+	if _, err := e.issuer.Regenerate(ctx, repl.ID, revocation.Options{Actor: "test"}); err != nil {
+		t.Errorf("regenerating the replacement: %v", err)
+	}
+}

@@ -10,8 +10,9 @@ import (
 	"github.com/writ-dev/writ/revocation"
 )
 
-// Regenerate issues a replacement for the token jti, with the same subject,
-// scopes, audience, name, description, networks (AllowedIPs), parent,
+// Regenerate issues a replacement for the token jti, which must not be
+// revoked (a revocation scheduled for later does not count), with the
+// same subject, scopes, audience, name, description, networks, parent,
 // format and lifetime (shortened to the lifetime policy's maximum if it was
 // lowered since), and revokes the old token, after o.Grace if set, which
 // must end by the old token's expiry (revocation.CheckGrace). It returns
@@ -29,6 +30,10 @@ func (i *Issuer) Regenerate(ctx context.Context, jti string, o revocation.Option
 	old, err := i.Get(ctx, jti)
 	if err != nil {
 		return nil, err
+	}
+	if old.Status == StatusRevoked {
+		// Its grants were taken away: a replacement would hand them back.
+		return nil, fmt.Errorf("%w: token %q is revoked: a revoked token is not regenerated (issue a new one)", ErrRequest, jti)
 	}
 	// Before the replacement is issued: a grace that the revocation would
 	// refuse must not leave two live tokens behind.
