@@ -148,6 +148,14 @@ func TestDatabaseOfEarlierWrit(t *testing.T) {
 			t.Errorf("token %s: %s, want %s", r.ID, r.Status, wantStatus[r.ID])
 		}
 	}
+	// The migration recorded on each revoked token's row when its
+	// revocation took effect, which outlives the entries.
+	for jti, st := range wantStatus {
+		row, err := db.TokenGet(ctx, jti)
+		if err != nil || (row.RevokedAt != 0) != (st == issuer.StatusRevoked) {
+			t.Errorf("token %s (%s): revoked_at %d, %v", jti, st, row.RevokedAt, err)
+		}
+	}
 	if r, err := iss.Get(ctx, "ZBsddh1fqoxALWfG4XAF2w"); err != nil || r.Subject != "alice" || r.Name != "deploy" ||
 		!slices.Equal(r.Scopes, []string{"read"}) || r.KeyID != v4Retired {
 		t.Errorf("record of alice's token %+v, %v", r, err)

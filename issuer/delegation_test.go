@@ -311,3 +311,31 @@ func TestRegenerateRevoked(t *testing.T) {
 		t.Errorf("regenerating the replacement: %v", err)
 	}
 }
+
+// TestRegenerateRevokedAfterPrune: a revoked token stays revoked once its
+// entry is pruned (writ serve prunes the entries of expired tokens every
+// minute), so regenerating it is still refused.
+func TestRegenerateRevokedAfterPrune(t *testing.T) {
+	ctx := context.Background()
+	var elapsed atomic.Int64
+	now := func() time.Time { return testNow.Add(time.Duration(elapsed.Load())) }
+	e := newEnv(t, verifier.EdDSA, func(c *issuer.Config) { c.Now = now })
+	list, err := revocation.NewList(revocation.Config{Store: e.db, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.issue(t, issuer.Request{Subject: "alice", Audience: []string{testAudience}, TTL: time.Minute, Scopes: []string{"orders:admin"}})
+	if _, err := list.RevokeToken(ctx, tok.ID, revocation.Options{Reason: "leaked", Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	elapsed.Store(int64(time.Hour))
+	if n, err := list.Prune(ctx, "test"); err != nil || n == 0 {
+		t.Fatalf("Prune = %d, %v; want the entry pruned", n, err)
+	}
+	if rec, err := e.issuer.Get(ctx, tok.ID); err != nil || rec.Status != issuer.StatusRevoked {
+		t.Errorf("record once the entry is pruned: %+v, %v; want revoked", rec, err)
+	}
+	if _, err := e.issuer.Regenerate(ctx, tok.ID, revocation.Options{Actor: "test"}); !errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), "is revoked") {
+		t.Errorf("regenerating a revoked token whose entry was pruned: %v, want ErrRequest", err)
+	}
+}

@@ -42,11 +42,12 @@ func canonicalNetwork(p netip.Prefix) (netip.Prefix, error) {
 	if !p.IsValid() {
 		return p, fmt.Errorf("%w: allowed network %q is not a valid CIDR prefix", ErrRequest, p)
 	}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		// First, so that a suggestion names the IPv4 network it stands for.
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
 	if p != p.Masked() {
 		return p, fmt.Errorf("%w: network %q has host bits set: did you mean %s?", ErrRequest, p, p.Masked())
-	}
-	if a := p.Addr(); a.Is4In6() { // masked, so p.Bits() >= 96
-		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}
 	return p, nil
 }

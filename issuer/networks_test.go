@@ -84,6 +84,7 @@ func TestParseNetwork(t *testing.T) {
 		{"2001:db8::1", "2001:db8::1/128"},
 		{"::ffff:192.0.2.1", "192.0.2.1/32"}, // read as the IPv4 address it writes
 		{"::ffff:10.0.0.0/104", "10.0.0.0/8"},
+		{"::ffff:0.0.0.0/96", "0.0.0.0/0"},
 		{"fe80::1%eth0", ""},
 		{"10.0.0.0/33", ""},
 		{"10.0.0.0/", ""},
@@ -122,5 +123,15 @@ func TestRegenerateKeepsAllowedIPs(t *testing.T) {
 	}
 	if rec, err := e.issuer.Get(ctx, tok.ID); err != nil || !slices.Equal(rec.AllowedIPs, nets) {
 		t.Errorf("replacement's record: %+v, %v", rec, err)
+	}
+}
+
+// TestParseNetworkSuggestsIPv4: host bits set in an IPv4-mapped network
+// get a suggestion of the IPv4 network it stands for, not of another
+// mapped form that hides how wide it is.
+func TestParseNetworkSuggestsIPv4(t *testing.T) {
+	_, err := issuer.ParseNetwork("::ffff:127.0.0.1/100")
+	if err == nil || !strings.Contains(err.Error(), `network "127.0.0.1/4" has host bits set: did you mean 112.0.0.0/4?`) {
+		t.Errorf("ParseNetwork(::ffff:127.0.0.1/100) = %v", err)
 	}
 }

@@ -237,12 +237,16 @@ func newTokenRegenerateCmd(g *globals) *cobra.Command {
 		Use:   "regenerate JTI [--grace D]",
 		Short: "Issue a replacement token and revoke the old one",
 		Long: `regenerate issues a new token with the same subject, scopes, audience,
-name, format and lifetime as the token JTI, prints it (once), and revokes
+name, format and lifetime (within the lifetime policy) as the token JTI, prints it (once), and revokes
 the old token, after --grace if given so that its holder can switch. The
 grace must end by the old token's expiry: a longer one is refused (exit 2).
 
-The old token may have expired or been revoked already: regenerate is also
-how its holder gets a new one with the same grants (without --grace).`,
+The old token may have expired already: regenerate is also how its holder
+gets a new one with the same grants (without --grace). A revoked token is
+not regenerated: its grants were taken away, and a replacement would hand
+them back (a revocation scheduled for later, after a grace, does not count).
+The replacement keeps the old token's description, networks and parent;
+a delegated token's replacement ends by its parent's expiry.`,
 		Args: args(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			s, err := g.open(cmd.Context())

@@ -248,6 +248,8 @@ type Executor interface {
 	// RevocationInsert inserts r with the next sequence number, which it
 	// returns (r.Seq is ignored). A list holds one entry per token and
 	// per key: a second fails with an error wrapping ErrConflict.
+	// It records on the rows of the tokens r covers when it takes effect
+	// (TokenRow.RevokedAt), unless an earlier revocation did.
 	RevocationInsert(ctx context.Context, r RevocationRow) (seq int64, err error)
 	// RevocationGet returns the entry of kind RevokeToken or RevokeKey
 	// for value, or an error wrapping ErrNotFound.
@@ -356,8 +358,13 @@ type TokenRow struct {
 	// Row, read by TokenList only, orders tokens issued in the same
 	// second: it grows with each insert (see TokenFilter.Before).
 	Row int64
-	// Status, read by TokenList only: "revoked" when an entry in force
-	// covers the token (see Executor.RevocationCovers), else "expired"
+	// RevokedAt is when a revocation took effect, or takes effect, on the
+	// token (unix seconds; 0: none ever did): RevocationInsert sets it,
+	// and it outlives the entry, which is pruned once the token expired.
+	RevokedAt int64
+	// Status, read by TokenList only: "revoked" when RevokedAt has come
+	// or an entry in force covers the token (see
+	// Executor.RevocationCovers), else "expired"
 	// once its expiry is at or before the time asked about, else
 	// "active".
 	Status string
@@ -365,19 +372,19 @@ type TokenRow struct {
 
 // TokenColumns are the columns of a token row in the order of
 // TokenRow.Fields, for the engines' statements.
-const TokenColumns = `jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by, description, allowed_ips, parent`
+const TokenColumns = `jti, format, kid, subject, name, scopes, audience, issued_at, expires_at, issued_by, description, allowed_ips, parent, revoked_at`
 
 // Fields returns pointers to t's fields in the order of TokenColumns, to
 // scan a row into or to bind as the values of an insert.
 func (t *TokenRow) Fields() []any {
 	return []any{&t.JTI, &t.Format, &t.KID, &t.Subject, &t.Name, &t.Scopes, &t.Audience,
-		&t.IssuedAt, &t.ExpiresAt, &t.IssuedBy, &t.Description, &t.AllowedIPs, &t.Parent}
+		&t.IssuedAt, &t.ExpiresAt, &t.IssuedBy, &t.Description, &t.AllowedIPs, &t.Parent, &t.RevokedAt}
 }
 
 // Values returns t's fields in the order of TokenColumns.
 func (t *TokenRow) Values() []any {
 	return []any{t.JTI, t.Format, t.KID, t.Subject, t.Name, t.Scopes, t.Audience,
-		t.IssuedAt, t.ExpiresAt, t.IssuedBy, t.Description, t.AllowedIPs, t.Parent}
+		t.IssuedAt, t.ExpiresAt, t.IssuedBy, t.Description, t.AllowedIPs, t.Parent, t.RevokedAt}
 }
 
 // TokenFilter selects tokens for TokenList. Zero fields match every token.

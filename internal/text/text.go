@@ -68,7 +68,9 @@ func Escape(s string) string {
 // notPlain reports whether r may not appear in plain text.
 func notPlain(r rune) bool {
 	// unicode.C holds Cc, Cf, Co, Cs and the unassigned code points.
-	return unicode.In(r, unicode.C, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
+	// U+2800, the blank Braille pattern, is a letter-like symbol that
+	// prints as nothing: "dup" and "dup\u2800" would read alike.
+	return r == '\u2800' || unicode.In(r, unicode.C, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
 }
 
 // EscapeJSON returns the JSON document b, as encoding/json writes it

@@ -32,6 +32,7 @@ func TestPlain(t *testing.T) {
 		"truncated rune":         "a\xe2\x80",
 		"Hangul filler":          "admin\u3164",
 		"Hangul choseong filler": "a\u115fb",
+		"Braille pattern blank":  "dup\u2800",
 		"Khmer inherent vowel":   "a\u17b4b",
 		"grapheme joiner":        "a\u034fb",
 		"variation selector":     "a\ufe0fb",

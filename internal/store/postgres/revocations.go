@@ -33,6 +33,9 @@ func (e *executor) RevocationInsert(ctx context.Context, r store.RevocationRow) 
 		if _, err := e.q.Exec(ctx, `UPDATE revocation_head SET seq = $1`, seq); err != nil {
 			return err
 		}
+		if _, err := e.q.Exec(ctx, markRevoked, r.EffectiveAt, r.Kind, r.Value, null(r.IssuedBefore)); err != nil {
+			return err
+		}
 		e.changed(store.ChangedRevocations)
 		return nil
 	})
@@ -230,3 +233,12 @@ func (e *executor) PackedEach(ctx context.Context, fn func([]byte) error) error 
 	}
 	return rows.Err()
 }
+
+// markRevoked records on the rows of the tokens that r covers when r
+// takes effect (TokenRow.RevokedAt), unless an earlier revocation did.
+const markRevoked = `UPDATE tokens SET revoked_at = $1
+	WHERE (revoked_at = 0 OR revoked_at > $1) AND CASE $2::text
+		WHEN 'token' THEN jti = $3
+		WHEN 'subject' THEN subject = $3 AND issued_at < $4::bigint
+		WHEN 'key' THEN kid = $3
+		ELSE false END`

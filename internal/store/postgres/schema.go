@@ -121,6 +121,14 @@ CREATE INDEX tokens_parent ON tokens (parent) WHERE parent <> '';
 	`
 CREATE INDEX tokens_name ON tokens (subject, name);
 `,
+	// 4: as SQLite's 7.
+	`
+ALTER TABLE tokens ADD COLUMN revoked_at BIGINT NOT NULL DEFAULT 0;
+UPDATE tokens SET revoked_at = coalesce((SELECT min(r.effective_at) FROM revocations r
+	WHERE (r.kind = 'token' AND r.value = tokens.jti)
+	   OR (r.kind = 'subject' AND r.value = tokens.subject AND r.issued_before > tokens.issued_at)
+	   OR (r.kind = 'key' AND r.value = tokens.kid)), 0);
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

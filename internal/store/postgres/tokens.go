@@ -12,7 +12,7 @@ import (
 )
 
 const insertToken = `INSERT INTO tokens (` + store.TokenColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 
 // TokenInsertMany sends the inserts of the tokens and events in one batch:
 // one round trip to the server for the issuer's group commit.
@@ -44,6 +44,7 @@ func (e *executor) TokenGet(ctx context.Context, jti string) (store.TokenRow, er
 // statusColumn computes a token's status at the time bound to $1, as
 // RevocationCovers does for one token.
 const statusColumn = `CASE
+	WHEN t.revoked_at <> 0 AND t.revoked_at <= $1 THEN 'revoked'
 	WHEN EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'token' AND r.value = t.jti AND r.effective_at <= $1)
 	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'subject' AND r.value = t.subject AND r.issued_before > t.issued_at)
 	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'key' AND r.value = t.kid) THEN 'revoked'

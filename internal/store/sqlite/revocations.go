@@ -13,15 +13,32 @@ import (
 const revocationColumns = `seq, kind, value, issued_before, effective_at, expires_at, reason, actor, created_at`
 
 func (e *executor) RevocationInsert(ctx context.Context, r store.RevocationRow) (int64, error) {
-	// seq is the rowid: LastInsertId is the new entry's.
-	res, err := e.q.ExecContext(ctx, `INSERT INTO revocations (kind, value, issued_before, effective_at, expires_at, reason, actor, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Kind, r.Value, null(r.IssuedBefore), r.EffectiveAt, r.ExpiresAt, r.Reason, r.Actor, r.CreatedAt)
-	if err != nil {
-		return 0, revocationConflict(err, r)
-	}
-	return res.LastInsertId()
+	var seq int64
+	err := e.inTx(ctx, func(e *executor) error {
+		// seq is the rowid: LastInsertId is the new entry's.
+		res, err := e.q.ExecContext(ctx, `INSERT INTO revocations (kind, value, issued_before, effective_at, expires_at, reason, actor, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Kind, r.Value, null(r.IssuedBefore), r.EffectiveAt, r.ExpiresAt, r.Reason, r.Actor, r.CreatedAt)
+		if err != nil {
+			return revocationConflict(err, r)
+		}
+		if seq, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		_, err = e.q.ExecContext(ctx, markRevoked, r.EffectiveAt, r.Kind, r.Value, null(r.IssuedBefore))
+		return err
+	})
+	return seq, err
 }
+
+// markRevoked records on the rows of the tokens that r covers when r
+// takes effect (TokenRow.RevokedAt), unless an earlier revocation did.
+const markRevoked = `UPDATE tokens SET revoked_at = ?1
+	WHERE (revoked_at = 0 OR revoked_at > ?1) AND CASE ?2
+		WHEN 'token' THEN jti = ?3
+		WHEN 'subject' THEN subject = ?3 AND issued_at < ?4
+		WHEN 'key' THEN kid = ?3
+		ELSE 0 END`
 
 // revocationConflict turns the refusal of a second entry for a token or
 // key into an error wrapping store.ErrConflict.

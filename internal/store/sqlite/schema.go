@@ -121,6 +121,16 @@ CREATE INDEX tokens_parent ON tokens (parent) WHERE parent != '';
 	`
 CREATE INDEX tokens_name ON tokens (subject, name);
 `,
+	// 7: when a revocation took effect on the token, kept on its row, so
+	// that it stays revoked once the entry is pruned (0: never), from the
+	// entries there are.
+	`
+ALTER TABLE tokens ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
+UPDATE tokens SET revoked_at = coalesce((SELECT min(r.effective_at) FROM revocations r
+	WHERE (r.kind = 'token' AND r.value = tokens.jti)
+	   OR (r.kind = 'subject' AND r.value = tokens.subject AND r.issued_before > tokens.issued_at)
+	   OR (r.kind = 'key' AND r.value = tokens.kid)), 0);
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

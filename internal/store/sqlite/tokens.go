@@ -10,7 +10,7 @@ import (
 )
 
 const insertToken = `INSERT INTO tokens (` + store.TokenColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // TokenInsertMany prepares the insert of a token and of an audit event
 // once for all the rows: parsing the statements for each token was a tenth
@@ -59,6 +59,7 @@ func (e *executor) TokenGet(ctx context.Context, jti string) (store.TokenRow, er
 // first argument: the later plain ? are numbered from 2), as
 // RevocationCovers does for one token.
 const statusColumn = `CASE
+	WHEN t.revoked_at != 0 AND t.revoked_at <= ?1 THEN 'revoked'
 	WHEN EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'token' AND r.value = t.jti AND r.effective_at <= ?1)
 	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'subject' AND r.value = t.subject AND r.issued_before > t.issued_at)
 	  OR EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'key' AND r.value = t.kid) THEN 'revoked'

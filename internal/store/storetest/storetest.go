@@ -516,6 +516,30 @@ func testTokenStatus(t *testing.T, s store.Store) {
 	if rows, err := s.TokenList(ctx, store.TokenFilter{At: 700, JTI: "by-jti-later", Limit: 1}); err != nil || len(rows) != 1 || rows[0].Status != "revoked" {
 		t.Errorf("by-jti-later at 700: %+v, %v; want revoked", rows, err)
 	}
+	// The rows keep when a revocation took effect on them, the earliest,
+	// and stay revoked once every entry is pruned.
+	for jti, want := range map[string]int64{"by-jti": 200, "by-jti-later": 600, "by-subject": 200, "bob-after": 0, "by-key": 200, "active": 0} {
+		if r, err := s.TokenGet(ctx, jti); err != nil || r.RevokedAt != want {
+			t.Errorf("TokenGet(%s).RevokedAt = %d, %v; want %d", jti, r.RevokedAt, err, want)
+		}
+	}
+	_, err = s.RevocationInsert(ctx, store.RevocationRow{Kind: store.RevokeSubject, Value: "alice", IssuedBefore: store.At(900), EffectiveAt: 400, ExpiresAt: 5000})
+	check(t, err)
+	if r, err := s.TokenGet(ctx, "by-jti-later"); err != nil || r.RevokedAt != 400 {
+		t.Errorf("by-jti-later after a sooner revocation: %d, %v; want 400", r.RevokedAt, err)
+	}
+	if _, _, err := s.RevocationPrune(ctx, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]string{"by-jti": "revoked", "by-jti-later": "revoked", "by-subject": "revoked", "bob-after": "active",
+		"by-key": "revoked", "expired": "expired", "active": "active"}
+	rows, err = s.TokenList(ctx, store.TokenFilter{At: 500, Limit: 100})
+	check(t, err)
+	for _, r := range rows {
+		if r.Status != want[r.JTI] {
+			t.Errorf("%s at 500, its entries pruned: %s, want %s", r.JTI, r.Status, want[r.JTI])
+		}
+	}
 }
 
 func testRevocations(t *testing.T, s store.Store) {

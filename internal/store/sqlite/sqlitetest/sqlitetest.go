@@ -238,7 +238,8 @@ func Refuse(tb testing.TB, db *sqlite.DB, table, column string, value any) (lift
 // (keys.SealUnboundCheck) to finish the job.
 func Downgrade(tb testing.TB, db *sqlite.DB) {
 	tb.Helper()
-	exec(tb, db, `DROP INDEX tokens_name;
+	exec(tb, db, `ALTER TABLE tokens DROP COLUMN revoked_at;
+		DROP INDEX tokens_name;
 		DROP INDEX tokens_parent;
 		ALTER TABLE tokens DROP COLUMN description;
 		ALTER TABLE tokens DROP COLUMN allowed_ips;
