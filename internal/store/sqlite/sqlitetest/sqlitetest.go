@@ -231,8 +231,9 @@ func Refuse(tb testing.TB, db *sqlite.DB, table, column string, value any) (lift
 }
 
 // Downgrade turns db back into a database of the writ before key rows were
-// bound to the master key (schema version 3): it undoes migration 6, which
-// added the tokens' name index, migration 5, which added the tokens'
+// bound to the master key (schema version 3): it undoes migration 7, which
+// added the tokens' revoked_at, migration 6, which added the tokens' name
+// index, migration 5, which added the tokens'
 // description, allowed_ips and parent, and migration 4, which added the
 // keys' mac column. Set the master-key check value of that writ too
 // (keys.SealUnboundCheck) to finish the job.
