@@ -283,16 +283,31 @@ func (c catalogue) check(scopes []string) error {
 }
 
 // checkFlat refuses a flat scope with ':' whose first segment is a
-// declared resource type ("orders/42:Read"): a permission mistyped, which
-// would allow nothing.
+// declared resource type ("orders/42:Read") or one edit or two away from
+// one ("order:Read"): a permission mistyped, which would allow nothing.
+// The error suggests the permission it may have meant. URIs are left
+// alone.
 func (c catalogue) checkFlat(scope string) error {
+	if strings.Contains(scope, "://") {
+		return nil
+	}
 	first := scope[:max(strings.IndexAny(scope, "/:"), 0)]
-	for _, t := range c.Types {
-		if t.Name == first {
-			return fmt.Errorf("scope %q names the resource type %q but is not a permission: %w", scope, first, permission.Check(scope))
+	if first == "" {
+		return nil
+	}
+	t, found := c.lookup(first)
+	if !found {
+		t = c.nearest(first)
+		if d := text.Distance(strings.ToLower(t.Name), strings.ToLower(first)); d > 2 || d >= len(t.Name) {
+			return nil
 		}
 	}
-	return nil
+	resource, action := permission.Split(scope)
+	suggestion := t.Name + strings.TrimPrefix(resource, first) + ":" + nearest(t.Actions, strings.ToLower(action))
+	if found {
+		return fmt.Errorf("scope %q names the resource type %q but is not a permission: %w; did you mean %q?", scope, first, permission.Check(scope), suggestion)
+	}
+	return fmt.Errorf("scope %q is not a permission and names no declared resource type: %w; did you mean %q?", scope, permission.Check(scope), suggestion)
 }
 
 func (c catalogue) checkOne(scope string) error {

@@ -273,3 +273,30 @@ func TestRegenerateAppliesCatalogue(t *testing.T) {
 		t.Errorf("the old token after a refused regeneration: %+v, %v", rec, err)
 	}
 }
+
+// TestCatalogueCatchesFlatTypos: under a catalogue, a scope that breaks
+// the grammar and names a declared type, or one like it, is refused with
+// the permission it may have meant; flat scopes unlike any type are not.
+func TestCatalogueCatchesFlatTypos(t *testing.T) {
+	e := newEnv(t, verifier.EdDSA, nil)
+	ctx := context.Background()
+	if _, err := e.issuer.DefineResourceType(ctx, issuer.ResourceType{Name: "orders", Actions: []string{"read", "write", "admin"}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for scope, want := range map[string]string{
+		"orders:Read":     `scope "orders:Read" names the resource type "orders" but is not a permission: permission "orders:Read": want an action of a-z 0-9 _ -; did you mean "orders:read"?`,
+		"order:Read":      `did you mean "orders:read"?`,
+		"ordres/42:Write": `did you mean "orders/42:write"?`,
+		"orders*:read":    `did you mean "orders:read"?`,
+	} {
+		_, err := e.issuer.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{testAudience}, Scopes: []string{scope}})
+		if !errors.Is(err, issuer.ErrRequest) || !strings.Contains(err.Error(), want) {
+			t.Errorf("scope %q: %v, want ErrRequest saying %q", scope, err, want)
+		}
+	}
+	for _, scope := range []string{"urn:example:orders", "api:v1:Read", "https://orders.example/x:read", "profile"} {
+		if _, err := e.issuer.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{testAudience}, Scopes: []string{scope}}); err != nil {
+			t.Errorf("flat scope %q: %v", scope, err)
+		}
+	}
+}
