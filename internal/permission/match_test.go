@@ -90,7 +90,7 @@ func splitAllows(scopes, resource, action string) bool {
 		return false
 	}
 	for _, s := range strings.Split(scopes, " ") {
-		if Match(s, resource, action) {
+		if match(s, resource, action) {
 			return true
 		}
 	}

@@ -140,8 +140,8 @@ func segmentChar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
 }
 
-// ActionImplies reports whether holding action have allows action want.
-func ActionImplies(have, want string) bool {
+// actionImplies reports whether holding action have allows action want.
+func actionImplies(have, want string) bool {
 	if have == want {
 		return true
 	}
@@ -163,7 +163,7 @@ func Allows(scopes, resource, action string) bool {
 		return false
 	}
 	// Each scope is compared with the resource as far as they agree,
-	// eight bytes at a time (see scan.go), and goes on to Match only if
+	// eight bytes at a time (see scan.go), and goes on to match only if
 	// it can still allow it where they part: at a wildcard, or at the
 	// end of the resource. Most scopes part at their first bytes.
 	for i := 0; i < len(scopes); {
@@ -171,7 +171,7 @@ func Allows(scopes, resource, action string) bool {
 		if j < end {
 			switch c, done := scopes[j], j-i == len(resource); {
 			case c == '*', done && (c == ':' || c == '/'):
-				if Match(scopes[i:end], resource, action) {
+				if match(scopes[i:end], resource, action) {
 					return true
 				}
 			}
@@ -181,15 +181,15 @@ func Allows(scopes, resource, action string) bool {
 	return false
 }
 
-// Match reports whether the granted scope allows action on resource,
+// match reports whether the granted scope allows action on resource,
 // which CheckRequest must have accepted. A granted scope that is not a
 // valid permission matches nothing: it is not checked as a whole (that
 // would cost the verifier a pass over every scope), but a segment or
 // action that breaks the grammar never equals a valid one, and "**"
 // matches only where it is valid, last.
-func Match(scope, resource, action string) bool {
+func match(scope, resource, action string) bool {
 	i := strings.LastIndexByte(scope, ':')
-	return i >= 0 && ActionImplies(scope[i+1:], action) && matchResource(scope[:i], resource)
+	return i >= 0 && actionImplies(scope[i+1:], action) && matchResource(scope[:i], resource)
 }
 
 // matchResource reports whether the granted resource pattern matches
@@ -256,7 +256,7 @@ func Implies(granted, child string) bool {
 		// A resource has a segment at least: "**" alone is "*/**".
 		cr = One + "/" + Rest
 	}
-	return ActionImplies(ga, ca) && coversResource(gr, cr)
+	return actionImplies(ga, ca) && coversResource(gr, cr)
 }
 
 // coversResource reports whether every resource that pattern child

@@ -64,8 +64,8 @@ func TestActionImplies(t *testing.T) {
 		{"read", "read", true}, {"read", "write", false}, {"read", "admin", false},
 		{"deploy", "deploy", true}, {"admin", "deploy", false}, {"deploy", "read", false},
 	} {
-		if got := ActionImplies(tc.have, tc.want); got != tc.ok {
-			t.Errorf("ActionImplies(%s, %s) = %v", tc.have, tc.want, got)
+		if got := actionImplies(tc.have, tc.want); got != tc.ok {
+			t.Errorf("actionImplies(%s, %s) = %v", tc.have, tc.want, got)
 		}
 	}
 }
@@ -148,7 +148,7 @@ func TestImplies(t *testing.T) {
 	}
 }
 
-// TestImpliesIsSound checks Implies against Match over every pattern and
+// TestImpliesIsSound checks Implies against match over every pattern and
 // resource of a small universe: when Implies(g, c), every request c
 // allows, g allows; and when g allows every request c allows in the
 // universe, Implies(g, c) (the universe has a segment that no pattern
@@ -185,7 +185,7 @@ func TestImpliesIsSound(t *testing.T) {
 					covered := true
 					for _, r := range resources {
 						for _, a := range actions {
-							if Match(cs, r, a) && !Match(gs, r, a) {
+							if match(cs, r, a) && !match(gs, r, a) {
 								covered = false
 							}
 						}
