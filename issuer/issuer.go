@@ -219,7 +219,7 @@ func (i *Issuer) normalize(ctx context.Context, req Request) (Request, error) {
 		}
 	}
 	req.Scopes = scopes
-	if err := checkPermissions(req.Scopes); err != nil {
+	if err := checkWritScopes(req.Scopes); err != nil {
 		return req, err
 	}
 	nets, err := normalizeNetworks(req.AllowedIPs)

@@ -24,12 +24,12 @@ var writScopes = [...]string{"writ:admin", "writ:issue", "writ:usage", "writ:rev
 // writPrefix begins each of writ's own scopes.
 const writPrefix = "writ:"
 
-// checkPermissions refuses, wrapping ErrRequest, a scope "writ:…" that is
+// checkWritScopes refuses, wrapping ErrRequest, a scope "writ:…" that is
 // not one of writ's own. A scope with ':' that is not a valid permission
 // is a flat scope, as it always was (package permission); under a
 // catalogue, one that names a declared resource type is refused as the
 // typo it must be (see catalogue.check).
-func checkPermissions(scopes []string) error {
+func checkWritScopes(scopes []string) error {
 	for _, s := range scopes {
 		if strings.HasPrefix(s, writPrefix) && !slices.Contains(writScopes[:], s) {
 			return fmt.Errorf("%w: unknown scope %q: writ's own scopes are %s", ErrRequest, s, strings.Join(writScopes[:], ", "))
