@@ -470,7 +470,7 @@ func TestConsolePages(t *testing.T) {
 	b.signIn(f.admin)
 	hostile := `<script>alert(1)</script>"'&`
 	p := b.create(url.Values{"name": {hostile}, "subject": {"carol"}, "audience": {"https://api.example"},
-		"description": {`"><img src=x onerror=alert(1)>`}, "scope": {"orders/**:read"}, "scopes": {"reports"},
+		"description": {`"><img src=x onerror=alert(1)>`}, "scope": {"orders:read"}, "scopes": {"reports"},
 		"lifetime": {"30d"}, "allow_ip": {"10.0.0.0/8\n\n192.0.2.1\n"}})
 	m := newTokenRe.FindStringSubmatch(p.body)
 	if p.status != http.StatusCreated || m == nil || !strings.Contains(p.body, `id="copy"`) || !strings.Contains(p.body, "shown once") {
@@ -490,7 +490,7 @@ func TestConsolePages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if claims.Scope != "orders/**:read reports" || claims.Subject != "carol" || len(claims.AllowedIPs) != 2 {
+	if claims.Scope != "orders:read reports" || claims.Subject != "carol" || len(claims.AllowedIPs) != 2 {
 		t.Errorf("the token's claims: %+v", claims)
 	}
 	jti := claims.ID
