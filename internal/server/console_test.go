@@ -364,6 +364,23 @@ func TestConsoleSessionEnds(t *testing.T) {
 			t.Error("the session's cookie still works after signing out")
 		}
 	})
+	t.Run("signing in again", func(t *testing.T) {
+		b := f.browser(t)
+		b.signIn(f.admin)
+		u, _ := url.Parse(f.url + "/ui/")
+		first := b.c.Jar.Cookies(u)
+		b.signIn(f.admin)
+		if !signedIn(b) {
+			t.Fatal("not signed in")
+		}
+		for _, c := range first {
+			c.Path = "/ui/" // replaces the second session's cookie
+		}
+		b.c.Jar.SetCookies(u, first)
+		if signedIn(b) {
+			t.Error("the session of the first sign-in outlived the second")
+		}
+	})
 	t.Run("key compromised", func(t *testing.T) {
 		tok := f.issueRequest(issuer.Request{Subject: "cy", Audience: []string{f.url}, Scopes: []string{server.AdminScope}})
 		victim, other := f.browser(t), f.browser(t)
