@@ -473,6 +473,15 @@ func TestConsoleCSRF(t *testing.T) {
 	})
 }
 
+// adminJTI returns the jti of the fixture's admin token.
+func (f *fixture) adminJTI(t *testing.T) string {
+	recs, err := f.tokens.List(context.Background(), issuer.Filter{Subject: "admin"})
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("the admin's token: %v, %v", recs, err)
+	}
+	return recs[len(recs)-1].ID
+}
+
 var newTokenRe = regexp.MustCompile(`<input id="new-token" readonly value="([^"]+)"`)
 
 // create fills in the form of a new token and returns the page.
@@ -527,6 +536,15 @@ func TestConsolePages(t *testing.T) {
 		}
 		if strings.Contains(p.body, hostile) || strings.Contains(p.body, "<img src=x") {
 			t.Errorf("GET %s: a name or description is not escaped", path)
+		}
+	}
+	for _, tc := range []struct {
+		query string
+		found bool
+	}{{"q=carol", true}, {"q=aro", true}, {"q=script", true}, {"q=Carol", false}, {"q=carol&subject=admin", false}, {"q=carol&status=revoked", false}} {
+		p := b.do("GET", "/ui/tokens?"+tc.query, nil)
+		if strings.Contains(p.body, `<tr data-jti="`+jti+`">`) != tc.found || strings.Contains(p.body, `data-jti="`+f.adminJTI(t)+`"`) {
+			t.Errorf("GET /ui/tokens?%s: found %v, want %v, and not the admin's token:\n%s", tc.query, !tc.found, tc.found, p.body)
 		}
 	}
 	for path, want := range map[string]string{
