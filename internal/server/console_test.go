@@ -630,6 +630,7 @@ func TestConsoleBadInput(t *testing.T) {
 		{"no subject", "/ui/tokens/new", "/ui/tokens", with("subject", ""), "Subject is required"},
 		{"no audience", "/ui/tokens/new", "/ui/tokens", with("audience", " "), "Audience is required"},
 		{"no lifetime", "/ui/tokens/new", "/ui/tokens", with("lifetime", "forever"), "Choose a lifetime"},
+		{"an admin's token lifetime", "/ui/tokens/new", "/ui/tokens", with("lifetime", "token"), "Choose a lifetime"},
 		{"bad date", "/ui/tokens/new", "/ui/tokens", with("lifetime", "date"), "Expires must be a date"},
 		{"past date", "/ui/tokens/new", "/ui/tokens", func() url.Values { v := with("lifetime", "date"); v.Set("expires", "2001-01-01"); return v }(), "in the future"},
 		{"far date", "/ui/tokens/new", "/ui/tokens", func() url.Values { v := with("lifetime", "date"); v.Set("expires", "2999-01-01"); return v }(), "invalid token request"},
@@ -703,6 +704,18 @@ func TestConsoleDelegated(t *testing.T) {
 		t.Fatalf("a delegated user's child: %d:\n%s", p.status, p.body)
 	}
 	f.seen = append(f.seen, newTokenRe.FindStringSubmatch(p.body)[1])
+	// The preset for a delegated user: until its own token expires.
+	if p := b.do("GET", "/ui/tokens/new", nil); !strings.Contains(p.body, `name="lifetime" value="token" checked`) {
+		t.Errorf("a delegated user's form does not preselect its token's expiry:\n%s", p.body)
+	}
+	p = b.post("/ui/tokens", url.Values{"name": {"to-the-end"}, "subject": {"dana"}, "audience": {"https://api.example"}, "lifetime": {"token"}})
+	if p.status != http.StatusCreated {
+		t.Fatalf("a child until its parent's expiry: %d:\n%s", p.status, p.body)
+	}
+	f.seen = append(f.seen, newTokenRe.FindStringSubmatch(p.body)[1])
+	if recs, err := f.tokens.List(context.Background(), issuer.Filter{Subject: "dana", Name: "to-the-end"}); err != nil || len(recs) != 1 || !recs[0].ExpiresAt.Equal(dana.ExpiresAt) {
+		t.Errorf("the child until its parent's expiry: %v, %v; want it to expire at %v", recs, err, dana.ExpiresAt)
+	}
 	for name, form := range map[string]url.Values{
 		"other subject": {"subject": {"erin"}, "audience": {"https://api.example"}, "lifetime": {"7d"}},
 		"more scope":    {"subject": {"dana"}, "audience": {"https://api.example"}, "scopes": {"invoices:read"}, "lifetime": {"7d"}},
