@@ -152,6 +152,30 @@ func (b *browser) post(path string, form url.Values) page {
 	return b.do("POST", path, form)
 }
 
+// cookies returns the browser's console cookies, to present them again
+// with setCookies.
+func (b *browser) cookies() []*http.Cookie {
+	b.t.Helper()
+	cs := b.c.Jar.Cookies(b.ui())
+	if len(cs) == 0 {
+		b.t.Fatal("no session cookie")
+	}
+	for _, c := range cs {
+		c.Path = "/ui/" // as the console sets them: they replace those it set since
+	}
+	return cs
+}
+
+func (b *browser) setCookies(cs []*http.Cookie) { b.c.Jar.SetCookies(b.ui(), cs) }
+
+func (b *browser) ui() *url.URL {
+	u, err := url.Parse(b.f.url + "/ui/")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return u
+}
+
 // signIn signs in with token and checks that it worked.
 func (b *browser) signIn(token string) {
 	b.t.Helper()
@@ -346,11 +370,7 @@ func TestConsoleSessionEnds(t *testing.T) {
 	t.Run("sign out", func(t *testing.T) {
 		b := f.browser(t)
 		b.signIn(f.admin)
-		u, _ := url.Parse(f.url + "/ui/")
-		cookies := b.c.Jar.Cookies(u)
-		if len(cookies) == 0 {
-			t.Fatal("no session cookie")
-		}
+		cookies := b.cookies()
 		b.do("GET", "/ui/tokens", nil)
 		if p := b.post("/ui/logout", nil); p.status != http.StatusSeeOther || p.location != "/ui/login" {
 			t.Fatalf("sign out: %d to %q", p.status, p.location)
@@ -359,7 +379,7 @@ func TestConsoleSessionEnds(t *testing.T) {
 			t.Error("signed in after signing out")
 		}
 		// The old cookie, presented again, opens nothing.
-		b.c.Jar.SetCookies(u, cookies)
+		b.setCookies(cookies)
 		if signedIn(b) {
 			t.Error("the session's cookie still works after signing out")
 		}
@@ -367,16 +387,12 @@ func TestConsoleSessionEnds(t *testing.T) {
 	t.Run("signing in again", func(t *testing.T) {
 		b := f.browser(t)
 		b.signIn(f.admin)
-		u, _ := url.Parse(f.url + "/ui/")
-		first := b.c.Jar.Cookies(u)
+		first := b.cookies()
 		b.signIn(f.admin)
 		if !signedIn(b) {
 			t.Fatal("not signed in")
 		}
-		for _, c := range first {
-			c.Path = "/ui/" // replaces the second session's cookie
-		}
-		b.c.Jar.SetCookies(u, first)
+		b.setCookies(first)
 		if signedIn(b) {
 			t.Error("the session of the first sign-in outlived the second")
 		}
