@@ -46,7 +46,7 @@ func (e *executor) TokenGetMany(ctx context.Context, jtis []string) ([]store.Tok
 		return nil, nil
 	}
 	var out []store.TokenRow
-	err := e.scanRows(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE jti = ANY($1)`, jtis, func(rows pgx.Rows) error {
+	err := e.scanRows(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE jti = ANY($1)`, jtis, func(rows store.Row) error {
 		var t store.TokenRow
 		err := rows.Scan(t.Fields()...)
 		out = append(out, t)

@@ -58,107 +58,27 @@ func (e *executor) UsageRecord(ctx context.Context, deltas []store.Usage) error 
 	})
 }
 
-// UsageGet reads the summaries and then each kind of their rows, one
-// statement each.
 func (e *executor) UsageGet(ctx context.Context, jtis []string, days bool) ([]store.Usage, error) {
 	if len(jtis) == 0 {
 		return nil, nil
 	}
-	var out []store.Usage
-	at := map[string]int{}
-	err := e.scanRows(ctx, `SELECT jti, first_use, last_use, last_client, uses, clients_overflow, alerted_at
-		FROM usage_tokens WHERE jti = ANY($1) ORDER BY jti`, jtis, func(rows pgx.Rows) error {
-		var u store.Usage
-		if err := rows.Scan(&u.JTI, &u.First, &u.Last, &u.LastClient, &u.Uses, &u.ClientsOverflow, &u.AlertedAt); err != nil {
-			return err
-		}
-		at[u.JTI] = len(out)
-		out = append(out, u)
-		return nil
+	return store.ReadUsage(`jti = ANY($1)`, days, func(query string, fn func(store.Row) error) error {
+		return e.scanRows(ctx, query, jtis, fn)
 	})
-	if err != nil || len(out) == 0 {
-		return nil, err
-	}
-	get := func(jti string) *store.Usage { return &out[at[jti]] }
-	var jti string
-	err = e.scanRows(ctx, `SELECT jti, reason, n FROM usage_reasons WHERE jti = ANY($1) ORDER BY jti, reason`, jtis, func(rows pgx.Rows) error {
-		var r store.UsageReason
-		if err := rows.Scan(&jti, &r.Reason, &r.N); err != nil {
-			return err
-		}
-		u := get(jti)
-		u.Reasons = append(u.Reasons, r)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = e.scanRows(ctx, `SELECT jti, addr, first_seen, last_seen, uses FROM usage_clients WHERE jti = ANY($1) ORDER BY jti, addr`, jtis, func(rows pgx.Rows) error {
-		var c store.UsageClient
-		if err := rows.Scan(&jti, &c.Addr, &c.First, &c.Last, &c.Uses); err != nil {
-			return err
-		}
-		u := get(jti)
-		u.Clients = append(u.Clients, c)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = e.scanRows(ctx, `SELECT jti, network, first_seen FROM usage_networks WHERE jti = ANY($1) ORDER BY jti, network`, jtis, func(rows pgx.Rows) error {
-		var n store.UsageNetwork
-		if err := rows.Scan(&jti, &n.Network, &n.First); err != nil {
-			return err
-		}
-		u := get(jti)
-		u.Networks = append(u.Networks, n)
-		return nil
-	})
-	if err != nil || !days {
-		return out, err
-	}
-	err = e.scanRows(ctx, `SELECT jti, day, uses, refused FROM usage_days WHERE jti = ANY($1) ORDER BY jti, day`, jtis, func(rows pgx.Rows) error {
-		var d store.UsageDay
-		if err := rows.Scan(&jti, &d.Day, &d.Uses, &d.Refused); err != nil {
-			return err
-		}
-		u := get(jti)
-		u.Days = append(u.Days, d)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
-// usagePage is how many summaries UsageEach reads at a time.
-const usagePage = 500
-
 func (e *executor) UsageEach(ctx context.Context, fn func(*store.Usage) error) error {
-	after := ""
-	for {
-		var page []string
-		err := e.scanRows(ctx, `SELECT jti FROM usage_tokens WHERE jti > $1 ORDER BY jti LIMIT `+strconv.Itoa(usagePage), after, func(rows pgx.Rows) error {
+	page := func(after string) ([]string, error) {
+		var jtis []string
+		err := e.scanRows(ctx, `SELECT jti FROM usage_tokens WHERE jti > $1 ORDER BY jti LIMIT `+strconv.Itoa(store.UsagePage), after, func(rows store.Row) error {
 			var jti string
 			err := rows.Scan(&jti)
-			page = append(page, jti)
+			jtis = append(jtis, jti)
 			return err
 		})
-		if err != nil || len(page) == 0 {
-			return err
-		}
-		us, err := e.UsageGet(ctx, page, true)
-		if err != nil {
-			return err
-		}
-		for i := range us {
-			if err := fn(&us[i]); err != nil {
-				return err
-			}
-		}
-		after = page[len(page)-1]
+		return jtis, err
 	}
+	return store.EachUsage(page, func(jtis []string) ([]store.Usage, error) { return e.UsageGet(ctx, jtis, true) }, fn)
 }
 
 // usageTables are the tables of the usage summaries.
@@ -187,7 +107,7 @@ func (e *executor) UsagePrune(ctx context.Context, dayBefore, expiredBefore int6
 
 // scanRows runs query with the one argument arg and calls fn with each
 // row, stopping at its first error.
-func (e *executor) scanRows(ctx context.Context, query string, arg any, fn func(rows pgx.Rows) error) error {
+func (e *executor) scanRows(ctx context.Context, query string, arg any, fn func(rows store.Row) error) error {
 	rows, err := e.q.Query(ctx, query, arg)
 	if err != nil {
 		return err

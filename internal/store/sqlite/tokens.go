@@ -65,7 +65,7 @@ func (e *executor) TokenGetMany(ctx context.Context, jtis []string) ([]store.Tok
 		return nil, err
 	}
 	var out []store.TokenRow
-	err = e.scanRows(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE `+inList, string(list), func(rows *sql.Rows) error {
+	err = e.scanRows(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE `+inList, string(list), func(rows store.Row) error {
 		var t store.TokenRow
 		err := rows.Scan(t.Fields()...)
 		out = append(out, t)

@@ -426,20 +426,7 @@ func testTokenPages(t *testing.T, s store.Store) {
 		want = append(want, jti)
 	}
 	slices.Reverse(want) // newest first
-	var got []string
-	f := store.TokenFilter{At: 1, Limit: 7}
-	for page := 0; ; page++ {
-		if page > 10 {
-			t.Fatal("paging does not end")
-		}
-		rows, err := s.TokenList(ctx, f)
-		check(t, err)
-		if len(rows) == 0 {
-			break
-		}
-		got = append(got, tokenIDs(rows)...)
-		last := rows[len(rows)-1]
-		f.Before = store.TokenCursor{IssuedAt: last.IssuedAt, Row: last.Row}
+	got := pages(t, s, store.TokenFilter{At: 1, Limit: 7}, func(page int, last store.TokenRow) {
 		// Tokens issued meanwhile, later or in the second of the last
 		// row listed: a later page must not show them.
 		iat := last.IssuedAt
@@ -447,9 +434,33 @@ func testTokenPages(t *testing.T, s store.Store) {
 			iat = 200
 		}
 		check(t, s.TokenInsertMany(ctx, []store.TokenRow{token(fmt.Sprintf("new%d", page), "alice", "k1", iat, 5000)}, nil))
-	}
+	})
 	if !slices.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)
+	}
+}
+
+// pages lists the tokens of f page by page, f.Limit at a time, each page
+// after the last row of the one before, and returns their jtis; between,
+// when set, runs after each page.
+func pages(t *testing.T, s store.Store, f store.TokenFilter, between func(page int, last store.TokenRow)) []string {
+	t.Helper()
+	var got []string
+	for page := 0; ; page++ {
+		if page > 10 {
+			t.Fatal("paging does not end")
+		}
+		rows, err := s.TokenList(ctx, f)
+		check(t, err)
+		if len(rows) == 0 {
+			return got
+		}
+		got = append(got, tokenIDs(rows)...)
+		last := rows[len(rows)-1]
+		f.Before = store.TokenCursor{IssuedAt: last.IssuedAt, LastUse: last.LastUse, Row: last.Row}
+		if between != nil {
+			between(page, last)
+		}
 	}
 }
 
@@ -1291,18 +1302,7 @@ func testUsageList(t *testing.T, s store.Store) {
 			t.Errorf("TokenCount(%+v) = %d, %v; want %d", tc.f, n, err, len(tc.want))
 		}
 	}
-	var got []string
-	f := store.TokenFilter{ByLastUse: true, Limit: 2}
-	for page := 0; page < 5; page++ {
-		rows, err := s.TokenList(ctx, f)
-		check(t, err)
-		if len(rows) == 0 {
-			break
-		}
-		got = append(got, tokenIDs(rows)...)
-		last := rows[len(rows)-1]
-		f.Before = store.TokenCursor{LastUse: last.LastUse, Row: last.Row}
-	}
+	got := pages(t, s, store.TokenFilter{ByLastUse: true, Limit: 2}, nil)
 	if want := []string{"t4", "t1", "t3", "t5", "t2"}; !slices.Equal(got, want) {
 		t.Errorf("pages by last use = %v, want %v", got, want)
 	}
