@@ -24,6 +24,10 @@ type Use struct {
 	Outcome string
 }
 
+// MaxRecordUses is the most uses RecordUsage takes at once: those of one
+// report (POST /v1/usage).
+const MaxRecordUses = usage.MaxUses
+
 // The bounds of a token's usage summary, whatever verifiers report.
 const (
 	// MaxUsageReasons is the most refusal reasons a summary counts apart;
@@ -82,7 +86,7 @@ type UsageReport struct {
 // Ignored counts the uses that RecordUsage did not record.
 func (r UsageReport) Ignored() int { return r.UnknownTokens + r.Unverifiable + r.OutOfRange }
 
-// RecordUsage adds uses, at most usage.MaxUses of them, to the usage
+// RecordUsage adds uses, at most MaxRecordUses of them, to the usage
 // summaries of their tokens (see Details.Usage), in one transaction with
 // the audit events they raise, and returns what it did; reporter, who
 // reported them, is their actor. Uses of tokens this issuer did not issue
@@ -114,12 +118,12 @@ func (r UsageReport) Ignored() int { return r.UnknownTokens + r.Unverifiable + r
 // leeway (30 s) before its token's issuance as at its issuance; others
 // beyond these are ignored.
 //
-// A use with an empty jti or one longer than usage.MaxJTI, or a malformed
+// A use with an empty jti or one longer than 128 bytes, or a malformed
 // outcome, is an error wrapping ErrRequest, and nothing is recorded.
 func (i *Issuer) RecordUsage(ctx context.Context, uses []Use, reporter string) (UsageReport, error) {
 	var rep UsageReport
-	if len(uses) > usage.MaxUses {
-		return rep, fmt.Errorf("%w: %d uses, at most %d at once", ErrRequest, len(uses), usage.MaxUses)
+	if len(uses) > MaxRecordUses {
+		return rep, fmt.Errorf("%w: %d uses, at most %d at once", ErrRequest, len(uses), MaxRecordUses)
 	}
 	if err := audit.CheckActor(reporter); err != nil {
 		return rep, fmt.Errorf("%w: %w", ErrRequest, err)

@@ -277,7 +277,7 @@ func TestRecordUsageBounds(t *testing.T) {
 	}
 
 	for name, uses := range map[string][]issuer.Use{
-		"too many":      make([]issuer.Use, 10001),
+		"too many":      make([]issuer.Use, issuer.MaxRecordUses+1),
 		"empty jti":     {use("", at, "", "accepted")},
 		"long jti":      {use(strings.Repeat("j", 129), at, "", "accepted")},
 		"outcome":       {use(a.ID, at, "", "Accepted")},
