@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/server"
+	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/internal/usage"
 	"github.com/writ-dev/writ/issuer"
@@ -217,5 +219,56 @@ func TestServePrunesUsage(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the usage of a token expired long ago is still there: %+v", d.Usage)
 		}
+	}
+}
+
+// TestUsageHostile: full reports of made-up jtis, or of one token from
+// as many addresses, are answered 202 and stay bounded.
+func TestUsageHostile(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	reporter := f.issue("verifier", []string{f.url}, server.UsageScope)
+	tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{"https://api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		use  func(n int) usage.Use
+		want string
+	}{
+		{"made-up jtis", func(n int) usage.Use { return used(fmt.Sprint("made-up-", n), now, "192.0.2.1", "accepted") }, `{"accepted":0,"ignored":10000}`},
+		{"distinct addresses", func(n int) usage.Use {
+			return used(tok.ID, now, fmt.Sprintf("2001:db8:%x::1", n), "accepted")
+		}, `{"accepted":10000,"ignored":0}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uses := make([]usage.Use, usage.MaxUses)
+			for n := range uses {
+				uses[n] = tc.use(n)
+			}
+			code, _, body := f.do("POST", "/v1/usage", reporter, "application/json", report(uses...))
+			if code != 202 || strings.Join(strings.Fields(body), "") != tc.want {
+				t.Errorf("%d %s, want 202 %s", code, body, tc.want)
+			}
+		})
+	}
+	d, err := f.tokens.Show(ctx, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := d.Usage; u == nil || len(u.Clients) != issuer.MaxUsageClients || u.ClientsOverflow != usage.MaxUses-issuer.MaxUsageClients {
+		t.Errorf("usage after 10,000 addresses: %+v", u)
+	}
+	if n := len(usageEvents(t, f, tok.ID)); n != issuer.MaxUsageNetworks-1 {
+		t.Errorf("%d new-network events, want %d", n, issuer.MaxUsageNetworks-1)
+	}
+	if n := 0; f.db.UsageEach(ctx, func(*store.Usage) error { n++; return nil }) != nil || n != 1 {
+		t.Errorf("%d summaries, want the token's alone", n)
+	}
+	_, _, metrics := f.do("GET", "/metrics", "", "", "")
+	if !strings.Contains(metrics, "writ_usage_unknown_tokens_total 10000\n") {
+		t.Error("the made-up jtis are not counted")
 	}
 }
