@@ -90,7 +90,8 @@ func (r UsageReport) Ignored() int { return r.UnknownTokens + r.Unverifiable + r
 // summaries of their tokens (see Details.Usage), in one transaction with
 // the audit events they raise, and returns what it did; reporter, who
 // reported them, is their actor. Uses of tokens this issuer did not issue
-// are ignored, as are those whose time cannot be (see UsageReport).
+// are ignored, as are unverifiable ones and those whose time cannot be
+// (see UsageReport).
 //
 // What counts:
 //   - First and last use: the first and last time a token was presented,
@@ -116,11 +117,19 @@ func (r UsageReport) Ignored() int { return r.UnknownTokens + r.Unverifiable + r
 // Times are taken as the verifiers give them, within bounds: a use up to
 // UsageClockSkew in the future counts as now, and one up to the verifiers'
 // leeway (30 s) before its token's issuance as at its issuance; others
-// beyond these are ignored.
+// beyond these, and uses older than UsageRetention, are ignored.
 //
 // A use with an empty jti or one longer than 128 bytes, or a malformed
 // outcome, is an error wrapping ErrRequest, and nothing is recorded.
 func (i *Issuer) RecordUsage(ctx context.Context, uses []Use, reporter string) (UsageReport, error) {
+	rep, err := i.recordUsage(ctx, uses, reporter)
+	if err != nil {
+		return UsageReport{}, err
+	}
+	return rep, nil
+}
+
+func (i *Issuer) recordUsage(ctx context.Context, uses []Use, reporter string) (UsageReport, error) {
 	var rep UsageReport
 	if len(uses) > MaxRecordUses {
 		return rep, fmt.Errorf("%w: %d uses, at most %d at once", ErrRequest, len(uses), MaxRecordUses)
@@ -133,7 +142,8 @@ func (i *Issuer) RecordUsage(ctx context.Context, uses []Use, reporter string) (
 	for n, u := range uses {
 		switch {
 		case u.JTI == "" || len(u.JTI) > usage.MaxJTI:
-			return rep, fmt.Errorf("%w: use %d: jti %q is not 1 to %d bytes", ErrRequest, n, u.JTI, usage.MaxJTI)
+			// Not quoted: it may be long.
+			return rep, fmt.Errorf("%w: use %d: a jti of %d bytes, not 1 to %d", ErrRequest, n, len(u.JTI), usage.MaxJTI)
 		case !usage.IsOutcome(u.Outcome):
 			return rep, fmt.Errorf("%w: use %d: malformed outcome %q", ErrRequest, n, u.Outcome)
 		case u.Outcome == usage.Unverifiable:
