@@ -50,6 +50,17 @@ func usageEvents(t *testing.T, f *fixture, jti string) []string {
 	return out
 }
 
+// apiToken issues a token of subject for https://api, whose uses the
+// tests report.
+func apiToken(t *testing.T, f *fixture, subject string) *issuer.Token {
+	t.Helper()
+	tok, err := f.tokens.Issue(context.Background(), issuer.Request{Subject: subject, Audience: []string{"https://api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // TestUsageAuth: POST /v1/usage takes a token of this server with
 // writ:usage; the admin scope is not it.
 func TestUsageAuth(t *testing.T) {
@@ -86,14 +97,7 @@ func TestUsageReports(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	reporter := f.issue("verifier", []string{f.url}, server.UsageScope)
-	tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{"https://api"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	unused, err := f.tokens.Issue(ctx, issuer.Request{Subject: "bob", Audience: []string{"https://api"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, unused := apiToken(t, f, "alice"), apiToken(t, f, "bob")
 	now := time.Now()
 	for _, tc := range []struct {
 		name, contentType, body string
@@ -228,10 +232,7 @@ func TestUsageHostile(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	reporter := f.issue("verifier", []string{f.url}, server.UsageScope)
-	tok, err := f.tokens.Issue(ctx, issuer.Request{Subject: "alice", Audience: []string{"https://api"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := apiToken(t, f, "alice")
 	now := time.Now()
 	for _, tc := range []struct {
 		name string
