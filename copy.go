@@ -28,6 +28,9 @@ type CopyCounts struct {
 	PackedChunks int64 `json:"packed_chunks"`
 	// Audit counts the events of the audit log.
 	Audit int64 `json:"audit"`
+	// Usage counts the usage summaries of tokens (what verifiers reported
+	// of their uses).
+	Usage int64 `json:"usage"`
 }
 
 // CopyDatabase copies the whole writ database at from into a new database
@@ -39,8 +42,8 @@ type CopyCounts struct {
 // It needs no master key: keys are copied sealed, with the values that
 // bind them to the master key, so the copy opens with the original's
 // master key and trusts the same keys. Tokens, revocations (with their
-// sequence numbers) and audit events (with their times, in order) are
-// copied as they are. The copy has a revocation epoch of its own, as a
+// sequence numbers), audit events (with their times, in order) and usage
+// summaries are copied as they are. The copy has a revocation epoch of its own, as a
 // restored backup has: verifiers that followed the original read the whole
 // list again when they are pointed at the copy.
 //

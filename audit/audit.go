@@ -39,6 +39,12 @@ const (
 	// catalogue, or its actions changed; PermissionsRemove: one removed.
 	PermissionsDefine = "permissions.define"
 	PermissionsRemove = "permissions.remove"
+	// UsedNewNetwork: a verifier reported a use of a token from a network
+	// that none of its earlier uses came from; UsedAfterRevocation: one
+	// reported a use after the token's revocation (at most one event per
+	// token an hour). Their detail names the network or time and client.
+	UsedNewNetwork      = "token.used.new_network"
+	UsedAfterRevocation = "token.used.after_revocation"
 )
 
 // Event is one line of the audit log. It never holds a token or a secret.

@@ -38,7 +38,7 @@ type env struct {
 
 // newEnv creates the database with an active and a next key per format,
 // jwtAlg for JWT, and an issuer on the test clock; mod adjusts its Config.
-func newEnv(t *testing.T, jwtAlg verifier.Algorithm, mod func(*issuer.Config)) *env {
+func newEnv(t testing.TB, jwtAlg verifier.Algorithm, mod func(*issuer.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -84,7 +84,7 @@ func (e *env) verifier(t *testing.T) *verifier.Verifier {
 }
 
 // issue issues req, with the test audience when it names none.
-func (e *env) issue(t *testing.T, req issuer.Request) *issuer.Token {
+func (e *env) issue(t testing.TB, req issuer.Request) *issuer.Token {
 	t.Helper()
 	if req.Audience == nil {
 		req.Audience = []string{testAudience}

@@ -6,6 +6,9 @@
 // subject, name, scopes, audience, key and times; never the token itself) in
 // writ's database, where [Issuer.List] finds them. [Issuer.Regenerate]
 // replaces a token and revokes the old one in one transaction.
+// [Issuer.RecordUsage] keeps a bounded summary of the uses that verifiers
+// report of each token, which [Issuer.Show] tells and [Issuer.PruneUsage]
+// prunes.
 package issuer
 
 import (

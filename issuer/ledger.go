@@ -30,6 +30,9 @@ type Record struct {
 	Description string         `json:"description,omitempty"`
 	AllowedIPs  []netip.Prefix `json:"allowed_ips,omitempty"`
 	Parent      string         `json:"parent,omitempty"`
+	// LastUsed is the last use that verifiers reported (see
+	// RecordUsage); zero, and left out, when none did.
+	LastUsed time.Time `json:"last_used,omitzero"`
 }
 
 // Status says whether a recorded token is still good.
@@ -192,10 +195,41 @@ type Filter struct {
 	// ExpiringWithin, when set, selects the active tokens that expire
 	// within it from now (and sets Status to active).
 	ExpiringWithin time.Duration
+	// NeverUsed selects the tokens of which verifiers reported no use.
+	NeverUsed bool
+	// Sort orders the records: by issuance, newest first (SortIssued,
+	// the default), or by last use (SortLastUsed).
+	Sort Sort
 	// After is where the previous page ended: the Next of its Page.
 	After string
 	// Limit caps the number of records; zero means 1000.
 	Limit int
+}
+
+// Sort is an order of List.
+type Sort string
+
+// The orders of List.
+const (
+	// SortIssued: newest first.
+	SortIssued Sort = ""
+	// SortLastUsed: the most recently used first, the tokens never used
+	// last, each group newest first. Paging follows the order as each page
+	// is read: a token used meanwhile may move to a page already read, or
+	// from one not read yet.
+	SortLastUsed Sort = "last_used"
+)
+
+// ParseSort returns the order named s ("issued" or "last_used"), or an
+// error wrapping ErrRequest.
+func ParseSort(s string) (Sort, error) {
+	switch s {
+	case "issued":
+		return SortIssued, nil
+	case string(SortLastUsed):
+		return SortLastUsed, nil
+	}
+	return "", fmt.Errorf("%w: sort %q: want issued or last_used", ErrRequest, s)
 }
 
 // List returns the recorded tokens that match f, newest first, each with
@@ -232,9 +266,18 @@ func records(rows []store.TokenRow) []Record {
 			Description: t.Description,
 			AllowedIPs:  parsePrefixes(t.AllowedIPs),
 			Parent:      t.Parent,
+			LastUsed:    lastUsed(t.LastUse),
 		})
 	}
 	return out
+}
+
+// lastUsed is the time of TokenRow.LastUse: zero for none.
+func lastUsed(sec int64) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
 }
 
 // joinPrefixes returns the prefixes space-separated, as the store keeps them.

@@ -42,6 +42,9 @@ func (i *Issuer) ListPage(ctx context.Context, f Filter) (Page, error) {
 		rows = rows[:f.Limit]
 		last := rows[len(rows)-1]
 		p.Next = fmt.Sprintf("%d.%d", last.IssuedAt, last.Row)
+		if f.Sort == SortLastUsed {
+			p.Next = fmt.Sprintf("u%d.%d", last.LastUse, last.Row)
+		}
 	}
 	p.Records = records(rows)
 	return p, nil
@@ -68,7 +71,11 @@ func (i *Issuer) Count(ctx context.Context, f Filter) (int64, error) {
 // storeFilter returns the store's filter for f at the time now, but for
 // its time and limit, or an error wrapping ErrRequest.
 func storeFilter(f Filter, now time.Time) (store.TokenFilter, error) {
-	sf := store.TokenFilter{Subject: f.Subject, Name: f.Name, Search: f.Search, Parent: f.Parent, Status: string(f.Status)}
+	sf := store.TokenFilter{Subject: f.Subject, Name: f.Name, Search: f.Search, Parent: f.Parent, Status: string(f.Status),
+		NeverUsed: f.NeverUsed, ByLastUse: f.Sort == SortLastUsed}
+	if f.Sort != SortIssued && f.Sort != SortLastUsed {
+		return sf, fmt.Errorf("%w: sort %q: want issued or last_used", ErrRequest, f.Sort)
+	}
 	if f.Status != "" {
 		if _, err := ParseStatus(string(f.Status)); err != nil {
 			return sf, err
@@ -85,25 +92,32 @@ func storeFilter(f Filter, now time.Time) (store.TokenFilter, error) {
 	}
 	if f.After != "" {
 		var err error
-		if sf.Before, err = parseCursor(f.After); err != nil {
+		if sf.Before, err = parseCursor(f.After, sf.ByLastUse); err != nil {
 			return sf, err
 		}
 	}
 	return sf, nil
 }
 
-// parseCursor reads a Page.Next.
-func parseCursor(s string) (store.TokenCursor, error) {
+// parseCursor reads a Page.Next: "ISSUED.ROW", or, for the order by
+// last use, "uLASTUSE.ROW" (LASTUSE 0 for the tokens never used).
+func parseCursor(s string, byLastUse bool) (store.TokenCursor, error) {
+	bad := fmt.Errorf("%w: malformed cursor %q", ErrRequest, s)
 	if len(s) > 40 {
 		return store.TokenCursor{}, fmt.Errorf("%w: malformed cursor", ErrRequest)
 	}
-	at, row, ok := strings.Cut(s, ".")
-	c := store.TokenCursor{}
-	var err1, err2 error
-	c.IssuedAt, err1 = strconv.ParseInt(at, 10, 64)
-	c.Row, err2 = strconv.ParseInt(row, 10, 64)
-	if !ok || err1 != nil || err2 != nil || c.IssuedAt <= 0 || c.Row <= 0 {
-		return store.TokenCursor{}, fmt.Errorf("%w: malformed cursor %q", ErrRequest, s)
+	rest, lastUse := strings.CutPrefix(s, "u")
+	if lastUse != byLastUse {
+		return store.TokenCursor{}, fmt.Errorf("%w: the cursor %q is of another order", ErrRequest, s)
 	}
-	return c, nil
+	at, row, ok := strings.Cut(rest, ".")
+	t, err1 := strconv.ParseInt(at, 10, 64)
+	r, err2 := strconv.ParseInt(row, 10, 64)
+	switch {
+	case !ok || err1 != nil || err2 != nil || r <= 0 || t < 0 || t == 0 && !lastUse:
+		return store.TokenCursor{}, bad
+	case lastUse:
+		return store.TokenCursor{LastUse: t, Row: r}, nil
+	}
+	return store.TokenCursor{IssuedAt: t, Row: r}, nil
 }

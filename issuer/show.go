@@ -10,7 +10,7 @@ import (
 )
 
 // Details is what Show tells of a token: its record, why it is (or will
-// be) revoked, and the tokens it issued.
+// be) revoked, the tokens it issued, and its usage.
 type Details struct {
 	Record
 	// Revocation is the entry of the revocation list that revokes the
@@ -19,6 +19,9 @@ type Details struct {
 	// Children are the tokens it issued (delegated issuing), newest
 	// first, at most MaxChildren of them.
 	Children []Record `json:"children"`
+	// Usage is what verifiers reported of its uses (see RecordUsage);
+	// nil, and left out, when they reported none.
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 // MaxChildren is the most children Show lists.
@@ -42,8 +45,8 @@ type Revocation struct {
 }
 
 // Show returns the details of the token jti, or an error wrapping
-// ErrUnknownToken. The record and the revocation are read in one
-// snapshot of the database.
+// ErrUnknownToken. The record, the revocation and the usage are read in
+// one snapshot of the database.
 func (i *Issuer) Show(ctx context.Context, jti string) (*Details, error) {
 	tx, err := i.cfg.Store.BeginRead(ctx)
 	if err != nil {
@@ -67,6 +70,13 @@ func (i *Issuer) Show(ctx context.Context, jti string) (*Details, error) {
 		return nil, fmt.Errorf("issuer: show token: %w", err)
 	}
 	d.Children = append([]Record{}, records(children)...) // [] rather than null in JSON
+	us, err := tx.UsageGet(ctx, []string{jti}, true)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: show token: %w", err)
+	}
+	if len(us) == 1 {
+		d.Usage = usageOf(&us[0], now)
+	}
 	return d, nil
 }
 

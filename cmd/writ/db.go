@@ -19,9 +19,9 @@ func newDBCmd(g *globals) *cobra.Command {
 		Short: "Copy the whole database into a new one, of either engine",
 		Long: `copy copies the whole writ database FROM into a new database TO: keys in every
 state, sealed as they are, with what binds them to the master key; tokens;
-revocations; the audit log. Each is an SQLite file or a postgres:// URL, so
-a database moves from SQLite to PostgreSQL, back, or to another of the same
-engine. It needs no master key: the copy opens with the original's.
+revocations; the audit log; the usage of tokens. Each is an SQLite file or a
+postgres:// URL, so a database moves from SQLite to PostgreSQL, back, or to
+another of the same engine. It needs no master key: the copy opens with the original's.
 
 FROM is read in one snapshot, so a copy taken while writ serve runs is
 consistent; writes made meanwhile are not in it. TO is written in one
@@ -49,8 +49,8 @@ a process's arguments.`,
 			case err != nil:
 				return err
 			}
-			fmt.Fprintf(g.stderr, "writ: copied %s to %s: %d keys, %d tokens, %d revocations (%d packed chunks), %d audit events, %d meta values\n",
-				dbName(a[0]), dbName(a[1]), c.Keys, c.Tokens, c.Revocations, c.PackedChunks, c.Audit, c.Meta)
+			fmt.Fprintf(g.stderr, "writ: copied %s to %s: %d keys, %d tokens, %d revocations (%d packed chunks), %d audit events, %d usage summaries, %d meta values\n",
+				dbName(a[0]), dbName(a[1]), c.Keys, c.Tokens, c.Revocations, c.PackedChunks, c.Audit, c.Usage, c.Meta)
 			if g.output == "json" {
 				return writeJSON(g.stdout, c)
 			}

@@ -1,16 +1,26 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/writ-dev/writ"
+	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/store/postgres"
 	"github.com/writ-dev/writ/internal/store/postgres/pgtest"
+	"github.com/writ-dev/writ/internal/store/sqlite"
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
 )
 
 func TestMain(m *testing.M) {
@@ -44,7 +54,7 @@ func TestScriptsPostgres(t *testing.T) {
 		e.Setenv("WRIT_DB", url)
 		e.Setenv("WRIT_MASTER_KEY_FILE", filepath.Join(e.WorkDir, "master.key"))
 	}, "testdata/script")
-	for _, name := range []string{"console", "manage", "masterkey", "permissions", "revoke", "rotate", "status"} {
+	for _, name := range []string{"console", "manage", "masterkey", "permissions", "revoke", "rotate", "status", "used"} {
 		p.Files = append(p.Files, filepath.Join(p.Dir, name+".txtar"))
 	}
 	p.Dir = ""
@@ -73,6 +83,7 @@ func scriptParams(engine func(*testscript.Env), dir string) testscript.Params {
 			"extract":   extract,
 			"activekid": activeKID,
 			"perm":      perm,
+			"report":    report,
 		},
 	}
 }
@@ -137,4 +148,46 @@ func perm(ts *testscript.TestScript, neg bool, args []string) {
 	if got := fi.Mode().Perm(); (got == os.FileMode(want)) == neg {
 		ts.Fatalf("%s has mode %#o", args[0], got)
 	}
+}
+
+// report JTI OUTCOME CLIENT records in $DB a use of the token JTI
+// ("@file": that file's contents) now from the address CLIENT ("-":
+// unknown) with OUTCOME, as writ serve records the reports of verifiers
+// (issuer.RecordUsage), and prints what it did.
+func report(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: report JTI OUTCOME CLIENT")
+	}
+	ctx := context.Background()
+	jti := args[0]
+	if name, ok := strings.CutPrefix(jti, "@"); ok {
+		jti = strings.TrimSpace(ts.ReadFile(name))
+	}
+	u := issuer.Use{JTI: jti, At: time.Now(), Outcome: args[1]}
+	var err error
+	if args[2] != "-" {
+		u.Client, err = netip.ParseAddr(args[2])
+		ts.Check(err)
+	}
+	var s store.Store
+	if db := ts.Getenv("DB"); writ.IsURL(db) {
+		s, err = postgres.Open(ctx, db, false)
+	} else {
+		s, err = sqlite.Open(ctx, ts.MkAbs(db), false)
+	}
+	ts.Check(err)
+	defer s.Close()
+	// Recording signs nothing: no keys.
+	iss, err := issuer.New(issuer.Config{Issuer: "http://127.0.0.1:8080", Keys: noKeys{}, Store: s})
+	ts.Check(err)
+	rep, err := iss.RecordUsage(ctx, []issuer.Use{u}, "api:verifier")
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%+v\n", rep)
+}
+
+// noKeys is a key source without keys.
+type noKeys struct{}
+
+func (noKeys) Signer(context.Context, keys.Format) (*keys.Key, error) {
+	return nil, keys.ErrNoActiveKey
 }

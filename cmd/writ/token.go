@@ -108,16 +108,21 @@ func printToken(g *globals, t *issuer.Token) error {
 
 func newTokenListCmd(g *globals) *cobra.Command {
 	var (
-		f      issuer.Filter
-		status string
+		f            issuer.Filter
+		status, sort string
 	)
 	cmd := &cobra.Command{
-		Use:   "list [--subject S] [--name N] [--status active|revoked|expired] [--expiring-within 7d] [--limit N] [--after CURSOR]",
+		Use:   "list [--subject S] [--name N] [--status active|revoked|expired] [--expiring-within 7d] [--never-used] [--sort issued|last-used] [--limit N] [--after CURSOR]",
 		Short: "List issued tokens, newest first",
 		Long: `list prints the recorded tokens that match, newest first, at most --limit
 of them. When more match, a hint on stderr gives the --after to list the
 next ones. --expiring-within lists the active tokens expiring within that
-time, to regenerate before they do.`,
+time, to regenerate before they do.
+
+Verifiers that report usage to writ serve tell when each token was last
+used (LAST-USED): --sort last-used lists the most recently used first and
+the tokens never used last, and --never-used lists only the tokens of which
+no use was reported, to revoke the ones nobody needs.`,
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if status != "" {
@@ -125,6 +130,13 @@ time, to regenerate before they do.`,
 				if f.Status, err = issuer.ParseStatus(status); err != nil {
 					return usageError{err}
 				}
+			}
+			switch sort {
+			case "issued":
+			case "last-used":
+				f.Sort = issuer.SortLastUsed
+			default:
+				return usagef("--sort %q: want issued or last-used", sort)
 			}
 			if cmd.Flags().Changed("expiring-within") && f.ExpiringWithin == 0 {
 				return usagef("--expiring-within 0: give a time such as 7d")
@@ -139,7 +151,11 @@ time, to regenerate before they do.`,
 				return err
 			}
 			if p.Next != "" {
-				fmt.Fprintf(g.stderr, "writ: hint: more tokens match: list them with --after %s\n", p.Next)
+				again := "--after " + p.Next
+				if f.Sort == issuer.SortLastUsed {
+					again = "--sort last-used " + again
+				}
+				fmt.Fprintf(g.stderr, "writ: hint: more tokens match: list them with %s\n", again)
 			}
 			recs := p.Records
 			if g.output == "json" {
@@ -148,10 +164,10 @@ time, to regenerate before they do.`,
 				}
 				return writeJSON(g.stdout, recs)
 			}
-			rows := [][]string{{"JTI", "STATUS", "SUBJECT", "NAME", "SCOPES", "AUDIENCE", "FORMAT", "ISSUED", "EXPIRES"}}
+			rows := [][]string{{"JTI", "STATUS", "SUBJECT", "NAME", "SCOPES", "AUDIENCE", "FORMAT", "ISSUED", "EXPIRES", "LAST-USED"}}
 			for _, r := range recs {
 				rows = append(rows, []string{r.ID, string(r.Status), r.Subject, r.Name, strings.Join(r.Scopes, " "),
-					strings.Join(r.Audience, " "), string(r.Format), when(r.IssuedAt), when(r.ExpiresAt)})
+					strings.Join(r.Audience, " "), string(r.Format), when(r.IssuedAt), when(r.ExpiresAt), when(r.LastUsed)})
 			}
 			return table(g.stdout, rows)
 		},
@@ -161,6 +177,8 @@ time, to regenerate before they do.`,
 	cmd.Flags().StringVar(&f.Parent, "parent", "", "only tokens issued by the token with this jti")
 	cmd.Flags().StringVar(&status, "status", "", "only tokens with this status now: active, revoked or expired")
 	durationVar(cmd.Flags(), &f.ExpiringWithin, "expiring-within", 0, issuer.MaxPolicyTTL, "only active tokens expiring within this time, such as 7d")
+	cmd.Flags().BoolVar(&f.NeverUsed, "never-used", false, "only tokens of which verifiers reported no use")
+	cmd.Flags().StringVar(&sort, "sort", "issued", "the order: issued (newest first) or last-used (most recently used first)")
 	cmd.Flags().IntVar(&f.Limit, "limit", 1000, "at most this many tokens")
 	cmd.Flags().StringVar(&f.After, "after", "", "list the tokens after this cursor, from the hint of the previous page")
 	return cmd

@@ -57,13 +57,15 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 // listFilter reads the query of GET /v1/tokens: subject, name, parent,
-// status, expiring_within, limit (1 to 1000, 100 by default) and cursor
-// (the next of the previous page).
+// status, expiring_within, used (never: the tokens of which no use was
+// reported), sort (issued, the default, or last_used), limit (1 to 1000,
+// 100 by default) and cursor (the next of the previous page, in the same
+// order).
 func listFilter(r *http.Request) (issuer.Filter, error) {
 	q := r.URL.Query()
 	for name, v := range q {
 		switch name {
-		case "subject", "name", "parent", "status", "expiring_within", "limit", "cursor":
+		case "subject", "name", "parent", "status", "expiring_within", "used", "sort", "limit", "cursor":
 		default:
 			return issuer.Filter{}, fmt.Errorf("unknown query parameter %q", name)
 		}
@@ -76,6 +78,19 @@ func listFilter(r *http.Request) (issuer.Filter, error) {
 		var err error
 		if f.Status, err = issuer.ParseStatus(st); err != nil {
 			return f, fmt.Errorf("status must be active, revoked or expired")
+		}
+	}
+	switch q.Get("used") {
+	case "":
+	case "never":
+		f.NeverUsed = true
+	default:
+		return f, fmt.Errorf("used must be never")
+	}
+	if v := q.Get("sort"); v != "" {
+		var err error
+		if f.Sort, err = issuer.ParseSort(v); err != nil {
+			return f, fmt.Errorf("sort must be issued or last_used")
 		}
 	}
 	if l := q.Get("limit"); l != "" {

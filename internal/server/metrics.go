@@ -24,6 +24,7 @@ type metrics struct {
 	untrusted     prometheus.Gauge
 	superseded    prometheus.Gauge
 	latency       *prometheus.HistogramVec
+	usage         usageMetrics
 }
 
 func newMetrics() *metrics {
@@ -57,6 +58,7 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.issued, m.verifications, m.revocations, m.keyAge, m.untrusted, m.superseded, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.usage = newUsageMetrics(m.reg)
 	return m
 }
 

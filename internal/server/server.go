@@ -65,8 +65,9 @@ type Config struct {
 	// stand for several changes.
 	KeysChanged, RevocationsChanged <-chan struct{}
 	// RotationCheck is how often the server applies the keyring's rotation
-	// policy (keys.Ring.RotateDue) and prunes the revocation list
-	// (revocation.List.Prune); zero means one minute, negative never.
+	// policy (keys.Ring.RotateDue), prunes the revocation list
+	// (revocation.List.Prune) and the usage summaries
+	// (issuer.Issuer.PruneUsage); zero means one minute, negative never.
 	RotationCheck time.Duration
 	// PrivateFeed has the revocation feed answer only requests bearing a
 	// token of this server with FeedScope: the feed names the subjects
@@ -303,6 +304,7 @@ func (s *Server) Handler() http.Handler {
 	handle("DELETE /v1/permissions/{type}", s.admin(s.removePermissions))
 	handle("POST /v1/introspect", s.admin(s.introspect))
 	handle("POST /v1/revoke", s.revoke)
+	handle("POST /v1/usage", s.withScope(UsageScope, s.recordUsage))
 	handle("GET /v1/whoami", s.whoami)
 
 	if s.console != nil {
@@ -410,7 +412,8 @@ func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 // reloadLoop rereads keys so that the CLI's changes are served within
 // Config.Refresh (or at once, when followChanges hears of them), and
 // every RotationCheck records the publication lag, applies the rotation
-// policy and prunes revocations whose tokens have all expired.
+// policy, prunes revocations whose tokens have all expired and usage
+// older than issuer.UsageRetention.
 // (Revocations refresh in the snapshot's own loop.)
 func (s *Server) reloadLoop() {
 	defer s.loops.Done()
@@ -445,6 +448,11 @@ func (s *Server) reloadLoop() {
 				if _, err := s.cfg.Sessions.Prune(ctx); err != nil {
 					s.log.Error("console session prune failed", "err", err)
 				}
+			}
+			if n, err := s.cfg.Tokens.PruneUsage(ctx); err != nil {
+				s.log.Error("usage prune failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("pruned usage older than the retention", "rows", n)
 			}
 		}
 		if err := s.reloadKeys(ctx); err != nil {

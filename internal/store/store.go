@@ -299,6 +299,41 @@ type Executor interface {
 	// engines hand out their own buffer rather than a copy.
 	PackedEach(ctx context.Context, fn func(chunk []byte) error) error
 
+	// TokenGetMany returns the tokens among jtis that are recorded, without
+	// their statuses, in no particular order; jtis that name none are left
+	// out. Engines read them in few statements, however many jtis there are.
+	TokenGetMany(ctx context.Context, jtis []string) ([]TokenRow, error)
+
+	// The usage of tokens, as verifiers report it: a summary per token
+	// (see Usage), kept by package issuer, which bounds it.
+
+	// UsageRecord adds each of deltas to the summary of its token, making
+	// the summary when there is none: the earlier of the first uses and
+	// the later of the last (with its client), the sums of the counts
+	// (uses, overflow, refusals by reason, and uses and refusals by day
+	// and by client, whose first and last times widen as the summary's
+	// do), the later AlertedAt, and the networks it does not hold yet
+	// (with their first times). Engines write each row with one upsert,
+	// prepared once for all (PostgreSQL: one round trip). A delta must
+	// name a recorded token and hold each reason, day, client and network
+	// once: a summary holds no usage of unknown tokens, and bounds are the
+	// caller's.
+	UsageRecord(ctx context.Context, deltas []Usage) error
+	// UsageGet returns the summaries of those of jtis that have one,
+	// ordered by jti, each with its reasons, clients and networks ordered
+	// by name, and, when days is set, its days in order; without days,
+	// Days is nil, which recording needs not.
+	UsageGet(ctx context.Context, jtis []string, days bool) ([]Usage, error)
+	// UsageEach calls fn with every summary, as UsageGet reads it with its
+	// days, ordered by jti, stopping at fn's first error, which it
+	// returns. It holds a bounded number of summaries at a time. fn must
+	// not keep u.
+	UsageEach(ctx context.Context, fn func(u *Usage) error) error
+	// UsagePrune deletes the days before the day dayBefore (a Usage.Day),
+	// and the whole summaries of the tokens that expired before
+	// expiredBefore (unix seconds), and returns how many rows it deleted.
+	UsagePrune(ctx context.Context, dayBefore, expiredBefore int64) (int64, error)
+
 	// AuditInsert appends e to the audit log (e.ID is ignored; an empty
 	// Actor is recorded as "unknown").
 	AuditInsert(ctx context.Context, e AuditRow) error
@@ -415,6 +450,9 @@ type TokenRow struct {
 	// token (unix seconds; 0: none ever did): RevocationInsert sets it,
 	// and it outlives the entry, which is pruned once the token expired.
 	RevokedAt int64
+	// LastUse, read by TokenList only, is the last use of its usage
+	// summary (unix seconds; 0: none).
+	LastUse int64
 	// Status, read by TokenList only: "revoked" when RevokedAt has come
 	// or an entry in force covers the token (see
 	// Executor.RevocationCovers), else "expired"
@@ -457,14 +495,23 @@ type TokenFilter struct {
 	// second and inserted before Before.Row. It is the last row of the
 	// previous page (keyset pagination: rows inserted meanwhile neither
 	// repeat nor shift a page).
+	//
+	// With ByLastUse, it is the place in that order: used last before
+	// Before.LastUse, or then and inserted before Before.Row.
 	Before TokenCursor
-	Limit  int // required: at most this many
+	// ByLastUse orders the tokens by their last use (TokenRow.LastUse),
+	// most recent first, the tokens never used last, and then by
+	// insertion, newest first.
+	ByLastUse bool
+	// NeverUsed selects the tokens without a usage summary.
+	NeverUsed bool
+	Limit     int // required: at most this many
 }
 
 // TokenCursor is the place of a token in TokenList's order: its issuance
-// and TokenRow.Row.
+// (or, with TokenFilter.ByLastUse, its last use) and TokenRow.Row.
 type TokenCursor struct {
-	IssuedAt, Row int64
+	IssuedAt, LastUse, Row int64
 }
 
 // The kinds of revocation entries.
@@ -509,4 +556,54 @@ type AuditFilter struct {
 	Subject, JTI string
 	Since        int64 // unix milliseconds
 	Limit        int   // required: the newest this many
+}
+
+// Usage is the summary of the uses of one token that verifiers reported
+// (package issuer decides what counts, and bounds each list), or what a
+// batch of reports adds to it (Executor.UsageRecord). Times are unix
+// seconds.
+type Usage struct {
+	JTI string
+	// First and Last are the first and last use; LastClient the client
+	// address of the last use ("" when unknown).
+	First, Last int64
+	LastClient  string
+	// Uses counts the accepted uses.
+	Uses int64
+	// ClientsOverflow counts the uses from addresses that Clients, full,
+	// does not hold.
+	ClientsOverflow int64
+	// AlertedAt is when the last event of a use after revocation was
+	// recorded; 0: never.
+	AlertedAt int64
+	Reasons   []UsageReason
+	Days      []UsageDay
+	Clients   []UsageClient
+	Networks  []UsageNetwork
+}
+
+// UsageReason counts the refusals of one reason.
+type UsageReason struct {
+	Reason string
+	N      int64
+}
+
+// UsageDay counts the uses and refusals of one UTC day, numbered from
+// 1970-01-01 (unix seconds / 86400).
+type UsageDay struct {
+	Day, Uses, Refused int64
+}
+
+// UsageClient is a client address seen: when first and last, and how
+// many times.
+type UsageClient struct {
+	Addr        string
+	First, Last int64
+	Uses        int64
+}
+
+// UsageNetwork is a network seen, and when first.
+type UsageNetwork struct {
+	Network string
+	First   int64
 }

@@ -129,6 +129,51 @@ UPDATE tokens SET revoked_at = coalesce((SELECT min(r.effective_at) FROM revocat
 	   OR (r.kind = 'subject' AND r.value = tokens.subject AND r.issued_before > tokens.issued_at)
 	   OR (r.kind = 'key' AND r.value = tokens.kid)), 0);
 `,
+	// 5: as SQLite's 8.
+	`
+CREATE TABLE usage_tokens (
+	jti              TEXT PRIMARY KEY REFERENCES tokens (jti),
+	first_use        BIGINT NOT NULL,
+	last_use         BIGINT NOT NULL,
+	last_client      TEXT NOT NULL,
+	uses             BIGINT NOT NULL,
+	clients_overflow BIGINT NOT NULL,
+	alerted_at       BIGINT NOT NULL
+);
+CREATE INDEX usage_tokens_last_use ON usage_tokens (last_use);
+
+CREATE TABLE usage_reasons (
+	jti    TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	n      BIGINT NOT NULL,
+	PRIMARY KEY (jti, reason)
+);
+
+CREATE TABLE usage_days (
+	jti     TEXT NOT NULL,
+	day     BIGINT NOT NULL,
+	uses    BIGINT NOT NULL,
+	refused BIGINT NOT NULL,
+	PRIMARY KEY (jti, day)
+);
+CREATE INDEX usage_days_day ON usage_days (day);
+
+CREATE TABLE usage_clients (
+	jti        TEXT NOT NULL,
+	addr       TEXT NOT NULL,
+	first_seen BIGINT NOT NULL,
+	last_seen  BIGINT NOT NULL,
+	uses       BIGINT NOT NULL,
+	PRIMARY KEY (jti, addr)
+);
+
+CREATE TABLE usage_networks (
+	jti        TEXT NOT NULL,
+	network    TEXT NOT NULL,
+	first_seen BIGINT NOT NULL,
+	PRIMARY KEY (jti, network)
+);
+`,
 	// 6: as SQLite's 9.
 	`
 CREATE TABLE console_sessions (

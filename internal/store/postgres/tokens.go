@@ -41,6 +41,20 @@ func (e *executor) TokenGet(ctx context.Context, jti string) (store.TokenRow, er
 	return t, err
 }
 
+func (e *executor) TokenGetMany(ctx context.Context, jtis []string) ([]store.TokenRow, error) {
+	if len(jtis) == 0 {
+		return nil, nil
+	}
+	var out []store.TokenRow
+	err := e.scanRows(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE jti = ANY($1)`, jtis, func(rows store.Row) error {
+		var t store.TokenRow
+		err := rows.Scan(t.Fields()...)
+		out = append(out, t)
+		return err
+	})
+	return out, err
+}
+
 // statusColumn computes a token's status at the time bound to $1, as
 // RevocationCovers does for one token.
 const statusColumn = `CASE
@@ -70,20 +84,36 @@ func tokenSelect(f store.TokenFilter) (string, args) {
 		// are left out by the index rather than by the status.
 		where += ` AND expires_at > $1 AND expires_at <= ` + a.add(f.ExpiresBy)
 	}
-	if b := f.Before; b.IssuedAt != 0 {
+	if f.NeverUsed {
+		where += ` AND last_use = 0`
+	}
+	switch b := f.Before; {
+	case f.ByLastUse && b.Row != 0:
+		at := a.add(b.LastUse)
+		where += ` AND (last_use < ` + at + ` OR (last_use = ` + at + ` AND row_id < ` + a.add(b.Row) + `))`
+	case !f.ByLastUse && b.IssuedAt != 0:
 		at := a.add(b.IssuedAt)
 		where += ` AND (issued_at < ` + at + ` OR (issued_at = ` + at + ` AND row_id < ` + a.add(b.Row) + `))`
 	}
-	return `SELECT status, row_id, ` + store.TokenColumns + ` FROM
-		(SELECT t.*, ` + statusColumn + ` AS status FROM tokens t) AS t
+	return `SELECT status, row_id, last_use, ` + store.TokenColumns + ` FROM
+		(SELECT t.*, ` + statusColumn + ` AS status,
+			coalesce((SELECT u.last_use FROM usage_tokens u WHERE u.jti = t.jti), 0) AS last_use FROM tokens t) AS t
 		WHERE ` + where, a
+}
+
+// tokenOrder is the order of TokenList for f.
+func tokenOrder(f store.TokenFilter) string {
+	if f.ByLastUse {
+		return ` ORDER BY last_use DESC, row_id DESC`
+	}
+	return ` ORDER BY issued_at DESC, row_id DESC`
 }
 
 // TokenList computes the status in the query, so that the limit counts
 // the tokens that match it.
 func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
 	q, a := tokenSelect(f)
-	q += ` ORDER BY issued_at DESC, row_id DESC LIMIT ` + a.add(f.Limit)
+	q += tokenOrder(f) + ` LIMIT ` + a.add(f.Limit)
 	rows, err := e.q.Query(ctx, q, a...)
 	if err != nil {
 		return nil, err
@@ -92,7 +122,7 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 	var out []store.TokenRow
 	for rows.Next() {
 		var t store.TokenRow
-		if err := rows.Scan(append([]any{&t.Status, &t.Row}, t.Fields()...)...); err != nil {
+		if err := rows.Scan(append([]any{&t.Status, &t.Row, &t.LastUse}, t.Fields()...)...); err != nil {
 			return nil, err
 		}
 		out = append(out, t)

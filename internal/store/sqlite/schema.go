@@ -131,7 +131,53 @@ UPDATE tokens SET revoked_at = coalesce((SELECT min(r.effective_at) FROM revocat
 	   OR (r.kind = 'subject' AND r.value = tokens.subject AND r.issued_before > tokens.issued_at)
 	   OR (r.kind = 'key' AND r.value = tokens.kid)), 0);
 `,
-	// 9 (8 is another branch's, merged before it): the web console's
+	// 8: the usage of tokens that verifiers report: a summary per token,
+	// and its refusals by reason, days, client addresses and networks.
+	`
+CREATE TABLE usage_tokens (
+	jti              TEXT PRIMARY KEY REFERENCES tokens (jti),
+	first_use        INTEGER NOT NULL,
+	last_use         INTEGER NOT NULL,
+	last_client      TEXT NOT NULL,     -- '' when unknown
+	uses             INTEGER NOT NULL,  -- accepted
+	clients_overflow INTEGER NOT NULL,  -- uses from addresses beyond the ones kept
+	alerted_at       INTEGER NOT NULL   -- the last after-revocation event; 0: none
+) STRICT;
+CREATE INDEX usage_tokens_last_use ON usage_tokens (last_use);
+
+CREATE TABLE usage_reasons (
+	jti    TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	n      INTEGER NOT NULL,
+	PRIMARY KEY (jti, reason)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE usage_days (
+	jti     TEXT NOT NULL,
+	day     INTEGER NOT NULL,  -- unix seconds / 86400
+	uses    INTEGER NOT NULL,
+	refused INTEGER NOT NULL,
+	PRIMARY KEY (jti, day)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX usage_days_day ON usage_days (day);
+
+CREATE TABLE usage_clients (
+	jti        TEXT NOT NULL,
+	addr       TEXT NOT NULL,
+	first_seen INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL,
+	uses       INTEGER NOT NULL,
+	PRIMARY KEY (jti, addr)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE usage_networks (
+	jti        TEXT NOT NULL,
+	network    TEXT NOT NULL,
+	first_seen INTEGER NOT NULL,
+	PRIMARY KEY (jti, network)
+) STRICT, WITHOUT ROWID;
+`,
+	// 9: the web console's
 	// sessions and one-time sign-in links, found by the SHA-256 of their
 	// secret. A copy of the database (writ db copy) leaves them out.
 	`

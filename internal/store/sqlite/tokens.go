@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -55,6 +56,24 @@ func (e *executor) TokenGet(ctx context.Context, jti string) (store.TokenRow, er
 	return t, err
 }
 
+func (e *executor) TokenGetMany(ctx context.Context, jtis []string) ([]store.TokenRow, error) {
+	if len(jtis) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(jtis)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.TokenRow
+	err = e.scanRows(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE `+inList, string(list), func(rows store.Row) error {
+		var t store.TokenRow
+		err := rows.Scan(t.Fields()...)
+		out = append(out, t)
+		return err
+	})
+	return out, err
+}
+
 // statusColumn computes a token's status at the time bound to ?1 (the
 // first argument: the later plain ? are numbered from 2), as
 // RevocationCovers does for one token.
@@ -87,20 +106,36 @@ func tokenSelect(f store.TokenFilter) (string, []any) {
 		where += ` AND expires_at > ?1 AND expires_at <= ?`
 		args = append(args, f.ExpiresBy)
 	}
-	if b := f.Before; b.IssuedAt != 0 {
+	if f.NeverUsed {
+		where += ` AND last_use = 0`
+	}
+	switch b := f.Before; {
+	case f.ByLastUse && b.Row != 0:
+		where += ` AND (last_use < ? OR (last_use = ? AND row < ?))`
+		args = append(args, b.LastUse, b.LastUse, b.Row)
+	case !f.ByLastUse && b.IssuedAt != 0:
 		where += ` AND (issued_at < ? OR (issued_at = ? AND row < ?))`
 		args = append(args, b.IssuedAt, b.IssuedAt, b.Row)
 	}
-	return `SELECT status, row, ` + store.TokenColumns + ` FROM
-		(SELECT t.*, t.rowid AS row, ` + statusColumn + ` AS status FROM tokens t)
+	return `SELECT status, row, last_use, ` + store.TokenColumns + ` FROM
+		(SELECT t.*, t.rowid AS row, ` + statusColumn + ` AS status,
+			coalesce((SELECT u.last_use FROM usage_tokens u WHERE u.jti = t.jti), 0) AS last_use FROM tokens t)
 		WHERE ` + where, args
+}
+
+// tokenOrder is the order of TokenList for f.
+func tokenOrder(f store.TokenFilter) string {
+	if f.ByLastUse {
+		return ` ORDER BY last_use DESC, row DESC`
+	}
+	return ` ORDER BY issued_at DESC, row DESC`
 }
 
 // TokenList computes the status in the query, so that the limit counts
 // the tokens that match it.
 func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.TokenRow, error) {
 	q, args := tokenSelect(f)
-	q += ` ORDER BY issued_at DESC, row DESC LIMIT ?`
+	q += tokenOrder(f) + ` LIMIT ?`
 	rows, err := e.q.QueryContext(ctx, q, append(args, f.Limit)...)
 	if err != nil {
 		return nil, err
@@ -109,7 +144,7 @@ func (e *executor) TokenList(ctx context.Context, f store.TokenFilter) ([]store.
 	var out []store.TokenRow
 	for rows.Next() {
 		var t store.TokenRow
-		if err := rows.Scan(append([]any{&t.Status, &t.Row}, t.Fields()...)...); err != nil {
+		if err := rows.Scan(append([]any{&t.Status, &t.Row, &t.LastUse}, t.Fields()...)...); err != nil {
 			return nil, err
 		}
 		out = append(out, t)

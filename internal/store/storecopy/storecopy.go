@@ -8,7 +8,8 @@
 // same master key's and nothing is unsealed; tokens in the order they were
 // inserted; revocation entries with their sequence numbers, and the packed
 // copy of the token entries byte for byte; audit events with their times,
-// in order (their IDs are numbered anew). The copy gets a revocation
+// in order (their IDs are numbered anew); the usage summaries of tokens.
+// The copy gets a revocation
 // epoch of its own, as a restored backup does: verifiers that followed the
 // original read the whole list again. The web console's sessions and
 // sign-in links are not copied: a copy signs everyone out of the console.
@@ -23,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strings"
 
 	"github.com/writ-dev/writ/internal/store"
@@ -53,6 +55,8 @@ type Counts struct {
 	PackedChunks int64
 	// Audit counts the events of the audit log.
 	Audit int64
+	// Usage counts the usage summaries of tokens.
+	Usage int64
 }
 
 // batch is how many rows a copy writes with one operation.
@@ -225,6 +229,16 @@ func walk(ctx context.Context, x store.Executor, t *tally, w *writer) error {
 	if err != nil {
 		return fmt.Errorf("packed revocations: %w", err)
 	}
+	err = x.UsageEach(ctx, func(u *store.Usage) error {
+		t.add(kindUsage, *u)
+		return w.usage(ctx, u)
+	})
+	if err == nil {
+		err = w.flush(ctx, kindUsage)
+	}
+	if err != nil {
+		return fmt.Errorf("usage: %w", err)
+	}
 	err = x.AuditEach(ctx, func(r *store.AuditRow) error {
 		e := *r
 		e.ID = 0 // the destination's to number
@@ -247,6 +261,7 @@ type writer struct {
 	tokens      batcher[store.TokenRow]
 	revocations batcher[store.RevocationRow]
 	events      batcher[store.AuditRow]
+	summaries   batcher[store.Usage]
 	chunks      [][]byte
 }
 
@@ -257,6 +272,8 @@ func newWriter(tx store.Tx) *writer {
 		revocations: batcher[store.RevocationRow]{write: tx.RevocationRestore},
 		// TokenInsertMany records events in one go, in order.
 		events: batcher[store.AuditRow]{write: func(ctx context.Context, rows []store.AuditRow) error { return tx.TokenInsertMany(ctx, nil, rows) }},
+		// Added to no summary, a summary is itself.
+		summaries: batcher[store.Usage]{write: tx.UsageRecord},
 	}
 }
 
@@ -323,6 +340,16 @@ func (w *writer) event(ctx context.Context, r *store.AuditRow) error {
 	return w.events.add(ctx, *r)
 }
 
+// usage keeps a copy of u (the engine's) for the next batch.
+func (w *writer) usage(ctx context.Context, u *store.Usage) error {
+	if w == nil {
+		return nil
+	}
+	c := *u
+	c.Reasons, c.Days, c.Clients, c.Networks = slices.Clone(u.Reasons), slices.Clone(u.Days), slices.Clone(u.Clients), slices.Clone(u.Networks)
+	return w.summaries.add(ctx, c)
+}
+
 // packed keeps a copy of chunk (the engine's buffer) for flush, which
 // replaces the destination's chunks with them all at once.
 func (w *writer) packed(chunk []byte) {
@@ -343,6 +370,8 @@ func (w *writer) flush(ctx context.Context, k kind) error {
 		return w.revocations.flush(ctx)
 	case kindAudit:
 		return w.events.flush(ctx)
+	case kindUsage:
+		return w.summaries.flush(ctx)
 	case kindPacked:
 		if len(w.chunks) == 0 {
 			return nil
@@ -364,10 +393,11 @@ const (
 	kindRevocations
 	kindPacked
 	kindAudit
+	kindUsage
 	kinds
 )
 
-var kindNames = [kinds]string{"meta values", "keys", "tokens", "revocations", "packed revocation chunks", "audit events"}
+var kindNames = [kinds]string{"meta values", "keys", "tokens", "revocations", "packed revocation chunks", "audit events", "usage summaries"}
 
 // tally counts the rows of each kind read from a database and hashes
 // them, in order, so that two databases' rows are compared without
@@ -420,5 +450,5 @@ func (t *tally) compare(source *tally) error {
 
 func (t *tally) counts() Counts {
 	return Counts{Meta: t.n[kindMeta], Keys: t.n[kindKeys], Tokens: t.n[kindTokens], Revocations: t.n[kindRevocations],
-		PackedChunks: t.n[kindPacked], Audit: t.n[kindAudit]}
+		PackedChunks: t.n[kindPacked], Audit: t.n[kindAudit], Usage: t.n[kindUsage]}
 }

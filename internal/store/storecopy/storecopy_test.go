@@ -104,6 +104,21 @@ func fill(t testing.TB, s store.Store, n int) {
 	}
 	check(t, s.RevocationRestore(ctx, more))
 	check(t, s.AuditInsert(ctx, store.AuditRow{At: 0, Action: "key.add", KID: "k-next"}))
+	// Usage summaries of every third token (not the last of 5, which
+	// testChecks loses), some without any list.
+	var uses []store.Usage
+	for i := 0; i < n; i += 3 {
+		u := store.Usage{JTI: toks[i].JTI, First: int64(2000 + i), Last: int64(3000 + i), Uses: int64(i), AlertedAt: int64(i % 3)}
+		if i%2 == 0 {
+			u.LastClient, u.ClientsOverflow = fmt.Sprint("192.0.2.", i%250), int64(i%5)
+			u.Reasons = []store.UsageReason{{Reason: "expired", N: 1}, {Reason: "ip", N: int64(i)}}
+			u.Days = []store.UsageDay{{Day: 1, Uses: 2}, {Day: 3, Refused: 1}}
+			u.Clients = []store.UsageClient{{Addr: u.LastClient, First: u.First, Last: u.Last, Uses: 3}}
+			u.Networks = []store.UsageNetwork{{Network: "192.0.2.0/24", First: u.First}}
+		}
+		uses = append(uses, u)
+	}
+	check(t, s.UsageRecord(ctx, uses))
 }
 
 // contents is everything a database holds, as the store contract reads it.
@@ -117,6 +132,7 @@ type contents struct {
 	Revocations []store.RevocationRow
 	Packed      []string
 	Audit       []store.AuditRow // without their IDs
+	Usage       []store.Usage
 }
 
 func dump(t *testing.T, s store.Store) contents {
@@ -151,6 +167,10 @@ func dump(t *testing.T, s store.Store) contents {
 		c.Audit = append(c.Audit, e)
 		return nil
 	}))
+	check(t, s.UsageEach(ctx, func(u *store.Usage) error {
+		c.Usage = append(c.Usage, *u)
+		return nil
+	}))
 	return c
 }
 
@@ -172,7 +192,7 @@ func same(t *testing.T, what string, a, b contents) {
 
 func counts(c contents) storecopy.Counts {
 	return storecopy.Counts{Meta: int64(len(c.Meta)), Keys: int64(len(c.Keys)), Tokens: int64(len(c.Tokens)),
-		Revocations: int64(len(c.Revocations)), PackedChunks: int64(len(c.Packed)), Audit: int64(len(c.Audit))}
+		Revocations: int64(len(c.Revocations)), PackedChunks: int64(len(c.Packed)), Audit: int64(len(c.Audit)), Usage: int64(len(c.Usage))}
 }
 
 // TestCopy runs the cases below on one PostgreSQL cluster.
@@ -202,9 +222,9 @@ func testDirections(t *testing.T, e *engines) {
 			src := e.new(t, tc.chain[0])
 			fill(t, src, tc.n)
 			want := dump(t, src)
-			if len(want.Tokens) != tc.n || len(want.Revocations) != 3+tc.n || len(want.Packed) < 2 || want.Head != int64(8+2*tc.n) {
-				t.Fatalf("the source is not what the test means: %d tokens, %d revocations, %d chunks, head %d",
-					len(want.Tokens), len(want.Revocations), len(want.Packed), want.Head)
+			if len(want.Tokens) != tc.n || len(want.Revocations) != 3+tc.n || len(want.Packed) < 2 || want.Head != int64(8+2*tc.n) || len(want.Usage) != (tc.n+2)/3 {
+				t.Fatalf("the source is not what the test means: %d tokens, %d revocations, %d chunks, head %d, %d usage summaries",
+					len(want.Tokens), len(want.Revocations), len(want.Packed), want.Head, len(want.Usage))
 			}
 			epochs := map[string]bool{string(want.Epoch): true}
 			for i, engine := range tc.chain[1:] {

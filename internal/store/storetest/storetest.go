@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/writ-dev/writ/internal/alg"
@@ -45,6 +46,10 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RegenerateAtomic", testRegenerateAtomic},
 		{"Sessions", testSessions},
 		{"SessionLinks", testSessionLinks},
+		{"TokenGetMany", testTokenGetMany},
+		{"UsageRecord", testUsageRecord},
+		{"UsageList", testUsageList},
+		{"UsagePrune", testUsagePrune},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
 	}
@@ -423,20 +428,7 @@ func testTokenPages(t *testing.T, s store.Store) {
 		want = append(want, jti)
 	}
 	slices.Reverse(want) // newest first
-	var got []string
-	f := store.TokenFilter{At: 1, Limit: 7}
-	for page := 0; ; page++ {
-		if page > 10 {
-			t.Fatal("paging does not end")
-		}
-		rows, err := s.TokenList(ctx, f)
-		check(t, err)
-		if len(rows) == 0 {
-			break
-		}
-		got = append(got, tokenIDs(rows)...)
-		last := rows[len(rows)-1]
-		f.Before = store.TokenCursor{IssuedAt: last.IssuedAt, Row: last.Row}
+	got := pages(t, s, store.TokenFilter{At: 1, Limit: 7}, func(page int, last store.TokenRow) {
 		// Tokens issued meanwhile, later or in the second of the last
 		// row listed: a later page must not show them.
 		iat := last.IssuedAt
@@ -444,11 +436,35 @@ func testTokenPages(t *testing.T, s store.Store) {
 			iat = 200
 		}
 		check(t, s.TokenInsertMany(ctx, []store.TokenRow{token(fmt.Sprintf("new%d", page), "alice", "k1", iat, 5000)}, nil))
-	}
+	})
 	if !slices.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)
 	}
 	testTokenSearch(t, s)
+}
+
+// pages lists the tokens of f page by page, f.Limit at a time, each page
+// after the last row of the one before, and returns their jtis; between,
+// when set, runs after each page.
+func pages(t *testing.T, s store.Store, f store.TokenFilter, between func(page int, last store.TokenRow)) []string {
+	t.Helper()
+	var got []string
+	for page := 0; ; page++ {
+		if page > 10 {
+			t.Fatal("paging does not end")
+		}
+		rows, err := s.TokenList(ctx, f)
+		check(t, err)
+		if len(rows) == 0 {
+			return got
+		}
+		got = append(got, tokenIDs(rows)...)
+		last := rows[len(rows)-1]
+		f.Before = store.TokenCursor{IssuedAt: last.IssuedAt, LastUse: last.LastUse, Row: last.Row}
+		if between != nil {
+			between(page, last)
+		}
+	}
 }
 
 func testTokenStatus(t *testing.T, s store.Store) {
@@ -1293,5 +1309,178 @@ func testTokenSearch(t *testing.T, s store.Store) {
 		if n, err := s.TokenCount(ctx, f); err != nil || n != int64(len(tc.want)) {
 			t.Errorf("TokenCount for Search %q = %d, %v; want %d", tc.search, n, err, len(tc.want))
 		}
+	}
+}
+
+// testTokenGetMany: the recorded tokens among the jtis asked for, whole,
+// the others left out.
+func testTokenGetMany(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
+	toks := []store.TokenRow{token("t1", "alice", "k1", 100, 1000), token("t2", "bob", "k1", 100, 1000), token("t3", "carol", "k1", 100, 1000)}
+	toks[1].RevokedAt, toks[1].Parent = 500, "t1"
+	check(t, s.TokenInsertMany(ctx, toks, nil))
+	for _, tc := range []struct {
+		jtis []string
+		want []store.TokenRow
+	}{
+		{nil, nil},
+		{[]string{"nope"}, nil},
+		{[]string{"t2", "nope", "t1", "t2"}, toks[:2]},
+		{[]string{`"t3`, "t3'", "t3"}, toks[2:]}, // quotes are data
+	} {
+		got, err := s.TokenGetMany(ctx, tc.jtis)
+		check(t, err)
+		slices.SortFunc(got, func(a, b store.TokenRow) int { return strings.Compare(a.JTI, b.JTI) })
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("TokenGetMany(%q) = %+v, want %+v", tc.jtis, got, tc.want)
+		}
+	}
+}
+
+// usageTokens records the tokens the usage tests use: t1 and t2 expire
+// at 1000, t3 at 5000.
+func usageTokens(t *testing.T, s store.Store) {
+	t.Helper()
+	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
+	check(t, s.TokenInsertMany(ctx, []store.TokenRow{token("t1", "alice", "k1", 10, 1000), token("t2", "bob", "k1", 20, 1000),
+		token("t3", "carol", "k1", 30, 5000)}, nil))
+}
+
+// testUsageRecord: deltas add up into a summary, row by row, the last
+// client following the last use; UsageGet reads it back ordered, days
+// only when asked; a delta of an unknown token is refused.
+func testUsageRecord(t *testing.T, s store.Store) {
+	usageTokens(t, s)
+	check(t, s.UsageRecord(ctx, nil))
+	check(t, s.UsageRecord(ctx, []store.Usage{{
+		JTI: "t1", First: 100, Last: 200, LastClient: "192.0.2.1", Uses: 2,
+		Reasons:  []store.UsageReason{{Reason: "expired", N: 1}},
+		Days:     []store.UsageDay{{Day: 1, Uses: 2, Refused: 1}},
+		Clients:  []store.UsageClient{{Addr: "192.0.2.1", First: 100, Last: 200, Uses: 3}},
+		Networks: []store.UsageNetwork{{Network: "192.0.2.0/24", First: 100}},
+	}}))
+	tx, err := s.Begin(ctx)
+	check(t, err)
+	check(t, tx.UsageRecord(ctx, []store.Usage{{
+		JTI: "t1", First: 50, Last: 300, LastClient: "2001:db8::1", Uses: 1, ClientsOverflow: 2, AlertedAt: 250,
+		Reasons:  []store.UsageReason{{Reason: "ip", N: 1}, {Reason: "expired", N: 2}},
+		Days:     []store.UsageDay{{Day: 2, Refused: 1}, {Day: 1, Uses: 1}},
+		Clients:  []store.UsageClient{{Addr: "2001:db8::1", First: 300, Last: 300, Uses: 1}, {Addr: "192.0.2.1", First: 60, Last: 150, Uses: 1}},
+		Networks: []store.UsageNetwork{{Network: "2001:db8::/48", First: 300}, {Network: "192.0.2.0/24", First: 60}},
+	}, {
+		JTI: "t2", First: 40, Last: 40, Uses: 1, Days: []store.UsageDay{{Day: 0, Uses: 1}},
+	}}))
+	check(t, tx.Commit())
+	// An earlier last use leaves the last client, and a smaller AlertedAt
+	// the larger one.
+	check(t, s.UsageRecord(ctx, []store.Usage{{JTI: "t1", First: 250, Last: 250, LastClient: "198.51.100.7", AlertedAt: 10}}))
+
+	want := []store.Usage{{
+		JTI: "t1", First: 50, Last: 300, LastClient: "2001:db8::1", Uses: 3, ClientsOverflow: 2, AlertedAt: 250,
+		Reasons:  []store.UsageReason{{Reason: "expired", N: 3}, {Reason: "ip", N: 1}},
+		Days:     []store.UsageDay{{Day: 1, Uses: 3, Refused: 1}, {Day: 2, Refused: 1}},
+		Clients:  []store.UsageClient{{Addr: "192.0.2.1", First: 60, Last: 200, Uses: 4}, {Addr: "2001:db8::1", First: 300, Last: 300, Uses: 1}},
+		Networks: []store.UsageNetwork{{Network: "192.0.2.0/24", First: 60}, {Network: "2001:db8::/48", First: 300}},
+	}, {
+		JTI: "t2", First: 40, Last: 40, Uses: 1, Days: []store.UsageDay{{Day: 0, Uses: 1}},
+	}}
+	got, err := s.UsageGet(ctx, []string{"t2", "nope", "t3", "t1"}, true)
+	check(t, err)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("UsageGet = %+v\nwant %+v", got, want)
+	}
+	got, err = s.UsageGet(ctx, []string{"t1"}, false)
+	check(t, err)
+	noDays := want[0]
+	noDays.Days = nil
+	if len(got) != 1 || !reflect.DeepEqual(got[0], noDays) {
+		t.Errorf("UsageGet without days = %+v\nwant %+v", got, noDays)
+	}
+	if got, err := s.UsageGet(ctx, nil, true); err != nil || got != nil {
+		t.Errorf("UsageGet(nil) = %+v, %v", got, err)
+	}
+	var each []store.Usage
+	check(t, s.UsageEach(ctx, func(u *store.Usage) error {
+		each = append(each, *u)
+		return nil
+	}))
+	if !reflect.DeepEqual(each, want) {
+		t.Errorf("UsageEach = %+v\nwant %+v", each, want)
+	}
+	stop := errors.New("stop")
+	if n := 0; !errors.Is(s.UsageEach(ctx, func(*store.Usage) error { n++; return stop }), stop) || n != 1 {
+		t.Errorf("UsageEach stopped by its function after %d calls", n)
+	}
+	if err := s.UsageRecord(ctx, []store.Usage{{JTI: "nope", First: 1, Last: 1}}); err == nil {
+		t.Error("a summary of a token never recorded was written")
+	}
+	if got, err := s.UsageGet(ctx, []string{"nope"}, true); err != nil || len(got) != 0 {
+		t.Errorf("after a refused delta: %+v, %v", got, err)
+	}
+}
+
+// testUsageList: TokenList reads each token's last use, selects those
+// never used, and pages by last use, the tokens never used last.
+func testUsageList(t *testing.T, s store.Store) {
+	usageTokens(t, s)
+	check(t, s.TokenInsertMany(ctx, []store.TokenRow{token("t4", "dave", "k1", 40, 5000), token("t5", "erin", "k1", 50, 5000)}, nil))
+	check(t, s.UsageRecord(ctx, []store.Usage{{JTI: "t1", First: 100, Last: 700}, {JTI: "t3", First: 100, Last: 300}, {JTI: "t4", First: 100, Last: 700}}))
+	rows, err := s.TokenList(ctx, store.TokenFilter{JTI: "t1", Limit: 1})
+	if check(t, err); len(rows) != 1 || rows[0].LastUse != 700 {
+		t.Errorf("TokenList(t1) = %+v, want its last use 700", rows)
+	}
+	for _, tc := range []struct {
+		f    store.TokenFilter
+		want []string
+	}{
+		{store.TokenFilter{NeverUsed: true, Limit: 10}, []string{"t5", "t2"}},
+		{store.TokenFilter{NeverUsed: true, Subject: "bob", Limit: 10}, []string{"t2"}},
+		{store.TokenFilter{ByLastUse: true, Limit: 10}, []string{"t4", "t1", "t3", "t5", "t2"}},
+		{store.TokenFilter{ByLastUse: true, NeverUsed: true, Limit: 10}, []string{"t5", "t2"}},
+	} {
+		rows, err := s.TokenList(ctx, tc.f)
+		check(t, err)
+		if ids := tokenIDs(rows); !slices.Equal(ids, tc.want) {
+			t.Errorf("TokenList(%+v) = %v, want %v", tc.f, ids, tc.want)
+		}
+		if n, err := s.TokenCount(ctx, tc.f); err != nil || n != int64(len(tc.want)) {
+			t.Errorf("TokenCount(%+v) = %d, %v; want %d", tc.f, n, err, len(tc.want))
+		}
+	}
+	got := pages(t, s, store.TokenFilter{ByLastUse: true, Limit: 2}, nil)
+	if want := []string{"t4", "t1", "t3", "t5", "t2"}; !slices.Equal(got, want) {
+		t.Errorf("pages by last use = %v, want %v", got, want)
+	}
+}
+
+// testUsagePrune: days before the cut-off go, and whole summaries of the
+// tokens expired before the other; the rest stays.
+func testUsagePrune(t *testing.T, s store.Store) {
+	usageTokens(t, s)
+	summary := func(jti string) store.Usage {
+		return store.Usage{JTI: jti, First: 100, Last: 200, Uses: 2,
+			Reasons:  []store.UsageReason{{Reason: "expired", N: 1}},
+			Days:     []store.UsageDay{{Day: 1, Uses: 1}, {Day: 5, Uses: 1, Refused: 1}},
+			Clients:  []store.UsageClient{{Addr: "192.0.2.1", First: 100, Last: 200, Uses: 2}},
+			Networks: []store.UsageNetwork{{Network: "192.0.2.0/24", First: 100}}}
+	}
+	check(t, s.UsageRecord(ctx, []store.Usage{summary("t1"), summary("t3")}))
+	n, err := s.UsagePrune(ctx, 5, 1001)
+	check(t, err)
+	// The days 1 of both, and t1's other five rows.
+	if n != 7 {
+		t.Errorf("UsagePrune deleted %d rows, want 7", n)
+	}
+	want := summary("t3")
+	want.Days = want.Days[1:]
+	got, err := s.UsageGet(ctx, []string{"t1", "t3"}, true)
+	if check(t, err); !reflect.DeepEqual(got, []store.Usage{want}) {
+		t.Errorf("after the prune: %+v, want %+v", got, want)
+	}
+	if _, err := s.TokenGet(ctx, "t1"); err != nil {
+		t.Errorf("the prune deleted the token: %v", err)
+	}
+	if n, err := s.UsagePrune(ctx, 5, 1001); err != nil || n != 0 {
+		t.Errorf("a second prune deleted %d rows, %v", n, err)
 	}
 }
