@@ -40,10 +40,12 @@ const (
 	Expired      = "expired"
 	NotYetValid  = "not_yet_valid"
 	Audience     = "audience"
+	Issuer       = "issuer"
 	ClientIP     = "ip"
 	Permission   = "permission"
 	Scope        = "scope"
 	Unverifiable = "unverifiable" // unknown key or algorithm, refused before the signature was checked
+	Unavailable  = "unavailable"  // the verifier could not check revocation (data too stale)
 )
 
 // Use is one use of a token: a verifier was presented the token jti at At
