@@ -164,7 +164,7 @@ func parseUse(v jsonx.Value) (Use, error) {
 		return u, err
 	}
 	switch {
-	case u.JTI == "" || len(u.JTI) > MaxJTI || !printable(u.JTI):
+	case !IsJTI(u.JTI):
 		return u, fmt.Errorf("jti %q is not 1 to %d printable ASCII characters", u.JTI, MaxJTI)
 	case !IsOutcome(u.Outcome):
 		return u, fmt.Errorf("outcome %q is not 1 to %d characters of [a-z0-9_] starting with a letter", u.Outcome, MaxOutcome)
@@ -190,7 +190,12 @@ func IsOutcome(s string) bool {
 	return true
 }
 
-func printable(s string) bool {
+// IsJTI reports whether s is a jti a report may name: 1 to MaxJTI bytes
+// of printable ASCII, no space.
+func IsJTI(s string) bool {
+	if s == "" || len(s) > MaxJTI {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] >= 0x7f {
 			return false
