@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	wire "github.com/writ-dev/writ/internal/usage"
 	"github.com/writ-dev/writ/verifier"
@@ -435,7 +436,9 @@ func (s *sender) encode() {
 		e := &s.batch[i]
 		jti := e.long
 		if e.jtiLen > 0 {
-			jti = string(e.short[:e.jtiLen])
+			// No copy: Append copies it, and s.batch is not written
+			// before the next encode.
+			jti = unsafe.String(&e.short[0], e.jtiLen)
 		}
 		s.uses = append(s.uses, wire.Use{JTI: jti, At: time.Unix(e.at, 0), Client: e.client, Outcome: e.outcome})
 	}
