@@ -66,7 +66,8 @@ type Config struct {
 	// timeout. Redirects are never followed.
 	HTTPClient *http.Client
 	// BatchSize is the most uses one report holds: 1 to MaxBatchSize; zero
-	// means DefaultBatchSize. A batch is sent as soon as it is full.
+	// means DefaultBatchSize, and one above Buffer means Buffer. A batch is
+	// sent as soon as it is full.
 	BatchSize int
 	// FlushInterval is the longest a use waits before it is sent with
 	// those recorded since the last report; zero means
@@ -178,6 +179,7 @@ func NewReporter(cfg Config) (*Reporter, error) {
 	r.max = cmp0(r.max, DefaultBuffer)
 	r.minWait = cmp0(r.minWait, DefaultMinBackoff)
 	r.maxWait = cmp0(r.maxWait, DefaultMaxBackoff)
+	r.batch = min(r.batch, r.max) // a full buffer is a full batch
 	if r.minWait > r.maxWait {
 		return nil, fmt.Errorf("usage: Config.MinBackoff %v is above MaxBackoff %v", r.minWait, r.maxWait)
 	}
@@ -296,11 +298,15 @@ func (r *Reporter) copyOut(dst []entry, k int) {
 }
 
 // take moves up to r.batch of the oldest uses into dst[:0] and returns
-// it; they then count as in flight until done is called.
-func (r *Reporter) take(dst []entry) []entry {
+// it, or none if onlyFull and fewer than r.batch are pending; they then
+// count as in flight until the sender is done with them.
+func (r *Reporter) take(dst []entry, onlyFull bool) []entry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := min(r.n, r.batch)
+	if onlyFull && k < r.batch {
+		k = 0
+	}
 	dst = slices.Grow(dst[:0], k)[:k]
 	r.copyOut(dst, k)
 	for i := range k { // let go of long jtis
@@ -342,8 +348,8 @@ func (r *Reporter) Close(ctx context.Context) error {
 	}
 }
 
-// run is the Reporter's goroutine: it sends what is pending each
-// FlushInterval, as soon as a batch is full, and at Close.
+// run is the Reporter's goroutine: it sends full batches as soon as
+// they are, and everything pending each FlushInterval and at Close.
 func (r *Reporter) run(ctx context.Context) {
 	defer close(r.stopped)
 	defer r.cancel()
@@ -352,16 +358,18 @@ func (r *Reporter) run(ctx context.Context) {
 	s := sender{r: r, batch: make([]entry, 0, r.batch), uses: make([]wire.Use, 0, r.batch)}
 	closing := false
 	for {
+		onlyFull := false
 		if !closing {
 			select {
 			case <-tick.C:
 			case <-r.wake:
+				onlyFull = true
 			case <-r.closing:
 				closing = true
 			}
 		}
 		for {
-			s.batch = r.take(s.batch)
+			s.batch = r.take(s.batch, onlyFull)
 			if len(s.batch) == 0 {
 				break
 			}

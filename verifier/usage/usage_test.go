@@ -228,10 +228,16 @@ func TestRetry(t *testing.T) {
 	}{
 		{"503", func(w http.ResponseWriter) { http.Error(w, "down", http.StatusServiceUnavailable) }, true, ErrStatus},
 		{"500", func(w http.ResponseWriter) { http.Error(w, "oops", http.StatusInternalServerError) }, true, ErrStatus},
-		{"429 with Retry-After", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "0"); http.Error(w, "slow", http.StatusTooManyRequests) }, true, ErrStatus},
+		{"429 with Retry-After", func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "slow", http.StatusTooManyRequests)
+		}, true, ErrStatus},
 		{"401", func(w http.ResponseWriter) { http.Error(w, "who", http.StatusUnauthorized) }, true, ErrStatus},
 		{"403", func(w http.ResponseWriter) { http.Error(w, "scope", http.StatusForbidden) }, true, ErrStatus},
-		{"redirect, not followed", func(w http.ResponseWriter) { w.Header().Set("Location", "/elsewhere"); w.WriteHeader(http.StatusTemporaryRedirect) }, true, ErrStatus},
+		{"redirect, not followed", func(w http.ResponseWriter) {
+			w.Header().Set("Location", "/elsewhere")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		}, true, ErrStatus},
 		{"connection cut", func(w http.ResponseWriter) { panic(http.ErrAbortHandler) }, true, nil},
 		{"token unavailable", nil, false, errTokenDown},
 	} {
@@ -438,7 +444,7 @@ func FuzzRecordUse(f *testing.F) {
 		r := &Reporter{batch: 10, max: 10, ring: make([]entry, 2), wake: make(chan struct{}, 1)}
 		r.RecordUse(verifier.Use{JTI: jti, At: time.Unix(at, 0), Client: client, Outcome: outcome})
 		s := sender{r: r}
-		s.batch = r.take(nil)
+		s.batch = r.take(nil, false)
 		if len(s.batch) == 0 {
 			return
 		}
