@@ -64,6 +64,10 @@ var ErrMalformed = errors.New("malformed usage report")
 // precision, and omits client_ip when Client is the zero Addr.
 func Append(dst []byte, uses []Use) []byte {
 	dst = append(dst, `{"uses":[`...)
+	// Uses of one report mostly share their second: its text is copied
+	// from where it was last written, dst[at:atEnd].
+	var sec int64
+	at, atEnd := 0, 0
 	for i, u := range uses {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -71,7 +75,13 @@ func Append(dst []byte, uses []Use) []byte {
 		dst = append(dst, `{"jti":`...)
 		dst = jsonx.AppendString(dst, u.JTI)
 		dst = append(dst, `,"at":"`...)
-		dst = u.At.UTC().AppendFormat(dst, time.RFC3339)
+		if s := u.At.Unix(); atEnd > 0 && s == sec {
+			dst = append(dst, dst[at:atEnd]...)
+		} else {
+			at, sec = len(dst), s
+			dst = u.At.UTC().AppendFormat(dst, time.RFC3339)
+			atEnd = len(dst)
+		}
 		dst = append(dst, '"')
 		if u.Client.IsValid() {
 			dst = append(dst, `,"client_ip":"`...)

@@ -21,6 +21,7 @@ package usage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -174,11 +176,11 @@ func NewReporter(cfg Config) (*Reporter, error) {
 	case cfg.MinBackoff < 0 || cfg.MaxBackoff < 0:
 		return nil, errors.New("usage: Config.MinBackoff and MaxBackoff must not be negative")
 	}
-	r.batch = cmp0(r.batch, DefaultBatchSize)
-	r.interval = cmp0(r.interval, DefaultFlushInterval)
-	r.max = cmp0(r.max, DefaultBuffer)
-	r.minWait = cmp0(r.minWait, DefaultMinBackoff)
-	r.maxWait = cmp0(r.maxWait, DefaultMaxBackoff)
+	r.batch = cmp.Or(r.batch, DefaultBatchSize)
+	r.interval = cmp.Or(r.interval, DefaultFlushInterval)
+	r.max = cmp.Or(r.max, DefaultBuffer)
+	r.minWait = cmp.Or(r.minWait, DefaultMinBackoff)
+	r.maxWait = cmp.Or(r.maxWait, DefaultMaxBackoff)
 	r.batch = min(r.batch, r.max) // a full buffer is a full batch
 	if r.minWait > r.maxWait {
 		return nil, fmt.Errorf("usage: Config.MinBackoff %v is above MaxBackoff %v", r.minWait, r.maxWait)
@@ -194,14 +196,6 @@ func NewReporter(cfg Config) (*Reporter, error) {
 	r.cancel = cancel
 	go r.run(ctx)
 	return r, nil
-}
-
-// cmp0 returns v, or def when v is zero.
-func cmp0[T int | time.Duration](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // checkURL refuses a URL to which a token must not be sent.
@@ -224,6 +218,7 @@ func checkURL(s string) error {
 	return fmt.Errorf("usage: Config.URL %q is neither https nor http", u.Redacted())
 }
 
+// isLoopback reports whether host is localhost or a loopback address.
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -237,8 +232,8 @@ func isLoopback(host string) bool {
 // that no report may carry (a jti must be 1 to 128 printable ASCII
 // characters; an outcome [a-z0-9_], starting with a letter, at most 32
 // long; the time within the years 1 to 9999) is counted as Invalid and
-// not sent, rather than have writ serve refuse its whole batch. After Close, uses are counted as
-// Dropped.
+// not sent, rather than have writ serve refuse its whole batch. After
+// Close, uses are counted as Dropped.
 func (r *Reporter) RecordUse(u verifier.Use) {
 	y := u.At.UTC().Year() // RFC 3339 has four-digit years
 	valid := wire.IsJTI(u.JTI) && wire.IsOutcome(u.Outcome) && 0 < y && y < 10000
@@ -248,7 +243,7 @@ func (r *Reporter) RecordUse(u verifier.Use) {
 		if len(u.JTI) <= shortJTI {
 			e.jtiLen = uint8(copy(e.short[:], u.JTI))
 		} else {
-			e.long = string([]byte(u.JTI)) // a copy
+			e.long = strings.Clone(u.JTI)
 		}
 	}
 	r.mu.Lock()
