@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,19 @@ func (u *uses) take() []verifier.Use {
 	l := u.list
 	u.list = nil
 	return l
+}
+
+// check fails unless exactly want was recorded since the last take, or
+// nothing when want.Outcome is "".
+func (u *uses) check(t testing.TB, want verifier.Use) {
+	t.Helper()
+	got := u.take()
+	switch {
+	case want.Outcome == "" && len(got) != 0:
+		t.Fatalf("recorded %+v, want nothing", got)
+	case want.Outcome != "" && (len(got) != 1 || got[0] != want):
+		t.Fatalf("recorded %+v, want one %+v", got, want)
+	}
 }
 
 func TestUsageRecorded(t *testing.T) {
@@ -84,17 +98,7 @@ func TestUsageRecorded(t *testing.T) {
 				if (err == nil) != (tc.outcome == verifier.OutcomeAccepted) {
 					t.Fatalf("cache %d: VerifyFrom: %v", cacheSize, err)
 				}
-				got := rec.take()
-				if tc.outcome == "" {
-					if len(got) != 0 {
-						t.Fatalf("cache %d: recorded %+v, want nothing", cacheSize, got)
-					}
-					continue
-				}
-				want := verifier.Use{JTI: testJTI, At: testNow, Client: tc.client, Outcome: tc.outcome}
-				if len(got) != 1 || got[0] != want {
-					t.Fatalf("cache %d: recorded %+v, want one %+v", cacheSize, got, want)
-				}
+				rec.check(t, verifier.Use{JTI: testJTI, At: testNow, Client: tc.client, Outcome: tc.outcome})
 			}
 		})
 	}
@@ -106,36 +110,40 @@ func TestUsageRecordedFromCache(t *testing.T) {
 	fx := fixedKeys()
 	rec := &uses{}
 	checker := &fakeChecker{}
+	var now atomic.Pointer[time.Time]
+	now.Store(&testNow)
 	v := newVerifier(t, fx.keys, func(c *verifier.Config) {
 		c.Usage = rec
 		c.CacheSize = 8
 		c.Revocation = checker
+		c.Now = func() time.Time { return *now.Load() }
 	})
 	inside := netip.MustParseAddr("192.0.2.7")
 	token := fx.ed.jwt(nil, set("allowed_ips", []string{"192.0.2.0/24"}))
 	ctx := context.Background()
+	later := testNow.Add(2 * time.Hour) // past the token's exp
 	steps := []struct {
 		client  netip.Addr
 		checker error
+		at      time.Time
 		outcome string
 	}{
-		{inside, nil, verifier.OutcomeAccepted}, // verified in full, cached
-		{inside, nil, verifier.OutcomeAccepted}, // from the cache
-		{netip.MustParseAddr("203.0.113.1"), nil, verifier.OutcomeClientIP},
-		{inside, nil, verifier.OutcomeAccepted},
-		{inside, verifier.ErrRevoked, verifier.OutcomeRevoked},
+		{inside, nil, testNow, verifier.OutcomeAccepted}, // verified in full, cached
+		{inside, nil, testNow, verifier.OutcomeAccepted}, // from the cache
+		{netip.MustParseAddr("203.0.113.1"), nil, testNow, verifier.OutcomeClientIP},
+		{inside, nil, testNow, verifier.OutcomeAccepted},
+		{inside, verifier.ErrRevoked, testNow, verifier.OutcomeRevoked}, // and out of the cache
+		{inside, nil, testNow, verifier.OutcomeAccepted},
+		{inside, nil, later, verifier.OutcomeExpired},
 	}
 	for i, s := range steps {
 		checker.err = s.checker
+		now.Store(&s.at)
 		_, err := v.VerifyFrom(ctx, token, s.client)
 		if (err == nil) != (s.outcome == verifier.OutcomeAccepted) {
 			t.Fatalf("step %d: %v", i, err)
 		}
-		got := rec.take()
-		want := verifier.Use{JTI: testJTI, At: testNow, Client: s.client, Outcome: s.outcome}
-		if len(got) != 1 || got[0] != want {
-			t.Fatalf("step %d: recorded %+v, want one %+v", i, got, want)
-		}
+		rec.check(t, verifier.Use{JTI: testJTI, At: s.at, Client: s.client, Outcome: s.outcome})
 	}
 }
 
@@ -165,17 +173,7 @@ func TestRecordRefusal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v.RecordRefusal(c, client, tc.err)
-			got := rec.take()
-			if tc.outcome == "" {
-				if len(got) != 0 {
-					t.Fatalf("recorded %+v, want nothing", got)
-				}
-				return
-			}
-			want := verifier.Use{JTI: testJTI, At: testNow, Client: client, Outcome: tc.outcome}
-			if len(got) != 1 || got[0] != want {
-				t.Fatalf("recorded %+v, want one %+v", got, want)
-			}
+			rec.check(t, verifier.Use{JTI: testJTI, At: testNow, Client: client, Outcome: tc.outcome})
 		})
 	}
 	// Without a recorder it does nothing (and does not panic).
