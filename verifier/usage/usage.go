@@ -65,7 +65,9 @@ type Config struct {
 	// attempt, so it may return a renewed token; see StaticToken.
 	Token func(ctx context.Context) (string, error)
 	// HTTPClient sends the reports; nil means a client with a 10 s
-	// timeout. Redirects are never followed.
+	// timeout. Give one a Timeout too: while a report hangs, the next
+	// wait (and RecordUse, which never waits, drops the oldest when the
+	// buffer fills). Redirects are never followed.
 	HTTPClient *http.Client
 	// BatchSize is the most uses one report holds: 1 to MaxBatchSize; zero
 	// means DefaultBatchSize, and one above Buffer means Buffer. A batch is
