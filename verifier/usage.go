@@ -4,38 +4,36 @@ import (
 	"errors"
 	"net/netip"
 	"time"
-
-	"github.com/writ-dev/writ/internal/usage"
 )
 
 // Outcomes of a use, the Outcome of a [Use]: accepted, or why the token
 // was refused. They are the strings of writ's usage reports
-// (POST /v1/usage).
+// (POST /v1/usage, the member "outcome").
 const (
 	// OutcomeAccepted: Verify accepted the token.
-	OutcomeAccepted = usage.Accepted
+	OutcomeAccepted = "accepted"
 	// OutcomeExpired: Verify refused it with ErrExpired.
-	OutcomeExpired = usage.Expired
+	OutcomeExpired = "expired"
 	// OutcomeNotYetValid: Verify refused it with ErrNotYetValid.
-	OutcomeNotYetValid = usage.NotYetValid
+	OutcomeNotYetValid = "not_yet_valid"
 	// OutcomeIssuer: Verify refused it with ErrIssuer.
-	OutcomeIssuer = usage.Issuer
+	OutcomeIssuer = "issuer"
 	// OutcomeAudience: Verify refused it with ErrAudience.
-	OutcomeAudience = usage.Audience
+	OutcomeAudience = "audience"
 	// OutcomeClientIP: Verify refused it with ErrClientIP.
-	OutcomeClientIP = usage.ClientIP
+	OutcomeClientIP = "ip"
 	// OutcomeRevoked: Verify refused it with ErrRevoked.
-	OutcomeRevoked = usage.Revoked
+	OutcomeRevoked = "revoked"
 	// OutcomeUnavailable: Verify refused it because the revocation checker
 	// could not tell (an error other than ErrRevoked).
-	OutcomeUnavailable = usage.Unavailable
+	OutcomeUnavailable = "unavailable"
 	// OutcomeScope: the token verified (an accepted use was recorded)
 	// and the caller then refused it for lacking a scope (ErrScope).
-	OutcomeScope = usage.Scope
+	OutcomeScope = "scope"
 	// OutcomePermission: the token verified (an accepted use was
 	// recorded) and the caller then refused it for lacking a permission
 	// (ErrPermission).
-	OutcomePermission = usage.Permission
+	OutcomePermission = "permission"
 )
 
 // Use is one presentation of a token to a verifier, as a [UsageRecorder]

@@ -51,7 +51,7 @@ const (
 )
 
 // MaxBatchSize is the most uses one report holds.
-const MaxBatchSize = wire.MaxUses
+const MaxBatchSize = 10_000
 
 // Config configures a Reporter.
 type Config struct {

@@ -384,6 +384,12 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
+func TestMaxBatchSize(t *testing.T) {
+	if MaxBatchSize != wire.MaxUses {
+		t.Fatalf("MaxBatchSize %d, but a report holds up to %d uses", MaxBatchSize, wire.MaxUses)
+	}
+}
+
 func TestNewReporterRefuses(t *testing.T) {
 	tok := StaticToken("t")
 	for name, cfg := range map[string]Config{
