@@ -16,10 +16,11 @@
 // Verify accepts but that is then refused for a scope (Config.Scopes,
 // [RequireScopes]) or a permission ([RequirePermission]) adds a second
 // record, scope or permission (see verifier.Verifier.RecordRefusal), so a
-// request makes one record, or two when it is refused after Verify. A
-// request without a token, with a token whose signature does not verify,
-// or that is answered 400 or 404 before a permission is looked at, makes
-// none.
+// request makes one record, or two when it is refused after Verify (one,
+// accepted, when RequirePermission answers 404 for a path that names no
+// resource). A request without a token, with a token whose signature
+// does not verify, or answered 400 before Verify (several tokens,
+// forwarding headers that do not parse), makes none.
 //
 // It is a package of its own so that programs that only verify (a
 // serverless function, a queue consumer) do not link net/http.
