@@ -77,16 +77,19 @@ func (v *Verifier) cached(ctx context.Context, token string, client netip.Addr) 
 		v.cache.remove(token)
 		return nil, false, nil
 	}
-	err = v.checkClaims(e.claims)
+	now := v.now()
+	err = v.checkClaims(e.claims, now)
 	if err == nil {
 		// The token stays good for its networks: it is kept.
 		if err := v.checkClient(e.claims, client); err != nil {
+			v.record(e.claims, now, client, err)
 			return nil, true, err
 		}
 	}
 	if err == nil && v.revocation != nil {
 		err = v.revocation.CheckRevocation(ctx, e.claims)
 	}
+	v.record(e.claims, now, client, err)
 	if err != nil {
 		// Expired, revoked, or not to be trusted now: the next
 		// presentation is verified in full.

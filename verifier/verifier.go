@@ -34,6 +34,13 @@
 // holds a revocation list in memory, from writ's database or from a writ
 // server's signed feed (verifier/remote), and is one.
 //
+// # Usage
+//
+// A [UsageRecorder] set as Config.Usage is told of each use of a token
+// whose signature verified (its jti, the time, the client address and the
+// outcome: accepted or the refusal), never blocking Verify. Package usage
+// (verifier/usage) batches the uses and reports them to writ serve.
+//
 // # HTTP
 //
 // Package bearer (verifier/bearer) is the net/http middleware: it
@@ -107,6 +114,11 @@ type Config struct {
 	// full verification), the token's times against Now, and Revocation.
 	// The cache holds a copy of each token: up to CacheSize × 8 KiB.
 	CacheSize int
+	// Usage, when set, is told of every use of a token whose signature
+	// verified: its jti, the time, the client address and the outcome
+	// (see UsageRecorder for exactly what is recorded). Package
+	// verifier/usage reports the uses to writ serve.
+	Usage UsageRecorder
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
@@ -121,6 +133,7 @@ type Verifier struct {
 	now        func() time.Time
 	revocation RevocationChecker
 	cache      *tokenCache // nil unless Config.CacheSize is set
+	usage      UsageRecorder
 }
 
 var algNames = [...]Algorithm{EdDSA, ES256, RS256, PS256, V4Public}
@@ -146,6 +159,7 @@ func New(cfg Config) (*Verifier, error) {
 		leeway:     cfg.Leeway,
 		now:        cfg.Now,
 		revocation: cfg.Revocation,
+		usage:      cfg.Usage,
 	}
 	switch {
 	case cfg.Issuer == "":
@@ -219,16 +233,17 @@ func (v *Verifier) VerifyFrom(ctx context.Context, token string, client netip.Ad
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkClaims(c); err != nil {
-		return nil, err
+	now := v.now()
+	err = v.checkClaims(c, now)
+	if err == nil {
+		err = v.checkClient(c, client)
 	}
-	if err := v.checkClient(c, client); err != nil {
-		return nil, err
+	if err == nil && v.revocation != nil {
+		err = v.revocation.CheckRevocation(ctx, c)
 	}
-	if v.revocation != nil {
-		if err := v.revocation.CheckRevocation(ctx, c); err != nil {
-			return nil, err
-		}
+	v.record(c, now, client, err)
+	if err != nil {
+		return nil, err
 	}
 	if v.cache != nil {
 		v.cache.add(token, c, key)
@@ -370,8 +385,8 @@ func footerKID(footer []byte) (string, error) {
 	return kid, nil
 }
 
-func (v *Verifier) checkClaims(c *Claims) error {
-	now := v.now()
+// checkClaims checks c's issuer, audience and times at now.
+func (v *Verifier) checkClaims(c *Claims, now time.Time) error {
 	switch {
 	case c.Issuer != v.issuer:
 		return fmt.Errorf("%w: %q", ErrIssuer, c.Issuer)

@@ -40,10 +40,12 @@ const (
 	Expired      = "expired"
 	NotYetValid  = "not_yet_valid"
 	Audience     = "audience"
+	Issuer       = "issuer"
 	ClientIP     = "ip"
 	Permission   = "permission"
 	Scope        = "scope"
 	Unverifiable = "unverifiable" // unknown key or algorithm, refused before the signature was checked
+	Unavailable  = "unavailable"  // the verifier could not check revocation (data too stale)
 )
 
 // Use is one use of a token: a verifier was presented the token jti at At
@@ -62,6 +64,10 @@ var ErrMalformed = errors.New("malformed usage report")
 // precision, and omits client_ip when Client is the zero Addr.
 func Append(dst []byte, uses []Use) []byte {
 	dst = append(dst, `{"uses":[`...)
+	// Uses of one report mostly share their second: its text is copied
+	// from where it was last written, dst[at:atEnd].
+	var sec int64
+	at, atEnd := 0, 0
 	for i, u := range uses {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -69,7 +75,13 @@ func Append(dst []byte, uses []Use) []byte {
 		dst = append(dst, `{"jti":`...)
 		dst = jsonx.AppendString(dst, u.JTI)
 		dst = append(dst, `,"at":"`...)
-		dst = u.At.UTC().AppendFormat(dst, time.RFC3339)
+		if s := u.At.Unix(); atEnd > 0 && s == sec {
+			dst = append(dst, dst[at:atEnd]...)
+		} else {
+			at, sec = len(dst), s
+			dst = u.At.UTC().AppendFormat(dst, time.RFC3339)
+			atEnd = len(dst)
+		}
 		dst = append(dst, '"')
 		if u.Client.IsValid() {
 			dst = append(dst, `,"client_ip":"`...)
@@ -162,7 +174,7 @@ func parseUse(v jsonx.Value) (Use, error) {
 		return u, err
 	}
 	switch {
-	case u.JTI == "" || len(u.JTI) > MaxJTI || !printable(u.JTI):
+	case !IsJTI(u.JTI):
 		return u, fmt.Errorf("jti %q is not 1 to %d printable ASCII characters", u.JTI, MaxJTI)
 	case !IsOutcome(u.Outcome):
 		return u, fmt.Errorf("outcome %q is not 1 to %d characters of [a-z0-9_] starting with a letter", u.Outcome, MaxOutcome)
@@ -188,7 +200,12 @@ func IsOutcome(s string) bool {
 	return true
 }
 
-func printable(s string) bool {
+// IsJTI reports whether s is a jti a report may name: 1 to MaxJTI bytes
+// of printable ASCII, no space.
+func IsJTI(s string) bool {
+	if s == "" || len(s) > MaxJTI {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] >= 0x7f {
 			return false

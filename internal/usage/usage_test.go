@@ -103,3 +103,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendSameSecond: uses in one second, whatever their zone or
+// fraction, are written alike, and the next second is written anew.
+func TestAppendSameSecond(t *testing.T) {
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	var uses []Use
+	for _, a := range []time.Time{at, at.Add(500 * time.Millisecond), at.In(time.FixedZone("X", 3600)), at.Add(time.Second), at.Add(time.Second), at} {
+		uses = append(uses, Use{JTI: "j", At: a, Outcome: Accepted})
+	}
+	got := strings.Count(string(Append(nil, uses)), `"at":"2026-11-30T12:00:00Z"`)
+	if got != 4 || !strings.Contains(string(Append(nil, uses)), `"at":"2026-11-30T12:00:01Z"`) {
+		t.Fatalf("%s", Append(nil, uses))
+	}
+}

@@ -6,11 +6,28 @@
 // reverse proxies of Config.TrustedProxies the one their forwarding
 // headers give.
 //
+// # Usage reports
+//
+// With a verifier whose Config.Usage is set (a usage.Reporter of package
+// verifier/usage, for one), every request that presents a token whose
+// signature verifies is recorded with the client address that ClientAddr
+// found: by Verify, as accepted or with the reason of its refusal
+// (expired, revoked, ip, …). Nothing else is to configure. A request that
+// Verify accepts but that is then refused for a scope (Config.Scopes,
+// [RequireScopes]) or a permission ([RequirePermission]) adds a second
+// record, scope or permission (see verifier.Verifier.RecordRefusal), so a
+// request makes one record, or two when it is refused after Verify (one,
+// accepted, when RequirePermission answers 404 for a path that names no
+// resource). A request without a token, with a token whose signature
+// does not verify, or answered 400 before Verify (several tokens,
+// forwarding headers that do not parse), makes none.
+//
 // It is a package of its own so that programs that only verify (a
 // serverless function, a queue consumer) do not link net/http.
 package bearer
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -79,10 +96,15 @@ func Middleware(v *verifier.Verifier, cfg Config) func(http.Handler) http.Handle
 				return
 			}
 			if err := c.RequireScopes(cfg.Scopes...); err != nil {
+				v.RecordRefusal(c, client, err)
 				challenge(w, http.StatusForbidden, Challenge{Realm: cfg.Realm, Error: "insufficient_scope", Description: "the token lacks a required scope", Scope: strings.Join(cfg.Scopes, " ")})
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(verifier.WithClaims(r.Context(), c)))
+			ctx := verifier.WithClaims(r.Context(), c)
+			if v.RecordsUsage() {
+				ctx = context.WithValue(ctx, refusalsKey{}, &refusals{v, client})
+			}
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }
@@ -98,11 +120,32 @@ func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 				return
 			}
 			if err := c.RequireScopes(scopes...); err != nil {
+				recordRefusal(r, c, err)
 				challenge(w, http.StatusForbidden, Challenge{Error: "insufficient_scope", Description: "the token lacks a required scope", Scope: strings.Join(scopes, " ")})
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
+	}
+}
+
+// refusals is what Middleware leaves in a request's context, when its
+// verifier records usage, for the guards within it (RequireScopes,
+// RequirePermission) to record their refusals: the verifier and the
+// client address.
+type refusals struct {
+	v      *verifier.Verifier
+	client netip.Addr
+}
+
+type refusalsKey struct{}
+
+// recordRefusal records that a guard refused r, whose verified claims are
+// c, with err (see verifier.Verifier.RecordRefusal), when Middleware left
+// a way to.
+func recordRefusal(r *http.Request, c *verifier.Claims, err error) {
+	if rf, ok := r.Context().Value(refusalsKey{}).(*refusals); ok {
+		rf.v.RecordRefusal(c, rf.client, err)
 	}
 }
 

@@ -55,7 +55,8 @@ func RequirePermission(prefix, action string) func(http.Handler) http.Handler {
 			if act == "" {
 				act = MethodAction(r.Method)
 			}
-			if !c.Allows(resource, act) {
+			if err := c.RequirePermission(resource, act); err != nil {
+				recordRefusal(r, c, err)
 				challenge(w, http.StatusForbidden, Challenge{Error: "insufficient_scope", Description: "the token lacks a required permission", Scope: resource + ":" + act})
 				return
 			}
