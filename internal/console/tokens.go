@@ -22,16 +22,34 @@ const pageSize = 50
 // listData is the tokens page.
 type listData struct {
 	Q, Subject, Status, Expiring string
-	Tokens                       []issuer.Record
+	// Used is "never" for the tokens never used; Sort is "last_used" for
+	// the most recently used first.
+	Used, Sort string
+	Tokens     []issuer.Record
 	// Next is the query of the next page; empty on the last.
 	Next string
 }
 
 func (c *Console) tokens(w http.ResponseWriter, r *http.Request, u *user) {
 	q := r.URL.Query()
-	d := &listData{Q: strings.TrimSpace(q.Get("q")), Subject: strings.TrimSpace(q.Get("subject")), Status: q.Get("status"), Expiring: q.Get("expiring")}
+	d := &listData{Q: strings.TrimSpace(q.Get("q")), Subject: strings.TrimSpace(q.Get("subject")), Status: q.Get("status"), Expiring: q.Get("expiring"),
+		Used: q.Get("used"), Sort: q.Get("sort")}
 	f := issuer.Filter{Search: d.Q, Subject: d.Subject, After: q.Get("cursor"), Limit: pageSize}
 	var problems []string
+	switch d.Used {
+	case "":
+	case "never":
+		f.NeverUsed = true
+	default:
+		problems = append(problems, "Last use must be any or never.")
+	}
+	if d.Sort != "" {
+		sort, err := issuer.ParseSort(d.Sort)
+		if err != nil {
+			problems = append(problems, "Order must be newest first or last used first.")
+		}
+		f.Sort = sort
+	}
 	if d.Status != "" {
 		st, err := issuer.ParseStatus(d.Status)
 		if err != nil {
@@ -69,7 +87,7 @@ func (c *Console) tokens(w http.ResponseWriter, r *http.Request, u *user) {
 	d.Tokens = pg.Records
 	if pg.Next != "" {
 		next := url.Values{"cursor": {pg.Next}}
-		for k, v := range map[string]string{"q": d.Q, "subject": d.Subject, "status": d.Status, "expiring": d.Expiring} {
+		for k, v := range map[string]string{"q": d.Q, "subject": d.Subject, "status": d.Status, "expiring": d.Expiring, "used": d.Used, "sort": d.Sort} {
 			if v != "" {
 				next.Set(k, v)
 			}

@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -808,4 +810,54 @@ func TestConsoleReplicas(t *testing.T) {
 	eventually(t, "the other replica ends the session of a revoked token", func() bool {
 		return send(b, "GET", "/ui/tokens", nil, sess).StatusCode == http.StatusSeeOther
 	})
+}
+
+// TestConsoleUsage: the usage that verifiers reported shows on a token's
+// page, and the tokens list finds the tokens never used and orders by
+// last use.
+func TestConsoleUsage(t *testing.T) {
+	f := newFixture(t, withConsole)
+	used := f.issueRequest(issuer.Request{Subject: "dora", Audience: []string{"https://api.example"}, Name: "used"})
+	idle := f.issueRequest(issuer.Request{Subject: "dora", Audience: []string{"https://api.example"}, Name: "idle"})
+	now := time.Now()
+	if _, err := f.tokens.RecordUsage(context.Background(), []issuer.Use{
+		{JTI: used.ID, At: now, Client: netip.MustParseAddr("203.0.113.9"), Outcome: "accepted"},
+		{JTI: used.ID, At: now, Client: netip.MustParseAddr("198.51.100.7"), Outcome: "ip"},
+	}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	b := f.browser(t)
+	b.signIn(f.admin)
+	p := b.do("GET", "/ui/tokens/"+used.ID, nil)
+	for _, want := range []string{`id="usage-clients"`, "203.0.113.9", "198.51.100.7", "ip: 1", `id="usage-days"`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the used token's page lacks %q:\n%s", want, p.body)
+		}
+	}
+	if p := b.do("GET", "/ui/tokens/"+idle.ID, nil); !strings.Contains(p.body, "No use was reported") {
+		t.Errorf("the idle token's page:\n%s", p.body)
+	}
+	rows := func(query string) []string {
+		t.Helper()
+		p := b.do("GET", "/ui/tokens?"+query, nil)
+		if p.status != http.StatusOK {
+			t.Fatalf("GET /ui/tokens?%s: %d:\n%s", query, p.status, p.body)
+		}
+		var jtis []string
+		for _, m := range regexp.MustCompile(`<tr data-jti="([^"]+)">`).FindAllStringSubmatch(p.body, -1) {
+			jtis = append(jtis, m[1])
+		}
+		return jtis
+	}
+	if got := rows("subject=dora&used=never"); !slices.Equal(got, []string{idle.ID}) {
+		t.Errorf("never used: %v, want %v", got, []string{idle.ID})
+	}
+	if got := rows("subject=dora&sort=last_used"); !slices.Equal(got, []string{used.ID, idle.ID}) {
+		t.Errorf("by last use: %v, want %v", got, []string{used.ID, idle.ID})
+	}
+	for _, q := range []string{"used=sometimes", "sort=name"} {
+		if p := b.do("GET", "/ui/tokens?"+q, nil); p.status != http.StatusBadRequest || !hasError(p) {
+			t.Errorf("GET /ui/tokens?%s: %d, want 400 with an error", q, p.status)
+		}
+	}
 }

@@ -47,7 +47,7 @@ func newUsageMetrics(reg *prometheus.Registry) usageMetrics {
 // outcomeLabels are the outcomes that writ_usage_uses_total names; any
 // other counts as "other", so that reporters cannot grow its labels.
 var outcomeLabels = [...]string{usage.Accepted, usage.Revoked, usage.Expired, usage.NotYetValid, usage.Audience,
-	usage.ClientIP, usage.Permission, usage.Scope, usage.Unverifiable}
+	usage.Issuer, usage.ClientIP, usage.Permission, usage.Scope, usage.Unavailable, usage.Unverifiable}
 
 // observe counts the outcomes of uses, and what recording them did.
 func (m usageMetrics) observe(uses []usage.Use, rep issuer.UsageReport) {
