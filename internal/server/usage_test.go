@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	"github.com/writ-dev/writ/internal/usage"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
+	verifierusage "github.com/writ-dev/writ/verifier/usage"
 )
 
 // report is the body of a usage report of uses.
@@ -271,5 +274,68 @@ func TestUsageHostile(t *testing.T) {
 	_, _, metrics := f.do("GET", "/metrics", "", "", "")
 	if !strings.Contains(metrics, "writ_usage_unknown_tokens_total 10000\n") {
 		t.Error("the made-up jtis are not counted")
+	}
+}
+
+// TestUsageFromReporter: a verifier with a usage.Reporter reports the uses
+// of the tokens it verifies to a real server, which summarises them.
+func TestUsageFromReporter(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rep, err := verifierusage.NewReporter(verifierusage.Config{
+		URL:   f.url + "/v1/usage",
+		Token: verifierusage.StaticToken(f.issue("api", []string{f.url}, server.UsageScope)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := f.ring.KeySet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(verifier.Config{Issuer: f.url, Audience: "https://api", Algorithms: []verifier.Algorithm{verifier.EdDSA},
+		Keys: ks, Usage: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := apiToken(t, f, "erin")
+	bound, err := f.tokens.Issue(ctx, issuer.Request{Subject: "erin", Audience: []string{"https://api"},
+		AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := netip.MustParseAddr("203.0.113.9")
+	for range 3 {
+		if _, err := v.VerifyFrom(ctx, open.Token, client); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.VerifyFrom(ctx, bound.Token, client); !errors.Is(err, verifier.ErrClientIP) {
+		t.Fatalf("the bound token from outside its network: %v", err)
+	}
+	if _, err := v.Verify(ctx, open.Token+"x"); err == nil {
+		t.Fatal("a tampered token verified")
+	}
+	closeCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := rep.Close(closeCtx); err != nil {
+		t.Fatal(err)
+	}
+	if st := rep.Stats(); st.Sent != 4 || st.Dropped != 0 || st.Pending != 0 {
+		t.Errorf("reporter stats: %+v, want 4 sent", st)
+	}
+	d, err := f.tokens.Show(ctx, open.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := d.Usage; u == nil || u.Uses != 3 || u.LastClient != client || len(u.Clients) != 1 || len(u.Refusals) != 0 {
+		t.Errorf("the open token's usage: %+v", u)
+	}
+	d, err = f.tokens.Show(ctx, bound.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := d.Usage; u == nil || u.Uses != 0 || u.Refusals["ip"] != 1 {
+		t.Errorf("the bound token's usage: %+v", u)
 	}
 }
