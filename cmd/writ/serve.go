@@ -117,6 +117,8 @@ served: http://ADDR, or https:// with --tls-cert.`,
 				}
 				fmt.Fprintf(g.stderr, "writ: hint: for an admin token run: writ token issue %s--issuer %s --subject admin --audience %s --scope %s --ttl 1h\n",
 					db, shellQuote(g.issuer), shellQuote(g.issuer), server.AdminScope)
+				fmt.Fprintf(g.stderr, "writ: hint: for the web console at %s/ui/ run: writ console link %s--issuer %s\n",
+					g.issuer, db, shellQuote(g.issuer))
 			}
 			if err := srv.Run(ctx, rc); err != nil {
 				return err
