@@ -76,7 +76,11 @@ BASE is --url, by default the issuer (--issuer): the server's public URL.`,
 			if err != nil {
 				return err
 			}
-			code, err := st.Sessions.Link(ctx, tok, req)
+			rec, err := st.Issuer.Get(ctx, tok.ID)
+			if err != nil {
+				return err
+			}
+			code, err := st.Sessions.Link(ctx, rec)
 			if err != nil {
 				return err
 			}

@@ -77,7 +77,7 @@ type Console struct {
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	static http.Handler
-	secure bool // cookies are Secure: the issuer is https
+	https  bool // the issuer is https: cookies are Secure (see secure)
 	cop    *http.CrossOriginProtection
 }
 
@@ -97,7 +97,7 @@ func New(cfg Config) (*Console, error) {
 		cfg.Log = slog.Default()
 	}
 	c := &Console{cfg: cfg, log: cfg.Log, pages: map[string]*template.Template{},
-		secure: strings.HasPrefix(cfg.Issuer, "https://"), cop: http.NewCrossOriginProtection()}
+		https: strings.HasPrefix(cfg.Issuer, "https://"), cop: http.NewCrossOriginProtection()}
 	names, err := fs.Glob(templates, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -153,7 +153,13 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /ui/keys/compromise", c.admin(c.compromise))
 	mux.HandleFunc("GET /ui/audit", c.admin(c.audit))
 	mux.HandleFunc("GET /ui/revocations", c.admin(c.revocations))
-	mux.Handle("GET /ui/static/", c.static)
+	mux.HandleFunc("GET /ui/static/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no listing of the files
+			c.renderError(w, r, nil, http.StatusNotFound, "There is no such page.")
+			return
+		}
+		c.static.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, nil, http.StatusNotFound, "There is no such page.")
 	})
@@ -173,6 +179,12 @@ func (c *Console) headers(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cache-Control", "no-store")
+		if !text.StorableURL(r.URL) {
+			// No stored text can equal it, and PostgreSQL refuses such
+			// text even in a lookup.
+			c.renderError(w, r, nil, http.StatusBadRequest, "The address holds text that is not valid UTF-8, or a NUL byte.")
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -205,15 +217,16 @@ type handler func(w http.ResponseWriter, r *http.Request, u *user)
 // sent to the sign-in page.
 func (c *Console) signedIn(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u := c.user(w, r)
+		u, ok := c.user(w, r)
+		if !ok {
+			return
+		}
 		if u == nil {
 			http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if err := r.ParseForm(); err != nil {
-				c.renderError(w, r, u, http.StatusBadRequest, "The form could not be read.")
+			if !c.parseForm(w, r, u) {
 				return
 			}
 			if !u.CheckCSRF(r.PostForm.Get("csrf")) {
@@ -237,38 +250,77 @@ func (c *Console) admin(h handler) http.HandlerFunc {
 	})
 }
 
+// parseForm reads the body of a form, at most maxForm bytes, whose values
+// must be storable text (see text.Storable); it answers the request with
+// an error and returns false when not.
+func (c *Console) parseForm(w http.ResponseWriter, r *http.Request, u *user) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		c.renderError(w, r, u, http.StatusBadRequest, "The form could not be read.")
+		return false
+	}
+	for k, vs := range r.PostForm {
+		for _, v := range append(vs, k) {
+			if !text.Storable(v) {
+				c.renderError(w, r, u, http.StatusBadRequest, "The form holds text that is not valid UTF-8, or a NUL byte.")
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // maxForm bounds the body of a form.
 const maxForm = 64 << 10
 
-// user returns the request's session, checked, or nil. A session whose
-// token is revoked or no longer good is ended.
-func (c *Console) user(w http.ResponseWriter, r *http.Request) *user {
-	ck, err := r.Cookie(c.cookieName())
+// user returns the request's session, checked, or nil when it has none
+// (the cookie is cleared if it named one no longer good): a session whose
+// token is revoked, or whose key is no longer published, is ended. When
+// the session cannot be checked now (the database or the revocation data
+// is unavailable, or the request comes from outside the token's networks)
+// it answers the request and returns ok false, leaving the session be.
+func (c *Console) user(w http.ResponseWriter, r *http.Request) (u *user, ok bool) {
+	ck, err := r.Cookie(c.cookieName(r))
 	if err != nil {
-		return nil
+		return nil, true
 	}
 	s, err := c.cfg.Sessions.Get(r.Context(), ck.Value)
-	if err != nil {
-		if !errors.Is(err, session.ErrNoSession) {
-			c.log.Error("console: reading a session failed", "err", err)
-		}
-		c.clearCookie(w)
-		return nil
+	if errors.Is(err, session.ErrNoSession) {
+		c.clearCookie(w, r)
+		return nil, true
+	} else if err != nil {
+		c.log.Error("console: reading a session failed", "err", err)
+		c.renderError(w, r, nil, http.StatusServiceUnavailable, "The console cannot read its database now: try again shortly.")
+		return nil, false
 	}
-	if err := c.cfg.Check(r, s.Claims); err != nil {
+	switch err := c.cfg.Check(r, s.Claims); {
+	case err == nil:
+		return &user{Session: s, admin: s.Claims.HasScope(AdminScope)}, true
+	case errors.Is(err, verifier.ErrRevoked) || errors.Is(err, verifier.ErrUnknownKey):
 		if err := c.cfg.Sessions.End(r.Context(), ck.Value); err != nil {
 			c.log.Error("console: ending a session failed", "err", err)
 		}
-		c.clearCookie(w)
-		return nil
+		c.clearCookie(w, r)
+		return nil, true
+	case errors.Is(err, verifier.ErrClientIP):
+		c.renderError(w, r, nil, http.StatusForbidden, "Your sign-in token is bound to networks that this request did not come from.")
+		return nil, false
+	default:
+		c.log.Error("console: checking a session's token failed", "err", err)
+		c.renderError(w, r, nil, http.StatusServiceUnavailable, "The console cannot check your sign-in token now: try again shortly.")
+		return nil, false
 	}
-	return &user{Session: s, admin: s.Claims.HasScope(AdminScope)}
 }
+
+// secure reports whether the console's cookies for r are Secure (and
+// __Host- prefixed): under an https issuer, or when r came over TLS (a
+// server with its own certificate, whose issuer is written http).
+func (c *Console) secure(r *http.Request) bool { return c.https || r.TLS != nil }
 
 // cookieName is the session cookie's name: __Host- prefixed under https,
 // where browsers then hold it to Secure, Path=/ and this host.
-func (c *Console) cookieName() string {
-	if c.secure {
+func (c *Console) cookieName(r *http.Request) string {
+	if c.secure(r) {
 		return "__Host-writ_session"
 	}
 	return "writ_session"
@@ -277,25 +329,29 @@ func (c *Console) cookieName() string {
 // cookie returns a cookie of the console: HttpOnly, SameSite=Strict,
 // under https Secure and at Path=/ (as a __Host- name requires), else at
 // path. maxAge is in seconds; negative deletes it.
-func (c *Console) cookie(name, value, path string, maxAge int) *http.Cookie {
-	if c.secure {
+func (c *Console) cookie(r *http.Request, name, value, path string, maxAge int) *http.Cookie {
+	if c.secure(r) {
 		path = "/"
 	}
-	return &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure}
+	return &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(r)}
 }
 
-func (c *Console) setCookie(w http.ResponseWriter, id string, expires time.Time) {
-	ck := c.cookie(c.cookieName(), id, "/ui/", int(time.Until(expires).Seconds()))
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, id string, expires time.Time) {
+	ck := c.cookie(r, c.cookieName(r), id, "/ui/", int(time.Until(expires).Seconds()))
 	ck.Expires = expires
 	http.SetCookie(w, ck)
 }
 
-func (c *Console) clearCookie(w http.ResponseWriter) {
-	http.SetCookie(w, c.cookie(c.cookieName(), "", "/ui/", -1))
+func (c *Console) clearCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, c.cookie(r, c.cookieName(r), "", "/ui/", -1))
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
-	if c.user(w, r) == nil {
+	u, ok := c.user(w, r)
+	if !ok {
+		return
+	}
+	if u == nil {
 		http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 		return
 	}

@@ -20,8 +20,8 @@ import (
 // and cross-origin POSTs are refused besides (http.CrossOriginProtection).
 
 // loginCookie is the name of the sign-in forms' CSRF cookie.
-func (c *Console) loginCookie() string {
-	if c.secure {
+func (c *Console) loginCookie(r *http.Request) string {
+	if c.secure(r) {
 		return "__Host-writ_login"
 	}
 	return "writ_login"
@@ -30,25 +30,23 @@ func (c *Console) loginCookie() string {
 // loginCSRF returns the CSRF value of the request's sign-in form, setting
 // a new cookie when it has none.
 func (c *Console) loginCSRF(w http.ResponseWriter, r *http.Request) string {
-	if ck, err := r.Cookie(c.loginCookie()); err == nil && len(ck.Value) == 43 {
+	if ck, err := r.Cookie(c.loginCookie(r)); err == nil && len(ck.Value) == 43 {
 		return ck.Value
 	}
 	b := make([]byte, 32)
 	rand.Read(b)
 	v := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(w, c.cookie(c.loginCookie(), v, "/ui/login", int(session.LinkTTL/time.Second)))
+	http.SetCookie(w, c.cookie(r, c.loginCookie(r), v, "/ui/login", int(session.LinkTTL/time.Second)))
 	return v
 }
 
 // loginForm reads a sign-in form and reports whether its CSRF value is the
 // cookie's; it answers the request when not.
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
-		c.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read.")
+	if !c.parseForm(w, r, nil) {
 		return false
 	}
-	ck, err := r.Cookie(c.loginCookie())
+	ck, err := r.Cookie(c.loginCookie(r))
 	if v := r.PostForm.Get("csrf"); err != nil || v == "" || subtle.ConstantTimeCompare([]byte(v), []byte(ck.Value)) != 1 {
 		c.renderError(w, r, nil, http.StatusForbidden, "This sign-in form is out of date or did not come from the console: reload the page and try again.")
 		return false
@@ -151,22 +149,22 @@ func (c *Console) linkLogin(w http.ResponseWriter, r *http.Request) {
 // startSession sets the cookie of the new session id, ends the session
 // the browser had, if any, and sends it to its tokens.
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, id string, s *session.Session) {
-	if ck, err := r.Cookie(c.cookieName()); err == nil {
+	if ck, err := r.Cookie(c.cookieName(r)); err == nil {
 		if err := c.cfg.Sessions.End(r.Context(), ck.Value); err != nil {
 			c.log.Error("console: ending a session failed", "err", err)
 		}
 	}
-	c.setCookie(w, id, s.Expires)
+	c.setCookie(w, r, id, s.Expires)
 	http.Redirect(w, r, "/ui/tokens", http.StatusSeeOther)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, _ *user) {
-	if ck, err := r.Cookie(c.cookieName()); err == nil {
+	if ck, err := r.Cookie(c.cookieName(r)); err == nil {
 		if err := c.cfg.Sessions.End(r.Context(), ck.Value); err != nil {
 			c.fail(w, r, nil, err)
 			return
 		}
 	}
-	c.clearCookie(w)
+	c.clearCookie(w, r)
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 }

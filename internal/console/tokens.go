@@ -26,7 +26,9 @@ type listData struct {
 	// the most recently used first.
 	Used, Sort string
 	Tokens     []issuer.Record
-	// Next is the query of the next page; empty on the last.
+	// Next is the URL of the next page; empty on the last. It is a whole
+	// URL, which html/template keeps as it is, where a query put into an
+	// href would have its & and = escaped.
 	Next string
 }
 
@@ -92,7 +94,7 @@ func (c *Console) tokens(w http.ResponseWriter, r *http.Request, u *user) {
 				next.Set(k, v)
 			}
 		}
-		d.Next = next.Encode()
+		d.Next = "/ui/tokens?" + next.Encode()
 	}
 	c.render(w, r, http.StatusOK, "tokens", p)
 }

@@ -2,9 +2,13 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -281,7 +285,11 @@ func TestConsoleLink(t *testing.T) {
 	link := func(st *session.Store, scope string) (string, *issuer.Token) {
 		req := issuer.Request{Subject: "ops", Audience: []string{f.url}, Scopes: []string{scope}, TTL: time.Hour}
 		tok := f.issueRequest(req)
-		code, err := st.Link(ctx, tok, req)
+		rec, err := f.tokens.Get(ctx, tok.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := st.Link(ctx, rec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,6 +314,30 @@ func TestConsoleLink(t *testing.T) {
 		if p := other.post(path, nil); p.status != http.StatusNotFound || !hasError(p) {
 			t.Errorf("the link taken twice: %d:\n%s", p.status, p.body)
 		}
+	})
+	t.Run("delegated, scopes repeated", func(t *testing.T) {
+		// The session holds the claims as recorded (scopes deduplicated),
+		// which delegation checks against the ledger.
+		req := issuer.Request{Subject: "ops", Audience: []string{f.url, "https://api.example"},
+			Scopes: []string{issuer.IssueScope, "orders:read", "orders:read"}, TTL: time.Hour}
+		rec, err := f.tokens.Get(ctx, f.issueRequest(req).ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := f.sessions(nil).Link(ctx, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := f.browser(t)
+		b.do("GET", "/ui/login/"+code, nil)
+		if p := b.post("/ui/login/"+code, nil); p.status != http.StatusSeeOther {
+			t.Fatalf("POST of the link: %d:\n%s", p.status, p.body)
+		}
+		p := b.create(url.Values{"subject": {"ops"}, "audience": {"https://api.example"}, "scope": {"orders:read"}, "lifetime": {"token"}})
+		if p.status != http.StatusCreated {
+			t.Fatalf("a child from the link's session: %d:\n%s", p.status, p.body)
+		}
+		f.seen = append(f.seen, newTokenRe.FindStringSubmatch(p.body)[1])
 	})
 	t.Run("expired", func(t *testing.T) {
 		path, _ := link(f.sessions(func() time.Time { return time.Now().Add(-time.Hour) }), server.AdminScope)
@@ -859,5 +891,108 @@ func TestConsoleUsage(t *testing.T) {
 		if p := b.do("GET", "/ui/tokens?"+q, nil); p.status != http.StatusBadRequest || !hasError(p) {
 			t.Errorf("GET /ui/tokens?%s: %d, want 400 with an error", q, p.status)
 		}
+	}
+}
+
+// TestConsoleNextPage: the tokens list's link to its next page leads to
+// the next page of the same filters (html/template once escaped its & and
+// =, and the link led to the first page of every token).
+func TestConsoleNextPage(t *testing.T) {
+	f := newFixture(t, withConsole)
+	for i := range 55 {
+		f.issueRequest(issuer.Request{Subject: "dave", Audience: []string{"https://api.example"}, Name: fmt.Sprintf("d%d", i)})
+	}
+	f.issueRequest(issuer.Request{Subject: "other", Audience: []string{"https://api.example"}})
+	b := f.browser(t)
+	b.signIn(f.admin)
+	seen := map[string]bool{}
+	path := "/ui/tokens?subject=dave"
+	for page := 0; path != ""; page++ {
+		if page > 3 {
+			t.Fatal("the pages do not end")
+		}
+		p := b.do("GET", path, nil)
+		if p.status != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, p.status)
+		}
+		for _, m := range regexp.MustCompile(`<tr data-jti="([^"]+)">\s*<th scope="row"><a href="[^"]+">([^<]*)</a></th>\s*<td>([^<]*)</td>`).FindAllStringSubmatch(p.body, -1) {
+			if m[3] != "dave" || seen[m[1]] {
+				t.Errorf("GET %s lists %s of %q (seen before: %v)", path, m[2], m[3], seen[m[1]])
+			}
+			seen[m[1]] = true
+		}
+		path = ""
+		if m := regexp.MustCompile(`<a id="next-page" href="([^"]+)">`).FindStringSubmatch(p.body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+	}
+	if len(seen) != 55 {
+		t.Errorf("the pages listed %d of dave's 55 tokens", len(seen))
+	}
+}
+
+// TestConsoleStorableText: a path, query or form value that no stored
+// text can equal (invalid UTF-8, NUL) is a bad request, not a server
+// error (PostgreSQL refuses such text even in a lookup).
+func TestConsoleStorableText(t *testing.T) {
+	f := newFixture(t, withConsole)
+	b := f.browser(t)
+	b.signIn(f.admin)
+	for _, path := range []string{"/ui/tokens?q=%00", "/ui/tokens?subject=%ff", "/ui/tokens/%00", "/ui/tokens/%ff", "/ui/audit?jti=%00"} {
+		if p := b.do("GET", path, nil); p.status != http.StatusBadRequest {
+			t.Errorf("GET %s: %d, want 400", path, p.status)
+		}
+	}
+	for _, path := range []string{"/v1/tokens/%00", "/v1/tokens?subject=%ff"} {
+		if status, _, _ := f.do("GET", path, f.admin, "", ""); status != http.StatusBadRequest {
+			t.Errorf("GET %s: %d, want 400", path, status)
+		}
+	}
+	b.do("GET", "/ui/keys", nil)
+	for _, kid := range []string{"\x00", "\xff"} {
+		if p := b.post("/ui/keys/compromise", url.Values{"kid": {kid}, "confirm": {kid}}); p.status != http.StatusBadRequest || !hasError(p) {
+			t.Errorf("compromise of kid %+q: %d, want 400 with an error", kid, p.status)
+		}
+	}
+}
+
+// TestConsoleSessionKept: a request from outside the networks of the
+// session's token is refused, and the session is kept for the requests
+// from inside (a stolen cookie used elsewhere cannot end it).
+func TestConsoleSessionKept(t *testing.T) {
+	f := newFixture(t, withConsole, func(cfg *server.Config, _ *sqlite.DB) {
+		cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	bound := f.issueRequest(issuer.Request{Subject: "admin", Audience: []string{f.url}, Scopes: []string{server.AdminScope},
+		AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	b := f.browser(t)
+	inside, outside := []string{"X-Forwarded-For", "10.1.2.3"}, []string{"X-Forwarded-For", "192.0.2.1"}
+	b.do("GET", "/ui/login", nil, inside...)
+	if p := b.do("POST", "/ui/login", url.Values{"token": {bound.Token}, "csrf": {b.csrf()}}, inside...); p.status != http.StatusSeeOther {
+		t.Fatalf("sign-in from inside: %d:\n%s", p.status, p.body)
+	}
+	if p := b.do("GET", "/ui/tokens", nil, outside...); p.status != http.StatusForbidden || !hasError(p) {
+		t.Errorf("from outside: %d, want 403 with an error", p.status)
+	}
+	if p := b.do("GET", "/ui/tokens", nil, inside...); p.status != http.StatusOK {
+		t.Errorf("from inside again: %d, want 200", p.status)
+	}
+}
+
+// TestConsoleCookieOverTLS: /ui/static/ lists no files; a server that serves TLS itself under an
+// issuer written http:// still sets Secure, __Host- cookies on requests
+// that came over TLS.
+func TestConsoleCookieOverTLS(t *testing.T) {
+	f := newFixture(t, withConsole)
+	if p := f.browser(t).do("GET", "/ui/static/", nil); p.status != http.StatusNotFound || strings.Contains(p.body, `href="console.js"`) {
+		t.Errorf("GET /ui/static/: %d, a listing of its files?\n%s", p.status, p.body)
+	}
+	req := httptest.NewRequest("GET", f.url+"/ui/login", nil)
+	req.TLS = &tls.ConnectionState{}
+	rec := httptest.NewRecorder()
+	f.srv.Handler().ServeHTTP(rec, req)
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 || cs[0].Name != "__Host-writ_login" || !cs[0].Secure || cs[0].Path != "/" {
+		t.Errorf("the sign-in cookie over TLS: %+v", cs)
 	}
 }

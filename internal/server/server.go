@@ -20,6 +20,7 @@ import (
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/console"
 	"github.com/writ-dev/writ/internal/session"
+	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -280,7 +281,7 @@ func (s *Server) Close() {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.instrument(pattern, h))
+		mux.Handle(pattern, s.instrument(pattern, storableRequest(h)))
 	}
 	handle("GET /.well-known/jwks.json", s.docs.jwks.serve)
 	handle("GET /.well-known/paserk.json", s.docs.paserk.serve)
@@ -333,6 +334,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ready\n"))
+}
+
+// storableRequest answers 400 to a request whose path or query, decoded,
+// is not storable text (text.StorableURL: invalid UTF-8, or a NUL byte):
+// no jti, subject or name that writ keeps is such, and PostgreSQL refuses
+// them even in a lookup, which would make a server error of a typo. The
+// console checks its own requests, to answer them with its pages.
+func storableRequest(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !text.StorableURL(r.URL) {
+			writeError(w, http.StatusBadRequest, "invalid_request", "the request's path or query is not valid UTF-8 text, or holds a NUL byte")
+			return
+		}
+		next(w, r)
+	}
 }
 
 func (s *Server) recoverPanics(next http.Handler) http.Handler {

@@ -148,14 +148,16 @@ func (st *Store) End(ctx context.Context, id string) error {
 	return nil
 }
 
-// Link stores a one-time sign-in link for the token t, just issued as
-// req asked, good for LinkTTL, and returns its code: taken, it starts a
-// session of that token, as Start would. The code is not the token, which
-// the link never carries.
-func (st *Store) Link(ctx context.Context, t *issuer.Token, req issuer.Request) (string, error) {
+// Link stores a one-time sign-in link for the token that t records (as
+// the issuer recorded it, so with the claims the token carries: the
+// request's scopes deduplicated, its networks canonical), good for
+// LinkTTL, and returns its code: taken, it starts a session of that
+// token, as Start would. The code is not the token, which the link never
+// carries.
+func (st *Store) Link(ctx context.Context, t *issuer.Record) (string, error) {
 	now := st.cfg.Now()
-	row := rowOf(&verifier.Claims{Subject: req.Subject, Audience: req.Audience, Scope: strings.Join(req.Scopes, " "),
-		AllowedIPs: req.AllowedIPs, ID: t.ID, KeyID: t.KeyID, IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt})
+	row := rowOf(&verifier.Claims{Subject: t.Subject, Audience: t.Audience, Scope: strings.Join(t.Scopes, " "),
+		AllowedIPs: t.AllowedIPs, ID: t.ID, KeyID: t.KeyID, IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt})
 	code, hash := secret()
 	row.ID, row.CreatedAt, row.ExpiresAt = hash, now.Unix(), now.Add(LinkTTL).Unix()
 	if err := st.cfg.Store.SessionLinkInsert(ctx, row); err != nil {

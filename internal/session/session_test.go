@@ -102,9 +102,9 @@ func TestLinks(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
 	st := newStore(t, &now)
-	tok := &issuer.Token{ID: "jti-2", KeyID: "k1", IssuedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
-	req := issuer.Request{Subject: "bob", Audience: []string{"https://writ.example"}, Scopes: []string{issuer.IssueScope, "orders:read"}}
-	code, err := st.Link(ctx, tok, req)
+	tok := &issuer.Record{ID: "jti-2", KeyID: "k1", IssuedAt: now, ExpiresAt: now.Add(2 * time.Hour),
+		Subject: "bob", Audience: []string{"https://writ.example"}, Scopes: []string{issuer.IssueScope, "orders:read"}}
+	code, err := st.Link(ctx, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestLinks(t *testing.T) {
 	if _, _, err := st.TakeLink(ctx, code); !errors.Is(err, session.ErrNoLink) {
 		t.Errorf("a link taken twice: %v", err)
 	}
-	late, err := st.Link(ctx, tok, req)
+	late, err := st.Link(ctx, tok)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
@@ -38,6 +39,35 @@ func Plain(what, s string, max int) error {
 		return fmt.Errorf("%w: %s %+q has control, invisible, unassigned or line-breaking characters, or invalid UTF-8", ErrNotPlain, what, s)
 	}
 	return nil
+}
+
+// Storable reports whether s is valid UTF-8 without a NUL byte: text that
+// every storage engine keeps as it is (PostgreSQL refuses the others, even
+// in a query). What writ stores passed Plain, which is stricter; input that
+// is looked up, such as a jti in a URL or a filter, must be at least
+// Storable, so that a lookup of text no row can hold answers "not found"
+// or "bad request" rather than an engine's error.
+func Storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// StorableURL reports whether the path of u and every name and value of
+// its query, decoded, are Storable.
+func StorableURL(u *url.URL) bool {
+	if !Storable(u.Path) {
+		return false
+	}
+	for k, vs := range u.Query() {
+		if !Storable(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !Storable(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Escape returns s with each character that plain text may not hold

@@ -141,3 +141,11 @@ func TestDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestStorable(t *testing.T) {
+	for s, want := range map[string]bool{"": true, "alice": true, "é ü\n\x1b": true, "a\x00b": false, "\xff": false, "a\xc3": false} {
+		if got := Storable(s); got != want {
+			t.Errorf("Storable(%+q) = %v, want %v", s, got, want)
+		}
+	}
+}
