@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/audit"
+	"github.com/writ-dev/writ/internal/session"
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/store/postgres"
 	"github.com/writ-dev/writ/internal/store/sqlite"
@@ -79,6 +80,8 @@ type DB struct {
 	Issuer      *issuer.Issuer
 	Revocations *revocation.List
 	Audit       *audit.Log
+	// Sessions are the web console's sessions and sign-in links.
+	Sessions *session.Store
 
 	store store.Store
 }
@@ -161,7 +164,11 @@ func attach(ctx context.Context, s store.Store, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{Keys: ring, Issuer: iss, Revocations: list, Audit: log, store: s}, nil
+	sessions, err := session.New(session.Config{Store: s, Issuer: cfg.Issuer})
+	if err != nil {
+		return nil, err
+	}
+	return &DB{Keys: ring, Issuer: iss, Revocations: list, Audit: log, Sessions: sessions, store: s}, nil
 }
 
 // OpenRevocations opens the revocation list of the database at db, an

@@ -11,6 +11,7 @@ import (
 
 	"github.com/writ-dev/writ/internal/permission"
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/verifier"
 )
 
 // IssueScope is the scope that lets a token issue tokens itself (delegated
@@ -165,4 +166,18 @@ func checkParent(ctx context.Context, tx store.Tx, req *Request, exp, now time.T
 		return fmt.Errorf("%w: the issuing token %q is revoked", ErrDelegation, parent)
 	}
 	return nil
+}
+
+// Sees reports whether the token d, one that issues by delegation (see
+// Request.Delegator), may read rec: the records of its own subject only.
+// A nil d is an admin's request, which reads any.
+func Sees(d *verifier.Claims, rec *Record) bool {
+	return d == nil || rec.Subject == d.Subject
+}
+
+// MayRevoke reports whether the token d, one that issues by delegation,
+// may revoke rec: itself and the tokens it issued. A nil d is an admin's
+// request, which revokes any.
+func MayRevoke(d *verifier.Claims, rec *Record) bool {
+	return d == nil || rec.ID == d.ID || Sees(d, rec) && rec.Parent == d.ID
 }

@@ -97,6 +97,9 @@ type RotateOptions struct {
 	// rotations: the first publishes a key of the new algorithm, the
 	// second makes it sign.
 	NextAlg verifier.Algorithm
+	// Actor names who rotates, for the audit log; empty means the
+	// keyring's (RingConfig.Actor).
+	Actor string
 }
 
 // RecordPublicationLag notes how long after a key enters the database a
@@ -191,6 +194,9 @@ func (r *Ring) rotate(ctx context.Context, format Format, o RotateOptions, onlyI
 	if _, err := ParseFormat(string(format)); err != nil {
 		return nil, err
 	}
+	if err := audit.CheckActor(o.Actor); o.Actor != "" && err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
 	nextOnly := store.KeyFilter{Format: string(format), States: []string{string(Next)}}
 	next, err := r.trusted(ctx, r.store, nextOnly)
 	if err != nil {
@@ -275,7 +281,7 @@ func (r *Ring) rotate(ctx context.Context, format Format, o RotateOptions, onlyI
 	if o.Force {
 		detail += " (forced)"
 	}
-	if err := r.record(ctx, tx, now, audit.KeyRotate, rot.Activated, detail); err != nil {
+	if err := r.recordAs(ctx, tx, o.Actor, now, audit.KeyRotate, rot.Activated, detail); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -215,7 +215,16 @@ func (r *Ring) insert(ctx context.Context, tx store.Tx, k *Key, state State, pub
 // record appends an event of the keyring, made by its actor, to the audit
 // log within tx.
 func (r *Ring) record(ctx context.Context, tx store.Tx, at time.Time, action, kid, detail string) error {
-	if err := tx.AuditInsert(ctx, store.AuditRow{At: at.UnixMilli(), Actor: r.actor, Action: action, KID: kid, Detail: detail}); err != nil {
+	return r.recordAs(ctx, tx, "", at, action, kid, detail)
+}
+
+// recordAs is record for the change that actor asked for; empty means the
+// keyring's actor (RingConfig.Actor).
+func (r *Ring) recordAs(ctx context.Context, tx store.Tx, actor string, at time.Time, action, kid, detail string) error {
+	if actor == "" {
+		actor = r.actor
+	}
+	if err := tx.AuditInsert(ctx, store.AuditRow{At: at.UnixMilli(), Actor: actor, Action: action, KID: kid, Detail: detail}); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
@@ -463,7 +472,13 @@ func (r *Ring) KeySet(ctx context.Context) (*verifier.KeySet, error) {
 // the spot does, when there was no next key), so verifiers with an older
 // key set refetch it on meeting the new kid, and gateways that cannot may
 // reject new tokens until their cache expires.
+//
+// o.Actor, when set, names who compromises the key in the audit log too;
+// empty means the keyring's actor (RingConfig.Actor).
 func (r *Ring) Compromise(ctx context.Context, kid string, o revocation.Options) (revocation.Entry, error) {
+	if err := o.Check(); err != nil {
+		return revocation.Entry{}, err
+	}
 	// The keys this will probably need, generated before the transaction
 	// (RSA generation is slow); withdraw makes any other it finds it needs.
 	rows, _, err := r.store.KeyRows(ctx, store.KeyFilter{KID: kid})
@@ -521,7 +536,7 @@ func (r *Ring) Compromise(ctx context.Context, kid string, o revocation.Options)
 		return revocation.Entry{}, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
 	}
 	if State(target[0].State) != Compromised {
-		if err := r.withdraw(ctx, tx, &target[0], spare, fresh); err != nil {
+		if err := r.withdraw(ctx, tx, o.Actor, &target[0], spare, fresh); err != nil {
 			return revocation.Entry{}, err
 		}
 	}
@@ -565,14 +580,14 @@ func (r *Ring) revokeTokens(ctx context.Context, tx store.Tx, kid string, o revo
 // of the key now signing in w's place, or else of w's. spare and fresh,
 // when not nil, are keys generated beforehand for these roles; any other
 // key withdraw needs, it generates.
-func (r *Ring) withdraw(ctx context.Context, tx store.Tx, w *store.KeyRow, spare, fresh *Key) error {
+func (r *Ring) withdraw(ctx context.Context, tx store.Tx, actor string, w *store.KeyRow, spare, fresh *Key) error {
 	now := r.now()
 	state := State(w.State)
 	w.State, w.Compromised = string(Compromised), store.At(now.Unix())
 	if err := r.update(ctx, tx, w, state); err != nil {
 		return err
 	}
-	if err := r.record(ctx, tx, now, audit.KeyCompromise, w.KID, ""); err != nil {
+	if err := r.recordAs(ctx, tx, actor, now, audit.KeyCompromise, w.KID, ""); err != nil {
 		return err
 	}
 	alg := verifier.Algorithm(w.Alg)

@@ -98,6 +98,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			}
 			srv, err := server.New(ctx, server.Config{
 				Issuer: g.issuer, Ping: st.Ping, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
+				Audit: st.Audit, Sessions: st.Sessions,
 				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log, TrustedProxies: trustedProxies,
 				RotationCheck: rotationCheck(period),
 				KeysChanged:   keysChanged, RevocationsChanged: revocationsChanged,

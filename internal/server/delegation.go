@@ -60,7 +60,7 @@ func ownTokens(w http.ResponseWriter, r *http.Request, f *issuer.Filter) bool {
 // token that issues by delegation only the records of its own subject,
 // others being answered 404 as if they did not exist.
 func mayShow(w http.ResponseWriter, r *http.Request, rec *issuer.Record) bool {
-	if d := delegator(r); d != nil && rec.Subject != d.Subject {
+	if !issuer.Sees(delegator(r), rec) {
 		writeError(w, http.StatusNotFound, "not_found", "unknown token")
 		return false
 	}
@@ -84,7 +84,7 @@ func (s *Server) mayRevoke(w http.ResponseWriter, r *http.Request, jti string) b
 	if !mayShow(w, r, rec) {
 		return false
 	}
-	if rec.Parent != d.ID {
+	if !issuer.MayRevoke(d, rec) {
 		writeError(w, http.StatusForbidden, "access_denied", "delegation: a token with "+issuer.IssueScope+" revokes only itself and the tokens it issued")
 		return false
 	}

@@ -17,6 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/writ-dev/writ/audit"
+	"github.com/writ-dev/writ/internal/console"
+	"github.com/writ-dev/writ/internal/session"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -41,6 +44,11 @@ type Config struct {
 	Ring        *keys.Ring
 	Tokens      *issuer.Issuer
 	Revocations *revocation.List
+	// Audit and Sessions, when Sessions is set, serve the web console at
+	// /ui/ (package internal/console): the audit log it shows, and the
+	// sessions it keeps. Without Sessions there is no console.
+	Audit    *audit.Log
+	Sessions *session.Store
 	// MaxAge is the Cache-Control max-age of the key sets and discovery
 	// document; zero means 5 minutes. New refuses a negative one or one
 	// above MaxMaxAge.
@@ -95,6 +103,7 @@ type Server struct {
 	docs        documents
 	feed        *feedCache
 	metrics     *metrics
+	console     *console.Console // nil without Config.Sessions
 	ready       atomic.Bool
 	// untrusted holds the kids of key rows that the master key does not
 	// vouch for, as last read: /readyz fails while there are any.
@@ -117,6 +126,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.New("server: Issuer, Ping, Ring, Tokens and Revocations are required")
 	case cfg.MaxAge < 0 || cfg.MaxAge > MaxMaxAge:
 		return nil, fmt.Errorf("server: MaxAge %v is not between 0 and %v", cfg.MaxAge, MaxMaxAge)
+	case cfg.Sessions != nil && cfg.Audit == nil:
+		return nil, errors.New("server: the console (Sessions) needs Audit")
 	case cfg.Refresh < 0 || cfg.Refresh > MaxRefresh:
 		return nil, fmt.Errorf("server: Refresh %v is not between 0 and %v", cfg.Refresh, MaxRefresh)
 	}
@@ -158,6 +169,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if s.anyAudience, err = s.verifierFor("", verifiedTokenCache); err != nil {
+		return nil, err
+	}
+	if s.console, err = s.newConsole(); err != nil {
 		return nil, err
 	}
 	s.stop = make(chan struct{})
@@ -291,6 +305,11 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /v1/revoke", s.revoke)
 	handle("GET /v1/whoami", s.whoami)
 
+	if s.console != nil {
+		mux.Handle("/ui/", s.instrument("/ui/", s.console.Handler().ServeHTTP))
+		handle("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
+	}
+
 	handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	handle("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.handler())
@@ -421,6 +440,11 @@ func (s *Server) reloadLoop() {
 				s.log.Error("revocation prune failed", "err", err)
 			} else if n > 0 {
 				s.log.Info("pruned revocations of expired tokens", "entries", n)
+			}
+			if s.cfg.Sessions != nil {
+				if _, err := s.cfg.Sessions.Prune(ctx); err != nil {
+					s.log.Error("console session prune failed", "err", err)
+				}
 			}
 		}
 		if err := s.reloadKeys(ctx); err != nil {

@@ -309,6 +309,59 @@ type Executor interface {
 	// at fn's first error, which it returns. fn must not keep e, which
 	// the next call reuses.
 	AuditEach(ctx context.Context, fn func(e *AuditRow) error) error
+
+	// The web console's sessions and one-time sign-in links (package
+	// internal/session). Rows are found by the SHA-256 of their secret,
+	// which the database never holds.
+
+	// SessionInsert stores r as a session. It fails with an error
+	// wrapping ErrConflict when a session with r.ID exists.
+	SessionInsert(ctx context.Context, r SessionRow) error
+	// SessionGet returns the session id unless it expired at or before
+	// at, or an error wrapping ErrNotFound.
+	SessionGet(ctx context.Context, id []byte, at int64) (SessionRow, error)
+	// SessionDelete deletes the session id. A missing row is not an error.
+	SessionDelete(ctx context.Context, id []byte) error
+	// SessionLinkInsert stores r as a one-time sign-in link: the session
+	// that taking it starts, until r.ExpiresAt. It fails with an error
+	// wrapping ErrConflict when a link with r.ID exists.
+	SessionLinkInsert(ctx context.Context, r SessionRow) error
+	// SessionLinkTake deletes the link id and returns it, unless it
+	// expired at or before at: an error wrapping ErrNotFound then, as
+	// for a missing link. Of concurrent takes of one link, one at most
+	// returns it.
+	SessionLinkTake(ctx context.Context, id []byte, at int64) (SessionRow, error)
+	// SessionPrune deletes the sessions and links that expired at or
+	// before at, and returns how many.
+	SessionPrune(ctx context.Context, at int64) (int64, error)
+}
+
+// SessionRow is a session of the web console, or a one-time link that
+// starts one: what the console keeps of the token that signed in, so that
+// every request checks the token again without holding it.
+type SessionRow struct {
+	ID                   []byte // SHA-256 of the session id or link code
+	JTI, Subject, KID    string
+	Scopes, Audience     string // space-separated
+	AllowedIPs           string // space-separated CIDR prefixes; "" when unbound
+	IssuedAt, TokenExpAt int64  // the token's iat and exp
+	CreatedAt, ExpiresAt int64
+}
+
+// SessionColumns are the columns of a session or link row in the order of
+// SessionRow.Fields, for the engines' statements.
+const SessionColumns = `id, jti, subject, kid, scopes, audience, allowed_ips, issued_at, token_exp, created_at, expires_at`
+
+// Fields returns pointers to r's fields in the order of SessionColumns.
+func (r *SessionRow) Fields() []any {
+	return []any{&r.ID, &r.JTI, &r.Subject, &r.KID, &r.Scopes, &r.Audience, &r.AllowedIPs,
+		&r.IssuedAt, &r.TokenExpAt, &r.CreatedAt, &r.ExpiresAt}
+}
+
+// Values returns r's fields in the order of SessionColumns.
+func (r *SessionRow) Values() []any {
+	return []any{r.ID, r.JTI, r.Subject, r.KID, r.Scopes, r.Audience, r.AllowedIPs,
+		r.IssuedAt, r.TokenExpAt, r.CreatedAt, r.ExpiresAt}
 }
 
 // Unix is a time in unix seconds, or none (NULL) when Valid is false.

@@ -129,6 +129,24 @@ UPDATE tokens SET revoked_at = coalesce((SELECT min(r.effective_at) FROM revocat
 	   OR (r.kind = 'subject' AND r.value = tokens.subject AND r.issued_before > tokens.issued_at)
 	   OR (r.kind = 'key' AND r.value = tokens.kid)), 0);
 `,
+	// 6: as SQLite's 9.
+	`
+CREATE TABLE console_sessions (
+	id          BYTEA PRIMARY KEY,
+	jti         TEXT NOT NULL,
+	subject     TEXT NOT NULL,
+	kid         TEXT NOT NULL,
+	scopes      TEXT NOT NULL,
+	audience    TEXT NOT NULL,
+	allowed_ips TEXT NOT NULL,
+	issued_at   BIGINT NOT NULL,
+	token_exp   BIGINT NOT NULL,
+	created_at  BIGINT NOT NULL,
+	expires_at  BIGINT NOT NULL
+);
+CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
+CREATE TABLE console_links (LIKE console_sessions INCLUDING ALL);
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

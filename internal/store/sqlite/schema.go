@@ -131,6 +131,39 @@ UPDATE tokens SET revoked_at = coalesce((SELECT min(r.effective_at) FROM revocat
 	   OR (r.kind = 'subject' AND r.value = tokens.subject AND r.issued_before > tokens.issued_at)
 	   OR (r.kind = 'key' AND r.value = tokens.kid)), 0);
 `,
+	// 9 (8 is another branch's, merged before it): the web console's
+	// sessions and one-time sign-in links, found by the SHA-256 of their
+	// secret. A copy of the database (writ db copy) leaves them out.
+	`
+CREATE TABLE console_sessions (
+	id          BLOB PRIMARY KEY,
+	jti         TEXT NOT NULL,
+	subject     TEXT NOT NULL,
+	kid         TEXT NOT NULL,
+	scopes      TEXT NOT NULL,
+	audience    TEXT NOT NULL,
+	allowed_ips TEXT NOT NULL,
+	issued_at   INTEGER NOT NULL,
+	token_exp   INTEGER NOT NULL,
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
+CREATE TABLE console_links (
+	id          BLOB PRIMARY KEY,
+	jti         TEXT NOT NULL,
+	subject     TEXT NOT NULL,
+	kid         TEXT NOT NULL,
+	scopes      TEXT NOT NULL,
+	audience    TEXT NOT NULL,
+	allowed_ips TEXT NOT NULL,
+	issued_at   INTEGER NOT NULL,
+	token_exp   INTEGER NOT NULL,
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX console_links_expires ON console_links (expires_at);
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

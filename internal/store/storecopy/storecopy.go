@@ -10,7 +10,8 @@
 // copy of the token entries byte for byte; audit events with their times,
 // in order (their IDs are numbered anew). The copy gets a revocation
 // epoch of its own, as a restored backup does: verifiers that followed the
-// original read the whole list again.
+// original read the whole list again. The web console's sessions and
+// sign-in links are not copied: a copy signs everyone out of the console.
 package storecopy
 
 import (

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -42,6 +43,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReadSnapshot", testReadSnapshot},
 		{"CompromiseAtomic", testCompromiseAtomic},
 		{"RegenerateAtomic", testRegenerateAtomic},
+		{"Sessions", testSessions},
+		{"SessionLinks", testSessionLinks},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
 	}
@@ -1147,5 +1150,117 @@ func testRevocationRestore(t *testing.T, s store.Store) {
 	}
 	if seq, err := s.RevocationInsert(ctx, store.RevocationRow{Kind: store.RevokeToken, Value: "t2", EffectiveAt: 1, ExpiresAt: 2}); err != nil || seq != 9 {
 		t.Errorf("RevocationInsert after the restore: seq %d, %v; want 9", seq, err)
+	}
+}
+
+func session(id byte, exp int64) store.SessionRow {
+	return store.SessionRow{ID: bytes.Repeat([]byte{id}, 32), JTI: fmt.Sprintf("jti-%d", id), Subject: "alice", KID: "k1",
+		Scopes: "writ:admin", Audience: "https://writ.example", AllowedIPs: "10.0.0.0/8", IssuedAt: 50, TokenExpAt: 500,
+		CreatedAt: 100, ExpiresAt: exp}
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	a, b := session(1, 200), session(2, 300)
+	check(t, s.SessionInsert(ctx, a))
+	check(t, s.SessionInsert(ctx, b))
+	if err := s.SessionInsert(ctx, a); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second SessionInsert of an id: %v, want ErrConflict", err)
+	}
+	for _, tc := range []struct {
+		name string
+		id   []byte
+		at   int64
+		want *store.SessionRow
+	}{
+		{"live", a.ID, 199, &a},
+		{"at its expiry", a.ID, 200, nil},
+		{"other live", b.ID, 250, &b},
+		{"unknown", bytes.Repeat([]byte{9}, 32), 0, nil},
+		{"a link is no session", session(3, 900).ID, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "a link is no session" {
+				check(t, s.SessionLinkInsert(ctx, session(3, 900)))
+			}
+			got, err := s.SessionGet(ctx, tc.id, tc.at)
+			switch {
+			case tc.want == nil && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("SessionGet = %+v, %v; want ErrNotFound", got, err)
+			case tc.want != nil && (err != nil || !sessionsEqual(got, *tc.want)):
+				t.Errorf("SessionGet = %+v, %v; want %+v", got, err, *tc.want)
+			}
+		})
+	}
+	check(t, s.SessionDelete(ctx, b.ID))
+	check(t, s.SessionDelete(ctx, b.ID)) // a missing row is not an error
+	if _, err := s.SessionGet(ctx, b.ID, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SessionGet after SessionDelete: %v, want ErrNotFound", err)
+	}
+	check(t, s.SessionInsert(ctx, session(4, 1000)))
+	// a (200) and the link (900) expired by 900; session 4 has not.
+	if n, err := s.SessionPrune(ctx, 900); err != nil || n != 2 {
+		t.Errorf("SessionPrune(900) = %d, %v; want 2", n, err)
+	}
+	if _, err := s.SessionLinkTake(ctx, session(3, 0).ID, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a pruned link was taken: %v", err)
+	}
+	if _, err := s.SessionGet(ctx, session(4, 0).ID, 900); err != nil {
+		t.Errorf("SessionPrune deleted a live session: %v", err)
+	}
+}
+
+func sessionsEqual(a, b store.SessionRow) bool {
+	return bytes.Equal(a.ID, b.ID) && reflect.DeepEqual(a.Fields()[1:], b.Fields()[1:])
+}
+
+func testSessionLinks(t *testing.T, s store.Store) {
+	l := session(1, 200)
+	check(t, s.SessionLinkInsert(ctx, l))
+	if err := s.SessionLinkInsert(ctx, l); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second SessionLinkInsert of an id: %v, want ErrConflict", err)
+	}
+	if _, err := s.SessionGet(ctx, l.ID, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a link read as a session: %v", err)
+	}
+	if _, err := s.SessionLinkTake(ctx, l.ID, 200); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an expired link taken: %v, want ErrNotFound", err)
+	}
+	// Concurrent takes: one gets the link.
+	live := session(2, 1000)
+	check(t, s.SessionLinkInsert(ctx, live))
+	const takers = 8
+	got := make(chan error, takers)
+	for range takers {
+		go func() {
+			r, err := s.SessionLinkTake(ctx, live.ID, 500)
+			if err == nil && !sessionsEqual(r, live) {
+				err = fmt.Errorf("took %+v, want %+v", r, live)
+			}
+			got <- err
+		}()
+	}
+	var taken int
+	for range takers {
+		switch err := <-got; {
+		case err == nil:
+			taken++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Error(err)
+		}
+	}
+	if taken != 1 {
+		t.Errorf("%d concurrent takes got the link, want 1", taken)
+	}
+	// Within a transaction that rolls back, the link stays.
+	again := session(3, 1000)
+	check(t, s.SessionLinkInsert(ctx, again))
+	tx, err := s.Begin(ctx)
+	check(t, err)
+	if _, err := tx.SessionLinkTake(ctx, again.ID, 500); err != nil {
+		t.Fatal(err)
+	}
+	check(t, tx.Rollback())
+	if _, err := s.SessionLinkTake(ctx, again.ID, 500); err != nil {
+		t.Errorf("a take rolled back took the link for good: %v", err)
 	}
 }

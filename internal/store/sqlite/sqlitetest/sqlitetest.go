@@ -231,7 +231,8 @@ func Refuse(tb testing.TB, db *sqlite.DB, table, column string, value any) (lift
 }
 
 // Downgrade turns db back into a database of the writ before key rows were
-// bound to the master key (schema version 3): it undoes migration 7, which
+// bound to the master key (schema version 3): it undoes the migration of
+// the console's sessions (9), migration 7, which
 // added the tokens' revoked_at, migration 6, which added the tokens' name
 // index, migration 5, which added the tokens'
 // description, allowed_ips and parent, and migration 4, which added the
@@ -239,7 +240,9 @@ func Refuse(tb testing.TB, db *sqlite.DB, table, column string, value any) (lift
 // (keys.SealUnboundCheck) to finish the job.
 func Downgrade(tb testing.TB, db *sqlite.DB) {
 	tb.Helper()
-	exec(tb, db, `ALTER TABLE tokens DROP COLUMN revoked_at;
+	exec(tb, db, `DROP TABLE console_sessions;
+		DROP TABLE console_links;
+		ALTER TABLE tokens DROP COLUMN revoked_at;
 		DROP INDEX tokens_name;
 		DROP INDEX tokens_parent;
 		ALTER TABLE tokens DROP COLUMN description;

@@ -1,0 +1,163 @@
+package console
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/writ-dev/writ/audit"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
+)
+
+// keysData is the keys page.
+type keysData struct {
+	Formats []formatKeys
+	// Format, Force, KID and Reason are the forms' values, after an
+	// error.
+	Format string
+	Force  bool
+	KID    string
+	Reason string
+}
+
+// formatKeys are the keys of a format, in the order of their lives: next,
+// active, retired, then those out of the key set.
+type formatKeys struct {
+	Format keys.Format
+	Keys   []keys.Record
+}
+
+// stateOrder orders key states along a key's life.
+var stateOrder = map[keys.State]int{keys.Next: 0, keys.Active: 1, keys.Retired: 2, keys.Removed: 3, keys.Compromised: 4}
+
+// flashes of the keys page, after ?done=.
+var keyFlashes = map[string]string{"rotated": "The keys were rotated.", "compromised": "The key is compromised: out of the key set, and every token it signed revoked."}
+
+func (c *Console) keys(w http.ResponseWriter, r *http.Request, u *user) {
+	c.renderKeys(w, r, u, http.StatusOK, &keysData{Format: string(keys.JWT)}, keyFlashes[r.URL.Query().Get("done")], nil)
+}
+
+func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, u *user, status int, d *keysData, flash string, problems []string) {
+	recs, err := c.cfg.Ring.List(r.Context())
+	if err != nil {
+		c.fail(w, r, u, err)
+		return
+	}
+	d.Formats = []formatKeys{{Format: keys.JWT}, {Format: keys.PASETO}}
+	for _, k := range recs {
+		i := 0
+		if k.Format == keys.PASETO {
+			i = 1
+		}
+		d.Formats[i].Keys = append(d.Formats[i].Keys, k)
+	}
+	for _, f := range d.Formats {
+		slices.SortStableFunc(f.Keys, func(a, b keys.Record) int {
+			return cmp.Or(cmp.Compare(stateOrder[a.State], stateOrder[b.State]), b.CreatedAt.Compare(a.CreatedAt))
+		})
+	}
+	c.render(w, r, status, "keys", &page{Title: "Keys", User: u, Data: d, Flash: flash, Errors: problems})
+}
+
+func (c *Console) rotate(w http.ResponseWriter, r *http.Request, u *user) {
+	d := &keysData{Format: r.PostForm.Get("format"), Force: r.PostForm.Get("force") == "on"}
+	format, err := keys.ParseFormat(d.Format)
+	if err != nil {
+		c.renderKeys(w, r, u, http.StatusBadRequest, d, "", []string{"Choose the format to rotate: jwt or paseto."})
+		return
+	}
+	_, err = c.cfg.Ring.Rotate(context.WithoutCancel(r.Context()), format, keys.RotateOptions{Force: d.Force, Actor: u.actor()})
+	if err != nil {
+		status, msg := c.explain(r, err)
+		if status == http.StatusBadRequest {
+			msg += " (tick \"rotate now\" to rotate anyway: verifiers with a cached key set may then refuse new tokens until they refetch it)"
+		}
+		c.renderKeys(w, r, u, status, d, "", []string{msg})
+		return
+	}
+	c.cfg.KeysChanged(r.Context())
+	http.Redirect(w, r, "/ui/keys?done=rotated", http.StatusSeeOther)
+}
+
+func (c *Console) compromise(w http.ResponseWriter, r *http.Request, u *user) {
+	d := &keysData{Format: string(keys.JWT), KID: r.PostForm.Get("kid"), Reason: r.PostForm.Get("reason")}
+	if d.KID == "" || r.PostForm.Get("confirm") != d.KID {
+		c.renderKeys(w, r, u, http.StatusBadRequest, d, "", []string{"To compromise a key, type its kid exactly in the confirmation field."})
+		return
+	}
+	_, err := c.cfg.Ring.Compromise(context.WithoutCancel(r.Context()), d.KID, revocation.Options{Reason: d.Reason, Actor: u.actor()})
+	if err != nil {
+		status, msg := c.explain(r, err)
+		c.renderKeys(w, r, u, status, d, "", []string{msg})
+		return
+	}
+	c.cfg.KeysChanged(r.Context())
+	c.cfg.Revoked(r.Context(), "key")
+	http.Redirect(w, r, "/ui/keys?done=compromised", http.StatusSeeOther)
+}
+
+// auditData is the audit page.
+type auditData struct {
+	Subject, JTI string
+	Limit        int
+	Events       []audit.Event // newest first
+}
+
+// auditLimits are the page sizes of the audit log.
+var auditLimits = []int{100, 500, 1000}
+
+func (c *Console) audit(w http.ResponseWriter, r *http.Request, u *user) {
+	q := r.URL.Query()
+	d := &auditData{Subject: strings.TrimSpace(q.Get("subject")), JTI: strings.TrimSpace(q.Get("jti")), Limit: auditLimits[0]}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || !slices.Contains(auditLimits, n) {
+			c.render(w, r, http.StatusBadRequest, "audit", &page{Title: "Audit log", User: u, Data: d,
+				Errors: []string{"Show must be 100, 500 or 1000 events."}})
+			return
+		}
+		d.Limit = n
+	}
+	events, err := c.cfg.Audit.List(r.Context(), audit.Filter{Subject: d.Subject, JTI: d.JTI, Limit: d.Limit})
+	if err != nil {
+		c.fail(w, r, u, err)
+		return
+	}
+	slices.Reverse(events)
+	d.Events = events
+	c.render(w, r, http.StatusOK, "audit", &page{Title: "Audit log", User: u, Data: d})
+}
+
+// revocationsData is the revocations page.
+type revocationsData struct {
+	Kind    string
+	Entries []revocation.Entry // newest first, at most maxEntries
+	// Total is how many entries there are.
+	Total int
+}
+
+// maxEntries is the most revocation entries the page shows.
+const maxEntries = 1000
+
+func (c *Console) revocations(w http.ResponseWriter, r *http.Request, u *user) {
+	d := &revocationsData{Kind: r.URL.Query().Get("kind")}
+	switch revocation.Kind(d.Kind) {
+	case "", revocation.Token, revocation.Subject, revocation.Key:
+	default:
+		c.render(w, r, http.StatusBadRequest, "revocations", &page{Title: "Revocations", User: u, Data: d,
+			Errors: []string{"Kind must be token, subject or key."}})
+		return
+	}
+	entries, err := c.cfg.Revocations.Entries(r.Context(), revocation.Filter{Kind: revocation.Kind(d.Kind)})
+	if err != nil {
+		c.fail(w, r, u, err)
+		return
+	}
+	slices.Reverse(entries)
+	d.Total, d.Entries = len(entries), entries[:min(len(entries), maxEntries)]
+	c.render(w, r, http.StatusOK, "revocations", &page{Title: "Revocations", User: u, Data: d})
+}

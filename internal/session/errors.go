@@ -1,0 +1,12 @@
+package session
+
+import "errors"
+
+var (
+	// ErrNoSession: the session id is malformed, unknown, or its session
+	// ended (expired, or signed out).
+	ErrNoSession = errors.New("no such session")
+	// ErrNoLink: the sign-in link's code is malformed, unknown, used
+	// already, or expired.
+	ErrNoLink = errors.New("unknown, used or expired sign-in link")
+)
