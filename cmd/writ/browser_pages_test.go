@@ -72,7 +72,7 @@ func tour(t *testing.T, b context.Context, s *consoleServer, ctx context.Context
 			s.open(t, ctx, "/ui/keys")
 			form := fmt.Sprintf(`form.compromise[data-kid=%q]`, activeKID)
 			do(t, ctx, chromedp.SetValue(chromedp.CSS(form+` [name="confirm"]`), "not-the-kid"))
-			submit(t, ctx, form+" .compromise-submit", "body")
+			submit(t, ctx, form+" .compromise-submit")
 		}},
 		{"audit", open("/ui/audit")},
 		{"revocations", open("/ui/revocations")},

@@ -215,11 +215,17 @@ func (s *consoleServer) open(t *testing.T, ctx context.Context, path string) {
 	do(t, ctx, chromedp.Navigate(s.base+path), chromedp.WaitReady(chromedp.CSS("body")))
 }
 
-// submit clicks a submit button and waits for the page it leads to to
-// have loaded the element ready.
-func submit(t *testing.T, ctx context.Context, button, ready string) {
+// submit clicks a submit button, waits for the page the form leads to to
+// load, and returns that page's HTTP status.
+func submit(t *testing.T, ctx context.Context, button string) int64 {
 	t.Helper()
-	do(t, ctx, chromedp.Click(chromedp.CSS(button)), chromedp.WaitReady(chromedp.CSS(ready)))
+	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button)))
+	if err != nil {
+		t.Fatalf("submit with %s: %v", button, err)
+	}
+	return resp.Status
 }
 
 // path is the path of the tab's page.
@@ -239,7 +245,7 @@ func (s *consoleServer) signIn(t *testing.T, ctx context.Context, token string) 
 	t.Helper()
 	s.open(t, ctx, "/ui/login")
 	do(t, ctx, chromedp.SetValue(chromedp.ID("token"), token))
-	submit(t, ctx, "#sign-in", "body")
+	submit(t, ctx, "#sign-in")
 	if err := doErr(ctx, chromedp.WaitReady(chromedp.ID("whoami"))); err != nil {
 		t.Fatalf("not signed in (page %s): %v", path(t, ctx), err)
 	}
