@@ -34,7 +34,9 @@ func newServeCmd(g *globals) *cobra.Command {
 the discovery document (/.well-known/oauth-authorization-server) and the
 signed revocation feed (/v1/revocations), and serves the admin API under
 /v1/tokens and /v1/permissions (the catalogue, see writ permissions), RFC 7662 introspection (/v1/introspect), RFC 7009 revocation
-(/v1/revoke), /v1/whoami, /healthz, /readyz and /metrics.
+(/v1/revoke), /v1/whoami, /healthz, /readyz and /metrics, and the web
+console at /ui/ (sign in with a writ:admin or writ:issue token for the
+issuer's own audience, or a link from writ console link).
 
 On first start it creates the database, master key and keys, like writ init.
 It rotates the keys every --rotation-period, once the next key has been

@@ -274,21 +274,24 @@ func (c *Console) cookieName() string {
 	return "writ_session"
 }
 
-func (c *Console) setCookie(w http.ResponseWriter, id string, expires time.Time) {
-	ck := &http.Cookie{Name: c.cookieName(), Value: id, Path: "/ui/", Expires: expires, MaxAge: int(time.Until(expires).Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure}
+// cookie returns a cookie of the console: HttpOnly, SameSite=Strict,
+// under https Secure and at Path=/ (as a __Host- name requires), else at
+// path. maxAge is in seconds; negative deletes it.
+func (c *Console) cookie(name, value, path string, maxAge int) *http.Cookie {
 	if c.secure {
-		ck.Path = "/"
+		path = "/"
 	}
+	return &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure}
+}
+
+func (c *Console) setCookie(w http.ResponseWriter, id string, expires time.Time) {
+	ck := c.cookie(c.cookieName(), id, "/ui/", int(time.Until(expires).Seconds()))
+	ck.Expires = expires
 	http.SetCookie(w, ck)
 }
 
 func (c *Console) clearCookie(w http.ResponseWriter) {
-	ck := &http.Cookie{Name: c.cookieName(), Value: "", Path: "/ui/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure}
-	if c.secure {
-		ck.Path = "/"
-	}
-	http.SetCookie(w, ck)
+	http.SetCookie(w, c.cookie(c.cookieName(), "", "/ui/", -1))
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {

@@ -36,12 +36,7 @@ func (c *Console) loginCSRF(w http.ResponseWriter, r *http.Request) string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	v := base64.RawURLEncoding.EncodeToString(b)
-	ck := &http.Cookie{Name: c.loginCookie(), Value: v, Path: "/ui/login", MaxAge: int(session.LinkTTL / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure}
-	if c.secure {
-		ck.Path = "/"
-	}
-	http.SetCookie(w, ck)
+	http.SetCookie(w, c.cookie(c.loginCookie(), v, "/ui/login", int(session.LinkTTL/time.Second)))
 	return v
 }
 
@@ -61,6 +56,12 @@ func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// loginFailed answers the sign-in page name ("login" or "link") again,
+// saying msg; a refused token is not written back into it.
+func (c *Console) loginFailed(w http.ResponseWriter, r *http.Request, name string, status int, msg string) {
+	c.render(w, r, status, name, &page{Title: "Sign in", CSRF: c.loginCSRF(w, r), Errors: []string{msg}})
+}
+
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "login", &page{Title: "Sign in", CSRF: c.loginCSRF(w, r)})
 }
@@ -69,10 +70,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if !c.loginForm(w, r) {
 		return
 	}
-	fail := func(status int, msg string) {
-		// The token is not written back into the form.
-		c.render(w, r, status, "login", &page{Title: "Sign in", CSRF: c.loginCSRF(w, r), Errors: []string{msg}})
-	}
+	fail := func(status int, msg string) { c.loginFailed(w, r, "login", status, msg) }
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	if token == "" {
 		fail(http.StatusBadRequest, "Paste a writ token to sign in.")
@@ -130,9 +128,7 @@ func (c *Console) linkLogin(w http.ResponseWriter, r *http.Request) {
 	if !c.loginForm(w, r) {
 		return
 	}
-	fail := func(status int, msg string) {
-		c.render(w, r, status, "link", &page{Title: "Sign in", CSRF: c.loginCSRF(w, r), Errors: []string{msg}})
-	}
+	fail := func(status int, msg string) { c.loginFailed(w, r, "link", status, msg) }
 	id, s, err := c.cfg.Sessions.TakeLink(r.Context(), r.PathValue("code"))
 	switch {
 	case errors.Is(err, session.ErrNoLink), errors.Is(err, session.ErrNoSession):

@@ -89,8 +89,9 @@ type createForm struct {
 	Catalogue []permissionChoice
 }
 
-// permissionChoice is a box of the form: every resource of a type
-// (TYPE/**) with an action.
+// permissionChoice is a box of the form: a declared type with one of its
+// actions (TYPE:ACTION). Narrower or wider resources (orders/42,
+// orders/**) go in the free text field.
 type permissionChoice struct {
 	Type, Action, Value string
 	Checked             bool
@@ -116,7 +117,7 @@ func (c *Console) renderCreate(w http.ResponseWriter, r *http.Request, u *user, 
 	f.Catalogue = nil
 	for _, t := range types {
 		for _, a := range t.Actions {
-			v := t.Name + "/**:" + a
+			v := t.Name + ":" + a
 			f.Catalogue = append(f.Catalogue, permissionChoice{Type: t.Name, Action: a, Value: v, Checked: slices.Contains(f.Scope, v)})
 		}
 	}

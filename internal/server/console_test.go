@@ -16,6 +16,7 @@ import (
 	"github.com/writ-dev/writ/internal/session"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/verifier"
 )
 
 // withConsole serves the console on a fixture's server.
@@ -121,7 +122,7 @@ func (b *browser) checkHeaders(what string, p page) {
 
 var (
 	hrefs  = regexp.MustCompile(`(?:href|action|src)="([^"]*)"`)
-	inline = regexp.MustCompile(`(?i)<script>|<script [^>]*>[^<]|<style|\sstyle=|\son[a-z]+=`)
+	inline = regexp.MustCompile(`(?i)<script(?:\s[^>]*)?>\s*[^<\s]|<style|<[^>]*\s(?:style|on[a-z]+)=`)
 	csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 )
 
@@ -231,4 +232,445 @@ func TestConsoleSignIn(t *testing.T) {
 			t.Errorf("an expired token: %d:\n%s", p.status, p.body)
 		}
 	})
+}
+
+// sessions returns the console's sessions on f's database, with clock
+// now (nil: time.Now).
+func (f *fixture) sessions(now func() time.Time) *session.Store {
+	f.t.Helper()
+	st, err := session.New(session.Config{Store: f.db, Issuer: f.url, Now: now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
+func TestConsoleLink(t *testing.T) {
+	f := newFixture(t, withConsole)
+	ctx := context.Background()
+	link := func(st *session.Store, scope string) (string, *issuer.Token) {
+		req := issuer.Request{Subject: "ops", Audience: []string{f.url}, Scopes: []string{scope}, TTL: time.Hour}
+		tok := f.issueRequest(req)
+		code, err := st.Link(ctx, tok, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "/ui/login/" + code, tok
+	}
+	t.Run("once", func(t *testing.T) {
+		path, _ := link(f.sessions(nil), server.AdminScope)
+		b := f.browser(t)
+		for range 2 { // a preview's GET leaves the link
+			if p := b.do("GET", path, nil); p.status != http.StatusOK || !strings.Contains(p.body, `<form id="link-login" method="post">`) {
+				t.Fatalf("GET of the link: %d:\n%s", p.status, p.body)
+			}
+		}
+		if p := b.post(path, nil); p.status != http.StatusSeeOther || p.location != "/ui/tokens" {
+			t.Fatalf("POST of the link: %d to %q:\n%s", p.status, p.location, p.body)
+		}
+		if p := b.do("GET", "/ui/tokens", nil); p.status != http.StatusOK || !strings.Contains(p.body, `<strong id="whoami">ops</strong>`) {
+			t.Errorf("after the link: %d:\n%s", p.status, p.body)
+		}
+		other := f.browser(t)
+		other.do("GET", path, nil)
+		if p := other.post(path, nil); p.status != http.StatusNotFound || !hasError(p) {
+			t.Errorf("the link taken twice: %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		path, _ := link(f.sessions(func() time.Time { return time.Now().Add(-time.Hour) }), server.AdminScope)
+		b := f.browser(t)
+		b.do("GET", path, nil)
+		if p := b.post(path, nil); p.status != http.StatusNotFound || !hasError(p) {
+			t.Errorf("an expired link: %d:\n%s", p.status, p.body)
+		}
+	})
+	t.Run("revoked token", func(t *testing.T) {
+		path, tok := link(f.sessions(nil), server.AdminScope)
+		f.revoke(tok.ID)
+		b := f.browser(t)
+		b.do("GET", path, nil)
+		if p := b.post(path, nil); p.status != http.StatusUnauthorized || !strings.Contains(p.body, "revoked") {
+			t.Errorf("the link of a revoked token: %d:\n%s", p.status, p.body)
+		}
+		if p := b.do("GET", "/ui/tokens", nil); p.status != http.StatusSeeOther {
+			t.Errorf("signed in by the link of a revoked token: %d", p.status)
+		}
+	})
+	t.Run("malformed code", func(t *testing.T) {
+		b := f.browser(t)
+		b.do("GET", "/ui/login/junk", nil)
+		if p := b.post("/ui/login/junk", nil); p.status != http.StatusNotFound || !hasError(p) {
+			t.Errorf("a junk code: %d:\n%s", p.status, p.body)
+		}
+	})
+}
+
+func TestConsoleSessionEnds(t *testing.T) {
+	f := newFixture(t, withConsole)
+	signedIn := func(b *browser) bool {
+		b.t.Helper()
+		p := b.do("GET", "/ui/tokens", nil)
+		if p.status == http.StatusSeeOther && p.location != "/ui/login" {
+			b.t.Errorf("sent to %q", p.location)
+		}
+		return p.status == http.StatusOK
+	}
+	t.Run("token revoked", func(t *testing.T) {
+		tok := f.issueRequest(issuer.Request{Subject: "ann", Audience: []string{f.url}, Scopes: []string{server.AdminScope}})
+		b := f.browser(t)
+		b.signIn(tok.Token)
+		if !signedIn(b) {
+			t.Fatal("not signed in")
+		}
+		f.revoke(tok.ID)
+		if signedIn(b) {
+			t.Error("the session outlived its token's revocation")
+		}
+	})
+	t.Run("subject revoked", func(t *testing.T) {
+		tok := f.issueRequest(issuer.Request{Subject: "bob", Audience: []string{f.url}, Scopes: []string{server.AdminScope}})
+		b := f.browser(t)
+		b.signIn(tok.Token)
+		if status, _, body := f.do("POST", "/v1/subjects/bob/revoke", f.admin, "", ""); status != http.StatusOK {
+			t.Fatalf("revoke subject: %d %s", status, body)
+		}
+		if signedIn(b) {
+			t.Error("the session outlived its subject's revocation")
+		}
+	})
+	t.Run("sign out", func(t *testing.T) {
+		b := f.browser(t)
+		b.signIn(f.admin)
+		u, _ := url.Parse(f.url + "/ui/")
+		cookies := b.c.Jar.Cookies(u)
+		if len(cookies) == 0 {
+			t.Fatal("no session cookie")
+		}
+		b.do("GET", "/ui/tokens", nil)
+		if p := b.post("/ui/logout", nil); p.status != http.StatusSeeOther || p.location != "/ui/login" {
+			t.Fatalf("sign out: %d to %q", p.status, p.location)
+		}
+		if signedIn(b) {
+			t.Error("signed in after signing out")
+		}
+		// The old cookie, presented again, opens nothing.
+		b.c.Jar.SetCookies(u, cookies)
+		if signedIn(b) {
+			t.Error("the session's cookie still works after signing out")
+		}
+	})
+	t.Run("key compromised", func(t *testing.T) {
+		tok := f.issueRequest(issuer.Request{Subject: "cy", Audience: []string{f.url}, Scopes: []string{server.AdminScope}})
+		victim, other := f.browser(t), f.browser(t)
+		victim.signIn(tok.Token)
+		other.signIn(f.issue("dee", []string{f.url}, server.AdminScope))
+		other.do("GET", "/ui/keys", nil)
+		if p := other.post("/ui/keys/compromise", url.Values{"kid": {tok.KeyID}, "confirm": {tok.KeyID}, "reason": {"leaked"}}); p.status != http.StatusSeeOther {
+			t.Fatalf("compromise: %d:\n%s", p.status, p.body)
+		}
+		if signedIn(victim) || signedIn(other) {
+			t.Error("a session outlived its key's compromise")
+		}
+	})
+}
+
+func TestConsoleCookie(t *testing.T) {
+	f := newFixture(t, withConsole)
+	b := f.browser(t)
+	b.do("GET", "/ui/login", nil)
+	p := b.post("/ui/login", url.Values{"token": {f.admin}})
+	var session *http.Cookie
+	for _, c := range (&http.Response{Header: p.header}).Cookies() {
+		if c.Name == "writ_session" {
+			session = c
+		}
+	}
+	switch {
+	case session == nil:
+		t.Fatal("no writ_session cookie")
+	case !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/ui/" || session.MaxAge <= 0:
+		t.Errorf("session cookie %+v: want HttpOnly, SameSite=Strict, Path=/ui/ and an expiry", session)
+	case strings.Contains(session.Value, f.admin) || len(session.Value) != 43:
+		t.Errorf("the session cookie is not a random id: %q", session.Value)
+	}
+}
+
+func TestConsoleCSRF(t *testing.T) {
+	f := newFixture(t, withConsole)
+	b := f.browser(t)
+	b.signIn(f.admin)
+	b.do("GET", "/ui/tokens/new", nil)
+	good := b.csrf()
+	form := func(csrf string) url.Values {
+		v := url.Values{"subject": {"s"}, "audience": {"https://api.example"}, "lifetime": {"7d"}}
+		if csrf != "-" {
+			v.Set("csrf", csrf)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		hdr  []string
+		want int
+	}{
+		{"no field", form("-"), nil, http.StatusForbidden},
+		{"empty field", form(""), nil, http.StatusForbidden},
+		{"wrong field", form(good[:len(good)-2] + "AA"), nil, http.StatusForbidden},
+		{"cross-site fetch", form(good), []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"cross-site origin", form(good), []string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		{"same origin", form(good), []string{"Sec-Fetch-Site", "same-origin", "Origin", f.url}, http.StatusCreated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.do("POST", "/ui/tokens", tc.form, tc.hdr...)
+			if p.status != tc.want {
+				t.Errorf("status %d, want %d:\n%s", p.status, tc.want, p.body)
+			}
+			if tc.want == http.StatusForbidden && strings.Contains(p.body, `id="new-token"`) {
+				t.Error("a forged request issued a token")
+			}
+		})
+	}
+	t.Run("another session's field", func(t *testing.T) {
+		other := f.browser(t)
+		other.signIn(f.issue("other", []string{f.url}, server.AdminScope))
+		other.do("GET", "/ui/tokens", nil)
+		if p := b.do("POST", "/ui/tokens", form(other.csrf())); p.status != http.StatusForbidden {
+			t.Errorf("status %d, want 403", p.status)
+		}
+	})
+	t.Run("sign-in", func(t *testing.T) {
+		fresh := f.browser(t)
+		if p := fresh.do("POST", "/ui/login", url.Values{"token": {f.admin}}); p.status != http.StatusForbidden {
+			t.Errorf("a sign-in without the form's CSRF value: %d", p.status)
+		}
+		fresh.do("GET", "/ui/login", nil)
+		if p := fresh.do("POST", "/ui/login", url.Values{"token": {f.admin}, "csrf": {fresh.csrf()}}, "Sec-Fetch-Site", "cross-site"); p.status != http.StatusForbidden {
+			t.Errorf("a cross-site sign-in: %d", p.status)
+		}
+	})
+}
+
+var newTokenRe = regexp.MustCompile(`<input id="new-token" readonly value="([^"]+)"`)
+
+// create fills in the form of a new token and returns the page.
+func (b *browser) create(form url.Values) page {
+	b.t.Helper()
+	b.do("GET", "/ui/tokens/new", nil)
+	return b.post("/ui/tokens", form)
+}
+
+func TestConsolePages(t *testing.T) {
+	f := newFixture(t, withConsole)
+	if _, err := f.tokens.DefineResourceType(context.Background(), issuer.ResourceType{Name: "orders", Actions: []string{"read", "write"}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	b := f.browser(t)
+	b.signIn(f.admin)
+	hostile := `<script>alert(1)</script>"'&`
+	p := b.create(url.Values{"name": {hostile}, "subject": {"carol"}, "audience": {"https://api.example"},
+		"description": {`"><img src=x onerror=alert(1)>`}, "scope": {"orders:read"}, "scopes": {"reports"},
+		"lifetime": {"30d"}, "allow_ip": {"10.0.0.0/8\n\n192.0.2.1\n"}})
+	m := newTokenRe.FindStringSubmatch(p.body)
+	if p.status != http.StatusCreated || m == nil || !strings.Contains(p.body, `id="copy"`) || !strings.Contains(p.body, "shown once") {
+		t.Fatalf("create: %d:\n%s", p.status, p.body)
+	}
+	tok := m[1]
+	f.seen = append(f.seen, tok)
+	ks, err := f.ring.KeySet(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(verifier.Config{Issuer: f.url, Audience: "https://api.example", Algorithms: []verifier.Algorithm{verifier.EdDSA}, Keys: ks, UnsafeAnyClient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.Scope != "orders:read reports" || claims.Subject != "carol" || len(claims.AllowedIPs) != 2 {
+		t.Errorf("the token's claims: %+v", claims)
+	}
+	jti := claims.ID
+	pages := []string{"/ui/tokens", "/ui/tokens?subject=carol&status=active&expiring=30d", "/ui/tokens/new", "/ui/tokens/" + jti,
+		"/ui/keys", "/ui/audit", "/ui/audit?jti=" + jti, "/ui/revocations", "/ui/static/console.css", "/ui/static/console.js"}
+	for _, path := range pages {
+		p := b.do("GET", path, nil)
+		if p.status != http.StatusOK {
+			t.Errorf("GET %s: %d:\n%s", path, p.status, p.body)
+		}
+		if strings.Contains(p.body, tok) {
+			t.Errorf("GET %s shows the token again", path)
+		}
+		if strings.Contains(p.body, hostile) || strings.Contains(p.body, "<img src=x") {
+			t.Errorf("GET %s: a name or description is not escaped", path)
+		}
+	}
+	for path, want := range map[string]string{
+		"/ui/tokens":               `<tr data-jti="` + jti + `">`,
+		"/ui/tokens/" + jti:        `<span id="status" class="status status-active">active</span>`,
+		"/ui/tokens/" + jti + "#a": `&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&amp;`,
+		"/ui/audit?jti=" + jti:     "token.issue",
+		"/ui/keys":                 `data-state="active"`,
+	} {
+		if p := b.do("GET", path, nil); !strings.Contains(p.body, want) {
+			t.Errorf("GET %s lacks %q:\n%s", path, want, p.body)
+		}
+	}
+	for _, path := range []string{"/ui/", "/ui/tokens", "/ui/keys", "/ui/nope"} {
+		anon := f.browser(t)
+		p := anon.do("GET", path, nil)
+		if path == "/ui/nope" {
+			if p.status != http.StatusNotFound {
+				t.Errorf("GET %s: %d, want 404", path, p.status)
+			}
+			continue
+		}
+		if p.status != http.StatusSeeOther || p.location != "/ui/login" {
+			t.Errorf("signed out, GET %s: %d to %q; want 303 to /ui/login", path, p.status, p.location)
+		}
+	}
+	if p := b.do("GET", "/ui/", nil); p.status != http.StatusSeeOther || p.location != "/ui/tokens" {
+		t.Errorf("signed in, GET /ui/: %d to %q", p.status, p.location)
+	}
+	if p := b.do("GET", "/ui", nil); p.status != http.StatusMovedPermanently || p.location != "/ui/" {
+		t.Errorf("GET /ui: %d to %q", p.status, p.location)
+	}
+
+	// Regenerate: the new token shown once, the old one revoked after
+	// its grace.
+	b.do("GET", "/ui/tokens/"+jti, nil)
+	p = b.post("/ui/tokens/"+jti+"/regenerate", url.Values{"grace": {"1h"}, "reason": {"rotation"}})
+	m = newTokenRe.FindStringSubmatch(p.body)
+	if p.status != http.StatusCreated || m == nil {
+		t.Fatalf("regenerate: %d:\n%s", p.status, p.body)
+	}
+	f.seen = append(f.seen, m[1])
+	if p := b.do("GET", "/ui/tokens/"+jti, nil); !strings.Contains(p.body, `id="status" class="status status-scheduled">scheduled<`) {
+		t.Errorf("after a regeneration with grace, the old token's status:\n%s", p.body)
+	}
+	// Revoke.
+	p = b.post("/ui/tokens/"+jti+"/revoke", url.Values{"reason": {"done"}})
+	if p.status != http.StatusSeeOther || p.location != "/ui/tokens/"+jti+"?done=revoked" {
+		t.Fatalf("revoke: %d to %q:\n%s", p.status, p.location, p.body)
+	}
+	if p := b.do("GET", p.location, nil); !strings.Contains(p.body, `id="status" class="status status-revoked">revoked<`) || !strings.Contains(p.body, `id="flash" role="status"`) {
+		t.Errorf("after revoking:\n%s", p.body)
+	}
+	if p := b.do("GET", "/ui/audit?jti="+jti, nil); !strings.Contains(p.body, "console:admin (") {
+		t.Errorf("the audit log does not name the console's actor:\n%s", p.body)
+	}
+	// Rotate.
+	b.do("GET", "/ui/keys", nil)
+	if p := b.post("/ui/keys/rotate", url.Values{"format": {"paseto"}, "force": {"on"}}); p.status != http.StatusSeeOther {
+		t.Errorf("rotate: %d:\n%s", p.status, p.body)
+	}
+}
+
+func TestConsoleBadInput(t *testing.T) {
+	f := newFixture(t, withConsole)
+	b := f.browser(t)
+	b.signIn(f.admin)
+	tok := f.issueRequest(issuer.Request{Subject: "zed", Audience: []string{"https://api.example"}})
+	good := url.Values{"name": {"kept-name"}, "subject": {"zed"}, "audience": {"https://api.example"}, "lifetime": {"7d"}}
+	with := func(k, v string) url.Values {
+		f := url.Values{}
+		for key, vs := range good {
+			f[key] = vs
+		}
+		f.Set(k, v)
+		return f
+	}
+	for _, tc := range []struct {
+		name, page, path string
+		form             url.Values
+		says             string
+	}{
+		{"no subject", "/ui/tokens/new", "/ui/tokens", with("subject", ""), "Subject is required"},
+		{"no audience", "/ui/tokens/new", "/ui/tokens", with("audience", " "), "Audience is required"},
+		{"no lifetime", "/ui/tokens/new", "/ui/tokens", with("lifetime", "forever"), "Choose a lifetime"},
+		{"bad date", "/ui/tokens/new", "/ui/tokens", with("lifetime", "date"), "Expires must be a date"},
+		{"past date", "/ui/tokens/new", "/ui/tokens", func() url.Values { v := with("lifetime", "date"); v.Set("expires", "2001-01-01"); return v }(), "in the future"},
+		{"far date", "/ui/tokens/new", "/ui/tokens", func() url.Values { v := with("lifetime", "date"); v.Set("expires", "2999-01-01"); return v }(), "invalid token request"},
+		{"bad network", "/ui/tokens/new", "/ui/tokens", with("allow_ip", "10.0.0.1/8"), "IP allowlist"},
+		{"writ scope", "/ui/tokens/new", "/ui/tokens", with("scopes", "writ:bogus"), "writ"},
+		{"control in name", "/ui/tokens/new", "/ui/tokens", with("name", "a\x1bb"), "invalid token request"},
+		{"bad grace", "/ui/tokens/" + tok.ID, "/ui/tokens/" + tok.ID + "/regenerate", url.Values{"grace": {"soon"}}, "Grace period must be"},
+		{"grace past expiry", "/ui/tokens/" + tok.ID, "/ui/tokens/" + tok.ID + "/regenerate", url.Values{"grace": {"1000d"}}, "grace"},
+		{"bad reason", "/ui/tokens/" + tok.ID, "/ui/tokens/" + tok.ID + "/revoke", url.Values{"reason": {"a\nb"}}, "reason"},
+		{"bad format", "/ui/keys", "/ui/keys/rotate", url.Values{"format": {"x509"}}, "Choose the format"},
+		{"too early", "/ui/keys", "/ui/keys/rotate", url.Values{"format": {"jwt"}}, "rotate now"},
+		{"wrong confirmation", "/ui/keys", "/ui/keys/compromise", url.Values{"kid": {tok.KeyID}, "confirm": {"yes"}}, "type its kid"},
+		{"unknown key", "/ui/keys", "/ui/keys/compromise", url.Values{"kid": {"nope"}, "confirm": {"nope"}}, "unknown key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b.do("GET", tc.page, nil)
+			p := b.post(tc.path, tc.form)
+			if p.status < 400 || p.status >= 500 || !hasError(p) || !strings.Contains(p.body, tc.says) {
+				t.Errorf("status %d, want an error saying %q:\n%s", p.status, tc.says, p.body)
+			}
+			if tc.path == "/ui/tokens" && tc.name != "control in name" && !strings.Contains(p.body, `value="kept-name"`) {
+				t.Error("the form's values are not kept")
+			}
+		})
+	}
+	for _, path := range []string{"/ui/tokens?status=gone", "/ui/tokens?expiring=soon", "/ui/tokens?cursor=junk", "/ui/audit?limit=7", "/ui/revocations?kind=all", "/ui/tokens/nope"} {
+		if p := b.do("GET", path, nil); p.status < 400 || !hasError(p) {
+			t.Errorf("GET %s: %d, want an error on the page:\n%s", path, p.status, p.body)
+		}
+	}
+	b.do("GET", "/ui/tokens/new", nil)
+	if p := b.post("/ui/tokens", url.Values{"subject": {strings.Repeat("x", 70<<10)}}); p.status != http.StatusBadRequest {
+		t.Errorf("an oversized form: %d, want 400", p.status)
+	}
+}
+
+func TestConsoleDelegated(t *testing.T) {
+	f := newFixture(t, withConsole)
+	dana := f.issueRequest(issuer.Request{Subject: "dana", Audience: []string{f.url, "https://api.example"}, Scopes: []string{issuer.IssueScope, "orders/**:write"}, TTL: 30 * 24 * time.Hour})
+	others := f.issueRequest(issuer.Request{Subject: "erin", Audience: []string{"https://api.example"}})
+	b := f.browser(t)
+	b.signIn(dana.Token)
+	p := b.do("GET", "/ui/tokens", nil)
+	if strings.Contains(p.body, others.ID) || !strings.Contains(p.body, dana.ID) || strings.Contains(p.body, `id="nav-keys"`) {
+		t.Errorf("a delegated user's list:\n%s", p.body)
+	}
+	for _, path := range []string{"/ui/tokens/" + others.ID, "/ui/tokens?subject=erin", "/ui/keys", "/ui/audit", "/ui/revocations"} {
+		if p := b.do("GET", path, nil); p.status != http.StatusNotFound && p.status != http.StatusForbidden && p.status != http.StatusBadRequest {
+			t.Errorf("a delegated user reads %s: %d", path, p.status)
+		} else if strings.Contains(p.body, others.ID) {
+			t.Errorf("%s shows another subject's token", path)
+		}
+	}
+	b.do("GET", "/ui/tokens", nil)
+	for path, form := range map[string]url.Values{
+		"/ui/tokens/" + others.ID + "/revoke":     {},
+		"/ui/tokens/" + others.ID + "/regenerate": {"grace": {"0s"}},
+		"/ui/keys/rotate":                         {"format": {"jwt"}, "force": {"on"}},
+		"/ui/keys/compromise":                     {"kid": {others.KeyID}, "confirm": {others.KeyID}},
+	} {
+		if p := b.post(path, form); p.status != http.StatusNotFound && p.status != http.StatusForbidden {
+			t.Errorf("a delegated user POSTs %s: %d", path, p.status)
+		}
+	}
+	if d, err := f.tokens.Show(context.Background(), others.ID); err != nil || d.Status != issuer.StatusActive {
+		t.Errorf("another subject's token after a delegated user's attempts: %v, %v", d, err)
+	}
+	// Within its grants: issued, as its child; beyond them: refused.
+	p = b.create(url.Values{"name": {"child"}, "subject": {"dana"}, "audience": {"https://api.example"}, "scope": {"orders/**:read"}, "lifetime": {"7d"}})
+	if p.status != http.StatusCreated {
+		t.Fatalf("a delegated user's child: %d:\n%s", p.status, p.body)
+	}
+	f.seen = append(f.seen, newTokenRe.FindStringSubmatch(p.body)[1])
+	for name, form := range map[string]url.Values{
+		"other subject": {"subject": {"erin"}, "audience": {"https://api.example"}, "lifetime": {"7d"}},
+		"more scope":    {"subject": {"dana"}, "audience": {"https://api.example"}, "scopes": {"invoices:read"}, "lifetime": {"7d"}},
+		"other API":     {"subject": {"dana"}, "audience": {"https://other.example"}, "lifetime": {"7d"}},
+	} {
+		if p := b.create(form); p.status != http.StatusForbidden || !hasError(p) {
+			t.Errorf("%s: %d, want 403 with an error:\n%s", name, p.status, p.body)
+		}
+	}
 }

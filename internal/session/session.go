@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -147,12 +148,14 @@ func (st *Store) End(ctx context.Context, id string) error {
 	return nil
 }
 
-// Link stores a one-time sign-in link for the token c, good for LinkTTL,
-// and returns its code: taken, it starts a session as Start(c, 0) would.
-// The code is not the token, which the link never carries.
-func (st *Store) Link(ctx context.Context, c *verifier.Claims) (string, error) {
+// Link stores a one-time sign-in link for the token t, just issued as
+// req asked, good for LinkTTL, and returns its code: taken, it starts a
+// session of that token, as Start would. The code is not the token, which
+// the link never carries.
+func (st *Store) Link(ctx context.Context, t *issuer.Token, req issuer.Request) (string, error) {
 	now := st.cfg.Now()
-	row := rowOf(c)
+	row := rowOf(&verifier.Claims{Subject: req.Subject, Audience: req.Audience, Scope: strings.Join(req.Scopes, " "),
+		AllowedIPs: req.AllowedIPs, ID: t.ID, KeyID: t.KeyID, IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt})
 	code, hash := secret()
 	row.ID, row.CreatedAt, row.ExpiresAt = hash, now.Unix(), now.Add(LinkTTL).Unix()
 	if err := st.cfg.Store.SessionLinkInsert(ctx, row); err != nil {

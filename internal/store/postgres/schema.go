@@ -133,6 +133,7 @@ UPDATE tokens SET revoked_at = coalesce((SELECT min(r.effective_at) FROM revocat
 	`
 CREATE TABLE console_sessions (
 	id          BYTEA PRIMARY KEY,
+	link        BOOLEAN NOT NULL,
 	jti         TEXT NOT NULL,
 	subject     TEXT NOT NULL,
 	kid         TEXT NOT NULL,
@@ -145,7 +146,6 @@ CREATE TABLE console_sessions (
 	expires_at  BIGINT NOT NULL
 );
 CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
-CREATE TABLE console_links (LIKE console_sessions INCLUDING ALL);
 `,
 }
 

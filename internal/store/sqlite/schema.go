@@ -137,6 +137,7 @@ UPDATE tokens SET revoked_at = coalesce((SELECT min(r.effective_at) FROM revocat
 	`
 CREATE TABLE console_sessions (
 	id          BLOB PRIMARY KEY,
+	link        INTEGER NOT NULL,  -- 1: a one-time sign-in link, not yet taken
 	jti         TEXT NOT NULL,
 	subject     TEXT NOT NULL,
 	kid         TEXT NOT NULL,
@@ -149,20 +150,6 @@ CREATE TABLE console_sessions (
 	expires_at  INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
-CREATE TABLE console_links (
-	id          BLOB PRIMARY KEY,
-	jti         TEXT NOT NULL,
-	subject     TEXT NOT NULL,
-	kid         TEXT NOT NULL,
-	scopes      TEXT NOT NULL,
-	audience    TEXT NOT NULL,
-	allowed_ips TEXT NOT NULL,
-	issued_at   INTEGER NOT NULL,
-	token_exp   INTEGER NOT NULL,
-	created_at  INTEGER NOT NULL,
-	expires_at  INTEGER NOT NULL
-) STRICT;
-CREATE INDEX console_links_expires ON console_links (expires_at);
 `,
 }
 

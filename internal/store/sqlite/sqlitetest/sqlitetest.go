@@ -241,7 +241,6 @@ func Refuse(tb testing.TB, db *sqlite.DB, table, column string, value any) (lift
 func Downgrade(tb testing.TB, db *sqlite.DB) {
 	tb.Helper()
 	exec(tb, db, `DROP TABLE console_sessions;
-		DROP TABLE console_links;
 		ALTER TABLE tokens DROP COLUMN revoked_at;
 		DROP INDEX tokens_name;
 		DROP INDEX tokens_parent;
