@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,16 +28,21 @@ func tour(t *testing.T, b context.Context, s *consoleServer, ctx context.Context
 	const aud = "https://api.example.com"
 	runWrit(t, s.dir, "permissions", "define", "orders", "--actions", "read,write,refund")
 	runWrit(t, s.dir, "permissions", "define", "reports", "--actions", "read")
-	ci := s.issue("--subject", "svc-ci", "--audience", aud, "--scope", "orders:read", "--name", "ci-deploy", "--ttl", "30d")
-	s.issue("--subject", "svc-billing", "--audience", aud, "--scope", "orders:refund", "--name", "billing", "--ttl", "7d")
-	lost := s.issue("--subject", "alice", "--audience", aud, "--scope", "reports:read", "--name", "alice-laptop", "--allow-ip", "203.0.113.0/24")
-	runWrit(t, s.dir, "token", "revoke", lost.JTI, "--reason", "laptop lost")
-	runWrit(t, s.dir, "token", "regenerate", ci.JTI, "--grace", "1h")
-	parent := s.issue("--subject", "team-orders", "--audience", consoleIssuer, "--audience", aud,
-		"--scope", "writ:issue", "--scope", "orders:read", "--scope", "orders:write", "--name", "orders-team", "--ttl", "30d")
-	var child struct{ JTI string }
+	ci := s.issue(tokenRequest{Subject: "svc-ci", Audience: []string{aud}, Scopes: []string{"orders:read"}, Name: "ci-deploy", TTL: "30d"})
+	s.issue(tokenRequest{Subject: "svc-billing", Audience: []string{aud}, Scopes: []string{"orders:refund"}, Name: "billing", TTL: "7d"})
+	lost := s.issue(tokenRequest{Subject: "alice", Audience: []string{aud}, Scopes: []string{"reports:read"}, Name: "alice-laptop", AllowedIPs: []string{"203.0.113.0/24"}})
+	for path, body := range map[string]string{
+		"/v1/tokens/" + lost.JTI + "/revoke":   `{"reason":"laptop lost"}`,
+		"/v1/tokens/" + ci.JTI + "/regenerate": `{"grace":"1h"}`,
+	} {
+		if code := call(t, "POST", s.base+path, s.api, body, nil); code/100 != 2 {
+			t.Fatalf("POST %s: %d", path, code)
+		}
+	}
+	parent := s.issue(tokenRequest{Subject: "team-orders", Audience: []string{consoleIssuer, aud},
+		Scopes: []string{"writ:issue", "orders:read", "orders:write"}, Name: "orders-team", TTL: "30d"})
 	if code := call(t, "POST", s.base+"/v1/tokens", parent.Token,
-		`{"subject":"team-orders","audience":["`+aud+`"],"scopes":["orders:read"],"ttl":"1d","name":"orders-reader"}`, &child); code != 201 {
+		`{"subject":"team-orders","audience":["`+aud+`"],"scopes":["orders:read"],"ttl":"1d","name":"orders-reader"}`, nil); code != http.StatusCreated {
 		t.Fatalf("a delegated child through the API: %d", code)
 	}
 	admin := s.admin()
@@ -53,6 +59,7 @@ func tour(t *testing.T, b context.Context, s *consoleServer, ctx context.Context
 	open := func(p string) func(*testing.T, context.Context) {
 		return func(t *testing.T, ctx context.Context) { s.open(t, ctx, p) }
 	}
+	created := 0
 	return []consolePage{
 		{"login", func(t *testing.T, ctx context.Context) { s.open(t, ctx, "/ui/login") }},
 		{"login-link", func(t *testing.T, ctx context.Context) {
@@ -61,7 +68,8 @@ func tour(t *testing.T, b context.Context, s *consoleServer, ctx context.Context
 		{"tokens", open("/ui/tokens")},
 		{"create", open("/ui/tokens/new")},
 		{"created", func(t *testing.T, ctx context.Context) {
-			s.create(t, ctx, "deploy-bot", "svc-deploy", aud,
+			created++ // names are unique among a subject's live tokens
+			s.create(t, ctx, fmt.Sprintf("deploy-bot-%d", created), "svc-deploy", aud,
 				chromedp.Click(chromedp.CSS(`#create input[name="scope"][value="orders:read"]`)),
 				chromedp.Click(chromedp.CSS(`#create input[name="lifetime"][value="90d"]`)))
 		}},

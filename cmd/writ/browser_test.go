@@ -79,6 +79,7 @@ type consoleServer struct {
 	t    *testing.T
 	dir  string
 	base string // http://127.0.0.1:PORT
+	api  string // an admin token for the admin API, to set the scene
 }
 
 // startConsole starts writ serve on a fresh database in a directory of
@@ -88,31 +89,53 @@ func startConsole(t *testing.T) *consoleServer {
 	t.Helper()
 	dir := t.TempDir()
 	base, _ := startServer(t, dir)
-	return &consoleServer{t: t, dir: dir, base: base}
+	s := &consoleServer{t: t, dir: dir, base: base}
+	s.api = s.admin().Token
+	return s
 }
 
-// issued is a token made with the CLI.
+// issued is a token made for a test.
 type issued struct {
 	Token string `json:"token"`
 	JTI   string `json:"jti"`
 }
 
-// issue makes a token with the CLI on the server's database; args add to
-// the issuer and the JSON output.
-func (s *consoleServer) issue(args ...string) issued {
+// tokenRequest is a request to the admin API's POST /v1/tokens.
+type tokenRequest struct {
+	Subject    string   `json:"subject"`
+	Audience   []string `json:"audience"`
+	Scopes     []string `json:"scopes,omitempty"`
+	TTL        string   `json:"ttl,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	AllowedIPs []string `json:"allowed_ips,omitempty"`
+}
+
+// issue makes a token through the admin API, quicker than a CLI process
+// for the tokens a test only needs to exist.
+func (s *consoleServer) issue(req tokenRequest) issued {
 	s.t.Helper()
-	out := runWrit(s.t, s.dir, append([]string{"token", "issue", "--issuer", consoleIssuer, "--output", "json"}, args...)...)
+	body, err := json.Marshal(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var tok issued
+	if code := call(s.t, "POST", s.base+"/v1/tokens", s.api, string(body), &tok); code != http.StatusCreated {
+		s.t.Fatalf("POST /v1/tokens %s: %d", body, code)
+	}
+	return tok
+}
+
+// admin makes a console admin's token (writ:admin for the server) with
+// the CLI.
+func (s *consoleServer) admin() issued {
+	s.t.Helper()
+	out := runWrit(s.t, s.dir, "token", "issue", "--issuer", consoleIssuer, "--output", "json",
+		"--subject", "admin", "--audience", consoleIssuer, "--scope", "writ:admin", "--ttl", "1h")
 	var tok issued
 	if err := json.Unmarshal([]byte(out), &tok); err != nil || tok.Token == "" || tok.JTI == "" {
 		s.t.Fatalf("writ token issue: %v: %q", err, out)
 	}
 	return tok
-}
-
-// admin makes a console admin's token (writ:admin for the server).
-func (s *consoleServer) admin() issued {
-	s.t.Helper()
-	return s.issue("--subject", "admin", "--audience", consoleIssuer, "--scope", "writ:admin", "--ttl", "1h")
 }
 
 // whoami presents a token to the server's /v1/whoami for audience and
@@ -122,14 +145,13 @@ func (s *consoleServer) whoami(token, audience string) int {
 	return call(s.t, "GET", s.base+"/v1/whoami?audience="+url.QueryEscape(audience), token, "", nil)
 }
 
-// show is what the database holds of a token, as writ token show
-// --output json reads it.
+// show is what the server holds of a token (GET /v1/tokens/{jti}, what
+// writ token show --output json prints).
 func (s *consoleServer) show(jti string) issuer.Details {
 	s.t.Helper()
 	var d issuer.Details
-	out := runWrit(s.t, s.dir, "token", "show", jti, "--output", "json")
-	if err := json.Unmarshal([]byte(out), &d); err != nil {
-		s.t.Fatalf("writ token show: %v: %q", err, out)
+	if code := call(s.t, "GET", s.base+"/v1/tokens/"+jti, s.api, "", &d); code != http.StatusOK {
+		s.t.Fatalf("GET /v1/tokens/%s: %d", jti, code)
 	}
 	return d
 }
