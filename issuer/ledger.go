@@ -182,6 +182,9 @@ func (i *Issuer) Get(ctx context.Context, jti string) (*Record, error) {
 type Filter struct {
 	Subject string
 	Name    string
+	// Search selects the tokens whose name or subject contains it
+	// (case-sensitive).
+	Search string
 	// Parent selects the tokens that the token Parent issued.
 	Parent string
 	// Status selects the tokens with this status now.

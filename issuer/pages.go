@@ -68,7 +68,7 @@ func (i *Issuer) Count(ctx context.Context, f Filter) (int64, error) {
 // storeFilter returns the store's filter for f at the time now, but for
 // its time and limit, or an error wrapping ErrRequest.
 func storeFilter(f Filter, now time.Time) (store.TokenFilter, error) {
-	sf := store.TokenFilter{Subject: f.Subject, Name: f.Name, Parent: f.Parent, Status: string(f.Status)}
+	sf := store.TokenFilter{Subject: f.Subject, Name: f.Name, Search: f.Search, Parent: f.Parent, Status: string(f.Status)}
 	if f.Status != "" {
 		if _, err := ParseStatus(string(f.Status)); err != nil {
 			return sf, err

@@ -360,6 +360,7 @@ func (c *Console) explain(r *http.Request, err error) (int, string) {
 	case errors.Is(err, issuer.ErrUnknownToken), errors.Is(err, keys.ErrUnknownKey):
 		return http.StatusNotFound, err.Error()
 	}
-	c.log.Error("console: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	// The route, not the path, which may hold a sign-in link's code.
+	c.log.Error("console: request failed", "route", r.Pattern, "err", err)
 	return http.StatusInternalServerError, "Something went wrong on the server; the error is in its log."
 }

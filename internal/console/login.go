@@ -91,8 +91,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		fail(status, msg)
 		return
 	}
-	c.setCookie(w, id, s.Expires)
-	http.Redirect(w, r, "/ui/tokens", http.StatusSeeOther)
+	c.startSession(w, r, id, s)
 }
 
 // refusal says why a token was refused, without repeating any of it.
@@ -145,6 +144,17 @@ func (c *Console) linkLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		fail(http.StatusUnauthorized, "The token of this sign-in link was not accepted: "+refusal(err)+".")
 		return
+	}
+	c.startSession(w, r, id, s)
+}
+
+// startSession sets the cookie of the new session id, ends the session
+// the browser had, if any, and sends it to its tokens.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, id string, s *session.Session) {
+	if ck, err := r.Cookie(c.cookieName()); err == nil {
+		if err := c.cfg.Sessions.End(r.Context(), ck.Value); err != nil {
+			c.log.Error("console: ending a session failed", "err", err)
+		}
 	}
 	c.setCookie(w, id, s.Expires)
 	http.Redirect(w, r, "/ui/tokens", http.StatusSeeOther)

@@ -30,7 +30,7 @@ type listData struct {
 func (c *Console) tokens(w http.ResponseWriter, r *http.Request, u *user) {
 	q := r.URL.Query()
 	d := &listData{Q: strings.TrimSpace(q.Get("q")), Subject: strings.TrimSpace(q.Get("subject")), Status: q.Get("status"), Expiring: q.Get("expiring")}
-	f := issuer.Filter{Name: d.Q, Subject: d.Subject, After: q.Get("cursor"), Limit: pageSize}
+	f := issuer.Filter{Search: d.Q, Subject: d.Subject, After: q.Get("cursor"), Limit: pageSize}
 	var problems []string
 	if d.Status != "" {
 		st, err := issuer.ParseStatus(d.Status)

@@ -14,13 +14,17 @@ import (
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/server"
 	"github.com/writ-dev/writ/internal/session"
+	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/verifier"
 )
 
 // withConsole serves the console on a fixture's server.
-func withConsole(cfg *server.Config, db *sqlite.DB) {
+func withConsole(cfg *server.Config, db *sqlite.DB) { consoleOn(cfg, db) }
+
+// consoleOn serves the console on a server over db.
+func consoleOn(cfg *server.Config, db store.Store) {
 	var err error
 	if cfg.Audit, err = audit.NewLog(db); err != nil {
 		panic(err)
@@ -360,6 +364,23 @@ func TestConsoleSessionEnds(t *testing.T) {
 			t.Error("the session's cookie still works after signing out")
 		}
 	})
+	t.Run("signing in again", func(t *testing.T) {
+		b := f.browser(t)
+		b.signIn(f.admin)
+		u, _ := url.Parse(f.url + "/ui/")
+		first := b.c.Jar.Cookies(u)
+		b.signIn(f.admin)
+		if !signedIn(b) {
+			t.Fatal("not signed in")
+		}
+		for _, c := range first {
+			c.Path = "/ui/" // replaces the second session's cookie
+		}
+		b.c.Jar.SetCookies(u, first)
+		if signedIn(b) {
+			t.Error("the session of the first sign-in outlived the second")
+		}
+	})
 	t.Run("key compromised", func(t *testing.T) {
 		tok := f.issueRequest(issuer.Request{Subject: "cy", Audience: []string{f.url}, Scopes: []string{server.AdminScope}})
 		victim, other := f.browser(t), f.browser(t)
@@ -452,6 +473,15 @@ func TestConsoleCSRF(t *testing.T) {
 	})
 }
 
+// adminJTI returns the jti of the fixture's admin token.
+func (f *fixture) adminJTI(t *testing.T) string {
+	recs, err := f.tokens.List(context.Background(), issuer.Filter{Subject: "admin"})
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("the admin's token: %v, %v", recs, err)
+	}
+	return recs[len(recs)-1].ID
+}
+
 var newTokenRe = regexp.MustCompile(`<input id="new-token" readonly value="([^"]+)"`)
 
 // create fills in the form of a new token and returns the page.
@@ -506,6 +536,15 @@ func TestConsolePages(t *testing.T) {
 		}
 		if strings.Contains(p.body, hostile) || strings.Contains(p.body, "<img src=x") {
 			t.Errorf("GET %s: a name or description is not escaped", path)
+		}
+	}
+	for _, tc := range []struct {
+		query string
+		found bool
+	}{{"q=carol", true}, {"q=aro", true}, {"q=script", true}, {"q=Carol", false}, {"q=carol&subject=admin", false}, {"q=carol&status=revoked", false}} {
+		p := b.do("GET", "/ui/tokens?"+tc.query, nil)
+		if strings.Contains(p.body, `<tr data-jti="`+jti+`">`) != tc.found || strings.Contains(p.body, `data-jti="`+f.adminJTI(t)+`"`) {
+			t.Errorf("GET /ui/tokens?%s: found %v, want %v, and not the admin's token:\n%s", tc.query, !tc.found, tc.found, p.body)
 		}
 	}
 	for path, want := range map[string]string{
@@ -673,4 +712,71 @@ func TestConsoleDelegated(t *testing.T) {
 			t.Errorf("%s: %d, want 403 with an error:\n%s", name, p.status, p.body)
 		}
 	}
+}
+
+// TestConsoleReplicas: a session started on one replica is good on the
+// other (they share the database), under https with __Host- cookies, and
+// a revocation through one ends it on the other.
+func TestConsoleReplicas(t *testing.T) {
+	a, b := newReplicas(t)
+	admin := a.issueRequest(issuer.Request{Subject: "ops", Audience: []string{replicaIssuer}, Scopes: []string{server.AdminScope}})
+	// send does a request with cookies, as a browser over https would.
+	send := func(f *fixture, method, path string, form url.Values, cookies ...*http.Cookie) *http.Response {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequest(method, f.url+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for _, c := range cookies {
+			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	named := func(resp *http.Response, name string) *http.Cookie {
+		for _, c := range resp.Cookies() {
+			if c.Name == name {
+				return c
+			}
+		}
+		t.Fatalf("no cookie %s", name)
+		return nil
+	}
+	resp := send(a, "GET", "/ui/login", nil)
+	login := named(resp, "__Host-writ_login")
+	raw, _ := io.ReadAll(resp.Body)
+	csrf := csrfRe.FindStringSubmatch(string(raw))
+	if csrf == nil || !login.Secure || login.Path != "/" {
+		t.Fatalf("the sign-in form under https: cookie %+v, CSRF %v", login, csrf)
+	}
+	resp = send(a, "POST", "/ui/login", url.Values{"token": {admin.Token}, "csrf": {csrf[1]}}, login)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	sess := named(resp, "__Host-writ_session")
+	if !sess.Secure || !sess.HttpOnly || sess.Path != "/" || sess.SameSite != http.SameSiteStrictMode {
+		t.Errorf("the session cookie under https: %+v", sess)
+	}
+	for _, f := range []*fixture{a, b} {
+		if resp := send(f, "GET", "/ui/tokens", nil, sess); resp.StatusCode != http.StatusOK {
+			t.Errorf("the session on %s: %d", f.url, resp.StatusCode)
+		}
+	}
+	if status, _, body := a.do("POST", "/v1/tokens/"+admin.ID+"/revoke", a.admin, "", ""); status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", status, body)
+	}
+	eventually(t, "the other replica ends the session of a revoked token", func() bool {
+		return send(b, "GET", "/ui/tokens", nil, sess).StatusCode == http.StatusSeeOther
+	})
 }

@@ -67,9 +67,11 @@ func newReplicas(tb testing.TB) (a, b *fixture) {
 			tb.Fatal(err)
 		}
 		logs := &syncBuffer{}
-		srv, err := server.New(ctx, server.Config{Issuer: replicaIssuer, Ping: db.Ping, Ring: ring, Tokens: tokens, Revocations: list,
+		cfg := server.Config{Issuer: replicaIssuer, Ping: db.Ping, Ring: ring, Tokens: tokens, Revocations: list,
 			MaxAge: time.Minute, Refresh: time.Hour, KeysChanged: changes.Keys, RevocationsChanged: changes.Revocations,
-			Log: slog.New(slog.NewJSONHandler(logs, nil))})
+			Log: slog.New(slog.NewJSONHandler(logs, nil))}
+		consoleOn(&cfg, db)
+		srv, err := server.New(ctx, cfg)
 		if err != nil {
 			tb.Fatal(err)
 		}

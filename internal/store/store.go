@@ -443,9 +443,12 @@ func (t *TokenRow) Values() []any {
 // TokenFilter selects tokens for TokenList. Zero fields match every token.
 type TokenFilter struct {
 	JTI, Subject, Name string
-	Parent             string // the tokens this token issued
-	Status             string // active, expired or revoked
-	At                 int64  // the time of the statuses
+	// Search, when not empty, selects the tokens whose name or subject
+	// contains it (case-sensitive; an exact substring, no patterns).
+	Search string
+	Parent string // the tokens this token issued
+	Status string // active, expired or revoked
+	At     int64  // the time of the statuses
 	// ExpiresBy, when not zero, selects the tokens unexpired at At and
 	// expiring at or before ExpiresBy.
 	ExpiresBy int64

@@ -61,6 +61,10 @@ func tokenSelect(f store.TokenFilter) (string, args) {
 			where += ` AND ` + c.column + ` = ` + a.add(c.value)
 		}
 	}
+	if f.Search != "" {
+		search := a.add(f.Search)
+		where += ` AND (strpos(name, ` + search + `) > 0 OR strpos(subject, ` + search + `) > 0)`
+	}
 	if f.ExpiresBy != 0 {
 		// $1 is At: the expired tokens, which only ever grow in number,
 		// are left out by the index rather than by the status.

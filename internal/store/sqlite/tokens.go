@@ -77,6 +77,10 @@ func tokenSelect(f store.TokenFilter) (string, []any) {
 			args = append(args, c.value)
 		}
 	}
+	if f.Search != "" {
+		where += ` AND (instr(name, ?) > 0 OR instr(subject, ?) > 0)`
+		args = append(args, f.Search, f.Search)
+	}
 	if f.ExpiresBy != 0 {
 		// ?1 is At: the expired tokens, which only ever grow in number,
 		// are left out by the index rather than by the status.

@@ -448,6 +448,7 @@ func testTokenPages(t *testing.T, s store.Store) {
 	if !slices.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)
 	}
+	testTokenSearch(t, s)
 }
 
 func testTokenStatus(t *testing.T, s store.Store) {
@@ -1262,5 +1263,35 @@ func testSessionLinks(t *testing.T, s store.Store) {
 	check(t, tx.Rollback())
 	if _, err := s.SessionLinkTake(ctx, again.ID, 500); err != nil {
 		t.Errorf("a take rolled back took the link for good: %v", err)
+	}
+}
+
+// testTokenSearch: TokenFilter.Search finds tokens by a part of their name
+// or subject, exactly (no patterns, case-sensitive), and counts alike.
+func testTokenSearch(t *testing.T, s store.Store) {
+	rows := []store.TokenRow{token("s1", "svc-billing", "k1", 300, 5000), token("s2", "bob", "k1", 301, 5000), token("s3", "carol", "k1", 302, 5000)}
+	rows[1].Name, rows[2].Name = "ci-billing", "deploy_%"
+	check(t, s.TokenInsertMany(ctx, rows, nil))
+	for _, tc := range []struct {
+		search string
+		want   []string
+	}{
+		{"billing", []string{"s2", "s1"}},
+		{"bob", []string{"s2"}},
+		{"Billing", nil},
+		{"%", []string{"s3"}},
+		{"_", []string{"s3"}},
+		{"y_", []string{"s3"}},
+		{"nothing", nil},
+	} {
+		f := store.TokenFilter{Search: tc.search, At: 1, Limit: 100}
+		got, err := s.TokenList(ctx, f)
+		check(t, err)
+		if !slices.Equal(tokenIDs(got), tc.want) {
+			t.Errorf("Search %q = %v, want %v", tc.search, tokenIDs(got), tc.want)
+		}
+		if n, err := s.TokenCount(ctx, f); err != nil || n != int64(len(tc.want)) {
+			t.Errorf("TokenCount for Search %q = %d, %v; want %d", tc.search, n, err, len(tc.want))
+		}
 	}
 }
