@@ -65,7 +65,7 @@ func testSignInPaste(t *testing.T, b context.Context) {
 	// Refused: not a token, a token without writ:admin, a token for
 	// another audience.
 	notAdmin := s.issue(tokenRequest{Subject: "svc", Audience: []string{consoleIssuer}, Scopes: []string{"orders:read"}})
-	otherAudience := s.issue(tokenRequest{Subject: "admin", Audience: []string{"https://api.example.com"}, Scopes: []string{"writ:admin"}})
+	otherAudience := s.issue(tokenRequest{Subject: "admin", Audience: []string{apiAudience}, Scopes: []string{"writ:admin"}})
 	for name, token := range map[string]string{"garbage": "not a token", "scope": notAdmin.Token, "audience": otherAudience.Token} {
 		s.open(t, ctx, "/ui/login")
 		do(t, ctx, chromedp.SetValue(chromedp.ID("token"), token))
@@ -181,12 +181,9 @@ func (s *consoleServer) create(t *testing.T, ctx context.Context, name, subject,
 // and an IP allowlist is shown once, works where it was given, and carries
 // what the form asked for.
 func testCreate(t *testing.T, b context.Context) {
-	s := startConsole(t)
+	s, ctx := signedInAdmin(t, b)
 	runWrit(t, s.dir, "permissions", "define", "orders", "--actions", "read,write")
-	ctx := tab(t, b)
-	s.signIn(t, ctx, s.admin().Token)
-	const aud = "https://api.example.com"
-	token, jti := s.create(t, ctx, "ci-deploy", "svc-ci", aud,
+	token, jti := s.create(t, ctx, "ci-deploy", "svc-ci", apiAudience,
 		chromedp.SetValue(chromedp.CSS(`#create [name="description"]`), "deploys <b>main</b>"),
 		chromedp.Click(chromedp.CSS(`#create input[name="scope"][value="orders:read"]`)),
 		chromedp.SetValue(chromedp.CSS(`#create [name="scopes"]`), "reports"),
@@ -196,12 +193,12 @@ func testCreate(t *testing.T, b context.Context) {
 	if n := eval[int](t, ctx, `document.body.textContent.toLowerCase().includes("once") ? 1 : 0`); n == 0 {
 		t.Error("the new token's page has no warning that it is shown once")
 	}
-	if code := s.whoami(token, aud); code != 200 {
+	if code := s.whoami(token, apiAudience); code != 200 {
 		t.Errorf("the token made in the console: whoami %d, want 200", code)
 	}
 	d := s.show(jti)
-	if d.Name != "ci-deploy" || d.Subject != "svc-ci" || !slices.Equal(d.Audience, []string{aud}) {
-		t.Errorf("recorded %q %q %q, want ci-deploy svc-ci %s", d.Name, d.Subject, d.Audience, aud)
+	if d.Name != "ci-deploy" || d.Subject != "svc-ci" || !slices.Equal(d.Audience, []string{apiAudience}) {
+		t.Errorf("recorded %q %q %q, want ci-deploy svc-ci %s", d.Name, d.Subject, d.Audience, apiAudience)
 	}
 	if !slices.Contains(d.Scopes, "orders:read") || !slices.Contains(d.Scopes, "reports") || len(d.Scopes) != 2 {
 		t.Errorf("scopes %q, want orders:read and reports", d.Scopes)
@@ -232,7 +229,7 @@ func testCreate(t *testing.T, b context.Context) {
 	do(t, ctx,
 		chromedp.SetValue(chromedp.CSS(`#create [name="name"]`), "bad-ip"),
 		chromedp.SetValue(chromedp.CSS(`#create [name="subject"]`), "svc-ci"),
-		chromedp.SetValue(chromedp.CSS(`#create [name="audience"]`), aud),
+		chromedp.SetValue(chromedp.CSS(`#create [name="audience"]`), apiAudience),
 		chromedp.SetValue(chromedp.CSS(`#create [name="allow_ip"]`), "300.1.2.3"),
 	)
 	submit(t, ctx, "#create-submit")
@@ -260,8 +257,8 @@ func testCopy(t *testing.T, b context.Context) {
 			t.Fatalf("grant %s: %v", name, err)
 		}
 	}
-	s.signIn(t, ctx, s.admin().Token)
-	token, _ := s.create(t, ctx, "copied", "svc", "https://api.example.com")
+	s.signIn(t, ctx, s.api)
+	token, _ := s.create(t, ctx, "copied", "svc", apiAudience)
 	// Something else on the clipboard first, so that only the button can
 	// have put the token there.
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`navigator.clipboard.writeText("before")`, chromedp.EvalAwaitPromise))
@@ -274,11 +271,8 @@ func testCopy(t *testing.T, b context.Context) {
 // testRevoke: revoking on the detail page with a reason records it, shows
 // the status, and the token is refused at once.
 func testRevoke(t *testing.T, b context.Context) {
-	s := startConsole(t)
-	const aud = "https://api.example.com"
-	victim := s.issue(tokenRequest{Subject: "svc", Audience: []string{aud}})
-	ctx := tab(t, b)
-	s.signIn(t, ctx, s.admin().Token)
+	s, ctx := signedInAdmin(t, b)
+	victim := s.issue(tokenRequest{Subject: "svc", Audience: []string{apiAudience}})
 	s.open(t, ctx, "/ui/tokens/"+victim.JTI)
 	if st := get(t, ctx, chromedp.Text(chromedp.ID("status"))); !strings.Contains(st, "active") {
 		t.Errorf("#status %q before the revocation, want active", st)
@@ -292,7 +286,7 @@ func testRevoke(t *testing.T, b context.Context) {
 	if d.Status != "revoked" || d.Revocation == nil || d.Revocation.Reason != "laptop lost" || d.Revocation.Actor == "" {
 		t.Errorf("recorded status %q, revocation %+v; want revoked for laptop lost by an actor", d.Status, d.Revocation)
 	}
-	if code := s.whoami(victim.Token, aud); code != 401 {
+	if code := s.whoami(victim.Token, apiAudience); code != 401 {
 		t.Errorf("the revoked token: whoami %d, want 401", code)
 	}
 }
@@ -300,10 +294,7 @@ func testRevoke(t *testing.T, b context.Context) {
 // testRegenerate: regenerating shows the new token once; without a grace
 // the old one is refused at once, with one it stays good until then.
 func testRegenerate(t *testing.T, b context.Context) {
-	s := startConsole(t)
-	const aud = "https://api.example.com"
-	ctx := tab(t, b)
-	s.signIn(t, ctx, s.admin().Token)
+	s, ctx := signedInAdmin(t, b)
 	for _, tc := range []struct {
 		grace     string
 		oldStatus int // the old token's whoami afterwards
@@ -313,7 +304,7 @@ func testRegenerate(t *testing.T, b context.Context) {
 		{"1h", 200, true},
 	} {
 		t.Run("grace="+tc.grace, func(t *testing.T) {
-			old := s.issue(tokenRequest{Subject: "svc", Audience: []string{aud}, Name: "rotated-" + tc.grace, TTL: "30d"})
+			old := s.issue(tokenRequest{Subject: "svc", Audience: []string{apiAudience}, Name: "rotated-" + tc.grace, TTL: "30d"})
 			s.open(t, ctx, "/ui/tokens/"+old.JTI)
 			do(t, ctx, chromedp.SetValue(chromedp.CSS(`#regenerate [name="grace"]`), tc.grace))
 			submit(t, ctx, "#regenerate-submit")
@@ -321,10 +312,10 @@ func testRegenerate(t *testing.T, b context.Context) {
 			if fresh == old.Token {
 				t.Fatal("regenerate showed the old token")
 			}
-			if code := s.whoami(fresh, aud); code != 200 {
+			if code := s.whoami(fresh, apiAudience); code != 200 {
 				t.Errorf("the regenerated token: whoami %d, want 200", code)
 			}
-			if code := s.whoami(old.Token, aud); code != tc.oldStatus {
+			if code := s.whoami(old.Token, apiAudience); code != tc.oldStatus {
 				t.Errorf("the old token after regenerate: whoami %d, want %d", code, tc.oldStatus)
 			}
 			if d := s.show(old.JTI); d.Revocation == nil || d.Revocation.Scheduled != tc.scheduled {
@@ -353,9 +344,7 @@ func keyStates(t *testing.T, ctx context.Context) map[string]string {
 // next key yet); forced, the next key becomes active, the active one
 // retires, and a fresh next key appears.
 func testRotate(t *testing.T, b context.Context) {
-	s := startConsole(t)
-	ctx := tab(t, b)
-	s.signIn(t, ctx, s.admin().Token)
+	s, ctx := signedInAdmin(t, b)
 	s.open(t, ctx, "/ui/keys")
 	before := keyStates(t, ctx)
 	submit(t, ctx, "#rotate-submit")
@@ -392,12 +381,9 @@ func testRotate(t *testing.T, b context.Context) {
 // session at once, and a fresh admin token (signed by the key that
 // replaced it) sees the key compromised.
 func testCompromise(t *testing.T, b context.Context) {
-	s := startConsole(t)
-	const aud = "https://api.example.com"
-	victim := s.issue(tokenRequest{Subject: "svc", Audience: []string{aud}}) // EdDSA, by default
+	s, ctx := signedInAdmin(t, b)
+	victim := s.issue(tokenRequest{Subject: "svc", Audience: []string{apiAudience}}) // EdDSA, by default
 	kid := s.show(victim.JTI).KeyID
-	ctx := tab(t, b)
-	s.signIn(t, ctx, s.admin().Token)
 	s.open(t, ctx, "/ui/keys")
 	form := fmt.Sprintf(`form.compromise[data-kid=%q]`, kid)
 	for _, wrong := range []string{"", "yes", kid + "x"} {
@@ -408,7 +394,7 @@ func testCompromise(t *testing.T, b context.Context) {
 		if err := doErr(ctx, chromedp.WaitReady(chromedp.CSS(`.error[role="alert"]`))); err != nil {
 			errorf(t, ctx, "confirmation %q: no error shown: %v", wrong, err)
 		}
-		if code := s.whoami(victim.Token, aud); code != 200 {
+		if code := s.whoami(victim.Token, apiAudience); code != 200 {
 			t.Fatalf("confirmation %q compromised the key: whoami %d", wrong, code)
 		}
 		s.open(t, ctx, "/ui/keys")
@@ -424,7 +410,7 @@ func testCompromise(t *testing.T, b context.Context) {
 	if st := keyStates(t, ctx)[kid]; st != "compromised" {
 		t.Errorf("the compromised key's state: %q", st)
 	}
-	if code := s.whoami(victim.Token, aud); code != 401 {
+	if code := s.whoami(victim.Token, apiAudience); code != 401 {
 		t.Errorf("a token of the compromised key: whoami %d, want 401", code)
 	}
 }
@@ -432,9 +418,7 @@ func testCompromise(t *testing.T, b context.Context) {
 // testSignOut: signing out ends the session on the server: the cookie it
 // had no longer opens a page.
 func testSignOut(t *testing.T, b context.Context) {
-	s := startConsole(t)
-	ctx := tab(t, b)
-	s.signIn(t, ctx, s.admin().Token)
+	s, ctx := signedInAdmin(t, b)
 	c := sessionCookie(t, ctx, s.base)
 	if code, _ := getWithCookie(t, s.base+"/ui/tokens", c); code != 200 {
 		t.Fatalf("the session cookie outside the browser: %d, want 200", code)
@@ -458,11 +442,8 @@ func testSignOut(t *testing.T, b context.Context) {
 // the same site (the SameSite=Strict cookie goes along, so only the CSRF
 // checks stand in the way); localhost is another site.
 func testCrossSitePost(t *testing.T, b context.Context) {
-	s := startConsole(t)
-	const aud = "https://api.example.com"
-	victim := s.issue(tokenRequest{Subject: "svc", Audience: []string{aud}})
-	ctx := tab(t, b)
-	s.signIn(t, ctx, s.admin().Token)
+	s, ctx := signedInAdmin(t, b)
+	victim := s.issue(tokenRequest{Subject: "svc", Audience: []string{apiAudience}})
 	s.open(t, ctx, "/ui/tokens/"+victim.JTI)
 	action := eval[string](t, ctx, `document.getElementById("revoke").action`)
 	csrf := eval[string](t, ctx, `document.querySelector('#revoke [name="csrf"]').value`)
@@ -500,7 +481,7 @@ func testCrossSitePost(t *testing.T, b context.Context) {
 			}
 		})
 	}
-	if code := s.whoami(victim.Token, aud); code != 200 {
+	if code := s.whoami(victim.Token, apiAudience); code != 200 {
 		t.Errorf("the token after the forged POSTs: whoami %d, want 200", code)
 	}
 }
@@ -510,10 +491,9 @@ func testCrossSitePost(t *testing.T, b context.Context) {
 // creates tokens for its own subject.
 func testDelegated(t *testing.T, b context.Context) {
 	s := startConsole(t)
-	const aud = "https://api.example.com"
-	alice := s.issue(tokenRequest{Subject: "alice", Audience: []string{consoleIssuer, aud}, Scopes: []string{"writ:issue", "orders:read"}, TTL: "60d"})
-	alices := []string{alice.JTI, s.issue(tokenRequest{Subject: "alice", Audience: []string{aud}, Scopes: []string{"orders:read"}}).JTI}
-	bob := s.issue(tokenRequest{Subject: "bob", Audience: []string{aud}, Scopes: []string{"orders:read"}})
+	alice := s.issue(tokenRequest{Subject: "alice", Audience: []string{consoleIssuer, apiAudience}, Scopes: []string{"writ:issue", "orders:read"}, TTL: "60d"})
+	alices := []string{alice.JTI, s.issue(tokenRequest{Subject: "alice", Audience: []string{apiAudience}, Scopes: []string{"orders:read"}}).JTI}
+	bob := s.issue(tokenRequest{Subject: "bob", Audience: []string{apiAudience}, Scopes: []string{"orders:read"}})
 	ctx := tab(t, b)
 	s.signIn(t, ctx, alice.Token)
 	s.open(t, ctx, "/ui/tokens")
@@ -539,7 +519,7 @@ func testDelegated(t *testing.T, b context.Context) {
 	if n := eval[int](t, ctx, `document.querySelectorAll("#keys, #rotate").length`); n != 0 {
 		t.Error("alice opened the keys page")
 	}
-	_, jti := s.create(t, ctx, "alice-child", "alice", aud,
+	_, jti := s.create(t, ctx, "alice-child", "alice", apiAudience,
 		chromedp.SetValue(chromedp.CSS(`#create [name="scopes"]`), "orders:read"))
 	if d := s.show(jti); d.Subject != "alice" || d.Parent != alice.JTI {
 		t.Errorf("alice's child: subject %q, parent %q; want alice, %s", d.Subject, d.Parent, alice.JTI)
@@ -549,7 +529,7 @@ func testDelegated(t *testing.T, b context.Context) {
 	do(t, ctx,
 		chromedp.SetValue(chromedp.CSS(`#create [name="name"]`), "for-bob"),
 		chromedp.SetValue(chromedp.CSS(`#create [name="subject"]`), "bob"),
-		chromedp.SetValue(chromedp.CSS(`#create [name="audience"]`), aud),
+		chromedp.SetValue(chromedp.CSS(`#create [name="audience"]`), apiAudience),
 	)
 	submit(t, ctx, "#create-submit")
 	if n := eval[int](t, ctx, `document.querySelectorAll("#new-token").length`); n != 0 {
@@ -585,10 +565,10 @@ func testNoJavaScript(t *testing.T, b context.Context) {
 	if title := get(t, ctx, chromedp.Title()); title != "off" {
 		t.Fatalf("scripts still run: title %q", title)
 	}
-	s.signIn(t, ctx, s.admin().Token)
-	token, _ := s.create(t, ctx, "no-js", "svc", "https://api.example.com",
+	s.signIn(t, ctx, s.api)
+	token, _ := s.create(t, ctx, "no-js", "svc", apiAudience,
 		chromedp.Click(chromedp.CSS(`#create input[name="lifetime"][value="7d"]`)))
-	if code := s.whoami(token, "https://api.example.com"); code != 200 {
+	if code := s.whoami(token, apiAudience); code != 200 {
 		t.Errorf("the token made without JavaScript: whoami %d, want 200", code)
 	}
 }

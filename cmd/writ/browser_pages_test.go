@@ -25,12 +25,11 @@ type consolePage struct {
 // visited signed out, in tabs of their own.
 func tour(t *testing.T, b context.Context, s *consoleServer, ctx context.Context) []consolePage {
 	t.Helper()
-	const aud = "https://api.example.com"
 	runWrit(t, s.dir, "permissions", "define", "orders", "--actions", "read,write,refund")
 	runWrit(t, s.dir, "permissions", "define", "reports", "--actions", "read")
-	ci := s.issue(tokenRequest{Subject: "svc-ci", Audience: []string{aud}, Scopes: []string{"orders:read"}, Name: "ci-deploy", TTL: "30d"})
-	s.issue(tokenRequest{Subject: "svc-billing", Audience: []string{aud}, Scopes: []string{"orders:refund"}, Name: "billing", TTL: "7d"})
-	lost := s.issue(tokenRequest{Subject: "alice", Audience: []string{aud}, Scopes: []string{"reports:read"}, Name: "alice-laptop", AllowedIPs: []string{"203.0.113.0/24"}})
+	ci := s.issue(tokenRequest{Subject: "svc-ci", Audience: []string{apiAudience}, Scopes: []string{"orders:read"}, Name: "ci-deploy", TTL: "30d"})
+	s.issue(tokenRequest{Subject: "svc-billing", Audience: []string{apiAudience}, Scopes: []string{"orders:refund"}, Name: "billing", TTL: "7d"})
+	lost := s.issue(tokenRequest{Subject: "alice", Audience: []string{apiAudience}, Scopes: []string{"reports:read"}, Name: "alice-laptop", AllowedIPs: []string{"203.0.113.0/24"}})
 	for path, body := range map[string]string{
 		"/v1/tokens/" + lost.JTI + "/revoke":   `{"reason":"laptop lost"}`,
 		"/v1/tokens/" + ci.JTI + "/regenerate": `{"grace":"1h"}`,
@@ -39,16 +38,15 @@ func tour(t *testing.T, b context.Context, s *consoleServer, ctx context.Context
 			t.Fatalf("POST %s: %d", path, code)
 		}
 	}
-	parent := s.issue(tokenRequest{Subject: "team-orders", Audience: []string{consoleIssuer, aud},
+	parent := s.issue(tokenRequest{Subject: "team-orders", Audience: []string{consoleIssuer, apiAudience},
 		Scopes: []string{"writ:issue", "orders:read", "orders:write"}, Name: "orders-team", TTL: "30d"})
 	if code := call(t, "POST", s.base+"/v1/tokens", parent.Token,
-		`{"subject":"team-orders","audience":["`+aud+`"],"scopes":["orders:read"],"ttl":"1d","name":"orders-reader"}`, nil); code != http.StatusCreated {
+		`{"subject":"team-orders","audience":["`+apiAudience+`"],"scopes":["orders:read"],"ttl":"1d","name":"orders-reader"}`, nil); code != http.StatusCreated {
 		t.Fatalf("a delegated child through the API: %d", code)
 	}
-	admin := s.admin()
 	link := s.consoleLink("--subject", "admin", "--scope", "writ:admin")
 
-	s.signIn(t, ctx, admin.Token)
+	s.signIn(t, ctx, s.api)
 	s.open(t, ctx, "/ui/keys")
 	var activeKID string
 	for k, st := range keyStates(t, ctx) {
@@ -69,7 +67,7 @@ func tour(t *testing.T, b context.Context, s *consoleServer, ctx context.Context
 		{"create", open("/ui/tokens/new")},
 		{"created", func(t *testing.T, ctx context.Context) {
 			created++ // names are unique among a subject's live tokens
-			s.create(t, ctx, fmt.Sprintf("deploy-bot-%d", created), "svc-deploy", aud,
+			s.create(t, ctx, fmt.Sprintf("deploy-bot-%d", created), "svc-deploy", apiAudience,
 				chromedp.Click(chromedp.CSS(`#create input[name="scope"][value="orders:read"]`)),
 				chromedp.Click(chromedp.CSS(`#create input[name="lifetime"][value="90d"]`)))
 		}},
@@ -206,7 +204,6 @@ const a11yJS = `(() => {
 // Enter signs in; on the signed-in page the first Tab reaches a skip link.
 func testKeyboard(t *testing.T, b context.Context) {
 	s := startConsole(t)
-	admin := s.admin()
 	ctx := tab(t, b)
 	s.open(t, ctx, "/ui/login")
 	tabTo := func(id string) {
@@ -220,7 +217,7 @@ func testKeyboard(t *testing.T, b context.Context) {
 		t.Fatalf("30 presses of Tab never reached #%s", id)
 	}
 	tabTo("token")
-	if _, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: admin.Token}); err != nil {
+	if _, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: s.api}); err != nil {
 		t.Fatal(err)
 	}
 	tabTo("sign-in")

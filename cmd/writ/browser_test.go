@@ -34,6 +34,9 @@ import (
 // the audience of every token that signs in to the console.
 const consoleIssuer = "http://writ.test"
 
+// apiAudience is the audience of the tokens the tests make for an API.
+const apiAudience = "https://api.example.com"
+
 // startBrowser starts headless chromium for a test and its subtests, and
 // returns the browser's context. Without chromium the test is skipped
 // saying so, or fails under WRIT_REQUIRE_CHROMIUM=1 (as CI runs).
@@ -79,7 +82,7 @@ type consoleServer struct {
 	t    *testing.T
 	dir  string
 	base string // http://127.0.0.1:PORT
-	api  string // an admin token for the admin API, to set the scene
+	api  string // an admin token (from the CLI) for the admin API and the console
 }
 
 // startConsole starts writ serve on a fresh database in a directory of
@@ -271,6 +274,17 @@ func (s *consoleServer) signIn(t *testing.T, ctx context.Context, token string) 
 	if err := doErr(ctx, chromedp.WaitReady(chromedp.ID("whoami"))); err != nil {
 		t.Fatalf("not signed in (page %s): %v", path(t, ctx), err)
 	}
+}
+
+// signedInAdmin starts a server for the test and returns it with a tab
+// signed in to its console as an admin, with the token the test also
+// calls the admin API with.
+func signedInAdmin(t *testing.T, b context.Context) (*consoleServer, context.Context) {
+	t.Helper()
+	s := startConsole(t)
+	ctx := tab(t, b)
+	s.signIn(t, ctx, s.api)
+	return s, ctx
 }
 
 // noScript turns JavaScript off in the tab, for its pages from now on.
