@@ -103,7 +103,9 @@ var lifetimes = map[string]time.Duration{"7d": 7 * 24 * time.Hour, "30d": 30 * 2
 func (c *Console) newToken(w http.ResponseWriter, r *http.Request, u *user) {
 	f := &createForm{Lifetime: "30d"}
 	if dg := u.delegator(); dg != nil {
-		f.Subject = dg.Subject
+		// A delegated token ends by its parent's expiry: the preset
+		// that always fits.
+		f.Subject, f.Lifetime = dg.Subject, "token"
 	}
 	c.renderCreate(w, r, u, http.StatusOK, f, nil)
 }
@@ -149,6 +151,11 @@ func (c *Console) create(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	req.Scopes = append(slices.Clone(f.Scope), strings.Fields(f.Scopes)...)
 	switch f.Lifetime {
+	case "token":
+		if u.admin {
+			problems = append(problems, "Choose a lifetime: 7, 30, 60 or 90 days, or a date.")
+		}
+		req.Expires = u.Claims.ExpiresAt
 	case "date":
 		t, err := time.Parse("2006-01-02", f.Expires)
 		if err != nil {

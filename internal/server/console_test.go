@@ -152,6 +152,30 @@ func (b *browser) post(path string, form url.Values) page {
 	return b.do("POST", path, form)
 }
 
+// cookies returns the browser's console cookies, to present them again
+// with setCookies.
+func (b *browser) cookies() []*http.Cookie {
+	b.t.Helper()
+	cs := b.c.Jar.Cookies(b.ui())
+	if len(cs) == 0 {
+		b.t.Fatal("no session cookie")
+	}
+	for _, c := range cs {
+		c.Path = "/ui/" // as the console sets them: they replace those it set since
+	}
+	return cs
+}
+
+func (b *browser) setCookies(cs []*http.Cookie) { b.c.Jar.SetCookies(b.ui(), cs) }
+
+func (b *browser) ui() *url.URL {
+	u, err := url.Parse(b.f.url + "/ui/")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return u
+}
+
 // signIn signs in with token and checks that it worked.
 func (b *browser) signIn(token string) {
 	b.t.Helper()
@@ -346,11 +370,7 @@ func TestConsoleSessionEnds(t *testing.T) {
 	t.Run("sign out", func(t *testing.T) {
 		b := f.browser(t)
 		b.signIn(f.admin)
-		u, _ := url.Parse(f.url + "/ui/")
-		cookies := b.c.Jar.Cookies(u)
-		if len(cookies) == 0 {
-			t.Fatal("no session cookie")
-		}
+		cookies := b.cookies()
 		b.do("GET", "/ui/tokens", nil)
 		if p := b.post("/ui/logout", nil); p.status != http.StatusSeeOther || p.location != "/ui/login" {
 			t.Fatalf("sign out: %d to %q", p.status, p.location)
@@ -359,7 +379,7 @@ func TestConsoleSessionEnds(t *testing.T) {
 			t.Error("signed in after signing out")
 		}
 		// The old cookie, presented again, opens nothing.
-		b.c.Jar.SetCookies(u, cookies)
+		b.setCookies(cookies)
 		if signedIn(b) {
 			t.Error("the session's cookie still works after signing out")
 		}
@@ -367,16 +387,12 @@ func TestConsoleSessionEnds(t *testing.T) {
 	t.Run("signing in again", func(t *testing.T) {
 		b := f.browser(t)
 		b.signIn(f.admin)
-		u, _ := url.Parse(f.url + "/ui/")
-		first := b.c.Jar.Cookies(u)
+		first := b.cookies()
 		b.signIn(f.admin)
 		if !signedIn(b) {
 			t.Fatal("not signed in")
 		}
-		for _, c := range first {
-			c.Path = "/ui/" // replaces the second session's cookie
-		}
-		b.c.Jar.SetCookies(u, first)
+		b.setCookies(first)
 		if signedIn(b) {
 			t.Error("the session of the first sign-in outlived the second")
 		}
@@ -630,6 +646,7 @@ func TestConsoleBadInput(t *testing.T) {
 		{"no subject", "/ui/tokens/new", "/ui/tokens", with("subject", ""), "Subject is required"},
 		{"no audience", "/ui/tokens/new", "/ui/tokens", with("audience", " "), "Audience is required"},
 		{"no lifetime", "/ui/tokens/new", "/ui/tokens", with("lifetime", "forever"), "Choose a lifetime"},
+		{"an admin's token lifetime", "/ui/tokens/new", "/ui/tokens", with("lifetime", "token"), "Choose a lifetime"},
 		{"bad date", "/ui/tokens/new", "/ui/tokens", with("lifetime", "date"), "Expires must be a date"},
 		{"past date", "/ui/tokens/new", "/ui/tokens", func() url.Values { v := with("lifetime", "date"); v.Set("expires", "2001-01-01"); return v }(), "in the future"},
 		{"far date", "/ui/tokens/new", "/ui/tokens", func() url.Values { v := with("lifetime", "date"); v.Set("expires", "2999-01-01"); return v }(), "invalid token request"},
@@ -703,6 +720,18 @@ func TestConsoleDelegated(t *testing.T) {
 		t.Fatalf("a delegated user's child: %d:\n%s", p.status, p.body)
 	}
 	f.seen = append(f.seen, newTokenRe.FindStringSubmatch(p.body)[1])
+	// The preset for a delegated user: until its own token expires.
+	if p := b.do("GET", "/ui/tokens/new", nil); !strings.Contains(p.body, `name="lifetime" value="token" checked`) {
+		t.Errorf("a delegated user's form does not preselect its token's expiry:\n%s", p.body)
+	}
+	p = b.post("/ui/tokens", url.Values{"name": {"to-the-end"}, "subject": {"dana"}, "audience": {"https://api.example"}, "lifetime": {"token"}})
+	if p.status != http.StatusCreated {
+		t.Fatalf("a child until its parent's expiry: %d:\n%s", p.status, p.body)
+	}
+	f.seen = append(f.seen, newTokenRe.FindStringSubmatch(p.body)[1])
+	if recs, err := f.tokens.List(context.Background(), issuer.Filter{Subject: "dana", Name: "to-the-end"}); err != nil || len(recs) != 1 || !recs[0].ExpiresAt.Equal(dana.ExpiresAt) {
+		t.Errorf("the child until its parent's expiry: %v, %v; want it to expire at %v", recs, err, dana.ExpiresAt)
+	}
 	for name, form := range map[string]url.Values{
 		"other subject": {"subject": {"erin"}, "audience": {"https://api.example"}, "lifetime": {"7d"}},
 		"more scope":    {"subject": {"dana"}, "audience": {"https://api.example"}, "scopes": {"invoices:read"}, "lifetime": {"7d"}},
