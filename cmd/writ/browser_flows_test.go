@@ -488,10 +488,11 @@ func testCrossSitePost(t *testing.T, b context.Context) {
 
 // testDelegated: a writ:issue holder sees only its subject's tokens, cannot
 // open another subject's token by its URL, nor the admins' pages, and
-// creates tokens for its own subject.
+// creates tokens for its own subject (with the form's default lifetime,
+// cut to its own token's), not for another.
 func testDelegated(t *testing.T, b context.Context) {
 	s := startConsole(t)
-	alice := s.issue(tokenRequest{Subject: "alice", Audience: []string{consoleIssuer, apiAudience}, Scopes: []string{"writ:issue", "orders:read"}, TTL: "60d"})
+	alice := s.issue(tokenRequest{Subject: "alice", Audience: []string{consoleIssuer, apiAudience}, Scopes: []string{"writ:issue", "orders:read"}, TTL: "1h"})
 	alices := []string{alice.JTI, s.issue(tokenRequest{Subject: "alice", Audience: []string{apiAudience}, Scopes: []string{"orders:read"}}).JTI}
 	bob := s.issue(tokenRequest{Subject: "bob", Audience: []string{apiAudience}, Scopes: []string{"orders:read"}})
 	ctx := tab(t, b)
@@ -521,8 +522,10 @@ func testDelegated(t *testing.T, b context.Context) {
 	}
 	_, jti := s.create(t, ctx, "alice-child", "alice", apiAudience,
 		chromedp.SetValue(chromedp.CSS(`#create [name="scopes"]`), "orders:read"))
-	if d := s.show(jti); d.Subject != "alice" || d.Parent != alice.JTI {
-		t.Errorf("alice's child: subject %q, parent %q; want alice, %s", d.Subject, d.Parent, alice.JTI)
+	// Her token ends within the hour, before any preset: the form's
+	// default lifetime ends with it.
+	if d := s.show(jti); d.Subject != "alice" || d.Parent != alice.JTI || d.ExpiresAt.After(s.show(alice.JTI).ExpiresAt) {
+		t.Errorf("alice's child: subject %q, parent %q, expires %v; want alice, %s, by her token's expiry", d.Subject, d.Parent, d.ExpiresAt, alice.JTI)
 	}
 	// A token for bob is refused.
 	s.open(t, ctx, "/ui/tokens/new")
