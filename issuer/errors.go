@@ -30,6 +30,11 @@ var (
 	// ErrUnknownResourceType is returned for a resource type that the
 	// permission catalogue does not declare.
 	ErrUnknownResourceType = errors.New("unknown resource type")
+	// ErrUsagePartlyRecorded reports a batch of uses that RecordUsage
+	// recorded only in part: the parts before the one that failed are
+	// recorded (see UsageReport.Failed). Recording the batch again would
+	// count them twice.
+	ErrUsagePartlyRecorded = errors.New("usage recorded in part")
 )
 
 // errKeyWithdrawn is the outcome of a record whose token was signed by a

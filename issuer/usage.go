@@ -81,14 +81,33 @@ type UsageReport struct {
 	// token's revocation (or were refused as revoked); Alerts the
 	// token.used.after_revocation events recorded for them.
 	AfterRevocation, Alerts int
+	// Failed counts the uses of the parts of a batch that could not be
+	// recorded after others were (see ErrUsagePartlyRecorded).
+	Failed int
 }
 
 // Ignored counts the uses that RecordUsage did not record.
-func (r UsageReport) Ignored() int { return r.UnknownTokens + r.Unverifiable + r.OutOfRange }
+func (r UsageReport) Ignored() int { return r.UnknownTokens + r.Unverifiable + r.OutOfRange + r.Failed }
+
+// add adds the counts of part, a part of a batch, to r.
+func (r *UsageReport) add(part UsageReport) {
+	r.Recorded += part.Recorded
+	r.UnknownTokens += part.UnknownTokens
+	r.OutOfRange += part.OutOfRange
+	r.NewNetworks += part.NewNetworks
+	r.AfterRevocation += part.AfterRevocation
+	r.Alerts += part.Alerts
+}
+
+// usagePart is the most tokens whose uses RecordUsage records in one
+// transaction: a batch of 10,000 uses of as many tokens would otherwise
+// hold the database's write lock, which revocations and issuance wait
+// for, for up to seconds.
+const usagePart = 256
 
 // RecordUsage adds uses, at most MaxRecordUses of them, to the usage
-// summaries of their tokens (see Details.Usage), in one transaction with
-// the audit events they raise, and returns what it did; reporter, who
+// summaries of their tokens (see Details.Usage), with the audit events
+// they raise (see below for the transactions), and returns what it did; reporter, who
 // reported them, is their actor. Uses of tokens this issuer did not issue
 // are ignored, as are unverifiable ones and those whose time cannot be
 // (see UsageReport).
@@ -121,15 +140,13 @@ func (r UsageReport) Ignored() int { return r.UnknownTokens + r.Unverifiable + r
 //
 // A use with an empty jti or one longer than 128 bytes, or a malformed
 // outcome, is an error wrapping ErrRequest, and nothing is recorded.
+//
+// Uses are recorded in parts of the uses of at most 256 tokens, each part
+// in one transaction with its events, so that a large batch does not hold
+// the database's write lock for long. Should a part fail after others were
+// recorded, RecordUsage returns what it recorded with an error wrapping
+// ErrUsagePartlyRecorded; on any other error nothing was recorded.
 func (i *Issuer) RecordUsage(ctx context.Context, uses []Use, reporter string) (UsageReport, error) {
-	rep, err := i.recordUsage(ctx, uses, reporter)
-	if err != nil {
-		return UsageReport{}, err
-	}
-	return rep, nil
-}
-
-func (i *Issuer) recordUsage(ctx context.Context, uses []Use, reporter string) (UsageReport, error) {
 	var rep UsageReport
 	if len(uses) > MaxRecordUses {
 		return rep, fmt.Errorf("%w: %d uses, at most %d at once", ErrRequest, len(uses), MaxRecordUses)
@@ -155,9 +172,27 @@ func (i *Issuer) recordUsage(ctx context.Context, uses []Use, reporter string) (
 		}
 		byToken[u.JTI] = append(byToken[u.JTI], n)
 	}
-	if len(jtis) == 0 {
-		return rep, nil
+	for start := 0; start < len(jtis); start += usagePart {
+		part := jtis[start:min(start+usagePart, len(jtis))]
+		pr, err := i.recordUsagePart(ctx, part, byToken, uses, reporter)
+		if err != nil {
+			if start == 0 {
+				return UsageReport{}, err // nothing recorded: the batch may be sent again
+			}
+			for _, jti := range jtis[start:] {
+				rep.Failed += len(byToken[jti])
+			}
+			return rep, fmt.Errorf("%w: %d of %d uses not: %w", ErrUsagePartlyRecorded, rep.Failed, len(uses), err)
+		}
+		rep.add(pr)
 	}
+	return rep, nil
+}
+
+// recordUsagePart records, in one transaction, the uses of the tokens
+// jtis (byToken: their indexes in uses).
+func (i *Issuer) recordUsagePart(ctx context.Context, jtis []string, byToken map[string][]int, uses []Use, reporter string) (UsageReport, error) {
+	var rep UsageReport
 	tx, err := i.cfg.Store.Begin(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("issuer: record usage: %w", err)
@@ -180,14 +215,16 @@ func (i *Issuer) recordUsage(ctx context.Context, uses []Use, reporter string) (
 		summaries[prev[n].JTI] = &prev[n]
 	}
 	m := usageMerge{now: i.cfg.Now(), reporter: reporter, rep: &rep}
+	found := map[string]bool{}
 	for n := range toks {
 		t := &toks[n]
-		idx := byToken[t.JTI]
-		delete(byToken, t.JTI)
-		m.token(t, summaries[t.JTI], uses, idx)
+		found[t.JTI] = true
+		m.token(t, summaries[t.JTI], uses, byToken[t.JTI])
 	}
-	for _, idx := range byToken {
-		rep.UnknownTokens += len(idx)
+	for _, jti := range jtis {
+		if !found[jti] {
+			rep.UnknownTokens += len(byToken[jti])
+		}
 	}
 	if err := tx.UsageRecord(ctx, m.deltas); err != nil {
 		return rep, fmt.Errorf("issuer: record usage: %w", err)

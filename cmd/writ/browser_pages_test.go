@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/writ-dev/writ/internal/usage"
 )
 
 // consolePage is one page of the console: how a signed-in tab gets to it.
@@ -43,6 +46,26 @@ func tour(t *testing.T, b context.Context, s *consoleServer, ctx context.Context
 	if code := call(t, "POST", s.base+"/v1/tokens", parent.Token,
 		`{"subject":"team-orders","audience":["`+apiAudience+`"],"scopes":["orders:read"],"ttl":"1d","name":"orders-reader"}`, nil); code != http.StatusCreated {
 		t.Fatalf("a delegated child through the API: %d", code)
+	}
+	// What verifiers reported: the team's token used from two addresses
+	// and once beyond its permissions; the lost laptop's token still
+	// presented after its revocation.
+	reporter := s.issue(tokenRequest{Subject: "api-gateway", Audience: []string{consoleIssuer}, Scopes: []string{"writ:usage"}, Name: "usage-reporter", TTL: "30d"})
+	now := time.Now()
+	var uses []usage.Use
+	for i, u := range []struct{ jti, client, outcome string }{
+		{parent.JTI, "198.51.100.20", usage.Accepted},
+		{parent.JTI, "198.51.100.20", usage.Accepted},
+		{parent.JTI, "203.0.113.77", usage.Accepted},
+		{parent.JTI, "203.0.113.77", usage.Permission},
+		{lost.JTI, "192.0.2.66", usage.Revoked},
+	} {
+		// (The tokens are seconds old: a use before its token's issuance
+		// would be ignored.)
+		uses = append(uses, usage.Use{JTI: u.jti, At: now.Add(time.Duration(i) * time.Second), Client: netip.MustParseAddr(u.client), Outcome: u.outcome})
+	}
+	if code := call(t, "POST", s.base+"/v1/usage", reporter.Token, string(usage.Append(nil, uses)), nil); code != http.StatusAccepted {
+		t.Fatalf("a usage report: %d", code)
 	}
 	link := s.consoleLink("--subject", "admin", "--scope", "writ:admin")
 

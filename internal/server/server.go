@@ -26,6 +26,7 @@ import (
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/revoked"
+	verifierusage "github.com/writ-dev/writ/verifier/usage"
 )
 
 // AdminScope is the scope that the admin API requires.
@@ -116,6 +117,13 @@ type Server struct {
 	// reason to stop serving.
 	supersededLogged atomic.Int64
 	reloadMu         sync.Mutex // one key reload at a time
+	// uses records the uses of the tokens that verify verifies (the
+	// admin API's, the console's sign-ins, the usage reports'), as a
+	// verifier elsewhere reports its own; see recordOwnUses.
+	uses *verifierusage.Reporter
+	// usageSlot holds a value while a usage report is recorded: one at
+	// a time (see recordUsage).
+	usageSlot chan struct{}
 
 	stop  chan struct{}  // ends the background loops
 	loops sync.WaitGroup // the background loops
@@ -145,7 +153,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.RotationCheck == 0 {
 		cfg.RotationCheck = time.Minute
 	}
-	s := &Server{cfg: cfg, log: slog.New(plainLogs{cfg.Log.Handler()}), metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: slog.New(plainLogs{cfg.Log.Handler()}), metrics: newMetrics(), usageSlot: make(chan struct{}, 1)}
 	s.feed = newFeedCache(s.metrics.reg)
 	registerExpiring(s.metrics.reg, cfg.Tokens)
 	if err := s.recordPublicationLag(ctx); err != nil {
@@ -167,6 +175,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.snap = snap
+	if s.uses, err = verifierusage.NewReporter(verifierusage.Config{Send: s.recordOwnUses,
+		OnError: func(err error) { s.log.Error("recording the server's own uses failed", "err", err) }}); err != nil {
+		return nil, err
+	}
 	if s.verify, err = s.verifierFor(cfg.Issuer, verifiedTokenCache); err != nil {
 		return nil, err
 	}
@@ -195,7 +207,14 @@ const verifiedTokenCache = 1024
 // allowed_ips for its caller to check), consulting the live key set and
 // revocations, with a verified-token cache of cacheSize.
 func (s *Server) verifierFor(audience string, cacheSize int) (*verifier.Verifier, error) {
+	var uses verifier.UsageRecorder
+	if audience != "" {
+		// Not introspection's and revocation's: their caller is not the
+		// token's client, but a resource server asking.
+		uses = s.uses
+	}
 	return verifier.New(verifier.Config{
+		Usage:             uses,
 		Issuer:            s.cfg.Issuer,
 		Audience:          audience,
 		UnsafeAnyAudience: audience == "",
@@ -269,10 +288,16 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 	return nil
 }
 
-// Close stops background work and waits for it.
+// Close stops background work and waits for it, recording the uses of
+// its own tokens still pending for at most five seconds.
 func (s *Server) Close() {
 	close(s.stop)
 	s.loops.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.uses.Close(ctx); err != nil {
+		s.log.Error("recording the server's own uses failed", "err", err)
+	}
 	s.snap.Close()
 }
 

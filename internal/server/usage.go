@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/writ-dev/writ/internal/usage"
 	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/verifier"
+	verifierusage "github.com/writ-dev/writ/verifier/usage"
 )
 
 // UsageScope is the scope that POST /v1/usage requires: a verifier's
@@ -85,7 +88,20 @@ type usageResponse struct {
 // recordUsage is POST /v1/usage: a report of uses (package internal/usage),
 // at most usage.MaxBody bytes, recorded by the issuer (RecordUsage) and
 // answered 202 with the counts of uses recorded and ignored.
+//
+// One report is recorded at a time: the others are answered 429, to be
+// sent again after Retry-After (verifier/usage.Reporter does), so that
+// reporters cannot hold the database's write lock from revocations and
+// issuance, nor the server's memory, however many they are.
 func (s *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.usageSlot <- struct{}{}:
+		defer func() { <-s.usageSlot }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "slow_down", "another usage report is being recorded: send this one again after Retry-After")
+		return
+	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
 		return
@@ -110,10 +126,34 @@ func (s *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
 		in[i] = issuer.Use(u)
 	}
 	rep, err := s.cfg.Tokens.RecordUsage(completing(r), in, actor(r))
-	if err != nil {
+	if errors.Is(err, issuer.ErrUsagePartlyRecorded) {
+		// Sent again, the parts recorded would count twice: the uses
+		// not recorded are answered as ignored.
+		s.log.Error("usage report recorded in part", "err", err)
+	} else if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.metrics.usage.observe(uses, rep)
 	writeJSON(w, http.StatusAccepted, usageResponse{Accepted: rep.Recorded, Ignored: rep.Ignored()})
+}
+
+// recordOwnUses records the uses of the tokens that the server verified
+// itself (Config.Send of its reporter), as POST /v1/usage records those
+// that verifiers report; its metrics count only the reported ones.
+func (s *Server) recordOwnUses(ctx context.Context, uses []verifier.Use) error {
+	in := make([]issuer.Use, len(uses))
+	for i, u := range uses {
+		in[i] = issuer.Use(u)
+	}
+	_, err := s.cfg.Tokens.RecordUsage(ctx, in, "serve")
+	switch {
+	case errors.Is(err, issuer.ErrRequest):
+		return fmt.Errorf("%w: %w", verifierusage.ErrRefused, err)
+	case errors.Is(err, issuer.ErrUsagePartlyRecorded):
+		s.log.Error("the server's own uses recorded in part", "err", err)
+	case err != nil:
+		return err
+	}
+	return nil // not counted by the metrics of POST /v1/usage
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -268,8 +269,15 @@ func TestUsageHostile(t *testing.T) {
 	if n := len(usageEvents(t, f, tok.ID)); n != issuer.MaxUsageNetworks-1 {
 		t.Errorf("%d new-network events, want %d", n, issuer.MaxUsageNetworks-1)
 	}
-	if n := 0; f.db.UsageEach(ctx, func(*store.Usage) error { n++; return nil }) != nil || n != 1 {
-		t.Errorf("%d summaries, want the token's alone", n)
+	// The token's summary, and perhaps the reporter's own (the server
+	// records the uses of the tokens it verifies): none of a made-up jti.
+	if err := f.db.UsageEach(ctx, func(u *store.Usage) error {
+		if strings.HasPrefix(u.JTI, "made-up-") {
+			t.Errorf("a summary of the made-up %s", u.JTI)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
 	}
 	_, _, metrics := f.do("GET", "/metrics", "", "", "")
 	if !strings.Contains(metrics, "writ_usage_unknown_tokens_total 10000\n") {
@@ -337,5 +345,78 @@ func TestUsageFromReporter(t *testing.T) {
 	}
 	if u := d.Usage; u == nil || u.Uses != 0 || u.Refusals["ip"] != 1 {
 		t.Errorf("the bound token's usage: %+v", u)
+	}
+}
+
+// TestUsageOneAtATime: while a report is being recorded, another is
+// answered 429 with Retry-After, and accepted once the first is done.
+func TestUsageOneAtATime(t *testing.T) {
+	f := newFixture(t)
+	reporter := f.issue("verifier", []string{f.url}, server.UsageScope)
+	tok := apiToken(t, f, "frank")
+	body := report(used(tok.ID, time.Now(), "192.0.2.1", "accepted"))
+	release := f.srv.HoldUsageSlot()
+	status, hdr, _ := f.do("POST", "/v1/usage", reporter, "application/json", body)
+	if status != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
+		t.Errorf("a report while another is recorded: %d, Retry-After %q; want 429 with Retry-After", status, hdr.Get("Retry-After"))
+	}
+	release()
+	if status, _, body := f.do("POST", "/v1/usage", reporter, "application/json", body); status != http.StatusAccepted {
+		t.Errorf("the report sent again: %d %s", status, body)
+	}
+}
+
+// TestUsageInParts: a report of more tokens than one transaction records
+// (usagePart) is recorded whole, in parts.
+func TestUsageInParts(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var uses []issuer.Use
+	for i := range 600 {
+		tok := apiToken(t, f, fmt.Sprintf("user%d", i))
+		uses = append(uses, issuer.Use{JTI: tok.ID, At: time.Now(), Outcome: "accepted"})
+	}
+	rep, err := f.tokens.RecordUsage(ctx, uses, "test")
+	if err != nil || rep.Recorded != 600 || rep.Ignored() != 0 {
+		t.Fatalf("RecordUsage = %+v, %v", rep, err)
+	}
+	recs, err := f.tokens.List(ctx, issuer.Filter{NeverUsed: true, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if strings.HasPrefix(r.Subject, "user") {
+			t.Errorf("%s of %s is never used", r.ID, r.Subject)
+		}
+	}
+}
+
+// TestUsageOwnTokens: the uses of the tokens that the server verifies
+// itself (an admin's API calls) are recorded as reported ones are.
+func TestUsageOwnTokens(t *testing.T) {
+	f := newFixture(t)
+	if status, _, body := f.do("GET", "/v1/whoami", f.admin, "", ""); status != http.StatusOK {
+		t.Fatalf("whoami: %d %s", status, body)
+	}
+	admin, err := f.tokens.List(context.Background(), issuer.Filter{Subject: "admin", Limit: 1})
+	if err != nil || len(admin) != 1 {
+		t.Fatal(admin, err)
+	}
+	// The server records its own uses in the background, about every
+	// second.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		d, err := f.tokens.Show(context.Background(), admin[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := d.Usage; u != nil {
+			if u.Uses != 1 || !u.LastClient.IsLoopback() {
+				t.Errorf("the admin token's usage: %+v", u)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the admin token's use was not recorded")
+		}
 	}
 }

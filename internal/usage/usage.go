@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/writ-dev/writ/internal/jsonx"
@@ -27,8 +28,9 @@ const MaxJTI = 128
 const MaxOutcome = 32
 
 // MaxBody is the largest report Parse reads, in bytes: MaxUses uses with
-// the longest values, escaped, fit.
-const MaxBody = 4 << 20
+// the longest values fit, even escaped as Append escapes them (a jti of
+// MaxJTI bytes of "<", written \u003c, takes 768).
+const MaxBody = 10 << 20
 
 // Outcomes that writ's own verifiers report. Accepted means the token
 // verified; the others name why it was refused. A report may carry other
@@ -179,7 +181,9 @@ func parseUse(v jsonx.Value) (Use, error) {
 	case !IsOutcome(u.Outcome):
 		return u, fmt.Errorf("outcome %q is not 1 to %d characters of [a-z0-9_] starting with a letter", u.Outcome, MaxOutcome)
 	}
-	if u.At, err = time.Parse(time.RFC3339, at); err != nil {
+	// RFC 3339 (§5.6) allows a lowercase t and z, which time.Parse
+	// does not: the other characters of a time are digits and signs.
+	if u.At, err = time.Parse(time.RFC3339, strings.ToUpper(at)); err != nil {
 		return u, fmt.Errorf("at %q is not an RFC 3339 time", at)
 	}
 	return u, nil

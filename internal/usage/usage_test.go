@@ -35,6 +35,28 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestParseLongest: MaxUses uses of the longest jti that needs the most
+// escaping, and the longest outcome, fit in MaxBody.
+func TestParseLongest(t *testing.T) {
+	u := Use{JTI: strings.Repeat("<", MaxJTI), At: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC),
+		Client: netip.MustParseAddr("2001:db8:1234:5678:9abc:def0:1234:5678"), Outcome: strings.Repeat("a", MaxOutcome)}
+	uses := make([]Use, MaxUses)
+	for i := range uses {
+		uses[i] = u
+	}
+	body := Append(nil, uses)
+	if got, err := Parse(body); err != nil || len(got) != MaxUses {
+		t.Fatalf("Parse of %d bytes: %d uses, %v", len(body), len(got), err)
+	}
+}
+
+func TestParseLowercaseTime(t *testing.T) {
+	got, err := Parse([]byte(`{"uses":[{"jti":"a","at":"2026-11-30t12:00:00z","outcome":"accepted"}]}`))
+	if err != nil || !got[0].At.Equal(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)) {
+		t.Fatalf("Parse: %v, %v", got, err)
+	}
+}
+
 func TestParseMapped(t *testing.T) {
 	got, err := Parse([]byte(`{"uses":[{"jti":"a","at":"2026-11-30T12:00:00+01:00","client_ip":"::ffff:192.0.2.1","outcome":"ip"}]}`))
 	if err != nil {

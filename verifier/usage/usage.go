@@ -91,6 +91,13 @@ type Config struct {
 	// is dropped), ErrStatus, or that of Token or the HTTP client (the
 	// batch is sent again). It never holds the token.
 	OnError func(error)
+	// Send, when set, takes the place of the HTTP report: each batch is
+	// given to it, for a process that records the uses itself (writ serve
+	// records those of the tokens it verifies so). URL, Token and
+	// HTTPClient must then be unset. An error wrapping ErrRefused drops
+	// the batch; any other is retried as a failed report is. Send must not
+	// keep uses, nor its strings, after it returns.
+	Send func(ctx context.Context, uses []verifier.Use) error
 }
 
 // StaticToken returns a Config.Token that always returns token.
@@ -120,6 +127,7 @@ type Reporter struct {
 	minWait  time.Duration
 	maxWait  time.Duration
 	onError  func(error)
+	sendFn   func(context.Context, []verifier.Use) error
 
 	wake    chan struct{} // a batch is full; capacity 1
 	closing chan struct{} // closed by Close: send what is left, then stop
@@ -157,17 +165,21 @@ var _ verifier.UsageRecorder = (*Reporter)(nil)
 // NewReporter checks cfg and starts the Reporter's goroutine. Stop it
 // with Close.
 func NewReporter(cfg Config) (*Reporter, error) {
-	if err := checkURL(cfg.URL); err != nil {
+	if cfg.Send != nil {
+		if cfg.URL != "" || cfg.Token != nil || cfg.HTTPClient != nil {
+			return nil, errors.New("usage: Config.Send goes without URL, Token and HTTPClient")
+		}
+	} else if err := checkURL(cfg.URL); err != nil {
 		return nil, err
 	}
-	r := &Reporter{
+	r := &Reporter{sendFn: cfg.Send,
 		url: cfg.URL, token: cfg.Token, client: cfg.HTTPClient,
 		batch: cfg.BatchSize, interval: cfg.FlushInterval, max: cfg.Buffer,
 		minWait: cfg.MinBackoff, maxWait: cfg.MaxBackoff, onError: cfg.OnError,
 		wake: make(chan struct{}, 1), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	switch {
-	case cfg.Token == nil:
+	case cfg.Token == nil && cfg.Send == nil:
 		return nil, errors.New("usage: Config.Token is required")
 	case cfg.BatchSize < 0 || cfg.BatchSize > MaxBatchSize:
 		return nil, fmt.Errorf("usage: Config.BatchSize %d is outside 1 to %d", cfg.BatchSize, MaxBatchSize)
@@ -386,6 +398,7 @@ type sender struct {
 	batch []entry
 	uses  []wire.Use
 	body  []byte
+	own   []verifier.Use // the batch for Config.Send
 }
 
 // send sends s.batch until writ serve accepts or refuses it, backing off
@@ -395,7 +408,13 @@ func (s *sender) send(ctx context.Context) bool {
 	s.encode()
 	wait := r.minWait
 	for {
-		retryAfter, err := r.post(ctx, s.body)
+		var retryAfter time.Duration
+		var err error
+		if r.sendFn != nil {
+			err = r.sendFn(ctx, s.own)
+		} else {
+			retryAfter, err = r.post(ctx, s.body)
+		}
 		if err == nil || errors.Is(err, ErrRefused) {
 			r.mu.Lock()
 			if err == nil {
@@ -434,9 +453,10 @@ func (s *sender) send(ctx context.Context) bool {
 	}
 }
 
-// encode writes the report of s.batch into s.body.
+// encode writes the report of s.batch into s.body, or for Config.Send
+// into s.own.
 func (s *sender) encode() {
-	s.uses = s.uses[:0]
+	s.uses, s.own = s.uses[:0], s.own[:0]
 	for i := range s.batch {
 		e := &s.batch[i]
 		jti := e.long
@@ -445,9 +465,15 @@ func (s *sender) encode() {
 			// before the next encode.
 			jti = unsafe.String(&e.short[0], e.jtiLen)
 		}
+		if s.r.sendFn != nil {
+			s.own = append(s.own, verifier.Use{JTI: jti, At: time.Unix(e.at, 0), Client: e.client, Outcome: e.outcome})
+			continue
+		}
 		s.uses = append(s.uses, wire.Use{JTI: jti, At: time.Unix(e.at, 0), Client: e.client, Outcome: e.outcome})
 	}
-	s.body = wire.Append(s.body[:0], s.uses)
+	if s.r.sendFn == nil {
+		s.body = wire.Append(s.body[:0], s.uses)
+	}
 }
 
 // post sends one report and returns nil when writ serve accepted it, an

@@ -464,3 +464,45 @@ func FuzzRecordUse(f *testing.F) {
 		}
 	})
 }
+
+// TestSend: with Config.Send, batches go to it rather than over HTTP, in
+// order; one it refuses (ErrRefused) is dropped, one that fails is sent
+// again.
+func TestSend(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	calls := 0
+	r, err := NewReporter(Config{BatchSize: 2, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Send: func(_ context.Context, uses []verifier.Use) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			switch calls {
+			case 1:
+				return fmt.Errorf("%w: test", ErrRefused)
+			case 2:
+				return errors.New("database away")
+			}
+			for _, u := range uses {
+				got = append(got, strings.Clone(u.JTI))
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		r.RecordUse(use(i))
+	}
+	closeReporter(t, r)
+	checkJTIs(t, got, jtiRange(2, 6))
+	checkStats(t, r.Stats(), Stats{Recorded: 6, Sent: 4, Refused: 2, Failures: 1})
+	for _, cfg := range []Config{
+		{Send: func(context.Context, []verifier.Use) error { return nil }, URL: "https://writ.example/v1/usage"},
+		{Send: func(context.Context, []verifier.Use) error { return nil }, Token: StaticToken("t")},
+	} {
+		if _, err := NewReporter(cfg); err == nil {
+			t.Errorf("NewReporter accepted Send with URL or Token: %+v", cfg)
+		}
+	}
+}
