@@ -232,7 +232,8 @@ func Refuse(tb testing.TB, db *sqlite.DB, table, column string, value any) (lift
 
 // Downgrade turns db back into a database of the writ before key rows were
 // bound to the master key (schema version 3): it undoes the migration of
-// the console's sessions (9), migration 7, which
+// the console's sessions (9), that of the usage summaries (8), migration
+// 7, which
 // added the tokens' revoked_at, migration 6, which added the tokens' name
 // index, migration 5, which added the tokens'
 // description, allowed_ips and parent, and migration 4, which added the
@@ -241,6 +242,11 @@ func Refuse(tb testing.TB, db *sqlite.DB, table, column string, value any) (lift
 func Downgrade(tb testing.TB, db *sqlite.DB) {
 	tb.Helper()
 	exec(tb, db, `DROP TABLE console_sessions;
+		DROP TABLE usage_networks;
+		DROP TABLE usage_clients;
+		DROP TABLE usage_days;
+		DROP TABLE usage_reasons;
+		DROP TABLE usage_tokens;
 		ALTER TABLE tokens DROP COLUMN revoked_at;
 		DROP INDEX tokens_name;
 		DROP INDEX tokens_parent;
