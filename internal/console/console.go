@@ -136,7 +136,7 @@ var funcs = template.FuncMap{
 // Handler returns the console's routes, all under /ui/.
 func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ui/{$}", c.home)
+	mux.HandleFunc("GET /ui/{$}", c.signedIn(c.home))
 	mux.HandleFunc("GET /ui/login", c.loginPage)
 	mux.HandleFunc("POST /ui/login", c.login)
 	mux.HandleFunc("GET /ui/login/{code}", c.linkPage)
@@ -346,15 +346,9 @@ func (c *Console) clearCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, c.cookie(r, c.cookieName(r), "", "/ui/", -1))
 }
 
-func (c *Console) home(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.user(w, r)
-	if !ok {
-		return
-	}
-	if u == nil {
-		http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
-		return
-	}
+// home sends a signed-in user to the tokens (signedIn sends the others to
+// the sign-in page).
+func (c *Console) home(w http.ResponseWriter, r *http.Request, _ *user) {
 	http.Redirect(w, r, "/ui/tokens", http.StatusSeeOther)
 }
 
