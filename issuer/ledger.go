@@ -33,6 +33,12 @@ type Record struct {
 	// LastUsed is the last use that verifiers reported (see
 	// RecordUsage); zero, and left out, when none did.
 	LastUsed time.Time `json:"last_used,omitzero"`
+	// RevokedAt is when a revocation of the token takes effect, as
+	// recorded on its row: in the future for a revocation scheduled after
+	// a grace period (Status is still active then); zero, and left out,
+	// when none is recorded. Status is the authority on whether the token
+	// is revoked now.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
 // Status says whether a recorded token is still good.
@@ -267,12 +273,14 @@ func records(rows []store.TokenRow) []Record {
 			AllowedIPs:  parsePrefixes(t.AllowedIPs),
 			Parent:      t.Parent,
 			LastUsed:    lastUsed(t.LastUse),
+			RevokedAt:   lastUsed(t.RevokedAt),
 		})
 	}
 	return out
 }
 
-// lastUsed is the time of TokenRow.LastUse: zero for none.
+// lastUsed is the time of TokenRow.LastUse (or RevokedAt): zero for
+// none.
 func lastUsed(sec int64) time.Time {
 	if sec == 0 {
 		return time.Time{}

@@ -996,3 +996,20 @@ func TestConsoleCookieOverTLS(t *testing.T) {
 		t.Errorf("the sign-in cookie over TLS: %+v", cs)
 	}
 }
+
+// TestConsoleScheduled: the tokens list tells a token whose revocation is
+// scheduled (regenerated with a grace period) from an active one.
+func TestConsoleScheduled(t *testing.T) {
+	f := newFixture(t, withConsole)
+	old := f.issueRequest(issuer.Request{Subject: "gina", Audience: []string{"https://api.example"}, Name: "old"})
+	if status, _, body := f.do("POST", "/v1/tokens/"+old.ID+"/regenerate", f.admin, "application/json", `{"grace":"1h"}`); status != http.StatusOK && status != http.StatusCreated {
+		t.Fatalf("regenerate: %d %s", status, body)
+	}
+	b := f.browser(t)
+	b.signIn(f.admin)
+	p := b.do("GET", "/ui/tokens?subject=gina", nil)
+	row := regexp.MustCompile(`(?s)<tr data-jti="` + old.ID + `">.*?</tr>`).FindString(p.body)
+	if !strings.Contains(row, "status-scheduled") || !strings.Contains(row, "active, revoked") {
+		t.Errorf("the regenerated token's row:\n%s", row)
+	}
+}
