@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
 )
 
@@ -248,6 +249,9 @@ func (i *Issuer) List(ctx context.Context, f Filter) ([]Record, error) {
 }
 
 func (i *Issuer) list(ctx context.Context, f store.TokenFilter) ([]Record, error) {
+	if !text.Storable(f.JTI) {
+		return nil, nil // no token has it (see text.Storable)
+	}
 	f.At = i.cfg.Now().Unix()
 	rows, err := i.cfg.Store.TokenList(ctx, f)
 	if err != nil {

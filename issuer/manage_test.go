@@ -269,3 +269,25 @@ func TestRegenerateKeepsConstraints(t *testing.T) {
 		t.Errorf("the replacement's allowed_ips claim: %v", claims["allowed_ips"])
 	}
 }
+
+// TestUnstorableText: a jti, subject or name that no stored text can equal
+// (invalid UTF-8, NUL) is an unknown token or a bad request, whichever the
+// lookup, and never reaches the engine (PostgreSQL refuses such text even
+// in a query).
+func TestUnstorableText(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, verifier.EdDSA, nil)
+	for _, bad := range []string{"\xff", "a\x00b"} {
+		if _, err := e.issuer.Get(ctx, bad); !errors.Is(err, issuer.ErrUnknownToken) {
+			t.Errorf("Get(%+q): %v, want ErrUnknownToken", bad, err)
+		}
+		if _, err := e.issuer.Show(ctx, bad); !errors.Is(err, issuer.ErrUnknownToken) {
+			t.Errorf("Show(%+q): %v, want ErrUnknownToken", bad, err)
+		}
+		for _, f := range []issuer.Filter{{Subject: bad}, {Name: bad}, {Search: bad}, {Parent: bad}} {
+			if _, err := e.issuer.ListPage(ctx, f); !errors.Is(err, issuer.ErrRequest) {
+				t.Errorf("ListPage(%+v): %v, want ErrRequest", f, err)
+			}
+		}
+	}
+}

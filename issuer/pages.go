@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/text"
 )
 
 // Page is one page of List's records.
@@ -73,6 +74,13 @@ func (i *Issuer) Count(ctx context.Context, f Filter) (int64, error) {
 func storeFilter(f Filter, now time.Time) (store.TokenFilter, error) {
 	sf := store.TokenFilter{Subject: f.Subject, Name: f.Name, Search: f.Search, Parent: f.Parent, Status: string(f.Status),
 		NeverUsed: f.NeverUsed, ByLastUse: f.Sort == SortLastUsed}
+	for what, v := range map[string]string{"subject": f.Subject, "name": f.Name, "search": f.Search, "parent": f.Parent} {
+		if !text.Storable(v) {
+			// No stored text can equal it, and PostgreSQL refuses it
+			// even in a lookup.
+			return sf, fmt.Errorf("%w: %s %+q is not valid UTF-8 text, or holds a NUL byte", ErrRequest, what, v)
+		}
+	}
 	if f.Sort != SortIssued && f.Sort != SortLastUsed {
 		return sf, fmt.Errorf("%w: sort %q: want issued or last_used", ErrRequest, f.Sort)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
+	"github.com/writ-dev/writ/internal/text"
 )
 
 // Details is what Show tells of a token: its record, why it is (or will
@@ -48,6 +49,9 @@ type Revocation struct {
 // ErrUnknownToken. The record, the revocation and the usage are read in
 // one snapshot of the database.
 func (i *Issuer) Show(ctx context.Context, jti string) (*Details, error) {
+	if !text.Storable(jti) {
+		return nil, fmt.Errorf("%w: %+q", ErrUnknownToken, jti) // see text.Storable
+	}
 	tx, err := i.cfg.Store.BeginRead(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: show token: %w", err)

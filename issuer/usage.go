@@ -174,7 +174,10 @@ func (i *Issuer) RecordUsage(ctx context.Context, uses []Use, reporter string) (
 	}
 	for start := 0; start < len(jtis); start += usagePart {
 		part := jtis[start:min(start+usagePart, len(jtis))]
-		pr, err := i.recordUsagePart(ctx, part, byToken, uses, reporter)
+		pr, err := UsageReport{}, ctx.Err() // no part begun once ctx is done
+		if err == nil {
+			pr, err = i.recordUsagePart(ctx, part, byToken, uses, reporter)
+		}
 		if err != nil {
 			if start == 0 {
 				return UsageReport{}, err // nothing recorded: the batch may be sent again

@@ -1002,7 +1002,7 @@ func TestConsoleCookieOverTLS(t *testing.T) {
 func TestConsoleScheduled(t *testing.T) {
 	f := newFixture(t, withConsole)
 	old := f.issueRequest(issuer.Request{Subject: "gina", Audience: []string{"https://api.example"}, Name: "old"})
-	if status, _, body := f.do("POST", "/v1/tokens/"+old.ID+"/regenerate", f.admin, "application/json", `{"grace":"1h"}`); status != http.StatusOK && status != http.StatusCreated {
+	if status, _, body := f.do("POST", "/v1/tokens/"+old.ID+"/regenerate", f.admin, "application/json", `{"grace":"10m"}`); status != http.StatusOK && status != http.StatusCreated {
 		t.Fatalf("regenerate: %d %s", status, body)
 	}
 	b := f.browser(t)

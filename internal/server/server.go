@@ -122,8 +122,11 @@ type Server struct {
 	// verifier elsewhere reports its own; see recordOwnUses.
 	uses *verifierusage.Reporter
 	// usageSlot holds a value while a usage report is recorded: one at
-	// a time (see recordUsage).
-	usageSlot chan struct{}
+	// a time; usageReads one for each report body being read; and
+	// usageReporters the reporting tokens with a report in flight (see
+	// recordUsage).
+	usageSlot, usageReads chan struct{}
+	usageReporters        inFlight
 
 	stop  chan struct{}  // ends the background loops
 	loops sync.WaitGroup // the background loops
@@ -153,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.RotationCheck == 0 {
 		cfg.RotationCheck = time.Minute
 	}
-	s := &Server{cfg: cfg, log: slog.New(plainLogs{cfg.Log.Handler()}), metrics: newMetrics(), usageSlot: make(chan struct{}, 1)}
+	s := &Server{cfg: cfg, log: slog.New(plainLogs{cfg.Log.Handler()}), metrics: newMetrics(), usageSlot: make(chan struct{}, 1), usageReads: make(chan struct{}, maxUsageReads)}
 	s.feed = newFeedCache(s.metrics.reg)
 	registerExpiring(s.metrics.reg, cfg.Tokens)
 	if err := s.recordPublicationLag(ctx); err != nil {
@@ -177,16 +180,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.snap = snap
 	if s.uses, err = verifierusage.NewReporter(verifierusage.Config{Send: s.recordOwnUses,
 		OnError: func(err error) { s.log.Error("recording the server's own uses failed", "err", err) }}); err != nil {
+		snap.Close()
+		return nil, err
+	}
+	fail := func(err error) (*Server, error) {
+		_ = s.uses.Close(ctx)
+		snap.Close()
 		return nil, err
 	}
 	if s.verify, err = s.verifierFor(cfg.Issuer, verifiedTokenCache); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if s.anyAudience, err = s.verifierFor("", verifiedTokenCache); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if s.console, err = s.newConsole(); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	s.stop = make(chan struct{})
 	s.loops.Add(2)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -74,6 +76,13 @@ func (m usageMetrics) observe(uses []usage.Use, rep issuer.UsageReport) {
 			m.uses.WithLabelValues(label).Add(float64(n))
 		}
 	}
+	m.signals(rep)
+}
+
+// signals counts what recording uses found: unknown tokens, new networks,
+// uses after revocation. The server's own uses count here too (see
+// recordOwnUses), though not in writ_usage_uses_total.
+func (m usageMetrics) signals(rep issuer.UsageReport) {
 	m.unknown.Add(float64(rep.UnknownTokens))
 	m.newNetwork.Add(float64(rep.NewNetworks))
 	m.afterRevocation.Add(float64(rep.AfterRevocation))
@@ -89,24 +98,43 @@ type usageResponse struct {
 // at most usage.MaxBody bytes, recorded by the issuer (RecordUsage) and
 // answered 202 with the counts of uses recorded and ignored.
 //
-// One report is recorded at a time: the others are answered 429, to be
-// sent again after Retry-After (verifier/usage.Reporter does), so that
-// reporters cannot hold the database's write lock from revocations and
-// issuance, nor the server's memory, however many they are.
+// What one reporter can hold is bounded: each reporting token has at most
+// one report in flight (another is answered 429, with Retry-After, which
+// verifier/usage.Reporter honours), at most maxUsageReads bodies are read
+// at once, each within usageReadTime, and reports are recorded one at a
+// time, each within usageRecordTime, so that reporters cannot hold the
+// database's write lock from revocations and issuance, nor the server's
+// memory, however many they are. A report not recorded whole in time is
+// answered with the uses left counted as ignored: a reporter that gave up
+// waiting and sent it again would have the recorded ones counted twice,
+// and verifier/usage.Reporter waits longer than usageRecordTime.
 func (s *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
-	select {
-	case s.usageSlot <- struct{}{}:
-		defer func() { <-s.usageSlot }()
-	default:
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusTooManyRequests, "slow_down", "another usage report is being recorded: send this one again after Retry-After")
-		return
-	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
 		return
 	}
+	busy := func(why string) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "slow_down", why+": send this report again after Retry-After")
+	}
+	reporter := ""
+	if c, ok := verifier.ClaimsFromContext(r.Context()); ok {
+		reporter = c.ID
+	}
+	if !s.usageReporters.take(reporter) {
+		busy("another report of this token is in flight")
+		return
+	}
+	defer s.usageReporters.release(reporter)
+	select {
+	case s.usageReads <- struct{}{}:
+	default:
+		busy("too many reports are being received")
+		return
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(usageReadTime))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, usage.MaxBody))
+	<-s.usageReads
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the report exceeds %d bytes: send at most %d uses at once", usage.MaxBody, usage.MaxUses))
@@ -125,7 +153,18 @@ func (s *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
 	for i, u := range uses {
 		in[i] = issuer.Use(u)
 	}
-	rep, err := s.cfg.Tokens.RecordUsage(completing(r), in, actor(r))
+	// The report is recorded even if its sender hangs up, within
+	// usageRecordTime from now, waiting for the slot included.
+	ctx, cancel := context.WithTimeout(completing(r), usageRecordTime)
+	defer cancel()
+	select {
+	case s.usageSlot <- struct{}{}:
+		defer func() { <-s.usageSlot }()
+	case <-ctx.Done():
+		busy("other reports are being recorded")
+		return
+	}
+	rep, err := s.cfg.Tokens.RecordUsage(ctx, in, actor(r))
 	if errors.Is(err, issuer.ErrUsagePartlyRecorded) {
 		// Sent again, the parts recorded would count twice: the uses
 		// not recorded are answered as ignored.
@@ -138,15 +177,51 @@ func (s *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, usageResponse{Accepted: rep.Recorded, Ignored: rep.Ignored()})
 }
 
+// The bounds of recordUsage.
+const (
+	maxUsageReads   = 4
+	usageReadTime   = 5 * time.Second
+	usageRecordTime = 5 * time.Second
+)
+
+// inFlight is the set of reporting tokens (by jti) with a report in
+// flight.
+type inFlight struct {
+	mu  sync.Mutex
+	set map[string]bool
+}
+
+// take adds jti and reports true, or reports false when it is in flight
+// already.
+func (f *inFlight) take(jti string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.set[jti] {
+		return false
+	}
+	if f.set == nil {
+		f.set = map[string]bool{}
+	}
+	f.set[jti] = true
+	return true
+}
+
+func (f *inFlight) release(jti string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.set, jti)
+}
+
 // recordOwnUses records the uses of the tokens that the server verified
 // itself (Config.Send of its reporter), as POST /v1/usage records those
-// that verifiers report; its metrics count only the reported ones.
+// that verifiers report; writ_usage_uses_total counts only the reported
+// ones, the signals' metrics both.
 func (s *Server) recordOwnUses(ctx context.Context, uses []verifier.Use) error {
 	in := make([]issuer.Use, len(uses))
 	for i, u := range uses {
 		in[i] = issuer.Use(u)
 	}
-	_, err := s.cfg.Tokens.RecordUsage(ctx, in, "serve")
+	rep, err := s.cfg.Tokens.RecordUsage(ctx, in, "serve")
 	switch {
 	case errors.Is(err, issuer.ErrRequest):
 		return fmt.Errorf("%w: %w", verifierusage.ErrRefused, err)
@@ -155,5 +230,6 @@ func (s *Server) recordOwnUses(ctx context.Context, uses []verifier.Use) error {
 	case err != nil:
 		return err
 	}
-	return nil // not counted by the metrics of POST /v1/usage
+	s.metrics.usage.signals(rep)
+	return nil
 }

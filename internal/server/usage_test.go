@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -418,5 +419,79 @@ func TestUsageOwnTokens(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the admin token's use was not recorded")
 		}
+	}
+}
+
+// TestUsageSlowReporter: a reporter that sends its body slowly holds only
+// its own token's turn: another reporter's report is recorded meanwhile
+// (the slot for recording was once taken before the body was read).
+func TestUsageSlowReporter(t *testing.T) {
+	f := newFixture(t)
+	slow := f.issue("slow", []string{f.url}, server.UsageScope)
+	other := f.issue("other", []string{f.url}, server.UsageScope)
+	tok := apiToken(t, f, "hank")
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequest("POST", f.url+"/v1/usage", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+slow)
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = 100000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	if _, err := pw.Write([]byte(`{"uses":[`)); err != nil {
+		t.Fatal(err)
+	}
+	body := report(used(tok.ID, time.Now(), "192.0.2.1", "accepted"))
+	// The slow report is in the handler once its token's second report
+	// is refused as in flight.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		status, _, _ := f.do("POST", "/v1/usage", slow, "application/json", body)
+		if status == http.StatusTooManyRequests {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow report never held its token's turn: %d", status)
+		}
+	}
+	if status, _, resp := f.do("POST", "/v1/usage", other, "application/json", body); status != http.StatusAccepted {
+		t.Errorf("another reporter's report while one is slow: %d %s", status, resp)
+	}
+	pw.CloseWithError(errors.New("gone"))
+	<-done
+}
+
+// TestUsageOwnAfterRevocation: a revoked admin token presented to the
+// server itself raises the after-revocation event and its metric.
+func TestUsageOwnAfterRevocation(t *testing.T) {
+	f := newFixture(t)
+	victim := f.issue("victim", []string{f.url}, server.AdminScope)
+	recs, err := f.tokens.List(context.Background(), issuer.Filter{Subject: "victim", Limit: 1})
+	if err != nil || len(recs) != 1 {
+		t.Fatal(recs, err)
+	}
+	c := recs[0].ID
+	f.revoke(c)
+	if status, _, _ := f.do("GET", "/v1/whoami", victim, "", ""); status != http.StatusUnauthorized {
+		t.Fatalf("a revoked token: %d", status)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, _, metrics := f.do("GET", "/metrics", "", "", "")
+		if strings.Contains(metrics, "writ_usage_after_revocation_total 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the use after revocation is not counted")
+		}
+	}
+	if evs := usageEvents(t, f, c); !slices.Contains(evs, audit.UsedAfterRevocation) {
+		t.Errorf("events of the revoked token: %v", evs)
 	}
 }

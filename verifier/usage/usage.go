@@ -64,8 +64,10 @@ type Config struct {
 	// token with the scope writ:usage. Required. It is called before every
 	// attempt, so it may return a renewed token; see StaticToken.
 	Token func(ctx context.Context) (string, error)
-	// HTTPClient sends the reports; nil means a client with a 10 s
-	// timeout. Give one a Timeout too: while a report hangs, the next
+	// HTTPClient sends the reports; nil means a client with a 30 s
+	// timeout: longer than writ serve takes to record a report (at most
+	// 5 s), since a report given up on and sent again while the server
+	// records it may be counted twice. Give one a Timeout too: while a report hangs, the next
 	// wait (and RecordUse, which never waits, drops the oldest when the
 	// buffer fills). Redirects are never followed.
 	HTTPClient *http.Client
@@ -200,7 +202,7 @@ func NewReporter(cfg Config) (*Reporter, error) {
 		return nil, fmt.Errorf("usage: Config.MinBackoff %v is above MaxBackoff %v", r.minWait, r.maxWait)
 	}
 	if r.client == nil {
-		r.client = &http.Client{Timeout: 10 * time.Second}
+		r.client = &http.Client{Timeout: 30 * time.Second}
 	}
 	c := *r.client // the caller's client is not changed
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
