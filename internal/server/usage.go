@@ -102,7 +102,8 @@ type usageResponse struct {
 // one report in flight (another is answered 429, with Retry-After, which
 // verifier/usage.Reporter honours), at most maxUsageReads bodies are read
 // at once, each within usageReadTime, and reports are recorded one at a
-// time, each within usageRecordTime, so that reporters cannot hold the
+// time, each waiting at most usageRecordTime for its turn and then
+// recorded within usageRecordTime, so that reporters cannot hold the
 // database's write lock from revocations and issuance, nor the server's
 // memory, however many they are. A report not recorded whole in time is
 // answered with the uses left counted as ignored: a reporter that gave up
@@ -153,22 +154,30 @@ func (s *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
 	for i, u := range uses {
 		in[i] = issuer.Use(u)
 	}
-	// The report is recorded even if its sender hangs up, within
-	// usageRecordTime from now, waiting for the slot included.
-	ctx, cancel := context.WithTimeout(completing(r), usageRecordTime)
-	defer cancel()
+	// Its turn comes within usageRecordTime, or it is sent again later.
+	wait := time.NewTimer(usageRecordTime)
+	defer wait.Stop()
 	select {
 	case s.usageSlot <- struct{}{}:
 		defer func() { <-s.usageSlot }()
-	case <-ctx.Done():
+	case <-wait.C:
 		busy("other reports are being recorded")
 		return
+	case <-r.Context().Done():
+		return
 	}
+	// Then it is recorded even if its sender hangs up, within
+	// usageRecordTime.
+	ctx, cancel := context.WithTimeout(completing(r), usageRecordTime)
+	defer cancel()
 	rep, err := s.cfg.Tokens.RecordUsage(ctx, in, actor(r))
 	if errors.Is(err, issuer.ErrUsagePartlyRecorded) {
 		// Sent again, the parts recorded would count twice: the uses
 		// not recorded are answered as ignored.
 		s.log.Error("usage report recorded in part", "err", err)
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		busy("the database is busy; nothing of this report was recorded")
+		return
 	} else if err != nil {
 		s.fail(w, r, err)
 		return

@@ -65,8 +65,8 @@ type Config struct {
 	// attempt, so it may return a renewed token; see StaticToken.
 	Token func(ctx context.Context) (string, error)
 	// HTTPClient sends the reports; nil means a client with a 30 s
-	// timeout: longer than writ serve takes to record a report (at most
-	// 5 s), since a report given up on and sent again while the server
+	// timeout: longer than writ serve takes to answer a report (at most
+	// 15 s: 5 to read it, 5 to wait for its turn, 5 to record it), since a report given up on and sent again while the server
 	// records it may be counted twice. Give one a Timeout too: while a report hangs, the next
 	// wait (and RecordUse, which never waits, drops the oldest when the
 	// buffer fills). Redirects are never followed.
