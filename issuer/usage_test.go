@@ -364,3 +364,62 @@ func BenchmarkRecordUsage(b *testing.B) {
 		})
 	}
 }
+
+// countingStore counts the write transactions begun once counting is
+// set, and fails the one numbered failAt (from 1), if any.
+type countingStore struct {
+	store.Store
+	counting      bool
+	begun, failAt int
+}
+
+func (s *countingStore) Begin(ctx context.Context) (store.Tx, error) {
+	if s.counting {
+		s.begun++
+		if s.begun == s.failAt {
+			return nil, errors.New("the database is away")
+		}
+	}
+	return s.Store.Begin(ctx)
+}
+
+// TestRecordUsageParts: the uses of many tokens are recorded in several
+// transactions, of at most 256 tokens each; when one fails after others
+// were committed, RecordUsage says which uses it recorded and which not.
+func TestRecordUsageParts(t *testing.T) {
+	ctx := context.Background()
+	cs := &countingStore{}
+	e, now := usageEnv(t, func(c *issuer.Config) {
+		cs.Store = c.Store
+		c.Store = cs
+	})
+	var uses []issuer.Use
+	for i := range 600 {
+		tok := e.issue(t, issuer.Request{Subject: fmt.Sprintf("user%d", i)})
+		uses = append(uses, use(tok.ID, testNow.Add(time.Minute), "192.0.2.1", "accepted"))
+	}
+	*now = testNow.Add(time.Hour)
+	cs.counting = true
+	rep, err := e.issuer.RecordUsage(ctx, uses[:300], "test")
+	if err != nil || rep.Recorded != 300 || cs.begun != 2 {
+		t.Fatalf("300 tokens: %+v, %v, in %d transactions; want 2", rep, err, cs.begun)
+	}
+	cs.begun, cs.failAt = 0, 2
+	rep, err = e.issuer.RecordUsage(ctx, uses[300:], "test")
+	if !errors.Is(err, issuer.ErrUsagePartlyRecorded) || rep.Recorded != 256 || rep.Failed != 44 || rep.Ignored() != 44 {
+		t.Fatalf("a second part failing: %+v, %v", rep, err)
+	}
+	for i, u := range uses[300:] {
+		d, err := e.issuer.Show(ctx, u.JTI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recorded := d.Usage != nil; recorded != (i < 256) {
+			t.Errorf("use %d of the second batch recorded: %v", i, recorded)
+		}
+	}
+	cs.begun, cs.failAt = 0, 1
+	if rep, err := e.issuer.RecordUsage(ctx, uses[:1], "test"); err == nil || errors.Is(err, issuer.ErrUsagePartlyRecorded) || rep.Recorded != 0 {
+		t.Errorf("the only part failing: %+v, %v; want an error and nothing recorded", rep, err)
+	}
+}

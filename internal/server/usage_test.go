@@ -367,31 +367,6 @@ func TestUsageOneAtATime(t *testing.T) {
 	}
 }
 
-// TestUsageInParts: a report of more tokens than one transaction records
-// (usagePart) is recorded whole, in parts.
-func TestUsageInParts(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	var uses []issuer.Use
-	for i := range 600 {
-		tok := apiToken(t, f, fmt.Sprintf("user%d", i))
-		uses = append(uses, issuer.Use{JTI: tok.ID, At: time.Now(), Outcome: "accepted"})
-	}
-	rep, err := f.tokens.RecordUsage(ctx, uses, "test")
-	if err != nil || rep.Recorded != 600 || rep.Ignored() != 0 {
-		t.Fatalf("RecordUsage = %+v, %v", rep, err)
-	}
-	recs, err := f.tokens.List(ctx, issuer.Filter{NeverUsed: true, Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if strings.HasPrefix(r.Subject, "user") {
-			t.Errorf("%s of %s is never used", r.ID, r.Subject)
-		}
-	}
-}
-
 // TestUsageOwnTokens: the uses of the tokens that the server verifies
 // itself (an admin's API calls) are recorded as reported ones are.
 func TestUsageOwnTokens(t *testing.T) {
