@@ -276,16 +276,16 @@ func records(rows []store.TokenRow) []Record {
 			Description: t.Description,
 			AllowedIPs:  parsePrefixes(t.AllowedIPs),
 			Parent:      t.Parent,
-			LastUsed:    lastUsed(t.LastUse),
-			RevokedAt:   lastUsed(t.RevokedAt),
+			LastUsed:    optionalTime(t.LastUse),
+			RevokedAt:   optionalTime(t.RevokedAt),
 		})
 	}
 	return out
 }
 
-// lastUsed is the time of TokenRow.LastUse (or RevokedAt): zero for
-// none.
-func lastUsed(sec int64) time.Time {
+// optionalTime is the time of unix seconds sec of a column where 0 means
+// none (TokenRow.LastUse, RevokedAt): the zero Time for none.
+func optionalTime(sec int64) time.Time {
 	if sec == 0 {
 		return time.Time{}
 	}
