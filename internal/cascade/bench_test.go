@@ -46,6 +46,16 @@ func (s size) sets(b *testing.B) (revoked, others []cascade.ID) {
 	return ids[:s.revoked], ids[s.revoked:]
 }
 
+// filter returns s.sets and the filter of them.
+func (s size) filter(b *testing.B) (revoked, others []cascade.ID, f *cascade.Filter) {
+	revoked, others = s.sets(b)
+	f, err := cascade.Build(revoked, others)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return revoked, others, f
+}
+
 func reportSize(b *testing.B, bytes, revoked int) {
 	b.ReportMetric(float64(bytes), "bytes")
 	b.ReportMetric(float64(8*bytes)/float64(revoked), "bits/revoked")
@@ -71,11 +81,7 @@ func BenchmarkBuild(b *testing.B) {
 func BenchmarkParse(b *testing.B) {
 	for _, s := range sizes {
 		b.Run(s.String(), func(b *testing.B) {
-			rev, oth := s.sets(b)
-			f, err := cascade.Build(rev, oth)
-			if err != nil {
-				b.Fatal(err)
-			}
+			rev, _, f := s.filter(b)
 			enc, _ := f.AppendBinary(nil)
 			b.Run("cascade", func(b *testing.B) {
 				b.ReportAllocs()
@@ -122,26 +128,17 @@ func BenchmarkParse(b *testing.B) {
 func BenchmarkContains(b *testing.B) {
 	for _, s := range sizes {
 		b.Run(s.String(), func(b *testing.B) {
-			rev, oth := s.sets(b)
-			f, err := cascade.Build(rev, oth)
-			if err != nil {
-				b.Fatal(err)
-			}
+			rev, oth, f := s.filter(b)
 			ids := append(slices.Clone(rev), oth...)
 			rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 			lookups := func(b *testing.B, contains func(*cascade.ID) bool) {
 				b.ReportAllocs()
-				n, i := 0, 0
+				i := 0
 				for b.Loop() {
-					if contains(&ids[i]) {
-						n++
-					}
+					contains(&ids[i])
 					if i++; i == len(ids) {
 						i = 0
 					}
-				}
-				if n == 0 {
-					b.Fatal("no id contained")
 				}
 			}
 			b.Run("cascade", func(b *testing.B) { lookups(b, f.Contains) })

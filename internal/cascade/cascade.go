@@ -135,8 +135,8 @@ const MaxSize = 64 << 20
 // others. Neither slice is kept; both may be reordered (their elements are
 // not changed). An id in both is an error wrapping ErrOverlap; duplicates
 // within one are allowed. A filter whose encoding would exceed MaxSize is
-// an error wrapping ErrTooLarge (it takes far more than 10 million
-// revoked ids).
+// an error wrapping ErrTooLarge (that takes more than 11 million revoked
+// ids, and more than 50 million unless the others outnumber them by far).
 func Build(revoked, others []ID) (*Filter, error) {
 	f := &Filter{}
 	size := headerSize
@@ -236,7 +236,9 @@ func overlap(a, b []ID) error {
 }
 
 // Contains reports whether id is in the filter: true for every revoked id
-// it was built from, false for every other id it was built from.
+// it was built from, false for every other id it was built from (for other
+// ids, see the package doc). It reads k bits of each level it walks, most
+// often one or two levels, and does not allocate.
 func (f *Filter) Contains(id *ID) bool {
 	a, b := halves(id)
 	for i := range f.levels {

@@ -20,6 +20,17 @@ func randomIDs(r *rand.ChaCha8, n int) []ID {
 	return ids
 }
 
+// built returns a filter of nr revoked and no other ids from r, and them.
+func built(tb testing.TB, r *rand.ChaCha8, nr, no int) (f *Filter, revoked, others []ID) {
+	tb.Helper()
+	revoked, others = randomIDs(r, nr), randomIDs(r, no)
+	f, err := Build(revoked, others)
+	if err != nil {
+		tb.Fatalf("Build of %d and %d random ids: %v", nr, no, err)
+	}
+	return f, revoked, others
+}
+
 func newRand(seed uint64) *rand.ChaCha8 {
 	var s [32]byte
 	binary.LittleEndian.PutUint64(s[:], seed)
@@ -237,11 +248,7 @@ func TestSeparationError(t *testing.T) {
 // TestBuildDeterministic: the same sets, in any order, give the same bytes.
 func TestBuildDeterministic(t *testing.T) {
 	r := newRand(3)
-	rev, oth := randomIDs(r, 5000), randomIDs(r, 20000)
-	f, err := Build(rev, oth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, rev, oth := built(t, r, 5000, 20000)
 	want, _ := f.AppendBinary(nil)
 	for i := range 3 {
 		rr := rand.New(r)
@@ -281,11 +288,8 @@ func TestProperty(t *testing.T) {
 				t.Skip("millions of ids: too slow under the race detector")
 			}
 			r := newRand(100 + uint64(i))
-			rev, oth, outside := randomIDs(r, tt.revoked), randomIDs(r, tt.others), randomIDs(r, 100_000)
-			f, err := Build(rev, oth)
-			if err != nil {
-				t.Fatalf("Build: %v", err)
-			}
+			f, rev, oth := built(t, r, tt.revoked, tt.others)
+			outside := randomIDs(r, 100_000)
 			check(t, f, rev, oth, outside)
 			n := 0
 			for i := range outside {
@@ -309,10 +313,7 @@ func TestSize(t *testing.T) {
 					t.Skip("millions of ids: not with -short or the race detector")
 				}
 				r := newRand(uint64(n + ratio))
-				f, err := Build(randomIDs(r, n), randomIDs(r, ratio*n))
-				if err != nil {
-					t.Fatal(err)
-				}
+				f, _, _ := built(t, r, n, ratio*n)
 				limit := 2 * n // 2 MB for 1M
 				if f.Size() > limit {
 					t.Errorf("%d bytes (%.2f bits per revoked id), above %d", f.Size(), float64(8*f.Size())/float64(n), limit)

@@ -12,10 +12,7 @@ import (
 func FuzzParse(f *testing.F) {
 	r := newRand(7)
 	for _, n := range [][2]int{{0, 0}, {5, 0}, {1, 1}, {20, 200}, {300, 100}} {
-		c, err := Build(randomIDs(r, n[0]), randomIDs(r, n[1]))
-		if err != nil {
-			f.Fatal(err)
-		}
+		c, _, _ := built(f, r, n[0], n[1])
 		enc, _ := c.AppendBinary(nil)
 		f.Add(enc)
 	}

@@ -120,11 +120,7 @@ func TestParseValid(t *testing.T) {
 // does.
 func TestParseCopies(t *testing.T) {
 	r := newRand(4)
-	rev, oth := randomIDs(r, 1000), randomIDs(r, 1000)
-	f, err := Build(rev, oth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, rev, oth := built(t, r, 1000, 1000)
 	data, _ := f.AppendBinary(nil)
 	g, err := Parse(data)
 	if err != nil {
@@ -138,10 +134,7 @@ func TestParseCopies(t *testing.T) {
 // little (the filter, its levels, an error), valid input or not.
 func TestParseAllocation(t *testing.T) {
 	r := newRand(5)
-	f, err := Build(randomIDs(r, 100_000), randomIDs(r, 1_000_000))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _, _ := built(t, r, 100_000, 1_000_000)
 	valid, _ := f.AppendBinary(nil)
 	inputs := malformed()
 	inputs["valid"] = valid
@@ -167,11 +160,7 @@ func TestParseAllocation(t *testing.T) {
 // package's code, answers as Contains does.
 func TestSpec(t *testing.T) {
 	r := newRand(6)
-	rev, oth := randomIDs(r, 3000), randomIDs(r, 30000)
-	f, err := Build(rev, oth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, rev, oth := built(t, r, 3000, 30000)
 	if len(f.levels) < 4 {
 		t.Fatalf("only %d levels: the test needs several", len(f.levels))
 	}
