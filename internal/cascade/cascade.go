@@ -135,8 +135,9 @@ const MaxSize = 64 << 20
 // others. Neither slice is kept; both may be reordered (their elements are
 // not changed). An id in both is an error wrapping ErrOverlap; duplicates
 // within one are allowed. A filter whose encoding would exceed MaxSize is
-// an error wrapping ErrTooLarge (that takes more than 11 million revoked
-// ids, and more than 50 million unless the others outnumber them by far).
+// an error wrapping ErrTooLarge (that takes about 59 million revoked ids
+// with ten times as many others, and at least 11 million whatever the
+// others).
 func Build(revoked, others []ID) (*Filter, error) {
 	f := &Filter{}
 	size := headerSize
