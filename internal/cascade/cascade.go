@@ -31,8 +31,8 @@
 // Build builds it again with the next salt and twice the bits, at most
 // 8 times, and gives up with [ErrSeparation] past 64 levels (neither
 // happens with distinct random ids: the numbers of ids halve every two
-// levels, so 1M ids take about 35 levels). Build is deterministic: the
-// same sets give the same filter, whatever their order.
+// levels, so 1M revoked ids take about 30 levels). Build is deterministic:
+// the same lists of ids give the same filter, in whatever order.
 //
 // # Hashing
 //
