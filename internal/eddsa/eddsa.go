@@ -1,0 +1,113 @@
+// Package eddsa verifies Ed25519 signatures (RFC 8032 §5.1.7) under public
+// keys prepared once for many signatures, with the group arithmetic of
+// filippo.io/edwards25519 (the standard library's own implementation,
+// published as a module).
+//
+// A verifier checks thousands of tokens under a handful of keys, so what
+// depends on the key alone is done once per key rather than per signature:
+// the key's point A is decoded (a field exponentiation), and, at its first
+// verification, a table of multiples of −A is built (32 rows of 8 points,
+// 30 KiB, as the standard library keeps for the base point B). Each
+// verification then computes [s]B + [k](−A) with 4 doublings and at most
+// 128 additions of table points, where crypto/ed25519.Verify decodes A and
+// spends 256 doublings.
+//
+// Verify accepts exactly the signatures that crypto/ed25519.Verify accepts:
+// the same checks in the same form (a 64-byte signature, a canonical s, the
+// challenge over the key's bytes as given, R' encoded and compared with R
+// byte for byte), on the same group element. The package's tests hold it to
+// that on the standard library's own edge cases, Wycheproof's and RFC 8032's
+// vectors, and by a differential fuzz target. Everything here is public data:
+// the arithmetic runs in variable time, as ed25519.Verify's does.
+package eddsa
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha512"
+	"errors"
+	"sync"
+
+	"filippo.io/edwards25519"
+)
+
+// PublicKey is an Ed25519 public key prepared for verifying many
+// signatures. It is safe for concurrent use.
+type PublicKey struct {
+	enc   [ed25519.PublicKeySize]byte // the key as given: hashed into each challenge
+	valid bool                        // whether enc decodes to a point
+	negA  edwards25519.Point          // −A, when valid
+
+	once  sync.Once
+	table *table // multiples of −A, built at the first verification
+}
+
+// NewPublicKey prepares pub, which must be ed25519.PublicKeySize bytes.
+//
+// A key whose bytes decode to no point of the curve is returned all the
+// same, and verifies no signature: crypto/ed25519.Verify rejects every
+// signature under such a key, and so does Verify. Valid reports which.
+func NewPublicKey(pub ed25519.PublicKey) (*PublicKey, error) {
+	if len(pub) != ed25519.PublicKeySize {
+		return nil, errors.New("eddsa: public key of the wrong length")
+	}
+	k := &PublicKey{}
+	copy(k.enc[:], pub)
+	// SetBytes accepts what crypto/ed25519 accepts: the same decoding,
+	// non-canonical encodings of y included.
+	if A, err := new(edwards25519.Point).SetBytes(pub); err == nil {
+		k.negA.Negate(A)
+		k.valid = true
+	}
+	return k, nil
+}
+
+// Valid reports whether the key decodes to a point of the curve: a key
+// that does not verifies no signature.
+func (k *PublicKey) Valid() bool { return k.valid }
+
+// Verify reports whether sig is a valid Ed25519 signature of msg by k, as
+// crypto/ed25519.Verify does.
+func (k *PublicKey) Verify(msg, sig []byte) bool {
+	if !k.valid || len(sig) != ed25519.SignatureSize || sig[63]&224 != 0 {
+		return false
+	}
+	// k = SHA-512(R ‖ A ‖ M) mod L, over the key's bytes as given.
+	var digest [sha512.Size]byte
+	h := sha512.New()
+	h.Write(sig[:32])
+	h.Write(k.enc[:])
+	h.Write(msg)
+	h.Sum(digest[:0])
+	c, err := new(edwards25519.Scalar).SetUniformBytes(digest[:])
+	if err != nil {
+		return false // unreachable: the digest is 64 bytes
+	}
+	s, err := new(edwards25519.Scalar).SetCanonicalBytes(sig[32:])
+	if err != nil {
+		return false
+	}
+	// [s]B = R + [k]A, so R' = [s]B + [k](−A) must encode as R.
+	var R edwards25519.Point
+	if !sumOfMultiples(&R, baseTable(), s, k.negTable(), c) {
+		return false // unreachable: the tables hold points of the curve
+	}
+	return bytes.Equal(sig[:32], R.Bytes())
+}
+
+// negTable returns the table of −A, building it the first time.
+func (k *PublicKey) negTable() *table {
+	k.once.Do(func() { k.table = newTable(&k.negA) })
+	return k.table
+}
+
+var base struct {
+	once  sync.Once
+	table *table
+}
+
+// baseTable returns the table of the base point B, built once per process.
+func baseTable() *table {
+	base.once.Do(func() { base.table = newTable(edwards25519.NewGeneratorPoint()) })
+	return base.table
+}
