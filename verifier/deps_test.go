@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,38 @@ func TestFootprint(t *testing.T) {
 					if d == b || strings.HasPrefix(d, b+"/") {
 						t.Errorf("%s depends on %s", pkg, d)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestFootprintModules keeps the modules that the verifier side links to
+// writ's own packages, the standard library and the few that DESIGN.md's
+// "Dependencies" allow it: filippo.io/edwards25519 (Ed25519 keys decoded
+// once, internal/eddsa), and golang.org/x/crypto's BLAKE2b (PASERK ids)
+// with the golang.org/x/sys/cpu it needs. Any other module a verifier
+// would link must be added here on purpose.
+func TestFootprintModules(t *testing.T) {
+	const writ = "github.com/writ-dev/writ/"
+	allowed := []string{"filippo.io/edwards25519", "golang.org/x/crypto/blake2b", "golang.org/x/sys/cpu"}
+	for _, pkg := range []string{".", "./revoked", "./remote", "./bearer", "./usage"} {
+		t.Run(pkg, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
+			if err != nil {
+				t.Fatalf("go list: %v", err)
+			}
+			deps := strings.Fields(string(out))
+			if !slices.Contains(deps, "filippo.io/edwards25519") {
+				t.Fatalf("go list -deps listed %v, without filippo.io/edwards25519", deps)
+			}
+			for _, d := range deps {
+				ok := strings.HasPrefix(d, writ)
+				for _, a := range allowed {
+					ok = ok || d == a || strings.HasPrefix(d, a+"/")
+				}
+				if !ok {
+					t.Errorf("%s depends on %s, a module the verifier's footprint does not allow", pkg, d)
 				}
 			}
 		})

@@ -32,6 +32,8 @@ import (
 
 	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/eddsa"
+	wjws "github.com/writ-dev/writ/internal/jws"
 	wpaseto "github.com/writ-dev/writ/internal/paseto"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
@@ -75,6 +77,11 @@ type fixture struct {
 	input []byte
 	sig   []byte
 	derES []byte // ES256: the signature in ASN.1, as crypto/ecdsa takes it
+
+	// prepared is the public key as writ's verifier holds it, for the
+	// signature check alone (impl=writ-signature): an Ed25519 key decoded
+	// once, with its table (eddsa), other keys as they are.
+	prepared crypto.PublicKey
 
 	writ      *verifier.Verifier // with revocation checking on
 	writNoRev *verifier.Verifier // without, to show what revocation costs
@@ -184,6 +191,15 @@ func newFixture(tb testing.TB, alg string) *fixture {
 	if !f.floorVerify() {
 		tb.Fatal("floor: signature does not verify")
 	}
+	f.prepared = f.pub
+	if ed, ok := f.pub.(ed25519.PublicKey); ok {
+		if f.prepared, err = eddsa.NewPublicKey(ed); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if !f.signatureVerify() {
+		tb.Fatal("writ-signature: signature does not verify")
+	}
 	return f
 }
 
@@ -235,6 +251,17 @@ func (f *fixture) floorVerify() bool {
 		return rsa.VerifyPKCS1v15(f.pub.(*rsa.PublicKey), crypto.SHA256, h[:], f.sig) == nil
 	}
 	panic("unknown alg " + f.alg)
+}
+
+// signatureVerify is writ's own signature check on the floor's input, with
+// the key as the verifier holds it: jws.Verify, or for PASETO the prepared
+// Ed25519 key's Verify of the PAE (what paseto.Verify runs after building
+// it).
+func (f *fixture) signatureVerify() bool {
+	if f.alg == "PASETO" {
+		return f.prepared.(*eddsa.PublicKey).Verify(f.input, f.sig)
+	}
+	return wjws.Verify(verifier.Algorithm(f.alg), f.prepared, string(f.input), f.sig)
 }
 
 // floorSign is raw signing of the same input.
@@ -297,6 +324,18 @@ func BenchmarkVerify(b *testing.B) {
 				for b.Loop() {
 					if !f.floorVerify() {
 						b.Fatal("floor: invalid")
+					}
+				}
+			})
+
+			// The signature check alone, as writ's verifier makes it,
+			// beside the floor: for Ed25519, the key decoded once and its
+			// table (internal/eddsa) against ed25519.Verify.
+			b.Run("impl=writ-signature", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if !f.signatureVerify() {
+						b.Fatal("writ-signature: invalid")
 					}
 				}
 			})
