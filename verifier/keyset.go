@@ -42,9 +42,10 @@ type Key struct {
 
 // newKey returns the key of id, alg and pub, which checkKey accepted. An
 // Ed25519 key is prepared once for all its verifications: its point is
-// decoded here, its table built at its first verification (see eddsa). A
-// key whose bytes decode to no point is kept, and verifies no token, as
-// ed25519.Verify rejects every signature under it.
+// decoded here, and a table of its multiples (30 KiB) is built once it has
+// verified a few tokens (see internal/eddsa). A key whose bytes decode to
+// no point is kept, and verifies no token, as ed25519.Verify rejects every
+// signature under it.
 func newKey(id string, alg Algorithm, pub crypto.PublicKey) *Key {
 	k := &Key{id: id, alg: alg, pub: pub}
 	if ed, ok := pub.(ed25519.PublicKey); ok {

@@ -4,21 +4,25 @@
 // published as a module).
 //
 // A verifier checks thousands of tokens under a handful of keys, so what
-// depends on the key alone is done once per key rather than per signature:
-// the key's point A is decoded (a field exponentiation), and, at its first
-// verification, a table of multiples of −A is built (32 rows of 8 points,
-// 30 KiB, as the standard library keeps for the base point B). Each
-// verification then computes [s]B + [k](−A) with 4 doublings and at most
-// 128 additions of table points, where crypto/ed25519.Verify decodes A and
-// spends 256 doublings.
+// depends on the key alone is done once per key rather than per signature.
+// NewPublicKey decodes the key's point A (a field exponentiation, which
+// crypto/ed25519.Verify repeats on every call); a key's first
+// verifications then compute R' = [k](−A) + [s]B as ed25519.Verify does
+// (VarTimeDoubleScalarBaseMult, 256 doublings). Once a key has verified
+// TableAfter signatures it gets a table of multiples of −A (32 rows of 8
+// points, 30 KiB, as the standard library keeps for B), built in about the
+// time of three verifications, and R' costs 4 doublings and at most 128
+// additions of table points from then on. A key that verifies a single
+// token, as in a function's cold start, never pays for a table.
 //
 // Verify accepts exactly the signatures that crypto/ed25519.Verify accepts:
 // the same checks in the same form (a 64-byte signature, a canonical s, the
 // challenge over the key's bytes as given, R' encoded and compared with R
-// byte for byte), on the same group element. The package's tests hold it to
-// that on the standard library's own edge cases, Wycheproof's and RFC 8032's
-// vectors, and by a differential fuzz target. Everything here is public data:
-// the arithmetic runs in variable time, as ed25519.Verify's does.
+// byte for byte), on the same group element. The package's tests hold both
+// ways of computing R' to that on the standard library's edge cases,
+// Wycheproof's and RFC 8032's vectors, and by a differential fuzz target.
+// Everything here is public data: the arithmetic runs in variable time, as
+// ed25519.Verify's does.
 package eddsa
 
 import (
@@ -27,6 +31,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"filippo.io/edwards25519"
 )
@@ -38,9 +43,15 @@ type PublicKey struct {
 	valid bool                        // whether enc decodes to a point
 	negA  edwards25519.Point          // −A, when valid
 
-	once  sync.Once
-	table *table // multiples of −A, built at the first verification
+	uses atomic.Uint32         // verifications while tab is nil
+	once sync.Once             // builds tab
+	tab  atomic.Pointer[table] // multiples of −A, from the TableAfter-th verification
 }
+
+// TableAfter is the verification under a key that builds its table, which
+// costs about three verifications and saves about half of each one after:
+// the table pays for itself within a few more.
+const TableAfter = 8
 
 // NewPublicKey prepares pub, which must be ed25519.PublicKeySize bytes.
 //
@@ -69,6 +80,11 @@ func (k *PublicKey) Valid() bool { return k.valid }
 // Verify reports whether sig is a valid Ed25519 signature of msg by k, as
 // crypto/ed25519.Verify does.
 func (k *PublicKey) Verify(msg, sig []byte) bool {
+	return k.verify(msg, sig, k.table())
+}
+
+// verify is Verify with the key's table t, or without one when t is nil.
+func (k *PublicKey) verify(msg, sig []byte, t *table) bool {
 	if !k.valid || len(sig) != ed25519.SignatureSize || sig[63]&224 != 0 {
 		return false
 	}
@@ -87,18 +103,27 @@ func (k *PublicKey) Verify(msg, sig []byte) bool {
 	if err != nil {
 		return false
 	}
-	// [s]B = R + [k]A, so R' = [s]B + [k](−A) must encode as R.
+	// [s]B = R + [k]A, so R' = [k](−A) + [s]B must encode as R.
 	var R edwards25519.Point
-	if !sumOfMultiples(&R, baseTable(), s, k.negTable(), c) {
+	if t == nil {
+		R.VarTimeDoubleScalarBaseMult(c, &k.negA, s)
+	} else if !sumOfMultiples(&R, baseTable(), s, t, c) {
 		return false // unreachable: the tables hold points of the curve
 	}
 	return bytes.Equal(sig[:32], R.Bytes())
 }
 
-// negTable returns the table of −A, building it the first time.
-func (k *PublicKey) negTable() *table {
-	k.once.Do(func() { k.table = newTable(&k.negA) })
-	return k.table
+// table returns the key's table, or nil before its TableAfter-th
+// verification, which builds it.
+func (k *PublicKey) table() *table {
+	if t := k.tab.Load(); t != nil {
+		return t
+	}
+	if !k.valid || k.uses.Add(1) < TableAfter {
+		return nil
+	}
+	k.once.Do(func() { k.tab.Store(newTable(&k.negA)) })
+	return k.tab.Load()
 }
 
 var base struct {

@@ -12,22 +12,49 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/edwards25519"
 )
 
-// agree checks that Verify and crypto/ed25519.Verify give the same answer
-// for pub, msg and sig, and returns it.
+// agree checks that both ways of computing R' (the key's first
+// verifications, and those with its table) give crypto/ed25519.Verify's
+// answer for pub, msg and sig, and returns it.
 func agree(t testing.TB, pub, msg, sig []byte) bool {
+	t.Helper()
+	k, ok := preparedKeys.Load(string(pub))
+	if !ok {
+		k, _ = preparedKeys.LoadOrStore(string(pub), withTable(t, pub))
+	}
+	return agreeKey(t, k.(*PublicKey), pub, msg, sig)
+}
+
+// preparedKeys holds the keys that agree has seen, with their tables.
+var preparedKeys sync.Map
+
+// withTable returns pub prepared, with its table built if it decodes.
+func withTable(t testing.TB, pub []byte) *PublicKey {
 	t.Helper()
 	k, err := NewPublicKey(pub)
 	if err != nil {
 		t.Fatalf("NewPublicKey(%x): %v", pub, err)
 	}
+	if k.valid {
+		k.tab.Store(newTable(&k.negA))
+	}
+	return k
+}
+
+// agreeKey is agree with k, pub prepared by withTable.
+func agreeKey(t testing.TB, k *PublicKey, pub, msg, sig []byte) bool {
+	t.Helper()
 	want := ed25519.Verify(pub, msg, sig)
+	if got := k.verify(msg, sig, nil); got != want {
+		t.Fatalf("verify without a table (A=%x, M=%x, sig=%x) = %v, crypto/ed25519 says %v", pub, msg, sig, got, want)
+	}
 	if got := k.Verify(msg, sig); got != want {
-		t.Fatalf("Verify(A=%x, M=%x, sig=%x) = %v, crypto/ed25519 says %v", pub, msg, sig, got, want)
+		t.Fatalf("Verify with a table (A=%x, M=%x, sig=%x) = %v, crypto/ed25519 says %v", pub, msg, sig, got, want)
 	}
 	return want
 }
@@ -389,20 +416,57 @@ func FuzzVerify(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, pub, msg, sig []byte) {
-		k, err := NewPublicKey(pub)
 		if len(pub) != ed25519.PublicKeySize {
-			if err == nil {
+			if _, err := NewPublicKey(pub); err == nil {
 				t.Fatalf("NewPublicKey took a %d-byte key", len(pub))
 			}
 			return
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := k.Verify(msg, sig), ed25519.Verify(pub, msg, sig); got != want {
-			t.Fatalf("Verify(A=%x, M=%x, sig=%x) = %v, crypto/ed25519 says %v", pub, msg, sig, got, want)
-		}
+		agreeKey(t, withTable(t, pub), pub, msg, sig)
 	})
+}
+
+// TestTableAfter checks that a key's table is built at its TableAfter-th
+// verification, once, however many goroutines verify at once, and that
+// every verification before and after answers right.
+func TestTableAfter(t *testing.T) {
+	seed := sha512.Sum512([]byte("writ eddsa table"))
+	priv := ed25519.NewKeyFromSeed(seed[:32])
+	msg := []byte("message")
+	sig := ed25519.Sign(priv, msg)
+	bad := append([]byte(nil), sig...)
+	bad[0] ^= 1
+	k, err := NewPublicKey(priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < TableAfter; i++ {
+		if i%2 == 0 && k.Verify(msg, bad) || i%2 == 1 && !k.Verify(msg, sig) {
+			t.Fatalf("verification %d answered wrong", i)
+		}
+		if k.tab.Load() != nil {
+			t.Fatalf("a table after %d verifications", k.uses.Load())
+		}
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 4 {
+				if !k.Verify(msg, sig) || k.Verify(msg, bad) {
+					t.Error("a verification answered wrong")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tab := k.tab.Load()
+	if tab == nil {
+		t.Fatal("no table after many verifications")
+	}
+	uses := k.uses.Load()
+	if !k.Verify(msg, sig) || k.tab.Load() != tab || k.uses.Load() != uses {
+		t.Error("a verification with the table built rebuilt it or counted")
+	}
 }
 
 // TestNewPublicKey checks which keys decode; a key that does not verifies
