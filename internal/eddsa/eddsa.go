@@ -57,7 +57,7 @@ const TableAfter = 8
 //
 // A key whose bytes decode to no point of the curve is returned all the
 // same, and verifies no signature: crypto/ed25519.Verify rejects every
-// signature under such a key, and so does Verify. Valid reports which.
+// signature under such a key, and so does Verify.
 func NewPublicKey(pub ed25519.PublicKey) (*PublicKey, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, errors.New("eddsa: public key of the wrong length")
@@ -72,10 +72,6 @@ func NewPublicKey(pub ed25519.PublicKey) (*PublicKey, error) {
 	}
 	return k, nil
 }
-
-// Valid reports whether the key decodes to a point of the curve: a key
-// that does not verifies no signature.
-func (k *PublicKey) Valid() bool { return k.valid }
 
 // Verify reports whether sig is a valid Ed25519 signature of msg by k, as
 // crypto/ed25519.Verify does.
