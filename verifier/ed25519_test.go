@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"testing"
 
+	"github.com/writ-dev/writ/internal/eddsa"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -61,5 +62,28 @@ func TestUndecodableEd25519Key(t *testing.T) {
 				checkSentinel(t, err, verifier.ErrSignature)
 			}
 		})
+	}
+}
+
+// TestEd25519KeyBuildsTable verifies tokens under fresh Ed25519 keys (EdDSA
+// and v4.public) well past the verification that builds each key's table
+// (internal/eddsa): valid tokens verify and forged ones fail with
+// ErrSignature before, at and after it.
+func TestEd25519KeyBuildsTable(t *testing.T) {
+	fx := fixedKeys()
+	v := newVerifier(t, mustKeySet(fx.ed, fx.pk), nil) // keys of their own: no table yet
+	forger := fixedEd25519(2)
+	tokens := []struct{ valid, forged string }{
+		{fx.ed.jwt(nil, nil), signingKey{fx.ed.kid, verifier.EdDSA, forger}.jwt(nil, nil)},
+		{fx.pk.paseto(nil), signingKey{fx.pk.kid, verifier.V4Public, forger}.paseto(nil)},
+	}
+	for i := range 3 * eddsa.TableAfter {
+		for _, tok := range tokens {
+			if _, err := v.Verify(context.Background(), tok.valid); err != nil {
+				t.Fatalf("verification %d: %v", i, err)
+			}
+			_, err := v.Verify(context.Background(), tok.forged)
+			checkSentinel(t, err, verifier.ErrSignature)
+		}
 	}
 }
