@@ -164,7 +164,7 @@ func newEdgeCases(t testing.TB) *edgeCases {
 	for _, r := range append(tors, nonCanonical()...) { // R small-order or out of range
 		e.sigs = append(e.sigs, append(append([]byte(nil), r...), sig[32:]...))
 	}
-	e.sigs = append(e.sigs, make([]byte, 64))
+	e.sigs = append(e.sigs, make([]byte, 64)) // R and s all zeros
 	for _, s := range [][]byte{
 		addLE(sig[32:], l[:]),              // s + L: the same scalar, not canonical
 		addLE(sig[32:], addLE(l[:], l[:])), // s + 2L
