@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/writ-dev/writ/internal/feed"
 	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -190,7 +189,7 @@ func FollowIssuer(ctx context.Context, cfg IssuerConfig) (*Issuer, error) {
 			return nil, err
 		}
 	}
-	out.Revocations, err = NewEdgeFeed(EdgeFeedConfig{URL: base + feed.ManifestPath, Issuer: cfg.Issuer, Keys: jwt, Client: cfg.Client, Token: cfg.Token})
+	out.Revocations, err = NewEdgeFeed(EdgeFeedConfig{URL: base + ManifestPath, Issuer: cfg.Issuer, Keys: jwt, Client: cfg.Client, Token: cfg.Token})
 	if err != nil {
 		out.Close()
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +20,10 @@ import (
 
 // ManifestType is the typ of a writ issuer's signed revocation manifest.
 const ManifestType = feed.ManifestType
+
+// ManifestPath is the path of the revocation manifest under a writ
+// issuer's URL, on writ serve and in a writ publish tree.
+const ManifestPath = feed.ManifestPath
 
 // maxManifestDoc bounds a manifest document: its payload at most
 // feed.MaxManifestSize, in base64url, with a header and a signature.
@@ -213,12 +218,21 @@ func (f *EdgeFeed) readFile(ctx context.Context, ref *feed.FileRef, what string)
 	if resp.ContentLength > ref.Size {
 		return nil, fmt.Errorf("remote: %s of %d bytes, the manifest says %d", what, resp.ContentLength, ref.Size)
 	}
-	body, err := readBody(resp.Body, ref.Size, what)
-	if err != nil {
-		return nil, err
+	// The signed manifest bounds the size (DecodeManifest): read it into
+	// one buffer of that size, and refuse a byte more.
+	body := make([]byte, ref.Size)
+	n, err := io.ReadFull(resp.Body, body)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) && ref.Size > 0:
+		return nil, fmt.Errorf("remote: %s of %d bytes, the manifest says %d", what, n, ref.Size)
+	case err != nil:
+		return nil, fmt.Errorf("remote: read %s: %w", what, err)
 	}
-	if sum := sha256.Sum256(body); int64(len(body)) != ref.Size || !bytes.Equal(sum[:], ref.SHA256[:]) {
-		return nil, fmt.Errorf("remote: %s does not match the manifest's size and SHA-256", what)
+	if k, _ := io.CopyN(io.Discard, resp.Body, 1); k > 0 {
+		return nil, fmt.Errorf("remote: %s larger than the %d bytes the manifest says", what, ref.Size)
+	}
+	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], ref.SHA256[:]) {
+		return nil, fmt.Errorf("remote: %s does not match the manifest's SHA-256", what)
 	}
 	return body, nil
 }

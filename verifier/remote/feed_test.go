@@ -62,7 +62,7 @@ type feedKey struct {
 	priv ed25519.PrivateKey
 }
 
-func newFeedKey(t *testing.T, kid string) (*feedKey, *verifier.Key) {
+func newFeedKey(t testing.TB, kid string) (*feedKey, *verifier.Key) {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -75,7 +75,7 @@ func newFeedKey(t *testing.T, kid string) (*feedKey, *verifier.Key) {
 	return &feedKey{kid, priv}, k
 }
 
-func (k *feedKey) sign(t *testing.T, typ string, payload []byte) string {
+func (k *feedKey) sign(t testing.TB, typ string, payload []byte) string {
 	t.Helper()
 	doc, err := accesstoken.SignJWT(verifier.EdDSA, k.kid, typ, k.priv, payload)
 	if err != nil {
