@@ -378,6 +378,7 @@ func TestEdgeFeedRefuses(t *testing.T) {
 		}, nil, "the manifest says"},
 		{"a tampered delta", func(s *edgeSite, m *feed.Manifest) { tamper(m.Delta.Path, flip)(s, m) }, nil, "SHA-256"},
 		{"a missing snapshot", func(s *edgeSite, m *feed.Manifest) { os.Remove(filepath.Join(s.dir, m.Snapshot.Path)) }, nil, "404"},
+		{"an oversized manifest", func(s *edgeSite, m *feed.Manifest) { s.write(feed.ManifestPath, make([]byte, 100<<10)) }, nil, "larger than"},
 		{"a missing manifest", func(s *edgeSite, m *feed.Manifest) { os.Remove(filepath.Join(s.dir, feed.ManifestPath)) }, nil, "404"},
 		{"another issuer", resign(key, remote.ManifestType, func(m *feed.Manifest) []byte {
 			m.Issuer = "https://elsewhere"
@@ -437,6 +438,31 @@ func TestEdgeFeedRefuses(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a longer snapshot without Content-Length", func(t *testing.T) {
+		site := newEdgeSite(t, key)
+		_, m := site.publish(&edgeState{epoch: "e1", universe: now.Unix(), revoked: []string{"r"}, iat: now.Unix()})
+		chunked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			data, err := os.ReadFile(filepath.Join(site.dir, filepath.FromSlash(r.URL.Path)))
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			if r.URL.Path == m.Snapshot.Path {
+				data = append(data, 'x')
+			}
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+			w.Write(data)
+		}))
+		t.Cleanup(chunked.Close)
+		f, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: chunked.URL + feed.ManifestPath, Issuer: feedIssuer, Keys: ks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Changes(ctx, 0); err == nil || !strings.Contains(err.Error(), "larger than the") {
+			t.Errorf("%v, want a snapshot refused as larger than the manifest says", err)
+		}
+	})
 
 	t.Run("a redirect to another origin", func(t *testing.T) {
 		site := newEdgeSite(t, key)
