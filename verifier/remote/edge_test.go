@@ -338,7 +338,6 @@ func TestEdgeFeedReplay(t *testing.T) {
 // one, a manifest of another issuer or type or key, paths out of the
 // issuer's URL space, missing files, a redirect to another origin.
 func TestEdgeFeedRefuses(t *testing.T) {
-	ctx := context.Background()
 	key, ks := edgeKeys(t)
 	other, _ := newFeedKey(t, "kid-1")
 	now := time.Now().Truncate(time.Second)
@@ -422,20 +421,8 @@ func TestEdgeFeedRefuses(t *testing.T) {
 			st.delta.Tokens = []feed.RevokedToken{{ID: revoked.TokenIDOf("d"), EffectiveAt: now.Unix() - 1, ExpiresAt: now.Unix() + 60}}
 			_, m := site.publish(st)
 			tt.mod(site, m)
-			f, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: site.URL + feed.ManifestPath, Issuer: feedIssuer, Keys: ks})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := f.Changes(ctx, 0)
-			if err == nil || b != nil {
-				t.Fatalf("%+v, %v; want an error", b, err)
-			}
-			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Errorf("%v, want %v", err, tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("%v, want a message naming %q", err, tt.msg)
-			}
+			b, err := readEdgeOnce(t, site.URL, ks)
+			wantRefused(t, b, err, tt.want, tt.msg)
 		})
 	}
 
@@ -455,13 +442,8 @@ func TestEdgeFeedRefuses(t *testing.T) {
 			w.Write(data)
 		}))
 		t.Cleanup(chunked.Close)
-		f, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: chunked.URL + feed.ManifestPath, Issuer: feedIssuer, Keys: ks})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Changes(ctx, 0); err == nil || !strings.Contains(err.Error(), "larger than the") {
-			t.Errorf("%v, want a snapshot refused as larger than the manifest says", err)
-		}
+		b, err := readEdgeOnce(t, chunked.URL, ks)
+		wantRefused(t, b, err, nil, "bytes the manifest says")
 	})
 
 	t.Run("a redirect to another origin", func(t *testing.T) {
@@ -471,14 +453,19 @@ func TestEdgeFeedRefuses(t *testing.T) {
 			http.Redirect(w, r, site.URL+r.URL.Path, http.StatusFound)
 		}))
 		t.Cleanup(redirect.Close)
-		f, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: redirect.URL + feed.ManifestPath, Issuer: feedIssuer, Keys: ks})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Changes(ctx, 0); err == nil || !strings.Contains(err.Error(), "another origin") {
-			t.Errorf("%v, want a refused redirect", err)
-		}
+		b, err := readEdgeOnce(t, redirect.URL, ks)
+		wantRefused(t, b, err, nil, "another origin")
 	})
+}
+
+// readEdgeOnce reads the whole revocation list at base with a new EdgeFeed.
+func readEdgeOnce(t *testing.T, base string, keys verifier.KeySource) (*revoked.Batch, error) {
+	t.Helper()
+	f, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: base + feed.ManifestPath, Issuer: feedIssuer, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Changes(context.Background(), 0)
 }
 
 // TestEdgeFeedConfig: the required settings, and a manifest URL that
