@@ -64,8 +64,14 @@ func Discover(ctx context.Context, issuer string, client *http.Client) (*Discove
 	if err != nil {
 		return nil, err
 	}
+	return parseDiscovery(body, iu, issuer)
+}
+
+// parseDiscovery reads a discovery document of the issuer at iu and
+// checks it, as Discover says.
+func parseDiscovery(body []byte, iu *url.URL, issuer string) (*Discovery, error) {
 	d := &Discovery{}
-	err = jsonx.Members(body, func(name []byte, v jsonx.Value) error {
+	err := jsonx.Members(body, func(name []byte, v jsonx.Value) error {
 		var dst *string
 		switch string(name) {
 		case "issuer":
