@@ -64,8 +64,9 @@ type EdgeFeedConfig struct {
 // the manifest's sequence, nothing new. Each file's size and SHA-256 are
 // checked against the manifest before it is used, and the delta is checked
 // as Feed checks a feed document. A manifest behind one already read in
-// its epoch (an old copy that a cache serves) is refused, and the snapshot
-// keeps its state and age.
+// its epoch, or of another epoch but signed before the last one read (an
+// old copy that a cache serves), is refused, and the snapshot keeps its
+// state and age.
 type EdgeFeed struct {
 	cfg  EdgeFeedConfig
 	base string // scheme://host/path of the issuer: the files' URLs are base + path
@@ -133,6 +134,10 @@ func (f *EdgeFeed) Changes(ctx context.Context, since int64) (*revoked.Batch, er
 	switch {
 	case m.Epoch == f.epoch && m.Seq < f.seq:
 		return nil, fmt.Errorf("remote: revocation manifest at seq %d of epoch %q, behind the %d read before: an old copy", m.Seq, m.Epoch, f.seq)
+	case m.Epoch != f.epoch && f.manifest != nil && m.IssuedAt < f.manifest.IssuedAt:
+		// Epochs have no order, signing times do: the manifest of a new
+		// epoch is signed after the last one of the epoch before.
+		return nil, fmt.Errorf("remote: revocation manifest of epoch %q signed before the one of %q read before: an old copy", m.Epoch, f.epoch)
 	case since > m.Seq && (m.Epoch == f.epoch || f.epoch == ""):
 		return nil, fmt.Errorf("%w: the manifest is at seq %d, the reader at %d", revoked.ErrAhead, m.Seq, since)
 	}

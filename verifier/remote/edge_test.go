@@ -331,6 +331,20 @@ func TestEdgeFeedReplay(t *testing.T) {
 	if err := s.CheckRevocation(ctx, &verifier.Claims{ID: edgeJTI(), IssuedAt: now}); err != nil {
 		t.Errorf("after a fresh manifest: %v", err)
 	}
+
+	// A new epoch, then an old copy of the epoch before: refused, though
+	// epochs have no order, since it was signed before.
+	e1Doc, _ := site.publish(st)
+	st.epoch, st.snapSeq, st.seq, st.iat = "e2", 1, 1, clock.Unix()+1
+	st.delta = feed.Batch{}
+	site.publish(st)
+	if err := s.Refresh(ctx); err != nil || s.Epoch() != "e2" {
+		t.Fatalf("new epoch: %v, epoch %q", err, s.Epoch())
+	}
+	site.write(feed.ManifestPath, []byte(e1Doc))
+	if err := s.Refresh(ctx); err == nil || !strings.Contains(err.Error(), "old copy") || s.Epoch() != "e2" {
+		t.Errorf("an old copy of the epoch before: %v, epoch %q; want an error naming an old copy, e2", err, s.Epoch())
+	}
 }
 
 // TestEdgeFeedRefuses: a feed refuses what it cannot trust, and the
