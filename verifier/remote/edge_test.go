@@ -499,3 +499,35 @@ func TestEdgeFeedConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestEdgeFeedToken: a private feed's token goes with every read, of the
+// manifest and of the files; without it the feed says what it needs.
+func TestEdgeFeedToken(t *testing.T) {
+	key, ks := edgeKeys(t)
+	site := newEdgeSite(t, key)
+	now := time.Now().Unix()
+	st := &edgeState{epoch: "e1", snapSeq: 1, universe: now, revoked: []string{"r"}, seq: 2, iat: now}
+	st.delta.Tokens = []feed.RevokedToken{{ID: revoked.TokenIDOf("d"), EffectiveAt: now - 1, ExpiresAt: now + 60}}
+	site.publish(st)
+	private := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer feed-token" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		site.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(private.Close)
+	b, err := readEdgeOnce(t, private.URL, ks)
+	wantRefused(t, b, err, nil, "writ:revocations")
+	f, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: private.URL + feed.ManifestPath, Issuer: feedIssuer, Keys: ks,
+		Token: func(context.Context) (string, error) { return "feed-token", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := f.Changes(context.Background(), 0); err != nil || b.Seq != 2 || len(b.Tokens) != 1 {
+		t.Errorf("%+v, %v; want the list at 2 with the delta's token", b, err)
+	}
+	if got := site.take(); !equal(got, []string{"manifest", "snapshot", "delta"}) {
+		t.Errorf("requests %v, want the manifest, the snapshot and the delta", got)
+	}
+}
