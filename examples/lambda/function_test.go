@@ -83,15 +83,11 @@ func (fx *fixture) issue(t *testing.T, req issuer.Request) *issuer.Token {
 	return tok
 }
 
-// event is an API Gateway HTTP API request from ip, with token as its
-// bearer token unless it is empty.
+// event is lambdatest.Event with an X-Forwarded-For header, which the
+// function must not believe.
 func event(token, ip string) events.APIGatewayV2HTTPRequest {
-	e := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "GET /orders", RawPath: "/orders",
-		Headers: map[string]string{"user-agent": "test", "x-forwarded-for": "192.0.2.250"}}
-	if token != "" {
-		e.Headers["authorization"] = "Bearer " + token
-	}
-	e.RequestContext.HTTP = events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: "/orders", Protocol: "HTTP/1.1", SourceIP: ip}
+	e := lambdatest.Event(token, ip)
+	e.Headers["x-forwarded-for"] = "192.0.2.250"
 	return e
 }
 

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 // The Runtime API's paths (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html).
@@ -181,4 +183,16 @@ func (rt *Runtime) InitError(ctx context.Context) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, errors.New("no initialisation error was reported")
 	}
+}
+
+// Event is an API Gateway HTTP API request (payload format 2.0) for GET
+// /orders from ip, bearing token unless it is empty.
+func Event(token, ip string) events.APIGatewayV2HTTPRequest {
+	e := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "GET /orders", RawPath: "/orders",
+		Headers: map[string]string{"user-agent": "lambdatest"}}
+	if token != "" {
+		e.Headers["authorization"] = "Bearer " + token
+	}
+	e.RequestContext.HTTP = events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: "/orders", Protocol: "HTTP/1.1", SourceIP: ip}
+	return e
 }
