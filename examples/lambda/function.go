@@ -110,7 +110,7 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 	case cfg.Issuer == "" || cfg.Audience == "":
 		return nil, errors.New("WRIT_ISSUER and WRIT_AUDIENCE are required")
 	case !remote.IsURL(base):
-		return nil, fmt.Errorf("issuer URL %q: want an http or https URL", base)
+		return nil, fmt.Errorf("the issuer's URL %q (WRIT_ISSUER, or WRIT_URL when set) is not an http or https URL", base)
 	case cfg.Refresh >= cfg.MaxStaleness:
 		return nil, fmt.Errorf("refresh interval %v must be below the staleness bound %v", cfg.Refresh, cfg.MaxStaleness)
 	}
@@ -124,11 +124,10 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 		f.jwt.Close()
 		return nil, err
 	}
-	f.snap, err = revoked.NewSnapshot(ctx, revoked.SnapshotConfig{
-		Feed:         revocationFeed(cfg, base, f.jwt.KeySet),
-		MaxStaleness: cfg.MaxStaleness,
-		Now:          cfg.Now,
-	})
+	feed, err := revocationFeed(cfg, base, f.jwt.KeySet)
+	if err == nil {
+		f.snap, err = revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed, MaxStaleness: cfg.MaxStaleness, Now: cfg.Now})
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("embedded revocation document: %w", err)
@@ -173,16 +172,20 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 // whole list, checked exactly as a fetched document is), the issuer's
 // feed at base/v1/revocations for every later one. It is the one place
 // to change to follow another form of revocation data.
-func revocationFeed(cfg Config, base string, keys verifier.KeySource) revoked.Feed {
-	follow := func(t http.RoundTripper) *remote.Feed {
-		f, err := remote.NewFeed(remote.FeedConfig{URL: base + "/v1/revocations", Issuer: cfg.Issuer, Keys: keys,
+func revocationFeed(cfg Config, base string, keys verifier.KeySource) (revoked.Feed, error) {
+	follow := func(t http.RoundTripper) (revoked.Feed, error) {
+		return remote.NewFeed(remote.FeedConfig{URL: base + "/v1/revocations", Issuer: cfg.Issuer, Keys: keys,
 			Client: &http.Client{Transport: t, Timeout: cfg.RefreshTimeout}})
-		if err != nil {
-			panic(err) // URL, Issuer and Keys are set and checked by NewFunction
-		}
-		return f
 	}
-	return &seededFeed{embedded: follow(document(cfg.Revocations)), remote: follow(cfg.Transport)}
+	embedded, err := follow(document(cfg.Revocations))
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := follow(cfg.Transport)
+	if err != nil {
+		return nil, err
+	}
+	return &seededFeed{embedded: embedded, remote: issuer}, nil
 }
 
 // seededFeed answers its first read from embedded, every later one from

@@ -376,8 +376,8 @@ func TestNewFunctionRefuses(t *testing.T) {
 	}{
 		{"no issuer", func(c *Config) { c.Issuer = "" }, "WRIT_ISSUER and WRIT_AUDIENCE are required"},
 		{"no audience", func(c *Config) { c.Audience = "" }, "WRIT_ISSUER and WRIT_AUDIENCE are required"},
-		{"issuer not a URL", func(c *Config) { c.Issuer, c.URL = "writ", "" }, `issuer URL "writ"`},
-		{"URL not http", func(c *Config) { c.URL = "ftp://writ.example.com" }, `issuer URL "ftp://writ.example.com"`},
+		{"issuer not a URL", func(c *Config) { c.Issuer, c.URL = "writ", "" }, `URL "writ"`},
+		{"URL not http", func(c *Config) { c.URL = "ftp://writ.example.com" }, `URL "ftp://writ.example.com"`},
 		{"refresh past the bound", func(c *Config) { c.Refresh, c.MaxStaleness = time.Minute, time.Minute }, "must be below the staleness bound"},
 		{"another issuer's revocations", func(c *Config) { c.Revocations = other }, "embedded revocation document"},
 		{"no revocations", func(c *Config) { c.Revocations = nil }, "embedded revocation document"},
