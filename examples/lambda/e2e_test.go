@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,24 +23,7 @@ import (
 type process struct {
 	cmd *exec.Cmd
 	rt  *lambdatest.Runtime
-	log *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	log string // the file of its stdout and stderr
 }
 
 // start runs bin with env and a Runtime API of its own, as Lambda starts
@@ -53,9 +35,14 @@ func start(t *testing.T, bin string, env ...string) *process {
 		t.Fatal(err)
 	}
 	t.Cleanup(rt.Close)
-	p := &process{cmd: exec.Command(bin), rt: rt, log: &syncBuffer{}}
+	p := &process{cmd: exec.Command(bin), rt: rt, log: filepath.Join(t.TempDir(), "log")}
 	p.cmd.Env = append(env, "AWS_LAMBDA_RUNTIME_API="+rt.Addr)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	log, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close() // the process has its own copy
+	p.cmd.Stdout, p.cmd.Stderr = log, log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +50,19 @@ func start(t *testing.T, bin string, env ...string) *process {
 		p.cmd.Process.Kill()
 		p.cmd.Wait()
 		if t.Failed() {
-			t.Logf("the function's log:\n%s", p.log)
+			t.Logf("the function's log:\n%s", p.logged(t))
 		}
 	})
 	return p
+}
+
+// logged returns what the process has logged so far.
+func (p *process) logged(t *testing.T) string {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func (p *process) invoke(t *testing.T, token, ip string) events.APIGatewayV2HTTPResponse {
@@ -192,7 +188,7 @@ func TestLambdaRuntime(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		log := p.log.String()
+		log := p.logged(t)
 		if !strings.Contains(log, "writ: failing closed: revocation data too stale") {
 			t.Errorf("the log does not say it fails closed:\n%s", log)
 		}

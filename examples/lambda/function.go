@@ -80,6 +80,8 @@ type Function struct {
 	mu      sync.Mutex
 	running chan struct{} // closed when the refresh in flight ends; nil when none
 	lastTry time.Time     // when the last refresh started
+
+	failLogged atomic.Int64 // unix nanoseconds of the last "failing closed" log line
 }
 
 // NewFunction returns a Function for cfg. It does no network I/O: it
@@ -159,7 +161,11 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 			if !errors.Is(err, revoked.ErrStale) {
 				return
 			}
-			log.Printf("writ: failing closed: %v", err)
+			// One line per WRIT_REFRESH, not one per refused request.
+			if now := cfg.Now(); now.Sub(time.Unix(0, f.failLogged.Load())) >= cfg.Refresh {
+				f.failLogged.Store(now.UnixNano())
+				log.Printf("writ: failing closed: %v", err)
+			}
 			if p, ok := r.Context().Value(staleKey{}).(*error); ok {
 				*p = err
 			}
@@ -223,7 +229,11 @@ func followKeys(ctx context.Context, cfg Config, u string, parse remote.Parser, 
 	t := &answeredTransport{next: cfg.Transport, at: &k.answered, now: cfg.Now}
 	ks, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: u, Parse: parse, Initial: initial,
 		Client: &http.Client{Transport: t, Timeout: cfg.RefreshTimeout}, Now: cfg.Now,
-		OnError: func(err error) { log.Printf("writ: key set refresh failed: %v", err) }})
+		OnError: func(err error) {
+			if !errors.Is(err, context.Canceled) { // by Close
+				log.Printf("writ: key set refresh failed: %v", err)
+			}
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("embedded key set: %w", err)
 	}
@@ -267,12 +277,7 @@ func (k keySources) LookupKey(ctx context.Context, kid string) (*verifier.Key, e
 
 // Close stops the background refreshes and waits for one in flight.
 func (f *Function) Close() {
-	f.mu.Lock()
-	running := f.running
-	f.mu.Unlock()
-	if running != nil {
-		<-running
-	}
+	f.waitRefresh()
 	for _, k := range []*followedKeys{f.jwt, f.paseto} {
 		if k != nil {
 			k.Close()
@@ -287,7 +292,10 @@ func (f *Function) Close() {
 // log line.
 func (f *Function) State() string {
 	keys, revs := f.ages()
-	return fmt.Sprintf("keys %s (%d JWT, %d PASETO), revocations %s (seq %d, bound %v)",
+	if keys != "embedded" {
+		keys += " s old"
+	}
+	return fmt.Sprintf("keys %s (%d JWT, %d PASETO), revocations %s s old (seq %d, bound %v)",
 		keys, f.jwt.Current().Len(), f.paseto.Current().Len(), revs, f.snap.Seq(), f.cfg.MaxStaleness)
 }
 
@@ -323,6 +331,16 @@ func (f *Function) freshen(ctx context.Context) {
 		case <-done:
 		case <-ctx.Done():
 		}
+	}
+}
+
+// waitRefresh waits for the revocation refresh in flight, if any.
+func (f *Function) waitRefresh() {
+	f.mu.Lock()
+	running := f.running
+	f.mu.Unlock()
+	if running != nil {
+		<-running
 	}
 }
 
@@ -374,7 +392,7 @@ func (f *Function) Handle(ctx context.Context, e events.APIGatewayV2HTTPRequest)
 	keys, revocations := f.ages()
 	w.header.Set("Writ-Keys-Age", keys)
 	w.header.Set("Writ-Revocations-Age", revocations)
-	out := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: make(map[string]string, len(w.header)), Body: w.body.String()}
+	out := events.APIGatewayV2HTTPResponse{StatusCode: w.result(), Headers: make(map[string]string, len(w.header)), Body: w.body.String()}
 	for k, v := range w.header {
 		out.Headers[k] = strings.Join(v, ", ")
 	}
@@ -407,6 +425,14 @@ func (w *response) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
 	}
+}
+
+// result is the answer's status: 200 if the handler set none.
+func (w *response) result() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
 }
 
 func (w *response) Write(b []byte) (int, error) {

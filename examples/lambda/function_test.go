@@ -219,16 +219,6 @@ func TestExpired(t *testing.T) {
 	}
 }
 
-// waitRefresh waits for the revocation refresh in flight, if any.
-func (f *Function) waitRefresh() {
-	f.mu.Lock()
-	running := f.running
-	f.mu.Unlock()
-	if running != nil {
-		<-running
-	}
-}
-
 // TestLearnsRevocation: a token revoked after the build is refused once
 // the function has refreshed from the issuer's feed.
 func TestLearnsRevocation(t *testing.T) {
