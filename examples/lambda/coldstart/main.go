@@ -8,10 +8,12 @@
 // -trimpath, -tags lambda.norpc, a binary named bootstrap) with that
 // issuer's keys embedded, then starts each n times, interleaved, against
 // a fake Lambda Runtime API on loopback with one token to verify, and
-// prints for each its binary size and the medians of: init, from just
-// before the process is started to its first request for work (GET
-// /runtime/invocation/next), and first response, from the same start to
-// its answer to that first invocation (the first verification).
+// prints for each its binary size; the medians and 90th percentiles of
+// init, from just before the process is started to its first request for
+// work (GET /runtime/invocation/next), and of first response, from the
+// same start to its answer to that first invocation (the first
+// verification); and the median CPU time the process used until it was
+// killed right after that answer.
 //
 // Lambda itself adds what no local run shows: downloading the code,
 // starting the micro-VM, and its Runtime API's own latency.
@@ -45,7 +47,7 @@ type function struct {
 	files            map[string][]byte
 	bin              string
 	size             int64
-	init, first      []time.Duration
+	init, first, cpu []time.Duration
 }
 
 func main() {
@@ -110,19 +112,19 @@ func run(n int) error {
 	for i := range n {
 		for j := range funcs {
 			f := funcs[(i+j)%len(funcs)] // each goes first in turn
-			init, first, err := coldStart(ctx, f, env, ev)
+			init, first, cpu, err := coldStart(ctx, f, env, ev)
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.name, err)
 			}
-			f.init, f.first = append(f.init, init), append(f.first, first)
+			f.init, f.first, f.cpu = append(f.init, init), append(f.first, first), append(f.cpu, cpu)
 		}
 	}
 	fmt.Printf("Cold start, %d interleaved starts each, %s, %s/%s, %d CPUs\n\n", n, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "function\tbinary (MB)\tinit median (ms)\tinit p90 (ms)\tfirst response median (ms)\tfirst response p90 (ms)\t")
+	fmt.Fprintln(tw, "function\tbinary (MB)\tinit median (ms)\tinit p90 (ms)\tfirst response median (ms)\tfirst response p90 (ms)\tCPU median (ms)\t")
 	for _, f := range funcs {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", f.name, float64(f.size)/1e6,
-			ms(quantile(f.init, 0.5)), ms(quantile(f.init, 0.9)), ms(quantile(f.first, 0.5)), ms(quantile(f.first, 0.9)))
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", f.name, float64(f.size)/1e6,
+			ms(quantile(f.init, 0.5)), ms(quantile(f.init, 0.9)), ms(quantile(f.first, 0.5)), ms(quantile(f.first, 0.9)), ms(quantile(f.cpu, 0.5)))
 	}
 	tw.Flush()
 	fmt.Println()
@@ -134,11 +136,13 @@ func run(n int) error {
 
 // coldStart starts f against a Runtime API of its own, hands it ev, and
 // returns the times from the start to its first request for work and to
-// its answer, which must be a 200.
-func coldStart(ctx context.Context, f *function, env []string, ev []byte) (init, first time.Duration, err error) {
+// its answer, which must be a 200, and the CPU time (user and system) the
+// process used until then: less disturbed than the times by other load
+// on the machine.
+func coldStart(ctx context.Context, f *function, env []string, ev []byte) (init, first, cpu time.Duration, err error) {
 	rt, err := lambdatest.NewRuntime()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer rt.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -149,28 +153,23 @@ func coldStart(ctx context.Context, f *function, env []string, ev []byte) (init,
 	cmd.Stderr = &log
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if err != nil {
-			err = fmt.Errorf("%w; its log:\n%s", err, log.String())
-		}
-	}()
 	res, err := rt.Invoke(ctx, ev)
+	cmd.Process.Kill()
+	cmd.Wait()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, fmt.Errorf("%w; its log:\n%s", err, log.String())
 	}
 	next, ok := rt.FirstNext()
 	if !ok {
-		return 0, 0, errors.New("answered without asking for work")
+		return 0, 0, 0, errors.New("answered without asking for work")
 	}
 	var resp events.APIGatewayV2HTTPResponse
 	if err := json.Unmarshal(res.Body, &resp); err != nil || res.Error || resp.StatusCode != 200 {
-		return 0, 0, fmt.Errorf("the token was not accepted: %s", res.Body)
+		return 0, 0, 0, fmt.Errorf("the token was not accepted: %s; its log:\n%s", res.Body, log.String())
 	}
-	return next.Sub(start), res.At.Sub(start), nil
+	return next.Sub(start), res.At.Sub(start), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 func quantile(d []time.Duration, q float64) time.Duration {
