@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -90,16 +89,17 @@ func (p *process) invoke(t *testing.T, token, ip string) events.APIGatewayV2HTTP
 	return resp
 }
 
-// TestLambdaRuntime builds the function as it is deployed, with the keys
-// and revocation document of a writ issuer on loopback embedded, and runs
-// it against a fake Lambda Runtime API: it verifies, learns a revocation
-// from the issuer, keeps verifying once the issuer is out of reach until
-// its staleness bound, and reports a configuration error as an
-// initialisation error.
+// TestLambdaRuntime builds the function with the keys and revocation
+// document of a writ issuer on loopback embedded (for this machine and
+// unstripped, reusing the packages compiled for the test: coldstart
+// builds it as deployed), and runs it against a fake Lambda Runtime API:
+// it verifies, learns a revocation from the issuer, keeps verifying once
+// the issuer is out of reach until its staleness bound, and reports a
+// configuration error as an initialisation error.
 func TestLambdaRuntime(t *testing.T) {
 	fx := newFixture(t)
 	bin := filepath.Join(t.TempDir(), "bootstrap")
-	if err := lambdatest.Build(t.Context(), ".", bin, runtime.GOOS, runtime.GOARCH, fx.files); err != nil {
+	if err := lambdatest.Build(t.Context(), ".", bin, fx.files, false); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			t.Skipf("cannot build the function: %v", err)
 		}

@@ -333,7 +333,9 @@ func TestUnreachable(t *testing.T) {
 func TestRefreshOnInvocation(t *testing.T) {
 	fx := newFixture(t)
 	cfg := fx.config()
-	cfg.MaxStaleness, cfg.Refresh = 2*time.Second, time.Second
+	// A short refresh interval: the refresh that the start may have made
+	// is more than one interval old when the data passes the bound.
+	cfg.MaxStaleness, cfg.Refresh = 2*time.Second, 100*time.Millisecond
 	f := newFunction(t, cfg)
 	tok := fx.issue(t, issuer.Request{Subject: "alice"}).Token
 	// No invocation, as in a frozen process: nothing refreshes.

@@ -95,7 +95,7 @@ func run(n int) error {
 	}
 	for _, f := range funcs {
 		f.bin = filepath.Join(dir, f.name, "bootstrap")
-		if err := lambdatest.Build(ctx, f.pkg, f.bin, "linux", "amd64", f.files); err != nil {
+		if err := lambdatest.Build(ctx, f.pkg, f.bin, f.files, true); err != nil {
 			return err
 		}
 		st, err := os.Stat(f.bin)

@@ -9,13 +9,17 @@ import (
 	"path/filepath"
 )
 
-// Build builds the main package in dir as Lambda's provided.al2023
-// runtime runs it: for goos/goarch (linux/amd64 there), stripped
-// (-ldflags='-s -w' -trimpath), without the RPC mode of the retired go1.x
-// runtime (-tags lambda.norpc), into out. files replace the package's own
-// by name relative to dir (the embedded keys), through go build -overlay,
-// so that the source tree is never written. It needs the go command.
-func Build(ctx context.Context, dir, out, goos, goarch string, files map[string][]byte) error {
+// Build builds the main package in dir into out. files replace the
+// package's own by name relative to dir (the embedded keys), through go
+// build -overlay, so that the source tree is never written. It needs the
+// go command.
+//
+// With deploy set it builds as Lambda's provided.al2023 runtime runs a
+// function: for linux/amd64, stripped (-ldflags='-s -w' -trimpath),
+// without the RPC mode of the retired go1.x runtime (-tags lambda.norpc).
+// Without, it builds for this machine with the go command's defaults, so
+// that a test reuses the packages compiled for it.
+func Build(ctx context.Context, dir, out string, files map[string][]byte, deploy bool) error {
 	gocmd, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("building needs the go command: %w", err)
@@ -47,10 +51,15 @@ func Build(ctx context.Context, dir, out, goos, goarch string, files map[string]
 	if err := os.WriteFile(ovPath, ov, 0o600); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, gocmd, "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w",
-		"-overlay", ovPath, "-o", out, ".")
+	args := []string{"build", "-overlay", ovPath, "-o", out}
+	env := os.Environ()
+	if deploy {
+		args = append(args, "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w")
+		env = append(env, "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0")
+	}
+	cmd := exec.CommandContext(ctx, gocmd, append(args, ".")...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+	cmd.Env = env
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %w\n%s", dir, err, b)
 	}
