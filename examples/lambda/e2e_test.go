@@ -90,16 +90,17 @@ func (p *process) invoke(t *testing.T, token, ip string) events.APIGatewayV2HTTP
 }
 
 // TestLambdaRuntime builds the function with the keys and revocation
-// document of a writ issuer on loopback embedded (for this machine and
-// unstripped, reusing the packages compiled for the test: coldstart
-// builds it as deployed), and runs it against a fake Lambda Runtime API:
+// document of a writ issuer on loopback embedded (for this machine,
+// unstripped, with -race when the test has it, reusing the packages
+// compiled for the test: coldstart builds it as deployed), and runs it
+// against a fake Lambda Runtime API:
 // it verifies, learns a revocation from the issuer, keeps verifying once
 // the issuer is out of reach until its staleness bound, and reports a
 // configuration error as an initialisation error.
 func TestLambdaRuntime(t *testing.T) {
 	fx := newFixture(t)
 	bin := filepath.Join(t.TempDir(), "bootstrap")
-	if err := lambdatest.Build(t.Context(), ".", bin, fx.files, false); err != nil {
+	if err := lambdatest.Build(t.Context(), ".", bin, fx.files, false, buildFlags...); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			t.Skipf("cannot build the function: %v", err)
 		}
@@ -138,7 +139,7 @@ func TestLambdaRuntime(t *testing.T) {
 	})
 
 	t.Run("follows the issuer", func(t *testing.T) {
-		const bound = 6 * time.Second
+		const bound = 4 * time.Second
 		p := start(t, bin, append(env, "WRIT_MAX_STALENESS="+bound.String(), "WRIT_REFRESH=500ms")...)
 		for _, tc := range []struct {
 			token     string
