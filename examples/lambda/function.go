@@ -379,7 +379,14 @@ type staleKey struct{}
 // Handle answers one API Gateway HTTP API request (payload format 2.0).
 // The client address that tokens bound to networks are checked against
 // is the one API Gateway saw, requestContext.http.sourceIp.
+//
+// An event of another format (a REST API's, or an HTTP API's with payload
+// format 1.0) is an error, which API Gateway answers 502: its client
+// address is elsewhere, and tokens bound to networks would be refused.
 func (f *Function) Handle(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if e.Version != "2.0" {
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("event of payload format %q: configure the API Gateway integration with an HTTP API and payload format 2.0", e.Version)
+	}
 	f.freshen(ctx)
 	var stale error
 	r := request(context.WithValue(ctx, staleKey{}, &stale), e)

@@ -196,6 +196,21 @@ func TestHandle(t *testing.T) {
 	}
 }
 
+// TestHandleOtherFormats: an event of payload format 1.0, or a REST
+// API's, which has no version, is an error.
+func TestHandleOtherFormats(t *testing.T) {
+	fx := newFixture(t)
+	f := newFunction(t, fx.config())
+	tok := fx.issue(t, issuer.Request{Subject: "alice"}).Token
+	for _, version := range []string{"1.0", ""} {
+		e := event(tok, "192.0.2.1")
+		e.Version = version
+		if _, err := f.Handle(t.Context(), e); err == nil || !strings.Contains(err.Error(), "payload format 2.0") {
+			t.Errorf("version %q: error %v", version, err)
+		}
+	}
+}
+
 // clock is the real time shifted by an offset that a test sets.
 type clock struct{ offset atomic.Int64 }
 
