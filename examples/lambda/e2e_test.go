@@ -100,7 +100,7 @@ func (p *process) invoke(t *testing.T, token, ip string) events.APIGatewayV2HTTP
 func TestLambdaRuntime(t *testing.T) {
 	fx := newFixture(t)
 	bin := filepath.Join(t.TempDir(), "bootstrap")
-	if err := lambdatest.Build(t.Context(), ".", bin, fx.files, false, buildFlags...); err != nil {
+	if err := lambdatest.Build(t.Context(), ".", bin, fx.files, false); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			t.Skipf("cannot build the function: %v", err)
 		}

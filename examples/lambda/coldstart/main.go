@@ -53,14 +53,16 @@ type function struct {
 func main() {
 	n := flag.Int("n", 30, "starts of each function")
 	flag.Parse()
-	if err := run(*n); err != nil {
+	if err := run(*n, true); err != nil {
 		fmt.Fprintf(os.Stderr, "coldstart: error: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int) error {
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+// run measures n starts of each function, built as deployed, or else as
+// lambdatest.Build builds for a test.
+func run(n int, deploy bool) error {
+	if deploy && (runtime.GOOS != "linux" || runtime.GOARCH != "amd64") {
 		return fmt.Errorf("the functions are built for Lambda's linux/amd64 and run here: this is %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
 	ctx := context.Background()
@@ -95,7 +97,7 @@ func run(n int) error {
 	}
 	for _, f := range funcs {
 		f.bin = filepath.Join(dir, f.name, "bootstrap")
-		if err := lambdatest.Build(ctx, f.pkg, f.bin, f.files, true); err != nil {
+		if err := lambdatest.Build(ctx, f.pkg, f.bin, f.files, deploy); err != nil {
 			return err
 		}
 		st, err := os.Stat(f.bin)
@@ -119,7 +121,11 @@ func run(n int) error {
 			f.init, f.first, f.cpu = append(f.init, init), append(f.first, first), append(f.cpu, cpu)
 		}
 	}
-	fmt.Printf("Cold start, %d interleaved starts each, %s, %s/%s, %d CPUs\n\n", n, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	build := "built as deployed (linux/amd64, stripped, -trimpath, -tags lambda.norpc)"
+	if !deploy {
+		build = "built as for a test"
+	}
+	fmt.Printf("Cold start, %d interleaved starts each, %s, %s, %d CPUs\n\n", n, build, runtime.Version(), runtime.NumCPU())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "function\tbinary (MB)\tinit median (ms)\tinit p90 (ms)\tfirst response median (ms)\tfirst response p90 (ms)\tCPU median (ms)\t")
 	for _, f := range funcs {

@@ -17,10 +17,10 @@ import (
 // With deploy set it builds as Lambda's provided.al2023 runtime runs a
 // function: for linux/amd64, stripped (-ldflags='-s -w' -trimpath),
 // without the RPC mode of the retired go1.x runtime (-tags lambda.norpc).
-// Without, it builds for this machine with the go command's defaults and
-// flags, so that a test that passes its own (-race) reuses the packages
-// compiled for it.
-func Build(ctx context.Context, dir, out string, files map[string][]byte, deploy bool, flags ...string) error {
+// Without, it builds for this machine as the running program was built
+// (with -race, or without), so that a test reuses the packages compiled
+// for it, and a test run with -race checks the function for data races.
+func Build(ctx context.Context, dir, out string, files map[string][]byte, deploy bool) error {
 	gocmd, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("building needs the go command: %w", err)
@@ -52,11 +52,13 @@ func Build(ctx context.Context, dir, out string, files map[string][]byte, deploy
 	if err := os.WriteFile(ovPath, ov, 0o600); err != nil {
 		return err
 	}
-	args := append([]string{"build", "-overlay", ovPath, "-o", out}, flags...)
+	args := []string{"build", "-overlay", ovPath, "-o", out}
 	env := os.Environ()
 	if deploy {
 		args = append(args, "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w")
 		env = append(env, "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0")
+	} else {
+		args = append(args, raceFlags...)
 	}
 	cmd := exec.CommandContext(ctx, gocmd, append(args, ".")...)
 	cmd.Dir = dir
