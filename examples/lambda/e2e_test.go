@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -7,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,10 +97,12 @@ func (p *process) invoke(t *testing.T, token, ip string) events.APIGatewayV2HTTP
 // document of a writ issuer on loopback embedded (for this machine,
 // unstripped, with -race when the test has it, reusing the packages
 // compiled for the test: coldstart builds it as deployed), and runs it
-// against a fake Lambda Runtime API:
-// it verifies, learns a revocation from the issuer, keeps verifying once
-// the issuer is out of reach until its staleness bound, and reports a
-// configuration error as an initialisation error.
+// against a fake Lambda Runtime API: it verifies, learns a revocation from
+// the issuer, refreshes when it is thawed after a freeze longer than its
+// staleness bound (SIGSTOP and SIGCONT, as Lambda freezes a process
+// between invocations), keeps verifying once the issuer is out of reach
+// until that bound, and reports a configuration error as an
+// initialisation error.
 func TestLambdaRuntime(t *testing.T) {
 	fx := newFixture(t)
 	bin := filepath.Join(t.TempDir(), "bootstrap")
@@ -168,6 +174,21 @@ func TestLambdaRuntime(t *testing.T) {
 				t.Fatal("the function did not learn of the revocation")
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+
+		// Frozen past the bound, as Lambda freezes a process between
+		// invocations, it refreshes in the first invocation after: it
+		// waits for that refresh rather than fail closed.
+		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(bound + time.Second)
+		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		resp := p.invoke(t, valid.Token, "192.0.2.1")
+		if age, err := strconv.Atoi(resp.Headers["Writ-Revocations-Age"]); resp.StatusCode != 200 || err != nil || time.Duration(age)*time.Second > bound {
+			t.Errorf("thawed past the bound: status %d, Writ-Revocations-Age %q, %s", resp.StatusCode, resp.Headers["Writ-Revocations-Age"], resp.Body)
 		}
 
 		// Out of reach, the issuer is not needed until the bound.
