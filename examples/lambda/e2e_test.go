@@ -104,7 +104,7 @@ func (p *process) invoke(t *testing.T, token, ip string) events.APIGatewayV2HTTP
 // until that bound, and reports a configuration error as an
 // initialisation error.
 func TestLambdaRuntime(t *testing.T) {
-	fx := newFixture(t)
+	fx := newFixture(t, false)
 	bin := filepath.Join(t.TempDir(), "bootstrap")
 	if err := lambdatest.Build(t.Context(), ".", bin, fx.files, false); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {

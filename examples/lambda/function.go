@@ -60,6 +60,11 @@ type Config struct {
 	// JWKS, PASERK and Revocations are the issuer's key sets and signed
 	// revocation feed document (since=0) embedded at build time. Required.
 	JWKS, PASERK, Revocations []byte
+	// FeedToken, for an issuer whose revocation feed is private (writ
+	// serve --private-feed), is a token of the issuer with scope
+	// writ:revocations, sent with every read of the feed. When it expires
+	// the reads fail, and the function fails closed past MaxStaleness.
+	FeedToken string
 	// Transport makes the requests to the issuer; nil means
 	// http.DefaultTransport.
 	Transport http.RoundTripper
@@ -179,15 +184,19 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 // feed at base/v1/revocations for every later one. It is the one place
 // to change to follow another form of revocation data.
 func revocationFeed(cfg Config, base string, keys verifier.KeySource) (revoked.Feed, error) {
-	follow := func(t http.RoundTripper) (revoked.Feed, error) {
+	follow := func(t http.RoundTripper, token func(context.Context) (string, error)) (revoked.Feed, error) {
 		return remote.NewFeed(remote.FeedConfig{URL: base + "/v1/revocations", Issuer: cfg.Issuer, Keys: keys,
-			Client: &http.Client{Transport: t, Timeout: cfg.RefreshTimeout}})
+			Client: &http.Client{Transport: t, Timeout: cfg.RefreshTimeout}, Token: token})
 	}
-	embedded, err := follow(document(cfg.Revocations))
+	embedded, err := follow(document(cfg.Revocations), nil)
 	if err != nil {
 		return nil, err
 	}
-	issuer, err := follow(cfg.Transport)
+	var token func(context.Context) (string, error)
+	if cfg.FeedToken != "" {
+		token = func(context.Context) (string, error) { return cfg.FeedToken, nil }
+	}
+	issuer, err := follow(cfg.Transport, token)
 	if err != nil {
 		return nil, err
 	}

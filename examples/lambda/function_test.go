@@ -31,9 +31,11 @@ type fixture struct {
 	revoked string
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture makes a fixture whose issuer has a private revocation feed
+// if privateFeed is set.
+func newFixture(t *testing.T, privateFeed bool) *fixture {
 	t.Helper()
-	iss, err := lambdatest.NewIssuer(t.Context(), t.TempDir())
+	iss, err := lambdatest.NewIssuer(t.Context(), t.TempDir(), privateFeed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +130,7 @@ func deadAddr(t *testing.T) string {
 }
 
 func TestHandle(t *testing.T) {
-	fx := newFixture(t)
+	fx := newFixture(t, false)
 	f := newFunction(t, fx.config())
 	valid := fx.issue(t, issuer.Request{Subject: "alice"}).Token
 	// A character of the claims, in the middle of the token, changed to
@@ -205,7 +207,7 @@ func TestHandle(t *testing.T) {
 // TestHandleOtherFormats: an event of payload format 1.0, or a REST
 // API's, which has no version, is an error.
 func TestHandleOtherFormats(t *testing.T) {
-	fx := newFixture(t)
+	fx := newFixture(t, false)
 	f := newFunction(t, fx.config())
 	tok := fx.issue(t, issuer.Request{Subject: "alice"}).Token
 	for _, version := range []string{"1.0", ""} {
@@ -224,7 +226,7 @@ func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.offset.Store(int64(d)) }
 
 func TestExpired(t *testing.T) {
-	fx := newFixture(t)
+	fx := newFixture(t, false)
 	var c clock
 	cfg := fx.config()
 	cfg.Now = c.now
@@ -241,33 +243,50 @@ func TestExpired(t *testing.T) {
 }
 
 // TestLearnsRevocation: a token revoked after the build is refused once
-// the function has refreshed from the issuer's feed.
+// the function has refreshed from the issuer's feed, public or private.
 func TestLearnsRevocation(t *testing.T) {
-	fx := newFixture(t)
-	cfg := fx.config()
-	cfg.Refresh = time.Nanosecond // every invocation starts a refresh
-	f := newFunction(t, cfg)
-	tok := fx.issue(t, issuer.Request{Subject: "alice"})
-	if resp := handle(t, f, event(tok.Token, "192.0.2.1")); resp.StatusCode != 200 {
-		t.Fatalf("status %d before the revocation: %s", resp.StatusCode, resp.Body)
-	}
-	if _, err := fx.iss.DB.Revocations.RevokeToken(t.Context(), tok.ID, revocation.Options{Reason: "leaked"}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp := handle(t, f, event(tok.Token, "192.0.2.1"))
-		if resp.StatusCode == 401 {
-			if want := `error_description="token revoked"`; !strings.Contains(resp.Headers["Www-Authenticate"], want) {
-				t.Fatalf("WWW-Authenticate %q, want %s", resp.Headers["Www-Authenticate"], want)
+	for _, private := range []bool{false, true} {
+		t.Run(map[bool]string{false: "public feed", true: "private feed"}[private], func(t *testing.T) {
+			fx := newFixture(t, private)
+			cfg := fx.config()
+			cfg.Refresh = time.Nanosecond // every invocation starts a refresh
+			cfg.FeedToken = fx.iss.FeedToken
+			f := newFunction(t, cfg)
+			tok := fx.issue(t, issuer.Request{Subject: "alice"})
+			if resp := handle(t, f, event(tok.Token, "192.0.2.1")); resp.StatusCode != 200 {
+				t.Fatalf("status %d before the revocation: %s", resp.StatusCode, resp.Body)
 			}
-			return
-		}
-		if resp.StatusCode != 200 || time.Now().After(deadline) {
-			t.Fatalf("status %d (%s), and the revocation not learnt", resp.StatusCode, resp.Body)
-		}
-		f.waitRefresh()
-		time.Sleep(20 * time.Millisecond)
+			if _, err := fx.iss.DB.Revocations.RevokeToken(t.Context(), tok.ID, revocation.Options{Reason: "leaked"}); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				resp := handle(t, f, event(tok.Token, "192.0.2.1"))
+				if resp.StatusCode == 401 {
+					if want := `error_description="token revoked"`; !strings.Contains(resp.Headers["Www-Authenticate"], want) {
+						t.Fatalf("WWW-Authenticate %q, want %s", resp.Headers["Www-Authenticate"], want)
+					}
+					return
+				}
+				if resp.StatusCode != 200 || time.Now().After(deadline) {
+					t.Fatalf("status %d (%s), and the revocation not learnt", resp.StatusCode, resp.Body)
+				}
+				f.waitRefresh()
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestPrivateFeedWithoutToken: a function that is not given the token a
+// private feed asks for cannot refresh from it (and so fails closed past
+// its bound, as TestUnreachable shows for an issuer out of reach).
+func TestPrivateFeedWithoutToken(t *testing.T) {
+	fx := newFixture(t, true)
+	f := newFunction(t, fx.config())
+	err := f.snap.Refresh(t.Context())
+	if want := "a private feed needs a token with scope writ:revocations"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("refresh: %v, want an error saying %q", err, want)
 	}
 }
 
@@ -275,7 +294,7 @@ func TestLearnsRevocation(t *testing.T) {
 // verified once the function has fetched the issuer's key set, which an
 // unknown kid makes it do.
 func TestRefreshesKeys(t *testing.T) {
-	fx := newFixture(t)
+	fx := newFixture(t, false)
 	f := newFunction(t, fx.config())
 	// The next key was published before the build: two rotations make
 	// the signing key one the build never saw.
@@ -311,7 +330,7 @@ func TestRefreshesKeys(t *testing.T) {
 // from what it embedded until its revocation data is older than the
 // bound, and then refuses every token with 503 and the reason.
 func TestUnreachable(t *testing.T) {
-	fx := newFixture(t)
+	fx := newFixture(t, false)
 	var c clock
 	cfg := fx.config()
 	cfg.URL = deadAddr(t)
@@ -352,7 +371,7 @@ func TestUnreachable(t *testing.T) {
 // TestRefreshOnInvocation: an invocation that finds its revocation data
 // past the bound refreshes it, and waits for that, before it answers.
 func TestRefreshOnInvocation(t *testing.T) {
-	fx := newFixture(t)
+	fx := newFixture(t, false)
 	cfg := fx.config()
 	// A short refresh interval: the refresh that the start may have made
 	// is more than one interval old when the data passes the bound.
@@ -377,7 +396,7 @@ func TestRefreshOnInvocation(t *testing.T) {
 }
 
 func TestNewFunctionRefuses(t *testing.T) {
-	fx := newFixture(t)
+	fx := newFixture(t, false)
 	other, err := os.ReadFile("keys/revocations.jws") // the repository's test-only issuer's
 	if err != nil {
 		t.Fatal(err)
@@ -436,13 +455,13 @@ func TestRepositoryKeys(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	env := map[string]string{"WRIT_ISSUER": "https://auth.example.com", "WRIT_AUDIENCE": audience,
-		"WRIT_REQUIRE_SCOPE": "orders:read  orders:write", "WRIT_MAX_STALENESS": "90s", "WRIT_REFRESH": "10s"}
+		"WRIT_REQUIRE_SCOPE": "orders:read  orders:write", "WRIT_MAX_STALENESS": "90s", "WRIT_REFRESH": "10s", "WRIT_FEED_TOKEN": "feed-token"}
 	cfg, err := configFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Issuer != env["WRIT_ISSUER"] || cfg.Audience != audience || strings.Join(cfg.Scopes, ",") != "orders:read,orders:write" ||
-		cfg.MaxStaleness != 90*time.Second || cfg.Refresh != 10*time.Second || cfg.RefreshTimeout != 0 {
+		cfg.MaxStaleness != 90*time.Second || cfg.Refresh != 10*time.Second || cfg.RefreshTimeout != 0 || cfg.FeedToken != "feed-token" {
 		t.Errorf("config %+v", cfg)
 	}
 	for _, bad := range []string{"5", "-1m", "0s", "soon"} {

@@ -66,11 +66,12 @@ func readEmbedded() (jwks, paserk, revocations []byte, err error) {
 // variables). getenv is os.Getenv.
 func configFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
-		Issuer:   getenv("WRIT_ISSUER"),
-		Audience: getenv("WRIT_AUDIENCE"),
-		URL:      getenv("WRIT_URL"),
-		Realm:    getenv("WRIT_REALM"),
-		Scopes:   strings.Fields(getenv("WRIT_REQUIRE_SCOPE")),
+		Issuer:    getenv("WRIT_ISSUER"),
+		Audience:  getenv("WRIT_AUDIENCE"),
+		URL:       getenv("WRIT_URL"),
+		Realm:     getenv("WRIT_REALM"),
+		FeedToken: getenv("WRIT_FEED_TOKEN"),
+		Scopes:    strings.Fields(getenv("WRIT_REQUIRE_SCOPE")),
 	}
 	for _, d := range []struct {
 		name string

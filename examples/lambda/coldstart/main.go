@@ -71,7 +71,7 @@ func run(n int, deploy bool) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	iss, err := lambdatest.NewIssuer(ctx, dir)
+	iss, err := lambdatest.NewIssuer(ctx, dir, false)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/internal/server"
+	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
 )
@@ -25,13 +26,18 @@ type Issuer struct {
 	URL string
 	// DB issues and revokes tokens and rotates keys.
 	DB *writ.DB
+	// FeedToken, for an issuer with a private revocation feed, is a token
+	// with scope writ:revocations that reads it.
+	FeedToken string
 
 	srv  *server.Server
 	http *httptest.Server
 }
 
-// NewIssuer creates a writ database in dir and serves it on loopback.
-func NewIssuer(ctx context.Context, dir string) (*Issuer, error) {
+// NewIssuer creates a writ database in dir and serves it on loopback,
+// with a revocation feed that only a FeedToken reads if privateFeed is
+// set (writ serve --private-feed).
+func NewIssuer(ctx context.Context, dir string, privateFeed bool) (*Issuer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -43,17 +49,30 @@ func NewIssuer(ctx context.Context, dir string) (*Issuer, error) {
 		return nil, err
 	}
 	srv, err := server.New(ctx, server.Config{Issuer: url, Ping: db.Ping, Ring: db.Keys, Tokens: db.Issuer,
-		Revocations: db.Revocations, Refresh: 200 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Revocations: db.Revocations, Refresh: 200 * time.Millisecond, PrivateFeed: privateFeed,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		ln.Close()
 		db.Close()
 		return nil, err
 	}
+	i := &Issuer{URL: url, DB: db, srv: srv}
+	if privateFeed {
+		tok, err := db.Issuer.Issue(ctx, issuer.Request{Subject: "lambda", Audience: []string{url}, Scopes: []string{server.FeedScope}})
+		if err != nil {
+			srv.Close()
+			ln.Close()
+			db.Close()
+			return nil, err
+		}
+		i.FeedToken = tok.Token
+	}
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.Listener.Close()
 	ts.Listener = ln
 	ts.Start()
-	return &Issuer{URL: url, DB: db, srv: srv, http: ts}, nil
+	i.http = ts
+	return i, nil
 }
 
 // Stop makes the issuer unreachable: its port refuses connections.
@@ -101,7 +120,8 @@ func (i *Issuer) waitFeed(ctx context.Context, jwks []byte) error {
 	if err != nil {
 		return err
 	}
-	f, err := remote.NewFeed(remote.FeedConfig{URL: i.URL + "/v1/revocations", Issuer: i.URL, Keys: keys})
+	f, err := remote.NewFeed(remote.FeedConfig{URL: i.URL + "/v1/revocations", Issuer: i.URL, Keys: keys,
+		Token: func(context.Context) (string, error) { return i.FeedToken, nil }})
 	if err != nil {
 		return err
 	}
@@ -144,6 +164,9 @@ func (i *Issuer) get(ctx context.Context, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, i.URL+path, nil)
 	if err != nil {
 		return nil, err
+	}
+	if i.FeedToken != "" {
+		req.Header.Set("Authorization", "Bearer "+i.FeedToken)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
