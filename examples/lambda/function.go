@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,15 +34,12 @@ const (
 // Config is what the function is told: by environment variables in main,
 // directly by tests.
 type Config struct {
-	// Issuer is the iss of the tokens, and the base URL of the issuer's
-	// key sets and revocation feed unless URL is set. Required.
+	// Issuer is the iss of the tokens, and the URL under which writ serve
+	// (or a static host's copy of a writ publish tree) serves its key sets
+	// and revocation data. Required.
 	Issuer string
 	// Audience must be among each token's audiences. Required.
 	Audience string
-	// URL, when set, is where the key sets (/.well-known/jwks.json and
-	// paserk.json) and the revocation feed (/v1/revocations) are read
-	// instead of Issuer.
-	URL string
 	// Realm is sent in WWW-Authenticate challenges.
 	Realm string
 	// Scopes are required of every token (403 otherwise).
@@ -76,8 +74,8 @@ type Config struct {
 // safe for concurrent use.
 type Function struct {
 	cfg      Config
-	jwt      *followedKeys
-	paseto   *followedKeys
+	issuer   *remote.Issuer
+	answered answered
 	snap     *revoked.Snapshot
 	verifier *verifier.Verifier
 	handler  http.Handler
@@ -109,29 +107,31 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport
 	}
-	base := cfg.URL
-	if base == "" {
-		base = cfg.Issuer
-	}
 	switch {
 	case cfg.Issuer == "" || cfg.Audience == "":
 		return nil, errors.New("WRIT_ISSUER and WRIT_AUDIENCE are required")
-	case !remote.IsURL(base):
-		return nil, fmt.Errorf("the issuer's URL %q (WRIT_ISSUER, or WRIT_URL when set) is not an http or https URL", base)
+	case !remote.IsURL(cfg.Issuer):
+		return nil, fmt.Errorf("WRIT_ISSUER %q is not an http or https URL", cfg.Issuer)
 	case cfg.Refresh >= cfg.MaxStaleness:
 		return nil, fmt.Errorf("refresh interval %v must be below the staleness bound %v", cfg.Refresh, cfg.MaxStaleness)
+	case cfg.JWKS == nil || cfg.PASERK == nil:
+		return nil, errors.New("embedded key set: the JWKS and the PASERK set are required")
 	}
-	base = strings.TrimSuffix(base, "/")
 	f := &Function{cfg: cfg}
+	f.answered.now = cfg.Now
+	f.answered.next = cfg.Transport
 	var err error
-	if f.jwt, err = followKeys(ctx, cfg, base+"/.well-known/jwks.json", verifier.ParseJWKS, cfg.JWKS); err != nil {
-		return nil, err
+	f.issuer, err = remote.FollowIssuer(ctx, remote.IssuerConfig{Issuer: cfg.Issuer, JWKS: cfg.JWKS, PASERK: cfg.PASERK,
+		Client: &http.Client{Transport: &f.answered, Timeout: cfg.RefreshTimeout},
+		OnError: func(err error) {
+			if !errors.Is(err, context.Canceled) { // by Close
+				log.Printf("writ: key set refresh failed: %v", err)
+			}
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("embedded key set: %w", err)
 	}
-	if f.paseto, err = followKeys(ctx, cfg, base+"/.well-known/paserk.json", verifier.ParsePASERKSet, cfg.PASERK); err != nil {
-		f.jwt.Close()
-		return nil, err
-	}
-	feed, err := revocationFeed(cfg, base, f.jwt.KeySet)
+	feed, err := revocationFeed(cfg, f.issuer)
 	if err == nil {
 		f.snap, err = revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed, MaxStaleness: cfg.MaxStaleness, Now: cfg.Now})
 	}
@@ -139,7 +139,7 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 		f.Close()
 		return nil, fmt.Errorf("embedded revocation document: %w", err)
 	}
-	all, err := verifier.MergeKeySets(f.jwt.Current(), f.paseto.Current())
+	all, err := verifier.MergeKeySets(f.issuer.JWT.Current(), f.issuer.PASETO.Current())
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -150,7 +150,7 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 		// The algorithms of the embedded keys: an issuer that changes
 		// algorithm needs a new build.
 		Algorithms: (&remote.KeySets{All: all}).Algorithms(),
-		Keys:       keySources{f.jwt, f.paseto},
+		Keys:       keySources{f.issuer.JWT, f.issuer.PASETO},
 		Revocation: f.snap,
 		Now:        cfg.Now,
 	})
@@ -181,12 +181,15 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 // revocationFeed is the revocation data the function follows: the signed
 // feed document embedded at build time for the snapshot's first read (the
 // whole list, checked exactly as a fetched document is), the issuer's
-// feed at base/v1/revocations for every later one. It is the one place
-// to change to follow another form of revocation data.
-func revocationFeed(cfg Config, base string, keys verifier.KeySource) (revoked.Feed, error) {
+// JSON feed (/v1/revocations) for every later one, both verified with
+// the issuer's JWT keys. It is the one place to change to follow another
+// form of revocation data: the compact snapshot files and deltas of
+// iss.Revocations (remote.EdgeFeed), once writ serve serves them, with
+// the manifest and files it names embedded in place of the document.
+func revocationFeed(cfg Config, iss *remote.Issuer) (revoked.Feed, error) {
 	follow := func(t http.RoundTripper, token func(context.Context) (string, error)) (revoked.Feed, error) {
-		return remote.NewFeed(remote.FeedConfig{URL: base + "/v1/revocations", Issuer: cfg.Issuer, Keys: keys,
-			Client: &http.Client{Transport: t, Timeout: cfg.RefreshTimeout}, Token: token})
+		return remote.NewFeed(remote.FeedConfig{URL: strings.TrimSuffix(cfg.Issuer, "/") + "/v1/revocations", Issuer: cfg.Issuer,
+			Keys: iss.JWT, Client: &http.Client{Transport: t, Timeout: cfg.RefreshTimeout}, Token: token})
 	}
 	embedded, err := follow(document(cfg.Revocations), nil)
 	if err != nil {
@@ -226,50 +229,32 @@ func (d document) RoundTrip(r *http.Request) (*http.Response, error) {
 		Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(d)), ContentLength: int64(len(d)), Request: r}, nil
 }
 
-// followedKeys is a key set followed from its URL, starting from the
-// embedded copy, with the time its URL last answered.
-type followedKeys struct {
-	*remote.KeySet
-	answered atomic.Int64 // unix nanoseconds of the last 200 or 304; 0 before any
+// answered is the transport of the key sets' requests: it notes when the
+// JWKS and the PASERK set were last answered 200 or 304, for their age.
+type answered struct {
+	next        http.RoundTripper
+	now         func() time.Time
+	jwt, paseto atomic.Int64 // unix nanoseconds; 0 before any answer
 }
 
-func followKeys(ctx context.Context, cfg Config, u string, parse remote.Parser, initial []byte) (*followedKeys, error) {
-	k := &followedKeys{}
-	t := &answeredTransport{next: cfg.Transport, at: &k.answered, now: cfg.Now}
-	ks, err := remote.NewKeySet(ctx, remote.KeySetConfig{URL: u, Parse: parse, Initial: initial,
-		Client: &http.Client{Transport: t, Timeout: cfg.RefreshTimeout}, Now: cfg.Now,
-		OnError: func(err error) {
-			if !errors.Is(err, context.Canceled) { // by Close
-				log.Printf("writ: key set refresh failed: %v", err)
-			}
-		}})
-	if err != nil {
-		return nil, fmt.Errorf("embedded key set: %w", err)
-	}
-	k.KeySet = ks
-	return k, nil
-}
-
-// age is the time since the key set's URL last answered, and false while
-// the embedded copy is all it has.
-func (k *followedKeys) age(now time.Time) (time.Duration, bool) {
-	at := k.answered.Load()
-	return now.Sub(time.Unix(0, at)), at != 0
-}
-
-// answeredTransport notes when a request was last answered 200 or 304.
-type answeredTransport struct {
-	next http.RoundTripper
-	at   *atomic.Int64
-	now  func() time.Time
-}
-
-func (t *answeredTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(r)
+func (a *answered) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.next.RoundTrip(r)
 	if err == nil && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotModified) {
-		t.at.Store(t.now().UnixNano())
+		switch path.Base(r.URL.Path) {
+		case "jwks.json":
+			a.jwt.Store(a.now().UnixNano())
+		case "paserk.json":
+			a.paseto.Store(a.now().UnixNano())
+		}
 	}
 	return resp, err
+}
+
+// age is the time since both key sets were last answered, and false while
+// either has only its embedded copy.
+func (a *answered) age(now time.Time) (time.Duration, bool) {
+	jwt, paseto := a.jwt.Load(), a.paseto.Load()
+	return now.Sub(time.Unix(0, min(jwt, paseto))), jwt != 0 && paseto != 0
 }
 
 // keySources looks a kid up in the PASETO set when it is a PASERK id,
@@ -287,11 +272,7 @@ func (k keySources) LookupKey(ctx context.Context, kid string) (*verifier.Key, e
 // Close stops the background refreshes and waits for one in flight.
 func (f *Function) Close() {
 	f.waitRefresh()
-	for _, k := range []*followedKeys{f.jwt, f.paseto} {
-		if k != nil {
-			k.Close()
-		}
-	}
+	f.issuer.Close()
 	if f.snap != nil {
 		f.snap.Close()
 	}
@@ -305,18 +286,15 @@ func (f *Function) State() string {
 		keys += " s old"
 	}
 	return fmt.Sprintf("keys %s (%d JWT, %d PASETO), revocations %s s old (seq %d, bound %v)",
-		keys, f.jwt.Current().Len(), f.paseto.Current().Len(), revs, f.snap.Seq(), f.cfg.MaxStaleness)
+		keys, f.issuer.JWT.Current().Len(), f.issuer.PASETO.Current().Len(), revs, f.snap.Seq(), f.cfg.MaxStaleness)
 }
 
 // ages returns the Writ-Keys-Age and Writ-Revocations-Age values: whole
 // seconds, or "embedded" for keys no URL has answered for yet.
 func (f *Function) ages() (keys, revocations string) {
-	now := f.cfg.Now()
 	keys = "embedded"
-	ja, jok := f.jwt.age(now)
-	pa, pok := f.paseto.age(now)
-	if jok && pok {
-		keys = seconds(max(ja, pa))
+	if age, ok := f.answered.age(f.cfg.Now()); ok {
+		keys = seconds(age)
 	}
 	return keys, seconds(f.snap.Staleness())
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -116,17 +115,6 @@ func values(m map[string]string) []string {
 		v = append(v, s)
 	}
 	return v
-}
-
-// deadAddr returns the URL of a loopback port that refuses connections.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.Close()
-	return "http://" + ln.Addr().String()
 }
 
 func TestHandle(t *testing.T) {
@@ -333,9 +321,9 @@ func TestUnreachable(t *testing.T) {
 	fx := newFixture(t, false)
 	var c clock
 	cfg := fx.config()
-	cfg.URL = deadAddr(t)
 	cfg.Now = c.now
 	cfg.MaxStaleness = 10 * time.Minute
+	fx.iss.Stop()
 	f := newFunction(t, cfg)
 	tok := fx.issue(t, issuer.Request{Subject: "alice"}).Token
 	for _, tc := range []struct {
@@ -408,19 +396,19 @@ func TestNewFunctionRefuses(t *testing.T) {
 	}{
 		{"no issuer", func(c *Config) { c.Issuer = "" }, "WRIT_ISSUER and WRIT_AUDIENCE are required"},
 		{"no audience", func(c *Config) { c.Audience = "" }, "WRIT_ISSUER and WRIT_AUDIENCE are required"},
-		{"issuer not a URL", func(c *Config) { c.Issuer, c.URL = "writ", "" }, `URL "writ"`},
-		{"URL not http", func(c *Config) { c.URL = "ftp://writ.example.com" }, `URL "ftp://writ.example.com"`},
+		{"issuer not a URL", func(c *Config) { c.Issuer = "writ" }, `WRIT_ISSUER "writ" is not an http or https URL`},
+		{"issuer not http", func(c *Config) { c.Issuer = "ftp://writ.example.com" }, `WRIT_ISSUER "ftp://writ.example.com"`},
 		{"refresh past the bound", func(c *Config) { c.Refresh, c.MaxStaleness = time.Minute, time.Minute }, "must be below the staleness bound"},
 		{"another issuer's revocations", func(c *Config) { c.Revocations = other }, "embedded revocation document"},
 		{"no revocations", func(c *Config) { c.Revocations = nil }, "embedded revocation document"},
-		{"no key set", func(c *Config) { c.JWKS = []byte(`{"keys":[]}`) }, "embedded key set"},
+		{"no PASERK set", func(c *Config) { c.PASERK = nil }, "embedded key set"},
+		{"no key in the JWKS", func(c *Config) { c.JWKS = []byte(`{"keys":[]}`) }, "embedded key set"},
 		{"private key", func(c *Config) {
 			c.PASERK = []byte(`{"keys":[{"kid":"k4.pid.x","paserk":"k4.secret.AAAA"}]}`)
 		}, "embedded key set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := fx.config()
-			cfg.URL = deadAddr(t)
 			tc.mod(&cfg)
 			f, err := NewFunction(t.Context(), cfg)
 			if err == nil {
@@ -442,9 +430,9 @@ func TestRepositoryKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFunction(t, Config{Issuer: "https://issuer.test-only.invalid", Audience: audience, URL: deadAddr(t),
+	f := newFunction(t, Config{Issuer: "https://issuer.test-only.invalid", Audience: audience,
 		JWKS: jwks, PASERK: paserk, Revocations: revs})
-	if f.jwt.Current().Len() == 0 || f.paseto.Current().Len() == 0 {
+	if f.issuer.JWT.Current().Len() == 0 || f.issuer.PASETO.Current().Len() == 0 {
 		t.Fatal("no keys")
 	}
 	resp := handle(t, f, event("", "192.0.2.1"))

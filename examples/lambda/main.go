@@ -68,7 +68,6 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Issuer:    getenv("WRIT_ISSUER"),
 		Audience:  getenv("WRIT_AUDIENCE"),
-		URL:       getenv("WRIT_URL"),
 		Realm:     getenv("WRIT_REALM"),
 		FeedToken: getenv("WRIT_FEED_TOKEN"),
 		Scopes:    strings.Fields(getenv("WRIT_REQUIRE_SCOPE")),
