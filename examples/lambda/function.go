@@ -87,10 +87,11 @@ type Function struct {
 	failLogged atomic.Int64 // unix nanoseconds of the last "failing closed" log line
 }
 
-// NewFunction returns a Function for cfg. It does no network I/O: it
-// starts from the embedded key sets and revocation document, and fails
+// NewFunction returns a Function for cfg. It waits for no network I/O:
+// it starts from the embedded key sets and revocation document, and fails
 // if they do not verify (a revocation document signed by another issuer,
-// or by a key not in the embedded JWKS).
+// or by a key not in the embedded JWKS). The key sets, and revocation data
+// older than cfg.Refresh, are refreshed in the background.
 func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 	if cfg.MaxStaleness == 0 {
 		cfg.MaxStaleness = DefaultMaxStaleness
