@@ -28,6 +28,10 @@ const (
 	MaxFeedSize   = feed.MaxSize
 )
 
+// MaxFeedWait bounds FeedConfig.Wait: the longest a writ server holds a
+// read of its feed.
+const MaxFeedWait = 60 * time.Second
+
 // FeedConfig configures a Feed.
 type FeedConfig struct {
 	// URL of the feed, such as https://auth.example.com/v1/revocations. Required.
@@ -38,8 +42,20 @@ type FeedConfig struct {
 	// one merged with other issuers' (a feed is bound to its issuer only
 	// by the iss it carries, which any key of Keys could sign). Required.
 	Keys verifier.KeySource
-	// Client makes the requests; nil means a client with a 30s timeout.
+	// Client makes the requests; nil means a client with a timeout of
+	// 30s plus Wait. A client's timeout must exceed Wait.
 	Client *http.Client
+	// Wait, when set, makes the feed a long-poll (a revoked.WaitingFeed):
+	// WaitChanges asks the server (?wait=) to hold a read that finds
+	// nothing new until the list changes, for at most Wait, a whole
+	// number of seconds up to MaxFeedWait, and a revoked.Snapshot reads
+	// it back to back, learning of a revocation as soon as the server
+	// has it, rather than at its next refresh. A read that ends with
+	// nothing new brings the document signed anew, so the snapshot's
+	// staleness stays counted from the server's signature: set
+	// SnapshotConfig.MaxStaleness above Wait, plus the server's refresh
+	// interval and a second. Zero means no long-poll: the feed is polled.
+	Wait time.Duration
 	// Token, when set, returns the bearer token presented to a private
 	// feed (writ serve --private-feed): a token of the server with scope
 	// writ:revocations. It is called for every request, so that it can
@@ -53,7 +69,7 @@ type Feed struct {
 	cfg FeedConfig
 }
 
-var _ revoked.Feed = (*Feed)(nil)
+var _ revoked.WaitingFeed = (*Feed)(nil)
 
 // NewFeed returns a Feed for cfg. It does no network I/O.
 func NewFeed(cfg FeedConfig) (*Feed, error) {
@@ -63,8 +79,13 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if _, err := url.Parse(cfg.URL); err != nil {
 		return nil, fmt.Errorf("remote: feed URL: %w", err)
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	switch {
+	case cfg.Wait < 0 || cfg.Wait > MaxFeedWait || cfg.Wait%time.Second != 0:
+		return nil, fmt.Errorf("remote: FeedConfig.Wait %v is not a whole number of seconds from 0 to %v", cfg.Wait, MaxFeedWait)
+	case cfg.Client == nil:
+		cfg.Client = &http.Client{Timeout: 30*time.Second + cfg.Wait}
+	case cfg.Client.Timeout != 0 && cfg.Client.Timeout <= cfg.Wait:
+		return nil, fmt.Errorf("remote: the client's timeout %v does not exceed FeedConfig.Wait %v", cfg.Client.Timeout, cfg.Wait)
 	}
 	return &Feed{cfg: cfg}, nil
 }
@@ -73,9 +94,29 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 // checks its signature (verifier.VerifyDocument), type, issuer and
 // sequence before using it.
 func (f *Feed) Changes(ctx context.Context, since int64) (*revoked.Batch, error) {
+	return f.fetch(ctx, since, 0)
+}
+
+// Wait implements revoked.WaitingFeed: FeedConfig.Wait.
+func (f *Feed) Wait() time.Duration { return f.cfg.Wait }
+
+// WaitChanges implements revoked.WaitingFeed: Changes, held by the server
+// for up to FeedConfig.Wait while the list has nothing after since. A
+// server that does not hold reads (an older writ, or one holding as many
+// as it will) answers at once.
+func (f *Feed) WaitChanges(ctx context.Context, since int64) (*revoked.Batch, error) {
+	return f.fetch(ctx, since, f.cfg.Wait)
+}
+
+// fetch reads the feed after since, asking the server to hold the read for
+// up to wait if it is not zero.
+func (f *Feed) fetch(ctx context.Context, since int64, wait time.Duration) (*revoked.Batch, error) {
 	u, _ := url.Parse(f.cfg.URL)
 	q := u.Query()
 	q.Set("since", strconv.FormatInt(since, 10))
+	if wait > 0 {
+		q.Set("wait", strconv.FormatInt(int64(wait/time.Second), 10))
+	}
 	u.RawQuery = q.Encode()
 	resp, err := get(ctx, f.cfg.Client, u.String(), f.cfg.Token, "", "revocation feed")
 	if err != nil {

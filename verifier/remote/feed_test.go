@@ -29,6 +29,7 @@ type feedServer struct {
 	status int
 	doc    string
 	since  []string // the since of each request
+	wait   []string // its wait
 	auth   []string // its Authorization header
 }
 
@@ -38,6 +39,7 @@ func newFeedServer(t *testing.T) *feedServer {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.since = append(s.since, r.URL.Query().Get("since"))
+		s.wait = append(s.wait, r.URL.Query().Get("wait"))
 		s.auth = append(s.auth, r.Header.Get("Authorization"))
 		if s.status != http.StatusOK {
 			http.Error(w, "no", s.status)

@@ -10,9 +10,12 @@
 // the parser refuses, one with no usable key included), and replaces rather
 // than merges sets. The keys a set holds that the verifier cannot use are
 // ignored by the parser and listed by Current().Ignored(). A [Feed] reads
-// the server's signed revocation feed for a revoked.Snapshot; an
-// [EdgeFeed] reads the compact snapshot files and deltas that writ serve
-// serves and writ publish writes for any static host or CDN.
+// the server's signed revocation feed for a revoked.Snapshot (with
+// FeedConfig.Wait it long-polls, so that the snapshot learns of a
+// revocation as soon as the server has it instead of at its next refresh,
+// the server holding each read until the list changes or the wait ends);
+// an [EdgeFeed] reads the compact snapshot files and deltas that writ
+// serve serves and writ publish writes for any static host or CDN.
 //
 // [FollowIssuer] follows an issuer from its URL alone (the key sets, with
 // embedded bytes to start from, and the EdgeFeed), as a serverless

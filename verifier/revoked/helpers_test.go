@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,18 +51,21 @@ type memFeed struct {
 	mu      sync.Mutex
 	epoch   string
 	changes []change
-	fail    bool      // Changes fails
-	asOf    time.Time // set as each batch's AsOf
-	reads   []int64   // the since of each call
+	fail    bool          // Changes fails
+	asOf    time.Time     // set as each batch's AsOf
+	reads   []int64       // the since of each call
+	grew    chan struct{} // closed, and replaced, at each change and set
 }
 
-func newMemFeed() *memFeed { return &memFeed{epoch: "e1"} }
+func newMemFeed() *memFeed { return &memFeed{epoch: "e1", grew: make(chan struct{})} }
 
 func (f *memFeed) add(c change) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c.seq = int64(len(f.changes)) + 1
 	f.changes = append(f.changes, c)
+	close(f.grew)
+	f.grew = make(chan struct{})
 	return c.seq
 }
 
@@ -81,6 +85,8 @@ func (f *memFeed) set(fn func(f *memFeed)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(f)
+	close(f.grew)
+	f.grew = make(chan struct{})
 }
 
 func (f *memFeed) Changes(_ context.Context, since int64) (*revoked.Batch, error) {
@@ -109,6 +115,43 @@ func (f *memFeed) Changes(_ context.Context, since int64) (*revoked.Batch, error
 }
 
 var _ revoked.Feed = (*memFeed)(nil)
+
+// waitingFeed is a memFeed that holds reads, as a writ server's feed does
+// for remote.Feed with a Wait: WaitChanges waits up to wait for a change
+// after since, unless early is set (a server holding no more reads).
+type waitingFeed struct {
+	*memFeed
+	wait  time.Duration
+	early bool
+	held  chan struct{} // receives a value as each read is held, if set and not full
+	waits atomic.Int64  // WaitChanges calls
+}
+
+var _ revoked.WaitingFeed = (*waitingFeed)(nil)
+
+func (f *waitingFeed) Wait() time.Duration { return f.wait }
+
+func (f *waitingFeed) WaitChanges(ctx context.Context, since int64) (*revoked.Batch, error) {
+	f.waits.Add(1)
+	f.mu.Lock()
+	grew, n, fail := f.grew, int64(len(f.changes)), f.fail
+	f.mu.Unlock()
+	if n == since && !fail && !f.early {
+		select {
+		case f.held <- struct{}{}:
+		default:
+		}
+		t := time.NewTimer(f.wait)
+		defer t.Stop()
+		select {
+		case <-grew:
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return f.Changes(ctx, since)
+}
 
 func snapshot(t testing.TB, cfg revoked.SnapshotConfig) *revoked.Snapshot {
 	t.Helper()

@@ -26,6 +26,7 @@ package revoked
 
 import (
 	"context"
+	"time"
 
 	"github.com/writ-dev/writ/internal/feed"
 )
@@ -67,4 +68,22 @@ type Feed interface {
 	// since, or an error wrapping ErrAhead if since is beyond the list's
 	// sequence. An error leaves the reader's state as it was.
 	Changes(ctx context.Context, since int64) (*Batch, error)
+}
+
+// WaitingFeed is a Feed that can hold a read until its list moves past
+// since (a long-poll): remote.Feed with FeedConfig.Wait. A Snapshot's
+// background loop reads such a feed with WaitChanges back to back, the
+// wait pacing it, so that a change reaches it as soon as it is made,
+// rather than with Changes every SnapshotConfig.Refresh.
+type WaitingFeed interface {
+	Feed
+	// Wait is the longest WaitChanges holds a read that finds nothing
+	// new; zero means that it does not hold reads: the feed is polled.
+	Wait() time.Duration
+	// WaitChanges is Changes, except that while the list has not moved
+	// past since it waits, up to Wait, for it to, and then answers as
+	// Changes does: the changes, or none with the list as of the end of
+	// the wait. It may answer sooner with none (a feed that holds no
+	// more reads).
+	WaitChanges(ctx context.Context, since int64) (*Batch, error)
 }

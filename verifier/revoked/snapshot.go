@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -17,10 +18,20 @@ type SnapshotConfig struct {
 	// Feed supplies the entries. Required.
 	Feed Feed
 	// Refresh is the interval of background refreshes; zero means none
-	// (call Refresh yourself).
+	// (call Refresh yourself). With a Feed that holds reads (a
+	// WaitingFeed whose Wait is set), the background loop reads back to
+	// back instead, each read held until the list changes or the wait
+	// ends; Refresh (or the feed's Wait, if shorter) is then the least
+	// time between the starts of two reads when the first brought
+	// nothing new (a server that holds no more reads is polled at this
+	// pace), and Refresh the first pause after a failed read, doubled at
+	// each failure in a row.
 	Refresh time.Duration
 	// MaxStaleness, when set, makes CheckRevocation fail closed with
-	// ErrStale once the snapshot's data is older than this (see Staleness).
+	// ErrStale once the snapshot's data is older than this (see
+	// Staleness). With a Feed that holds reads, it must exceed the
+	// feed's Wait, since a read that brings nothing new may end only
+	// then.
 	MaxStaleness time.Duration
 	// OnError, when set, receives background refresh errors.
 	OnError func(error)
@@ -37,6 +48,9 @@ type Snapshot struct {
 	now      func() time.Time
 
 	refreshMu sync.Mutex // one refresh at a time
+	// changed is closed, and replaced, when seq or epoch changes; it is
+	// guarded by mu.
+	changed chan struct{}
 
 	mu        sync.RWMutex
 	seq       int64
@@ -88,6 +102,9 @@ func NewSnapshot(ctx context.Context, cfg SnapshotConfig) (*Snapshot, error) {
 	if cfg.Refresh < 0 || cfg.MaxStaleness < 0 {
 		return nil, errors.New("revoked: negative refresh interval or staleness bound")
 	}
+	if w, ok := cfg.Feed.(WaitingFeed); ok && cfg.Refresh > 0 && cfg.MaxStaleness > 0 && cfg.MaxStaleness <= w.Wait() {
+		return nil, fmt.Errorf("revoked: MaxStaleness %v does not exceed the feed's wait %v: the snapshot would fail closed while it waits for a change", cfg.MaxStaleness, w.Wait())
+	}
 	s := &Snapshot{
 		feed:     cfg.Feed,
 		maxStale: cfg.MaxStaleness,
@@ -96,6 +113,7 @@ func NewSnapshot(ctx context.Context, cfg SnapshotConfig) (*Snapshot, error) {
 		delayed:  map[TokenID]delayed{},
 		subjects: map[string]subjectCut{},
 		keys:     map[string]int64{},
+		changed:  make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -114,6 +132,10 @@ func NewSnapshot(ctx context.Context, cfg SnapshotConfig) (*Snapshot, error) {
 
 func (s *Snapshot) loop(ctx context.Context, every time.Duration) {
 	defer close(s.done)
+	if w, ok := s.feed.(WaitingFeed); ok && w.Wait() > 0 {
+		s.follow(ctx, w, every)
+		return
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -129,6 +151,78 @@ func (s *Snapshot) loop(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// follow reads w back to back, each read held until the list moves on or
+// w's wait ends, so that a change is applied as soon as the feed has it.
+// A read that brings nothing new is followed by the next one every (or
+// w's wait, if shorter) after it began: at once after a read held for the
+// whole wait, and as polling would after one answered at once (a feed
+// that holds no more reads); a failed read by a pause of every, doubled at
+// each failure in a row up to maxBackoff, and jittered, so that a feed
+// that is down is not hammered by every verifier at once.
+func (s *Snapshot) follow(ctx context.Context, w WaitingFeed, every time.Duration) {
+	// However long the pauses, a verifier still tries several times
+	// within its staleness bound, and comes back within a minute of a
+	// feed's return.
+	ceiling := max(every, time.Minute)
+	if s.maxStale > 0 {
+		ceiling = max(every, min(ceiling, s.maxStale/4))
+	}
+	pace := min(every, w.Wait())
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-pause.C:
+		}
+		began := time.Now()
+		since, epoch := s.Seq(), s.Epoch()
+		// A read may be held for the wait; the feed's client bounds it
+		// (remote.Feed's timeout exceeds its wait).
+		b, err := w.WaitChanges(ctx, since)
+		if ctx.Err() != nil {
+			return
+		}
+		// The read was made without refreshMu, so that Refresh is not
+		// held up by a wait: it is applied if the snapshot is still
+		// where the read began, and read again otherwise.
+		err = s.refresh(ctx, func(ctx context.Context, from int64) (*Batch, error) {
+			if from == since {
+				return b, err
+			}
+			return s.feed.Changes(ctx, from)
+		})
+		next := time.Duration(0)
+		switch {
+		case err != nil:
+			failures++
+			if s.onError != nil {
+				s.onError(err)
+			}
+			d := backoff(every, ceiling, failures)
+			next = d/2 + rand.N(d/2+1)
+		case s.Seq() == since && s.Epoch() == epoch:
+			failures = 0
+			next = pace - time.Since(began)
+		default:
+			failures = 0
+		}
+		pause.Reset(max(next, 0))
+	}
+}
+
+// backoff is the pause after failures reads failed in a row, before its
+// jitter: every, doubled at each failure after the first, up to ceiling.
+func backoff(every, ceiling time.Duration, failures int) time.Duration {
+	d := every
+	for i := 1; i < failures && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
 }
 
 // Close stops background refreshes, cancelling one in flight, and waits
@@ -151,16 +245,21 @@ func (s *Snapshot) Close() {
 // (a snapshot file) is the whole list already. On error the snapshot
 // keeps its state and its age.
 func (s *Snapshot) Refresh(ctx context.Context) error {
+	return s.refresh(ctx, s.feed.Changes)
+}
+
+// refresh is Refresh, reading the feed with read.
+func (s *Snapshot) refresh(ctx context.Context, read func(context.Context, int64) (*Batch, error)) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
 	s.mu.RLock()
 	since, epoch := s.seq, s.epoch
 	s.mu.RUnlock()
-	b, err := s.feed.Changes(ctx, since)
+	b, err := read(ctx, since)
 	// A batch with a filter is the whole list already: a snapshot file.
 	reread := errors.Is(err, ErrAhead) || err == nil && since > 0 && b.Epoch != epoch && b.Filter == nil
 	if reread {
-		b, err = s.feed.Changes(ctx, 0)
+		b, err = read(ctx, 0)
 	}
 	if err != nil {
 		return fmt.Errorf("revoked: refresh: %w", err)
@@ -173,6 +272,10 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 		s.seq = b.Seq
 	}
 	s.epoch = b.Epoch
+	if s.seq != since || s.epoch != epoch {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
 	// A replayed feed brings old data: the snapshot is as fresh as its
 	// data, not as its last fetch.
 	asOf := now
@@ -299,6 +402,17 @@ func (s *Snapshot) CheckRevocation(_ context.Context, c *verifier.Claims) error 
 		}
 	}
 	return nil
+}
+
+// Changed returns a channel that is closed once the snapshot's sequence
+// number or epoch moves on from what they are when it is called: one
+// broadcast to any number of waiters (writ serve holds long-polls of its
+// feed on it). Read Seq and Epoch after taking the channel, so that no
+// change falls between them.
+func (s *Snapshot) Changed() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.changed
 }
 
 // Seq returns the sequence number the snapshot has reached.
