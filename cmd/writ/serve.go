@@ -24,6 +24,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		floor    time.Duration
 		logLevel string
 		private  bool
+		waiters  int
 
 		trustedProxies []netip.Prefix
 	)
@@ -46,8 +47,12 @@ revocations whose tokens have all expired (see writ revocations prune).
 The admin API takes writ tokens with the scope writ:admin for the issuer's
 own audience. The revocation feed is public unless --private-feed: it then
 takes writ tokens with the scope writ:revocations for the issuer's own
-audience (the feed names the subjects whose tokens were revoked). SIGINT or
-SIGTERM shut it down gracefully.
+audience (the feed names the subjects whose tokens were revoked). A read
+of the feed with ?wait=SECONDS (up to 60) that finds nothing new is held
+until the list changes: remote verifiers learn of a revocation at once
+without polling; at most --max-feed-waiters are held, further reads are
+answered at once. SIGINT or SIGTERM shut it down gracefully, answering the
+held reads at once.
 
 A token bound to networks (writ token issue --allow-ip) authenticates only
 from inside them: the client address is the connection's, or, for a
@@ -70,6 +75,12 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			}
 			if _, _, err := net.SplitHostPort(rc.Addr); err != nil {
 				return usagef("--addr %q: want host:port", rc.Addr)
+			}
+			if waiters < 0 {
+				return usagef("--max-feed-waiters %d: want 0 or more", waiters)
+			}
+			if waiters == 0 {
+				waiters = -1 // none held, rather than the default
 			}
 			if !cmd.Flags().Changed("issuer") && !envSet("WRIT_ISSUER") {
 				scheme := "http://"
@@ -101,7 +112,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			srv, err := server.New(ctx, server.Config{
 				Issuer: g.issuer, Ping: st.Ping, Ring: st.Keys, Tokens: st.Issuer, Revocations: st.Revocations,
 				Audit: st.Audit, Sessions: st.Sessions,
-				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, Log: log, TrustedProxies: trustedProxies,
+				MaxAge: maxAge, Refresh: refresh, PrivateFeed: private, MaxFeedWaiters: waiters, Log: log, TrustedProxies: trustedProxies,
 				RotationCheck: rotationCheck(period),
 				KeysChanged:   keysChanged, RevocationsChanged: revocationsChanged,
 			})
@@ -139,6 +150,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	networksVar(fl, &trustedProxies, "trusted-proxy", "a reverse proxy's network (`CIDR` or address) whose Forwarded and X-Forwarded-For headers name the client; repeatable")
 	fl.BoolVar(&private, "private-feed", false, "serve the revocation feed only to tokens with the scope "+server.FeedScope)
+	fl.IntVar(&waiters, "max-feed-waiters", server.DefaultMaxFeedWaiters, "the most reads of the revocation feed held until the list changes (?wait=); further ones are answered at once (0: none held)")
 	return cmd
 }
 

@@ -20,7 +20,13 @@ const FeedType = feed.Type
 
 // revocationFeed serves the revocation list as a JWS signed by the active
 // JWT key: everything in force, or with ?since=SEQ the changes after SEQ.
-// The payload is internal/feed's.
+// The payload is internal/feed's. With ?wait=SECONDS, a read that finds
+// nothing after SEQ (and whose If-None-Match, if any, still matches) is
+// held until the list changes, and answered then; if the wait ends
+// first, it is answered as it would have been at once: 304 to a
+// conditional read, the document signed anew to a plain one, so that a
+// remote verifier, which counts its staleness from the signature, learns
+// that the list is current without trusting an unsigned answer.
 func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 	var since int64
 	if v := r.URL.Query().Get("since"); v != "" {
@@ -31,6 +37,11 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 		}
 		since = n
 	}
+	wait, ok := parseWait(r.URL.Query().Get("wait"))
+	if !ok {
+		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("wait must be a whole number of seconds from 0 to %d", int(FeedMaxWait/time.Second)))
+		return
+	}
 	w.Header().Set("Cache-Control", "no-cache")
 	// The server's snapshot, brought up to date (an incremental read of a
 	// few rows at most), names the list's state and so the document.
@@ -39,6 +50,12 @@ func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	epoch, seq := s.snap.Epoch(), s.snap.Seq()
+	if inm := r.Header.Get("If-None-Match"); wait > 0 && since == seq &&
+		(inm == "" || etagMatch(inm, feedETag(epoch, since-since%FeedSinceStep, seq))) {
+		if epoch, seq = s.awaitChange(w, r, epoch, seq, wait); r.Context().Err() != nil {
+			return // the client left
+		}
+	}
 	switch {
 	case since > seq:
 		writeError(w, http.StatusConflict, "since_ahead", fmt.Sprintf("%v: asked for changes after %d, the list is at %d: read it from 0", revoked.ErrAhead, since, seq))

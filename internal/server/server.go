@@ -71,6 +71,10 @@ type Config struct {
 	// (revocation.List.Prune) and the usage summaries
 	// (issuer.Issuer.PruneUsage); zero means one minute, negative never.
 	RotationCheck time.Duration
+	// MaxFeedWaiters bounds the reads of the revocation feed held until
+	// the list changes (?wait=): beyond it a read is answered at once, as
+	// a plain poll. Zero means DefaultMaxFeedWaiters, negative none.
+	MaxFeedWaiters int
 	// PrivateFeed has the revocation feed answer only requests bearing a
 	// token of this server with FeedScope: the feed names the subjects
 	// whose tokens were revoked, which may be people.
@@ -105,6 +109,7 @@ type Server struct {
 	anyAudience *verifier.Verifier
 	docs        documents
 	feed        *feedCache
+	waiters     *feedWaiters
 	metrics     *metrics
 	console     *console.Console // nil without Config.Sessions
 	ready       atomic.Bool
@@ -144,6 +149,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	case cfg.Refresh < 0 || cfg.Refresh > MaxRefresh:
 		return nil, fmt.Errorf("server: Refresh %v is not between 0 and %v", cfg.Refresh, MaxRefresh)
 	}
+	switch {
+	case cfg.MaxFeedWaiters == 0:
+		cfg.MaxFeedWaiters = DefaultMaxFeedWaiters
+	case cfg.MaxFeedWaiters < 0:
+		cfg.MaxFeedWaiters = 0
+	}
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 5 * time.Minute
 	}
@@ -158,6 +169,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: slog.New(plainLogs{cfg.Log.Handler()}), metrics: newMetrics(), usageSlot: make(chan struct{}, 1), usageReads: make(chan struct{}, maxUsageReads)}
 	s.feed = newFeedCache(s.metrics.reg)
+	s.waiters = newFeedWaiters(s.metrics.reg, cfg.MaxFeedWaiters)
 	registerExpiring(s.metrics.reg, cfg.Tokens)
 	if err := s.recordPublicationLag(ctx); err != nil {
 		return nil, err
@@ -298,8 +310,10 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 }
 
 // Close stops background work and waits for it, recording the uses of
-// its own tokens still pending for at most five seconds.
+// its own tokens still pending for at most five seconds. Reads of the
+// revocation feed still held are answered at once.
 func (s *Server) Close() {
+	s.waiters.end()
 	close(s.stop)
 	s.loops.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -408,8 +422,13 @@ type RunConfig struct {
 	OnListen        func(addr net.Addr) // called once listening
 }
 
+// writeTimeout is the server's http.Server WriteTimeout: the time a
+// request has to be answered, counted from its reading.
+const writeTimeout = 30 * time.Second
+
 // Run serves until ctx is done, then shuts down gracefully: it stops
-// accepting, reports not ready, and lets requests in flight finish.
+// accepting, reports not ready, answers the held reads of the revocation
+// feed at once, and lets requests in flight finish.
 func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 	if (rc.TLSCert == "") != (rc.TLSKey == "") {
 		return errors.New("server: --tls-cert and --tls-key go together")
@@ -425,11 +444,12 @@ func (s *Server) Run(ctx context.Context, rc RunConfig) error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout, // extended for held feed reads (awaitChange)
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(s.waiters.end)
 	if rc.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(rc.TLSCert, rc.TLSKey)
 		if err != nil {

@@ -4,8 +4,11 @@
 // few tens of nanoseconds. It refreshes incrementally by sequence number
 // from a [Feed]: revocation.List when writ's database is at hand, or
 // remote.Feed (verifier/remote), which follows a writ server's signed
-// revocation feed over HTTP. It knows how stale it is and can be told to
-// fail closed past a bound ([ErrStale]).
+// revocation feed over HTTP. A feed that holds reads until its list
+// changes ([WaitingFeed]: remote.Feed with a wait) is read back to back,
+// so that a revocation reaches the snapshot as soon as the server has it.
+// It knows how stale it is and can be told to fail closed past a bound
+// ([ErrStale]).
 //
 // A feed of snapshot files (remote.EdgeFeed) hands over most revoked tokens
 // in a compact filter instead of one entry each (Batch.Filter): it answers
