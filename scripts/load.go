@@ -59,14 +59,8 @@ func main() {
 	}
 
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "writ-load-")
-	if err != nil {
-		log.Fatal(err)
-	}
+	writ, dir := loadgen.Build("writ-load-")
 	defer os.RemoveAll(dir)
-
-	writ := filepath.Join(dir, "writ")
-	loadgen.Command("go", "build", "-o", writ, "./cmd/writ")
 	db := filepath.Join(dir, "writ.db")
 	srv, writAddr := loadgen.Start(writ, "serve", "--db", db, "--issuer", iss, "--addr", "127.0.0.1:0", "--log-level", "warn")
 	defer loadgen.Stop(srv)

@@ -69,13 +69,8 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 
-	dir, err := os.MkdirTemp("", "writ-push-")
-	if err != nil {
-		log.Fatal(err)
-	}
+	writ, dir := loadgen.Build("writ-push-")
 	defer os.RemoveAll(dir)
-	writ := filepath.Join(dir, "writ")
-	loadgen.Command("go", "build", "-o", writ, "./cmd/writ")
 	global := []string{"--db", filepath.Join(dir, "writ.db"), "--issuer", iss}
 	loadgen.Command(writ, append([]string{"init"}, global...)...)
 	proc, addr := loadgen.Start(writ, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, global...)...)

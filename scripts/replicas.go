@@ -72,13 +72,8 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 
-	dir, err := os.MkdirTemp("", "writ-replicas-")
-	if err != nil {
-		log.Fatal(err)
-	}
+	writ, dir := loadgen.Build("writ-replicas-")
 	defer os.RemoveAll(dir)
-	writ := filepath.Join(dir, "writ")
-	loadgen.Command("go", "build", "-o", writ, "./cmd/writ")
 	cluster, err := pgtest.Launch()
 	if err != nil {
 		log.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -47,6 +48,19 @@ func Start(name string, args ...string) (*exec.Cmd, string) {
 func Stop(cmd *exec.Cmd) {
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
+}
+
+// Build builds cmd/writ (run from the module's root) into a new
+// temporary directory named after prefix, and returns the program's path
+// and the directory, which the caller removes when done.
+func Build(prefix string) (writ, dir string) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		log.Fatal(err)
+	}
+	writ = filepath.Join(dir, "writ")
+	Command("go", "build", "-o", writ, "./cmd/writ")
+	return writ, dir
 }
 
 // Command runs a program to its end and returns its stdout, exiting the
