@@ -64,7 +64,9 @@ type FeedConfig struct {
 }
 
 // Feed reads a writ server's signed revocation feed. It implements
-// revoked.Feed, for a revoked.Snapshot. It is safe for concurrent use.
+// revoked.Feed, for a revoked.Snapshot, and revoked.WaitingFeed, which a
+// snapshot reads back to back when FeedConfig.Wait is set. It is safe for
+// concurrent use.
 type Feed struct {
 	cfg FeedConfig
 }

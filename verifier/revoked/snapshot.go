@@ -181,9 +181,11 @@ func (s *Snapshot) follow(ctx context.Context, w WaitingFeed, every time.Duratio
 		}
 		began := time.Now()
 		since, epoch := s.Seq(), s.Epoch()
-		// A read may be held for the wait; the feed's client bounds it
-		// (remote.Feed's timeout exceeds its wait).
-		b, err := w.WaitChanges(ctx, since)
+		// A read may be held for the wait, and then take as long as a
+		// read that is not held.
+		rctx, cancel := context.WithTimeout(ctx, w.Wait()+max(every, 30*time.Second))
+		b, err := w.WaitChanges(rctx, since)
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}
