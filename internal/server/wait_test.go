@@ -291,3 +291,18 @@ func TestPushToManyVerifiers(t *testing.T) {
 		t.Errorf("%d documents built for %d changes read by %d verifiers, want one per change", got, revocations, verifiers)
 	}
 }
+
+// TestFeedWaitWakesOnAnnouncement: a read held by one replica is answered
+// when a revocation made through another is announced to it (neither
+// polls the database within the test).
+func TestFeedWaitWakesOnAnnouncement(t *testing.T) {
+	a, b := newReplicas(t)
+	held := read(context.Background(), b.url, "/v1/revocations?since=0&wait=60")
+	b.holding(1)
+	tok := a.issueToken("svc")
+	a.revoke(tok.ID)
+	got := await(t, "the read held by the other replica", held)
+	if got.err != nil || got.code != http.StatusOK || !strings.HasSuffix(got.hdr.Get("ETag"), `-0-1"`) {
+		t.Errorf("held read: %d %v, ETag %q; want the list at seq 1", got.code, got.err, got.hdr.Get("ETag"))
+	}
+}
