@@ -180,7 +180,8 @@ func TestFeedWaitWakes(t *testing.T) {
 }
 
 // TestFeedWaitersBounded: beyond MaxFeedWaiters held reads, a read is
-// answered at once as a plain poll, never refused.
+// answered at once as a plain poll, never refused; none are held with a
+// negative bound.
 func TestFeedWaitersBounded(t *testing.T) {
 	f := newFixture(t, func(c *server.Config, _ *sqlite.DB) { c.MaxFeedWaiters = 1 })
 	ctx := context.Background()
@@ -196,6 +197,12 @@ func TestFeedWaitersBounded(t *testing.T) {
 	f.revokeNew()
 	if a := await(t, "the held read", held); a.err != nil || a.code != http.StatusOK {
 		t.Errorf("the held read: %d %v", a.code, a.err)
+	}
+
+	// A negative bound holds none (writ serve --max-feed-waiters 0).
+	none := newFixture(t, func(c *server.Config, _ *sqlite.DB) { c.MaxFeedWaiters = -1 })
+	if a := await(t, "a read when none are held", read(ctx, none.url, "/v1/revocations?since=0&wait=60")); a.err != nil || a.code != http.StatusOK {
+		t.Errorf("a read when none are held: %d %v, want 200", a.code, a.err)
 	}
 }
 
