@@ -22,7 +22,6 @@ const (
 	hasTokens
 	hasSubjects
 	hasKeys
-	hasAll = 1<<iota - 1
 )
 
 var memberNames = [...]string{"iss", "iat", "epoch", "since", "seq", "next_update", "tokens", "subjects", "keys"}
@@ -86,12 +85,8 @@ func Decode(payload []byte) (*Head, *Batch, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if seen != hasAll {
-		for i, n := range memberNames {
-			if seen&(1<<i) == 0 {
-				return nil, nil, fmt.Errorf("%w: no %q", ErrMalformed, n)
-			}
-		}
+	if err := missing(seen, memberNames[:]); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	b.Seq, b.Epoch, b.AsOf = h.Seq, h.Epoch, time.Unix(h.IssuedAt, 0)
 	return h, b, nil

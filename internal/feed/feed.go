@@ -17,6 +17,12 @@
 // SEQ. [AppendHead] and [AppendEntries] write it, byte for byte as
 // encoding/json would; [Decode] reads it strictly (see internal/jsonx).
 //
+// For verifiers at the edge, a list's whole state also comes as a binary
+// [Snapshot] file ([AppendSnapshot], [DecodeSnapshot]), whose filter
+// (internal/cascade) answers for the tokens the issuer recorded, and a
+// signed [Manifest] (JWS of type [ManifestType]) that names the current
+// snapshot and a delta, a feed document of the changes since it.
+//
 // Package verifier/revoked gives Go users these types under its own name.
 package feed
 
@@ -26,6 +32,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/cascade"
 )
 
 // Type is the JWS typ of a signed revocation feed document.
@@ -85,6 +92,11 @@ type Batch struct {
 	Tokens   []RevokedToken
 	Subjects []SubjectCutoff
 	Keys     []RevokedKey
+	// Filter, when set, holds the revoked tokens of a snapshot's universe:
+	// the tokens with iat before Universe. A reader replaces its filter
+	// with it, and consults it only for tokens issued before Universe.
+	Filter   *cascade.Filter
+	Universe int64 // unix seconds; meaningful only with Filter
 }
 
 // MaxTime32 is the latest time that 32 bits of unix seconds hold,
