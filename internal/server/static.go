@@ -95,7 +95,7 @@ func Publish(ctx context.Context, cfg PublishConfig) (*Published, error) {
 		return nil, fmt.Errorf("server: publish: %w", err)
 	}
 	defer root.Close()
-	p := &publisher{cfg: cfg, root: root, now: cfg.Now(), done: &Published{}}
+	p := &publisher{cfg: cfg, root: root, now: cfg.Now(), done: &Published{Written: []string{}, Removed: []string{}}}
 	if err := p.run(ctx); err != nil {
 		return nil, err
 	}
