@@ -1,8 +1,9 @@
 package revocation
 
 import (
-	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -82,7 +83,14 @@ func (l *List) Snapshot(ctx context.Context) (*feed.Snapshot, error) {
 		Tokens: exact, Subjects: b.Subjects, Keys: b.Keys}, nil
 }
 
-func compareIDs(a, b cascade.ID) int { return bytes.Compare(a[:], b[:]) }
+// compareIDs orders ids as bytes.Compare does, in two comparisons of 64
+// bits: it sorts the million ids of a ledger.
+func compareIDs(a, b cascade.ID) int {
+	if c := cmp.Compare(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])); c != 0 {
+		return c
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
+}
 
 // without returns the ids of sorted that are not in remove, also sorted,
 // in sorted's memory.
