@@ -120,6 +120,18 @@ func pastIssuer(t *testing.T, f *fixture, ago time.Duration) *issuer.Issuer {
 	return past
 }
 
+// oldTokens issues n tokens dated two hours back on f's database, to the
+// subjects in turn.
+func oldTokens(t *testing.T, f *fixture, n int, subjects ...string) []*issuer.Token {
+	t.Helper()
+	past := pastIssuer(t, f, 2*time.Hour)
+	var old []*issuer.Token
+	for i := range n {
+		old = append(old, issueTok(t, past, subjects[i%len(subjects)]))
+	}
+	return old
+}
+
 func issueTok(t *testing.T, i *issuer.Issuer, subject string) *issuer.Token {
 	t.Helper()
 	tok, err := i.Issue(context.Background(), issuer.Request{Subject: subject, Audience: []string{"https://api"}, TTL: 24 * time.Hour})
@@ -137,11 +149,7 @@ func issueTok(t *testing.T, i *issuer.Issuer, subject string) *issuer.Token {
 func TestEdgeFiles(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	past := pastIssuer(t, f, 2*time.Hour)
-	var old []*issuer.Token
-	for i := range 40 {
-		old = append(old, issueTok(t, past, []string{"alice", "bob"}[i%2]))
-	}
+	old := oldTokens(t, f, 40, "alice", "bob")
 	recent := []*issuer.Token{issueTok(t, f.tokens, "alice"), issueTok(t, f.tokens, "alice")}
 	for _, tok := range []*issuer.Token{old[0], old[2], old[5], recent[0]} {
 		if _, err := f.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {

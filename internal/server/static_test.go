@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -61,11 +60,7 @@ func wholeFeed(t *testing.T, base, path string, ks verifier.KeySource) (*feed.He
 func TestPublishDir(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	past := pastIssuer(t, f, 2*time.Hour)
-	var old []*issuer.Token
-	for i := range 20 {
-		old = append(old, issueTok(t, past, fmt.Sprintf("user%d", i%3)))
-	}
+	old := oldTokens(t, f, 20, "user0", "user1", "user2")
 	recent := issueTok(t, f.tokens, "user1")
 	for _, tok := range []*issuer.Token{old[1], old[3], recent} {
 		if _, err := f.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
