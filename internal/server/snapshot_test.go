@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -238,6 +239,14 @@ func TestEdgeFiles(t *testing.T) {
 	// The earlier delta is still served, for a verifier that read the
 	// earlier manifest.
 	get(t, f.url, e.manifest.Delta.Path, "")
+	// One build, measured.
+	metrics, _ := get(t, f.url, "/metrics", "")
+	for _, m := range []string{`writ_revocation_snapshot_builds_total{result="ok"} 1`, "writ_revocation_snapshot_build_seconds_count 1",
+		fmt.Sprintf("writ_revocation_snapshot_bytes %d", e.manifest.Snapshot.Size)} {
+		if !strings.Contains(string(metrics), m+"\n") {
+			t.Errorf("metrics lack %q", m)
+		}
+	}
 }
 
 // TestEdgeManifestSignedAgain: the manifest is signed again with a fresh
