@@ -77,9 +77,9 @@ type Published struct {
 func Publish(ctx context.Context, cfg PublishConfig) (*Published, error) {
 	switch {
 	case cfg.Dir == "" || cfg.Issuer == "" || cfg.Ring == nil || cfg.Tokens == nil || cfg.Revocations == nil:
-		return nil, errors.New("server: Publish needs Dir, Issuer, Ring, Tokens and Revocations")
+		return nil, errors.New("publish: Dir, Issuer, Ring, Tokens and Revocations are required")
 	case cfg.Every < 0:
-		return nil, fmt.Errorf("server: Publish every %v", cfg.Every)
+		return nil, fmt.Errorf("publish: a negative interval %v", cfg.Every)
 	}
 	if cfg.Every == 0 {
 		cfg.Every = time.Minute
@@ -88,11 +88,11 @@ func Publish(ctx context.Context, cfg PublishConfig) (*Published, error) {
 		cfg.Now = time.Now
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("server: publish: %w", err)
+		return nil, fmt.Errorf("publish: %w", err)
 	}
 	root, err := os.OpenRoot(cfg.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("server: publish: %w", err)
+		return nil, fmt.Errorf("publish: %w", err)
 	}
 	defer root.Close()
 	p := &publisher{cfg: cfg, root: root, now: cfg.Now(), done: &Published{Written: []string{}, Removed: []string{}}}
@@ -115,7 +115,7 @@ func (p *publisher) run(ctx context.Context) error {
 		// Named until now: kept PublishKeep from now.
 		for _, f := range []string{old.Snapshot.Path, old.Delta.Path} {
 			if err := p.root.Chtimes(rel(f), p.now, p.now); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("server: publish: %w", err)
+				return fmt.Errorf("publish: %w", err)
 			}
 		}
 	}
@@ -288,7 +288,7 @@ func (p *publisher) write(name string, body []byte) error {
 	dir, base := path.Split(rel(name))
 	if dir != "" {
 		if err := p.root.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("server: publish: %w", err)
+			return fmt.Errorf("publish: %w", err)
 		}
 	}
 	var random [8]byte
@@ -296,14 +296,14 @@ func (p *publisher) write(name string, body []byte) error {
 	tmp := dir + "." + base + ".tmp-" + hex.EncodeToString(random[:])
 	if err := p.writeTemp(tmp, body); err != nil {
 		p.root.Remove(tmp)
-		return fmt.Errorf("server: publish %s: %w", name, err)
+		return fmt.Errorf("publish %s: %w", name, err)
 	}
 	if err := p.root.Rename(tmp, rel(name)); err != nil {
 		p.root.Remove(tmp)
-		return fmt.Errorf("server: publish %s: %w", name, err)
+		return fmt.Errorf("publish %s: %w", name, err)
 	}
 	if err := p.syncDir(dir); err != nil {
-		return fmt.Errorf("server: publish %s: %w", name, err)
+		return fmt.Errorf("publish %s: %w", name, err)
 	}
 	p.done.Written = append(p.done.Written, name)
 	return nil
@@ -346,7 +346,7 @@ func (p *publisher) sweep(keep ...string) error {
 	for _, dir := range []struct{ prefix, ext string }{{feed.SnapshotPrefix, ".bin"}, {feed.DeltaPrefix, ".jwt"}} {
 		entries, err := fs.ReadDir(p.root.FS(), rel(strings.TrimSuffix(dir.prefix, "/")))
 		if err != nil {
-			return fmt.Errorf("server: publish: %w", err)
+			return fmt.Errorf("publish: %w", err)
 		}
 		for _, e := range entries {
 			name := dir.prefix + e.Name()
@@ -359,7 +359,7 @@ func (p *publisher) sweep(keep ...string) error {
 				continue
 			}
 			if err := p.root.Remove(rel(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("server: publish: %w", err)
+				return fmt.Errorf("publish: %w", err)
 			}
 			p.done.Removed = append(p.done.Removed, name)
 		}
