@@ -134,6 +134,7 @@ type edge struct {
 	manifest  *edgeManifest // the last manifest signed
 	building  chan struct{} // closed when the build under way ends; nil when none
 	buildErr  error         // the last build's failure
+	failed    time.Time     // when it failed
 	closed    bool          // the server is closing: no build starts
 
 	work sync.Mutex // held while a delta or the manifest is signed
@@ -179,10 +180,13 @@ func (e *edge) snapshot(ctx context.Context, s *Server, epoch string, seq int64)
 	if snapshotDue(cur, epoch, seq, s.snap.Len(), time.Now()) {
 		wait = e.build(s)
 	}
+	failure := e.buildErr
 	e.mu.Unlock()
 	switch {
 	case cur != nil && cur.epoch == epoch:
 		return cur, nil
+	case wait == nil && failure != nil:
+		return nil, fmt.Errorf("server: no revocation snapshot: %w", failure)
 	case wait == nil:
 		return nil, errors.New("server: shutting down")
 	}
@@ -199,10 +203,16 @@ func (e *edge) snapshot(ctx context.Context, s *Server, epoch string, seq int64)
 	return e.cur, nil
 }
 
+// edgeRetry is how long after a failed build the next may start: a
+// failure that repeats (a list too large for a snapshot file) must not
+// have every request rebuild.
+const edgeRetry = time.Minute
+
 // build starts a snapshot build unless one is under way, and returns the
-// channel closed when it ends (nil once the server closes). e.mu is held.
+// channel closed when it ends; nil once the server closes, or within
+// edgeRetry of a failed build. e.mu is held.
 func (e *edge) build(s *Server) chan struct{} {
-	if e.building != nil || e.closed {
+	if e.building != nil || e.closed || e.buildErr != nil && time.Since(e.failed) < edgeRetry {
 		return e.building
 	}
 	done := make(chan struct{})
@@ -226,6 +236,7 @@ func (e *edge) build(s *Server) chan struct{} {
 		e.building, e.buildErr = nil, err
 		close(done)
 		if err != nil {
+			e.failed = time.Now()
 			e.builds.WithLabelValues("error").Inc()
 			s.log.Error("revocation snapshot build failed", "err", err)
 			return

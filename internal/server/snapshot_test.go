@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/writ-dev/writ/internal/cascade"
 	"github.com/writ-dev/writ/internal/feed"
 	"github.com/writ-dev/writ/internal/server"
+	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
@@ -298,5 +300,44 @@ func TestPrivateEdge(t *testing.T) {
 		if code, _, _ := f.do("GET", p, f.admin, "", ""); code != 403 {
 			t.Errorf("GET %s with an admin token: %d, want 403", p, code)
 		}
+	}
+}
+
+// failingLedger fails every read of the ledger's jtis, as a snapshot
+// build does when the database fails.
+type failingLedger struct{ *sqlite.DB }
+
+func (f failingLedger) BeginRead(ctx context.Context) (store.Tx, error) {
+	tx, err := f.DB.BeginRead(ctx)
+	return failingTx{tx}, err
+}
+
+type failingTx struct{ store.Tx }
+
+func (failingTx) TokenJTIEach(context.Context, int64, int64, func([]byte) error) error {
+	return errors.New("disk on fire")
+}
+
+// TestEdgeBuildFails: a failed build is a 500 without details, logged and
+// counted; requests within a minute of it do not build again.
+func TestEdgeBuildFails(t *testing.T) {
+	f := newFixture(t, func(c *server.Config, db *sqlite.DB) {
+		list, err := revocation.NewList(revocation.Config{Store: failingLedger{db}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Revocations = list
+	})
+	for range 3 {
+		if code, _, body := f.do("GET", feed.ManifestPath, "", "", ""); code != 500 || strings.Contains(body, "fire") {
+			t.Errorf("manifest with a failing build: %d %s", code, body)
+		}
+	}
+	if !strings.Contains(f.logs.String(), "disk on fire") {
+		t.Error("the failure is not logged")
+	}
+	metrics, _ := get(t, f.url, "/metrics", "")
+	if !strings.Contains(string(metrics), `writ_revocation_snapshot_builds_total{result="error"} 1`+"\n") {
+		t.Errorf("builds: %s", metrics)
 	}
 }
