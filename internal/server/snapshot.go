@@ -39,13 +39,14 @@ const (
 
 // edgeFile is a content-addressed file of the edge: a snapshot or a delta.
 type edgeFile struct {
-	ref  feed.FileRef
-	body []byte
+	ref   feed.FileRef
+	epoch string // of the list whose changes it holds
+	body  []byte
 }
 
-func newEdgeFile(path func([32]byte) string, body []byte, since, seq int64) *edgeFile {
+func newEdgeFile(path func([32]byte) string, body []byte, epoch string, since, seq int64) *edgeFile {
 	sum := sha256.Sum256(body)
-	return &edgeFile{ref: feed.FileRef{Path: path(sum), SHA256: sum, Size: int64(len(body)), Since: since, Seq: seq}, body: body}
+	return &edgeFile{ref: feed.FileRef{Path: path(sum), SHA256: sum, Size: int64(len(body)), Since: since, Seq: seq}, epoch: epoch, body: body}
 }
 
 // edgeSnapshot is a snapshot file and the state it holds.
@@ -73,7 +74,7 @@ func buildSnapshot(ctx context.Context, list *revocation.List) (*edgeSnapshot, e
 	if err != nil {
 		return nil, fmt.Errorf("server: snapshot: %w", err)
 	}
-	return &edgeSnapshot{file: newEdgeFile(feed.SnapshotPath, body, 0, s.Seq), epoch: s.Epoch, seq: s.Seq, built: time.Unix(s.Built, 0)}, nil
+	return &edgeSnapshot{file: newEdgeFile(feed.SnapshotPath, body, s.Epoch, 0, s.Seq), epoch: s.Epoch, seq: s.Seq, built: time.Unix(s.Built, 0)}, nil
 }
 
 // errEpochChanged: the list's epoch changed while the files were made.
@@ -96,7 +97,7 @@ func signDelta(ctx context.Context, tokens *issuer.Issuer, iss string, next time
 	if err != nil {
 		return nil, err
 	}
-	return newEdgeFile(feed.DeltaPath, doc, snap.seq, b.Seq), nil
+	return newEdgeFile(feed.DeltaPath, doc, b.Epoch, snap.seq, b.Seq), nil
 }
 
 // signManifest signs the manifest that names snap and delta, at now, to be
@@ -264,8 +265,10 @@ func (e *edge) signed(ctx context.Context, s *Server, epoch string, seq int64) (
 	ctx = context.WithoutCancel(ctx)
 	e.mu.Lock()
 	var delta *edgeFile
-	if n := len(e.deltas); n > 0 && e.deltas[n-1].ref.Since == snap.seq && e.deltas[n-1].ref.Seq >= seq {
-		delta = e.deltas[n-1]
+	if n := len(e.deltas); n > 0 {
+		if d := e.deltas[n-1]; d.epoch == snap.epoch && d.ref.Since == snap.seq && d.ref.Seq >= seq {
+			delta = d
+		}
 	}
 	m := e.manifest
 	e.mu.Unlock()

@@ -341,3 +341,27 @@ func TestEdgeBuildFails(t *testing.T) {
 		t.Errorf("builds: %s", metrics)
 	}
 }
+
+// TestEdgeNewEpoch: when the list's epoch changes (a database restored
+// from a backup), writ serve builds a snapshot of the new epoch before it
+// answers, and writ publish a new snapshot.
+func TestEdgeNewEpoch(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ks := f.remoteKeys()
+	dir := t.TempDir()
+	before := readEdge(t, f.url, f.url, "", ks)
+	published := publish(t, f, dir, nil)
+	if err := f.db.MetaPut(ctx, store.MetaRevocationEpoch, []byte("0123456789abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	after := readEdge(t, f.url, f.url, "", ks)
+	if after.manifest.Epoch == before.manifest.Epoch || after.manifest.Epoch != hex.EncodeToString([]byte("0123456789abcdef")) ||
+		after.manifest.Snapshot.Path == before.manifest.Snapshot.Path {
+		t.Errorf("served after a new epoch: %+v, before %+v", after.manifest, before.manifest)
+	}
+	again := publish(t, f, dir, nil)
+	if !again.NewSnapshot || again.Manifest.Epoch != after.manifest.Epoch || again.Manifest.Snapshot.Path == published.Manifest.Snapshot.Path {
+		t.Errorf("published after a new epoch: %+v, before %+v", again.Manifest, published.Manifest)
+	}
+}

@@ -237,7 +237,7 @@ func (p *publisher) readSnapshot(m *feed.Manifest) *edgeSnapshot {
 	if err != nil || s.Epoch != m.Epoch || s.Seq != m.Snapshot.Seq {
 		return nil
 	}
-	return &edgeSnapshot{file: &edgeFile{ref: m.Snapshot, body: data}, epoch: s.Epoch, seq: s.Seq, built: time.Unix(s.Built, 0)}
+	return &edgeSnapshot{file: &edgeFile{ref: m.Snapshot, epoch: s.Epoch, body: data}, epoch: s.Epoch, seq: s.Seq, built: time.Unix(s.Built, 0)}
 }
 
 // sameDelta returns the delta that old names if it holds the changes of
@@ -250,7 +250,7 @@ func (p *publisher) sameDelta(old *feed.Manifest, snap *edgeSnapshot, b *feed.Ba
 	if !ok {
 		return nil
 	}
-	return &edgeFile{ref: old.Delta, body: data}
+	return &edgeFile{ref: old.Delta, epoch: old.Epoch, body: data}
 }
 
 // readRef reads the file that ref names if it is what ref says.
