@@ -3,6 +3,8 @@ package writ
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
@@ -28,11 +30,14 @@ type RevocationsConfig struct {
 }
 
 // LoadRevocations takes a snapshot of a revocation list once, for a
-// verifier's Config.Revocation, as writ verify --revocations does: for an
-// http or https URL (remote.IsURL), from a writ server's signed feed (see
-// remote.Feed); else from the writ database at location (a file, or a
-// PostgreSQL URL: see OpenRevocations), opened only to read and without
-// its master key. A database that this process may not
+// verifier's Config.Revocation, as writ verify --revocations does: for
+// the URL of a revocation manifest (a path ending in
+// remote.ManifestPath) or the issuer URL itself, from the issuer's signed
+// snapshot files and deltas (remote.EdgeFeed), as writ serve serves them
+// or a static host serves a writ publish tree; for another http or https
+// URL (remote.IsURL), from a writ server's signed feed (see remote.Feed);
+// else from the writ database at location (a file, or a PostgreSQL URL:
+// see OpenRevocations), opened only to read and without its master key. A database that this process may not
 // write is read as Config.ReadOnlyOK says.
 //
 // The snapshot is not refreshed, and from a database file cannot be: the
@@ -41,7 +46,13 @@ type RevocationsConfig struct {
 // (which links no database), or over DB.Revocations.
 func LoadRevocations(ctx context.Context, location string, cfg RevocationsConfig) (*revoked.Snapshot, error) {
 	var feed revoked.Feed
-	if remote.IsURL(location) {
+	if manifest := manifestURL(location, cfg.Issuer); manifest != "" {
+		f, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: manifest, Issuer: cfg.Issuer, Keys: cfg.Keys, Token: cfg.Token, Client: cfg.Client})
+		if err != nil {
+			return nil, err
+		}
+		feed = f
+	} else if remote.IsURL(location) {
 		f, err := remote.NewFeed(remote.FeedConfig{URL: location, Issuer: cfg.Issuer, Keys: cfg.Keys, Token: cfg.Token, Client: cfg.Client})
 		if err != nil {
 			return nil, err
@@ -56,4 +67,19 @@ func LoadRevocations(ctx context.Context, location string, cfg RevocationsConfig
 		feed = list
 	}
 	return revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed})
+}
+
+// manifestURL returns the revocation manifest's URL that location names,
+// itself or its issuer's, or "" when it names none.
+func manifestURL(location, issuer string) string {
+	if !remote.IsURL(location) {
+		return ""
+	}
+	if u, err := url.Parse(location); err == nil && strings.HasSuffix(u.Path, remote.ManifestPath) {
+		return location
+	}
+	if issuer != "" && strings.TrimSuffix(location, "/") == strings.TrimSuffix(issuer, "/") {
+		return strings.TrimSuffix(issuer, "/") + remote.ManifestPath
+	}
+	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/remote"
 )
 
 // TestLoadRevocationsFile: a snapshot of the revocation list of a database
@@ -93,7 +94,11 @@ func TestLoadRevocationsErrors(t *testing.T) {
 		{"not a writ database", foreign, writ.RevocationsConfig{}, writ.ErrNotWritDatabase, ""},
 		{"feed without keys", srv.URL + "/v1/revocations", writ.RevocationsConfig{Issuer: srv.URL}, nil, "Keys are required"},
 		{"feed without issuer", srv.URL + "/v1/revocations", writ.RevocationsConfig{Keys: ks}, nil, "Issuer"},
-		{"feed not found", srv.URL + "/v1/revocations", writ.RevocationsConfig{Issuer: srv.URL, Keys: ks}, nil, "404"},
+		{"feed not found", srv.URL + "/v1/revocations", writ.RevocationsConfig{Issuer: srv.URL, Keys: ks}, nil, "fetch revocation feed: 404"},
+		// A manifest's URL, or the issuer's, reads snapshot files and deltas.
+		{"manifest not found", srv.URL + remote.ManifestPath, writ.RevocationsConfig{Issuer: srv.URL, Keys: ks}, nil, "fetch revocation manifest: 404"},
+		{"issuer's manifest not found", srv.URL + "/", writ.RevocationsConfig{Issuer: srv.URL, Keys: ks}, nil, "fetch revocation manifest: 404"},
+		{"manifest without keys", srv.URL + remote.ManifestPath, writ.RevocationsConfig{Issuer: srv.URL}, nil, "Keys are required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			snap, err := writ.LoadRevocations(ctx, tc.location, tc.cfg)

@@ -126,11 +126,12 @@ func markdown(results []result, floor map[[2]string]float64) []byte {
 }
 
 var colors = map[string]string{
-	"floor":      "#888888",
-	"writ":       "#1f77b4",
-	"golang-jwt": "#ff7f0e",
-	"jwx":        "#2ca02c",
-	"go-paseto":  "#d62728",
+	"floor":          "#888888",
+	"writ":           "#1f77b4",
+	"writ-signature": "#9467bd",
+	"golang-jwt":     "#ff7f0e",
+	"jwx":            "#2ca02c",
+	"go-paseto":      "#d62728",
 }
 
 // svg draws one group of horizontal bars per algorithm: each verifier's

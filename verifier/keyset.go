@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/eddsa"
 	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/internal/paserk"
 )
@@ -36,6 +37,29 @@ type Key struct {
 	id  string
 	alg Algorithm
 	pub crypto.PublicKey
+	ed  *eddsa.PublicKey // an Ed25519 pub prepared for verifying; nil for other keys
+}
+
+// newKey returns the key of id, alg and pub, which checkKey accepted. An
+// Ed25519 key is prepared once for all its verifications: its point is
+// decoded here, and a table of its multiples (30 KiB) is built once it has
+// verified a few tokens (see internal/eddsa). A key whose bytes decode to
+// no point is kept, and verifies no token, as ed25519.Verify rejects every
+// signature under it.
+func newKey(id string, alg Algorithm, pub crypto.PublicKey) *Key {
+	k := &Key{id: id, alg: alg, pub: pub}
+	if ed, ok := pub.(ed25519.PublicKey); ok {
+		k.ed, _ = eddsa.NewPublicKey(ed) // checkKey checked its length
+	}
+	return k
+}
+
+// verifyKey returns the key in the form jws.Verify takes.
+func (k *Key) verifyKey() crypto.PublicKey {
+	if k.ed != nil {
+		return k.ed
+	}
+	return k.pub
 }
 
 // NewKey binds pub to the key id and algorithm alg, after checking that they
@@ -48,7 +72,7 @@ func NewKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, error) {
 	if err := checkKey(id, alg, pub); err != nil {
 		return nil, fmt.Errorf("%w: key %s: %w", ErrKeySet, quoted(id), err)
 	}
-	return &Key{id: id, alg: alg, pub: pub}, nil
+	return newKey(id, alg, pub), nil
 }
 
 // checkKey says why pub cannot be a key of id and alg, with an error
@@ -492,7 +516,7 @@ func jwkKey(f map[string]string, hasKeyOps bool, keyOps []string) (*Key, error) 
 	if err := checkKey(kid, alg, pub); err != nil {
 		return nil, err
 	}
-	return &Key{id: kid, alg: alg, pub: pub}, nil
+	return newKey(kid, alg, pub), nil
 }
 
 // fits checks that a JWK's crv is crv and its alg, if any, is alg.
@@ -573,7 +597,7 @@ func paserkKey(m *paserk.SetMembers) (*Key, error) {
 	if err := checkKey(m.KID, V4Public, pub); err != nil {
 		return nil, err
 	}
-	return &Key{id: m.KID, alg: V4Public, pub: pub}, nil
+	return newKey(m.KID, V4Public, pub), nil
 }
 
 // quoted quotes a value read from a key set for a message, cut to its

@@ -51,7 +51,6 @@ package verifier
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -311,7 +310,7 @@ func verifySigned(ctx context.Context, keys KeySource, t *jws.Token) ([]byte, *K
 	if key.alg != Algorithm(h.Alg) {
 		return nil, nil, fmt.Errorf("%w: token says %q, key %q is %s", ErrAlgorithm, h.Alg, key.id, key.alg)
 	}
-	if !jws.Verify(key.alg, key.pub, t.SigningInput, t.Signature) {
+	if !jws.Verify(key.alg, key.verifyKey(), t.SigningInput, t.Signature) {
 		return nil, nil, ErrSignature
 	}
 	payload, err := t.DecodePayload()
@@ -343,7 +342,7 @@ func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, *Ke
 	if key.alg != V4Public {
 		return nil, nil, fmt.Errorf("%w: key %q is %s, not a PASETO key", ErrAlgorithm, key.id, key.alg)
 	}
-	if !paseto.Verify(key.pub.(ed25519.PublicKey), t, nil) {
+	if key.ed == nil || !paseto.Verify(key.ed, t, nil) {
 		return nil, nil, ErrSignature
 	}
 	c := &Claims{KeyID: key.id, Algorithm: V4Public, raw: bytesToString(t.Message)}

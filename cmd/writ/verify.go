@@ -43,8 +43,11 @@ on stderr naming the reason. Usage error: exit 2.
 
 --jwks, --paserk and --revocations take files or URLs: a writ server's
 /.well-known/jwks.json, /.well-known/paserk.json and /v1/revocations (whose
-signature the JWT key set verifies). --revocations also takes the server's
-SQLite database file. For a private feed (writ serve --private-feed), set
+signature the JWT key set verifies). --revocations also takes the revocation
+manifest's URL (/v1/revocations/manifest), or the issuer URL itself, to read
+the compact snapshot files and deltas that writ serve serves and a static
+host of a writ publish tree serves alike, and the server's SQLite database
+file. For a private feed (writ serve --private-feed), set
 WRIT_FEED_TOKEN to a token of the server with the scope writ:revocations.
 
 --client-ip is the address the token was presented from: a token bound to
@@ -127,7 +130,7 @@ set with private key material, or with no usable key, is refused.`,
 	fl.StringVar(&audience, "audience", "", "the audience that must be among the token's aud")
 	fl.StringArrayVar(&scopes, "require-scope", nil, "a scope the token must carry; repeatable")
 	fl.StringArrayVar(&permissions, "require-permission", nil, "a `RESOURCE:ACTION` the token must allow; repeatable")
-	fl.StringVar(&revocationsPath, "revocations", "", "reject revoked tokens, per this writ database `file` or feed URL")
+	fl.StringVar(&revocationsPath, "revocations", "", "reject revoked tokens, per this writ database `file`, feed URL, manifest URL or issuer URL")
 	fl.TextVar(&client, "client-ip", netip.Addr{}, "the client's `address`: a token bound to networks (allowed_ips) is valid only from inside them, and never without --client-ip")
 	fl.StringArrayVar(&algs, "alg", nil, "an accepted algorithm (EdDSA, ES256, RS256, PS256, v4.public); repeatable")
 	return cmd

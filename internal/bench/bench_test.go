@@ -32,6 +32,8 @@ import (
 
 	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/eddsa"
+	wjws "github.com/writ-dev/writ/internal/jws"
 	wpaseto "github.com/writ-dev/writ/internal/paseto"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
@@ -75,6 +77,11 @@ type fixture struct {
 	input []byte
 	sig   []byte
 	derES []byte // ES256: the signature in ASN.1, as crypto/ecdsa takes it
+
+	// prepared is the public key as writ's verifier holds it, for the
+	// signature check alone (impl=writ-signature): an Ed25519 key decoded
+	// once, with its table (eddsa), other keys as they are.
+	prepared crypto.PublicKey
 
 	writ      *verifier.Verifier // with revocation checking on
 	writNoRev *verifier.Verifier // without, to show what revocation costs
@@ -184,6 +191,22 @@ func newFixture(tb testing.TB, alg string) *fixture {
 	if !f.floorVerify() {
 		tb.Fatal("floor: signature does not verify")
 	}
+	f.prepared = f.pub
+	if ed, ok := f.pub.(ed25519.PublicKey); ok {
+		if f.prepared, err = eddsa.NewPublicKey(ed); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if !f.signatureVerify() {
+		tb.Fatal("writ-signature: signature does not verify")
+	}
+	// The verifiers share one key, whose Ed25519 table is built at its
+	// eddsa.TableAfter-th verification: here, rather than in a benchmark.
+	for range eddsa.TableAfter {
+		if _, err := f.writ.Verify(ctx, f.token); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	return f
 }
 
@@ -235,6 +258,17 @@ func (f *fixture) floorVerify() bool {
 		return rsa.VerifyPKCS1v15(f.pub.(*rsa.PublicKey), crypto.SHA256, h[:], f.sig) == nil
 	}
 	panic("unknown alg " + f.alg)
+}
+
+// signatureVerify is writ's own signature check on the floor's input, with
+// the key as the verifier holds it: jws.Verify, or for PASETO the prepared
+// Ed25519 key's Verify of the PAE (what paseto.Verify runs after building
+// it).
+func (f *fixture) signatureVerify() bool {
+	if f.alg == "PASETO" {
+		return f.prepared.(*eddsa.PublicKey).Verify(f.input, f.sig)
+	}
+	return wjws.Verify(verifier.Algorithm(f.alg), f.prepared, f.token[:len(f.input)], f.sig)
 }
 
 // floorSign is raw signing of the same input.
@@ -297,6 +331,18 @@ func BenchmarkVerify(b *testing.B) {
 				for b.Loop() {
 					if !f.floorVerify() {
 						b.Fatal("floor: invalid")
+					}
+				}
+			})
+
+			// The signature check alone, as writ's verifier makes it,
+			// beside the floor: for Ed25519, the key decoded once and its
+			// table (internal/eddsa) against ed25519.Verify.
+			b.Run("impl=writ-signature", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if !f.signatureVerify() {
+						b.Fatal("writ-signature: invalid")
 					}
 				}
 			})
@@ -372,6 +418,47 @@ func BenchmarkVerify(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkVerifyInterleaved runs floor, writ-signature and writ (as in
+// BenchmarkVerify) in turn in one loop, each going first in turn, and
+// reports each one's ns per verification and its ratio to the floor: on a
+// machine whose load changes from second to second, only ratios measured
+// in the same loop compare like with like. (It reports no impl=, so
+// scripts/chart.go leaves it out of the chart.)
+func BenchmarkVerifyInterleaved(b *testing.B) {
+	for _, alg := range algs {
+		b.Run("alg="+alg, func(b *testing.B) {
+			f := newFixture(b, alg)
+			impls := []struct {
+				name   string
+				verify func() bool
+			}{
+				{"floor", f.floorVerify},
+				{"writ-signature", f.signatureVerify},
+				{"writ", func() bool { _, err := f.writ.Verify(ctx, f.token); return err == nil }},
+			}
+			var ns [3]time.Duration
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				for j := range impls {
+					j = (i + j) % len(impls)
+					start := time.Now()
+					ok := impls[j].verify()
+					ns[j] += time.Since(start)
+					if !ok {
+						b.Fatalf("%s: invalid", impls[j].name)
+					}
+				}
+			}
+			for j, impl := range impls {
+				b.ReportMetric(float64(ns[j])/float64(b.N), impl.name+"-ns/verify")
+				if j > 0 {
+					b.ReportMetric(float64(ns[j])/float64(ns[0]), impl.name+"/floor")
+				}
+			}
 		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/writ-dev/writ/internal/alg"
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/eddsa"
 	"github.com/writ-dev/writ/internal/jsonx"
 )
 
@@ -162,15 +163,17 @@ func parseHeader(data []byte) (Header, error) {
 var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
 
 // Verify reports whether sig is a valid signature of input under pub with
-// a: EdDSA, ES256, RS256 or PS256. pub must be the key type that a uses
-// (ed25519.PublicKey, *ecdsa.PublicKey on P-256, *rsa.PublicKey); any
-// other pairing, or algorithm, fails.
+// a: EdDSA, ES256, RS256 or PS256. pub must be the key type that a uses:
+// for EdDSA an Ed25519 key prepared once for many signatures
+// (*eddsa.PublicKey, which accepts what ed25519.Verify accepts), else
+// *ecdsa.PublicKey on P-256 or *rsa.PublicKey; any other pairing, or
+// algorithm, fails.
 func Verify(a alg.Algorithm, pub crypto.PublicKey, input string, sig []byte) bool {
 	msg := unsafe.Slice(unsafe.StringData(input), len(input))
 	switch a {
 	case alg.EdDSA:
-		k, ok := pub.(ed25519.PublicKey)
-		return ok && len(k) == ed25519.PublicKeySize && ed25519.Verify(k, msg, sig)
+		k, ok := pub.(*eddsa.PublicKey)
+		return ok && k.Verify(msg, sig)
 	case alg.ES256:
 		k, ok := pub.(*ecdsa.PublicKey)
 		if !ok || len(sig) != 64 {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/writ-dev/writ/internal/alg"
+	"github.com/writ-dev/writ/internal/eddsa"
 )
 
 // opaque hides the concrete type of a key, as a hardware signer would.
@@ -34,6 +35,21 @@ func testKeys(t *testing.T) map[alg.Algorithm]crypto.Signer {
 	return map[alg.Algorithm]crypto.Signer{alg.EdDSA: ed, alg.ES256: ec, alg.RS256: rs, alg.PS256: rs}
 }
 
+// verifyKey returns pub in the form Verify takes: an Ed25519 key
+// prepared (eddsa), others as they are.
+func verifyKey(t *testing.T, pub crypto.PublicKey) crypto.PublicKey {
+	t.Helper()
+	ed, ok := pub.(ed25519.PublicKey)
+	if !ok {
+		return pub
+	}
+	k, err := eddsa.NewPublicKey(ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func TestAppendSignature(t *testing.T) {
 	input := []byte("eyJhbGciOiJFZERTQSJ9.e30")
 	for a, key := range testKeys(t) {
@@ -50,11 +66,15 @@ func TestAppendSignature(t *testing.T) {
 				if a == alg.ES256 && len(sig) != 64 {
 					t.Fatalf("ES256 signature of %d bytes", len(sig))
 				}
-				if !Verify(a, key.Public(), string(input), sig) {
+				pub := verifyKey(t, key.Public())
+				if !Verify(a, pub, string(input), sig) {
 					t.Fatal("signature does not verify")
 				}
-				if Verify(a, key.Public(), string(input)+"x", sig) {
+				if Verify(a, pub, string(input)+"x", sig) {
 					t.Fatal("signature verifies another input")
+				}
+				if a == alg.EdDSA && Verify(a, key.Public(), string(input), sig) {
+					t.Fatal("an ed25519.PublicKey, not prepared, verified")
 				}
 			})
 		}

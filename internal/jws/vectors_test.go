@@ -5,14 +5,18 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/writ-dev/writ/internal/alg"
+	"github.com/writ-dev/writ/internal/eddsa"
 	"github.com/writ-dev/writ/internal/jws"
 )
 
@@ -45,24 +49,49 @@ type wycheproofFile struct {
 const acceptableVerifies = false
 
 func TestWycheproofEd25519(t *testing.T) {
-	runSignatureVectors(t, "ed25519_test.json", alg.EdDSA, func(pk, _ []byte) (crypto.PublicKey, error) {
-		if len(pk) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("%d-byte Ed25519 key", len(pk))
+	runSignatureVectors(t, "ed25519_test.json", alg.EdDSA, func(pk, _ []byte) (crypto.PublicKey, stdVerify, error) {
+		k, err := eddsa.NewPublicKey(pk)
+		if err != nil {
+			return nil, nil, err
 		}
-		return ed25519.PublicKey(pk), nil
+		return k, func(msg, sig []byte) bool { return ed25519.Verify(pk, msg, sig) }, nil
 	})
 }
 
 func TestWycheproofES256(t *testing.T) {
-	runSignatureVectors(t, "ecdsa_secp256r1_sha256_p1363_test.json", alg.ES256, func(_, uncompressed []byte) (crypto.PublicKey, error) {
-		return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), uncompressed)
+	runSignatureVectors(t, "ecdsa_secp256r1_sha256_p1363_test.json", alg.ES256, func(_, uncompressed []byte) (crypto.PublicKey, stdVerify, error) {
+		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), uncompressed)
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, func(msg, sig []byte) bool { return stdES256(k, msg, sig) }, nil
 	})
+}
+
+// stdVerify is the standard library's verification of a signature, in the
+// form a JWS carries it, under one key.
+type stdVerify func(msg, sig []byte) bool
+
+// stdES256 is ES256 verification by the standard library alone: the r||s
+// signature (RFC 7518 §3.4) re-encoded as ASN.1 with math/big and
+// encoding/asn1, then ecdsa.VerifyASN1 of the SHA-256 of msg.
+func stdES256(k *ecdsa.PublicKey, msg, sig []byte) bool {
+	if len(sig) != 64 {
+		return false
+	}
+	der, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])})
+	if err != nil {
+		panic(err)
+	}
+	h := sha256.Sum256(msg)
+	return ecdsa.VerifyASN1(k, h[:], der)
 }
 
 // runSignatureVectors checks every test of a Wycheproof file with
 // jws.Verify(a, …): "valid" must verify, "invalid" must not, and
-// "acceptable" must give acceptableVerifies.
-func runSignatureVectors(t *testing.T, name string, a alg.Algorithm, parseKey func(pk, uncompressed []byte) (crypto.PublicKey, error)) {
+// "acceptable" must give acceptableVerifies; and the standard library
+// (std, from parseKey) must give the same answer.
+func runSignatureVectors(t *testing.T, name string, a alg.Algorithm, parseKey func(pk, uncompressed []byte) (crypto.PublicKey, stdVerify, error)) {
 	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "vectors", "wycheproof", name))
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +102,7 @@ func runSignatureVectors(t *testing.T, name string, a alg.Algorithm, parseKey fu
 	}
 	run, acceptable := 0, 0
 	for _, g := range file.TestGroups {
-		pub, err := parseKey(mustHex(t, g.PublicKey.PK), mustHex(t, g.PublicKey.Uncompressed))
+		pub, std, err := parseKey(mustHex(t, g.PublicKey.PK), mustHex(t, g.PublicKey.Uncompressed))
 		if err != nil {
 			t.Fatalf("%s: group key: %v", name, err)
 		}
@@ -93,8 +122,12 @@ func runSignatureVectors(t *testing.T, name string, a alg.Algorithm, parseKey fu
 			}
 			t.Run(fmt.Sprintf("tc%d", tc.TcID), func(t *testing.T) {
 				msg, sig := mustHex(t, tc.Msg), mustHex(t, tc.Sig)
-				if got := jws.Verify(a, pub, string(msg), sig); got != want {
+				got := jws.Verify(a, pub, string(msg), sig)
+				if got != want {
 					t.Errorf("%s %q %v: Verify = %v, want %v (result %q)", a, tc.Comment, tc.Flags, got, want, tc.Result)
+				}
+				if s := std(msg, sig); got != s {
+					t.Errorf("%s %q %v: Verify = %v, the standard library says %v", a, tc.Comment, tc.Flags, got, s)
 				}
 			})
 		}

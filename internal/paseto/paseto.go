@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/eddsa"
 )
 
 // Header is the prefix of every v4.public token.
@@ -82,13 +83,11 @@ func Parse(token string) (Token, error) {
 	return t, nil
 }
 
-// Verify reports whether t carries a valid signature by pub, given the
-// implicit assertion (empty for writ's own tokens).
-func Verify(pub ed25519.PublicKey, t Token, implicit []byte) bool {
-	if len(pub) != ed25519.PublicKeySize {
-		return false
-	}
+// Verify reports whether t carries a valid signature by pub, an Ed25519
+// key prepared once for many signatures, given the implicit assertion
+// (empty for writ's own tokens).
+func Verify(pub *eddsa.PublicKey, t Token, implicit []byte) bool {
 	var buf [512]byte
 	m2 := PAE(buf[:0], []byte(Header), t.Message, t.Footer, implicit)
-	return ed25519.Verify(pub, m2, t.Signature)
+	return pub.Verify(m2, t.Signature)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/writ-dev/writ/internal/eddsa"
 	"github.com/writ-dev/writ/internal/paseto"
 )
 
@@ -84,11 +85,12 @@ func TestV4PublicVectors(t *testing.T) {
 	for _, v := range public {
 		t.Run(v.Name, func(t *testing.T) {
 			pub := ed25519.PublicKey(mustHex(t, v.PublicKey))
+			key := prepare(t, pub)
 			tok, err := paseto.Parse(v.Token)
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if !paseto.Verify(pub, tok, []byte(v.Implicit)) {
+			if !paseto.Verify(key, tok, []byte(v.Implicit)) {
 				t.Fatal("Verify = false, want true")
 			}
 			if v.Payload == nil || string(tok.Message) != *v.Payload {
@@ -100,7 +102,7 @@ func TestV4PublicVectors(t *testing.T) {
 			if v.Implicit != "" {
 				// writ signs with an empty implicit assertion, so its Sign
 				// cannot reproduce this token; the assertion must be bound.
-				if paseto.Verify(pub, tok, nil) {
+				if paseto.Verify(key, tok, nil) {
 					t.Error("Verify without the implicit assertion = true, want false")
 				}
 				return
@@ -130,7 +132,7 @@ func TestV4MustRejectVectors(t *testing.T) {
 				return // refused: local purpose, other version, or non-canonical encoding
 			}
 			for _, k := range keys {
-				if paseto.Verify(k, tok, []byte(v.Implicit)) {
+				if paseto.Verify(prepare(t, k), tok, []byte(v.Implicit)) {
 					t.Errorf("Verify under key %x = true, want false", []byte(k))
 				}
 			}
@@ -140,6 +142,16 @@ func TestV4MustRejectVectors(t *testing.T) {
 
 // vectorKeys returns every distinct 32-byte key (public or symmetric) that
 // vs carry, read as Ed25519 public keys.
+// prepare returns pub prepared for paseto.Verify.
+func prepare(t *testing.T, pub ed25519.PublicKey) *eddsa.PublicKey {
+	t.Helper()
+	k, err := eddsa.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func vectorKeys(t *testing.T, vs []vector) []ed25519.PublicKey {
 	t.Helper()
 	var keys []ed25519.PublicKey

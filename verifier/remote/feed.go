@@ -77,55 +77,94 @@ func (f *Feed) Changes(ctx context.Context, since int64) (*revoked.Batch, error)
 	q := u.Query()
 	q.Set("since", strconv.FormatInt(since, 10))
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	resp, err := get(ctx, f.cfg.Client, u.String(), f.cfg.Token, "", "revocation feed")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusConflict:
+		return nil, fmt.Errorf("%w: the feed answers %s to since=%d", revoked.ErrAhead, resp.Status, since)
+	default:
+		return nil, statusError(resp, "revocation feed")
+	}
+	body, err := readBody(resp.Body, MaxFeedSize, "revocation feed")
+	if err != nil {
+		return nil, err
+	}
+	_, b, err := verifyFeedDocument(ctx, f.cfg.Keys, f.cfg.Issuer, body, since)
+	return b, err
+}
+
+// get sends a GET request for a revocation document (what names it in
+// errors), with the bearer token of a private feed when token is set and
+// If-None-Match when etag is.
+func get(ctx context.Context, client *http.Client, url string, token func(context.Context) (string, error), etag, what string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
 	}
-	if f.cfg.Token != nil {
-		tok, err := f.cfg.Token(ctx)
+	if token != nil {
+		tok, err := token(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("remote: revocation feed token: %w", err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := f.cfg.Client.Do(req)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("remote: fetch revocation feed: %w", err)
+		return nil, fmt.Errorf("remote: fetch %s: %w", what, err)
 	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusConflict:
-		return nil, fmt.Errorf("%w: the feed answers %s to since=%d", revoked.ErrAhead, resp.Status, since)
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, fmt.Errorf("remote: fetch revocation feed: %s (a private feed needs a token with scope writ:revocations)", resp.Status)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("remote: fetch revocation feed: %s", resp.Status)
+	return resp, nil
+}
+
+// statusError is the error of an answer other than the one expected.
+func statusError(resp *http.Response, what string) error {
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return fmt.Errorf("remote: fetch %s: %s (a private feed needs a token with scope writ:revocations)", what, resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxFeedSize+1))
+	return fmt.Errorf("remote: fetch %s: %s", what, resp.Status)
+}
+
+// readBody reads a document of at most limit bytes, refusing a larger
+// one without reading on.
+func readBody(r io.Reader, limit int64, what string) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("remote: read revocation feed: %w", err)
+		return nil, fmt.Errorf("remote: read %s: %w", what, err)
 	}
-	if len(body) > MaxFeedSize {
-		return nil, fmt.Errorf("remote: revocation feed larger than %d bytes (%d revoked tokens)", MaxFeedSize, MaxFeedTokens)
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("remote: %s larger than %d bytes", what, limit)
 	}
-	payload, err := verifier.VerifyDocument(ctx, f.cfg.Keys, FeedType, string(body))
+	return body, nil
+}
+
+// verifyFeedDocument checks a signed revocation feed document of issuer
+// read after since: its signature by keys, type, issuer, sequence numbers
+// and signing time, and returns its head and entries.
+func verifyFeedDocument(ctx context.Context, keys verifier.KeySource, issuer string, doc []byte, since int64) (*feed.Head, *revoked.Batch, error) {
+	payload, err := verifier.VerifyDocument(ctx, keys, FeedType, string(doc))
 	if err != nil {
-		return nil, fmt.Errorf("remote: revocation feed: %w", err)
+		return nil, nil, fmt.Errorf("remote: revocation feed: %w", err)
 	}
 	h, b, err := feed.Decode(payload)
 	if err != nil {
-		return nil, fmt.Errorf("remote: revocation feed: %w", err)
+		return nil, nil, fmt.Errorf("remote: revocation feed: %w", err)
 	}
 	switch {
-	case h.Issuer != f.cfg.Issuer:
-		return nil, fmt.Errorf("remote: revocation feed from %q, want %q", h.Issuer, f.cfg.Issuer)
+	case h.Issuer != issuer:
+		return nil, nil, fmt.Errorf("remote: revocation feed from %q, want %q", h.Issuer, issuer)
 	case h.Since > since || h.Seq < since: // one may start before since: writ serve shares documents
-		return nil, fmt.Errorf("remote: revocation feed answers since=%d seq=%d for since=%d", h.Since, h.Seq, since)
+		return nil, nil, fmt.Errorf("remote: revocation feed answers since=%d seq=%d for since=%d", h.Since, h.Seq, since)
 	case h.IssuedAt <= 0:
-		return nil, errors.New("remote: revocation feed without iat")
+		return nil, nil, errors.New("remote: revocation feed without iat")
 	}
 	// The snapshot counts its age from the time the server signed the
 	// feed (the batch's AsOf), so that a replayed old feed does not pass
 	// for a fresh one.
-	return b, nil
+	return h, b, nil
 }

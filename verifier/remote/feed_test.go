@@ -62,7 +62,7 @@ type feedKey struct {
 	priv ed25519.PrivateKey
 }
 
-func newFeedKey(t *testing.T, kid string) (*feedKey, *verifier.Key) {
+func newFeedKey(t testing.TB, kid string) (*feedKey, *verifier.Key) {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -75,7 +75,7 @@ func newFeedKey(t *testing.T, kid string) (*feedKey, *verifier.Key) {
 	return &feedKey{kid, priv}, k
 }
 
-func (k *feedKey) sign(t *testing.T, typ string, payload []byte) string {
+func (k *feedKey) sign(t testing.TB, typ string, payload []byte) string {
 	t.Helper()
 	doc, err := accesstoken.SignJWT(verifier.EdDSA, k.kid, typ, k.priv, payload)
 	if err != nil {
@@ -155,15 +155,7 @@ func TestFeed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv.set(http.StatusOK, tt.doc)
 			b, err := f.Changes(ctx, tt.since)
-			if err == nil || b != nil {
-				t.Fatalf("%+v, %v; want an error", b, err)
-			}
-			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Errorf("%v, want %v", err, tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("%v, want a message naming %q", err, tt.msg)
-			}
+			wantRefused(t, b, err, tt.want, tt.msg)
 		})
 	}
 	for status, want := range map[int]string{
@@ -177,5 +169,20 @@ func TestFeed(t *testing.T) {
 		if errors.Is(err, revoked.ErrAhead) != (status == http.StatusConflict) || !strings.Contains(err.Error(), want) {
 			t.Errorf("answer %d: %v", status, err)
 		}
+	}
+}
+
+// wantRefused fails the test unless a Feed's Changes refused its input
+// with an error wrapping want (when set) and naming msg.
+func wantRefused(t *testing.T, b *revoked.Batch, err, want error, msg string) {
+	t.Helper()
+	if err == nil || b != nil {
+		t.Fatalf("%+v, %v; want an error", b, err)
+	}
+	if want != nil && !errors.Is(err, want) {
+		t.Errorf("%v, want %v", err, want)
+	}
+	if !strings.Contains(err.Error(), msg) {
+		t.Errorf("%v, want a message naming %q", err, msg)
 	}
 }

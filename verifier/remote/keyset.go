@@ -10,7 +10,13 @@
 // the parser refuses, one with no usable key included), and replaces rather
 // than merges sets. The keys a set holds that the verifier cannot use are
 // ignored by the parser and listed by Current().Ignored(). A [Feed] reads
-// the server's signed revocation feed for a revoked.Snapshot.
+// the server's signed revocation feed for a revoked.Snapshot; an
+// [EdgeFeed] reads the compact snapshot files and deltas that writ serve
+// serves and writ publish writes for any static host or CDN.
+//
+// [FollowIssuer] follows an issuer from its URL alone (the key sets, with
+// embedded bytes to start from, and the EdgeFeed), as a serverless
+// function does; [Discover] reads its discovery document.
 //
 // It is a package of its own so that verifiers with embedded keys link no
 // net/http.

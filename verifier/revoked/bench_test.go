@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/cascade"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/revoked"
 )
@@ -78,7 +79,9 @@ func BenchmarkSnapshotApply(b *testing.B) {
 }
 
 // BenchmarkCheckRevocation measures one lookup among a million entries,
-// including the decoding of the jti, for revoked and valid tokens.
+// including the decoding of the jti, for revoked and valid tokens: held
+// one by one (as the JSON feed hands them over), and in a snapshot file's
+// filter (filter/...).
 func BenchmarkCheckRevocation(b *testing.B) {
 	batch, jtis := benchList()
 	s, err := revoked.NewSnapshot(context.Background(), revoked.SnapshotConfig{Feed: staticFeed{batch}})
@@ -111,6 +114,50 @@ func BenchmarkCheckRevocation(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			if err := s.CheckRevocation(ctx, &valid[i&1023]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+
+	// The same million revoked tokens in a snapshot file's filter, built
+	// against a million other recorded tokens, among them the valid ones.
+	revokedIDs := make([]cascade.ID, len(batch.Tokens))
+	for i, t := range batch.Tokens {
+		revokedIDs[i] = t.ID
+	}
+	others := make([]cascade.ID, benchEntries)
+	for i := range others {
+		if i < len(valid) {
+			others[i] = revoked.TokenIDOf(valid[i].ID)
+		} else {
+			rand.Read(others[i][:])
+		}
+	}
+	filter, err := cascade.Build(revokedIDs, others)
+	if err != nil {
+		b.Fatal(err)
+	}
+	universe := time.Now().Add(time.Minute).Unix()
+	fs, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: staticFeed{&revoked.Batch{Seq: 1, Filter: filter, Universe: universe}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("filter/revoked", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if fs.CheckRevocation(ctx, &claims[i&1023]) == nil {
+				b.Fatal("revoked token passed")
+			}
+			i++
+		}
+	})
+	b.Run("filter/valid", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := fs.CheckRevocation(ctx, &valid[i&1023]); err != nil {
 				b.Fatal(err)
 			}
 			i++

@@ -7,6 +7,11 @@
 // revocation feed over HTTP. It knows how stale it is and can be told to
 // fail closed past a bound ([ErrStale]).
 //
+// A feed of snapshot files (remote.EdgeFeed) hands over most revoked tokens
+// in a compact filter instead of one entry each (Batch.Filter): it answers
+// exactly for every token the issuer recorded before the file's universe
+// time, and the exact entries answer for the rest. See [Snapshot.Universe].
+//
 // It links no database and no net/http: a serverless function that checks
 // revocations pays only for the feed it reads.
 //

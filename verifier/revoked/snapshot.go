@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/writ-dev/writ/internal/cascade"
 	"github.com/writ-dev/writ/internal/feed"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -46,6 +47,10 @@ type Snapshot struct {
 	delayed   map[TokenID]delayed   // token entries still in their grace period
 	subjects  map[string]subjectCut // subject → cut-off
 	keys      map[string]int64      // kid → expiry (unix s)
+	// filters hold the revoked tokens of snapshots' universes: [0] is the
+	// current epoch's latest, [1] the one of the epoch before, if any,
+	// kept for the tokens that the new epoch's list may not know.
+	filters [2]universeFilter
 
 	stop      context.CancelFunc // ends the background refreshes, and one in flight
 	done      chan struct{}
@@ -53,6 +58,19 @@ type Snapshot struct {
 }
 
 type delayed struct{ effective, exp int64 }
+
+// universeFilter is a snapshot's filter: it answers for the tokens issued
+// before universe (unix s).
+type universeFilter struct {
+	f        *cascade.Filter
+	universe int64
+	epoch    string
+}
+
+// revoked reports whether the filter holds the token id issued at iat.
+func (u *universeFilter) revoked(id *TokenID, iat int64) bool {
+	return u.f != nil && iat < u.universe && u.f.Contains((*cascade.ID)(id))
+}
 
 type subjectCut struct {
 	before int64 // tokens with iat below this are revoked
@@ -129,7 +147,8 @@ func (s *Snapshot) Close() {
 // applies them. If the list is another than the one followed so far (a new
 // epoch, or a sequence behind the snapshot's: a database restored from a
 // backup), it reads the whole list again and adds it to what it holds,
-// since every revocation it held was acknowledged. On error the snapshot
+// since every revocation it held was acknowledged; a batch with a filter
+// (a snapshot file) is the whole list already. On error the snapshot
 // keeps its state and its age.
 func (s *Snapshot) Refresh(ctx context.Context) error {
 	s.refreshMu.Lock()
@@ -138,7 +157,8 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 	since, epoch := s.seq, s.epoch
 	s.mu.RUnlock()
 	b, err := s.feed.Changes(ctx, since)
-	reread := errors.Is(err, ErrAhead) || err == nil && since > 0 && b.Epoch != epoch
+	// A batch with a filter is the whole list already: a snapshot file.
+	reread := errors.Is(err, ErrAhead) || err == nil && since > 0 && b.Epoch != epoch && b.Filter == nil
 	if reread {
 		b, err = s.feed.Changes(ctx, 0)
 	}
@@ -149,7 +169,7 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.apply(b, now)
-	if b.Seq > s.seq || reread {
+	if b.Seq > s.seq || reread || b.Epoch != s.epoch {
 		s.seq = b.Seq
 	}
 	s.epoch = b.Epoch
@@ -177,6 +197,9 @@ func (s *Snapshot) Refresh(ctx context.Context) error {
 }
 
 func (s *Snapshot) apply(b *Batch, now time.Time) {
+	if b.Filter != nil {
+		s.setFilter(b)
+	}
 	s.tokens.reserve(len(b.Tokens))
 	for _, t := range b.Tokens {
 		if t.EffectiveAt > now.Unix() && !s.tokens.contains(t.ID) {
@@ -198,6 +221,26 @@ func (s *Snapshot) apply(b *Batch, now time.Time) {
 	}
 }
 
+// setFilter takes b's filter: it replaces the one of b's epoch, and the
+// first filter of a new epoch keeps the previous epoch's latest beside it,
+// whose list the new one may not hold entirely (a database restored from a
+// backup misses the revocations made after it). Of three epochs' filters,
+// the oldest goes.
+//
+// Within an epoch, a filter of an older universe than the one held (an old
+// copy of a snapshot file) is ignored: the one held answers for more tokens.
+func (s *Snapshot) setFilter(b *Batch) {
+	cur := s.filters[0]
+	switch {
+	case cur.f == nil:
+	case cur.epoch != b.Epoch:
+		s.filters[1] = cur
+	case b.Universe < cur.universe:
+		return
+	}
+	s.filters[0] = universeFilter{f: b.Filter, universe: b.Universe, epoch: b.Epoch}
+}
+
 // pruneLocked drops entries whose tokens have all expired, by more than
 // any verifier's leeway.
 func (s *Snapshot) pruneLocked(now time.Time) {
@@ -217,8 +260,9 @@ func (s *Snapshot) pruneLocked(now time.Time) {
 
 // CheckRevocation implements verifier.RevocationChecker: an error wrapping
 // verifier.ErrRevoked when the token's jti, its subject (for tokens issued
-// before the cut-off) or its key is revoked, ErrStale when the snapshot
-// must fail closed, nil otherwise.
+// before the cut-off) or its key is revoked, or when the filter of a
+// snapshot file holds its jti and it was issued before the file's universe
+// time; ErrStale when the snapshot must fail closed; nil otherwise.
 func (s *Snapshot) CheckRevocation(_ context.Context, c *verifier.Claims) error {
 	id := TokenIDOf(c.ID)
 	s.mu.RLock()
@@ -244,6 +288,14 @@ func (s *Snapshot) CheckRevocation(_ context.Context, c *verifier.Claims) error 
 	if len(s.keys) > 0 {
 		if _, ok := s.keys[c.KeyID]; ok {
 			return fmt.Errorf("%w: signing key %q", verifier.ErrRevoked, c.KeyID)
+		}
+	}
+	// A snapshot file's filter answers for the tokens of its universe
+	// only (issued before it); a token without iat is in none.
+	if s.filters[0].f != nil && !c.IssuedAt.IsZero() {
+		iat := c.IssuedAt.Unix()
+		if s.filters[0].revoked(&id, iat) || s.filters[1].revoked(&id, iat) {
+			return fmt.Errorf("%w: token %q", verifier.ErrRevoked, c.ID)
 		}
 	}
 	return nil
@@ -274,9 +326,22 @@ func (s *Snapshot) Staleness() time.Duration {
 	return s.now().Sub(s.refreshed)
 }
 
-// Len returns the number of revoked tokens, subjects and keys held.
+// Len returns the number of revoked tokens, subjects and keys held as
+// entries; a snapshot file's filter (see Universe) holds its tokens besides.
 func (s *Snapshot) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.tokens.n + len(s.delayed) + len(s.subjects) + len(s.keys)
+}
+
+// Universe returns the universe time of the filter held, the one of the
+// last snapshot file read (Batch.Filter): the filter answers for the tokens
+// issued before it. It is the zero time when the snapshot holds no filter.
+func (s *Snapshot) Universe() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.filters[0].f == nil {
+		return time.Time{}
+	}
+	return time.Unix(s.filters[0].universe, 0)
 }

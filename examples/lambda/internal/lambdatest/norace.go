@@ -1,0 +1,6 @@
+//go:build !race
+
+package lambdatest
+
+// raceFlags: see race.go.
+var raceFlags []string

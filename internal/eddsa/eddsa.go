@@ -1,0 +1,134 @@
+// Package eddsa verifies Ed25519 signatures (RFC 8032 §5.1.7) under public
+// keys prepared once for many signatures, with the group arithmetic of
+// filippo.io/edwards25519 (the standard library's own implementation,
+// published as a module).
+//
+// A verifier checks thousands of tokens under a handful of keys, so what
+// depends on the key alone is done once per key rather than per signature.
+// NewPublicKey decodes the key's point A (a field exponentiation, which
+// crypto/ed25519.Verify repeats on every call); a key's first
+// verifications then compute R' = [k](−A) + [s]B as ed25519.Verify does
+// (VarTimeDoubleScalarBaseMult, 256 doublings). Once a key has verified
+// TableAfter signatures it gets a table of multiples of −A (32 rows of 8
+// points, 30 KiB, as the standard library keeps for B), built in about the
+// time of three verifications, and R' costs 4 doublings and at most 128
+// additions of table points from then on. A key that verifies a single
+// token, as in a function's cold start, never pays for a table.
+//
+// Verify accepts exactly the signatures that crypto/ed25519.Verify accepts:
+// the same checks in the same form (a 64-byte signature, a canonical s, the
+// challenge over the key's bytes as given, R' encoded and compared with R
+// byte for byte), on the same group element. The package's tests hold both
+// ways of computing R' to that on the standard library's edge cases,
+// Wycheproof's and RFC 8032's vectors, and by a differential fuzz target.
+// Everything here is public data: the arithmetic runs in variable time, as
+// ed25519.Verify's does.
+package eddsa
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha512"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"filippo.io/edwards25519"
+)
+
+// PublicKey is an Ed25519 public key prepared for verifying many
+// signatures. It is safe for concurrent use.
+type PublicKey struct {
+	enc   [ed25519.PublicKeySize]byte // the key as given: hashed into each challenge
+	valid bool                        // whether enc decodes to a point
+	negA  edwards25519.Point          // −A, when valid
+
+	uses atomic.Uint32         // verifications while tab is nil
+	once sync.Once             // builds tab
+	tab  atomic.Pointer[table] // multiples of −A, from the TableAfter-th verification
+}
+
+// TableAfter is the verification under a key that builds its table, which
+// costs about three verifications and saves about half of each one after:
+// the table pays for itself within a few more.
+const TableAfter = 8
+
+// NewPublicKey prepares pub, which must be ed25519.PublicKeySize bytes.
+//
+// A key whose bytes decode to no point of the curve is returned all the
+// same, and verifies no signature: crypto/ed25519.Verify rejects every
+// signature under such a key, and so does Verify.
+func NewPublicKey(pub ed25519.PublicKey) (*PublicKey, error) {
+	if len(pub) != ed25519.PublicKeySize {
+		return nil, errors.New("eddsa: public key of the wrong length")
+	}
+	k := &PublicKey{}
+	copy(k.enc[:], pub)
+	// SetBytes accepts what crypto/ed25519 accepts: the same decoding,
+	// non-canonical encodings of y included.
+	if A, err := new(edwards25519.Point).SetBytes(pub); err == nil {
+		k.negA.Negate(A)
+		k.valid = true
+	}
+	return k, nil
+}
+
+// Verify reports whether sig is a valid Ed25519 signature of msg by k, as
+// crypto/ed25519.Verify does.
+func (k *PublicKey) Verify(msg, sig []byte) bool {
+	return k.verify(msg, sig, k.table())
+}
+
+// verify is Verify with the key's table t, or without one when t is nil.
+func (k *PublicKey) verify(msg, sig []byte, t *table) bool {
+	if !k.valid || len(sig) != ed25519.SignatureSize || sig[63]&224 != 0 {
+		return false
+	}
+	// k = SHA-512(R ‖ A ‖ M) mod L, over the key's bytes as given.
+	var digest [sha512.Size]byte
+	h := sha512.New()
+	h.Write(sig[:32])
+	h.Write(k.enc[:])
+	h.Write(msg)
+	h.Sum(digest[:0])
+	c, err := new(edwards25519.Scalar).SetUniformBytes(digest[:])
+	if err != nil {
+		return false // unreachable: the digest is 64 bytes
+	}
+	s, err := new(edwards25519.Scalar).SetCanonicalBytes(sig[32:])
+	if err != nil {
+		return false
+	}
+	// [s]B = R + [k]A, so R' = [k](−A) + [s]B must encode as R.
+	var R edwards25519.Point
+	if t == nil {
+		R.VarTimeDoubleScalarBaseMult(c, &k.negA, s)
+	} else if !sumOfMultiples(&R, baseTable(), s, t, c) {
+		return false // unreachable: the tables hold points of the curve
+	}
+	return bytes.Equal(sig[:32], R.Bytes())
+}
+
+// table returns the key's table, or nil before its TableAfter-th
+// verification, which builds it.
+func (k *PublicKey) table() *table {
+	if t := k.tab.Load(); t != nil {
+		return t
+	}
+	if !k.valid || k.uses.Add(1) < TableAfter {
+		return nil
+	}
+	k.once.Do(func() { k.tab.Store(newTable(&k.negA)) })
+	return k.tab.Load()
+}
+
+var base struct {
+	once  sync.Once
+	table *table
+}
+
+// baseTable returns the table of the base point B, built once per process.
+func baseTable() *table {
+	base.once.Do(func() { base.table = newTable(edwards25519.NewGeneratorPoint()) })
+	return base.table
+}

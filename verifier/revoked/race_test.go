@@ -1,0 +1,6 @@
+//go:build race
+
+package revoked_test
+
+// raceEnabled: the race detector slows the property test tenfold.
+const raceEnabled = true
