@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/remote"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // publish runs server.Publish into dir for f's database, at now (nil: the
@@ -240,5 +243,50 @@ func TestPublishRebuildsPastManyChanges(t *testing.T) {
 	revokeMany(1)
 	if p := publish(t, f, dir, nil); !p.NewSnapshot {
 		t.Errorf("no new snapshot after %d changes", server.SnapshotMinChanges+1)
+	}
+}
+
+// TestEdgeFeedFollowsServeAndPublish: verifier/remote's EdgeFeed follows
+// writ serve and a published tree alike: a verifier over it rejects the
+// revoked tokens, old (in the snapshot's filter) and recent (exact), and
+// accepts the others.
+func TestEdgeFeedFollowsServeAndPublish(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	toks := append(oldTokens(t, f, 10, "alice"), issueTok(t, f.tokens, "bob"), issueTok(t, f.tokens, "bob"))
+	revokedIDs := map[string]bool{toks[1].ID: true, toks[2].ID: true, toks[10].ID: true}
+	for jti := range revokedIDs {
+		if _, err := f.list.RevokeToken(ctx, jti, revocation.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	publish(t, f, dir, nil)
+	static := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(static.Close)
+	ks := f.remoteKeys()
+	for name, base := range map[string]string{"serve": f.url, "publish": static.URL} {
+		t.Run(name, func(t *testing.T) {
+			ef, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: base + feed.ManifestPath, Issuer: f.url, Keys: ks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: ef})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(snap.Close)
+			v, err := verifier.New(verifier.Config{Issuer: f.url, Audience: "https://api", Algorithms: []verifier.Algorithm{verifier.EdDSA},
+				Keys: ks, Revocation: snap})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, tok := range toks {
+				_, err := v.Verify(ctx, tok.Token)
+				if revokedIDs[tok.ID] != errors.Is(err, verifier.ErrRevoked) || !revokedIDs[tok.ID] && err != nil {
+					t.Errorf("token %d (revoked %v): %v", i, revokedIDs[tok.ID], err)
+				}
+			}
+		})
 	}
 }
