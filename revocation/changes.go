@@ -23,6 +23,11 @@ func (l *List) Changes(ctx context.Context, since int64) (*feed.Batch, error) {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	defer tx.Rollback()
+	return l.read(ctx, tx, since)
+}
+
+// read returns the changes after since, read in tx.
+func (l *List) read(ctx context.Context, tx store.Tx, since int64) (*feed.Batch, error) {
 	b := &feed.Batch{}
 	seq, epoch, err := tx.RevocationHead(ctx)
 	if err != nil {

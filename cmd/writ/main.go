@@ -150,6 +150,7 @@ Global settings come from flags or the environment:
 		newBackupCmd(g),
 		newDBCmd(g),
 		newServeCmd(g),
+		newPublishCmd(g),
 		newConsoleCmd(g),
 	)
 	// cobra's own commands, made now rather than at Execute, so that a

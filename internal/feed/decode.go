@@ -11,17 +11,17 @@ import (
 	"github.com/writ-dev/writ/internal/jsonx"
 )
 
-// The members of a payload, as bits of a set.
+// The members of a payload, by their index in memberNames.
 const (
-	hasIss = 1 << iota
-	hasIat
-	hasEpoch
-	hasSince
-	hasSeq
-	hasNextUpdate
-	hasTokens
-	hasSubjects
-	hasKeys
+	memberIss = iota
+	memberIat
+	memberEpoch
+	memberSince
+	memberSeq
+	memberNextUpdate
+	memberTokens
+	memberSubjects
+	memberKeys
 )
 
 var memberNames = [...]string{"iss", "iat", "epoch", "since", "seq", "next_update", "tokens", "subjects", "keys"}
@@ -43,53 +43,64 @@ func Decode(payload []byte) (*Head, *Batch, error) {
 		return nil, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), MaxSize)
 	}
 	h, b := &Head{}, &Batch{}
-	var seen int
-	err := jsonx.Members(payload, func(name []byte, v jsonx.Value) error {
+	err := object(payload, memberNames[:], func(member int, v jsonx.Value) error {
 		var err error
-		switch string(name) {
-		case "iss":
-			seen |= hasIss
+		switch member {
+		case memberIss:
 			h.Issuer, err = v.Str()
-		case "iat":
-			seen |= hasIat
+		case memberIat:
 			h.IssuedAt, err = integer(v)
-		case "epoch":
-			seen |= hasEpoch
+		case memberEpoch:
 			h.Epoch, err = v.Str()
-		case "since":
-			seen |= hasSince
+		case memberSince:
 			h.Since, err = integer(v)
-		case "seq":
-			seen |= hasSeq
+		case memberSeq:
 			h.Seq, err = integer(v)
-		case "next_update":
-			seen |= hasNextUpdate
+		case memberNextUpdate:
 			h.NextUpdate, err = integer(v)
-		case "tokens":
-			seen |= hasTokens
+		case memberTokens:
 			b.Tokens, err = tokens(v)
-		case "subjects":
-			seen |= hasSubjects
+		case memberSubjects:
 			b.Subjects, err = subjects(v)
-		case "keys":
-			seen |= hasKeys
+		case memberKeys:
 			b.Keys, err = keys(v)
-		default:
-			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("member %q: %w", name, err)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if err := missing(seen, memberNames[:]); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
 	b.Seq, b.Epoch, b.AsOf = h.Seq, h.Epoch, time.Unix(h.IssuedAt, 0)
 	return h, b, nil
+}
+
+// object reads the JSON object data strictly (jsonx.Members), calling
+// read with the index in names of each member named there, and returns an
+// error naming the first member of names missing; other members are
+// ignored.
+func object(data []byte, names []string, read func(member int, v jsonx.Value) error) error {
+	var seen uint64
+	err := jsonx.Members(data, func(name []byte, v jsonx.Value) error {
+		for i, n := range names {
+			if string(name) == n {
+				seen |= 1 << i
+				if err := read(i, v); err != nil {
+					return fmt.Errorf("member %q: %w", name, err)
+				}
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, n := range names {
+		if seen&(1<<i) == 0 {
+			return fmt.Errorf("no %q", n)
+		}
+	}
+	return nil
 }
 
 // tokens reads the token entries.

@@ -93,25 +93,26 @@ func appendFileRef(dst []byte, f *FileRef, since bool) []byte {
 	return append(dst, '}')
 }
 
-// The members of a manifest and of a file reference, as bits of a set.
+// The members of a manifest and of a file reference, by their index in
+// manifestMembers and fileMembers.
 const (
-	mIss = 1 << iota
-	mIat
-	mNextUpdate
-	mEpoch
-	mSeq
-	mSnapshot
-	mDelta
+	manifestIss = iota
+	manifestIat
+	manifestNextUpdate
+	manifestEpoch
+	manifestSeq
+	manifestSnapshot
+	manifestDelta
 )
 
 var manifestMembers = [...]string{"iss", "iat", "next_update", "epoch", "seq", "snapshot", "delta"}
 
 const (
-	fPath = 1 << iota
-	fSHA256
-	fSize
-	fSeq
-	fSince
+	filePath = iota
+	fileSHA256
+	fileSize
+	fileSeq
+	fileSince // a delta's only
 )
 
 var fileMembers = [...]string{"path", "sha256", "size", "seq", "since"}
@@ -135,43 +136,27 @@ func DecodeManifest(payload []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: a manifest of %d bytes, limit %d", ErrTooLarge, len(payload), MaxManifestSize)
 	}
 	m := &Manifest{}
-	var seen int
-	err := jsonx.Members(payload, func(name []byte, v jsonx.Value) error {
+	err := object(payload, manifestMembers[:], func(member int, v jsonx.Value) error {
 		var err error
-		switch string(name) {
-		case "iss":
-			seen |= mIss
+		switch member {
+		case manifestIss:
 			m.Issuer, err = v.Str()
-		case "iat":
-			seen |= mIat
+		case manifestIat:
 			m.IssuedAt, err = integer(v)
-		case "next_update":
-			seen |= mNextUpdate
+		case manifestNextUpdate:
 			m.NextUpdate, err = integer(v)
-		case "epoch":
-			seen |= mEpoch
+		case manifestEpoch:
 			m.Epoch, err = v.Str()
-		case "seq":
-			seen |= mSeq
+		case manifestSeq:
 			m.Seq, err = integer(v)
-		case "snapshot":
-			seen |= mSnapshot
+		case manifestSnapshot:
 			err = fileRef(v, &m.Snapshot, SnapshotPrefix, MaxSnapshotSize, false)
-		case "delta":
-			seen |= mDelta
+		case manifestDelta:
 			err = fileRef(v, &m.Delta, DeltaPrefix, MaxSize, true)
-		default:
-			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("member %q: %w", name, err)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: manifest: %w", ErrMalformed, err)
-	}
-	if err := missing(seen, manifestMembers[:]); err != nil {
 		return nil, fmt.Errorf("%w: manifest: %w", ErrMalformed, err)
 	}
 	switch {
@@ -183,67 +168,38 @@ func DecodeManifest(payload []byte) (*Manifest, error) {
 	return m, nil
 }
 
-// missing returns an error naming the first of names whose bit is not in
-// seen.
-func missing(seen int, names []string) error {
-	for i, n := range names {
-		if seen&(1<<i) == 0 {
-			return fmt.Errorf("no %q", n)
-		}
-	}
-	return nil
-}
-
 // fileRef reads a file reference into f: a path under prefix, a size up to
 // maxSize, and a since member if since.
 func fileRef(v jsonx.Value, f *FileRef, prefix string, maxSize int64, since bool) error {
 	if v.Kind != jsonx.Object {
 		return jsonx.ErrType
 	}
-	var seen int
-	err := jsonx.Members(v.Raw(), func(name []byte, v jsonx.Value) error {
+	names := fileMembers[:fileSince] // a snapshot's since is ignored
+	if since {
+		names = fileMembers[:]
+	}
+	return object(v.Raw(), names, func(member int, v jsonx.Value) error {
 		var err error
-		switch string(name) {
-		case "path":
-			seen |= fPath
+		switch member {
+		case filePath:
 			f.Path, err = v.Str()
 			if err == nil && !validPath(f.Path, prefix) {
 				err = fmt.Errorf("%q is not a path under %q", f.Path, prefix)
 			}
-		case "sha256":
-			seen |= fSHA256
+		case fileSHA256:
 			err = sha256Hex(v, &f.SHA256)
-		case "size":
-			seen |= fSize
+		case fileSize:
 			f.Size, err = integer(v)
 			if err == nil && (f.Size < 0 || f.Size > maxSize) {
 				err = fmt.Errorf("size %d not in [0, %d]", f.Size, maxSize)
 			}
-		case "seq":
-			seen |= fSeq
+		case fileSeq:
 			f.Seq, err = integer(v)
-		case "since":
-			if !since {
-				return nil
-			}
-			seen |= fSince
+		case fileSince:
 			f.Since, err = integer(v)
-		default:
-			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("member %q: %w", name, err)
-		}
-		return nil
-	})
-	if err != nil {
 		return err
-	}
-	names := fileMembers[:4]
-	if since {
-		names = fileMembers[:]
-	}
-	return missing(seen, names)
+	})
 }
 
 // validPath reports whether p is prefix followed by a name that

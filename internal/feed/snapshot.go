@@ -70,79 +70,63 @@ func AppendSnapshot(dst []byte, s *Snapshot) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, snapshotMagic...)
 	dst = append(dst, snapshotVersion)
-
-	sec := openSection(&dst)
-	dst, err := appendString16(dst, s.Epoch)
-	if err != nil {
-		return nil, fmt.Errorf("feed: epoch: %w", err)
-	}
-	dst = binary.BigEndian.AppendUint64(dst, uint64(s.Seq))
-	dst = binary.BigEndian.AppendUint64(dst, uint64(s.Built))
-	dst = binary.BigEndian.AppendUint64(dst, uint64(s.Universe))
-	if err := closeSection(dst, sec); err != nil {
-		return nil, err
-	}
-
-	sec = openSection(&dst)
-	if dst, err = s.Filter.AppendBinary(dst); err != nil {
-		return nil, fmt.Errorf("feed: filter: %w", err)
-	}
-	if err := closeSection(dst, sec); err != nil {
-		return nil, err
-	}
-
-	sec = openSection(&dst)
-	for _, t := range s.Tokens {
-		dst = append(dst, t.ID[:]...)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(t.EffectiveAt))
-		dst = binary.BigEndian.AppendUint64(dst, uint64(t.ExpiresAt))
-	}
-	if err := closeSection(dst, sec); err != nil {
-		return nil, err
-	}
-
-	sec = openSection(&dst)
-	for _, c := range s.Subjects {
-		if dst, err = appendString16(dst, c.Subject); err != nil {
-			return nil, fmt.Errorf("feed: subject: %w", err)
+	for _, section := range []func([]byte) ([]byte, error){
+		func(dst []byte) ([]byte, error) {
+			dst, err := appendString16(dst, s.Epoch)
+			if err != nil {
+				return nil, fmt.Errorf("feed: epoch: %w", err)
+			}
+			dst = binary.BigEndian.AppendUint64(dst, uint64(s.Seq))
+			dst = binary.BigEndian.AppendUint64(dst, uint64(s.Built))
+			return binary.BigEndian.AppendUint64(dst, uint64(s.Universe)), nil
+		},
+		s.Filter.AppendBinary,
+		func(dst []byte) ([]byte, error) {
+			for _, t := range s.Tokens {
+				dst = append(dst, t.ID[:]...)
+				dst = binary.BigEndian.AppendUint64(dst, uint64(t.EffectiveAt))
+				dst = binary.BigEndian.AppendUint64(dst, uint64(t.ExpiresAt))
+			}
+			return dst, nil
+		},
+		func(dst []byte) ([]byte, error) {
+			var err error
+			for _, c := range s.Subjects {
+				if dst, err = appendString16(dst, c.Subject); err != nil {
+					return nil, fmt.Errorf("feed: subject: %w", err)
+				}
+				dst = binary.BigEndian.AppendUint64(dst, uint64(c.IssuedBefore))
+				dst = binary.BigEndian.AppendUint64(dst, uint64(c.ExpiresAt))
+			}
+			return dst, nil
+		},
+		func(dst []byte) ([]byte, error) {
+			var err error
+			for _, k := range s.Keys {
+				if dst, err = appendString16(dst, k.KID); err != nil {
+					return nil, fmt.Errorf("feed: kid: %w", err)
+				}
+				dst = binary.BigEndian.AppendUint64(dst, uint64(k.ExpiresAt))
+			}
+			return dst, nil
+		},
+	} {
+		// Room for the section's length, written once it is known.
+		at := len(dst) + sectionHead
+		var err error
+		if dst, err = section(append(dst, 0, 0, 0, 0)); err != nil {
+			return nil, err
 		}
-		dst = binary.BigEndian.AppendUint64(dst, uint64(c.IssuedBefore))
-		dst = binary.BigEndian.AppendUint64(dst, uint64(c.ExpiresAt))
-	}
-	if err := closeSection(dst, sec); err != nil {
-		return nil, err
-	}
-
-	sec = openSection(&dst)
-	for _, k := range s.Keys {
-		if dst, err = appendString16(dst, k.KID); err != nil {
-			return nil, fmt.Errorf("feed: kid: %w", err)
+		n := len(dst) - at
+		if n > sectionMax {
+			return nil, fmt.Errorf("feed: %w: a snapshot section of %d bytes", ErrTooLarge, n)
 		}
-		dst = binary.BigEndian.AppendUint64(dst, uint64(k.ExpiresAt))
-	}
-	if err := closeSection(dst, sec); err != nil {
-		return nil, err
+		binary.BigEndian.PutUint32(dst[at-sectionHead:], uint32(n))
 	}
 	if n := len(dst) - start; n > MaxSnapshotSize {
 		return nil, fmt.Errorf("feed: %w: a snapshot of %d bytes, limit %d", ErrTooLarge, n, MaxSnapshotSize)
 	}
 	return dst, nil
-}
-
-// openSection appends room for a section's length and returns where it is.
-func openSection(dst *[]byte) int {
-	*dst = append(*dst, 0, 0, 0, 0)
-	return len(*dst)
-}
-
-// closeSection writes the length of the section that started at start.
-func closeSection(dst []byte, start int) error {
-	n := len(dst) - start
-	if n > sectionMax {
-		return fmt.Errorf("feed: %w: a snapshot section of %d bytes", ErrTooLarge, n)
-	}
-	binary.BigEndian.PutUint32(dst[start-sectionHead:], uint32(n))
-	return nil
 }
 
 func appendString16(dst []byte, s string) ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/writ-dev/writ/internal/feed"
+	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/verifier/revoked"
 )
 
@@ -264,12 +265,22 @@ func (c *feedCache) sign(ctx context.Context, s *Server, d *feedDoc) error {
 		Issuer: s.cfg.Issuer, IssuedAt: now.Unix(), Epoch: d.epoch, Since: d.since, Seq: d.seq,
 		NextUpdate: now.Add(s.cfg.Refresh).Unix(),
 	}
-	payload := feed.AppendHead(make([]byte, 0, 256+len(s.cfg.Issuer)+len(d.epoch)+len(d.body)), &head)
-	doc, err := s.cfg.Tokens.SignDocument(ctx, FeedType, append(payload, d.body...))
+	doc, err := signFeed(ctx, s.cfg.Tokens, &head, d.body)
 	if err != nil {
 		return err
 	}
-	d.signed, d.signedAt = []byte(doc), time.Now()
+	d.signed, d.signedAt = doc, time.Now()
 	c.signatures.Inc()
 	return nil
+}
+
+// signFeed signs, with the active JWT key of tokens, the feed document of
+// the head h and the entries body (feed.AppendEntries').
+func signFeed(ctx context.Context, tokens *issuer.Issuer, h *feed.Head, body []byte) ([]byte, error) {
+	payload := feed.AppendHead(make([]byte, 0, 256+len(h.Issuer)+len(h.Epoch)+len(body)), h)
+	doc, err := tokens.SignDocument(ctx, FeedType, append(payload, body...))
+	if err != nil {
+		return nil, err
+	}
+	return []byte(doc), nil
 }

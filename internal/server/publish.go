@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/b64"
+	"github.com/writ-dev/writ/internal/feed"
+	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -58,15 +60,7 @@ type documents struct {
 }
 
 func (d *documents) load(ctx context.Context, s *Server) error {
-	jwks, err := s.cfg.Ring.JWKS(ctx)
-	if err != nil {
-		return err
-	}
-	paserkSet, err := s.cfg.Ring.PASERKSet(ctx)
-	if err != nil {
-		return err
-	}
-	disc, err := s.discovery(ctx)
+	w, err := WellKnown(ctx, s.cfg.Ring, s.cfg.Issuer, "/v1/revocations")
 	if err != nil {
 		return err
 	}
@@ -75,9 +69,9 @@ func (d *documents) load(ctx context.Context, s *Server) error {
 		ct   string
 		body []byte
 	}{
-		{&d.jwks, "application/jwk-set+json", jwks},
-		{&d.paserk, "application/json", paserkSet},
-		{&d.discovery, "application/json", disc},
+		{&d.jwks, "application/jwk-set+json", w.JWKS},
+		{&d.paserk, "application/json", w.PASERK},
+		{&d.discovery, "application/json", w.Discovery},
 	} {
 		if cur := x.doc.cur.Load(); cur == nil || string(cur.body) != string(x.body) {
 			x.doc.set(x.body, x.ct, s.cfg.MaxAge)
@@ -86,10 +80,38 @@ func (d *documents) load(ctx context.Context, s *Server) error {
 	return nil
 }
 
+// WellKnownDocuments are the documents published under /.well-known.
+type WellKnownDocuments struct {
+	JWKS      []byte // jwks.json: the JWT key set
+	PASERK    []byte // paserk.json: the PASETO key set
+	Discovery []byte // oauth-authorization-server: RFC 8414 metadata
+}
+
+// WellKnown returns the documents that writ serve publishes under
+// /.well-known for the keys of ring and the issuer URL issuer, as writ
+// publish writes them too: the discovery document names the whole
+// revocation feed at listPath under the issuer URL (writ serve's at
+// /v1/revocations, a published tree's at PublishedFeedPath).
+func WellKnown(ctx context.Context, ring *keys.Ring, issuer, listPath string) (*WellKnownDocuments, error) {
+	jwks, err := ring.JWKS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	paserkSet, err := ring.PASERKSet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery(ctx, ring, issuer, listPath)
+	if err != nil {
+		return nil, err
+	}
+	return &WellKnownDocuments{JWKS: jwks, PASERK: paserkSet, Discovery: disc}, nil
+}
+
 // discovery is the RFC 8414 authorization server metadata.
-func (s *Server) discovery(ctx context.Context) ([]byte, error) {
-	base := strings.TrimSuffix(s.cfg.Issuer, "/")
-	recs, err := s.cfg.Ring.Published(ctx)
+func discovery(ctx context.Context, ring *keys.Ring, issuer, listPath string) ([]byte, error) {
+	base := strings.TrimSuffix(issuer, "/")
+	recs, err := ring.Published(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -100,12 +122,13 @@ func (s *Server) discovery(ctx context.Context) ([]byte, error) {
 		}
 	}
 	return json.Marshal(map[string]any{
-		"issuer":                   s.cfg.Issuer,
+		"issuer":                   issuer,
 		"jwks_uri":                 base + "/.well-known/jwks.json",
 		"paserk_uri":               base + "/.well-known/paserk.json",
 		"introspection_endpoint":   base + "/v1/introspect",
 		"revocation_endpoint":      base + "/v1/revoke",
-		"revocation_list_uri":      base + "/v1/revocations",
+		"revocation_list_uri":      base + listPath,
+		"revocation_snapshot_uri":  base + feed.ManifestPath,
 		"scopes_supported":         []string{AdminScope},
 		"response_types_supported": []string{},
 		"grant_types_supported":    []string{},

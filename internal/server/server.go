@@ -19,6 +19,7 @@ import (
 
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/console"
+	"github.com/writ-dev/writ/internal/feed"
 	"github.com/writ-dev/writ/internal/session"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/issuer"
@@ -110,6 +111,7 @@ type Server struct {
 	docs        documents
 	feed        *feedCache
 	waiters     *feedWaiters
+	edge        *edge // the revocation snapshots for verifiers at the edge
 	metrics     *metrics
 	console     *console.Console // nil without Config.Sessions
 	ready       atomic.Bool
@@ -170,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: slog.New(plainLogs{cfg.Log.Handler()}), metrics: newMetrics(), usageSlot: make(chan struct{}, 1), usageReads: make(chan struct{}, maxUsageReads)}
 	s.feed = newFeedCache(s.metrics.reg)
 	s.waiters = newFeedWaiters(s.metrics.reg, cfg.MaxFeedWaiters)
+	s.edge = newEdge(s.metrics.reg)
 	registerExpiring(s.metrics.reg, cfg.Tokens)
 	if err := s.recordPublicationLag(ctx); err != nil {
 		return nil, err
@@ -314,6 +317,7 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 // revocation feed still held are answered at once.
 func (s *Server) Close() {
 	s.waiters.end()
+	s.edge.close()
 	close(s.stop)
 	s.loops.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -334,10 +338,17 @@ func (s *Server) Handler() http.Handler {
 	handle("GET /.well-known/jwks.json", s.docs.jwks.serve)
 	handle("GET /.well-known/paserk.json", s.docs.paserk.serve)
 	handle("GET /.well-known/oauth-authorization-server", s.docs.discovery.serve)
-	if s.cfg.PrivateFeed {
-		handle("GET /v1/revocations", s.withScope(FeedScope, s.revocationFeed))
-	} else {
-		handle("GET /v1/revocations", s.revocationFeed)
+	for pattern, h := range map[string]http.HandlerFunc{
+		"GET /v1/revocations":                   s.revocationFeed,
+		"GET " + feed.ManifestPath:              s.revocationManifest,
+		"GET " + feed.SnapshotPrefix + "{file}": s.edgeFileHandler(feed.SnapshotPrefix, ".bin", "application/octet-stream"),
+		"GET " + feed.DeltaPrefix + "{file}":    s.edgeFileHandler(feed.DeltaPrefix, ".jwt", "application/jwt"),
+		"GET " + PublishedFeedPath:              s.revocationFeed,
+	} {
+		if s.cfg.PrivateFeed {
+			h = s.withScope(FeedScope, h)
+		}
+		handle(pattern, h)
 	}
 
 	handle("POST /v1/tokens", s.issuing(s.issueToken))

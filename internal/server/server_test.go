@@ -230,6 +230,7 @@ func TestPublication(t *testing.T) {
 	for name, want := range map[string]string{
 		"issuer": f.url, "jwks_uri": f.url + "/.well-known/jwks.json", "introspection_endpoint": f.url + "/v1/introspect",
 		"revocation_endpoint": f.url + "/v1/revoke", "revocation_list_uri": f.url + "/v1/revocations",
+		"revocation_snapshot_uri": f.url + "/v1/revocations/manifest",
 	} {
 		if disc[name] != want {
 			t.Errorf("discovery %s = %v, want %s", name, disc[name], want)

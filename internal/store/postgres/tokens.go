@@ -224,3 +224,18 @@ func (e *executor) TokenEach(ctx context.Context, fn func(*store.TokenRow) error
 	}
 	return rows.Err()
 }
+
+func (e *executor) TokenJTIEach(ctx context.Context, issuedBefore, expiresFrom int64, fn func([]byte) error) error {
+	rows, err := e.q.Query(ctx, `SELECT jti FROM tokens WHERE expires_at >= $1 AND issued_at < $2`, expiresFrom, issuedBefore)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		// A text column's raw value is its UTF-8 bytes in either format.
+		if err := fn(rows.RawValues()[0]); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -246,3 +246,21 @@ func (e *executor) TokenEach(ctx context.Context, fn func(*store.TokenRow) error
 	}
 	return rows.Err()
 }
+
+func (e *executor) TokenJTIEach(ctx context.Context, issuedBefore, expiresFrom int64, fn func([]byte) error) error {
+	rows, err := e.q.QueryContext(ctx, `SELECT jti FROM tokens WHERE expires_at >= ? AND issued_at < ?`, expiresFrom, issuedBefore)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var jti sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&jti); err != nil {
+			return err
+		}
+		if err := fn(jti); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -32,6 +32,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"TokenStatus", testTokenStatus},
 		{"TokenDescendants", testTokenDescendants},
+		{"TokenJTIEach", testTokenJTIEach},
 		{"TokenPages", testTokenPages},
 		{"Revocations", testRevocations},
 		{"RevocationChanges", testRevocationChanges},
@@ -254,6 +255,53 @@ func testKeyRows(t *testing.T, s store.Store) {
 func token(jti, subject, kid string, iat, exp int64) store.TokenRow {
 	return store.TokenRow{JTI: jti, Format: "jwt", KID: kid, Subject: subject, Name: subject + " token",
 		Scopes: "read write", Audience: "api", IssuedAt: iat, ExpiresAt: exp, IssuedBy: "suite"}
+}
+
+// testTokenJTIEach: the jtis of the tokens issued before a time and
+// expiring at or after another, each once, both bounds exact, read within a
+// snapshot as any read; an error of fn stops the walk.
+func testTokenJTIEach(t *testing.T, s store.Store) {
+	check(t, s.KeyInsert(ctx, key("k1", "jwt", "active", 1)))
+	toks := []store.TokenRow{token("early", "a", "k1", 99, 1000), token("edge", "a", "k1", 100, 999),
+		token("late", "b", "k1", 101, 5000), token("expired", "b", "k1", 50, 998), token("ends", "c", "k1", 10, 999)}
+	check(t, s.TokenInsertMany(ctx, toks, nil))
+	each := func(x store.Executor, before, from int64) []string {
+		var got []string
+		check(t, x.TokenJTIEach(ctx, before, from, func(jti []byte) error {
+			got = append(got, string(jti))
+			return nil
+		}))
+		slices.Sort(got)
+		return got
+	}
+	for _, tc := range []struct {
+		before, from int64
+		want         []string
+	}{
+		{101, 999, []string{"early", "edge", "ends"}},
+		{100, 999, []string{"early", "ends"}},
+		{101, 1000, []string{"early"}},
+		{1 << 40, 0, []string{"early", "edge", "ends", "expired", "late"}},
+		{10, 0, nil},
+	} {
+		if got := each(s, tc.before, tc.from); !slices.Equal(got, tc.want) {
+			t.Errorf("TokenJTIEach(%d, %d) = %v, want %v", tc.before, tc.from, got, tc.want)
+		}
+	}
+	tx, err := s.BeginRead(ctx)
+	check(t, err)
+	defer tx.Rollback()
+	_, _, err = tx.RevocationHead(ctx) // the snapshot starts with its first read
+	check(t, err)
+	check(t, s.TokenInsertMany(ctx, []store.TokenRow{token("after", "d", "k1", 1, 1<<40)}, nil))
+	if got := each(tx, 1<<40, 0); slices.Contains(got, "after") || len(got) != len(toks) {
+		t.Errorf("TokenJTIEach in a snapshot taken before a token was recorded: %v", got)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.TokenJTIEach(ctx, 1<<40, 0, func([]byte) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("TokenJTIEach after fn's error: %v, %d calls", err, n)
+	}
 }
 
 func tokenIDs(rows []store.TokenRow) []string {

@@ -1,0 +1,368 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/writ-dev/writ/internal/feed"
+	"github.com/writ-dev/writ/internal/jws"
+	"github.com/writ-dev/writ/issuer"
+	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
+)
+
+// PublishedFeedPath is where writ publish writes the whole revocation feed
+// (a feed document from sequence 0), which the discovery document it
+// writes names as revocation_list_uri: a file cannot be at /v1/revocations
+// beside the directory /v1/revocations/. writ serve serves the feed there
+// too, as at /v1/revocations, so that both URL spaces hold every path.
+const PublishedFeedPath = "/v1/revocations/feed.jwt"
+
+// PublishKeep is how long writ publish keeps a snapshot or delta file
+// after the last manifest that named it was replaced: verifiers and caches
+// that read that manifest still find its files.
+const PublishKeep = time.Hour
+
+// PublishConfig configures Publish.
+type PublishConfig struct {
+	// Dir is the directory to write: DIR/<path> is served at
+	// ISSUER/<path>. It is created if need be.
+	Dir string
+	// Issuer is the issuer URL at which Dir is served.
+	Issuer      string
+	Ring        *keys.Ring
+	Tokens      *issuer.Issuer
+	Revocations *revocation.List
+	// Every is how often Publish runs again: the next_update of the
+	// documents it signs. Zero means one minute.
+	Every time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Published says what Publish did: the paths under Dir (with a leading
+// '/', as URL paths) that it wrote and removed, in order.
+type Published struct {
+	Written, Removed []string
+	// NewSnapshot is set when it built a snapshot rather than keep the
+	// one Dir's manifest named.
+	NewSnapshot bool
+	Manifest    feed.Manifest
+}
+
+// Publish writes into cfg.Dir the files that writ serve serves to remote
+// verifiers: the well-known documents (WellKnown), the whole signed
+// revocation feed at PublishedFeedPath, and the revocation state for
+// verifiers at the edge: a snapshot and a delta, content-addressed, and
+// the signed manifest naming them. It keeps the snapshot that Dir's
+// manifest names unless a new one is due (the rules of writ serve), and
+// its delta if nothing changed since. Files are written whole, to a
+// temporary file renamed in place, with mode 0644 (nothing is secret); new
+// snapshot and delta files come before the manifest, which comes last.
+// It then removes the snapshot and delta files that no manifest named for
+// PublishKeep.
+//
+// The manifest's iat is when Publish ran: run it at least as often as the
+// remote verifiers' staleness bound.
+func Publish(ctx context.Context, cfg PublishConfig) (*Published, error) {
+	switch {
+	case cfg.Dir == "" || cfg.Issuer == "" || cfg.Ring == nil || cfg.Tokens == nil || cfg.Revocations == nil:
+		return nil, errors.New("publish: Dir, Issuer, Ring, Tokens and Revocations are required")
+	case cfg.Every < 0:
+		return nil, fmt.Errorf("publish: a negative interval %v", cfg.Every)
+	}
+	if cfg.Every == 0 {
+		cfg.Every = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	root, err := os.OpenRoot(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	defer root.Close()
+	p := &publisher{cfg: cfg, root: root, now: cfg.Now(), done: &Published{Written: []string{}, Removed: []string{}}}
+	if err := p.run(ctx); err != nil {
+		return nil, err
+	}
+	return p.done, nil
+}
+
+type publisher struct {
+	cfg  PublishConfig
+	root *os.Root
+	now  time.Time
+	done *Published
+}
+
+func (p *publisher) run(ctx context.Context) error {
+	old := p.readManifest()
+	if old != nil {
+		// Named until now: kept PublishKeep from now.
+		for _, f := range []string{old.Snapshot.Path, old.Delta.Path} {
+			if err := p.root.Chtimes(rel(f), p.now, p.now); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("publish: %w", err)
+			}
+		}
+	}
+	wk, err := WellKnown(ctx, p.cfg.Ring, p.cfg.Issuer, PublishedFeedPath)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path string
+		body []byte
+	}{
+		{"/.well-known/jwks.json", wk.JWKS},
+		{"/.well-known/paserk.json", wk.PASERK},
+		{"/.well-known/oauth-authorization-server", wk.Discovery},
+	} {
+		if err := p.write(f.path, f.body); err != nil {
+			return err
+		}
+	}
+	whole, err := p.cfg.Revocations.Changes(ctx, 0)
+	if err != nil {
+		return err
+	}
+	doc, err := signFeed(ctx, p.cfg.Tokens, &feed.Head{Issuer: p.cfg.Issuer, IssuedAt: p.now.Unix(), Epoch: whole.Epoch,
+		Seq: whole.Seq, NextUpdate: p.now.Add(p.cfg.Every).Unix()}, feed.AppendEntries(nil, whole))
+	if err != nil {
+		return err
+	}
+	if err := p.write(PublishedFeedPath, doc); err != nil {
+		return err
+	}
+
+	var snap *edgeSnapshot
+	if old != nil {
+		snap = p.readSnapshot(old)
+	}
+	entries := len(whole.Tokens) + len(whole.Subjects) + len(whole.Keys)
+	var b *feed.Batch
+	for attempt := 0; ; attempt++ {
+		if snap == nil || snapshotDue(snap, whole.Epoch, whole.Seq, entries, p.now) {
+			if snap, err = buildSnapshot(ctx, p.cfg.Revocations); err != nil {
+				return err
+			}
+			p.done.NewSnapshot = true
+			if err := p.writeNew(snap.file); err != nil {
+				return err
+			}
+		}
+		b, err = readDelta(ctx, p.cfg.Revocations, snap)
+		if errors.Is(err, errEpochChanged) && attempt == 0 {
+			snap = nil // the list's epoch changed since it was read: once more
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+	delta := p.sameDelta(old, snap, b)
+	if delta == nil {
+		if delta, err = signDelta(ctx, p.cfg.Tokens, p.cfg.Issuer, p.cfg.Every, snap, b, p.now); err != nil {
+			return err
+		}
+		if err := p.writeNew(delta); err != nil {
+			return err
+		}
+	}
+	manifest, err := signManifest(ctx, p.cfg.Tokens, p.cfg.Issuer, p.cfg.Every, snap, delta, p.now)
+	if err != nil {
+		return err
+	}
+	if err := p.write(feed.ManifestPath, manifest); err != nil {
+		return err
+	}
+	p.done.Manifest = feed.Manifest{Issuer: p.cfg.Issuer, IssuedAt: p.now.Unix(), NextUpdate: p.now.Add(p.cfg.Every).Unix(),
+		Epoch: snap.epoch, Seq: delta.ref.Seq, Snapshot: snap.file.ref, Delta: delta.ref}
+	return p.sweep(snap.file.ref.Path, delta.ref.Path)
+}
+
+// rel returns the URL path p as a path under the root.
+func rel(p string) string { return strings.TrimPrefix(p, "/") }
+
+// maxManifestFile bounds the manifest file Publish reads back: a JWS of a
+// payload of at most feed.MaxManifestSize, with room for its header and
+// signature.
+const maxManifestFile = 2*feed.MaxManifestSize + 4096
+
+// readManifest returns the manifest in Dir, or nil if there is none that
+// this issuer signed: the files are then made anew. Its signature is not
+// checked: whoever can write Dir can write any file there.
+func (p *publisher) readManifest() *feed.Manifest {
+	data, ok := p.readFile(feed.ManifestPath, maxManifestFile)
+	if !ok {
+		return nil
+	}
+	t, err := jws.Parse(string(data))
+	if err != nil || t.Header.Typ != feed.ManifestType {
+		return nil
+	}
+	payload, err := t.DecodePayload()
+	if err != nil {
+		return nil
+	}
+	m, err := feed.DecodeManifest(payload)
+	if err != nil || m.Issuer != p.cfg.Issuer {
+		return nil
+	}
+	return m
+}
+
+// readSnapshot returns the snapshot that m names, or nil if its file is
+// missing or not what m says.
+func (p *publisher) readSnapshot(m *feed.Manifest) *edgeSnapshot {
+	data, ok := p.readRef(&m.Snapshot)
+	if !ok {
+		return nil
+	}
+	s, err := feed.DecodeSnapshot(data)
+	if err != nil || s.Epoch != m.Epoch || s.Seq != m.Snapshot.Seq {
+		return nil
+	}
+	return &edgeSnapshot{file: &edgeFile{ref: m.Snapshot, epoch: s.Epoch, body: data}, epoch: s.Epoch, seq: s.Seq, built: time.Unix(s.Built, 0)}
+}
+
+// sameDelta returns the delta that old names if it holds the changes of
+// b after snap, and its file is intact; otherwise nil.
+func (p *publisher) sameDelta(old *feed.Manifest, snap *edgeSnapshot, b *feed.Batch) *edgeFile {
+	if old == nil || old.Epoch != b.Epoch || old.Delta.Since != snap.seq || old.Delta.Seq != b.Seq || old.Snapshot != snap.file.ref {
+		return nil
+	}
+	data, ok := p.readRef(&old.Delta)
+	if !ok {
+		return nil
+	}
+	return &edgeFile{ref: old.Delta, epoch: old.Epoch, body: data}
+}
+
+// readRef reads the file that ref names if it is what ref says.
+func (p *publisher) readRef(ref *feed.FileRef) ([]byte, bool) {
+	data, ok := p.readFile(ref.Path, ref.Size)
+	if !ok || int64(len(data)) != ref.Size || sha256.Sum256(data) != ref.SHA256 {
+		return nil, false
+	}
+	return data, true
+}
+
+// readFile reads the file at the URL path name, if it is a regular file
+// of at most limit bytes.
+func (p *publisher) readFile(name string, limit int64) ([]byte, bool) {
+	fi, err := p.root.Stat(rel(name))
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > limit {
+		return nil, false
+	}
+	data, err := p.root.ReadFile(rel(name))
+	return data, err == nil && int64(len(data)) <= limit
+}
+
+// writeNew writes a content-addressed file unless it is there already.
+func (p *publisher) writeNew(f *edgeFile) error {
+	if _, ok := p.readRef(&f.ref); ok {
+		return p.root.Chtimes(rel(f.ref.Path), p.now, p.now)
+	}
+	return p.write(f.ref.Path, f.body)
+}
+
+// write writes body at the URL path name, whole: to a temporary file in
+// the same directory, synced, then renamed over name, and the directory
+// synced, so that a reader sees the old file or the new, never a part.
+func (p *publisher) write(name string, body []byte) error {
+	dir, base := path.Split(rel(name))
+	if dir != "" {
+		if err := p.root.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+	}
+	var random [8]byte
+	rand.Read(random[:])
+	tmp := dir + "." + base + ".tmp-" + hex.EncodeToString(random[:])
+	if err := p.writeTemp(tmp, body); err != nil {
+		p.root.Remove(tmp)
+		return fmt.Errorf("publish %s: %w", name, err)
+	}
+	if err := p.root.Rename(tmp, rel(name)); err != nil {
+		p.root.Remove(tmp)
+		return fmt.Errorf("publish %s: %w", name, err)
+	}
+	if err := p.syncDir(dir); err != nil {
+		return fmt.Errorf("publish %s: %w", name, err)
+	}
+	p.done.Written = append(p.done.Written, name)
+	return nil
+}
+
+func (p *publisher) writeTemp(tmp string, body []byte) error {
+	f, err := p.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// Whatever the umask: the files are for any static host to serve.
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if _, err := f.Write(body); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func (p *publisher) syncDir(dir string) error {
+	if dir == "" {
+		dir = "."
+	}
+	d, err := p.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// sweep removes the snapshot and delta files, and the temporary files
+// that a failed run left, unchanged for PublishKeep, but keep.
+func (p *publisher) sweep(keep ...string) error {
+	for _, dir := range []struct{ prefix, ext string }{{feed.SnapshotPrefix, ".bin"}, {feed.DeltaPrefix, ".jwt"}} {
+		entries, err := fs.ReadDir(p.root.FS(), rel(strings.TrimSuffix(dir.prefix, "/")))
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		for _, e := range entries {
+			name := dir.prefix + e.Name()
+			temp := strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".tmp-")
+			if !e.Type().IsRegular() || !(hexName(e.Name(), dir.ext) || temp) || slices.Contains(keep, name) {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil || p.now.Sub(fi.ModTime()) < PublishKeep {
+				continue
+			}
+			if err := p.root.Remove(rel(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("publish: %w", err)
+			}
+			p.done.Removed = append(p.done.Removed, name)
+		}
+	}
+	return nil
+}
