@@ -61,6 +61,7 @@ func (l *List) Snapshot(ctx context.Context) (*feed.Snapshot, error) {
 	ledger = slices.Compact(ledger)
 
 	var revoked []cascade.ID
+	var expires int64
 	var exact []feed.RevokedToken
 	for _, t := range b.Tokens {
 		_, inUniverse := slices.BinarySearchFunc(ledger, cascade.ID(t.ID), compareIDs)
@@ -71,6 +72,7 @@ func (l *List) Snapshot(ctx context.Context) (*feed.Snapshot, error) {
 			exact = append(exact, t)
 		default:
 			revoked = append(revoked, cascade.ID(t.ID))
+			expires = max(expires, t.ExpiresAt)
 		}
 	}
 	slices.SortFunc(revoked, compareIDs)
@@ -79,7 +81,7 @@ func (l *List) Snapshot(ctx context.Context) (*feed.Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("revocation: snapshot filter: %w", err)
 	}
-	return &feed.Snapshot{Epoch: b.Epoch, Seq: b.Seq, Built: built, Universe: universe, Filter: f,
+	return &feed.Snapshot{Epoch: b.Epoch, Seq: b.Seq, Built: built, Universe: universe, Expires: expires, Filter: f,
 		Tokens: exact, Subjects: b.Subjects, Keys: b.Keys}, nil
 }
 

@@ -97,6 +97,9 @@ type Batch struct {
 	// with it, and consults it only for tokens issued before Universe.
 	Filter   *cascade.Filter
 	Universe int64 // unix seconds; meaningful only with Filter
+	// FilterExpires is the Filter's Snapshot.Expires: the latest expiry of
+	// the tokens it holds revoked.
+	FilterExpires int64
 }
 
 // MaxTime32 is the latest time that 32 bits of unix seconds hold,

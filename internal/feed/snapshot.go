@@ -19,7 +19,11 @@ type Snapshot struct {
 	Seq      int64
 	Built    int64 // unix seconds: when the list was read
 	Universe int64 // unix seconds: the filter answers for tokens issued before
-	Filter   *cascade.Filter
+	// Expires is the latest expiry of the tokens the filter holds revoked
+	// (unix seconds): once it is past, by more than a verifier's leeway,
+	// the filter holds nothing a verifier would accept anyway.
+	Expires int64
+	Filter  *cascade.Filter
 	// Tokens are the exact token entries: the revoked tokens outside the
 	// universe, and those whose revocation takes effect after Built.
 	Tokens   []RevokedToken
@@ -41,7 +45,7 @@ const (
 	sectionHead  = 4              // the length of a section
 	tokenRecord  = 16 + 8 + 8     // id, effective_at, expires_at
 	stringHead   = 2              // the length of a string
-	headFixed    = 8 + 8 + 8      // seq, built, universe after the epoch
+	headFixed    = 8 + 8 + 8 + 8  // seq, built, universe, expires after the epoch
 	maxStringLen = math.MaxUint16 // a string's length is written in 16 bits
 	sectionMax   = math.MaxUint32 // a section's length is written in 32 bits
 	sectionCount = 5              // head, filter, tokens, subjects, keys
@@ -53,7 +57,7 @@ var errSnapshotString = errors.New("a string is 0 to 65535 bytes of UTF-8")
 // AppendSnapshot appends the binary encoding of s to dst:
 //
 //	"WRITSNAP" 0x01
-//	head:     u32 length, u16 length + epoch, i64 seq, i64 built, i64 universe
+//	head:     u32 length, u16 length + epoch, i64 seq, i64 built, i64 universe, i64 expires
 //	filter:   u32 length, the filter's encoding (cascade.Filter.AppendBinary)
 //	tokens:   u32 length, then per entry 16 bytes of id, i64 effective_at, i64 expires_at
 //	subjects: u32 length, then per entry u16 length + subject, i64 issued_before, i64 expires_at
@@ -78,7 +82,8 @@ func AppendSnapshot(dst []byte, s *Snapshot) ([]byte, error) {
 			}
 			dst = binary.BigEndian.AppendUint64(dst, uint64(s.Seq))
 			dst = binary.BigEndian.AppendUint64(dst, uint64(s.Built))
-			return binary.BigEndian.AppendUint64(dst, uint64(s.Universe)), nil
+			dst = binary.BigEndian.AppendUint64(dst, uint64(s.Universe))
+			return binary.BigEndian.AppendUint64(dst, uint64(s.Expires)), nil
 		},
 		s.Filter.AppendBinary,
 		func(dst []byte) ([]byte, error) {
@@ -253,6 +258,7 @@ func (s *Snapshot) decodeHead(data []byte) error {
 	s.Seq, _ = r.int64()
 	s.Built, _ = r.int64()
 	s.Universe, _ = r.int64()
+	s.Expires, _ = r.int64()
 	return nil
 }
 

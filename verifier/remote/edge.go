@@ -148,7 +148,7 @@ func (f *EdgeFeed) Changes(ctx context.Context, since int64) (*revoked.Batch, er
 		if err != nil {
 			return nil, err
 		}
-		b.Filter, b.Universe = snap.Filter, snap.Universe
+		b.Filter, b.Universe, b.FilterExpires = snap.Filter, snap.Universe, snap.Expires
 		b.Tokens, b.Subjects, b.Keys = snap.Tokens, snap.Subjects, snap.Keys
 		from = m.Snapshot.Seq
 	}

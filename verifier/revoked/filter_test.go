@@ -59,10 +59,11 @@ func TestFilter(t *testing.T) {
 	c := newClock()
 	now := c.now()
 	u1 := now.Add(-time.Hour)
+	exp := now.Add(time.Hour).Unix()              // the latest expiry of a filter's revoked tokens
 	r1, s1, after := newJTI(), newJTI(), newJTI() // revoked, recorded, issued after the universe
 	exact := newJTI()                             // revoked after the snapshot: an exact entry
 	f := &batchFeed{}
-	f.set(&revoked.Batch{Seq: 10, Epoch: "e1", Filter: buildFilter(t, []string{r1, exact}, []string{s1, after}), Universe: u1.Unix(),
+	f.set(&revoked.Batch{Seq: 10, Epoch: "e1", Filter: buildFilter(t, []string{r1, exact}, []string{s1, after}), Universe: u1.Unix(), FilterExpires: exp,
 		Tokens: []revoked.RevokedToken{{ID: revoked.TokenIDOf(exact), EffectiveAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}}})
 	s := snapshot(t, revoked.SnapshotConfig{Feed: f, Now: c.now})
 	if s.Seq() != 10 || s.Epoch() != "e1" || s.Len() != 1 || !s.Universe().Equal(u1) {
@@ -87,13 +88,13 @@ func TestFilter(t *testing.T) {
 	// A newer snapshot file of the epoch replaces the filter: s1, revoked
 	// since, reads revoked.
 	u2 := u1.Add(time.Minute)
-	f.set(&revoked.Batch{Seq: 12, Epoch: "e1", Filter: buildFilter(t, []string{r1, s1}, []string{after}), Universe: u2.Unix()})
+	f.set(&revoked.Batch{Seq: 12, Epoch: "e1", Filter: buildFilter(t, []string{r1, s1}, []string{after}), Universe: u2.Unix(), FilterExpires: exp})
 	if err := s.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	check("a newer file", map[string]bool{r1: true, s1: true, after: false}, before)
-	// An older copy of a file of the epoch is ignored.
-	f.set(&revoked.Batch{Seq: 12, Epoch: "e1", Filter: buildFilter(t, []string{r1}, []string{s1, after}), Universe: u1.Unix()})
+	// An older copy of a file of the epoch (of an older sequence) is ignored.
+	f.set(&revoked.Batch{Seq: 11, Epoch: "e1", Filter: buildFilter(t, []string{r1}, []string{s1, after}), Universe: u1.Unix(), FilterExpires: exp})
 	if err := s.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +102,19 @@ func TestFilter(t *testing.T) {
 		t.Errorf("universe %v after an older file, want %v", s.Universe(), u2)
 	}
 	check("an older file", map[string]bool{r1: true, s1: true}, before)
+	// A newer file of an earlier universe (built by a server whose clock
+	// runs behind) replaces the filter all the same: r2, revoked in it
+	// alone, reads revoked.
+	r2 := newJTI()
+	f.set(&revoked.Batch{Seq: 13, Epoch: "e1", Filter: buildFilter(t, []string{r1, s1, r2}, []string{after}), Universe: u2.Add(-30 * time.Second).Unix(), FilterExpires: exp})
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("a newer file of an earlier universe", map[string]bool{r1: true, s1: true, r2: true, after: false}, u2.Add(-time.Minute))
+	f.set(&revoked.Batch{Seq: 13, Epoch: "e1", Filter: buildFilter(t, []string{r1, s1, r2}, []string{after}), Universe: u2.Unix(), FilterExpires: exp})
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	// A new epoch whose list lost s1's revocation (a database restored from
 	// an older backup): the previous epoch's filter still answers for the
@@ -108,7 +122,7 @@ func TestFilter(t *testing.T) {
 	// it names, even though it is behind the snapshot's.
 	r3 := newJTI()
 	u3 := u2.Add(time.Minute)
-	f.set(&revoked.Batch{Seq: 3, Epoch: "e2", Filter: buildFilter(t, []string{r1, r3}, []string{s1, after}), Universe: u3.Unix()})
+	f.set(&revoked.Batch{Seq: 3, Epoch: "e2", Filter: buildFilter(t, []string{r1, r2, r3}, []string{s1, after}), Universe: u3.Unix(), FilterExpires: exp})
 	reads := len(f.reads)
 	if err := s.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -121,11 +135,19 @@ func TestFilter(t *testing.T) {
 	// is the new filter's alone.
 	check("a new epoch, after the previous universe", map[string]bool{s1: false, r3: true, after: false}, u2)
 
-	// A third epoch's filter drops the first: s1, revoked in e1's alone,
-	// reads valid (two epochs' filters are held at most).
-	f.set(&revoked.Batch{Seq: 1, Epoch: "e3", Filter: buildFilter(t, nil, []string{s1, r1, r3, after}), Universe: u3.Unix()})
+	// A third epoch whose list lost every revocation: s1, revoked in e1's
+	// filter alone, r1 and r3 still read revoked, by the filters of the
+	// epochs before, kept while the tokens they hold revoked may be valid.
+	f.set(&revoked.Batch{Seq: 1, Epoch: "e3", Filter: buildFilter(t, nil, []string{s1, r1, r3, after}), Universe: u3.Unix(), FilterExpires: exp})
 	if err := s.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	check("a third epoch", map[string]bool{r1: true, r3: true, s1: false, after: false}, before)
+	check("a third epoch", map[string]bool{r1: true, r3: true, s1: true, after: false}, before)
+	// Once the tokens the older filters hold revoked have all expired,
+	// beyond any verifier's leeway, the filters go.
+	c.advance(time.Hour + verifier.MaxLeeway + 2*time.Minute)
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("the older epochs' tokens expired", map[string]bool{r1: false, r3: false, s1: false, after: false}, before)
 }

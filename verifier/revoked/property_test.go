@@ -92,6 +92,8 @@ func (l *propLedger) build(t testing.TB, now int64) {
 	for _, id := range l.foreign {
 		r = append(r, id)
 	}
+	// Foreign ids expire with the list's longest-lived tokens.
+	b.Expires = now + propTTL
 	for i := range l.tokens {
 		tok, at := &l.tokens[i], l.revokedAt[i]
 		inForce := at != 0 && at <= now
@@ -102,6 +104,7 @@ func (l *propLedger) build(t testing.TB, now int64) {
 			}
 		case inForce:
 			r = append(r, tok.id)
+			b.Expires = max(b.Expires, tok.iat+propTTL)
 		default:
 			s = append(s, tok.id)
 			if at != 0 { // in its grace period
@@ -141,7 +144,7 @@ func (l *propLedger) Changes(_ context.Context, since int64) (*revoked.Batch, er
 			return nil, err
 		}
 		from = snap.Seq
-		b.Filter, b.Universe, b.Tokens, b.Subjects, b.Keys = snap.Filter, snap.Universe, snap.Tokens, snap.Subjects, snap.Keys
+		b.Filter, b.Universe, b.FilterExpires, b.Tokens, b.Subjects, b.Keys = snap.Filter, snap.Universe, snap.Expires, snap.Tokens, snap.Subjects, snap.Keys
 	}
 	var delta revoked.Batch
 	for _, c := range l.log[from:] {

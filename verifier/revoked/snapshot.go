@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -61,10 +62,12 @@ type Snapshot struct {
 	delayed   map[TokenID]delayed   // token entries still in their grace period
 	subjects  map[string]subjectCut // subject → cut-off
 	keys      map[string]int64      // kid → expiry (unix s)
-	// filters hold the revoked tokens of snapshots' universes: [0] is the
-	// current epoch's latest, [1] the one of the epoch before, if any,
-	// kept for the tokens that the new epoch's list may not know.
-	filters [2]universeFilter
+	// filter holds the revoked tokens of the universe of the current
+	// epoch's latest snapshot file; older holds the latest of each epoch
+	// before, kept for the tokens that the new epoch's list may not know
+	// until every token they hold revoked has expired.
+	filter universeFilter
+	older  []universeFilter
 
 	stop      context.CancelFunc // ends the background refreshes, and one in flight
 	done      chan struct{}
@@ -79,6 +82,8 @@ type universeFilter struct {
 	f        *cascade.Filter
 	universe int64
 	epoch    string
+	seq      int64 // the Batch.Seq it came with
+	expires  int64 // Batch.FilterExpires
 }
 
 // revoked reports whether the filter holds the token id issued at iat.
@@ -327,23 +332,26 @@ func (s *Snapshot) apply(b *Batch, now time.Time) {
 }
 
 // setFilter takes b's filter: it replaces the one of b's epoch, and the
-// first filter of a new epoch keeps the previous epoch's latest beside it,
-// whose list the new one may not hold entirely (a database restored from a
-// backup misses the revocations made after it). Of three epochs' filters,
-// the oldest goes.
+// first filter of a new epoch keeps the previous epoch's beside it, whose
+// list the new one may not hold entirely (a database restored from a
+// backup misses the revocations made after it), until every token it
+// holds revoked has expired (pruneLocked).
 //
-// Within an epoch, a filter of an older universe than the one held (an old
-// copy of a snapshot file) is ignored: the one held answers for more tokens.
+// Within an epoch, a filter that came with an older sequence number than
+// the one held (an old copy of a snapshot file) is ignored. One of a later
+// sequence replaces it whatever its universe: each file holds its list's
+// whole state, and a file built on a server whose clock runs behind has an
+// earlier universe, not less of the list.
 func (s *Snapshot) setFilter(b *Batch) {
-	cur := s.filters[0]
+	cur := s.filter
 	switch {
 	case cur.f == nil:
 	case cur.epoch != b.Epoch:
-		s.filters[1] = cur
-	case b.Universe < cur.universe:
+		s.older = append(s.older, cur)
+	case b.Seq < cur.seq:
 		return
 	}
-	s.filters[0] = universeFilter{f: b.Filter, universe: b.Universe, epoch: b.Epoch}
+	s.filter = universeFilter{f: b.Filter, universe: b.Universe, epoch: b.Epoch, seq: b.Seq, expires: b.FilterExpires}
 }
 
 // pruneLocked drops entries whose tokens have all expired, by more than
@@ -361,6 +369,7 @@ func (s *Snapshot) pruneLocked(now time.Time) {
 			delete(s.keys, k)
 		}
 	}
+	s.older = slices.DeleteFunc(s.older, func(u universeFilter) bool { return u.expires < cutoff })
 }
 
 // CheckRevocation implements verifier.RevocationChecker: an error wrapping
@@ -397,10 +406,15 @@ func (s *Snapshot) CheckRevocation(_ context.Context, c *verifier.Claims) error 
 	}
 	// A snapshot file's filter answers for the tokens of its universe
 	// only (issued before it); a token without iat is in none.
-	if s.filters[0].f != nil && !c.IssuedAt.IsZero() {
+	if s.filter.f != nil && !c.IssuedAt.IsZero() {
 		iat := c.IssuedAt.Unix()
-		if s.filters[0].revoked(&id, iat) || s.filters[1].revoked(&id, iat) {
+		if s.filter.revoked(&id, iat) {
 			return fmt.Errorf("%w: token %q", verifier.ErrRevoked, c.ID)
+		}
+		for i := range s.older {
+			if s.older[i].revoked(&id, iat) {
+				return fmt.Errorf("%w: token %q", verifier.ErrRevoked, c.ID)
+			}
 		}
 	}
 	return nil
@@ -456,8 +470,8 @@ func (s *Snapshot) Len() int {
 func (s *Snapshot) Universe() time.Time {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.filters[0].f == nil {
+	if s.filter.f == nil {
 		return time.Time{}
 	}
-	return time.Unix(s.filters[0].universe, 0)
+	return time.Unix(s.filter.universe, 0)
 }
