@@ -52,9 +52,10 @@ type Config struct {
 	// starts a refresh; zero means DefaultRefresh. It must be below
 	// MaxStaleness.
 	Refresh time.Duration
-	// RefreshTimeout bounds each fetch, and so the wait of an invocation
-	// that finds its data past MaxStaleness; zero means
-	// DefaultRefreshTimeout.
+	// RefreshTimeout bounds each refresh of the revocation data (the
+	// manifest and the files it names, together) and each fetch of a key
+	// set, and so the wait of an invocation that finds its data past
+	// MaxStaleness; zero means DefaultRefreshTimeout.
 	RefreshTimeout time.Duration
 	// Published holds the files of a writ publish tree of the issuer
 	// made at build time (the file at PATH is the one served at
@@ -65,8 +66,9 @@ type Config struct {
 	Published fs.FS
 	// FeedToken, for an issuer whose revocation feed is private (writ
 	// serve --private-feed), is a token of the issuer with scope
-	// writ:revocations, sent with every read of the revocation state. When it expires
-	// the reads fail, and the function fails closed past MaxStaleness.
+	// writ:revocations, sent with every read of the revocation state.
+	// When it expires the reads fail, and the function fails closed past
+	// MaxStaleness.
 	FeedToken string
 	// Transport makes the requests to the issuer; nil means
 	// http.DefaultTransport.
@@ -215,7 +217,7 @@ type tree struct {
 
 func newTree(issuer string, files fs.FS, next http.RoundTripper) *tree {
 	prefix := "/"
-	if u, err := url.Parse(issuer); err == nil { // NewFunction checked it
+	if u, err := url.Parse(issuer); err == nil { // else FollowIssuer refuses it
 		prefix = strings.TrimSuffix(u.Path, "/") + "/"
 	}
 	return &tree{files: files, prefix: prefix, next: next}
@@ -236,8 +238,9 @@ func (t *tree) RoundTrip(r *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
 }
 
-// answered is the transport of the key sets' requests: it notes when the
-// JWKS and the PASERK set were last answered 200 or 304, for their age.
+// answered is the transport of the requests to the issuer: it notes when
+// the JWKS and the PASERK set were last answered 200 or 304, for their
+// age.
 type answered struct {
 	next        http.RoundTripper
 	now         func() time.Time
