@@ -19,7 +19,6 @@ import (
 
 	"github.com/writ-dev/writ/examples/lambda/internal/lambdatest"
 	"github.com/writ-dev/writ/issuer"
-	"github.com/writ-dev/writ/revocation"
 )
 
 // process is the function's binary running against a fake Runtime API.
@@ -93,8 +92,22 @@ func (p *process) invoke(t *testing.T, token, ip string) events.APIGatewayV2HTTP
 	return resp
 }
 
-// TestLambdaRuntime builds the function with the keys and revocation
-// document of a writ issuer on loopback embedded (for this machine,
+// build builds the function with fx's files embedded, as TestLambdaRuntime
+// says.
+func build(t *testing.T, fx *fixture) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	if err := lambdatest.Build(t.Context(), ".", bin, fx.files, false); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			t.Skipf("cannot build the function: %v", err)
+		}
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestLambdaRuntime builds the function with the publish tree of a writ
+// issuer on loopback embedded (for this machine,
 // unstripped, with -race when the test has it, reusing the packages
 // compiled for the test: coldstart builds it as deployed), and runs it
 // against a fake Lambda Runtime API: it verifies, learns a revocation from
@@ -104,14 +117,8 @@ func (p *process) invoke(t *testing.T, token, ip string) events.APIGatewayV2HTTP
 // until that bound, and reports a configuration error as an
 // initialisation error.
 func TestLambdaRuntime(t *testing.T) {
-	fx := newFixture(t, false)
-	bin := filepath.Join(t.TempDir(), "bootstrap")
-	if err := lambdatest.Build(t.Context(), ".", bin, fx.files, false); err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			t.Skipf("cannot build the function: %v", err)
-		}
-		t.Fatal(err)
-	}
+	fx := newFixture(t, serve)
+	bin := build(t, fx)
 	valid := fx.issue(t, issuer.Request{Subject: "alice"})
 	env := []string{"WRIT_ISSUER=" + fx.iss.URL, "WRIT_AUDIENCE=" + audience, "WRIT_REQUIRE_SCOPE=orders:read", "WRIT_REALM=orders"}
 
@@ -152,18 +159,10 @@ func TestLambdaRuntime(t *testing.T) {
 			}
 		}
 
-		// A revocation after the build is learnt from the issuer's feed.
+		// A revocation after the build is learnt from the issuer.
 		tok := fx.issue(t, issuer.Request{Subject: "alice"})
-		if _, err := fx.iss.DB.Revocations.RevokeToken(t.Context(), tok.ID, revocation.Options{Reason: "leaked"}); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for p.invoke(t, tok.Token, "192.0.2.1").StatusCode != 401 {
-			if time.Now().After(deadline) {
-				t.Fatal("the function did not learn of the revocation")
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		fx.revoke(t, tok.ID)
+		untilRevoked(t, func() events.APIGatewayV2HTTPResponse { return p.invoke(t, tok.Token, "192.0.2.1") })
 
 		// Frozen past the bound, as Lambda freezes a process between
 		// invocations, it refreshes in the first invocation after: it
@@ -185,7 +184,7 @@ func TestLambdaRuntime(t *testing.T) {
 		if resp := p.invoke(t, valid.Token, "192.0.2.1"); resp.StatusCode != 200 {
 			t.Errorf("just after the issuer stopped: status %d, %s", resp.StatusCode, resp.Body)
 		}
-		deadline = time.Now().Add(bound + 20*time.Second)
+		deadline := time.Now().Add(bound + 20*time.Second)
 		for {
 			resp := p.invoke(t, valid.Token, "192.0.2.1")
 			if resp.StatusCode == 503 {
@@ -221,4 +220,25 @@ func TestLambdaRuntime(t *testing.T) {
 			t.Errorf("a token revoked before the build: status %d", resp.StatusCode)
 		}
 	})
+}
+
+// TestLambdaRuntimePublished runs the function built as TestLambdaRuntime
+// does for an issuer whose publish tree a static file server serves: it
+// refuses a token revoked before the build, from the embedded snapshot,
+// and one revoked after, once the tree is published again.
+func TestLambdaRuntimePublished(t *testing.T) {
+	fx := newFixture(t, static)
+	bin := build(t, fx)
+	p := start(t, bin, "WRIT_ISSUER="+fx.iss.URL, "WRIT_AUDIENCE="+audience, "WRIT_REFRESH=100ms")
+	tok := fx.issue(t, issuer.Request{Subject: "alice"})
+	for _, tc := range []struct {
+		token  string
+		status int
+	}{{tok.Token, 200}, {fx.revoked, 401}} {
+		if resp := p.invoke(t, tc.token, "192.0.2.1"); resp.StatusCode != tc.status {
+			t.Errorf("status %d, want %d: %s", resp.StatusCode, tc.status, resp.Body)
+		}
+	}
+	fx.revoke(t, tok.ID)
+	untilRevoked(t, func() events.APIGatewayV2HTTPResponse { return p.invoke(t, tok.Token, "192.0.2.1") })
 }

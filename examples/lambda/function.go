@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net/http"
 	"net/url"
@@ -51,17 +52,23 @@ type Config struct {
 	// starts a refresh; zero means DefaultRefresh. It must be below
 	// MaxStaleness.
 	Refresh time.Duration
-	// RefreshTimeout bounds each fetch, and so the wait of an invocation
-	// that finds its data past MaxStaleness; zero means
-	// DefaultRefreshTimeout.
+	// RefreshTimeout bounds each refresh of the revocation data (the
+	// manifest and the files it names, together) and each fetch of a key
+	// set, and so the wait of an invocation that finds its data past
+	// MaxStaleness; zero means DefaultRefreshTimeout.
 	RefreshTimeout time.Duration
-	// JWKS, PASERK and Revocations are the issuer's key sets and signed
-	// revocation feed document (since=0) embedded at build time. Required.
-	JWKS, PASERK, Revocations []byte
+	// Published holds the files of a writ publish tree of the issuer
+	// made at build time (the file at PATH is the one served at
+	// ISSUER/PATH): the key sets .well-known/jwks.json and
+	// .well-known/paserk.json, and the revocation state, the signed
+	// manifest v1/revocations/manifest with the snapshot and delta files
+	// it names. Required.
+	Published fs.FS
 	// FeedToken, for an issuer whose revocation feed is private (writ
 	// serve --private-feed), is a token of the issuer with scope
-	// writ:revocations, sent with every read of the feed. When it expires
-	// the reads fail, and the function fails closed past MaxStaleness.
+	// writ:revocations, sent with every read of the revocation state.
+	// When it expires the reads fail, and the function fails closed past
+	// MaxStaleness.
 	FeedToken string
 	// Transport makes the requests to the issuer; nil means
 	// http.DefaultTransport.
@@ -88,10 +95,13 @@ type Function struct {
 }
 
 // NewFunction returns a Function for cfg. It waits for no network I/O:
-// it starts from the embedded key sets and revocation document, and fails
-// if they do not verify (a revocation document signed by another issuer,
-// or by a key not in the embedded JWKS). The key sets, and revocation data
-// older than cfg.Refresh, are refreshed in the background.
+// it starts from the key sets and revocation state of cfg.Published,
+// read exactly as the issuer's are (remote.FollowIssuer's key sets and
+// EdgeFeed: signature, issuer, the files' sizes and SHA-256), and fails if
+// they do not verify (a manifest signed by another issuer, or by a key
+// not in the embedded JWKS, or a file it names missing or altered). The
+// key sets, and revocation data older than cfg.Refresh, are refreshed in
+// the background.
 func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 	if cfg.MaxStaleness == 0 {
 		cfg.MaxStaleness = DefaultMaxStaleness
@@ -115,15 +125,26 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 		return nil, fmt.Errorf("WRIT_ISSUER %q is not an http or https URL", cfg.Issuer)
 	case cfg.Refresh >= cfg.MaxStaleness:
 		return nil, fmt.Errorf("refresh interval %v must be below the staleness bound %v", cfg.Refresh, cfg.MaxStaleness)
-	case cfg.JWKS == nil || cfg.PASERK == nil:
-		return nil, errors.New("embedded key set: the JWKS and the PASERK set are required")
+	case cfg.Published == nil:
+		return nil, errors.New("embedded files: Config.Published is required")
+	}
+	var sets [2][]byte
+	for i, name := range []string{".well-known/jwks.json", ".well-known/paserk.json"} {
+		var err error
+		if sets[i], err = fs.ReadFile(cfg.Published, name); err != nil {
+			return nil, fmt.Errorf("embedded key set: %w", err)
+		}
 	}
 	f := &Function{cfg: cfg}
 	f.answered.now = cfg.Now
 	f.answered.next = cfg.Transport
+	var token func(context.Context) (string, error)
+	if cfg.FeedToken != "" {
+		token = func(context.Context) (string, error) { return cfg.FeedToken, nil }
+	}
 	var err error
-	f.issuer, err = remote.FollowIssuer(ctx, remote.IssuerConfig{Issuer: cfg.Issuer, JWKS: cfg.JWKS, PASERK: cfg.PASERK,
-		Client: &http.Client{Transport: &f.answered, Timeout: cfg.RefreshTimeout},
+	f.issuer, err = remote.FollowIssuer(ctx, remote.IssuerConfig{Issuer: cfg.Issuer, JWKS: sets[0], PASERK: sets[1], Token: token,
+		Client: &http.Client{Transport: newTree(cfg.Issuer, cfg.Published, &f.answered), Timeout: cfg.RefreshTimeout},
 		OnError: func(err error) {
 			if !errors.Is(err, context.Canceled) { // by Close
 				log.Printf("writ: key set refresh failed: %v", err)
@@ -132,13 +153,13 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded key set: %w", err)
 	}
-	feed, err := revocationFeed(cfg, f.issuer)
-	if err == nil {
-		f.snap, err = revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed, MaxStaleness: cfg.MaxStaleness, Now: cfg.Now})
-	}
+	// The snapshot's first read, from the embedded tree; every later
+	// one, from the issuer.
+	f.snap, err = revoked.NewSnapshot(context.WithValue(ctx, fromTree{}, true),
+		revoked.SnapshotConfig{Feed: f.issuer.Revocations, MaxStaleness: cfg.MaxStaleness, Now: cfg.Now})
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("embedded revocation document: %w", err)
+		return nil, fmt.Errorf("embedded revocation state: %w", err)
 	}
 	all, err := verifier.MergeKeySets(f.issuer.JWT.Current(), f.issuer.PASETO.Current())
 	if err != nil {
@@ -179,59 +200,47 @@ func NewFunction(ctx context.Context, cfg Config) (*Function, error) {
 	return f, nil
 }
 
-// revocationFeed is the revocation data the function follows: the signed
-// feed document embedded at build time for the snapshot's first read (the
-// whole list, checked exactly as a fetched document is), the issuer's
-// JSON feed (/v1/revocations) for every later one, both verified with
-// the issuer's JWT keys. It is the one place to change to follow another
-// form of revocation data: the compact snapshot files and deltas of
-// iss.Revocations (remote.EdgeFeed), once writ serve serves them, with
-// the manifest and files it names embedded in place of the document.
-func revocationFeed(cfg Config, iss *remote.Issuer) (revoked.Feed, error) {
-	follow := func(t http.RoundTripper, token func(context.Context) (string, error)) (revoked.Feed, error) {
-		return remote.NewFeed(remote.FeedConfig{URL: strings.TrimSuffix(cfg.Issuer, "/") + "/v1/revocations", Issuer: cfg.Issuer,
-			Keys: iss.JWT, Client: &http.Client{Transport: t, Timeout: cfg.RefreshTimeout}, Token: token})
-	}
-	embedded, err := follow(document(cfg.Revocations), nil)
-	if err != nil {
-		return nil, err
-	}
-	var token func(context.Context) (string, error)
-	if cfg.FeedToken != "" {
-		token = func(context.Context) (string, error) { return cfg.FeedToken, nil }
-	}
-	issuer, err := follow(cfg.Transport, token)
-	if err != nil {
-		return nil, err
-	}
-	return &seededFeed{embedded: embedded, remote: issuer}, nil
+// fromTree is the context key of the requests to the issuer that the
+// embedded publish tree answers: those of the revocation snapshot's first
+// read, in NewFunction.
+type fromTree struct{}
+
+// tree is the transport of the requests to the issuer: it answers those
+// whose context holds fromTree from the embedded files of a writ publish
+// tree, where the file at PATH is the one served at ISSUER/PATH (404 for
+// any other), and hands every other to next.
+type tree struct {
+	files  fs.FS
+	prefix string // the issuer URL's path, with a final slash
+	next   http.RoundTripper
 }
 
-// seededFeed answers its first read from embedded, every later one from
-// remote.
-type seededFeed struct {
-	embedded, remote revoked.Feed
-	seeded           atomic.Bool
-}
-
-func (f *seededFeed) Changes(ctx context.Context, since int64) (*revoked.Batch, error) {
-	if f.seeded.CompareAndSwap(false, true) {
-		return f.embedded.Changes(ctx, since)
+func newTree(issuer string, files fs.FS, next http.RoundTripper) *tree {
+	prefix := "/"
+	if u, err := url.Parse(issuer); err == nil { // else FollowIssuer refuses it
+		prefix = strings.TrimSuffix(u.Path, "/") + "/"
 	}
-	return f.remote.Changes(ctx, since)
+	return &tree{files: files, prefix: prefix, next: next}
 }
 
-// document is a transport that answers every request with itself: the
-// embedded revocation document, read by a remote.Feed.
-type document []byte
-
-func (d document) RoundTrip(r *http.Request) (*http.Response, error) {
-	return &http.Response{Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(d)), ContentLength: int64(len(d)), Request: r}, nil
+func (t *tree) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Context().Value(fromTree{}) == nil {
+		return t.next.RoundTrip(r)
+	}
+	status, body := http.StatusNotFound, []byte(nil)
+	if name, ok := strings.CutPrefix(r.URL.Path, t.prefix); ok && fs.ValidPath(name) {
+		if b, err := fs.ReadFile(t.files, name); err == nil {
+			status, body = http.StatusOK, b
+		}
+	}
+	return &http.Response{Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), StatusCode: status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{},
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
 }
 
-// answered is the transport of the key sets' requests: it notes when the
-// JWKS and the PASERK set were last answered 200 or 304, for their age.
+// answered is the transport of the requests to the issuer: it notes when
+// the JWKS and the PASERK set were last answered 200 or 304, for their
+// age.
 type answered struct {
 	next        http.RoundTripper
 	now         func() time.Time

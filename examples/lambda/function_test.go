@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,6 +22,7 @@ import (
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
 )
 
 const audience = "https://api.example.com"
@@ -23,23 +30,44 @@ const audience = "https://api.example.com"
 // fixture is a writ issuer on loopback and what a function built for it
 // embeds.
 type fixture struct {
+	host  host
 	iss   *lambdatest.Issuer
-	files map[string][]byte
+	files map[string][]byte // by name under the function's directory (keys/…)
 	// revoked is a token revoked before the build: in the embedded
-	// revocation document.
+	// revocation snapshot.
 	revoked string
 }
 
-// newFixture makes a fixture whose issuer has a private revocation feed
-// if privateFeed is set.
-func newFixture(t *testing.T, privateFeed bool) *fixture {
+// The issuers a fixture has.
+type host int
+
+const (
+	serve        host = iota // writ serve
+	servePrivate             // writ serve --private-feed
+	static                   // a writ publish tree on a static file server
+)
+
+func (h host) String() string {
+	return [...]string{"writ serve", "writ serve, private feed", "published tree"}[h]
+}
+
+// newFixture makes a fixture whose issuer is h.
+func newFixture(t *testing.T, h host) *fixture {
 	t.Helper()
-	iss, err := lambdatest.NewIssuer(t.Context(), t.TempDir(), privateFeed)
+	var (
+		iss *lambdatest.Issuer
+		err error
+	)
+	if h == static {
+		iss, err = lambdatest.NewStaticIssuer(t.Context(), t.TempDir())
+	} else {
+		iss, err = lambdatest.NewIssuer(t.Context(), t.TempDir(), h == servePrivate)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(iss.Close)
-	fx := &fixture{iss: iss}
+	fx := &fixture{host: h, iss: iss}
 	tok := fx.issue(t, issuer.Request{Subject: "mallory"})
 	if _, err := iss.DB.Revocations.RevokeToken(t.Context(), tok.ID, revocation.Options{Reason: "leaked"}); err != nil {
 		t.Fatal(err)
@@ -53,8 +81,16 @@ func newFixture(t *testing.T, privateFeed bool) *fixture {
 
 // config is a function's configuration for fx's issuer.
 func (fx *fixture) config() Config {
-	return Config{Issuer: fx.iss.URL, Audience: audience, Realm: "orders", Scopes: []string{"orders:read"},
-		JWKS: fx.files["keys/jwks.json"], PASERK: fx.files["keys/paserk.json"], Revocations: fx.files["keys/revocations.jws"]}
+	return Config{Issuer: fx.iss.URL, Audience: audience, Realm: "orders", Scopes: []string{"orders:read"}, Published: fx.published()}
+}
+
+// published is the tree of fx.files, as main embeds it.
+func (fx *fixture) published() fstest.MapFS {
+	m := fstest.MapFS{}
+	for name, b := range fx.files {
+		m[strings.TrimPrefix(name, "keys/")] = &fstest.MapFile{Data: slices.Clone(b)}
+	}
+	return m
 }
 
 func newFunction(t *testing.T, cfg Config) *Function {
@@ -118,7 +154,7 @@ func values(m map[string]string) []string {
 }
 
 func TestHandle(t *testing.T) {
-	fx := newFixture(t, false)
+	fx := newFixture(t, serve)
 	f := newFunction(t, fx.config())
 	valid := fx.issue(t, issuer.Request{Subject: "alice"}).Token
 	// A character of the claims, in the middle of the token, changed to
@@ -195,7 +231,7 @@ func TestHandle(t *testing.T) {
 // TestHandleOtherFormats: an event of payload format 1.0, or a REST
 // API's, which has no version, is an error.
 func TestHandleOtherFormats(t *testing.T) {
-	fx := newFixture(t, false)
+	fx := newFixture(t, serve)
 	f := newFunction(t, fx.config())
 	tok := fx.issue(t, issuer.Request{Subject: "alice"}).Token
 	for _, version := range []string{"1.0", ""} {
@@ -214,7 +250,7 @@ func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.offset.Store(int64(d)) }
 
 func TestExpired(t *testing.T) {
-	fx := newFixture(t, false)
+	fx := newFixture(t, serve)
 	var c clock
 	cfg := fx.config()
 	cfg.Now = c.now
@@ -231,11 +267,13 @@ func TestExpired(t *testing.T) {
 }
 
 // TestLearnsRevocation: a token revoked after the build is refused once
-// the function has refreshed from the issuer's feed, public or private.
+// the function has refreshed from the issuer: writ serve, with a public
+// or a private feed, or a static host serving a writ publish tree,
+// published again after the revocation.
 func TestLearnsRevocation(t *testing.T) {
-	for _, private := range []bool{false, true} {
-		t.Run(map[bool]string{false: "public feed", true: "private feed"}[private], func(t *testing.T) {
-			fx := newFixture(t, private)
+	for _, h := range []host{serve, servePrivate, static} {
+		t.Run(h.String(), func(t *testing.T) {
+			fx := newFixture(t, h)
 			cfg := fx.config()
 			cfg.Refresh = time.Nanosecond // every invocation starts a refresh
 			cfg.FeedToken = fx.iss.FeedToken
@@ -244,25 +282,47 @@ func TestLearnsRevocation(t *testing.T) {
 			if resp := handle(t, f, event(tok.Token, "192.0.2.1")); resp.StatusCode != 200 {
 				t.Fatalf("status %d before the revocation: %s", resp.StatusCode, resp.Body)
 			}
-			if _, err := fx.iss.DB.Revocations.RevokeToken(t.Context(), tok.ID, revocation.Options{Reason: "leaked"}); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(15 * time.Second)
-			for {
-				resp := handle(t, f, event(tok.Token, "192.0.2.1"))
-				if resp.StatusCode == 401 {
-					if want := `error_description="token revoked"`; !strings.Contains(resp.Headers["Www-Authenticate"], want) {
-						t.Fatalf("WWW-Authenticate %q, want %s", resp.Headers["Www-Authenticate"], want)
-					}
-					return
-				}
-				if resp.StatusCode != 200 || time.Now().After(deadline) {
-					t.Fatalf("status %d (%s), and the revocation not learnt", resp.StatusCode, resp.Body)
-				}
+			fx.revoke(t, tok.ID)
+			untilRevoked(t, func() events.APIGatewayV2HTTPResponse {
 				f.waitRefresh()
-				time.Sleep(20 * time.Millisecond)
-			}
+				return handle(t, f, event(tok.Token, "192.0.2.1"))
+			})
 		})
+	}
+}
+
+// revoke revokes the token jti at fx's issuer, and publishes a static
+// issuer's tree again.
+func (fx *fixture) revoke(t *testing.T, jti string) {
+	t.Helper()
+	if _, err := fx.iss.DB.Revocations.RevokeToken(t.Context(), jti, revocation.Options{Reason: "leaked"}); err != nil {
+		t.Fatal(err)
+	}
+	if fx.host == static {
+		if _, err := fx.iss.Publish(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// untilRevoked calls answer, the function's answer to a token revoked
+// after its build, until it is 401 for a revoked token; it fails on any
+// other than 200 or 401, and if the revocation is not learnt in 20 s.
+func untilRevoked(t *testing.T, answer func() events.APIGatewayV2HTTPResponse) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp := answer()
+		if resp.StatusCode == 401 {
+			if want := `error_description="token revoked"`; !strings.Contains(resp.Headers["Www-Authenticate"], want) {
+				t.Errorf("WWW-Authenticate %q, want %s", resp.Headers["Www-Authenticate"], want)
+			}
+			return
+		}
+		if resp.StatusCode != 200 || time.Now().After(deadline) {
+			t.Fatalf("status %d (%s), and the revocation not learnt", resp.StatusCode, resp.Body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -270,7 +330,7 @@ func TestLearnsRevocation(t *testing.T) {
 // private feed asks for cannot refresh from it (and so fails closed past
 // its bound, as TestUnreachable shows for an issuer out of reach).
 func TestPrivateFeedWithoutToken(t *testing.T) {
-	fx := newFixture(t, true)
+	fx := newFixture(t, servePrivate)
 	f := newFunction(t, fx.config())
 	err := f.snap.Refresh(t.Context())
 	if want := "a private feed needs a token with scope writ:revocations"; err == nil || !strings.Contains(err.Error(), want) {
@@ -282,7 +342,7 @@ func TestPrivateFeedWithoutToken(t *testing.T) {
 // verified once the function has fetched the issuer's key set, which an
 // unknown kid makes it do.
 func TestRefreshesKeys(t *testing.T) {
-	fx := newFixture(t, false)
+	fx := newFixture(t, serve)
 	f := newFunction(t, fx.config())
 	// The next key was published before the build: two rotations make
 	// the signing key one the build never saw.
@@ -292,7 +352,7 @@ func TestRefreshesKeys(t *testing.T) {
 		}
 	}
 	tok := fx.issue(t, issuer.Request{Subject: "alice"})
-	if strings.Contains(string(fx.files["keys/jwks.json"]), tok.KeyID) {
+	if strings.Contains(string(fx.files["keys/.well-known/jwks.json"]), tok.KeyID) {
 		t.Fatal("the embedded key set holds the new key")
 	}
 	if err := fx.iss.WaitPublished(t.Context(), tok.KeyID); err != nil {
@@ -318,7 +378,7 @@ func TestRefreshesKeys(t *testing.T) {
 // from what it embedded until its revocation data is older than the
 // bound, and then refuses every token with 503 and the reason.
 func TestUnreachable(t *testing.T) {
-	fx := newFixture(t, false)
+	fx := newFixture(t, serve)
 	var c clock
 	cfg := fx.config()
 	cfg.Now = c.now
@@ -359,7 +419,7 @@ func TestUnreachable(t *testing.T) {
 // TestRefreshOnInvocation: an invocation that finds its revocation data
 // past the bound refreshes it, and waits for that, before it answers.
 func TestRefreshOnInvocation(t *testing.T) {
-	fx := newFixture(t, false)
+	fx := newFixture(t, serve)
 	cfg := fx.config()
 	// A short refresh interval: the refresh that the start may have made
 	// is more than one interval old when the data passes the bound.
@@ -384,32 +444,51 @@ func TestRefreshOnInvocation(t *testing.T) {
 }
 
 func TestNewFunctionRefuses(t *testing.T) {
-	fx := newFixture(t, false)
-	other, err := os.ReadFile("keys/revocations.jws") // the repository's test-only issuer's
+	fx := newFixture(t, serve)
+	repo, err := fs.Sub(os.DirFS("."), "keys") // the repository's test-only issuer's tree
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, err := fs.ReadFile(repo, "v1/revocations/manifest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snapshot string // the name of the embedded snapshot file
+	for name := range fx.published() {
+		if strings.HasPrefix(name, "v1/revocations/snapshots/") {
+			snapshot = name
+		}
+	}
 	for _, tc := range []struct {
 		name string
-		mod  func(*Config)
+		mod  func(*Config, fstest.MapFS)
 		want string
 	}{
-		{"no issuer", func(c *Config) { c.Issuer = "" }, "WRIT_ISSUER and WRIT_AUDIENCE are required"},
-		{"no audience", func(c *Config) { c.Audience = "" }, "WRIT_ISSUER and WRIT_AUDIENCE are required"},
-		{"issuer not a URL", func(c *Config) { c.Issuer = "writ" }, `WRIT_ISSUER "writ" is not an http or https URL`},
-		{"issuer not http", func(c *Config) { c.Issuer = "ftp://writ.example.com" }, `WRIT_ISSUER "ftp://writ.example.com"`},
-		{"refresh past the bound", func(c *Config) { c.Refresh, c.MaxStaleness = time.Minute, time.Minute }, "must be below the staleness bound"},
-		{"another issuer's revocations", func(c *Config) { c.Revocations = other }, "embedded revocation document"},
-		{"no revocations", func(c *Config) { c.Revocations = nil }, "embedded revocation document"},
-		{"no PASERK set", func(c *Config) { c.PASERK = nil }, "embedded key set"},
-		{"no key in the JWKS", func(c *Config) { c.JWKS = []byte(`{"keys":[]}`) }, "embedded key set"},
-		{"private key", func(c *Config) {
-			c.PASERK = []byte(`{"keys":[{"kid":"k4.pid.x","paserk":"k4.secret.AAAA"}]}`)
+		{"no issuer", func(c *Config, _ fstest.MapFS) { c.Issuer = "" }, "WRIT_ISSUER and WRIT_AUDIENCE are required"},
+		{"no audience", func(c *Config, _ fstest.MapFS) { c.Audience = "" }, "WRIT_ISSUER and WRIT_AUDIENCE are required"},
+		{"issuer not a URL", func(c *Config, _ fstest.MapFS) { c.Issuer = "writ" }, `WRIT_ISSUER "writ" is not an http or https URL`},
+		{"issuer not http", func(c *Config, _ fstest.MapFS) { c.Issuer = "ftp://writ.example.com" }, `WRIT_ISSUER "ftp://writ.example.com"`},
+		{"refresh past the bound", func(c *Config, _ fstest.MapFS) { c.Refresh, c.MaxStaleness = time.Minute, time.Minute }, "must be below the staleness bound"},
+		{"no embedded files", func(c *Config, _ fstest.MapFS) { c.Published = nil }, "Config.Published is required"},
+		{"another issuer's tree", func(c *Config, _ fstest.MapFS) { c.Published = repo },
+			`embedded revocation state: revoked: refresh: remote: revocation manifest from "https://issuer.test-only.invalid", want "` + fx.iss.URL + `"`},
+		{"another issuer's manifest", func(_ *Config, m fstest.MapFS) { m["v1/revocations/manifest"].Data = other },
+			"embedded revocation state: revoked: refresh: remote: revocation manifest: " + verifier.ErrUnknownKey.Error()},
+		{"no manifest", func(_ *Config, m fstest.MapFS) { delete(m, "v1/revocations/manifest") },
+			"embedded revocation state: revoked: refresh: remote: fetch revocation manifest: 404 Not Found"},
+		{"no snapshot", func(_ *Config, m fstest.MapFS) { delete(m, snapshot) },
+			"embedded revocation state: revoked: refresh: remote: fetch revocation snapshot: 404 Not Found"},
+		{"snapshot altered", func(_ *Config, m fstest.MapFS) { m[snapshot].Data[len(m[snapshot].Data)-1] ^= 1 },
+			"embedded revocation state: revoked: refresh: remote: revocation snapshot does not match the manifest's SHA-256"},
+		{"no PASERK set", func(_ *Config, m fstest.MapFS) { delete(m, ".well-known/paserk.json") }, "embedded key set: open .well-known/paserk.json"},
+		{"no key in the JWKS", func(_ *Config, m fstest.MapFS) { m[".well-known/jwks.json"].Data = []byte(`{"keys":[]}`) }, "embedded key set"},
+		{"private key", func(_ *Config, m fstest.MapFS) {
+			m[".well-known/paserk.json"].Data = []byte(`{"keys":[{"kid":"k4.pid.x","paserk":"k4.secret.AAAA"}]}`)
 		}, "embedded key set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := fx.config()
-			tc.mod(&cfg)
+			tc.mod(&cfg, cfg.Published.(fstest.MapFS))
 			f, err := NewFunction(t.Context(), cfg)
 			if err == nil {
 				f.Close()
@@ -426,12 +505,11 @@ func TestNewFunctionRefuses(t *testing.T) {
 // starts, and fails closed, being older than any bound, until it can
 // refresh.
 func TestRepositoryKeys(t *testing.T) {
-	jwks, paserk, revs, err := readEmbedded()
+	published, err := fs.Sub(embedded, "keys")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFunction(t, Config{Issuer: "https://issuer.test-only.invalid", Audience: audience,
-		JWKS: jwks, PASERK: paserk, Revocations: revs})
+	f := newFunction(t, Config{Issuer: "https://issuer.test-only.invalid", Audience: audience, Published: published})
 	if f.issuer.JWT.Current().Len() == 0 || f.issuer.PASETO.Current().Len() == 0 {
 		t.Fatal("no keys")
 	}
@@ -459,3 +537,56 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestTree: the requests of the snapshot's first read are answered from
+// the embedded tree, by their path under the issuer URL's; every other
+// goes to the issuer.
+func TestTree(t *testing.T) {
+	files := fstest.MapFS{"v1/revocations/manifest": {Data: []byte("manifest")}, "secret": {Data: []byte("not under the issuer")}}
+	var sent []string
+	next := roundTripper(func(r *http.Request) (*http.Response, error) {
+		sent = append(sent, r.URL.String())
+		return nil, errors.New("no network in this test")
+	})
+	embedded := context.WithValue(context.Background(), fromTree{}, true)
+	for _, tc := range []struct {
+		name, issuer, url string
+		ctx               context.Context
+		status            int // 0: sent to the issuer
+		body              string
+	}{
+		{"a file", "https://auth.example.com", "https://auth.example.com/v1/revocations/manifest", embedded, 200, "manifest"},
+		{"under an issuer path", "https://auth.example.com/tenant/", "https://auth.example.com/tenant/v1/revocations/manifest", embedded, 200, "manifest"},
+		{"outside the issuer path", "https://auth.example.com/tenant", "https://auth.example.com/secret", embedded, 404, ""},
+		{"no such file", "https://auth.example.com", "https://auth.example.com/v1/revocations/feed.jwt", embedded, 404, ""},
+		{"dot-dot", "https://auth.example.com/tenant", "https://auth.example.com/tenant/v1/../secret", embedded, 404, ""},
+		{"a directory", "https://auth.example.com", "https://auth.example.com/v1/revocations", embedded, 404, ""},
+		{"any other read", "https://auth.example.com", "https://auth.example.com/v1/revocations/manifest", context.Background(), 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sent = nil
+			req, err := http.NewRequestWithContext(tc.ctx, http.MethodGet, tc.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := newTree(tc.issuer, files, next).RoundTrip(req)
+			if tc.status == 0 {
+				if err == nil || len(sent) != 1 || sent[0] != tc.url {
+					t.Errorf("sent %v (error %v), want %s sent to the issuer", sent, err, tc.url)
+				}
+				return
+			}
+			if err != nil || len(sent) != 0 {
+				t.Fatalf("error %v, sent %v", err, sent)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != tc.status || string(body) != tc.body {
+				t.Errorf("status %d, body %q (%v); want %d, %q", resp.StatusCode, body, err, tc.status, tc.body)
+			}
+		})
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,9 +1,9 @@
 // Command lambda is an AWS Lambda function behind API Gateway (HTTP API,
 // payload format 2.0) that verifies the bearer token of each request with
-// writ's offline verifier: from keys and a revocation state embedded at
-// build time, so that a cold start does no network I/O, kept fresh from
-// the issuer when it can be reached, and failing closed once its
-// revocation data is older than a stated bound. README.md says how to
+// writ's offline verifier: from keys and a revocation snapshot embedded
+// at build time (a writ publish tree), so that a cold start does no
+// network I/O, kept fresh from the issuer when it can be reached, and
+// failing closed once its revocation data is older than a stated bound. README.md says how to
 // build, configure and deploy it.
 //
 // It answers 200 with the token's verified claims, 401 with an RFC 6750
@@ -19,6 +19,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log"
 	"net/http"
 	"os"
@@ -28,17 +29,18 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 )
 
-// The key sets and revocation feed document of the issuer, written at
-// build time (see README.md): `writ jwks`, `writ jwks --paserk` and the
-// server's /v1/revocations. The copies in the repository are test-only.
+// The issuer's key sets and revocation state, as writ publish writes them
+// at build time (see README.md): the files of its tree that the function
+// reads, under keys/. The copies in the repository are test-only.
 //
-//go:embed keys/jwks.json keys/paserk.json keys/revocations.jws
+//go:embed keys/.well-known/jwks.json keys/.well-known/paserk.json
+//go:embed keys/v1/revocations/manifest keys/v1/revocations/snapshots keys/v1/revocations/deltas
 var embedded embed.FS
 
 func main() {
 	cfg, err := configFromEnv(os.Getenv)
 	if err == nil {
-		cfg.JWKS, cfg.PASERK, cfg.Revocations, err = readEmbedded()
+		cfg.Published, err = fs.Sub(embedded, "keys")
 	}
 	var f *Function
 	if err == nil {
@@ -49,17 +51,6 @@ func main() {
 	}
 	log.Printf("writ: verifying tokens of %s for %s; %s", cfg.Issuer, cfg.Audience, f.State())
 	lambda.Start(f.Handle)
-}
-
-func readEmbedded() (jwks, paserk, revocations []byte, err error) {
-	if jwks, err = embedded.ReadFile("keys/jwks.json"); err != nil {
-		return
-	}
-	if paserk, err = embedded.ReadFile("keys/paserk.json"); err != nil {
-		return
-	}
-	revocations, err = embedded.ReadFile("keys/revocations.jws")
-	return
 }
 
 // configFromEnv reads the function's configuration (README.md lists the

@@ -91,7 +91,7 @@ func run(n int, deploy bool) error {
 	root := strings.TrimSpace(string(out))
 	funcs := []*function{
 		{name: "writ", pkg: root, files: files, about: "examples/lambda: writ's verifier, keys and revocations embedded and followed"},
-		{name: "golang-jwt", pkg: filepath.Join(root, "golangjwt"), files: map[string][]byte{"jwks.json": files["keys/jwks.json"]},
+		{name: "golang-jwt", pkg: filepath.Join(root, "golangjwt"), files: map[string][]byte{"jwks.json": files["keys/.well-known/jwks.json"]},
 			about: "examples/lambda/golangjwt: golang-jwt/v5, embedded EdDSA keys, no revocation, no refresh"},
 		{name: "baseline", pkg: filepath.Join(root, "baseline"), about: "examples/lambda/baseline: aws-lambda-go alone, verifies nothing"},
 	}

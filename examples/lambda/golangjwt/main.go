@@ -4,7 +4,8 @@
 // API events, environment (WRIT_ISSUER, WRIT_AUDIENCE,
 // WRIT_REQUIRE_SCOPE) and answers (200 with the claims, 401 with an
 // RFC 6750 challenge, 403), from the EdDSA keys of a JWKS embedded at
-// build time (jwks.json, here a test-only copy of ../keys/jwks.json).
+// build time (jwks.json, here a test-only copy of
+// ../keys/.well-known/jwks.json).
 //
 // What it lacks, and writ's function has: revocation (a revoked token is
 // accepted until it expires, and a compromised key until the next build),

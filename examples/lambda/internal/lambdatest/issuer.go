@@ -8,19 +8,21 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/writ-dev/writ"
+	"github.com/writ-dev/writ/internal/feed"
 	"github.com/writ-dev/writ/internal/server"
 	"github.com/writ-dev/writ/issuer"
-	"github.com/writ-dev/writ/verifier"
-	"github.com/writ-dev/writ/verifier/remote"
 )
 
-// Issuer is a writ database with writ serve's handler on a loopback
-// port: the issuer a function follows.
+// Issuer is a writ database whose key sets and revocation state a
+// function follows from a loopback port: served by writ serve's handler
+// (NewIssuer), or a writ publish tree served by a static file server
+// (NewStaticIssuer).
 type Issuer struct {
 	// URL is the server's base URL, and the iss of its tokens.
 	URL string
@@ -30,49 +32,81 @@ type Issuer struct {
 	// with scope writ:revocations that reads it.
 	FeedToken string
 
-	srv  *server.Server
+	srv  *server.Server // nil for a static host
+	dir  string         // the tree that a static host serves, or a scratch directory
 	http *httptest.Server
 }
 
-// NewIssuer creates a writ database in dir and serves it on loopback,
-// with a revocation feed that only a FeedToken reads if privateFeed is
-// set (writ serve --private-feed).
+// NewIssuer creates a writ database in dir and serves it on loopback
+// with writ serve's handler, with a revocation feed that only a FeedToken
+// reads if privateFeed is set (writ serve --private-feed).
 func NewIssuer(ctx context.Context, dir string, privateFeed bool) (*Issuer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	i, ln, err := newIssuer(ctx, dir)
 	if err != nil {
 		return nil, err
+	}
+	i.srv, err = server.New(ctx, server.Config{Issuer: i.URL, Ping: i.DB.Ping, Ring: i.DB.Keys, Tokens: i.DB.Issuer,
+		Revocations: i.DB.Revocations, Refresh: 200 * time.Millisecond, PrivateFeed: privateFeed,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		ln.Close()
+		i.DB.Close()
+		return nil, err
+	}
+	if privateFeed {
+		tok, err := i.DB.Issuer.Issue(ctx, issuer.Request{Subject: "lambda", Audience: []string{i.URL}, Scopes: []string{server.FeedScope}})
+		if err != nil {
+			i.srv.Close()
+			ln.Close()
+			i.DB.Close()
+			return nil, err
+		}
+		i.FeedToken = tok.Token
+	}
+	i.serve(ln, i.srv.Handler())
+	return i, nil
+}
+
+// NewStaticIssuer creates a writ database in dir, publishes it into a
+// directory (writ publish) and serves that with a static file server on
+// loopback, as a static host or CDN serves a writ publish tree; Publish
+// publishes it again.
+func NewStaticIssuer(ctx context.Context, dir string) (*Issuer, error) {
+	i, ln, err := newIssuer(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := i.Publish(ctx); err != nil {
+		ln.Close()
+		i.DB.Close()
+		return nil, err
+	}
+	i.serve(ln, http.FileServer(http.Dir(i.dir)))
+	return i, nil
+}
+
+// newIssuer creates the database in dir for an issuer at a loopback
+// port, whose listener it returns.
+func newIssuer(ctx context.Context, dir string) (*Issuer, net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
 	}
 	url := "http://" + ln.Addr().String()
 	db, _, err := writ.Init(ctx, writ.InitConfig{Config: writ.Config{Path: filepath.Join(dir, "writ.db"), Issuer: url}})
 	if err != nil {
 		ln.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	srv, err := server.New(ctx, server.Config{Issuer: url, Ping: db.Ping, Ring: db.Keys, Tokens: db.Issuer,
-		Revocations: db.Revocations, Refresh: 200 * time.Millisecond, PrivateFeed: privateFeed,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		ln.Close()
-		db.Close()
-		return nil, err
-	}
-	i := &Issuer{URL: url, DB: db, srv: srv}
-	if privateFeed {
-		tok, err := db.Issuer.Issue(ctx, issuer.Request{Subject: "lambda", Audience: []string{url}, Scopes: []string{server.FeedScope}})
-		if err != nil {
-			srv.Close()
-			ln.Close()
-			db.Close()
-			return nil, err
-		}
-		i.FeedToken = tok.Token
-	}
-	ts := httptest.NewUnstartedServer(srv.Handler())
+	return &Issuer{URL: url, DB: db, dir: filepath.Join(dir, "published")}, ln, nil
+}
+
+func (i *Issuer) serve(ln net.Listener, h http.Handler) {
+	ts := httptest.NewUnstartedServer(h)
 	ts.Listener.Close()
 	ts.Listener = ln
 	ts.Start()
 	i.http = ts
-	return i, nil
 }
 
 // Stop makes the issuer unreachable: its port refuses connections.
@@ -81,64 +115,38 @@ func (i *Issuer) Stop() { i.http.Close() }
 // Close stops the issuer and closes its database.
 func (i *Issuer) Close() {
 	i.http.Close()
-	i.srv.Close()
+	if i.srv != nil {
+		i.srv.Close()
+	}
 	i.DB.Close()
 }
 
-// Embedded returns what a function embeds at build time, as README.md
-// has it written, by file name: keys/jwks.json (writ jwks),
-// keys/paserk.json (writ jwks --paserk) and keys/revocations.jws (the
-// server's /v1/revocations), once the server's feed holds every
-// revocation in the database.
-func (i *Issuer) Embedded(ctx context.Context) (map[string][]byte, error) {
-	jwks, err := i.DB.Keys.JWKS(ctx)
-	if err != nil {
-		return nil, err
-	}
-	paserk, err := i.DB.Keys.PASERKSet(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := i.waitFeed(ctx, jwks); err != nil {
-		return nil, err
-	}
-	feed, err := i.get(ctx, "/v1/revocations")
-	if err != nil {
-		return nil, err
-	}
-	return map[string][]byte{"keys/jwks.json": jwks, "keys/paserk.json": paserk, "keys/revocations.jws": feed}, nil
+// Publish writes the database's key sets and revocation state into the
+// issuer's publish tree, as writ publish does: the directory that a
+// static issuer serves (for a writ serve issuer, one that nothing serves).
+func (i *Issuer) Publish(ctx context.Context) (*server.Published, error) {
+	return server.Publish(ctx, server.PublishConfig{Dir: i.dir, Issuer: i.URL, Ring: i.DB.Keys, Tokens: i.DB.Issuer, Revocations: i.DB.Revocations})
 }
 
-// waitFeed waits until the server's feed, which it rereads from the
-// database every 200 ms, reaches the database's sequence number.
-func (i *Issuer) waitFeed(ctx context.Context, jwks []byte) error {
-	b, err := i.DB.Revocations.Changes(ctx, 0)
+// Embedded publishes the database (Publish) and returns what a function
+// embeds of the tree at build time, as README.md has it written: the
+// files under keys/ by name, keys/.well-known/jwks.json,
+// keys/.well-known/paserk.json, keys/v1/revocations/manifest and the
+// snapshot and delta files it names.
+func (i *Issuer) Embedded(ctx context.Context) (map[string][]byte, error) {
+	p, err := i.Publish(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	keys, err := verifier.ParseJWKS(jwks)
-	if err != nil {
-		return err
-	}
-	f, err := remote.NewFeed(remote.FeedConfig{URL: i.URL + "/v1/revocations", Issuer: i.URL, Keys: keys,
-		Token: func(context.Context) (string, error) { return i.FeedToken, nil }})
-	if err != nil {
-		return err
-	}
-	for {
-		got, err := f.Changes(ctx, 0)
+	files := map[string][]byte{}
+	for _, name := range []string{"/.well-known/jwks.json", "/.well-known/paserk.json", feed.ManifestPath, p.Manifest.Snapshot.Path, p.Manifest.Delta.Path} {
+		b, err := os.ReadFile(filepath.Join(i.dir, filepath.FromSlash(name)))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if got.Seq >= b.Seq {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the feed is at %d, the database at %d: %w", got.Seq, b.Seq, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+		files["keys"+name] = b
 	}
+	return files, nil
 }
 
 // WaitPublished waits until the server publishes the key kid, which it

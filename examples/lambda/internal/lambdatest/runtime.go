@@ -1,6 +1,7 @@
 // Package lambdatest runs the Lambda example locally, for its tests and
 // its cold-start measurement: a fake AWS Lambda Runtime API on loopback
-// ([Runtime]), a writ issuer with its server on loopback ([Issuer]) and
+// ([Runtime]), a writ issuer on loopback, served by writ serve or as a
+// writ publish tree by a static file server ([Issuer]), and
 // the build of a function as Lambda runs it ([Build]).
 //
 // No function links it: it links writ's issuing side and SQLite.
