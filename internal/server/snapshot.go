@@ -58,9 +58,10 @@ type edgeSnapshot struct {
 }
 
 // snapshotDue reports whether a snapshot must be built to replace cur (nil
-// when there is none) for the list at (epoch, seq) with entries entries.
+// when there is none) for the list at (epoch, seq) with entries entries:
+// one is due as well for a snapshot built after now, by a clock ahead.
 func snapshotDue(cur *edgeSnapshot, epoch string, seq int64, entries int, now time.Time) bool {
-	return cur == nil || cur.epoch != epoch || seq < cur.seq ||
+	return cur == nil || cur.epoch != epoch || seq < cur.seq || cur.built.After(now) ||
 		seq-cur.seq > int64(max(SnapshotMinChanges, entries/8)) || now.Sub(cur.built) >= SnapshotMaxAge
 }
 

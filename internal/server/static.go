@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/writ-dev/writ/internal/feed"
-	"github.com/writ-dev/writ/internal/jws"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
+	"github.com/writ-dev/writ/verifier"
 )
 
 // PublishedFeedPath is where writ publish writes the whole revocation feed
@@ -110,7 +110,11 @@ type publisher struct {
 }
 
 func (p *publisher) run(ctx context.Context) error {
-	old := p.readManifest()
+	wk, err := WellKnown(ctx, p.cfg.Ring, p.cfg.Issuer, PublishedFeedPath)
+	if err != nil {
+		return err
+	}
+	old := p.readManifest(ctx, wk.JWKS)
 	if old != nil {
 		// Named until now: kept PublishKeep from now.
 		for _, f := range []string{old.Snapshot.Path, old.Delta.Path} {
@@ -118,10 +122,6 @@ func (p *publisher) run(ctx context.Context) error {
 				return fmt.Errorf("publish: %w", err)
 			}
 		}
-	}
-	wk, err := WellKnown(ctx, p.cfg.Ring, p.cfg.Issuer, PublishedFeedPath)
-	if err != nil {
-		return err
 	}
 	for _, f := range []struct {
 		path string
@@ -204,18 +204,20 @@ func rel(p string) string { return strings.TrimPrefix(p, "/") }
 const maxManifestFile = 2*feed.MaxManifestSize + 4096
 
 // readManifest returns the manifest in Dir, or nil if there is none that
-// this issuer signed: the files are then made anew. Its signature is not
-// checked: whoever can write Dir can write any file there.
-func (p *publisher) readManifest() *feed.Manifest {
+// this issuer signed with a key of its JWT key set jwks: the files are then
+// made anew. Dir holds nothing secret, so others may write it: a manifest
+// is trusted only for its signature, and the files it names for their
+// hashes, lest a planted snapshot be signed anew.
+func (p *publisher) readManifest(ctx context.Context, jwks []byte) *feed.Manifest {
 	data, ok := p.readFile(feed.ManifestPath, maxManifestFile)
 	if !ok {
 		return nil
 	}
-	t, err := jws.Parse(string(data))
-	if err != nil || t.Header.Typ != feed.ManifestType {
+	set, err := verifier.ParseJWKS(jwks)
+	if err != nil {
 		return nil
 	}
-	payload, err := t.DecodePayload()
+	payload, err := verifier.VerifyDocument(ctx, set, feed.ManifestType, string(data))
 	if err != nil {
 		return nil
 	}

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -10,10 +12,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/writ-dev/writ/internal/cascade"
 	"github.com/writ-dev/writ/internal/feed"
 	"github.com/writ-dev/writ/internal/server"
 	"github.com/writ-dev/writ/issuer"
@@ -288,5 +292,57 @@ func TestEdgeFeedFollowsServeAndPublish(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPublishIgnoresPlantedManifest: Publish trusts a manifest it finds in
+// Dir only for the issuer's signature. A snapshot that emptied the list,
+// planted with a manifest naming it (its signature no longer holds), is
+// never signed anew: the next run builds the snapshot from the database.
+func TestPublishIgnoresPlantedManifest(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	old := oldTokens(t, f, 4, "user0")
+	if _, err := f.list.RevokeToken(ctx, old[1].ID, revocation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	first := publish(t, f, dir, nil)
+
+	// The attacker's snapshot: the list's epoch and sequence, no revoked
+	// token, built far in the future so that no age would replace it.
+	empty, err := cascade.Build(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := feed.AppendSnapshot(nil, &feed.Snapshot{Epoch: first.Manifest.Epoch, Seq: first.Manifest.Snapshot.Seq,
+		Built: time.Now().AddDate(10, 0, 0).Unix(), Universe: time.Now().Unix(), Filter: empty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	planted := first.Manifest
+	planted.Snapshot.Path, planted.Snapshot.SHA256, planted.Snapshot.Size = feed.SnapshotPath(sum), sum, int64(len(body))
+	if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(planted.Snapshot.Path)), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(feed.ManifestPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(string(signed), ".")
+	parts[1] = base64.RawURLEncoding.EncodeToString(feed.AppendManifest(nil, &planted))
+	if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(feed.ManifestPath)), []byte(strings.Join(parts, ".")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	again := publish(t, f, dir, nil)
+	if !again.NewSnapshot || again.Manifest.Snapshot == planted.Snapshot {
+		t.Fatalf("the planted snapshot was published again: %+v", again.Manifest.Snapshot)
+	}
+	static := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(static.Close)
+	if e := readEdge(t, static.URL, f.url, "", f.remoteKeys()); !e.revoked(old[1], subjectOf(t, f, old[1])) {
+		t.Error("the published state lost a revocation")
 	}
 }
