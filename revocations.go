@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
@@ -27,6 +28,10 @@ type RevocationsConfig struct {
 	Token func(context.Context) (string, error)
 	// Client makes the requests; nil means a client with a 30s timeout.
 	Client *http.Client
+	// MaxStaleness, when set, fails every check closed (revoked.ErrStale)
+	// if the feed or manifest was signed longer ago than this: a copy
+	// that a cache or a static host froze. A database is always current.
+	MaxStaleness time.Duration
 }
 
 // LoadRevocations takes a snapshot of a revocation list once, for a
@@ -46,6 +51,7 @@ type RevocationsConfig struct {
 // (which links no database), or over DB.Revocations.
 func LoadRevocations(ctx context.Context, location string, cfg RevocationsConfig) (*revoked.Snapshot, error) {
 	var feed revoked.Feed
+	stale := cfg.MaxStaleness
 	if manifest := manifestURL(location, cfg.Issuer); manifest != "" {
 		f, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: manifest, Issuer: cfg.Issuer, Keys: cfg.Keys, Token: cfg.Token, Client: cfg.Client})
 		if err != nil {
@@ -64,9 +70,9 @@ func LoadRevocations(ctx context.Context, location string, cfg RevocationsConfig
 			return nil, err
 		}
 		defer closeList()
-		feed = list
+		feed, stale = list, 0
 	}
-	return revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed})
+	return revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: feed, MaxStaleness: stale})
 }
 
 // manifestURL returns the revocation manifest's URL that location names,

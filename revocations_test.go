@@ -10,13 +10,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/writ-dev/writ"
+	"github.com/writ-dev/writ/internal/server"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // TestLoadRevocationsFile: a snapshot of the revocation list of a database
@@ -154,5 +157,43 @@ func TestBackupFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "copy.db")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("backup of a missing database made a copy: %v", err)
+	}
+}
+
+// TestLoadRevocationsStale: a revocation manifest signed longer ago than
+// RevocationsConfig.MaxStaleness (a copy a static host froze) fails every
+// check closed; within the bound it is used.
+func TestLoadRevocationsStale(t *testing.T) {
+	ctx := context.Background()
+	w, _, err := initDB(t, filepath.Join(t.TempDir(), "writ.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	dir := t.TempDir()
+	signed := time.Now().Add(-2 * time.Hour)
+	if _, err := server.Publish(ctx, server.PublishConfig{Dir: dir, Issuer: testIssuer, Ring: w.Keys, Tokens: w.Issuer,
+		Revocations: w.Revocations, Now: func() time.Time { return signed }}); err != nil {
+		t.Fatal(err)
+	}
+	static := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer static.Close()
+	ks, err := w.Keys.KeySet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bound time.Duration
+		want  error
+	}{{time.Hour, revoked.ErrStale}, {3 * time.Hour, nil}, {0, nil}} {
+		snap, err := writ.LoadRevocations(ctx, static.URL+remote.ManifestPath, writ.RevocationsConfig{Issuer: testIssuer, Keys: ks, MaxStaleness: c.bound})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = snap.CheckRevocation(ctx, &verifier.Claims{ID: "x", Subject: "alice", IssuedAt: time.Now()})
+		if !errors.Is(err, c.want) || c.want == nil && err != nil {
+			t.Errorf("bound %s, manifest signed 2h ago: %v, want %v", c.bound, err, c.want)
+		}
+		snap.Close()
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	var (
 		jwksPath, paserkPath string
 		revocationsPath      string
+		maxStale             time.Duration
 		audience             string
 		scopes, algs         []string
 		permissions          []string
@@ -49,6 +51,10 @@ the compact snapshot files and deltas that writ serve serves and a static
 host of a writ publish tree serves alike, and the server's SQLite database
 file. For a private feed (writ serve --private-feed), set
 WRIT_FEED_TOKEN to a token of the server with the scope writ:revocations.
+A feed or manifest signed longer ago than --max-staleness (default 1h) is a
+copy that a cache or a static host froze: every token is then refused, as
+revocation data too stale. Publish more often (writ publish --every), or
+raise the bound.
 
 --client-ip is the address the token was presented from: a token bound to
 networks (writ token issue --allow-ip) is valid only from inside them, and
@@ -100,7 +106,7 @@ set with private key material, or with no usable key, is refused.`,
 				Keys:       ks.All,
 			}
 			if revocationsPath != "" {
-				if cfg.Revocation, err = loadRevocations(cmd.Context(), revocationsPath, g.issuer, ks.JWT); err != nil {
+				if cfg.Revocation, err = loadRevocations(cmd.Context(), revocationsPath, g.issuer, ks.JWT, maxStale); err != nil {
 					return err
 				}
 			}
@@ -131,6 +137,7 @@ set with private key material, or with no usable key, is refused.`,
 	fl.StringArrayVar(&scopes, "require-scope", nil, "a scope the token must carry; repeatable")
 	fl.StringArrayVar(&permissions, "require-permission", nil, "a `RESOURCE:ACTION` the token must allow; repeatable")
 	fl.StringVar(&revocationsPath, "revocations", "", "reject revoked tokens, per this writ database `file`, feed URL, manifest URL or issuer URL")
+	fl.DurationVar(&maxStale, "max-staleness", time.Hour, "refuse every token when the revocation feed or manifest at a --revocations URL was signed longer ago than this (a copy a cache or static host froze); 0 for no bound")
 	fl.TextVar(&client, "client-ip", netip.Addr{}, "the client's `address`: a token bound to networks (allowed_ips) is valid only from inside them, and never without --client-ip")
 	fl.StringArrayVar(&algs, "alg", nil, "an accepted algorithm (EdDSA, ES256, RS256, PS256, v4.public); repeatable")
 	return cmd
@@ -164,8 +171,11 @@ func readToken(arg string, stdin io.Reader) (string, error) {
 // loadRevocations takes a snapshot of the revocation list at location, a
 // database file or a feed URL (writ.LoadRevocations), whose signature
 // jwtKeys verify.
-func loadRevocations(ctx context.Context, location, iss string, jwtKeys *verifier.KeySet) (verifier.RevocationChecker, error) {
-	cfg := writ.RevocationsConfig{Issuer: iss}
+func loadRevocations(ctx context.Context, location, iss string, jwtKeys *verifier.KeySet, maxStale time.Duration) (verifier.RevocationChecker, error) {
+	if maxStale < 0 {
+		return nil, usagef("--max-staleness: %s is negative", maxStale)
+	}
+	cfg := writ.RevocationsConfig{Issuer: iss, MaxStaleness: maxStale}
 	feed := remote.IsURL(location)
 	if feed {
 		if jwtKeys == nil {
