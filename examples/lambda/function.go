@@ -314,7 +314,8 @@ func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Sec
 // freshen starts a refresh of the revocation data once it is older than
 // Config.Refresh, unless one is running or one started less than Refresh
 // ago; and once it is older than MaxStaleness, waits for that refresh
-// (at most RefreshTimeout, within ctx) rather than fail closed at once.
+// (at most RefreshTimeout, within ctx) rather than fail closed at once,
+// and for one more if that one was left from before a freeze.
 // Lambda freezes the process between invocations, background work
 // included, so the age is checked at each invocation.
 func (f *Function) freshen(ctx context.Context) {
@@ -323,11 +324,28 @@ func (f *Function) freshen(ctx context.Context) {
 		return
 	}
 	done := f.startRefresh()
-	if done != nil && age > f.cfg.MaxStaleness {
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
+	if done == nil || age <= f.cfg.MaxStaleness {
+		return
+	}
+	// Past the bound, the invocation waits. A refresh still in flight
+	// may have been left by the invocation before Lambda froze the
+	// process: what it read may be as old as the freeze, so once it ends
+	// with the data still past the bound, one more, started now.
+	if !waitDone(ctx, done) || f.snap.Staleness() <= f.cfg.MaxStaleness {
+		return
+	}
+	if again := f.startRefresh(); again != nil {
+		waitDone(ctx, again)
+	}
+}
+
+// waitDone waits for done or the end of ctx, and reports whether done came.
+func waitDone(ctx context.Context, done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
