@@ -26,6 +26,23 @@ func heldManifest(e *edgeState, wait int) string {
 	return fmt.Sprintf("%s?epoch=%s&seq=%d&wait=%d", feed.ManifestPath, url.QueryEscape(e.manifest.Epoch), e.manifest.Seq, wait)
 }
 
+// followWaiting returns a snapshot of f's revocation list read with an
+// EdgeFeed at base (f's server, or a static host of its publish tree)
+// that waits 30s for changes, refreshing every hour otherwise.
+func followWaiting(t *testing.T, f *fixture, base string, keys verifier.KeySource) *revoked.Snapshot {
+	t.Helper()
+	ef, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: base + feed.ManifestPath, Issuer: f.url, Keys: keys, Wait: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := revoked.NewSnapshot(context.Background(), revoked.SnapshotConfig{Feed: ef, Refresh: time.Hour, MaxStaleness: 2 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(snap.Close)
+	return snap
+}
+
 // TestEdgeWaitBadValues: a read of the manifest with a bad wait or seq is
 // refused with 400 and says what it must be.
 func TestEdgeWaitBadValues(t *testing.T) {
@@ -133,16 +150,7 @@ func TestEdgePushToManyVerifiers(t *testing.T) {
 	keys := f.remoteKeys()
 	snaps := make([]*revoked.Snapshot, verifiers)
 	for i := range snaps {
-		ef, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: f.url + feed.ManifestPath, Issuer: f.url, Keys: keys, Wait: 30 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: ef, Refresh: time.Hour, MaxStaleness: 2 * time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(snap.Close)
-		snaps[i] = snap
+		snaps[i] = followWaiting(t, f, f.url, keys)
 	}
 	const deltas, manifests = "writ_revocation_deltas_signed_total", "writ_revocation_manifests_signed_total"
 	for r := range revocations {
@@ -179,17 +187,9 @@ func TestEdgeWaitStaticHost(t *testing.T) {
 		files.ServeHTTP(w, r)
 	}))
 	t.Cleanup(static.Close)
-	ef, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: static.URL + feed.ManifestPath, Issuer: f.url, Keys: f.remoteKeys(), Wait: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A background read every hour: the first comes at once, the second
 	// not within the test.
-	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: ef, Refresh: time.Hour, MaxStaleness: 2 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(snap.Close)
+	snap := followWaiting(t, f, static.URL, f.remoteKeys())
 	eventually(t, "the background read", func() bool { return reads.Load() >= 2 })
 	time.Sleep(300 * time.Millisecond) // a loop back to back would read thousands of times
 	if n := reads.Load(); n != 2 {
