@@ -204,3 +204,46 @@ func TestEdgeWaitStaticHost(t *testing.T) {
 		t.Errorf("after publishing a revocation: %v, want revoked", err)
 	}
 }
+
+// TestEdgeWaitDoesNotHoldUpChanges: while a read of an EdgeFeed is held by
+// the server, another read of the same feed (a Snapshot's Refresh) is
+// answered, and the held read then brings the next change.
+func TestEdgeWaitDoesNotHoldUpChanges(t *testing.T) {
+	f := newFixture(t)
+	f.revokeNew()
+	ctx := context.Background()
+	ef, err := remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: f.url + feed.ManifestPath, Issuer: f.url, Keys: f.remoteKeys(), Wait: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ef.Changes(ctx, 0)
+	if err != nil || b.Seq != 1 {
+		t.Fatalf("first read: %+v, %v", b, err)
+	}
+	type result struct {
+		b   *revoked.Batch
+		err error
+	}
+	held := make(chan result, 1)
+	go func() {
+		b, err := ef.WaitChanges(ctx, 1)
+		held <- result{b, err}
+	}()
+	f.holding(1)
+	plain := make(chan result, 1)
+	go func() {
+		b, err := ef.Changes(ctx, 1)
+		plain <- result{b, err}
+	}()
+	if r := await(t, "a plain read beside a held one", plain); r.err != nil || r.b.Seq != 1 {
+		t.Errorf("a plain read beside a held one: %+v, %v", r.b, r.err)
+	}
+	if n := f.waiters(); n != 1 {
+		t.Errorf("%d reads held, want the first still held", n)
+	}
+	tok := f.revokeNew()
+	r := await(t, "the held read", held)
+	if r.err != nil || r.b.Seq != 2 || len(r.b.Tokens) != 1 || r.b.Tokens[0].ID != revoked.TokenIDOf(tok.ID) {
+		t.Errorf("the held read: %+v, %v; want seq 2 with the revoked token", r.b, r.err)
+	}
+}

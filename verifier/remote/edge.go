@@ -149,7 +149,8 @@ func (f *EdgeFeed) Wait() time.Duration { return f.cfg.Wait }
 // reader at the manifest it read last asks the server to hold the read of
 // the manifest for up to EdgeFeedConfig.Wait while the list has not moved
 // on. A server that does not hold reads (a static host, an older writ, or
-// one holding as many as it will) answers at once.
+// one holding as many as it will) answers at once. A held read does not
+// hold up another read of the feed (a Snapshot's Refresh).
 func (f *EdgeFeed) WaitChanges(ctx context.Context, since int64) (*revoked.Batch, error) {
 	return f.changes(ctx, since, f.cfg.Wait)
 }
@@ -158,16 +159,28 @@ func (f *EdgeFeed) WaitChanges(ctx context.Context, since int64) (*revoked.Batch
 // read of the manifest for up to wait if it is not zero and the reader is
 // at the manifest held.
 func (f *EdgeFeed) changes(ctx context.Context, since int64, wait time.Duration) (*revoked.Batch, error) {
+	// The manifest is read without f.mu, so that a read held by the
+	// server does not hold up another; what it brings is checked against
+	// the feed's state as it is then.
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	held, etag := f.manifest, f.etag
+	f.mu.Unlock()
 	query := ""
-	if wait > 0 && f.manifest != nil && since == f.manifest.Seq {
-		query = "?" + url.Values{"epoch": {f.manifest.Epoch}, "seq": {strconv.FormatInt(since, 10)},
+	if wait > 0 && held != nil && since == held.Seq {
+		query = "?" + url.Values{"epoch": {held.Epoch}, "seq": {strconv.FormatInt(since, 10)},
 			"wait": {strconv.FormatInt(int64(wait/time.Second), 10)}}.Encode()
 	}
-	m, etag, err := f.readManifest(ctx, query)
+	if held == nil {
+		etag = ""
+	}
+	m, etag, err := f.readManifest(ctx, etag, query)
 	if err != nil {
 		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m == nil { // not modified: the manifest held, or one read since
+		m, etag = f.manifest, f.etag
 	}
 	switch {
 	case m.Epoch == f.epoch && m.Seq < f.seq:
@@ -207,13 +220,10 @@ func (f *EdgeFeed) changes(ctx context.Context, since int64, wait time.Duration)
 	return b, nil
 }
 
-// readManifest fetches the manifest, with query after its URL, or the one
-// held when it is unchanged (304 Not Modified), and checks it.
-func (f *EdgeFeed) readManifest(ctx context.Context, query string) (*feed.Manifest, string, error) {
-	etag := ""
-	if f.manifest != nil {
-		etag = f.etag
-	}
+// readManifest fetches the manifest, with query after its URL, and
+// checks it; conditionally when etag, the held manifest's, is set: nil
+// when it is unchanged (304 Not Modified).
+func (f *EdgeFeed) readManifest(ctx context.Context, etag, query string) (*feed.Manifest, string, error) {
 	resp, err := get(ctx, f.cfg.Client, f.cfg.URL+query, f.cfg.Token, etag, "revocation manifest")
 	if err != nil {
 		return nil, "", err
@@ -221,7 +231,7 @@ func (f *EdgeFeed) readManifest(ctx context.Context, query string) (*feed.Manife
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotModified && etag != "":
-		return f.manifest, etag, nil
+		return nil, etag, nil
 	case resp.StatusCode != http.StatusOK:
 		return nil, "", statusError(resp, "revocation manifest")
 	}
