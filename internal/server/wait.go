@@ -99,8 +99,9 @@ func (w *feedWaiters) end() { w.drainOnce.Do(func() { close(w.drain) }) }
 // awaitChange holds a read of the feed or of the manifest, which found
 // the list at (epoch, seq), until the server's snapshot moves on (a
 // broadcast: no waiter polls), wait passes, the server shuts down or the
-// client leaves, and returns the snapshot's state then. Beyond Config.MaxFeedWaiters held
-// reads it returns at once: the read is answered as a plain poll.
+// client leaves, and returns the snapshot's state then. Beyond
+// Config.MaxFeedWaiters held reads it returns at once: the read is
+// answered as a plain poll.
 func (s *Server) awaitChange(w http.ResponseWriter, r *http.Request, epoch string, seq int64, wait time.Duration) (string, int64) {
 	if !s.waiters.enter() {
 		return epoch, seq
