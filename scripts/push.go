@@ -1,14 +1,19 @@
 //go:build ignore
 
 // push measures how fast a revocation reaches remote verifiers that follow
-// writ serve's signed revocation feed, and what they cost the server:
+// writ serve's revocation list, and what they cost the server:
 //
 //   - long-poll: each verifier is a remote.Feed with FeedConfig.Wait and a
 //     revoked.Snapshot reading it back to back, the server holding each
 //     read (GET /v1/revocations?since=SEQ&wait=N) until the list changes;
-//   - polling: the same verifiers without a wait, their snapshots
-//     refreshing every -poll, started spread over one interval as
-//     independent processes would be.
+//   - edge long-poll: each verifier is a remote.EdgeFeed (the snapshot
+//     files and deltas that remote.FollowIssuer follows) with
+//     EdgeFeedConfig.Wait, the server holding each read of the manifest
+//     (GET /v1/revocations/manifest?epoch=E&seq=SEQ&wait=N) until the list
+//     changes, and the verifier then reading the delta it names;
+//   - polling: the verifiers of the first mode without a wait, their
+//     snapshots refreshing every -poll, started spread over one interval
+//     as independent processes would be.
 //
 // The verifiers run in this process, sharing one HTTP transport (one
 // connection each) and one remote.KeySet; writ serve runs as its own
@@ -92,12 +97,13 @@ func main() {
 	h.idleCPU = (h.metrics().cpu - before.cpu) / idle.Seconds()
 
 	var md strings.Builder
-	fmt.Fprintf(&md, "%d remote verifiers (remote.Feed + revoked.Snapshot) on loopback, one writ serve on SQLite; %d revocations through the admin API each, %v apart; %d CPUs, %s\n\n",
+	fmt.Fprintf(&md, "%d remote verifiers (remote.Feed or remote.EdgeFeed, and revoked.Snapshot) on loopback, one writ serve on SQLite; %d revocations through the admin API each, %v apart; %d CPUs, %s\n\n",
 		*verifiers, *revocations, *interval, runtime.NumCPU(), runtime.Version())
-	md.WriteString("| mode | p50 | p99 | max | feed requests during the revocations, per revocation | server RSS per verifier | heap per verifier | goroutines per verifier | idle CPU per verifier | CPU per delivery |\n")
+	md.WriteString("| mode | p50 | p99 | max | revocation requests (feed, manifest, files) during the revocations, per revocation | server RSS per verifier | heap per verifier | goroutines per verifier | idle CPU per verifier | CPU per delivery |\n")
 	md.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, m := range []mode{
 		{name: fmt.Sprintf("long-poll, wait %v", *wait), wait: *wait, refresh: time.Second},
+		{name: fmt.Sprintf("edge long-poll (EdgeFeed), wait %v", *wait), wait: *wait, refresh: time.Second, edge: true},
 		{name: fmt.Sprintf("polling every %v", *poll), refresh: *poll},
 	} {
 		r := h.run(ctx, m, before, *revocations, *interval, *idle)
@@ -118,12 +124,13 @@ type mode struct {
 	name    string
 	wait    time.Duration // long-poll when set
 	refresh time.Duration // SnapshotConfig.Refresh
+	edge    bool          // an EdgeFeed rather than a Feed
 }
 
 // result is what one mode measured.
 type result struct {
 	lat                   []time.Duration // every verifier's, every revocation's, sorted
-	requests              float64         // feed requests per revocation
+	requests              float64         // revocation requests per revocation
 	rss, heap, goroutines float64         // per verifier
 	idleCPU, fanoutCPU    float64         // seconds per verifier and second; per delivery
 }
@@ -154,7 +161,13 @@ func (h *harness) run(ctx context.Context, m mode, before sample, revocations in
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for i := range snaps {
-		feed, err := remote.NewFeed(remote.FeedConfig{URL: h.base + "/v1/revocations", Issuer: iss, Keys: h.keys, Client: client, Wait: m.wait})
+		var feed revoked.Feed
+		var err error
+		if m.edge {
+			feed, err = remote.NewEdgeFeed(remote.EdgeFeedConfig{URL: h.base + remote.ManifestPath, Issuer: iss, Keys: h.keys, Client: client, Wait: m.wait})
+		} else {
+			feed, err = remote.NewFeed(remote.FeedConfig{URL: h.base + "/v1/revocations", Issuer: iss, Keys: h.keys, Client: client, Wait: m.wait})
+		}
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -294,7 +307,7 @@ func (h *harness) metrics() sample {
 			s.cpu = v
 		case name == "writ_revocation_feed_waiters":
 			s.waiters = v
-		case strings.HasPrefix(name, "writ_http_request_duration_seconds_count{") && strings.Contains(name, `route="GET /v1/revocations"`):
+		case strings.HasPrefix(name, "writ_http_request_duration_seconds_count{") && strings.Contains(name, `route="GET /v1/revocations`):
 			s.requests += v
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -29,18 +28,12 @@ const FeedType = feed.Type
 // remote verifier, which counts its staleness from the signature, learns
 // that the list is current without trusting an unsigned answer.
 func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
-	var since int64
-	if v := r.URL.Query().Get("since"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "invalid_request", "since must be a sequence number")
-			return
-		}
-		since = n
-	}
-	wait, ok := parseWait(r.URL.Query().Get("wait"))
+	since, ok := seqParam(w, r, "since", 0)
 	if !ok {
-		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("wait must be a whole number of seconds from 0 to %d", int(FeedMaxWait/time.Second)))
+		return
+	}
+	wait, ok := waitParam(w, r)
+	if !ok {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-cache")

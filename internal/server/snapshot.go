@@ -144,6 +144,9 @@ type edge struct {
 	builds       *prometheus.CounterVec
 	buildSeconds prometheus.Histogram
 	size         prometheus.Gauge
+	// deltas and manifests signed: one per change of the list and per
+	// refresh interval, however many readers wait for them
+	deltaSignatures, manifestSignatures prometheus.Counter
 }
 
 func newEdge(reg prometheus.Registerer) *edge {
@@ -158,8 +161,14 @@ func newEdge(reg prometheus.Registerer) *edge {
 		size: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "writ_revocation_snapshot_bytes", Help: "Size of the current revocation snapshot file.",
 		}),
+		deltaSignatures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "writ_revocation_deltas_signed_total", Help: "Revocation deltas built and signed for verifiers at the edge.",
+		}),
+		manifestSignatures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "writ_revocation_manifests_signed_total", Help: "Revocation manifests signed for verifiers at the edge.",
+		}),
 	}
-	reg.MustRegister(e.builds, e.buildSeconds, e.size)
+	reg.MustRegister(e.builds, e.buildSeconds, e.size, e.deltaSignatures, e.manifestSignatures)
 	return e
 }
 
@@ -281,6 +290,7 @@ func (e *edge) signed(ctx context.Context, s *Server, epoch string, seq int64) (
 		if delta, err = signDelta(ctx, s.cfg.Tokens, s.cfg.Issuer, s.cfg.Refresh, snap, b, time.Now()); err != nil {
 			return nil, err
 		}
+		e.deltaSignatures.Inc()
 		e.mu.Lock()
 		e.deltas = append(e.deltas, delta)
 		if len(e.deltas) > edgeDeltas {
@@ -298,6 +308,7 @@ func (e *edge) signed(ctx context.Context, s *Server, epoch string, seq int64) (
 	if err != nil {
 		return nil, err
 	}
+	e.manifestSignatures.Inc()
 	sum := sha256.Sum256(body)
 	m = &edgeManifest{doc: &docVersion{body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, contentType: "application/jwt"},
 		snapshot: snap.file.ref, delta: delta.ref, signed: now}
@@ -326,14 +337,36 @@ func (e *edge) file(prefix, name string) *edgeFile {
 }
 
 // revocationManifest serves the signed manifest of the revocation state
-// for verifiers at the edge.
+// for verifiers at the edge. A read with ?epoch=EPOCH&seq=SEQ&wait=SECONDS,
+// from a reader holding the manifest of the list at (EPOCH, SEQ), is held
+// as a read of the feed is (awaitChange: the same cap, broadcast and
+// shutdown) while the list is still there, and answered when it moves
+// on, with a manifest whose delta covers the change (one build and one
+// signature for every reader woken by it); if the wait ends first, it is
+// answered as it would have been at once, with the manifest signed within
+// the refresh interval: 304 to a conditional read of that manifest. Any
+// other read is answered at once; a static host ignores the query.
 func (s *Server) revocationManifest(w http.ResponseWriter, r *http.Request) {
+	held, ok := seqParam(w, r, "seq", -1)
+	if !ok {
+		return
+	}
+	wait, ok := waitParam(w, r)
+	if !ok {
+		return
+	}
 	w.Header().Set("Cache-Control", "no-cache")
 	if err := s.snap.Refresh(r.Context()); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	m, err := s.edge.signed(r.Context(), s, s.snap.Epoch(), s.snap.Seq())
+	epoch, seq := s.snap.Epoch(), s.snap.Seq()
+	if wait > 0 && held == seq && r.URL.Query().Get("epoch") == epoch {
+		if epoch, seq = s.awaitChange(w, r, epoch, seq, wait); r.Context().Err() != nil {
+			return // the client left
+		}
+	}
+	m, err := s.edge.signed(r.Context(), s, epoch, seq)
 	if errors.Is(err, errEpochChanged) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error()+": retry")

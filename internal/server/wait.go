@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -18,17 +19,35 @@ const FeedMaxWait = 60 * time.Second
 // DefaultMaxFeedWaiters is Config.MaxFeedWaiters when zero.
 const DefaultMaxFeedWaiters = 10_000
 
-// parseWait reads the wait parameter of a feed read: a whole number of
-// seconds from 0 to FeedMaxWait, zero when absent.
-func parseWait(v string) (time.Duration, bool) {
+// waitParam reads the wait parameter of a read of the feed or the
+// manifest: a whole number of seconds from 0 to FeedMaxWait, zero when
+// absent. A bad one is answered 400, and ok is false.
+func waitParam(w http.ResponseWriter, r *http.Request) (wait time.Duration, ok bool) {
+	v := r.URL.Query().Get("wait")
 	if v == "" {
 		return 0, true
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 || n > int(FeedMaxWait/time.Second) {
+		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("wait must be a whole number of seconds from 0 to %d", int(FeedMaxWait/time.Second)))
 		return 0, false
 	}
 	return time.Duration(n) * time.Second, true
+}
+
+// seqParam reads the query parameter name of r, a sequence number, absent
+// when it is not given. A bad one is answered 400, and ok is false.
+func seqParam(w http.ResponseWriter, r *http.Request, name string, absent int64) (seq int64, ok bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return absent, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		writeError(w, http.StatusBadRequest, "invalid_request", name+" must be a sequence number")
+		return 0, false
+	}
+	return n, true
 }
 
 // feedWaiters counts the reads of the feed held until the list changes,
@@ -77,11 +96,12 @@ func (w *feedWaiters) leave() { w.n.Add(-1) }
 // for requests in flight.
 func (w *feedWaiters) end() { w.drainOnce.Do(func() { close(w.drain) }) }
 
-// awaitChange holds a read of the feed, which found the list at (epoch,
-// seq), until the server's snapshot moves on (a broadcast: no waiter
-// polls), wait passes, the server shuts down or the client leaves, and
-// returns the snapshot's state then. Beyond Config.MaxFeedWaiters held
-// reads it returns at once: the read is answered as a plain poll.
+// awaitChange holds a read of the feed or of the manifest, which found
+// the list at (epoch, seq), until the server's snapshot moves on (a
+// broadcast: no waiter polls), wait passes, the server shuts down or the
+// client leaves, and returns the snapshot's state then. Beyond
+// Config.MaxFeedWaiters held reads it returns at once: the read is
+// answered as a plain poll.
 func (s *Server) awaitChange(w http.ResponseWriter, r *http.Request, epoch string, seq int64, wait time.Duration) (string, int64) {
 	if !s.waiters.enter() {
 		return epoch, seq

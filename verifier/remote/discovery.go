@@ -145,11 +145,17 @@ type IssuerConfig struct {
 	PASERK []byte
 	// PASETO follows the PASERK set too; setting PASERK implies it.
 	PASETO bool
-	// Client makes the requests; nil means the packages' defaults.
+	// Client makes the requests; nil means the packages' defaults. With
+	// Wait, its timeout must exceed Wait.
 	Client *http.Client
 	// Token, when set, returns the bearer token of a private feed, as
 	// FeedConfig.Token.
 	Token func(context.Context) (string, error)
+	// Wait, when set, has writ serve push revocations to the snapshot
+	// that reads Revocations: it is EdgeFeedConfig.Wait (see there), a
+	// whole number of seconds up to MaxFeedWait. A static host is polled
+	// at the snapshot's Refresh interval all the same.
+	Wait time.Duration
 	// OnError, when set, receives the key sets' background fetch errors.
 	OnError func(error)
 }
@@ -166,7 +172,8 @@ type Issuer struct {
 	PASETO *KeySet
 	// Revocations reads the revocation list's snapshot files and deltas
 	// at /v1/revocations/manifest, signed with the JWT keys: the Feed of a
-	// revoked.Snapshot.
+	// revoked.Snapshot, which waits for changes when IssuerConfig.Wait is
+	// set.
 	Revocations *EdgeFeed
 }
 
@@ -195,7 +202,7 @@ func FollowIssuer(ctx context.Context, cfg IssuerConfig) (*Issuer, error) {
 			return nil, err
 		}
 	}
-	out.Revocations, err = NewEdgeFeed(EdgeFeedConfig{URL: base + ManifestPath, Issuer: cfg.Issuer, Keys: jwt, Client: cfg.Client, Token: cfg.Token})
+	out.Revocations, err = NewEdgeFeed(EdgeFeedConfig{URL: base + ManifestPath, Issuer: cfg.Issuer, Keys: jwt, Client: cfg.Client, Token: cfg.Token, Wait: cfg.Wait})
 	if err != nil {
 		out.Close()
 		return nil, err

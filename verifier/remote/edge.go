@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,9 +43,22 @@ type EdgeFeedConfig struct {
 	// Keys verify the manifest's and the deltas' signatures: the issuer's
 	// own JWT key set, as for FeedConfig.Keys. Required.
 	Keys verifier.KeySource
-	// Client makes the requests; nil means a client with a 30s timeout. A
-	// redirect to another origin is refused, whatever the client's policy.
+	// Client makes the requests; nil means a client with a timeout of
+	// 30s plus Wait. A client's timeout must exceed Wait. A redirect to
+	// another origin is refused, whatever the client's policy.
 	Client *http.Client
+	// Wait, when set, makes the feed wait for changes (a
+	// revoked.WaitingFeed), as FeedConfig.Wait does: WaitChanges asks
+	// writ serve (?epoch=&seq=&wait=) to hold a read of the manifest
+	// while the list is still at the manifest held, until it changes, for
+	// at most Wait, a whole number of seconds up to MaxFeedWait, and a
+	// revoked.Snapshot reads it back to back, learning of a revocation as
+	// soon as the server has it. A static host ignores the query and
+	// answers at once: the snapshot then reads the manifest every
+	// SnapshotConfig.Refresh (or Wait, if shorter), as it would poll. Set
+	// SnapshotConfig.MaxStaleness above Wait, plus the server's refresh
+	// interval and a second. Zero means no wait: the manifest is polled.
+	Wait time.Duration
 	// Token, when set, returns the bearer token presented to a private
 	// feed, as FeedConfig.Token.
 	Token func(context.Context) (string, error)
@@ -53,7 +67,8 @@ type EdgeFeedConfig struct {
 // EdgeFeed reads a writ issuer's revocation list as snapshot files and
 // deltas: the files that writ serve serves and writ publish writes for any
 // static host or CDN. It implements revoked.Feed, for a revoked.Snapshot,
-// and is safe for concurrent use.
+// and revoked.WaitingFeed, which a snapshot reads back to back when
+// EdgeFeedConfig.Wait is set. It is safe for concurrent use.
 //
 // Each Changes reads the signed manifest (conditionally, by ETag), which
 // names the current snapshot file and the delta after it; the snapshot's
@@ -78,7 +93,7 @@ type EdgeFeed struct {
 	seq      int64
 }
 
-var _ revoked.Feed = (*EdgeFeed)(nil)
+var _ revoked.WaitingFeed = (*EdgeFeed)(nil)
 
 // NewEdgeFeed returns an EdgeFeed for cfg. It does no network I/O.
 func NewEdgeFeed(cfg EdgeFeedConfig) (*EdgeFeed, error) {
@@ -92,10 +107,9 @@ func NewEdgeFeed(cfg EdgeFeedConfig) (*EdgeFeed, error) {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("remote: manifest URL %q: want an http or https URL without user, query or fragment", cfg.URL)
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	if cfg.Client != nil {
-		c := *cfg.Client
-		client = &c
+	client, err := waitClient(cfg.Client, cfg.Wait, "EdgeFeedConfig")
+	if err != nil {
+		return nil, err
 	}
 	client.CheckRedirect = sameOrigin(u, client.CheckRedirect)
 	cfg.Client = client
@@ -125,11 +139,48 @@ func sameOrigin(u *url.URL, next func(*http.Request, []*http.Request) error) fun
 
 // Changes implements revoked.Feed: see EdgeFeed.
 func (f *EdgeFeed) Changes(ctx context.Context, since int64) (*revoked.Batch, error) {
+	return f.changes(ctx, since, 0)
+}
+
+// Wait implements revoked.WaitingFeed: EdgeFeedConfig.Wait.
+func (f *EdgeFeed) Wait() time.Duration { return f.cfg.Wait }
+
+// WaitChanges implements revoked.WaitingFeed: Changes, except that a
+// reader at the manifest it read last asks the server to hold the read of
+// the manifest for up to EdgeFeedConfig.Wait while the list has not moved
+// on. A server that does not hold reads (a static host, an older writ, or
+// one holding as many as it will) answers at once. A held read does not
+// hold up another read of the feed (a Snapshot's Refresh).
+func (f *EdgeFeed) WaitChanges(ctx context.Context, since int64) (*revoked.Batch, error) {
+	return f.changes(ctx, since, f.cfg.Wait)
+}
+
+// changes reads the changes after since, asking the server to hold the
+// read of the manifest for up to wait if it is not zero and the reader is
+// at the manifest held.
+func (f *EdgeFeed) changes(ctx context.Context, since int64, wait time.Duration) (*revoked.Batch, error) {
+	// The manifest is read without f.mu, so that a read held by the
+	// server does not hold up another; what it brings is checked against
+	// the feed's state as it is then.
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, etag, err := f.readManifest(ctx)
+	held, etag := f.manifest, f.etag
+	f.mu.Unlock()
+	query := ""
+	if wait > 0 && held != nil && since == held.Seq {
+		query = "?" + url.Values{"epoch": {held.Epoch}, "seq": {strconv.FormatInt(since, 10)},
+			"wait": {strconv.FormatInt(int64(wait/time.Second), 10)}}.Encode()
+	}
+	if held == nil {
+		etag = ""
+	}
+	m, etag, err := f.readManifest(ctx, etag, query)
 	if err != nil {
 		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m == nil { // not modified: the manifest held, or one read since
+		m, etag = f.manifest, f.etag
 	}
 	switch {
 	case m.Epoch == f.epoch && m.Seq < f.seq:
@@ -169,21 +220,18 @@ func (f *EdgeFeed) Changes(ctx context.Context, since int64) (*revoked.Batch, er
 	return b, nil
 }
 
-// readManifest fetches the manifest, or the one held when it is unchanged
-// (304 Not Modified), and checks it.
-func (f *EdgeFeed) readManifest(ctx context.Context) (*feed.Manifest, string, error) {
-	etag := ""
-	if f.manifest != nil {
-		etag = f.etag
-	}
-	resp, err := get(ctx, f.cfg.Client, f.cfg.URL, f.cfg.Token, etag, "revocation manifest")
+// readManifest fetches the manifest, with query after its URL, and
+// checks it; conditionally when etag, the held manifest's, is set: nil
+// when it is unchanged (304 Not Modified).
+func (f *EdgeFeed) readManifest(ctx context.Context, etag, query string) (*feed.Manifest, string, error) {
+	resp, err := get(ctx, f.cfg.Client, f.cfg.URL+query, f.cfg.Token, etag, "revocation manifest")
 	if err != nil {
 		return nil, "", err
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotModified && etag != "":
-		return f.manifest, etag, nil
+		return nil, etag, nil
 	case resp.StatusCode != http.StatusOK:
 		return nil, "", statusError(resp, "revocation manifest")
 	}

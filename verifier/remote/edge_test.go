@@ -35,6 +35,7 @@ type edgeSite struct {
 
 	mu       sync.Mutex
 	requests []string // the path of each request, with " 304" when answered so
+	queries  []string // the query of each read of the manifest
 }
 
 func newEdgeSite(t *testing.T, key *feedKey) *edgeSite {
@@ -52,6 +53,9 @@ func newEdgeSite(t *testing.T, key *feedKey) *edgeSite {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		entry := r.URL.Path
+		if entry == feed.ManifestPath {
+			s.queries = append(s.queries, r.URL.RawQuery)
+		}
 		if rec.status == http.StatusNotModified {
 			entry += " 304"
 		}

@@ -81,15 +81,29 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if _, err := url.Parse(cfg.URL); err != nil {
 		return nil, fmt.Errorf("remote: feed URL: %w", err)
 	}
-	switch {
-	case cfg.Wait < 0 || cfg.Wait > MaxFeedWait || cfg.Wait%time.Second != 0:
-		return nil, fmt.Errorf("remote: FeedConfig.Wait %v is not a whole number of seconds from 0 to %v", cfg.Wait, MaxFeedWait)
-	case cfg.Client == nil:
-		cfg.Client = &http.Client{Timeout: 30*time.Second + cfg.Wait}
-	case cfg.Client.Timeout != 0 && cfg.Client.Timeout <= cfg.Wait:
-		return nil, fmt.Errorf("remote: the client's timeout %v does not exceed FeedConfig.Wait %v", cfg.Client.Timeout, cfg.Wait)
+	client, err := waitClient(cfg.Client, cfg.Wait, "FeedConfig")
+	if err != nil {
+		return nil, err
 	}
+	cfg.Client = client
 	return &Feed{cfg: cfg}, nil
+}
+
+// waitClient checks wait, the Wait of a feed's configuration (named by
+// config), and returns a copy of client to make its requests, or, for nil,
+// a client with a timeout of 30s plus wait. A client's timeout must
+// exceed wait.
+func waitClient(client *http.Client, wait time.Duration, config string) (*http.Client, error) {
+	switch {
+	case wait < 0 || wait > MaxFeedWait || wait%time.Second != 0:
+		return nil, fmt.Errorf("remote: %s.Wait %v is not a whole number of seconds from 0 to %v", config, wait, MaxFeedWait)
+	case client == nil:
+		return &http.Client{Timeout: 30*time.Second + wait}, nil
+	case client.Timeout != 0 && client.Timeout <= wait:
+		return nil, fmt.Errorf("remote: the client's timeout %v does not exceed %s.Wait %v", client.Timeout, config, wait)
+	}
+	c := *client
+	return &c, nil
 }
 
 // Changes implements revoked.Feed: it fetches the feed after since and

@@ -15,11 +15,15 @@
 // revocation as soon as the server has it instead of at its next refresh,
 // the server holding each read until the list changes or the wait ends);
 // an [EdgeFeed] reads the compact snapshot files and deltas that writ
-// serve serves and writ publish writes for any static host or CDN.
+// serve serves and writ publish writes for any static host or CDN (with
+// EdgeFeedConfig.Wait it long-polls writ serve's manifest alike, and a
+// static host, which ignores the wait, is polled at the snapshot's
+// refresh interval).
 //
 // [FollowIssuer] follows an issuer from its URL alone (the key sets, with
-// embedded bytes to start from, and the EdgeFeed), as a serverless
-// function does; [Discover] reads its discovery document.
+// embedded bytes to start from, and the EdgeFeed, waiting for changes with
+// IssuerConfig.Wait), as a serverless function does; [Discover] reads its
+// discovery document.
 //
 // It is a package of its own so that verifiers with embedded keys link no
 // net/http.

@@ -5,8 +5,9 @@
 // from a [Feed]: revocation.List when writ's database is at hand, or
 // remote.Feed (verifier/remote), which follows a writ server's signed
 // revocation feed over HTTP. A feed that holds reads until its list
-// changes ([WaitingFeed]: remote.Feed with a wait) is read back to back,
-// so that a revocation reaches the snapshot as soon as the server has it.
+// changes ([WaitingFeed]: remote.Feed or remote.EdgeFeed with a wait) is
+// read back to back, so that a revocation reaches the snapshot as soon as
+// the server has it.
 // It knows how stale it is and can be told to fail closed past a bound
 // ([ErrStale]).
 //
@@ -74,10 +75,11 @@ type Feed interface {
 }
 
 // WaitingFeed is a Feed that can hold a read until its list moves past
-// since (a long-poll): remote.Feed with FeedConfig.Wait. A Snapshot's
-// background loop reads such a feed with WaitChanges back to back, the
-// wait pacing it, so that a change reaches it as soon as it is made,
-// rather than with Changes every SnapshotConfig.Refresh.
+// since (a long-poll): remote.Feed with FeedConfig.Wait, remote.EdgeFeed
+// with EdgeFeedConfig.Wait. A Snapshot's background loop reads such a feed
+// with WaitChanges back to back, the wait pacing it, so that a change
+// reaches it as soon as it is made, rather than with Changes every
+// SnapshotConfig.Refresh.
 type WaitingFeed interface {
 	Feed
 	// Wait is the longest WaitChanges holds a read that finds nothing
