@@ -48,10 +48,10 @@ func followWaiting(t *testing.T, f *fixture, base string, keys verifier.KeySourc
 func TestEdgeWaitBadValues(t *testing.T) {
 	f := newFixture(t)
 	for _, c := range []struct{ query, want string }{
-		{"wait=-1", "wait must be a whole number of seconds from 0 to 60"},
-		{"wait=61", "wait must be a whole number of seconds from 0 to 60"},
-		{"wait=1s", "wait must be a whole number of seconds from 0 to 60"},
-		{"seq=0&wait=99999999999999999999", "wait must be a whole number of seconds from 0 to 60"},
+		{"wait=-1", "wait must be a whole number of seconds from 0 to 30"},
+		{"wait=31", "wait must be a whole number of seconds from 0 to 30"},
+		{"wait=1s", "wait must be a whole number of seconds from 0 to 30"},
+		{"seq=0&wait=99999999999999999999", "wait must be a whole number of seconds from 0 to 30"},
 		{"seq=-1&wait=1", "seq must be a sequence number"},
 		{"seq=x", "seq must be a sequence number"},
 	} {
@@ -73,10 +73,10 @@ func TestEdgeWaitAtOnce(t *testing.T) {
 	e := readEdge(t, f.url, f.url, "", f.remoteKeys())
 	ctx := context.Background()
 	for name, query := range map[string]string{
-		"behind":        fmt.Sprintf("?epoch=%s&seq=0&wait=60", e.manifest.Epoch),
-		"another epoch": fmt.Sprintf("?epoch=00&seq=%d&wait=60", e.manifest.Seq),
-		"no epoch":      fmt.Sprintf("?seq=%d&wait=60", e.manifest.Seq),
-		"no seq":        fmt.Sprintf("?epoch=%s&wait=60", e.manifest.Epoch),
+		"behind":        fmt.Sprintf("?epoch=%s&seq=0&wait=30", e.manifest.Epoch),
+		"another epoch": fmt.Sprintf("?epoch=00&seq=%d&wait=30", e.manifest.Seq),
+		"no epoch":      fmt.Sprintf("?seq=%d&wait=30", e.manifest.Seq),
+		"no seq":        fmt.Sprintf("?epoch=%s&wait=30", e.manifest.Epoch),
 	} {
 		a := await(t, name, read(ctx, f.url, feed.ManifestPath+query))
 		if a.err != nil || a.code != http.StatusOK {
@@ -129,10 +129,10 @@ func TestEdgeWaitPrivate(t *testing.T) {
 	feedToken := f.issue("verifier-1", []string{f.url}, server.FeedScope)
 	e := readEdge(t, f.url, f.url, feedToken, f.remoteKeys())
 	ctx := context.Background()
-	if a := await(t, "a read without a token", read(ctx, f.url, heldManifest(e, 60))); a.code != http.StatusUnauthorized {
+	if a := await(t, "a read without a token", read(ctx, f.url, heldManifest(e, 30))); a.code != http.StatusUnauthorized {
 		t.Errorf("without a token: %d %v, want 401", a.code, a.err)
 	}
-	held := read(ctx, f.url, heldManifest(e, 60), "Authorization", "Bearer "+feedToken)
+	held := read(ctx, f.url, heldManifest(e, 30), "Authorization", "Bearer "+feedToken)
 	f.holding(1)
 	f.revokeNew()
 	if a := await(t, "a held read with a token", held); a.err != nil || a.code != http.StatusOK {

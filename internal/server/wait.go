@@ -13,8 +13,10 @@ import (
 
 // FeedMaxWait bounds the wait of a read of the revocation feed
 // (?wait=SECONDS): the longest the server holds a read that finds nothing
-// after its since.
-const FeedMaxWait = 60 * time.Second
+// after its since. It stays below the 60 s after which common proxies and
+// load balancers (nginx's proxy_read_timeout, an AWS ALB's idle timeout)
+// cut a request that has not answered.
+const FeedMaxWait = 30 * time.Second
 
 // DefaultMaxFeedWaiters is Config.MaxFeedWaiters when zero.
 const DefaultMaxFeedWaiters = 10_000

@@ -87,13 +87,13 @@ func (f *fixture) revokeNew() *issuer.Token {
 }
 
 // TestFeedWaitBadValues: a wait that is not a whole number of seconds
-// from 0 to 60 is refused with 400 and says what it must be.
+// from 0 to 30 is refused with 400 and says what it must be.
 func TestFeedWaitBadValues(t *testing.T) {
 	f := newFixture(t)
 	for _, v := range []string{"-1", "61", "1.5", "1s", "x", "99999999999999999999", "9223372037", "5%20"} {
 		t.Run(v, func(t *testing.T) {
 			code, _, body := f.do("GET", "/v1/revocations?since=0&wait="+v, "", "", "")
-			if code != http.StatusBadRequest || !strings.Contains(body, "wait must be a whole number of seconds from 0 to 60") {
+			if code != http.StatusBadRequest || !strings.Contains(body, "wait must be a whole number of seconds from 0 to 30") {
 				t.Errorf("%d %s; want 400 saying what wait must be", code, body)
 			}
 		})
@@ -110,11 +110,11 @@ func TestFeedWaitAtOnce(t *testing.T) {
 	f := newFixture(t)
 	f.revokeNew()
 	ctx := context.Background()
-	a := await(t, "a read behind the list", read(ctx, f.url, "/v1/revocations?since=0&wait=60"))
+	a := await(t, "a read behind the list", read(ctx, f.url, "/v1/revocations?since=0&wait=30"))
 	if a.err != nil || a.code != http.StatusOK {
 		t.Fatalf("behind the list: %d, %v", a.code, a.err)
 	}
-	a = await(t, "a read at the list's seq with an old ETag", read(ctx, f.url, "/v1/revocations?since=1&wait=60", "If-None-Match", `"rev-old-0-1"`))
+	a = await(t, "a read at the list's seq with an old ETag", read(ctx, f.url, "/v1/revocations?since=1&wait=30", "If-None-Match", `"rev-old-0-1"`))
 	if a.err != nil || a.code != http.StatusOK {
 		t.Fatalf("an old ETag: %d, %v", a.code, a.err)
 	}
@@ -185,9 +185,9 @@ func TestFeedWaitWakes(t *testing.T) {
 func TestFeedWaitersBounded(t *testing.T) {
 	f := newFixture(t, func(c *server.Config, _ *sqlite.DB) { c.MaxFeedWaiters = 1 })
 	ctx := context.Background()
-	held := read(ctx, f.url, "/v1/revocations?since=0&wait=60")
+	held := read(ctx, f.url, "/v1/revocations?since=0&wait=30")
 	f.holding(1)
-	a := await(t, "a read beyond the bound", read(ctx, f.url, "/v1/revocations?since=0&wait=60"))
+	a := await(t, "a read beyond the bound", read(ctx, f.url, "/v1/revocations?since=0&wait=30"))
 	if a.err != nil || a.code != http.StatusOK {
 		t.Errorf("a read beyond the bound: %d %v, want 200", a.code, a.err)
 	}
@@ -201,7 +201,7 @@ func TestFeedWaitersBounded(t *testing.T) {
 
 	// A negative bound holds none (writ serve --max-feed-waiters 0).
 	none := newFixture(t, func(c *server.Config, _ *sqlite.DB) { c.MaxFeedWaiters = -1 })
-	if a := await(t, "a read when none are held", read(ctx, none.url, "/v1/revocations?since=0&wait=60")); a.err != nil || a.code != http.StatusOK {
+	if a := await(t, "a read when none are held", read(ctx, none.url, "/v1/revocations?since=0&wait=30")); a.err != nil || a.code != http.StatusOK {
 		t.Errorf("a read when none are held: %d %v, want 200", a.code, a.err)
 	}
 }
@@ -211,7 +211,7 @@ func TestFeedWaitersBounded(t *testing.T) {
 func TestFeedWaitClientLeaves(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	held := read(ctx, f.url, "/v1/revocations?since=0&wait=60")
+	held := read(ctx, f.url, "/v1/revocations?since=0&wait=30")
 	f.holding(1)
 	cancel()
 	if a := await(t, "the abandoned read", held); !errors.Is(a.err, context.Canceled) {
@@ -233,7 +233,7 @@ func TestFeedWaitShutdown(t *testing.T) {
 			OnListen: func(a net.Addr) { addr <- a }})
 	}()
 	base := "http://" + await(t, "listening", addr).String()
-	held := read(context.Background(), base, "/v1/revocations?since=0&wait=60")
+	held := read(context.Background(), base, "/v1/revocations?since=0&wait=30")
 	f.holding(1)
 	stop()
 	if err := await(t, "shutdown", ran); err != nil {
@@ -249,11 +249,11 @@ func TestFeedWaitShutdown(t *testing.T) {
 func TestFeedWaitPrivate(t *testing.T) {
 	f := newFixture(t, func(c *server.Config, _ *sqlite.DB) { c.PrivateFeed = true })
 	ctx := context.Background()
-	if a := await(t, "a read without token", read(ctx, f.url, "/v1/revocations?since=0&wait=60")); a.code != http.StatusUnauthorized {
+	if a := await(t, "a read without token", read(ctx, f.url, "/v1/revocations?since=0&wait=30")); a.code != http.StatusUnauthorized {
 		t.Errorf("a read without token: %d %v, want 401", a.code, a.err)
 	}
 	feedToken := f.issue("verifier-1", []string{f.url}, server.FeedScope)
-	held := read(ctx, f.url, "/v1/revocations?since=0&wait=60", "Authorization", "Bearer "+feedToken)
+	held := read(ctx, f.url, "/v1/revocations?since=0&wait=30", "Authorization", "Bearer "+feedToken)
 	f.holding(1)
 	f.revokeNew()
 	if a := await(t, "the held read", held); a.code != http.StatusOK {
@@ -304,7 +304,7 @@ func TestPushToManyVerifiers(t *testing.T) {
 // polls the database within the test).
 func TestFeedWaitWakesOnAnnouncement(t *testing.T) {
 	a, b := newReplicas(t)
-	held := read(context.Background(), b.url, "/v1/revocations?since=0&wait=60")
+	held := read(context.Background(), b.url, "/v1/revocations?since=0&wait=30")
 	b.holding(1)
 	tok := a.issueToken("svc")
 	a.revoke(tok.ID)

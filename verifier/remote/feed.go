@@ -29,8 +29,10 @@ const (
 )
 
 // MaxFeedWait bounds FeedConfig.Wait: the longest a writ server holds a
-// read of its feed.
-const MaxFeedWait = 60 * time.Second
+// read of its feed. A proxy between the verifier and the server must let
+// a request go unanswered for longer than the wait; the most, 30 s, stays
+// below the 60 s of common proxies' defaults.
+const MaxFeedWait = 30 * time.Second
 
 // FeedConfig configures a Feed.
 type FeedConfig struct {

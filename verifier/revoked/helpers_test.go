@@ -123,6 +123,7 @@ type waitingFeed struct {
 	*memFeed
 	wait  time.Duration
 	early bool
+	cut   bool          // every held read fails at the end of its wait, as behind a proxy that cuts it off
 	held  chan struct{} // receives a value as each read is held, if set and not full
 	waits atomic.Int64  // WaitChanges calls
 }
@@ -133,6 +134,10 @@ func (f *waitingFeed) Wait() time.Duration { return f.wait }
 
 func (f *waitingFeed) WaitChanges(ctx context.Context, since int64) (*revoked.Batch, error) {
 	f.waits.Add(1)
+	if f.cut {
+		time.Sleep(f.wait)
+		return nil, errors.New("502 Bad Gateway")
+	}
 	f.mu.Lock()
 	grew, n, fail := f.grew, int64(len(f.changes)), f.fail
 	f.mu.Unlock()

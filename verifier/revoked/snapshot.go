@@ -14,6 +14,13 @@ import (
 	"github.com/writ-dev/writ/verifier"
 )
 
+// WaitMargin is what a Snapshot's MaxStaleness must exceed a waiting
+// feed's Wait by: the age of the data a held read brings at the end of its
+// wait, signed up to the server's refresh interval (writ serve's default,
+// 1 s) before, in whole seconds. Allow more for a server with a longer
+// --refresh.
+const WaitMargin = 3 * time.Second
+
 // SnapshotConfig configures a Snapshot.
 type SnapshotConfig struct {
 	// Feed supplies the entries. Required.
@@ -30,9 +37,10 @@ type SnapshotConfig struct {
 	Refresh time.Duration
 	// MaxStaleness, when set, makes CheckRevocation fail closed with
 	// ErrStale once the snapshot's data is older than this (see
-	// Staleness). With a Feed that holds reads, it must exceed the
-	// feed's Wait, since a read that brings nothing new may end only
-	// then.
+	// Staleness). With a Feed that holds reads, it must be at least the
+	// feed's Wait and WaitMargin, since a read that brings nothing new
+	// ends only then, with data the server signed up to its own refresh
+	// interval before, in whole seconds.
 	MaxStaleness time.Duration
 	// OnError, when set, receives background refresh errors.
 	OnError func(error)
@@ -107,8 +115,8 @@ func NewSnapshot(ctx context.Context, cfg SnapshotConfig) (*Snapshot, error) {
 	if cfg.Refresh < 0 || cfg.MaxStaleness < 0 {
 		return nil, errors.New("revoked: negative refresh interval or staleness bound")
 	}
-	if w, ok := cfg.Feed.(WaitingFeed); ok && cfg.Refresh > 0 && cfg.MaxStaleness > 0 && cfg.MaxStaleness <= w.Wait() {
-		return nil, fmt.Errorf("revoked: MaxStaleness %v does not exceed the feed's wait %v: the snapshot would fail closed while it waits for a change", cfg.MaxStaleness, w.Wait())
+	if w, ok := cfg.Feed.(WaitingFeed); ok && cfg.Refresh > 0 && cfg.MaxStaleness > 0 && cfg.MaxStaleness < w.Wait()+WaitMargin {
+		return nil, fmt.Errorf("revoked: MaxStaleness %v is not the feed's wait %v and %v more: the snapshot would fail closed while it waits for a change", cfg.MaxStaleness, w.Wait(), WaitMargin)
 	}
 	s := &Snapshot{
 		feed:     cfg.Feed,
@@ -163,9 +171,10 @@ func (s *Snapshot) loop(ctx context.Context, every time.Duration) {
 // A read that brings nothing new is followed by the next one every (or
 // w's wait, if shorter) after it began: at once after a read held for the
 // whole wait, and as polling would after one answered at once (a feed
-// that holds no more reads); a failed read by a pause of every, doubled at
-// each failure in a row up to maxBackoff, and jittered, so that a feed
-// that is down is not hammered by every verifier at once.
+// that holds no more reads); a failed held read by a plain one at once
+// (Refresh), and if that fails too by a pause of every, doubled at each
+// failure in a row up to maxBackoff, and jittered, so that a feed that is
+// down is not hammered by every verifier at once.
 func (s *Snapshot) follow(ctx context.Context, w WaitingFeed, every time.Duration) {
 	// However long the pauses, a verifier still tries several times
 	// within its staleness bound, and comes back within a minute of a
@@ -203,6 +212,15 @@ func (s *Snapshot) follow(ctx context.Context, w WaitingFeed, every time.Duratio
 			}
 			return s.feed.Changes(ctx, from)
 		})
+		if err != nil && ctx.Err() == nil && s.Refresh(ctx) == nil {
+			// A held read that failed (a proxy that cuts off requests
+			// unanswered for as long as the wait, say) is followed by a
+			// plain one: the feed is polled rather than given up on.
+			if s.onError != nil {
+				s.onError(err)
+			}
+			err = nil
+		}
 		next := time.Duration(0)
 		switch {
 		case err != nil:

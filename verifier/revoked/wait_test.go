@@ -149,8 +149,10 @@ func TestBackoff(t *testing.T) {
 func TestWaitingStaleness(t *testing.T) {
 	ctx := context.Background()
 	f := &waitingFeed{memFeed: newMemFeed(), wait: 10 * time.Millisecond}
-	if _, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: f, Refresh: time.Second, MaxStaleness: f.wait}); err == nil {
-		t.Error("a staleness bound no longer than the wait was accepted")
+	for _, bound := range []time.Duration{f.wait, f.wait + revoked.WaitMargin - time.Millisecond} {
+		if _, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: f, Refresh: time.Second, MaxStaleness: bound}); err == nil {
+			t.Errorf("a staleness bound of %v, within the wait %v and its margin, was accepted", bound, f.wait)
+		}
 	}
 	c := newClock()
 	f.set(func(f *memFeed) { f.asOf = c.now() })
@@ -176,5 +178,27 @@ func TestWaitingStaleness(t *testing.T) {
 	advanceAndWait(2*time.Minute, func() time.Time { return replayed })
 	if err := snap.CheckRevocation(ctx, claims); !errors.Is(err, revoked.ErrStale) {
 		t.Errorf("after reads bringing only replayed data: %v, want ErrStale", err)
+	}
+}
+
+// TestFollowCutOff: behind a proxy that cuts off every held read, the
+// snapshot still learns each change by the plain read that follows a
+// failed held one, rather than back off (an hour here) and go stale.
+func TestFollowCutOff(t *testing.T) {
+	ctx := context.Background()
+	f := &waitingFeed{memFeed: newMemFeed(), wait: 10 * time.Millisecond, cut: true}
+	var errs atomic.Int64
+	snap := snapshot(t, revoked.SnapshotConfig{Feed: f, Refresh: time.Hour, OnError: func(error) { errs.Add(1) }})
+	for range 3 {
+		changed := snap.Changed()
+		jti := newJTI()
+		f.revokeToken(jti, time.Now(), time.Now().Add(time.Hour))
+		within(t, "the change behind a proxy that cuts held reads", changed)
+		if err := snap.CheckRevocation(ctx, &verifier.Claims{ID: jti}); !errors.Is(err, verifier.ErrRevoked) {
+			t.Errorf("%v, want ErrRevoked", err)
+		}
+	}
+	if errs.Load() == 0 {
+		t.Error("the failed held reads were not reported")
 	}
 }
