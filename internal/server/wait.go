@@ -3,12 +3,14 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/writ-dev/writ/verifier/bearer"
 )
 
 // FeedMaxWait bounds the wait of a read of the revocation feed
@@ -53,20 +55,27 @@ func seqParam(w http.ResponseWriter, r *http.Request, name string, absent int64)
 }
 
 // feedWaiters counts the reads of the feed held until the list changes,
-// and ends them at shutdown.
+// and ends them at shutdown. One client address holds at most a tenth of
+// the places (perClient), so that one client, on a public feed anyone may
+// read, cannot take them all and turn every other verifier's push back
+// into polling.
 type feedWaiters struct {
-	max  int64
-	n    atomic.Int64
-	full prometheus.Counter
+	max       int64
+	perClient int
+	n         atomic.Int64
+	full      prometheus.Counter
+
+	mu      sync.Mutex
+	clients map[netip.Addr]int // held reads by client address
 
 	drainOnce sync.Once
 	drain     chan struct{} // closed when the server shuts down
 }
 
-func newFeedWaiters(reg prometheus.Registerer, max int) *feedWaiters {
-	w := &feedWaiters{max: int64(max), drain: make(chan struct{}),
+func newFeedWaiters(reg prometheus.Registerer, most int) *feedWaiters {
+	w := &feedWaiters{max: int64(most), perClient: max(1, most/10), clients: map[netip.Addr]int{}, drain: make(chan struct{}),
 		full: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "writ_revocation_feed_waits_refused_total", Help: "Reads of the revocation feed asking to wait that were answered at once, as plain polls, because Config.MaxFeedWaiters reads were held already, or the server was shutting down.",
+			Name: "writ_revocation_feed_waits_refused_total", Help: "Reads of the revocation feed asking to wait that were answered at once, as plain polls, because Config.MaxFeedWaiters reads were held already, or a tenth of them for the client's address, or the server was shutting down.",
 		})}
 	reg.MustRegister(w.full, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "writ_revocation_feed_waiters", Help: "Reads of the revocation feed held until the list changes (?wait=).",
@@ -74,24 +83,40 @@ func newFeedWaiters(reg prometheus.Registerer, max int) *feedWaiters {
 	return w
 }
 
-// enter takes a place for one more held read, if there is one and the
-// server is not shutting down.
-func (w *feedWaiters) enter() bool {
+// enter takes a place for one more held read by client, if there is one
+// and the server is not shutting down.
+func (w *feedWaiters) enter(client netip.Addr) bool {
 	select {
 	case <-w.drain:
 		w.full.Inc()
 		return false
 	default:
 	}
+	w.mu.Lock()
+	if w.clients[client] >= w.perClient {
+		w.mu.Unlock()
+		w.full.Inc()
+		return false
+	}
+	w.clients[client]++
+	w.mu.Unlock()
 	if w.n.Add(1) > w.max {
-		w.n.Add(-1)
+		w.leave(client)
 		w.full.Inc()
 		return false
 	}
 	return true
 }
 
-func (w *feedWaiters) leave() { w.n.Add(-1) }
+// leave gives back the place that enter took for client.
+func (w *feedWaiters) leave(client netip.Addr) {
+	w.n.Add(-1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.clients[client]--; w.clients[client] <= 0 {
+		delete(w.clients, client)
+	}
+}
 
 // end answers every held read at once, and every later one without
 // holding it: the server is shutting down, and graceful shutdown waits
@@ -105,10 +130,13 @@ func (w *feedWaiters) end() { w.drainOnce.Do(func() { close(w.drain) }) }
 // Config.MaxFeedWaiters held reads it returns at once: the read is
 // answered as a plain poll.
 func (s *Server) awaitChange(w http.ResponseWriter, r *http.Request, epoch string, seq int64, wait time.Duration) (string, int64) {
-	if !s.waiters.enter() {
+	// A request whose address cannot be read (none behind a proxy that
+	// names none) shares one place count with every other such request.
+	client, _ := bearer.ClientAddr(r, s.cfg.TrustedProxies)
+	if !s.waiters.enter(client) {
 		return epoch, seq
 	}
-	defer s.waiters.leave()
+	defer s.waiters.leave(client)
 	// The answer may come at the end of the wait: the server's write
 	// timeout, which counts from the request, counts from then. (A
 	// writer without deadlines, in tests, has no timeout to extend.)

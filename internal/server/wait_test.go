@@ -313,3 +313,39 @@ func TestFeedWaitWakesOnAnnouncement(t *testing.T) {
 		t.Errorf("held read: %d %v, ETag %q; want the list at seq 1", got.code, got.err, got.hdr.Get("ETag"))
 	}
 }
+
+// TestFeedWaitersPerClient: one client address holds at most a tenth of
+// the places; its further reads are answered at once, while another
+// address's read is still held.
+func TestFeedWaitersPerClient(t *testing.T) {
+	f := newFixture(t, func(c *server.Config, _ *sqlite.DB) { c.MaxFeedWaiters = 20 })
+	ctx := context.Background()
+	var held []<-chan answer
+	for range 2 {
+		held = append(held, read(ctx, f.url, "/v1/revocations?since=0&wait=30"))
+	}
+	f.holding(2)
+	if a := await(t, "a third read from one address", read(ctx, f.url, "/v1/revocations?since=0&wait=30")); a.err != nil || a.code != http.StatusOK {
+		t.Errorf("a third read from one address: %d %v, want 200 at once", a.code, a.err)
+	}
+	// Another address (127.0.0.2 reaches the loopback server too) is held.
+	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
+	done := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "GET", f.url+"/v1/revocations?since=0&wait=30", nil)
+		resp, err := other.Do(req)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		resp.Body.Close()
+		done <- answer{code: resp.StatusCode}
+	}()
+	f.holding(3)
+	f.revokeNew()
+	for _, c := range append(held, done) {
+		if a := await(t, "a held read", c); a.err != nil || a.code != http.StatusOK {
+			t.Errorf("a held read: %d %v", a.code, a.err)
+		}
+	}
+}
