@@ -28,22 +28,10 @@ const FeedType = feed.Type
 // remote verifier, which counts its staleness from the signature, learns
 // that the list is current without trusting an unsigned answer.
 func (s *Server) revocationFeed(w http.ResponseWriter, r *http.Request) {
-	since, ok := seqParam(w, r, "since", 0)
+	since, wait, epoch, seq, ok := s.listRead(w, r, "since", 0)
 	if !ok {
 		return
 	}
-	wait, ok := waitParam(w, r)
-	if !ok {
-		return
-	}
-	w.Header().Set("Cache-Control", "no-cache")
-	// The server's snapshot, brought up to date (an incremental read of a
-	// few rows at most), names the list's state and so the document.
-	if err := s.snap.Refresh(r.Context()); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	epoch, seq := s.snap.Epoch(), s.snap.Seq()
 	if inm := r.Header.Get("If-None-Match"); wait > 0 && since == seq &&
 		(inm == "" || etagMatch(inm, feedETag(epoch, since-since%FeedSinceStep, seq))) {
 		if epoch, seq = s.awaitChange(w, r, epoch, seq, wait); r.Context().Err() != nil {

@@ -347,20 +347,10 @@ func (e *edge) file(prefix, name string) *edgeFile {
 // the refresh interval: 304 to a conditional read of that manifest. Any
 // other read is answered at once; a static host ignores the query.
 func (s *Server) revocationManifest(w http.ResponseWriter, r *http.Request) {
-	held, ok := seqParam(w, r, "seq", -1)
+	held, wait, epoch, seq, ok := s.listRead(w, r, "seq", -1)
 	if !ok {
 		return
 	}
-	wait, ok := waitParam(w, r)
-	if !ok {
-		return
-	}
-	w.Header().Set("Cache-Control", "no-cache")
-	if err := s.snap.Refresh(r.Context()); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	epoch, seq := s.snap.Epoch(), s.snap.Seq()
 	if wait > 0 && held == seq && r.URL.Query().Get("epoch") == epoch {
 		if epoch, seq = s.awaitChange(w, r, epoch, seq, wait); r.Context().Err() != nil {
 			return // the client left

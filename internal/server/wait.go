@@ -39,6 +39,26 @@ func waitParam(w http.ResponseWriter, r *http.Request) (wait time.Duration, ok b
 	return time.Duration(n) * time.Second, true
 }
 
+// listRead begins a read of the feed or of the manifest: it reads the
+// query's sequence number param (absent when not given) and its wait, and
+// brings the server's snapshot up to date (an incremental read of a few
+// rows at most), whose state names the document. A bad query or a failed
+// refresh is answered, and ok is false.
+func (s *Server) listRead(w http.ResponseWriter, r *http.Request, param string, absent int64) (held int64, wait time.Duration, epoch string, seq int64, ok bool) {
+	if held, ok = seqParam(w, r, param, absent); !ok {
+		return
+	}
+	if wait, ok = waitParam(w, r); !ok {
+		return
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	if err := s.snap.Refresh(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return 0, 0, "", 0, false
+	}
+	return held, wait, s.snap.Epoch(), s.snap.Seq(), true
+}
+
 // seqParam reads the query parameter name of r, a sequence number, absent
 // when it is not given. A bad one is answered 400, and ok is false.
 func seqParam(w http.ResponseWriter, r *http.Request, name string, absent int64) (seq int64, ok bool) {
