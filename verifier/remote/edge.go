@@ -42,8 +42,12 @@ type EdgeFeedConfig struct {
 	// Keys verify the manifest's and the deltas' signatures: the issuer's
 	// own JWT key set, as for FeedConfig.Keys. Required.
 	Keys verifier.KeySource
-	// Client makes the requests; nil means a client with a 30s timeout. A
-	// redirect to another origin is refused, whatever the client's policy.
+	// Client makes the requests; nil means a client with a 30s timeout,
+	// three times the longest writ serve holds a manifest request while
+	// its snapshot is built (then it answers 503: this read of Changes
+	// fails, and the state already held stays, within its staleness
+	// bound). A redirect to another origin is refused, whatever the
+	// client's policy.
 	Client *http.Client
 	// Token, when set, returns the bearer token presented to a private
 	// feed, as FeedConfig.Token.
