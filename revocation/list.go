@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -93,6 +94,9 @@ type List struct {
 	// changes group the changes of concurrent callers in one
 	// transaction each (not over a Tx, whose transaction is the caller's).
 	changes groupcommit.Committer[*pending]
+	// others is how many unrevoked tokens of the ledger the last Snapshot
+	// read: the next one's first guess.
+	others atomic.Int64
 }
 
 // NewList returns the list of cfg.Store.

@@ -1,11 +1,10 @@
 package revocation
 
 import (
-	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"slices"
+	"hash/maphash"
+	"math/bits"
 	"time"
 	"unsafe"
 
@@ -49,34 +48,47 @@ func (l *List) Snapshot(ctx context.Context) (*feed.Snapshot, error) {
 	built := now.Unix()
 	universe := now.Add(-UniverseMargin).Unix()
 	alive := now.Add(-verifier.MaxLeeway).Unix()
-	var ledger []cascade.ID
+	// The token entries the filter may answer for, by id: those of the
+	// ledger among them go to revoked, the other ids of the ledger to
+	// others, in one pass without sorting; the rest are exact.
+	candidates := newTokenIndex(b.Tokens)
+	for i, t := range b.Tokens {
+		if t.ExpiresAt >= alive && t.EffectiveAt <= built {
+			candidates.add(i)
+		}
+	}
+	inUniverse := make([]bool, len(b.Tokens))
+	// Sized as the last snapshot's, and a little more: the ledger changes
+	// little between two.
+	n := l.others.Load()
+	others := make([]cascade.ID, 0, n+n/16)
 	err = tx.TokenJTIEach(ctx, universe, alive, func(jti []byte) error {
-		ledger = append(ledger, feed.TokenIDOf(unsafe.String(unsafe.SliceData(jti), len(jti))))
+		id := feed.TokenIDOf(unsafe.String(unsafe.SliceData(jti), len(jti)))
+		if i := candidates.find(id); i >= 0 {
+			inUniverse[i] = true
+			return nil
+		}
+		others = append(others, id)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
-	slices.SortFunc(ledger, compareIDs)
-	ledger = slices.Compact(ledger)
-
-	var revoked []cascade.ID
+	l.others.Store(int64(len(others)))
 	var expires int64
 	var exact []feed.RevokedToken
-	for _, t := range b.Tokens {
-		_, inUniverse := slices.BinarySearchFunc(ledger, cascade.ID(t.ID), compareIDs)
+	revoked := make([]cascade.ID, 0, candidates.n)
+	for i, t := range b.Tokens {
 		switch {
 		case t.ExpiresAt < alive:
 			// No verifier accepts the token any more.
-		case t.EffectiveAt > built || !inUniverse:
-			exact = append(exact, t)
-		default:
+		case inUniverse[i]:
 			revoked = append(revoked, cascade.ID(t.ID))
 			expires = max(expires, t.ExpiresAt)
+		default:
+			exact = append(exact, t)
 		}
 	}
-	slices.SortFunc(revoked, compareIDs)
-	others := without(ledger, revoked)
 	f, err := cascade.Build(revoked, others)
 	if err != nil {
 		return nil, fmt.Errorf("revocation: snapshot filter: %w", err)
@@ -85,28 +97,42 @@ func (l *List) Snapshot(ctx context.Context) (*feed.Snapshot, error) {
 		Tokens: exact, Subjects: b.Subjects, Keys: b.Keys}, nil
 }
 
-// compareIDs orders ids as bytes.Compare does, in two comparisons of 64
-// bits: it sorts the million ids of a ledger.
-func compareIDs(a, b cascade.ID) int {
-	if c := cmp.Compare(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])); c != 0 {
-		return c
-	}
-	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
+// tokenIndex finds token entries by id: open addressing over the entries
+// positions, in 4 bytes a slot, at most half full, hashed with a seed of
+// its own (ids may be chosen: anyone may revoke a jti).
+type tokenIndex struct {
+	seed   maphash.Seed
+	tokens []feed.RevokedToken
+	slots  []int32 // a position in tokens, plus 1; 0 when free
+	n      int     // the entries added
 }
 
-// without returns the ids of sorted that are not in remove, also sorted,
-// in sorted's memory.
-func without(sorted, remove []cascade.ID) []cascade.ID {
-	out := sorted[:0]
-	j := 0
-	for _, id := range sorted {
-		for j < len(remove) && compareIDs(remove[j], id) < 0 {
-			j++
-		}
-		if j < len(remove) && remove[j] == id {
-			continue
-		}
-		out = append(out, id)
+func newTokenIndex(tokens []feed.RevokedToken) *tokenIndex {
+	size := 1 << bits.Len(uint(2*len(tokens)))
+	return &tokenIndex{seed: maphash.MakeSeed(), tokens: tokens, slots: make([]int32, size)}
+}
+
+// add adds the entry at position i, unless an entry of its id is there.
+func (x *tokenIndex) add(i int) {
+	if x.find(x.tokens[i].ID) >= 0 {
+		return
 	}
-	return out
+	mask := uint64(len(x.slots) - 1)
+	h := maphash.Bytes(x.seed, x.tokens[i].ID[:]) & mask
+	for x.slots[h] != 0 {
+		h = (h + 1) & mask
+	}
+	x.slots[h] = int32(i + 1)
+	x.n++
+}
+
+// find returns the position of the entry added of id, or -1.
+func (x *tokenIndex) find(id feed.TokenID) int {
+	mask := uint64(len(x.slots) - 1)
+	for h := maphash.Bytes(x.seed, id[:]) & mask; x.slots[h] != 0; h = (h + 1) & mask {
+		if i := int(x.slots[h] - 1); x.tokens[i].ID == id {
+			return i
+		}
+	}
+	return -1
 }

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/writ-dev/writ/internal/b64"
@@ -44,10 +45,9 @@ func AppendHead(dst []byte, h *Head) []byte {
 // entries, and the payload's closing brace, to dst. b's Seq, Epoch and
 // AsOf are not written: the head carries them.
 func AppendEntries(dst []byte, b *Batch) []byte {
-	if dst == nil {
-		// Room for the usual entry sizes: token entries take at most 49 bytes.
-		dst = make([]byte, 0, 64+len(b.Tokens)*49+len(b.Subjects)*64+len(b.Keys)*80)
-	}
+	// Room for the usual entry sizes, made once: token entries take at most
+	// 49 bytes.
+	dst = slices.Grow(dst, 64+len(b.Tokens)*49+len(b.Subjects)*64+len(b.Keys)*80)
 	dst = append(dst, `"tokens":[`...)
 	for i, t := range b.Tokens {
 		if i > 0 {

@@ -216,6 +216,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.loops.Add(2)
 	go s.reloadLoop()
 	go s.followChanges()
+	s.edge.start(s)
 	s.ready.Store(true)
 	return s, nil
 }

@@ -124,12 +124,23 @@ type edgeManifest struct {
 	signed          time.Time
 }
 
+// EdgeBuildWait bounds how long a request for the manifest waits for a
+// snapshot build when there is no snapshot of the list's epoch to serve:
+// past it the answer is a 503 with Retry-After (errSnapshotPending), well
+// within a remote verifier's client timeout (verifier/remote's 30 s).
+const EdgeBuildWait = 10 * time.Second
+
+// errSnapshotPending: the snapshot to serve is still being built.
+var errSnapshotPending = errors.New("the revocation snapshot is being built")
+
 // edge holds what writ serve serves to verifiers at the edge: the current
 // and the previous snapshot, the newest deltas and the signed manifest.
-// A snapshot is built on demand, in the background, one at a time; while
-// it is built, the one before is served with a growing delta. Only a
-// request finding no snapshot of the list's epoch waits for a build.
+// The first snapshot is built when the server starts, the next on demand;
+// each in the background, one at a time. While one is built, the one
+// before is served with a growing delta. Only a request finding no
+// snapshot of the list's epoch waits for a build, for at most wait.
 type edge struct {
+	wait      time.Duration
 	mu        sync.Mutex
 	cur, prev *edgeSnapshot
 	deltas    []*edgeFile   // the newest last
@@ -150,7 +161,7 @@ type edge struct {
 }
 
 func newEdge(reg prometheus.Registerer) *edge {
-	e := &edge{
+	e := &edge{wait: EdgeBuildWait,
 		builds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "writ_revocation_snapshot_builds_total", Help: "Revocation snapshots built for verifiers at the edge, by result (ok or error).",
 		}, []string{"result"}),
@@ -191,7 +202,7 @@ func (e *edge) snapshot(ctx context.Context, s *Server, epoch string, seq int64)
 	if snapshotDue(cur, epoch, seq, s.snap.Len(), time.Now()) {
 		wait = e.build(s)
 	}
-	failure := e.buildErr
+	failure, bound := e.buildErr, e.wait
 	e.mu.Unlock()
 	switch {
 	case cur != nil && cur.epoch == epoch:
@@ -201,8 +212,12 @@ func (e *edge) snapshot(ctx context.Context, s *Server, epoch string, seq int64)
 	case wait == nil:
 		return nil, errors.New("server: shutting down")
 	}
+	timer := time.NewTimer(bound)
+	defer timer.Stop()
 	select {
 	case <-wait:
+	case <-timer.C:
+		return nil, errSnapshotPending
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -212,6 +227,14 @@ func (e *edge) snapshot(ctx context.Context, s *Server, epoch string, seq int64)
 		return nil, fmt.Errorf("server: no revocation snapshot: %w", e.buildErr)
 	}
 	return e.cur, nil
+}
+
+// start starts building the first snapshot, so that the first request for
+// the manifest finds it built, or under way.
+func (e *edge) start(s *Server) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.build(s)
 }
 
 // edgeRetry is how long after a failed build the next may start: a
@@ -357,6 +380,11 @@ func (s *Server) revocationManifest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	m, err := s.edge.signed(r.Context(), s, epoch, seq)
+	if errors.Is(err, errSnapshotPending) {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error()+": retry")
+		return
+	}
 	if errors.Is(err, errEpochChanged) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error()+": retry")

@@ -168,6 +168,8 @@ func TestEdgeFiles(t *testing.T) {
 	if err := json.Unmarshal(disc, &d); err != nil || d["revocation_snapshot_uri"] != f.url+feed.ManifestPath {
 		t.Errorf("discovery: revocation_snapshot_uri %v, %v", d["revocation_snapshot_uri"], err)
 	}
+	// A snapshot of the list as it is now, not the one built at start.
+	f.srv.DropEdgeSnapshot()
 	ks := f.remoteKeys()
 	e := readEdge(t, f.url, f.url, "", ks)
 	check := func(e *edgeState) {
@@ -241,9 +243,9 @@ func TestEdgeFiles(t *testing.T) {
 	// The earlier delta is still served, for a verifier that read the
 	// earlier manifest.
 	get(t, f.url, e.manifest.Delta.Path, "")
-	// One build, measured.
+	// Two builds (at start, then of the list above), measured.
 	metrics, _ := get(t, f.url, "/metrics", "")
-	for _, m := range []string{`writ_revocation_snapshot_builds_total{result="ok"} 1`, "writ_revocation_snapshot_build_seconds_count 1",
+	for _, m := range []string{`writ_revocation_snapshot_builds_total{result="ok"} 2`, "writ_revocation_snapshot_build_seconds_count 2",
 		fmt.Sprintf("writ_revocation_snapshot_bytes %d", e.manifest.Snapshot.Size)} {
 		if !strings.Contains(string(metrics), m+"\n") {
 			t.Errorf("metrics lack %q", m)
@@ -363,5 +365,89 @@ func TestEdgeNewEpoch(t *testing.T) {
 	again := publish(t, f, dir, nil)
 	if !again.NewSnapshot || again.Manifest.Epoch != after.manifest.Epoch || again.Manifest.Snapshot.Path == published.Manifest.Snapshot.Path {
 		t.Errorf("published after a new epoch: %+v, before %+v", again.Manifest, published.Manifest)
+	}
+}
+
+// blockingLedger holds every read of the ledger's jtis until release is
+// closed, as a build of a large snapshot takes its time.
+type blockingLedger struct {
+	*sqlite.DB
+	release chan struct{}
+}
+
+func (b blockingLedger) BeginRead(ctx context.Context) (store.Tx, error) {
+	tx, err := b.DB.BeginRead(ctx)
+	return blockingTx{tx, b.release}, err
+}
+
+type blockingTx struct {
+	store.Tx
+	release chan struct{}
+}
+
+func (b blockingTx) TokenJTIEach(ctx context.Context, before, from int64, fn func([]byte) error) error {
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return b.Tx.TokenJTIEach(ctx, before, from, fn)
+}
+
+// TestEdgeBuildAtStart: writ serve builds the first snapshot when it
+// starts, before any request asks for it.
+func TestEdgeBuildAtStart(t *testing.T) {
+	f := newFixture(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		metrics, _ := get(t, f.url, "/metrics", "")
+		if strings.Contains(string(metrics), `writ_revocation_snapshot_builds_total{result="ok"} 1`+"\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot built at start: %s", metrics)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The first request takes it, with no other build.
+	readEdge(t, f.url, f.url, "", f.remoteKeys())
+	metrics, _ := get(t, f.url, "/metrics", "")
+	if !strings.Contains(string(metrics), `writ_revocation_snapshot_builds_total{result="ok"} 1`+"\n") {
+		t.Errorf("builds after the first request: %s", metrics)
+	}
+}
+
+// TestEdgeBuildWaitBounded: a request for the manifest that finds no
+// snapshot waits for the build under way for a bounded time, then is a
+// 503 with Retry-After; once the build ends, the manifest is served.
+func TestEdgeBuildWaitBounded(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(c *server.Config, db *sqlite.DB) {
+		list, err := revocation.NewList(revocation.Config{Store: blockingLedger{db, release}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Revocations = list
+	})
+	// Run before the server closes, which waits for the build.
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	f.srv.SetEdgeBuildWait(50 * time.Millisecond)
+	for range 2 {
+		code, h, body := f.do("GET", feed.ManifestPath, "", "", "")
+		if code != 503 || h.Get("Retry-After") == "" || !strings.Contains(body, "temporarily_unavailable") {
+			t.Errorf("manifest while the first build is held: %d %v %s", code, h, body)
+		}
+	}
+	close(release)
+	readEdge(t, f.url, f.url, "", f.remoteKeys())
+	metrics, _ := get(t, f.url, "/metrics", "")
+	if !strings.Contains(string(metrics), `writ_revocation_snapshot_builds_total{result="ok"} 1`+"\n") {
+		t.Errorf("builds: %s", metrics)
 	}
 }

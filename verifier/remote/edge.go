@@ -44,8 +44,12 @@ type EdgeFeedConfig struct {
 	// own JWT key set, as for FeedConfig.Keys. Required.
 	Keys verifier.KeySource
 	// Client makes the requests; nil means a client with a timeout of
-	// 30s plus Wait. A client's timeout must exceed Wait. A redirect to
-	// another origin is refused, whatever the client's policy.
+	// 30s plus Wait, three times the longest writ serve holds a manifest
+	// request while its snapshot is built (then it answers 503: this
+	// read of Changes fails, and the state already held stays, within
+	// its staleness bound), beyond a held read's wait. A client's timeout
+	// must exceed Wait. A redirect to another origin is refused, whatever
+	// the client's policy.
 	Client *http.Client
 	// Wait, when set, makes the feed wait for changes (a
 	// revoked.WaitingFeed), as FeedConfig.Wait does: WaitChanges asks
