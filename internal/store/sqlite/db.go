@@ -119,6 +119,14 @@ func (e *executor) BeginRead(ctx context.Context) (store.Tx, error) {
 	return e.begin(ctx, true)
 }
 
+// Now reads SQLite's clock, which is the process's: a statement still,
+// so that a Tx that has ended refuses it as any other.
+func (e *executor) Now(ctx context.Context) (int64, error) {
+	var now int64
+	err := e.q.QueryRowContext(ctx, `SELECT unixepoch()`).Scan(&now)
+	return now, err
+}
+
 func (e *executor) begin(ctx context.Context, read bool) (store.Tx, error) {
 	if outer := e.tx; outer != nil {
 		state, err := outer.state.Join(read)
