@@ -119,12 +119,16 @@ func (e *executor) BeginRead(ctx context.Context) (store.Tx, error) {
 	return e.begin(ctx, true)
 }
 
-// Now reads SQLite's clock, which is the process's: a statement still,
-// so that a Tx that has ended refuses it as any other.
-func (e *executor) Now(ctx context.Context) (int64, error) {
-	var now int64
-	err := e.q.QueryRowContext(ctx, `SELECT unixepoch()`).Scan(&now)
-	return now, err
+// Now reads the process's clock, which is SQLite's, without a statement
+// (one costs twenty allocations per group commit); a Tx that has ended
+// refuses it as it refuses a statement.
+func (e *executor) Now(context.Context) (int64, error) {
+	if e.tx != nil {
+		if err := e.tx.state.Live(false); err != nil {
+			return 0, err
+		}
+	}
+	return time.Now().Unix(), nil
 }
 
 func (e *executor) begin(ctx context.Context, read bool) (store.Tx, error) {
