@@ -221,7 +221,7 @@ func TestDelegationParentRevoked(t *testing.T) {
 			}
 			d = e.delegator(t, 2*time.Hour)
 			src := &revokeOnRead{ring: e.ring, revoke: func() error { return tc.revoke(l, d) }}
-			iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: src, Store: e.db, Now: clock})
+			iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: src, Store: e.db, Now: clock, UnsafeDatabaseNow: clock})
 			if err != nil {
 				t.Fatal(err)
 			}

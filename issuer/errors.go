@@ -30,6 +30,11 @@ var (
 	// ErrUnknownResourceType is returned for a resource type that the
 	// permission catalogue does not declare.
 	ErrUnknownResourceType = errors.New("unknown resource type")
+	// ErrClockSkew reports an issuance that the ledger refused because
+	// the token's issuance time is more than MaxClockSkew behind the
+	// database's clock: this host's clock runs behind, or the issuance
+	// took that long to commit. The token is not recorded, nor returned.
+	ErrClockSkew = errors.New("clock skew")
 	// ErrUsagePartlyRecorded reports a batch of uses that RecordUsage
 	// recorded only in part: the parts before the one that failed are
 	// recorded (see UsageReport.Failed). Recording the batch again would

@@ -55,7 +55,7 @@ func newEnv(t testing.TB, jwtAlg verifier.Algorithm, mod func(*issuer.Config)) *
 	if _, err := e.ring.Ensure(ctx, jwtAlg); err != nil {
 		t.Fatal(err)
 	}
-	cfg := issuer.Config{Issuer: testIssuer, Keys: e.ring, Store: db, Now: clock}
+	cfg := issuer.Config{Issuer: testIssuer, Keys: e.ring, Store: db, Now: clock, UnsafeDatabaseNow: clock}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -67,6 +67,11 @@ type Config struct {
 	MaxTTL time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// UnsafeDatabaseNow stands in for the database's clock
+	// (store.Executor.Now), which the ledger holds every issuance to (see
+	// MaxClockSkew): for tests whose Now is a fake clock, set to the same
+	// one. Nil, as it must be outside tests, reads the database's.
+	UnsafeDatabaseNow func() time.Time
 }
 
 // Issuer signs and records tokens. It is safe for concurrent use.

@@ -631,7 +631,7 @@ func TestIssueNeverReturnsTokenOfWithdrawnKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: &compromiseOnRead{ring: e.ring}, Store: e.db, Now: clock})
+	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: &compromiseOnRead{ring: e.ring}, Store: e.db, Now: clock, UnsafeDatabaseNow: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -777,7 +777,7 @@ func TestRegenerateSignsAgainAfterCompromise(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, verifier.EdDSA, nil)
 	old := e.issue(t, issuer.Request{Subject: "alice"})
-	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: &compromiseOnRead{ring: e.ring}, Store: e.db, Now: clock})
+	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: &compromiseOnRead{ring: e.ring}, Store: e.db, Now: clock, UnsafeDatabaseNow: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/internal/text"
 	"github.com/writ-dev/writ/keys"
+	"github.com/writ-dev/writ/revocation"
 )
 
 // Record is what writ remembers of an issued token: everything but the
@@ -79,6 +80,16 @@ func (i *Issuer) record(ctx context.Context, req Request, t *Token, cached bool)
 	return i.ledger.Do(ctx, &ledgerEntry{req: req, t: t, cached: cached})
 }
 
+// MaxClockSkew is how far a token's issuance time (iat) may be behind the
+// database's clock (store.Executor.Now) when its record commits: half of
+// revocation.UniverseMargin. A revocation snapshot's universe, the tokens
+// that its filter answers for, ends UniverseMargin before the database's
+// clock at its read, so a token recorded after that read has its iat
+// after the universe's end, whatever the clocks of the hosts that issued
+// it and built the snapshot: the filter never answers for a token it was
+// not built from.
+const MaxClockSkew = revocation.UniverseMargin / 2
+
 // ledgerEntry is a token waiting for its record to be committed.
 type ledgerEntry struct {
 	req    Request
@@ -108,7 +119,9 @@ func (i *Issuer) commit(ctx context.Context, entries []*ledgerEntry) ([]error, e
 // its key is still active or retired: the outcome of the others is
 // errKeyWithdrawn. An entry signed by a cached key is recorded only if the
 // key is active: else its outcome is errKeyStale. A key that is not active
-// leaves the cache of signers.
+// leaves the cache of signers. An entry whose iat is more than
+// MaxClockSkew behind the database's clock, read once for the batch, is
+// not recorded: its outcome wraps ErrClockSkew.
 func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEntry) ([]error, error) {
 	now := i.cfg.Now()
 	outcomes := make([]error, len(entries))
@@ -123,8 +136,19 @@ func (i *Issuer) recordIn(ctx context.Context, tx store.Tx, entries []*ledgerEnt
 	if err != nil {
 		return nil, err
 	}
+	// Once for the batch, after the reads of its rules.
+	dbNow, err := store.DatabaseNow(ctx, tx, i.cfg.UnsafeDatabaseNow)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: record token: %w", err)
+	}
+	oldest := dbNow.Add(-MaxClockSkew).Unix()
 	for n, e := range entries {
 		req, t := e.req, e.t
+		if t.IssuedAt.Unix() < oldest {
+			outcomes[n] = fmt.Errorf("issuer: record token: %w: the token's issuance time is %v behind the database's clock, beyond the %v allowed: check this host's clock",
+				ErrClockSkew, dbNow.Sub(t.IssuedAt).Truncate(time.Second), MaxClockSkew)
+			continue
+		}
 		if err := catalogue.check(req.Scopes); err != nil {
 			outcomes[n] = err
 			continue

@@ -142,7 +142,7 @@ func TestPermissionCatalogue(t *testing.T) {
 	// Another issuer over the same database (a replica, the CLI) applies
 	// a change at once: the catalogue is read in each issuance's
 	// transaction.
-	other, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: e.ring, Store: e.db, Now: clock})
+	other, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: e.ring, Store: e.db, Now: clock, UnsafeDatabaseNow: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

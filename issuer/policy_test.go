@@ -23,7 +23,7 @@ const day = 24 * time.Hour
 func TestPolicy(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, verifier.EdDSA, nil)
-	other, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: e.ring, Store: e.db, Now: clock})
+	other, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: e.ring, Store: e.db, Now: clock, UnsafeDatabaseNow: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

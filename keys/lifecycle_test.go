@@ -66,7 +66,7 @@ func newLCEnv(t *testing.T, policy keys.Policy, fast bool) *lcEnv {
 	if _, err := e.ring.Ensure(ctx, verifier.EdDSA); err != nil {
 		t.Fatal(err)
 	}
-	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: db, Now: e.clock, MaxTTL: maxTTL}); err != nil {
+	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: db, Now: e.clock, UnsafeDatabaseNow: e.clock, MaxTTL: maxTTL}); err != nil {
 		t.Fatal(err)
 	}
 	if e.list, err = revocation.NewList(revocation.Config{Store: db, MaxTTL: e.issuer.MaxTTL(), Now: e.clock}); err != nil {

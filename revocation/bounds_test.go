@@ -92,7 +92,7 @@ func TestExpiryBeyond32Bits(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	const century = 100 * 365 * 24 * time.Hour
-	long, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: e.db, Now: e.clock.now, MaxTTL: century})
+	long, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: e.db, Now: e.clock.now, UnsafeDatabaseNow: e.clock.now, MaxTTL: century})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestRegenerateGraceChecksOnce(t *testing.T) {
 	tok := e.issue(t, "alice", time.Hour)
 	// Issuing takes a second: the revocation is made a second after the
 	// grace was checked.
-	slow, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: slowKeys{e}, Store: e.db, Now: e.clock.now})
+	slow, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: slowKeys{e}, Store: e.db, Now: e.clock.now, UnsafeDatabaseNow: e.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,34 +94,9 @@ func revokerCmd(t *testing.T, dsn string, jtis []string) *exec.Cmd {
 func issuedDatabase(t *testing.T, engine string, n int) (dsn string, jtis []string) {
 	t.Helper()
 	ctx := context.Background()
-	var (
-		db  store.Store
-		err error
-	)
-	switch engine {
-	case "sqlite":
-		dsn = filepath.Join(t.TempDir(), "writ.db")
-		db, err = sqlite.Open(ctx, dsn, true)
-	case "postgres":
-		dsn = pgtest.Start(t)
-		db, err = postgres.Open(ctx, dsn, true)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn, db := createDatabase(t, engine)
 	defer db.Close()
-	mk, err := keys.GenerateMasterKeyFile(filepath.Join(t.TempDir(), "master.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := keys.OpenRing(ctx, keys.RingConfig{Store: db, MasterKey: mk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ring.Ensure(ctx, verifier.EdDSA); err != nil {
-		t.Fatal(err)
-	}
-	iss, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: ring, Store: db})
+	iss, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: newRing(t, db), Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +109,45 @@ func issuedDatabase(t *testing.T, engine string, n int) (dsn string, jtis []stri
 		jtis[i] = tok.ID
 	}
 	return dsn, jtis
+}
+
+// createDatabase creates a database of engine ("sqlite" or "postgres")
+// and returns its name for openDSN and the open database, which the caller
+// closes.
+func createDatabase(t *testing.T, engine string) (dsn string, db store.Store) {
+	t.Helper()
+	var err error
+	switch engine {
+	case "sqlite":
+		dsn = filepath.Join(t.TempDir(), "writ.db")
+		db, err = sqlite.Open(context.Background(), dsn, true)
+	case "postgres":
+		dsn = pgtest.Start(t)
+		db, err = postgres.Open(context.Background(), dsn, true)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn, db
+}
+
+// newRing returns a keyring of db with an active EdDSA key, on the real
+// clock.
+func newRing(t *testing.T, db store.Store) *keys.Ring {
+	t.Helper()
+	ctx := context.Background()
+	mk, err := keys.GenerateMasterKeyFile(filepath.Join(t.TempDir(), "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keys.OpenRing(ctx, keys.RingConfig{Store: db, MasterKey: mk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Ensure(ctx, verifier.EdDSA); err != nil {
+		t.Fatal(err)
+	}
+	return ring
 }
 
 // checkConsistent opens the database afresh and checks (for SQLite) its

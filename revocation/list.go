@@ -82,6 +82,11 @@ type Config struct {
 	KeepExpired time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// UnsafeDatabaseNow stands in for the database's clock
+	// (store.Executor.Now), from which Snapshot takes its time: for tests
+	// whose Now is a fake clock, set to the same one. Nil, as it must be
+	// outside tests, reads the database's.
+	UnsafeDatabaseNow func() time.Time
 }
 
 // List is the revocation list in writ's database. It is safe for concurrent
@@ -91,6 +96,7 @@ type List struct {
 	maxTTL      time.Duration
 	keepExpired time.Duration
 	now         func() time.Time
+	databaseNow func() time.Time // Config.UnsafeDatabaseNow
 	// changes group the changes of concurrent callers in one
 	// transaction each (not over a Tx, whose transaction is the caller's).
 	changes groupcommit.Committer[*pending]
@@ -110,7 +116,8 @@ func NewList(cfg Config) (*List, error) {
 	if cfg.MaxTTL == 0 {
 		cfg.MaxTTL = DefaultMaxTTL
 	}
-	l := &List{store: cfg.Store, maxTTL: cfg.MaxTTL, keepExpired: cfg.KeepExpired, now: cfg.Now}
+	l := &List{store: cfg.Store, maxTTL: cfg.MaxTTL, keepExpired: cfg.KeepExpired, now: cfg.Now,
+		databaseNow: cfg.UnsafeDatabaseNow}
 	if l.keepExpired == 0 {
 		l.keepExpired = verifier.MaxLeeway
 	}

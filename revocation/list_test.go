@@ -50,10 +50,10 @@ func newEnv(t *testing.T) *env {
 	if _, err := e.ring.Ensure(ctx, verifier.EdDSA); err != nil {
 		t.Fatal(err)
 	}
-	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: e.db, Now: e.clock.now}); err != nil {
+	if e.issuer, err = issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: e.db, Now: e.clock.now, UnsafeDatabaseNow: e.clock.now}); err != nil {
 		t.Fatal(err)
 	}
-	if e.list, err = revocation.NewList(revocation.Config{Store: e.db, MaxTTL: e.issuer.MaxTTL(), Now: e.clock.now}); err != nil {
+	if e.list, err = revocation.NewList(revocation.Config{Store: e.db, MaxTTL: e.issuer.MaxTTL(), Now: e.clock.now, UnsafeDatabaseNow: e.clock.now}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -413,7 +413,7 @@ func TestRestoredFromBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restoredIssuer, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: restoredDB, Now: e.clock.now})
+	restoredIssuer, err := issuer.New(issuer.Config{Issuer: "https://issuer.test", Keys: e.ring, Store: restoredDB, Now: e.clock.now, UnsafeDatabaseNow: e.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}

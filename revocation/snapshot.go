@@ -10,13 +10,16 @@ import (
 
 	"github.com/writ-dev/writ/internal/cascade"
 	"github.com/writ-dev/writ/internal/feed"
+	"github.com/writ-dev/writ/internal/store"
 	"github.com/writ-dev/writ/verifier"
 )
 
-// UniverseMargin is how long before a snapshot's read its universe ends:
-// a token issued that long before the read and recorded only after it
-// (its issuance was slow to commit) is still outside it, and its
-// revocation, if any, is read exactly.
+// UniverseMargin is how long before a snapshot's read, by the database's
+// clock, its universe ends: the issuer's ledger refuses a token whose iat
+// is more than half of it behind that clock (issuer.MaxClockSkew), so a
+// token recorded after the read, however slow its issuer's clock or its
+// commit, is outside the universe, and its revocation, if any, is read
+// exactly.
 const UniverseMargin = time.Minute
 
 // Snapshot returns the list's whole state for verifiers at the edge, read
@@ -38,9 +41,13 @@ func (l *List) Snapshot(ctx context.Context) (*feed.Snapshot, error) {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	defer tx.Rollback()
-	now := l.now()
-	// The list first: the transaction's snapshot starts at its first read,
-	// which the universe is taken before.
+	// The database's clock, which the issuer's ledger holds every token
+	// to (issuer.MaxClockSkew), first: the transaction's snapshot starts
+	// at its first read, which the universe is taken before.
+	now, err := store.DatabaseNow(ctx, tx, l.databaseNow)
+	if err != nil {
+		return nil, fmt.Errorf("revocation: %w", err)
+	}
 	b, err := l.read(ctx, tx, 0)
 	if err != nil {
 		return nil, err

@@ -64,13 +64,18 @@ func (v *edgeView) revoked(t *store.TokenRow, now int64) bool {
 // verifier may still accept, what view says with what the list says.
 func checkAgainstLedger(t *testing.T, e *env, view *edgeView) (revoked, valid int) {
 	t.Helper()
+	return checkLedger(t, e.db, e.list, e.clock.now(), view)
+}
+
+// checkLedger is checkAgainstLedger for the tokens of db and list, at now.
+func checkLedger(t *testing.T, db store.Executor, list *revocation.List, now time.Time, view *edgeView) (revoked, valid int) {
+	t.Helper()
 	ctx := context.Background()
-	now := e.clock.now()
-	err := e.db.TokenEach(ctx, func(r *store.TokenRow) error {
+	err := db.TokenEach(ctx, func(r *store.TokenRow) error {
 		if r.ExpiresAt < now.Add(-verifier.MaxLeeway).Unix() {
 			return nil
 		}
-		want, err := e.list.Revoked(ctx, r.JTI, r.Subject, r.KID, time.Unix(r.IssuedAt, 0))
+		want, err := list.Revoked(ctx, r.JTI, r.Subject, r.KID, time.Unix(r.IssuedAt, 0))
 		if err != nil {
 			return err
 		}

@@ -384,7 +384,7 @@ func newWritEnv(t testing.TB, jwtAlg verifier.Algorithm) *writEnv {
 	if _, err := ring.Ensure(ctx, jwtAlg); err != nil {
 		t.Fatal(err)
 	}
-	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: ring, Store: db, Now: testClock})
+	iss, err := issuer.New(issuer.Config{Issuer: testIssuer, Keys: ring, Store: db, Now: testClock, UnsafeDatabaseNow: testClock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -218,7 +218,8 @@ func hasError(p page) bool {
 
 func TestConsoleSignIn(t *testing.T) {
 	f := newFixture(t, withConsole)
-	past, err := issuer.New(issuer.Config{Issuer: f.url, Keys: f.ring, Store: f.db, Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }})
+	then := func() time.Time { return time.Now().Add(-2 * time.Hour) } // issued, and recorded, then
+	past, err := issuer.New(issuer.Config{Issuer: f.url, Keys: f.ring, Store: f.db, Now: then, UnsafeDatabaseNow: then})
 	if err != nil {
 		t.Fatal(err)
 	}

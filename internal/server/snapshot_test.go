@@ -112,11 +112,12 @@ func (e *edgeState) revoked(tok *issuer.Token, subject string) bool {
 	return tok.IssuedAt.Unix() < e.snapshot.Universe && e.snapshot.Filter.Contains(&cid)
 }
 
-// pastIssuer issues tokens dated back by ago, on f's database: tokens
-// inside a snapshot's universe.
+// pastIssuer issues tokens dated back by ago, and recorded then (by the
+// database's clock), on f's database: tokens inside a snapshot's universe.
 func pastIssuer(t *testing.T, f *fixture, ago time.Duration) *issuer.Issuer {
 	t.Helper()
-	past, err := issuer.New(issuer.Config{Issuer: f.url, Keys: f.ring, Store: f.db, Now: func() time.Time { return time.Now().Add(-ago) }})
+	then := func() time.Time { return time.Now().Add(-ago) }
+	past, err := issuer.New(issuer.Config{Issuer: f.url, Keys: f.ring, Store: f.db, Now: then, UnsafeDatabaseNow: then})
 	if err != nil {
 		t.Fatal(err)
 	}

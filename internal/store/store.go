@@ -155,6 +155,15 @@ type Executor interface {
 	// BeginRead begins a read-only transaction, a consistent snapshot
 	// that does not block writers; within a Tx, joins it, read-only.
 	BeginRead(ctx context.Context) (Tx, error)
+	// Now returns the database's clock, in unix seconds: the one clock
+	// that every process writing the database shares, whatever the clocks
+	// of their hosts, so that the issuer's ledger and a revocation
+	// snapshot agree on time (see revocation.UniverseMargin). Within a
+	// transaction it is the time of the call, not of the transaction's
+	// start. PostgreSQL: clock_timestamp(). SQLite: the clock of the
+	// process, since every process writing a SQLite file runs on the
+	// machine that holds it, and one machine has one clock.
+	Now(ctx context.Context) (int64, error)
 
 	// KeyRows returns the key rows that f selects, oldest first (by
 	// creation, then by insertion), with the value of the meta row

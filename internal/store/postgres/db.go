@@ -153,6 +153,14 @@ func (e *executor) BeginRead(ctx context.Context) (store.Tx, error) {
 	return e.begin(ctx, true)
 }
 
+// Now reads clock_timestamp(), the time of the call: now() is the
+// transaction's start.
+func (e *executor) Now(ctx context.Context) (int64, error) {
+	var now int64
+	err := e.q.QueryRow(ctx, `SELECT floor(extract(epoch FROM clock_timestamp()))::bigint`).Scan(&now)
+	return now, err
+}
+
 func (e *executor) begin(ctx context.Context, read bool) (*Tx, error) {
 	if outer := e.tx; outer != nil {
 		state, err := outer.state.Join(read)

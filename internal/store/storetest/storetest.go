@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/writ-dev/writ/internal/alg"
 	"github.com/writ-dev/writ/internal/store"
@@ -43,6 +44,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RevocationRestore", testRevocationRestore},
 		{"Transactions", testTransactions},
 		{"ReadSnapshot", testReadSnapshot},
+		{"Now", testNow},
 		{"CompromiseAtomic", testCompromiseAtomic},
 		{"RegenerateAtomic", testRegenerateAtomic},
 		{"Sessions", testSessions},
@@ -953,6 +955,49 @@ func testReadSnapshot(t *testing.T, s store.Store) {
 	check(t, rt.Commit())
 	if head, _, err := s.RevocationHead(ctx); err != nil || head != 2 {
 		t.Errorf("after the snapshot: %d, %v", head, err)
+	}
+}
+
+// testNow: the database's clock is this machine's (a test's database is
+// local), and within a transaction, read-only or not, it is the time of
+// the call, not of the transaction's start: it moves on while the
+// transaction lasts. An ended Tx refuses it.
+func testNow(t *testing.T, s store.Store) {
+	for _, read := range []bool{false, true} {
+		t.Run(fmt.Sprintf("read=%v", read), func(t *testing.T) {
+			begin := s.Begin
+			if read {
+				begin = s.BeginRead
+			}
+			tx, err := begin(ctx)
+			check(t, err)
+			defer tx.Rollback()
+			start, err := tx.Now(ctx)
+			check(t, err)
+			if local := time.Now().Unix(); start < local-60 || start > local+60 {
+				t.Fatalf("the database's clock says %d, this machine's %d", start, local)
+			}
+			// Wait for the next second, a few at most on a busy machine.
+			deadline := time.Now().Add(5 * time.Second)
+			for now := start; now == start; {
+				if time.Now().After(deadline) {
+					t.Fatalf("the database's clock stayed at %d within a transaction", start)
+				}
+				time.Sleep(20 * time.Millisecond)
+				if now, err = tx.Now(ctx); err != nil {
+					t.Fatal(err)
+				} else if now < start {
+					t.Fatalf("the database's clock went back from %d to %d", start, now)
+				}
+			}
+			check(t, tx.Rollback())
+			if _, err := tx.Now(ctx); err == nil {
+				t.Error("an ended transaction read the clock")
+			}
+		})
+	}
+	if _, err := s.Now(ctx); err != nil {
+		t.Error(err)
 	}
 }
 
