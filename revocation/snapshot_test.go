@@ -169,9 +169,10 @@ func TestSnapshotMatchesTheList(t *testing.T) {
 	if r, v := checkAgainstLedger(t, e, view); r < 80 || v < 150 {
 		t.Errorf("%d revoked and %d valid tokens checked: the test lost its tokens", r, v)
 	}
-	if cid := cascade.ID(feed.TokenIDOf(short.ID)); snap.Filter.Contains(&cid) {
-		t.Error("the filter holds a token expired past any leeway")
-	}
+	// The token expired past any leeway is in no exact entry (counted
+	// above); the filter was not built from it, so what the filter says
+	// of it means nothing (it reads either way, as for any id outside its
+	// build), and no verifier accepts it anyway.
 
 	// Later: the grace periods end, the short token expired, a token of
 	// the universe and a recent one are revoked, another is issued.
