@@ -48,7 +48,7 @@ The admin API takes writ tokens with the scope writ:admin for the issuer's
 own audience. The revocation feed is public unless --private-feed: it then
 takes writ tokens with the scope writ:revocations for the issuer's own
 audience (the feed names the subjects whose tokens were revoked). A read
-of the feed with ?wait=SECONDS (up to 60) that finds nothing new is held
+of the feed with ?wait=SECONDS (up to 30) that finds nothing new is held
 until the list changes: remote verifiers learn of a revocation at once
 without polling; at most --max-feed-waiters are held, further reads are
 answered at once. SIGINT or SIGTERM shut it down gracefully, answering the

@@ -151,3 +151,47 @@ func TestFilter(t *testing.T) {
 	}
 	check("the older epochs' tokens expired", map[string]bool{r1: false, r3: false, s1: false, after: false}, before)
 }
+
+// restoredFeed serves a list at before, then, once restored, the same
+// epoch behind it (a copy restored by other means than a backup): a
+// reader ahead of it is told so, and reads it again from 0.
+type restoredFeed struct {
+	before, after *revoked.Batch
+	restored      bool
+}
+
+func (f *restoredFeed) Changes(_ context.Context, since int64) (*revoked.Batch, error) {
+	if !f.restored {
+		return f.before, nil
+	}
+	if since > f.after.Seq {
+		return nil, revoked.ErrAhead
+	}
+	return f.after, nil
+}
+
+// TestFilterRestoredSameEpoch: a list restored behind the snapshot in the
+// same epoch is read again, and the filter of that read is taken, beside
+// the one held, even though its sequence number is lower: the tokens
+// revoked in it alone read revoked.
+func TestFilterRestoredSameEpoch(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	exp := now.Add(time.Hour).Unix()
+	old, x, other := newJTI(), newJTI(), newJTI()
+	f := &restoredFeed{
+		before: &revoked.Batch{Seq: 10, Epoch: "e1", Filter: buildFilter(t, []string{old}, []string{x, other}), Universe: now.Add(-2 * time.Hour).Unix(), FilterExpires: exp},
+		after:  &revoked.Batch{Seq: 6, Epoch: "e1", Filter: buildFilter(t, []string{x}, []string{old, other}), Universe: now.Add(-time.Minute).Unix(), FilterExpires: exp},
+	}
+	s := snapshot(t, revoked.SnapshotConfig{Feed: f})
+	f.restored = true
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for jti, want := range map[string]bool{x: true, old: true, other: false} {
+		err := s.CheckRevocation(ctx, &verifier.Claims{ID: jti, IssuedAt: now.Add(-3 * time.Hour)})
+		if want != errors.Is(err, verifier.ErrRevoked) || !want && err != nil {
+			t.Errorf("after the restore: token %s: %v, want revoked %v", jti, err, want)
+		}
+	}
+}

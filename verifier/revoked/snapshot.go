@@ -292,7 +292,7 @@ func (s *Snapshot) refresh(ctx context.Context, read func(context.Context, int64
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.apply(b, now)
+	s.apply(b, now, reread)
 	if b.Seq > s.seq || reread || b.Epoch != s.epoch {
 		s.seq = b.Seq
 	}
@@ -324,9 +324,9 @@ func (s *Snapshot) refresh(ctx context.Context, read func(context.Context, int64
 	return nil
 }
 
-func (s *Snapshot) apply(b *Batch, now time.Time) {
+func (s *Snapshot) apply(b *Batch, now time.Time, reread bool) {
 	if b.Filter != nil {
-		s.setFilter(b)
+		s.setFilter(b, reread)
 	}
 	s.tokens.reserve(len(b.Tokens))
 	for _, t := range b.Tokens {
@@ -356,15 +356,18 @@ func (s *Snapshot) apply(b *Batch, now time.Time) {
 // holds revoked has expired (pruneLocked).
 //
 // Within an epoch, a filter that came with an older sequence number than
-// the one held (an old copy of a snapshot file) is ignored. One of a later
+// the one held (an old copy of a snapshot file) is ignored, but for one
+// read again because the list is behind the snapshot (reread: a list
+// restored by other means than a backup, which keeps its epoch), which
+// keeps the one held beside it as a new epoch's does. One of a later
 // sequence replaces it whatever its universe: each file holds its list's
 // whole state, and a file built on a server whose clock runs behind has an
 // earlier universe, not less of the list.
-func (s *Snapshot) setFilter(b *Batch) {
+func (s *Snapshot) setFilter(b *Batch, reread bool) {
 	cur := s.filter
 	switch {
 	case cur.f == nil:
-	case cur.epoch != b.Epoch:
+	case cur.epoch != b.Epoch || reread && b.Seq < cur.seq:
 		s.older = append(s.older, cur)
 	case b.Seq < cur.seq:
 		return
