@@ -150,7 +150,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	networksVar(fl, &trustedProxies, "trusted-proxy", "a reverse proxy's network (`CIDR` or address) whose Forwarded and X-Forwarded-For headers name the client; repeatable")
 	fl.BoolVar(&private, "private-feed", false, "serve the revocation feed only to tokens with the scope "+server.FeedScope)
-	fl.IntVar(&waiters, "max-feed-waiters", server.DefaultMaxFeedWaiters, "the most reads of the revocation feed held until the list changes (?wait=), a tenth of them per client address; further ones are answered at once (0: none held)")
+	fl.IntVar(&waiters, "max-feed-waiters", server.DefaultMaxFeedWaiters, "the most reads of the revocation feed held until the list changes (?wait=), a tenth of them per client address or IPv6 /64; further ones are answered at once (0: none held)")
 	return cmd
 }
 

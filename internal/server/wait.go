@@ -75,7 +75,8 @@ func seqParam(w http.ResponseWriter, r *http.Request, name string, absent int64)
 }
 
 // feedWaiters counts the reads of the feed held until the list changes,
-// and ends them at shutdown. One client address holds at most a tenth of
+// and ends them at shutdown. One client network (an IPv4 address, an
+// IPv6 /64, which one host commonly holds whole) holds at most a tenth of
 // the places (perClient), so that one client, on a public feed anyone may
 // read, cannot take them all and turn every other verifier's push back
 // into polling.
@@ -86,14 +87,14 @@ type feedWaiters struct {
 	full      prometheus.Counter
 
 	mu      sync.Mutex
-	clients map[netip.Addr]int // held reads by client address
+	clients map[netip.Prefix]int // held reads by client network (clientNetwork)
 
 	drainOnce sync.Once
 	drain     chan struct{} // closed when the server shuts down
 }
 
 func newFeedWaiters(reg prometheus.Registerer, most int) *feedWaiters {
-	w := &feedWaiters{max: int64(most), perClient: max(1, most/10), clients: map[netip.Addr]int{}, drain: make(chan struct{}),
+	w := &feedWaiters{max: int64(most), perClient: max(1, most/10), clients: map[netip.Prefix]int{}, drain: make(chan struct{}),
 		full: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "writ_revocation_feed_waits_refused_total", Help: "Reads of the revocation feed asking to wait that were answered at once, as plain polls, because Config.MaxFeedWaiters reads were held already, or a tenth of them for the client's address, or the server was shutting down.",
 		})}
@@ -103,9 +104,20 @@ func newFeedWaiters(reg prometheus.Registerer, most int) *feedWaiters {
 	return w
 }
 
+// clientNetwork is the network whose held reads count together: the
+// address itself for IPv4, its /64 for IPv6.
+func clientNetwork(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p
+	}
+	return netip.PrefixFrom(a, a.BitLen())
+}
+
 // enter takes a place for one more held read by client, if there is one
 // and the server is not shutting down.
-func (w *feedWaiters) enter(client netip.Addr) bool {
+func (w *feedWaiters) enter(client netip.Prefix) bool {
 	select {
 	case <-w.drain:
 		w.full.Inc()
@@ -129,7 +141,7 @@ func (w *feedWaiters) enter(client netip.Addr) bool {
 }
 
 // leave gives back the place that enter took for client.
-func (w *feedWaiters) leave(client netip.Addr) {
+func (w *feedWaiters) leave(client netip.Prefix) {
 	w.n.Add(-1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -152,7 +164,8 @@ func (w *feedWaiters) end() { w.drainOnce.Do(func() { close(w.drain) }) }
 func (s *Server) awaitChange(w http.ResponseWriter, r *http.Request, epoch string, seq int64, wait time.Duration) (string, int64) {
 	// A request whose address cannot be read (none behind a proxy that
 	// names none) shares one place count with every other such request.
-	client, _ := bearer.ClientAddr(r, s.cfg.TrustedProxies)
+	addr, _ := bearer.ClientAddr(r, s.cfg.TrustedProxies)
+	client := clientNetwork(addr)
 	if !s.waiters.enter(client) {
 		return epoch, seq
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -344,6 +345,34 @@ func TestFeedWaitersPerClient(t *testing.T) {
 	f.holding(3)
 	f.revokeNew()
 	for _, c := range append(held, done) {
+		if a := await(t, "a held read", c); a.err != nil || a.code != http.StatusOK {
+			t.Errorf("a held read: %d %v", a.code, a.err)
+		}
+	}
+}
+
+// TestFeedWaitersPerNetwork: the addresses of one IPv6 /64, which one host
+// commonly holds whole, count as one client: rotating through them takes
+// no more places than one address does.
+func TestFeedWaitersPerNetwork(t *testing.T) {
+	f := newFixture(t, func(c *server.Config, _ *sqlite.DB) {
+		c.MaxFeedWaiters = 20
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ctx := context.Background()
+	const path = "/v1/revocations?since=0&wait=30"
+	held := []<-chan answer{
+		read(ctx, f.url, path, "X-Forwarded-For", "2001:db8::1"),
+		read(ctx, f.url, path, "X-Forwarded-For", "2001:db8::2"),
+	}
+	f.holding(2)
+	if a := await(t, "a third read from the /64", read(ctx, f.url, path, "X-Forwarded-For", "2001:db8::3")); a.err != nil || a.code != http.StatusOK {
+		t.Errorf("a third read from the /64: %d %v, want 200 at once", a.code, a.err)
+	}
+	held = append(held, read(ctx, f.url, path, "X-Forwarded-For", "2001:db8:0:1::1"))
+	f.holding(3)
+	f.revokeNew()
+	for _, c := range held {
 		if a := await(t, "a held read", c); a.err != nil || a.code != http.StatusOK {
 			t.Errorf("a held read: %d %v", a.code, a.err)
 		}
