@@ -122,13 +122,5 @@ func (k *PublicKey) table() *table {
 	return k.tab.Load()
 }
 
-var base struct {
-	once  sync.Once
-	table *table
-}
-
 // baseTable returns the table of the base point B, built once per process.
-func baseTable() *table {
-	base.once.Do(func() { base.table = newTable(edwards25519.NewGeneratorPoint()) })
-	return base.table
-}
+var baseTable = sync.OnceValue(func() *table { return newTable(edwards25519.NewGeneratorPoint()) })

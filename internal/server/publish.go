@@ -30,14 +30,15 @@ type docVersion struct {
 	cacheControl string
 }
 
-func (d *document) set(body []byte, contentType string, maxAge time.Duration) {
+// newDocVersion returns body as a published document, with its strong
+// ETag (a digest of its bytes).
+func newDocVersion(body []byte, contentType, cacheControl string) *docVersion {
 	sum := sha256.Sum256(body)
-	d.cur.Store(&docVersion{
-		body:         body,
-		etag:         `"` + b64.Encode(sum[:18]) + `"`,
-		contentType:  contentType,
-		cacheControl: fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())),
-	})
+	return &docVersion{body: body, etag: `"` + b64.Encode(sum[:18]) + `"`, contentType: contentType, cacheControl: cacheControl}
+}
+
+func (d *document) set(body []byte, contentType string, maxAge time.Duration) {
+	d.cur.Store(newDocVersion(body, contentType, fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds()))))
 }
 
 func (d *document) serve(w http.ResponseWriter, r *http.Request) {

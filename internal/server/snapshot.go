@@ -94,11 +94,11 @@ func readDelta(ctx context.Context, list *revocation.List, snap *edgeSnapshot) (
 // document of typ FeedType signed at now.
 func signDelta(ctx context.Context, tokens *issuer.Issuer, iss string, next time.Duration, snap *edgeSnapshot, b *feed.Batch, now time.Time) (*edgeFile, error) {
 	h := feed.Head{Issuer: iss, IssuedAt: now.Unix(), Epoch: b.Epoch, Since: snap.seq, Seq: b.Seq, NextUpdate: now.Add(next).Unix()}
-	doc, err := signFeed(ctx, tokens, &h, feed.AppendEntries(nil, b))
+	doc, err := tokens.SignDocument(ctx, FeedType, feed.Append(nil, &h, b))
 	if err != nil {
 		return nil, err
 	}
-	return newEdgeFile(feed.DeltaPath, doc, b.Epoch, snap.seq, b.Seq), nil
+	return newEdgeFile(feed.DeltaPath, []byte(doc), b.Epoch, snap.seq, b.Seq), nil
 }
 
 // signManifest signs the manifest that names snap and delta, at now, to be
@@ -332,9 +332,7 @@ func (e *edge) signed(ctx context.Context, s *Server, epoch string, seq int64) (
 		return nil, err
 	}
 	e.manifestSignatures.Inc()
-	sum := sha256.Sum256(body)
-	m = &edgeManifest{doc: &docVersion{body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, contentType: "application/jwt"},
-		snapshot: snap.file.ref, delta: delta.ref, signed: now}
+	m = &edgeManifest{doc: newDocVersion(body, "application/jwt", ""), snapshot: snap.file.ref, delta: delta.ref, signed: now}
 	e.mu.Lock()
 	e.manifest = m
 	e.mu.Unlock()

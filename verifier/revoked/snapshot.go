@@ -173,7 +173,7 @@ func (s *Snapshot) loop(ctx context.Context, every time.Duration) {
 // whole wait, and as polling would after one answered at once (a feed
 // that holds no more reads); a failed held read by a plain one at once
 // (Refresh), and if that fails too by a pause of every, doubled at each
-// failure in a row up to maxBackoff, and jittered, so that a feed that is
+// failure in a row up to a ceiling, and jittered, so that a feed that is
 // down is not hammered by every verifier at once.
 func (s *Snapshot) follow(ctx context.Context, w WaitingFeed, every time.Duration) {
 	// However long the pauses, a verifier still tries several times
