@@ -239,9 +239,12 @@ func (t *Tx) release(err error) error {
 	}
 	conn := t.conn
 	t.conn = nil
-	if err != nil && !errors.Is(err, sql.ErrTxDone) {
+	if err != nil {
 		// An error from COMMIT or ROLLBACK may leave the connection in a
-		// transaction: the next writer takes a new one.
+		// transaction, and ErrTxDone says that database/sql ended it for
+		// its context, rolling it back and discarding the connection in
+		// a goroutine of its own, maybe not yet done: either way the next
+		// writer takes a new one.
 		conn.Close()
 		conn = nil
 	}
