@@ -142,7 +142,9 @@ func TestLambdaRuntime(t *testing.T) {
 
 	t.Run("follows the issuer", func(t *testing.T) {
 		const bound = 4 * time.Second
-		p := start(t, bin, append(env, "WRIT_MAX_STALENESS="+bound.String(), "WRIT_REFRESH=500ms")...)
+		// The refresh timeout is above what a refresh takes on a loaded
+		// machine.
+		p := start(t, bin, append(env, "WRIT_MAX_STALENESS="+bound.String(), "WRIT_REFRESH=500ms", "WRIT_REFRESH_TIMEOUT=10s")...)
 		for _, tc := range []struct {
 			token     string
 			status    int

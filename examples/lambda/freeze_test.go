@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,23 +43,39 @@ func (f *freezeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // that refresh's old data while the issuer is reachable: it refreshes
 // once more, and answers 200.
 func TestRefreshAfterFreeze(t *testing.T) {
+	const bound = 4 * time.Second
 	fx := newFixture(t, serve)
 	tr := &freezeTransport{next: http.DefaultTransport, gate: make(chan struct{}), entered: make(chan struct{})}
+	var thaw sync.Once
+	t.Cleanup(func() { thaw.Do(func() { close(tr.gate) }) }) // else Close waits for the held read
 	cfg := fx.config()
 	cfg.Transport = tr
-	cfg.Refresh, cfg.MaxStaleness = 200*time.Millisecond, 2*time.Second
+	// The bound is well above what a loaded machine stalls for; the
+	// refresh timeout, above what the refreshes take on one.
+	cfg.Refresh, cfg.MaxStaleness, cfg.RefreshTimeout = 200*time.Millisecond, bound, 10*time.Second
 	f := newFunction(t, cfg)
-	f.waitRefresh()
 	tok := fx.issue(t, issuer.Request{Subject: "alice"}).Token
+	// Data just read, then older than Refresh: the next invocation
+	// starts a refresh, and does not wait for it.
 	f.waitRefresh()
-	time.Sleep(1100 * time.Millisecond) // past Refresh, within the bound
+	f.mu.Lock()
+	f.lastTry = time.Time{}
+	f.mu.Unlock()
+	<-f.startRefresh()
+	time.Sleep(2 * cfg.Refresh)
 	tr.hold.Store(true)
-	if resp := handle(t, f, event(tok, "192.0.2.1")); resp.StatusCode != 200 {
-		t.Fatalf("before the freeze: %d %s", resp.StatusCode, resp.Body)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a wait for the held read would never end
+	defer cancel()
+	if resp, err := f.Handle(ctx, event(tok, "192.0.2.1")); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("before the freeze: %d %s %v (data %v old)", resp.StatusCode, resp.Body, err, f.snap.Staleness())
 	}
-	<-tr.entered                // the background read has its answer: the process freezes now
-	time.Sleep(3 * time.Second) // frozen past the bound
-	go func() { time.Sleep(50 * time.Millisecond); close(tr.gate) }()
+	select {
+	case <-tr.entered: // the background read has its answer: the process freezes now
+	case <-time.After(time.Minute):
+		t.Fatal("the invocation started no refresh")
+	}
+	time.Sleep(bound + time.Second) // frozen past the bound: what the held read has is older still
+	go func() { time.Sleep(50 * time.Millisecond); thaw.Do(func() { close(tr.gate) }) }()
 	if resp := handle(t, f, event(tok, "192.0.2.1")); resp.StatusCode != 200 {
 		t.Errorf("the first invocation after the freeze: %d %q, want 200: the issuer is reachable", resp.StatusCode, strings.TrimSpace(resp.Body))
 	}

@@ -422,8 +422,9 @@ func TestRefreshOnInvocation(t *testing.T) {
 	fx := newFixture(t, serve)
 	cfg := fx.config()
 	// A short refresh interval: the refresh that the start may have made
-	// is more than one interval old when the data passes the bound.
-	cfg.MaxStaleness, cfg.Refresh = 2*time.Second, 100*time.Millisecond
+	// is more than one interval old when the data passes the bound. The
+	// refresh timeout is above what a refresh takes on a loaded machine.
+	cfg.MaxStaleness, cfg.Refresh, cfg.RefreshTimeout = 2*time.Second, 100*time.Millisecond, 10*time.Second
 	f := newFunction(t, cfg)
 	tok := fx.issue(t, issuer.Request{Subject: "alice"}).Token
 	// No invocation, as in a frozen process: nothing refreshes.
