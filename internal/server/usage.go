@@ -118,19 +118,28 @@ func (s *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "slow_down", why+": send this report again after Retry-After")
 	}
+	// refuse answers a report refused before its body is read, and closes
+	// the connection: net/http would otherwise receive up to 256 KiB of
+	// the body before it answers, to keep the connection for another
+	// request, and a slow sender would wait for its answer until it had
+	// sent what is refused.
+	refuse := func(why string) {
+		w.Header().Set("Connection", "close")
+		busy(why)
+	}
 	reporter := ""
 	if c, ok := verifier.ClaimsFromContext(r.Context()); ok {
 		reporter = c.ID
 	}
 	if !s.usageReporters.take(reporter) {
-		busy("another report of this token is in flight")
+		refuse("another report of this token is in flight")
 		return
 	}
 	defer s.usageReporters.release(reporter)
 	select {
 	case s.usageReads <- struct{}{}:
 	default:
-		busy("too many reports are being received")
+		refuse("too many reports are being received")
 		return
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(usageReadTime))

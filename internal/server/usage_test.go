@@ -405,32 +405,45 @@ func TestUsageSlowReporter(t *testing.T) {
 	slow := f.issue("slow", []string{f.url}, server.UsageScope)
 	other := f.issue("other", []string{f.url}, server.UsageScope)
 	tok := apiToken(t, f, "hank")
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	req, err := http.NewRequest("POST", f.url+"/v1/usage", pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+slow)
-	req.Header.Set("Content-Type", "application/json")
-	req.ContentLength = 100000
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+	// sendSlowly starts a report by slow that sends the start of its
+	// body, then nothing until abort; done is closed when it is answered.
+	sendSlowly := func() (abort func(), done chan struct{}) {
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest("POST", f.url+"/v1/usage", pr)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	if _, err := pw.Write([]byte(`{"uses":[`)); err != nil {
-		t.Fatal(err)
+		req.Header.Set("Authorization", "Bearer "+slow)
+		req.Header.Set("Content-Type", "application/json")
+		req.ContentLength = 100000
+		done = make(chan struct{})
+		go func() {
+			defer close(done)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		if _, err := pw.Write([]byte(`{"uses":[`)); err != nil {
+			t.Fatal(err)
+		}
+		return func() { pw.CloseWithError(errors.New("gone")); <-done }, done
 	}
+	abort, done := sendSlowly()
+	defer func() { abort() }()
 	body := report(used(tok.ID, time.Now(), "192.0.2.1", "accepted"))
 	// The slow report is in the handler once its token's second report
-	// is refused as in flight.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	// is refused as in flight. A second report that took the turn first
+	// had the slow one refused instead: then it starts again.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		status, _, _ := f.do("POST", "/v1/usage", slow, "application/json", body)
 		if status == http.StatusTooManyRequests {
 			break
+		}
+		select {
+		case <-done:
+			abort()
+			abort, done = sendSlowly()
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the slow report never held its token's turn: %d", status)
@@ -439,8 +452,16 @@ func TestUsageSlowReporter(t *testing.T) {
 	if status, _, resp := f.do("POST", "/v1/usage", other, "application/json", body); status != http.StatusAccepted {
 		t.Errorf("another reporter's report while one is slow: %d %s", status, resp)
 	}
-	pw.CloseWithError(errors.New("gone"))
-	<-done
+	// A second slow report of the same token is refused before the
+	// server reads its body, and answered without it (net/http would
+	// wait for up to 256 KiB of it first, to keep the connection).
+	abortSecond, second := sendSlowly()
+	defer abortSecond()
+	select {
+	case <-second:
+	case <-time.After(20 * time.Second):
+		t.Error("a report refused before its body is read is answered only once its body is sent")
+	}
 }
 
 // TestUsageOwnAfterRevocation: a revoked admin token presented to the
