@@ -1,30 +1,52 @@
 // Command coldstart measures the cold start of the Lambda example beside
-// a golang-jwt equivalent and a function that verifies nothing:
+// a golang-jwt equivalent, a function that verifies nothing, the
+// verifier-only program of DESIGN.md's footprint target and a Go hello
+// world:
 //
 //	go run ./examples/lambda/coldstart [-n 30]
 //
-// It creates a writ issuer on loopback, builds each function as Lambda's
-// provided.al2023 runtime runs it (GOOS=linux GOARCH=amd64, stripped,
-// -trimpath, -tags lambda.norpc, a binary named bootstrap) with that
-// issuer's keys embedded, then starts each n times, interleaved, against
-// a fake Lambda Runtime API on loopback with one token to verify, and
-// prints for each its binary size; the medians and 90th percentiles of
-// init, from just before the process is started to its first request for
-// work (GET /runtime/invocation/next), and of first response, from the
-// same start to its answer to that first invocation (the first
-// verification); and the median CPU time the process used until it was
-// killed right after that answer.
+// It creates a writ issuer on loopback and builds each program as Lambda's
+// provided.al2023 runtime runs a function (GOOS=linux GOARCH=amd64,
+// stripped, -trimpath, -tags lambda.norpc, a binary named bootstrap) with
+// that issuer's keys embedded. Then it starts each n times, interleaved,
+// so that load from elsewhere on the machine falls on all alike, and
+// prints for each its binary size and the medians and 90th percentiles of:
+//
+//   - init, for the Lambda functions: from just before the process is
+//     started to its first request for work (GET
+//     /runtime/invocation/next) to a fake Lambda Runtime API on loopback;
+//   - first answer: from the same start to the answer to one token, the
+//     first verification: the Lambda functions' response to their first
+//     invocation, the verifier-only program's claims on stdout (the token
+//     is on its stdin), and hello's greeting;
+//   - over a bare Go process: the first answer's median less hello's, the
+//     machine's cost of starting any Go program and reading a line from it;
+//   - to main, for the two programs that report it: from the same start to
+//     the first statement of their main, by the wall clock the program
+//     reads there, which covers exec, the Go runtime's start and every
+//     package's initialisation;
+//   - main to answer, for the same two: from that first statement to just
+//     after the answer was written, by the program's own monotonic clock;
+//     it leaves out the runtime's start and the packages' initialisation;
+//   - exit, for the same two: from the start until the process was reaped;
+//
+// and the median CPU time (user and system) each process used until it
+// ended: the Lambda functions are killed right after their answer, the
+// others exit after it. Other load on the machine disturbs it less than
+// the times.
 //
 // Lambda itself adds what no local run shows: downloading the code,
 // starting the micro-VM, and its Runtime API's own latency.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,28 +64,52 @@ import (
 
 const audience = "https://api.example.com"
 
-type function struct {
+// A program is started in one of two ways.
+const (
+	lambdaFunction = iota // against the fake Runtime API, one invocation
+	process               // with the token on stdin, answering on stdout
+)
+
+type program struct {
 	name, pkg, about string
+	kind             int
+	answer           string // what the first line of a process's answer must hold
 	files            map[string][]byte
 	bin              string
 	size             int64
-	init, first, cpu []time.Duration
+	starts           []start
+}
+
+// start is what one start of a program measured, each from just before
+// the process was started. Fields a kind of program does not measure are
+// zero.
+type start struct {
+	init   time.Duration // to the first GET .../next (lambdaFunction)
+	first  time.Duration // to the answer
+	toMain time.Duration // to the first statement of main (process)
+	inMain time.Duration // from that statement to the answer, by the program's clock (process)
+	exit   time.Duration // to the process's exit (process)
+	cpu    time.Duration // user and system time until the process ended
 }
 
 func main() {
-	n := flag.Int("n", 30, "starts of each function")
+	n := flag.Int("n", 30, "starts of each program")
 	flag.Parse()
-	if err := run(*n, true); err != nil {
+	if *n < 1 {
+		fmt.Fprintln(os.Stderr, "coldstart: error: -n must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(os.Stdout, *n, true); err != nil {
 		fmt.Fprintf(os.Stderr, "coldstart: error: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-// run measures n starts of each function, built as deployed, or else as
-// lambdatest.Build builds for a test.
-func run(n int, deploy bool) error {
+// run measures n starts of each program, built as deployed, or else as
+// lambdatest.Build builds for a test, and writes the table to w.
+func run(w io.Writer, n int, deploy bool) error {
 	if deploy && (runtime.GOOS != "linux" || runtime.GOARCH != "amd64") {
-		return fmt.Errorf("the functions are built for Lambda's linux/amd64 and run here: this is %s/%s", runtime.GOOS, runtime.GOARCH)
+		return fmt.Errorf("the programs are built for Lambda's linux/amd64 and run here: this is %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "coldstart-")
@@ -89,22 +135,27 @@ func run(n int, deploy bool) error {
 		return fmt.Errorf("go list: %w", err)
 	}
 	root := strings.TrimSpace(string(out))
-	funcs := []*function{
+	jwks := map[string][]byte{"jwks.json": files["keys/.well-known/jwks.json"]}
+	progs := []*program{
 		{name: "writ", pkg: root, files: files, about: "examples/lambda: writ's verifier, keys and revocations embedded and followed"},
-		{name: "golang-jwt", pkg: filepath.Join(root, "golangjwt"), files: map[string][]byte{"jwks.json": files["keys/.well-known/jwks.json"]},
+		{name: "golang-jwt", pkg: filepath.Join(root, "golangjwt"), files: jwks,
 			about: "examples/lambda/golangjwt: golang-jwt/v5, embedded EdDSA keys, no revocation, no refresh"},
 		{name: "baseline", pkg: filepath.Join(root, "baseline"), about: "examples/lambda/baseline: aws-lambda-go alone, verifies nothing"},
+		{name: "verifier-only", pkg: filepath.Join(root, "coldstart", "verifyonly"), kind: process, files: jwks, answer: `"sub":"alice"`,
+			about: "examples/lambda/coldstart/verifyonly: package verifier, embedded JWKS, token on stdin, no Lambda, no revocation"},
+		{name: "hello", pkg: filepath.Join(root, "coldstart", "hello"), kind: process, answer: "hello, world",
+			about: "examples/lambda/coldstart/hello: a Go hello world, what starting any Go process costs here"},
 	}
-	for _, f := range funcs {
-		f.bin = filepath.Join(dir, f.name, "bootstrap")
-		if err := lambdatest.Build(ctx, f.pkg, f.bin, f.files, deploy); err != nil {
+	for _, p := range progs {
+		p.bin = filepath.Join(dir, p.name, "bootstrap")
+		if err := lambdatest.Build(ctx, p.pkg, p.bin, p.files, deploy); err != nil {
 			return err
 		}
-		st, err := os.Stat(f.bin)
+		st, err := os.Stat(p.bin)
 		if err != nil {
 			return err
 		}
-		f.size = st.Size()
+		p.size = st.Size()
 	}
 	ev, err := json.Marshal(lambdatest.Event(tok.Token, "192.0.2.1"))
 	if err != nil {
@@ -112,74 +163,151 @@ func run(n int, deploy bool) error {
 	}
 	env := []string{"WRIT_ISSUER=" + iss.URL, "WRIT_AUDIENCE=" + audience, "WRIT_REQUIRE_SCOPE=orders:read"}
 	for i := range n {
-		for j := range funcs {
-			f := funcs[(i+j)%len(funcs)] // each goes first in turn
-			init, first, cpu, err := coldStart(ctx, f, env, ev)
-			if err != nil {
-				return fmt.Errorf("%s: %w", f.name, err)
+		for j := range progs {
+			p := progs[(i+j)%len(progs)] // each goes first in turn
+			var s start
+			if p.kind == lambdaFunction {
+				s, err = coldStart(ctx, p, env, ev)
+			} else {
+				s, err = processStart(ctx, p, env, tok.Token)
 			}
-			f.init, f.first, f.cpu = append(f.init, init), append(f.first, first), append(f.cpu, cpu)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+			p.starts = append(p.starts, s)
 		}
 	}
 	build := "built as deployed (linux/amd64, stripped, -trimpath, -tags lambda.norpc)"
 	if !deploy {
 		build = "built as for a test"
 	}
-	fmt.Printf("Cold start, %d interleaved starts each, %s, %s, %d CPUs\n\n", n, build, runtime.Version(), runtime.NumCPU())
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "function\tbinary (MB)\tinit median (ms)\tinit p90 (ms)\tfirst response median (ms)\tfirst response p90 (ms)\tCPU median (ms)\t")
-	for _, f := range funcs {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", f.name, float64(f.size)/1e6,
-			ms(quantile(f.init, 0.5)), ms(quantile(f.init, 0.9)), ms(quantile(f.first, 0.5)), ms(quantile(f.first, 0.9)), ms(quantile(f.cpu, 0.5)))
+	fmt.Fprintf(w, "Cold start, %d interleaved starts each, %s, %s, %d CPUs\n\n", n, build, runtime.Version(), runtime.NumCPU())
+	return report(w, progs)
+}
+
+// report writes the table of the programs' starts to w; the last program
+// is the bare Go process that the others are compared with.
+func report(w io.Writer, progs []*program) error {
+	bare := median(progs[len(progs)-1], func(s start) time.Duration { return s.first })
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintln(tw, "program\tbinary (MB)\tinit median (ms)\tinit p90 (ms)\tfirst answer median (ms)\tfirst answer p90 (ms)\tover a bare Go process (ms)\tto main median (ms)\tmain to answer median (ms)\texit median (ms)\tCPU median (ms)\t")
+	for _, p := range progs {
+		first := median(p, func(s start) time.Duration { return s.first })
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%.2f\t\n", p.name, float64(p.size)/1e6,
+			column(p, lambdaFunction, 0.5, func(s start) time.Duration { return s.init }),
+			column(p, lambdaFunction, 0.9, func(s start) time.Duration { return s.init }),
+			ms(first), ms(quantile(p, 0.9, func(s start) time.Duration { return s.first })), ms(first-bare),
+			column(p, process, 0.5, func(s start) time.Duration { return s.toMain }),
+			column(p, process, 0.5, func(s start) time.Duration { return s.inMain }),
+			column(p, process, 0.5, func(s start) time.Duration { return s.exit }),
+			ms(median(p, func(s start) time.Duration { return s.cpu })))
 	}
-	tw.Flush()
-	fmt.Println()
-	for _, f := range funcs {
-		fmt.Printf("%s: %s (%d bytes)\n", f.name, f.about, f.size)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, p := range progs {
+		fmt.Fprintf(w, "%s: %s (%d bytes)\n", p.name, p.about, p.size)
 	}
 	return nil
 }
 
-// coldStart starts f against a Runtime API of its own, hands it ev, and
-// returns the times from the start to its first request for work and to
-// its answer, which must be a 200, and the CPU time (user and system) the
-// process used until then: less disturbed than the times by other load
-// on the machine.
-func coldStart(ctx context.Context, f *function, env []string, ev []byte) (init, first, cpu time.Duration, err error) {
+// coldStart starts the Lambda function p against a Runtime API of its own,
+// hands it ev, and measures the start until its answer, which must be a
+// 200.
+func coldStart(ctx context.Context, p *program, env []string, ev []byte) (start, error) {
 	rt, err := lambdatest.NewRuntime()
 	if err != nil {
-		return 0, 0, 0, err
+		return start{}, err
 	}
 	defer rt.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	cmd := exec.Command(f.bin)
+	cmd := exec.Command(p.bin)
 	cmd.Env = append(env, "AWS_LAMBDA_RUNTIME_API="+rt.Addr)
 	var log strings.Builder
 	cmd.Stderr = &log
-	start := time.Now()
+	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, 0, 0, err
+		return start{}, err
 	}
 	res, err := rt.Invoke(ctx, ev)
 	cmd.Process.Kill()
 	cmd.Wait()
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("%w; its log:\n%s", err, log.String())
+		return start{}, fmt.Errorf("%w; its log:\n%s", err, log.String())
 	}
 	next, ok := rt.FirstNext()
 	if !ok {
-		return 0, 0, 0, errors.New("answered without asking for work")
+		return start{}, errors.New("answered without asking for work")
 	}
 	var resp events.APIGatewayV2HTTPResponse
 	if err := json.Unmarshal(res.Body, &resp); err != nil || res.Error || resp.StatusCode != 200 {
-		return 0, 0, 0, fmt.Errorf("the token was not accepted: %s; its log:\n%s", res.Body, log.String())
+		return start{}, fmt.Errorf("the token was not accepted: %s; its log:\n%s", res.Body, log.String())
 	}
-	return next.Sub(start), res.At.Sub(start), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+	return start{init: next.Sub(t0), first: res.At.Sub(t0), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
 }
 
-func quantile(d []time.Duration, q float64) time.Duration {
-	s := slices.Clone(d)
+// processStart starts the program p with token on its stdin and measures
+// the start until the first line on its stdout, which must hold p.answer
+// (the token's subject, or hello's greeting), and until its exit, which must be a success. The program reports on stderr
+// when its main began and how long after that it answered, as
+// "main=UNIXNANO answered=NANOSECONDS".
+func processStart(ctx context.Context, p *program, env []string, token string) (start, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p.bin)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(token + "\n")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return start{}, err
+	}
+	var log strings.Builder
+	cmd.Stderr = &log
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return start{}, err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	first := time.Since(t0)
+	if err == nil {
+		_, err = io.Copy(io.Discard, stdout)
+	}
+	if werr := cmd.Wait(); err == nil {
+		err = werr
+	}
+	exit := time.Since(t0)
+	if err != nil {
+		return start{}, fmt.Errorf("%w; its stderr:\n%s", err, log.String())
+	}
+	if !strings.Contains(line, p.answer) {
+		return start{}, fmt.Errorf("answered %q, want a line with %q", line, p.answer)
+	}
+	var mainAt, inMain int64
+	if _, err := fmt.Sscanf(log.String(), "main=%d answered=%d\n", &mainAt, &inMain); err != nil {
+		return start{}, fmt.Errorf("its stderr %q does not say when main began: %w", log.String(), err)
+	}
+	return start{first: first, toMain: time.Duration(mainAt - t0.UnixNano()), inMain: time.Duration(inMain), exit: exit,
+		cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
+}
+
+// column is the q-quantile of what f reads from p's starts, in
+// milliseconds, if programs of p's kind measure it, or else "-".
+func column(p *program, kind int, q float64, f func(start) time.Duration) string {
+	if p.kind != kind {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", ms(quantile(p, q, f)))
+}
+
+func median(p *program, f func(start) time.Duration) time.Duration { return quantile(p, 0.5, f) }
+
+func quantile(p *program, q float64, f func(start) time.Duration) time.Duration {
+	s := make([]time.Duration, len(p.starts))
+	for i, st := range p.starts {
+		s[i] = f(st)
+	}
 	slices.Sort(s)
 	return s[int(q*float64(len(s)-1)+0.5)]
 }
