@@ -30,17 +30,22 @@
 //     it leaves out the runtime's start and the packages' initialisation;
 //   - exit, for the same two: from the start until the process was reaped;
 //
-// and the median CPU time (user and system) each process used until it
-// ended: the Lambda functions are killed right after their answer, the
-// others exit after it. Other load on the machine disturbs it less than
-// the times.
+// and the medians of the CPU time (user and system) and of the minor page
+// faults each process had until it ended: the Lambda functions are killed
+// right after their answer, the others exit after it. Other load on the
+// machine disturbs these less than the times, and where page faults are
+// dear (in a virtual machine without nested paging, say), their count
+// says where the time went.
 //
 // Lambda itself adds what no local run shows: downloading the code,
 // starting the micro-VM, and its Runtime API's own latency.
+//go:build unix
+
 package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +58,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -90,6 +96,7 @@ type start struct {
 	inMain time.Duration // from that statement to the answer, by the program's clock (process)
 	exit   time.Duration // to the process's exit (process)
 	cpu    time.Duration // user and system time until the process ended
+	faults int64         // minor page faults until the process ended
 }
 
 func main() {
@@ -190,17 +197,18 @@ func run(w io.Writer, n int, deploy bool) error {
 func report(w io.Writer, progs []*program) error {
 	bare := median(progs[len(progs)-1], func(s start) time.Duration { return s.first })
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "program\tbinary (MB)\tinit median (ms)\tinit p90 (ms)\tfirst answer median (ms)\tfirst answer p90 (ms)\tover a bare Go process (ms)\tto main median (ms)\tmain to answer median (ms)\texit median (ms)\tCPU median (ms)\t")
+	fmt.Fprintln(tw, "program\tbinary (MB)\tinit median (ms)\tinit p90 (ms)\tfirst answer median (ms)\tfirst answer p90 (ms)\tover a bare Go process (ms)\tto main median (ms)\tmain to answer median (ms)\texit median (ms)\tCPU median (ms)\tpage faults median\t")
 	for _, p := range progs {
 		first := median(p, func(s start) time.Duration { return s.first })
-		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%.2f\t\n", p.name, float64(p.size)/1e6,
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%.2f\t%d\t\n", p.name, float64(p.size)/1e6,
 			column(p, lambdaFunction, 0.5, func(s start) time.Duration { return s.init }),
 			column(p, lambdaFunction, 0.9, func(s start) time.Duration { return s.init }),
 			ms(first), ms(quantile(p, 0.9, func(s start) time.Duration { return s.first })), ms(first-bare),
 			column(p, process, 0.5, func(s start) time.Duration { return s.toMain }),
 			column(p, process, 0.5, func(s start) time.Duration { return s.inMain }),
 			column(p, process, 0.5, func(s start) time.Duration { return s.exit }),
-			ms(median(p, func(s start) time.Duration { return s.cpu })))
+			ms(median(p, func(s start) time.Duration { return s.cpu })),
+			median(p, func(s start) int64 { return s.faults }))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -245,7 +253,7 @@ func coldStart(ctx context.Context, p *program, env []string, ev []byte) (start,
 	if err := json.Unmarshal(res.Body, &resp); err != nil || res.Error || resp.StatusCode != 200 {
 		return start{}, fmt.Errorf("the token was not accepted: %s; its log:\n%s", res.Body, log.String())
 	}
-	return start{init: next.Sub(t0), first: res.At.Sub(t0), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
+	return start{init: next.Sub(t0), first: res.At.Sub(t0), cpu: cpu(cmd.ProcessState), faults: faults(cmd.ProcessState)}, nil
 }
 
 // processStart starts the program p with token on its stdin and measures
@@ -289,8 +297,14 @@ func processStart(ctx context.Context, p *program, env []string, token string) (
 		return start{}, fmt.Errorf("its stderr %q does not say when main began: %w", log.String(), err)
 	}
 	return start{first: first, toMain: time.Duration(mainAt - t0.UnixNano()), inMain: time.Duration(inMain), exit: exit,
-		cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
+		cpu: cpu(cmd.ProcessState), faults: faults(cmd.ProcessState)}, nil
 }
+
+// cpu is the user and system time of an ended process.
+func cpu(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }
+
+// faults is the count of minor page faults of an ended process.
+func faults(ps *os.ProcessState) int64 { return ps.SysUsage().(*syscall.Rusage).Minflt }
 
 // column is the q-quantile of what f reads from p's starts, in
 // milliseconds, if programs of p's kind measure it, or else "-".
@@ -301,10 +315,10 @@ func column(p *program, kind int, q float64, f func(start) time.Duration) string
 	return fmt.Sprintf("%.2f", ms(quantile(p, q, f)))
 }
 
-func median(p *program, f func(start) time.Duration) time.Duration { return quantile(p, 0.5, f) }
+func median[T cmp.Ordered](p *program, f func(start) T) T { return quantile(p, 0.5, f) }
 
-func quantile(p *program, q float64, f func(start) time.Duration) time.Duration {
-	s := make([]time.Duration, len(p.starts))
+func quantile[T cmp.Ordered](p *program, q float64, f func(start) T) T {
+	s := make([]T, len(p.starts))
 	for i, st := range p.starts {
 		s[i] = f(st)
 	}

@@ -1,6 +1,9 @@
+//go:build unix
+
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +41,9 @@ func TestColdStart(t *testing.T) {
 					t.Errorf("column %d is %q, want a figure: %v", i, row[i], measured)
 				}
 			}
+			if n, err := strconv.Atoi(row[11]); err != nil || n <= 0 {
+				t.Errorf("page faults %q, want a count", row[11])
+			}
 			if !strings.Contains(out.String(), tc.name+": examples/lambda") {
 				t.Errorf("no description of %s in\n%s", tc.name, out.String())
 			}
@@ -54,15 +60,16 @@ func TestColdStart(t *testing.T) {
 func TestReport(t *testing.T) {
 	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	fn := &program{name: "fn", kind: lambdaFunction, size: 6_500_000, starts: []start{
-		{init: ms(10), first: ms(12), cpu: ms(20)}, {init: ms(11), first: ms(14), cpu: ms(21)}, {init: ms(30), first: ms(40), cpu: ms(22)},
+		{init: ms(10), first: ms(12), cpu: ms(20), faults: 900}, {init: ms(11), first: ms(14), cpu: ms(21), faults: 1000},
+		{init: ms(30), first: ms(40), cpu: ms(22), faults: 800},
 	}}
 	proc := &program{name: "proc", kind: process, size: 3_000_000, starts: []start{
-		{first: ms(5), toMain: ms(4), inMain: ms(0.5), exit: ms(6), cpu: ms(3)},
-		{first: ms(7), toMain: ms(5), inMain: ms(0.75), exit: ms(8), cpu: ms(3)},
-		{first: ms(6), toMain: ms(4.5), inMain: ms(0.25), exit: ms(7), cpu: ms(3)},
+		{first: ms(5), toMain: ms(4), inMain: ms(0.5), exit: ms(6), cpu: ms(3), faults: 300},
+		{first: ms(7), toMain: ms(5), inMain: ms(0.75), exit: ms(8), cpu: ms(3), faults: 310},
+		{first: ms(6), toMain: ms(4.5), inMain: ms(0.25), exit: ms(7), cpu: ms(3), faults: 290},
 	}}
 	bare := &program{name: "bare", kind: process, size: 1_600_000, starts: []start{
-		{first: ms(4), toMain: ms(3.5), inMain: ms(0.01), exit: ms(5), cpu: ms(1)},
+		{first: ms(4), toMain: ms(3.5), inMain: ms(0.01), exit: ms(5), cpu: ms(1), faults: 200},
 	}}
 	var out strings.Builder
 	if err := report(&out, []*program{fn, proc, bare}); err != nil {
@@ -70,9 +77,9 @@ func TestReport(t *testing.T) {
 	}
 	rows := table(t, out.String())
 	for name, want := range map[string][]string{
-		"fn":   {"fn", "6.50", "11.00", "30.00", "14.00", "40.00", "10.00", "-", "-", "-", "21.00"},
-		"proc": {"proc", "3.00", "-", "-", "6.00", "7.00", "2.00", "4.50", "0.50", "7.00", "3.00"},
-		"bare": {"bare", "1.60", "-", "-", "4.00", "4.00", "0.00", "3.50", "0.01", "5.00", "1.00"},
+		"fn":   {"fn", "6.50", "11.00", "30.00", "14.00", "40.00", "10.00", "-", "-", "-", "21.00", "900"},
+		"proc": {"proc", "3.00", "-", "-", "6.00", "7.00", "2.00", "4.50", "0.50", "7.00", "3.00", "300"},
+		"bare": {"bare", "1.60", "-", "-", "4.00", "4.00", "0.00", "3.50", "0.01", "5.00", "1.00", "200"},
 	} {
 		if got := rows[name]; strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("row %s: %q, want %q", name, got, want)
@@ -103,8 +110,8 @@ func table(t *testing.T, out string) map[string][]string {
 		}
 		rows[cells[0]] = cells
 	}
-	if header != 11 {
-		t.Fatalf("the table has %d columns, want 11:\n%s", header, out)
+	if header != 12 {
+		t.Fatalf("the table has %d columns, want 12:\n%s", header, out)
 	}
 	return rows
 }
