@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command coldstart measures the cold start of the Lambda example beside
 // a golang-jwt equivalent, a function that verifies nothing, the
 // verifier-only program of DESIGN.md's footprint target and a Go hello
@@ -35,7 +37,9 @@
 // right after their answer, the others exit after it. Other load on the
 // machine disturbs these less than the times, and where page faults are
 // dear (in a virtual machine without nested paging, say), their count
-// says where the time went.
+// says where the time went. Before each round of starts it measures what a
+// page fault on fresh memory costs the measuring process, and prints the
+// median.
 //
 // writ's function is given a refresh interval (WRIT_REFRESH) of 12 hours,
 // so that its embedded revocation data, published at the start of the
@@ -46,8 +50,6 @@
 //
 // Lambda itself adds what no local run shows: downloading the code,
 // starting the micro-VM, and its Runtime API's own latency.
-//go:build unix
-
 package main
 
 import (
@@ -65,6 +67,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -160,16 +163,25 @@ func run(w io.Writer, n int, deploy bool) error {
 		{name: "hello", pkg: filepath.Join(root, "coldstart", "hello"), kind: process, answer: "hello, world",
 			about: "examples/lambda/coldstart/hello: a Go hello world, what starting any Go process costs here"},
 	}
-	for _, p := range progs {
+	// Built together: each go build links alone, on one core.
+	errs := make([]error, len(progs))
+	var wg sync.WaitGroup
+	for i, p := range progs {
 		p.bin = filepath.Join(dir, p.name, "bootstrap")
-		if err := lambdatest.Build(ctx, p.pkg, p.bin, p.files, deploy); err != nil {
-			return err
-		}
-		st, err := os.Stat(p.bin)
-		if err != nil {
-			return err
-		}
-		p.size = st.Size()
+		wg.Go(func() {
+			if errs[i] = lambdatest.Build(ctx, p.pkg, p.bin, p.files, deploy); errs[i] != nil {
+				return
+			}
+			st, err := os.Stat(p.bin)
+			errs[i] = err
+			if err == nil {
+				p.size = st.Size()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	ev, err := json.Marshal(lambdatest.Event(tok.Token, "192.0.2.1"))
 	if err != nil {
@@ -181,7 +193,13 @@ func run(w io.Writer, n int, deploy bool) error {
 	// WRIT_REFRESH (30 s by default) would.
 	env := []string{"WRIT_ISSUER=" + iss.URL, "WRIT_AUDIENCE=" + audience, "WRIT_REQUIRE_SCOPE=orders:read",
 		"WRIT_REFRESH=12h", "WRIT_MAX_STALENESS=24h"}
+	var prices []time.Duration
 	for i := range n {
+		price, err := faultPrice()
+		if err != nil {
+			return err
+		}
+		prices = append(prices, price)
 		for j := range progs {
 			p := progs[(i+j)%len(progs)] // each goes first in turn
 			var s start
@@ -201,7 +219,46 @@ func run(w io.Writer, n int, deploy bool) error {
 		build = "built as for a test"
 	}
 	fmt.Fprintf(w, "Cold start, %d interleaved starts each, %s, %s, %d CPUs\n\n", n, build, runtime.Version(), runtime.NumCPU())
-	return report(w, progs)
+	if err := report(w, progs); err != nil {
+		return err
+	}
+	slices.Sort(prices)
+	fmt.Fprintf(w, "\nA page fault on fresh memory costs %.1f µs here (median of %d rounds of %d, one before each round of starts).\n",
+		float64(prices[len(prices)/2])/float64(time.Microsecond), n, faultPages)
+	return nil
+}
+
+// faultPages is how many pages faultPrice touches.
+const faultPages = 256
+
+// faultPrice returns what one minor page fault costs this process: the
+// time to touch faultPages pages of fresh anonymous memory, each once,
+// over the faults that took. Where it is high, a program's page faults
+// are much of its start.
+func faultPrice() (time.Duration, error) {
+	size := faultPages * os.Getpagesize()
+	b, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return 0, fmt.Errorf("mmap: %w", err)
+	}
+	defer syscall.Munmap(b)
+	var before, after syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &before); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	for i := 0; i < size; i += os.Getpagesize() {
+		b[i] = 1
+	}
+	d := time.Since(t0)
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &after); err != nil {
+		return 0, err
+	}
+	faults := after.Minflt - before.Minflt
+	if faults <= 0 {
+		return 0, errors.New("touching fresh memory caused no page fault")
+	}
+	return d / time.Duration(faults), nil
 }
 
 // report writes the table of the programs' starts to w; the last program

@@ -49,6 +49,9 @@ func TestColdStart(t *testing.T) {
 			}
 		})
 	}
+	if !strings.Contains(out.String(), "A page fault on fresh memory costs ") {
+		t.Errorf("no price of a page fault in\n%s", out.String())
+	}
 	if got := rows["hello"][6]; got != "0.00" {
 		t.Errorf("hello is %s ms over itself", got)
 	}
