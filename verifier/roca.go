@@ -19,6 +19,7 @@ var roca struct {
 	markers [len(rocaPrimes)]residues
 }
 
+// rocaMarkers returns roca.markers, computing them on its first call.
 func rocaMarkers() *[len(rocaPrimes)]residues {
 	roca.once.Do(func() {
 		for i, p := range rocaPrimes {
