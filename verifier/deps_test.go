@@ -16,9 +16,10 @@ import (
 // Lambda example uses). Only remote, bearer and usage, whose job is HTTP,
 // may link net/http.
 //
-// The Lambda example (examples/lambda), a verifier program, is held to
-// the same bans but for net/http and encoding/json, which aws-lambda-go
-// links.
+// The verifier-only program of the footprint target
+// (examples/lambda/coldstart/verifyonly) is held to the same bans, and the
+// Lambda example (examples/lambda), a verifier program, to the same bans
+// but for net/http and encoding/json, which aws-lambda-go links.
 func TestFootprint(t *testing.T) {
 	const writ = "github.com/writ-dev/writ"
 	banned := []string{"database/sql", "modernc.org/sqlite", "encoding/json", "net/http",
@@ -29,7 +30,8 @@ func TestFootprint(t *testing.T) {
 		"github.com/aws/aws-lambda-go"} // the Lambda example's alone
 	for pkg, allowed := range map[string][]string{
 		".": nil, "./revoked": nil, "./remote": {"net/http"}, "./bearer": {"net/http"}, "./usage": {"net/http"},
-		"../examples/lambda": {"net/http", "encoding/json", "github.com/aws/aws-lambda-go"},
+		"../examples/lambda/coldstart/verifyonly": nil,
+		"../examples/lambda":                      {"net/http", "encoding/json", "github.com/aws/aws-lambda-go"},
 	} {
 		t.Run(pkg, func(t *testing.T) {
 			out, err := exec.Command("go", "list", "-deps", pkg).Output()
@@ -65,11 +67,12 @@ func TestFootprint(t *testing.T) {
 // "Dependencies" allow it: filippo.io/edwards25519 (Ed25519 keys decoded
 // once, internal/eddsa), and golang.org/x/crypto's BLAKE2b (PASERK ids)
 // with the golang.org/x/sys/cpu it needs. Any other module a verifier
-// would link must be added here on purpose.
+// would link must be added here on purpose. The verifier-only program of
+// the footprint target is held to the same.
 func TestFootprintModules(t *testing.T) {
 	const writ = "github.com/writ-dev/writ/"
 	allowed := []string{"filippo.io/edwards25519", "golang.org/x/crypto/blake2b", "golang.org/x/sys/cpu"}
-	for _, pkg := range []string{".", "./revoked", "./remote", "./bearer", "./usage"} {
+	for _, pkg := range []string{".", "./revoked", "./remote", "./bearer", "./usage", "../examples/lambda/coldstart/verifyonly"} {
 		t.Run(pkg, func(t *testing.T) {
 			out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -137,7 +138,10 @@ func (c *Claims) parseAllowedIPs(v jsonx.Value) error {
 	return nil
 }
 
-var errTooManyPrefixes = fmt.Errorf("more than %d prefixes", MaxAllowedIPs)
+// errTooManyPrefixes is built without fmt: a package variable is built at
+// every program's start, and fmt's first use there costs a verifier's cold
+// start tens of microseconds.
+var errTooManyPrefixes = errors.New("more than " + strconv.Itoa(MaxAllowedIPs) + " prefixes")
 
 // maxDate is the last second of year 9999: later dates are malformed.
 const maxDate = 253402300799

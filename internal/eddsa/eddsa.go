@@ -7,8 +7,11 @@
 // depends on the key alone is done once per key rather than per signature.
 // NewPublicKey decodes the key's point A (a field exponentiation, which
 // crypto/ed25519.Verify repeats on every call); a key's first
-// verifications then compute R' = [k](−A) + [s]B as ed25519.Verify does
-// (VarTimeDoubleScalarBaseMult, 256 doublings). Once a key has verified
+// verifications then compute R' = [k](−A) + [s]B in 256 doublings, as
+// ed25519.Verify does, but with VarTimeMultiScalarMult rather than its
+// VarTimeDoubleScalarBaseMult: that one's first call in a process builds a
+// table of B with 64 field inversions, about ten verifications' time,
+// which a cold start would pay for its one token. Once a key has verified
 // TableAfter signatures it gets a table of multiples of −A (32 rows of 8
 // points, 30 KiB, as the standard library keeps for B), built in about the
 // time of three verifications, and R' costs 4 doublings and at most 128
@@ -102,7 +105,7 @@ func (k *PublicKey) verify(msg, sig []byte, t *table) bool {
 	// [s]B = R + [k]A, so R' = [k](−A) + [s]B must encode as R.
 	var R edwards25519.Point
 	if t == nil {
-		R.VarTimeDoubleScalarBaseMult(c, &k.negA, s)
+		R.VarTimeMultiScalarMult([]*edwards25519.Scalar{c, s}, []*edwards25519.Point{&k.negA, generator})
 	} else if !sumOfMultiples(&R, baseTable(), s, t, c) {
 		return false // unreachable: the tables hold points of the curve
 	}
@@ -121,6 +124,9 @@ func (k *PublicKey) table() *table {
 	k.once.Do(func() { k.tab.Store(newTable(&k.negA)) })
 	return k.tab.Load()
 }
+
+// generator is the base point B. VarTimeMultiScalarMult only reads it.
+var generator = edwards25519.NewGeneratorPoint()
 
 // baseTable returns the table of the base point B, built once per process.
 var baseTable = sync.OnceValue(func() *table { return newTable(edwards25519.NewGeneratorPoint()) })
