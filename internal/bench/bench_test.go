@@ -34,6 +34,7 @@ import (
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/eddsa"
 	wjws "github.com/writ-dev/writ/internal/jws"
+	"github.com/writ-dev/writ/internal/p256"
 	wpaseto "github.com/writ-dev/writ/internal/paseto"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
@@ -79,8 +80,8 @@ type fixture struct {
 	derES []byte // ES256: the signature in ASN.1, as crypto/ecdsa takes it
 
 	// prepared is the public key as writ's verifier holds it, for the
-	// signature check alone (impl=writ-signature): an Ed25519 key decoded
-	// once, with its table (eddsa), other keys as they are.
+	// signature check alone (impl=writ-signature): an Ed25519 or P-256 key
+	// decoded once, with its table (eddsa, p256), RSA keys as they are.
 	prepared crypto.PublicKey
 
 	writ      *verifier.Verifier // with revocation checking on
@@ -191,18 +192,24 @@ func newFixture(tb testing.TB, alg string) *fixture {
 	if !f.floorVerify() {
 		tb.Fatal("floor: signature does not verify")
 	}
-	f.prepared = f.pub
-	if ed, ok := f.pub.(ed25519.PublicKey); ok {
-		if f.prepared, err = eddsa.NewPublicKey(ed); err != nil {
-			tb.Fatal(err)
+	switch pub := f.pub.(type) {
+	case ed25519.PublicKey:
+		f.prepared, err = eddsa.NewPublicKey(pub)
+	case *ecdsa.PublicKey:
+		f.prepared, err = p256.NewPublicKeyECDSA(pub)
+	default:
+		f.prepared = f.pub
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The verifiers share one key, whose table (Ed25519 or P-256) is built
+	// at its eddsa.TableAfter-th or p256.TableAfter-th verification, as is
+	// that of the prepared key: here, rather than in a benchmark.
+	for range max(eddsa.TableAfter, p256.TableAfter) {
+		if !f.signatureVerify() {
+			tb.Fatal("writ-signature: signature does not verify")
 		}
-	}
-	if !f.signatureVerify() {
-		tb.Fatal("writ-signature: signature does not verify")
-	}
-	// The verifiers share one key, whose Ed25519 table is built at its
-	// eddsa.TableAfter-th verification: here, rather than in a benchmark.
-	for range eddsa.TableAfter {
 		if _, err := f.writ.Verify(ctx, f.token); err != nil {
 			tb.Fatal(err)
 		}
@@ -336,8 +343,9 @@ func BenchmarkVerify(b *testing.B) {
 			})
 
 			// The signature check alone, as writ's verifier makes it,
-			// beside the floor: for Ed25519, the key decoded once and its
-			// table (internal/eddsa) against ed25519.Verify.
+			// beside the floor: for Ed25519 and P-256, the key decoded once
+			// and its table (internal/eddsa, internal/p256) against
+			// ed25519.Verify and ecdsa.VerifyASN1.
 			b.Run("impl=writ-signature", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
