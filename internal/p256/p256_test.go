@@ -1,6 +1,7 @@
 package p256
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
@@ -352,12 +353,36 @@ func TestVerifyRandom(t *testing.T) {
 	}
 }
 
-// TestWycheproof runs Wycheproof's ECDSA P-256 SHA-256 vectors (r‖s;
-// testdata/vectors/SOURCES.md) on both ways of computing R: each must give
-// Wycheproof's result (writ rejects "acceptable" ones, of which the file
-// has none) and crypto/ecdsa's.
+// TestWycheproof runs Wycheproof's ECDSA P-256 SHA-256 vectors with r‖s
+// signatures (testdata/vectors/SOURCES.md) on both ways of computing R:
+// each must give Wycheproof's result (writ rejects "acceptable" ones, of
+// which the file has none) and crypto/ecdsa's.
 func TestWycheproof(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "vectors", "wycheproof", "ecdsa_secp256r1_sha256_p1363_test.json"))
+	runWycheproof(t, "ecdsa_secp256r1_sha256_p1363_test.json", func(sig []byte) []byte { return sig })
+}
+
+// TestWycheproofDER runs the same primitive's vectors with DER signatures.
+// A signature in canonical DER with r and s of at most 32 bytes is checked
+// as r‖s like TestWycheproof's; any other encoding is crypto/ecdsa's to
+// refuse (parsing ASN.1 is not this package's job), and it must.
+func TestWycheproofDER(t *testing.T) {
+	runWycheproof(t, "ecdsa_secp256r1_sha256_test.json", func(der []byte) []byte {
+		var rs struct{ R, S *big.Int }
+		rest, err := asn1.Unmarshal(der, &rs)
+		if err == nil && len(rest) == 0 && rs.R.Sign() >= 0 && rs.S.Sign() >= 0 && rs.R.BitLen() <= 256 && rs.S.BitLen() <= 256 {
+			if again, _ := asn1.Marshal(rs); bytes.Equal(again, der) {
+				return append(rs.R.FillBytes(make([]byte, 32)), rs.S.FillBytes(make([]byte, 32))...)
+			}
+		}
+		return nil
+	})
+}
+
+// runWycheproof runs the Wycheproof file name, whose signatures p1363
+// turns into r‖s, or nil when Verify cannot take them: then
+// crypto/ecdsa.VerifyASN1 must refuse the signature as Wycheproof says.
+func runWycheproof(t *testing.T, name string, p1363 func(sig []byte) []byte) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "vectors", "wycheproof", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,15 +404,28 @@ func TestWycheproof(t *testing.T) {
 	if err := json.Unmarshal(data, &file); err != nil {
 		t.Fatal(err)
 	}
-	run, accepted := 0, 0
+	run, accepted, other := 0, 0, 0
 	for _, g := range file.TestGroups {
 		pub := mustHex(t, g.PublicKey.Uncompressed)
+		std, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pub)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, tc := range g.Tests {
 			run++
 			msg, sig := mustHex(t, tc.Msg), mustHex(t, tc.Sig)
 			hash := sha256.Sum256(msg)
-			got := agree(t, pub, hash[:], sig)
-			if want := tc.Result == "valid"; got != want {
+			want := tc.Result == "valid"
+			rs := p1363(sig)
+			if rs == nil {
+				other++
+				if ecdsa.VerifyASN1(std, hash[:], sig) || want {
+					t.Errorf("tc%d %q: a signature that is not canonical DER is %q", tc.TcID, tc.Comment, tc.Result)
+				}
+				continue
+			}
+			got := agree(t, pub, hash[:], rs)
+			if got != want {
 				t.Errorf("tc%d %q: Verify = %v, Wycheproof says %q", tc.TcID, tc.Comment, got, tc.Result)
 			}
 			if got {
@@ -398,7 +436,7 @@ func TestWycheproof(t *testing.T) {
 	if run == 0 || run != file.NumberOfTests {
 		t.Fatalf("ran %d vectors, the file declares %d", run, file.NumberOfTests)
 	}
-	t.Logf("%d vectors, %d accepted", run, accepted)
+	t.Logf("%s: %d vectors, %d accepted, %d in another encoding", name, run, accepted, other)
 }
 
 func mustHex(t testing.TB, s string) []byte {
