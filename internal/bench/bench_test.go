@@ -33,6 +33,7 @@ import (
 	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/eddsa"
+	"github.com/writ-dev/writ/internal/interleave"
 	wjws "github.com/writ-dev/writ/internal/jws"
 	"github.com/writ-dev/writ/internal/p256"
 	wpaseto "github.com/writ-dev/writ/internal/paseto"
@@ -440,33 +441,11 @@ func BenchmarkVerifyInterleaved(b *testing.B) {
 	for _, alg := range algs {
 		b.Run("alg="+alg, func(b *testing.B) {
 			f := newFixture(b, alg)
-			impls := []struct {
-				name   string
-				verify func() bool
-			}{
-				{"floor", f.floorVerify},
-				{"writ-signature", f.signatureVerify},
-				{"writ", func() bool { _, err := f.writ.Verify(ctx, f.token); return err == nil }},
-			}
-			var ns [3]time.Duration
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				for j := range impls {
-					j = (i + j) % len(impls)
-					start := time.Now()
-					ok := impls[j].verify()
-					ns[j] += time.Since(start)
-					if !ok {
-						b.Fatalf("%s: invalid", impls[j].name)
-					}
-				}
-			}
-			for j, impl := range impls {
-				b.ReportMetric(float64(ns[j])/float64(b.N), impl.name+"-ns/verify")
-				if j > 0 {
-					b.ReportMetric(float64(ns[j])/float64(ns[0]), impl.name+"/floor")
-				}
-			}
+			interleave.Verifications(b,
+				interleave.Impl{Name: "floor", Verify: f.floorVerify},
+				interleave.Impl{Name: "writ-signature", Verify: f.signatureVerify},
+				interleave.Impl{Name: "writ", Verify: func() bool { _, err := f.writ.Verify(ctx, f.token); return err == nil }},
+			)
 		})
 	}
 }

@@ -10,7 +10,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/writ-dev/writ/internal/interleave"
 )
 
 // benchKey returns a P-256 key, the SHA-256 of a 400-byte message (a
@@ -55,42 +56,11 @@ func BenchmarkVerify(b *testing.B) {
 	if k.tab.Load() == nil {
 		b.Fatal("no table")
 	}
-	impls := []struct {
-		name   string
-		verify func() bool
-	}{
-		{"std", func() bool { return ecdsa.VerifyASN1(&priv.PublicKey, hash, der) }},
-		{"point", func() bool { return k.verify(hash, sig, nil) }},
-		{"table", func() bool { return k.Verify(hash, sig) }},
-	}
-	for _, impl := range impls {
-		if !impl.verify() {
-			b.Fatalf("%s: the signature does not verify", impl.name)
-		}
-		b.Run("impl="+impl.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				impl.verify()
-			}
-		})
-	}
-	b.Run("interleaved", func(b *testing.B) {
-		b.ReportAllocs()
-		var ns [3]time.Duration
-		for i := 0; b.Loop(); i++ {
-			for j := range impls {
-				j = (i + j) % len(impls) // each takes turns to go first
-				start := time.Now()
-				impls[j].verify()
-				ns[j] += time.Since(start)
-			}
-		}
-		for j, impl := range impls {
-			b.ReportMetric(float64(ns[j])/float64(b.N), impl.name+"-ns/verify")
-		}
-		b.ReportMetric(float64(ns[1])/float64(ns[0]), "point/std")
-		b.ReportMetric(float64(ns[2])/float64(ns[0]), "table/std")
-	})
+	interleave.Compare(b,
+		interleave.Impl{Name: "std", Verify: func() bool { return ecdsa.VerifyASN1(&priv.PublicKey, hash, der) }},
+		interleave.Impl{Name: "point", Verify: func() bool { return k.verify(hash, sig, nil) }},
+		interleave.Impl{Name: "table", Verify: func() bool { return k.Verify(hash, sig) }},
+	)
 }
 
 // BenchmarkWindow measures the table's window: for each width, a

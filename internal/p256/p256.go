@@ -32,20 +32,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"errors"
-	"sync"
-	"sync/atomic"
 
 	"filippo.io/nistec"
+
+	"github.com/writ-dev/writ/internal/lazy"
 )
 
 // PublicKey is a P-256 public key prepared for verifying many signatures.
 // It is safe for concurrent use.
 type PublicKey struct {
-	q *nistec.P256Point // Q, a point of the curve other than the identity
-
-	uses atomic.Uint32         // verifications while tab is nil
-	once sync.Once             // builds tab
-	tab  atomic.Pointer[table] // multiples of Q, from the TableAfter-th verification
+	q   *nistec.P256Point // Q, a point of the curve other than the identity
+	tab lazy.Value[table] // multiples of Q, from the TableAfter-th verification
 }
 
 // TableAfter is the verification under a key that builds its table, which
@@ -159,12 +156,5 @@ func (k *PublicKey) verify(hash, sig []byte, t *table) bool {
 // table returns the key's table, or nil before its TableAfter-th
 // verification, which builds it.
 func (k *PublicKey) table() *table {
-	if t := k.tab.Load(); t != nil {
-		return t
-	}
-	if k.uses.Add(1) < TableAfter {
-		return nil
-	}
-	k.once.Do(func() { k.tab.Store(newTable(k.q, window)) })
-	return k.tab.Load()
+	return k.tab.Get(TableAfter, func() *table { return newTable(k.q, window) })
 }
