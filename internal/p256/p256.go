@@ -129,21 +129,11 @@ func (k *PublicKey) verify(hash, sig []byte, t *table) bool {
 	u1.mul(&e, &w)
 	u2.mul(&r, &w)
 
-	u1b := u1.bytes()
-	R, err := nistec.NewP256Point().ScalarBaseMult(u1b[:])
+	R, err := k.sum(&u1, &u2, t)
 	if err != nil {
-		return false // unreachable: u1b is 32 bytes
+		return false // unreachable: the scalars are 32 bytes
 	}
-	p2 := nistec.NewP256Point()
-	if t == nil {
-		u2b := u2.bytes()
-		if _, err := p2.ScalarMult(k.q, u2b[:]); err != nil {
-			return false // unreachable: u2b is 32 bytes
-		}
-	} else {
-		t.mult(p2, &u2)
-	}
-	x, err := R.Add(R, p2).BytesX()
+	x, err := R.BytesX()
 	if err != nil {
 		return false // R is the point at infinity
 	}
@@ -151,6 +141,27 @@ func (k *PublicKey) verify(hash, sig []byte, t *table) bool {
 	v.setBytes((*[32]byte)(x))
 	v.reduce()
 	return v == r
+}
+
+// sum returns R = [u1]G + [u2]Q, with the table t of Q, or without one
+// when t is nil. Its only error is nistec's for a scalar that is not 32
+// bytes, which bytes rules out.
+func (k *PublicKey) sum(u1, u2 *scalar, t *table) (*nistec.P256Point, error) {
+	p2 := nistec.NewP256Point()
+	if t == nil {
+		u2b := u2.bytes()
+		if _, err := p2.ScalarMult(k.q, u2b[:]); err != nil {
+			return nil, err
+		}
+	} else {
+		t.mult(p2, u2)
+	}
+	u1b := u1.bytes()
+	R, err := nistec.NewP256Point().ScalarBaseMult(u1b[:])
+	if err != nil {
+		return nil, err
+	}
+	return R.Add(R, p2), nil
 }
 
 // table returns the key's table, or nil before its TableAfter-th

@@ -239,51 +239,82 @@ func forged(t testing.TB, R *nistec.P256Point, u1, u2 *big.Int) (pub, hash, sig 
 	return Q.Bytes(), scalarBytes(e), append(scalarBytes(r), scalarBytes(s)...)
 }
 
-// TestVerifyXAboveN checks the signatures whose R has an x of n or more,
-// so that r = x(R) − n: one in 2^128 of honest ones, made here by choosing
-// R first (forged). Each must verify, and fail with r = x(R).
-func TestVerifyXAboveN(t *testing.T) {
+// xAboveN returns keys, hashes and signatures whose R has an x of n or
+// more, so that r = x(R) − n: one in 2^128 of honest signatures, made here
+// by choosing R first (forged). Each verifies; with r = x(R), in the
+// fourth of each case, it would not.
+func xAboveN(t testing.TB) [][4][]byte {
+	t.Helper()
+	var out [][4][]byte
 	x := new(big.Int).Set(order)
-	found := 0
-	for found < 4 {
+	for len(out) < 4 {
 		x.Add(x, big.NewInt(1))
 		R, err := nistec.NewP256Point().SetBytes(append([]byte{2}, x.FillBytes(make([]byte, 32))...))
 		if err != nil {
 			continue // x is not the x of any point
 		}
-		found++
-		pub, hash, sig := forged(t, R, big.NewInt(int64(found*7)), big.NewInt(int64(found*5+1)))
-		if !agree(t, pub, hash, sig) {
-			t.Errorf("x = n + %v: the signature failed", new(big.Int).Sub(x, order))
+		i := int64(len(out))
+		pub, hash, sig := forged(t, R, big.NewInt(i*7), big.NewInt(i*5+1))
+		out = append(out, [4][]byte{pub, hash, sig, append(x.FillBytes(make([]byte, 32)), sig[32:]...)})
+	}
+	return out
+}
+
+// TestVerifyXAboveN checks the signatures of xAboveN.
+func TestVerifyXAboveN(t *testing.T) {
+	for _, c := range xAboveN(t) {
+		if !agree(t, c[0], c[1], c[2]) {
+			t.Errorf("Q=%x hash=%x: the signature %x failed", c[0], c[1], c[2])
 		}
-		bad := append(x.FillBytes(make([]byte, 32)), sig[32:]...)
-		if agree(t, pub, hash, bad) {
-			t.Errorf("x = n + %v: r = x(R) verified", new(big.Int).Sub(x, order))
+		if agree(t, c[0], c[1], c[3]) {
+			t.Errorf("Q=%x hash=%x: r = x(R) verified", c[0], c[1])
 		}
 	}
 }
 
-// TestVerifyInfinity checks signatures for which [u1]G + [u2]Q is the point
-// at infinity: under Q = [d]G, e = −r·d mod n makes u1 + u2·d = (e +
-// r·d)/s zero whatever s. crypto/ecdsa rejects them; so must Verify.
-func TestVerifyInfinity(t *testing.T) {
+// atInfinity returns keys, hashes and signatures for which [u1]G + [u2]Q
+// is the point at infinity: under Q = [d]G, e = −r·d mod n makes u1 + u2·d
+// = (e + r·d)/s zero whatever s. The first key is G.
+func atInfinity(t testing.TB) [][3][]byte {
+	t.Helper()
 	rnd := rand.New(rand.NewPCG(7, 8))
-	for i := range 8 {
+	var out [][3][]byte
+	for i := range 6 {
 		d, r, s := randScalar(rnd), randScalar(rnd), randScalar(rnd)
 		if i == 0 {
-			d = big.NewInt(1) // Q = G
+			d = big.NewInt(1)
 		}
 		e := new(big.Int).Mul(r, d)
 		e.Neg(e).Mod(e, order)
-		pub := pubOf(t, d)
-		sig := append(scalarBytes(r), scalarBytes(s)...)
-		if agree(t, pub, scalarBytes(e), sig) {
-			t.Fatalf("d=%x r=%x s=%x: R at infinity verified", d, r, s)
+		out = append(out, [3][]byte{pubOf(t, d), scalarBytes(e), append(scalarBytes(r), scalarBytes(s)...)})
+	}
+	return out
+}
+
+// TestVerifyInfinity checks that both ways of computing R find the point
+// at infinity for the cases of atInfinity, and that Verify, as
+// crypto/ecdsa, rejects them.
+func TestVerifyInfinity(t *testing.T) {
+	for _, c := range atInfinity(t) {
+		pub, hash, sig := c[0], c[1], c[2]
+		k := withTable(t, pub)
+		var e, r, s, w, u1, u2 scalar
+		e.setBytes((*[32]byte)(hash))
+		r.setBytes((*[32]byte)(sig[:32]))
+		s.setBytes((*[32]byte)(sig[32:]))
+		w.invert(&s)
+		w.mul(&w, &rr)
+		u1.mul(&e, &w)
+		u2.mul(&r, &w)
+		for _, tab := range []*table{nil, k.tab.Load()} {
+			R, err := k.sum(&u1, &u2, tab)
+			if err != nil || R.IsInfinity() != 1 {
+				t.Fatalf("Q=%x hash=%x sig=%x, table %v: R = %x, %v; want the point at infinity", pub, hash, sig, tab != nil, R.Bytes(), err)
+			}
 		}
-		// The same with x(R) of the point at infinity taken as 0 would
-		// need r = 0, which both reject already; a hash one off is a
-		// finite R, which fails as any wrong signature does.
-		agree(t, pub, scalarBytes(new(big.Int).Add(e, big.NewInt(1))), sig)
+		if agreeKey(t, k, pub, hash, sig) {
+			t.Fatalf("Q=%x hash=%x sig=%x: R at infinity verified", pub, hash, sig)
+		}
 	}
 }
 
@@ -508,6 +539,13 @@ func FuzzVerify(f *testing.F) {
 	}
 	for _, d := range [][]byte{{1}, {2}, {3}, order.Bytes(), new(big.Int).Sub(order, big.NewInt(1)).Bytes()} {
 		f.Add(d, e.hashes[0], e.sigs[0])
+	}
+	for _, c := range xAboveN(f) {
+		f.Add(c[0], c[1], c[2])
+		f.Add(c[0], c[1], c[3])
+	}
+	for _, c := range atInfinity(f) {
+		f.Add(c[0], c[1], c[2])
 	}
 	f.Add(append([]byte{4}, make([]byte, 64)...), e.hashes[0], e.sigs[0]) // (0, 0): not on the curve
 	f.Add(bytesOf(0xff, 65), e.hashes[0], e.sigs[0])
