@@ -108,8 +108,9 @@ func (z *scalar) mul(x, y *scalar) {
 
 // invert sets z = x⁻¹ mod n by the binary extended Euclidean algorithm
 // (Hankerson, Menezes and Vanstone, "Guide to Elliptic Curve
-// Cryptography", 2004, Algorithm 2.22), in variable time: a few thousand
-// word operations, a tenth of the time of raising x to n − 2 with mul.
+// Cryptography", 2004, Algorithm 2.22), in variable time: about 6% of a
+// VerifyASN1, several times faster than raising x to n − 2 with mul, and
+// without the 11 allocations of math/big's ModInverse (BenchmarkInvert).
 // x is in [1, n−1]; z is 0 if x is 0.
 func (z *scalar) invert(x *scalar) {
 	if x.isZero() {

@@ -3,9 +3,12 @@ package p256
 import "filippo.io/nistec"
 
 // window is the width of a table's digits: 5 bits, signed, so 52 rows of
-// 16 points (78 KiB) and at most 52 additions per multiplication. 4 bits
-// would take 65 rows of 8 points (49 KiB) and 65 additions, 6 bits 43 rows
-// of 32 points (129 KiB) and 43 additions: BenchmarkWindow measures them.
+// 16 points (78 KiB) and at most 52 additions per multiplication; a
+// verification costs about 0.54 of VerifyASN1's, and the table about five
+// verifications. 4 bits would take 65 rows of 8 points (49 KiB) and 65
+// additions (0.6 of VerifyASN1, a table of 3.5 verifications), 6 bits 43
+// rows of 32 points (129 KiB) and 43 additions (0.5, a table of 8.5):
+// BenchmarkWindow measures them.
 const window = 5
 
 // table holds, for a point Q and a window w, the multiples j·2^(w·i)·Q for
@@ -21,7 +24,7 @@ type table struct {
 func rows(w int) int { return (257 + w - 1) / w }
 
 // newTable builds the table of q for the window w. It costs a doubling and
-// 2^(w−1) − 1 additions per row: with w = 5, 832 operations, about four
+// 2^(w−1) − 1 additions per row: with w = 5, 832 operations, about five
 // verifications.
 func newTable(q *nistec.P256Point, w int) *table {
 	half := 1 << (w - 1)
