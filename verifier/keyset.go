@@ -73,10 +73,10 @@ func (k *Key) verifyKey() crypto.PublicKey {
 
 // NewKey binds pub to the key id and algorithm alg, after checking that they
 // fit: an ed25519.PublicKey for EdDSA and V4Public, a P-256 *ecdsa.PublicKey
-// for ES256, an *rsa.PublicKey of 2048 to 8192 bits for RS256 and PS256
-// (not one of the weak keys that ROCA factors). A V4Public key's id must be
-// its PASERK k4.pid. Its errors wrap ErrKeySet and the reason:
-// ErrKeyUnsupported, ErrKeyMalformed or ErrKeyWeak.
+// whose point is on the curve for ES256, an *rsa.PublicKey of 2048 to 8192
+// bits for RS256 and PS256 (not one of the weak keys that ROCA factors). A
+// V4Public key's id must be its PASERK k4.pid. Its errors wrap ErrKeySet
+// and the reason: ErrKeyUnsupported, ErrKeyMalformed or ErrKeyWeak.
 func NewKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, error) {
 	if err := checkKey(id, alg, pub); err != nil {
 		return nil, fmt.Errorf("%w: key %s: %w", ErrKeySet, quoted(id), err)
