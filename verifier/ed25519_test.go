@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/writ-dev/writ/internal/eddsa"
+	"github.com/writ-dev/writ/internal/p256"
 	"github.com/writ-dev/writ/verifier"
 )
 
@@ -65,19 +66,20 @@ func TestUndecodableEd25519Key(t *testing.T) {
 	}
 }
 
-// TestEd25519KeyBuildsTable verifies tokens under fresh Ed25519 keys (EdDSA
-// and v4.public) well past the verification that builds each key's table
-// (internal/eddsa): valid tokens verify and forged ones fail with
-// ErrSignature before, at and after it.
-func TestEd25519KeyBuildsTable(t *testing.T) {
+// TestKeysBuildTables verifies tokens under fresh Ed25519 keys (EdDSA and
+// v4.public) and a fresh P-256 key (ES256) well past the verification that
+// builds each key's table (internal/eddsa, internal/p256): valid tokens
+// verify and forged ones fail with ErrSignature before, at and after it.
+func TestKeysBuildTables(t *testing.T) {
 	fx := fixedKeys()
-	v := newVerifier(t, mustKeySet(fx.ed, fx.pk), nil) // keys of their own: no table yet
-	forger := fixedEd25519(2)
+	v := newVerifier(t, mustKeySet(fx.ed, fx.pk, fx.es), nil) // keys of their own: no table yet
+	forger, esForger := fixedEd25519(2), fixedP256(2)
 	tokens := []struct{ valid, forged string }{
 		{fx.ed.jwt(nil, nil), signingKey{fx.ed.kid, verifier.EdDSA, forger}.jwt(nil, nil)},
 		{fx.pk.paseto(nil), signingKey{fx.pk.kid, verifier.V4Public, forger}.paseto(nil)},
+		{fx.es.jwt(nil, nil), signingKey{fx.es.kid, verifier.ES256, esForger}.jwt(nil, nil)},
 	}
-	for i := range 3 * eddsa.TableAfter {
+	for i := range 3 * max(eddsa.TableAfter, p256.TableAfter) {
 		for _, tok := range tokens {
 			if _, err := v.Verify(context.Background(), tok.valid); err != nil {
 				t.Fatalf("verification %d: %v", i, err)

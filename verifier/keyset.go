@@ -19,6 +19,7 @@ import (
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/eddsa"
 	"github.com/writ-dev/writ/internal/jsonx"
+	"github.com/writ-dev/writ/internal/p256"
 	"github.com/writ-dev/writ/internal/paserk"
 )
 
@@ -38,36 +39,44 @@ type Key struct {
 	alg Algorithm
 	pub crypto.PublicKey
 	ed  *eddsa.PublicKey // an Ed25519 pub prepared for verifying; nil for other keys
+	ec  *p256.PublicKey  // a P-256 pub prepared for verifying; nil for other keys
 }
 
-// newKey returns the key of id, alg and pub, which checkKey accepted. An
-// Ed25519 key is prepared once for all its verifications: its point is
-// decoded here, and a table of its multiples (30 KiB) is built once it has
-// verified a few tokens (see internal/eddsa). A key whose bytes decode to
-// no point is kept, and verifies no token, as ed25519.Verify rejects every
-// signature under it.
+// newKey returns the key of id, alg and pub, which checkKey accepted.
+// Ed25519 and P-256 keys are prepared once for all their verifications:
+// the point is decoded here, and a table of its multiples (30 KiB for
+// Ed25519, 78 KiB for P-256) is built once the key has verified a few
+// tokens (see internal/eddsa and internal/p256). An Ed25519 key whose
+// bytes decode to no point is kept, and verifies no token, as
+// ed25519.Verify rejects every signature under it.
 func newKey(id string, alg Algorithm, pub crypto.PublicKey) *Key {
 	k := &Key{id: id, alg: alg, pub: pub}
-	if ed, ok := pub.(ed25519.PublicKey); ok {
-		k.ed, _ = eddsa.NewPublicKey(ed) // checkKey checked its length
+	switch pub := pub.(type) {
+	case ed25519.PublicKey:
+		k.ed, _ = eddsa.NewPublicKey(pub) // checkKey checked its length
+	case *ecdsa.PublicKey:
+		k.ec, _ = p256.NewPublicKeyECDSA(pub) // checkKey checked its point
 	}
 	return k
 }
 
 // verifyKey returns the key in the form jws.Verify takes.
 func (k *Key) verifyKey() crypto.PublicKey {
-	if k.ed != nil {
+	switch {
+	case k.ed != nil:
 		return k.ed
+	case k.ec != nil:
+		return k.ec
 	}
 	return k.pub
 }
 
 // NewKey binds pub to the key id and algorithm alg, after checking that they
 // fit: an ed25519.PublicKey for EdDSA and V4Public, a P-256 *ecdsa.PublicKey
-// for ES256, an *rsa.PublicKey of 2048 to 8192 bits for RS256 and PS256
-// (not one of the weak keys that ROCA factors). A V4Public key's id must be
-// its PASERK k4.pid. Its errors wrap ErrKeySet and the reason:
-// ErrKeyUnsupported, ErrKeyMalformed or ErrKeyWeak.
+// whose point is on the curve for ES256, an *rsa.PublicKey of 2048 to 8192
+// bits for RS256 and PS256 (not one of the weak keys that ROCA factors). A
+// V4Public key's id must be its PASERK k4.pid. Its errors wrap ErrKeySet
+// and the reason: ErrKeyUnsupported, ErrKeyMalformed or ErrKeyWeak.
 func NewKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, error) {
 	if err := checkKey(id, alg, pub); err != nil {
 		return nil, fmt.Errorf("%w: key %s: %w", ErrKeySet, quoted(id), err)
@@ -97,6 +106,9 @@ func checkKey(id string, alg Algorithm, pub crypto.PublicKey) error {
 		k, ok := pub.(*ecdsa.PublicKey)
 		if !ok || k.Curve != elliptic.P256() {
 			return fmt.Errorf("%w: ES256 needs a P-256 public key", ErrKeyMalformed)
+		}
+		if _, err := p256.NewPublicKeyECDSA(k); err != nil {
+			return fmt.Errorf("%w: ES256 needs a point of the P-256 curve", ErrKeyMalformed)
 		}
 	case RS256, PS256:
 		k, ok := pub.(*rsa.PublicKey)

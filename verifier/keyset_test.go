@@ -605,6 +605,13 @@ func TestNewKey(t *testing.T) {
 	}
 	small := &rsa.PublicKey{N: new(big.Int).Lsh(big.NewInt(1), 1023), E: 65537}
 	edPub := fx.ed.priv.Public()
+	esPub, err := fx.es.priv.Public().(*ecdsa.PublicKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := new(big.Int).SetBytes(esPub[1:33]), new(big.Int).SetBytes(esPub[33:])
+	//lint:ignore SA1019 the raw coordinates are the only way to make a key off the curve
+	offCurve := &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: new(big.Int).Add(y, big.NewInt(1))}
 	for _, tc := range []struct {
 		name string
 		id   string
@@ -624,6 +631,8 @@ func TestNewKey(t *testing.T) {
 		{"EdDSA with a private key", "k", verifier.EdDSA, fx.ed.priv, false},
 		{"ES256 with a P-384 key", "k", verifier.ES256, p384.Public(), false},
 		{"ES256 with an Ed25519 key", "k", verifier.ES256, edPub, false},
+		{"ES256 with a point off the curve", "k", verifier.ES256, offCurve, false},
+		{"ES256 with no coordinates", "k", verifier.ES256, &ecdsa.PublicKey{Curve: elliptic.P256()}, false},
 		{"RS256 with a P-256 key", "k", verifier.RS256, fx.es.priv.Public(), false},
 		{"RS256 with 1024 bits", "k", verifier.RS256, small, false},
 		{"HS256", "k", "HS256", []byte("secret"), false},

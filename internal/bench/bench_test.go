@@ -33,7 +33,9 @@ import (
 	"github.com/writ-dev/writ/internal/accesstoken"
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/eddsa"
+	"github.com/writ-dev/writ/internal/interleave"
 	wjws "github.com/writ-dev/writ/internal/jws"
+	"github.com/writ-dev/writ/internal/p256"
 	wpaseto "github.com/writ-dev/writ/internal/paseto"
 	"github.com/writ-dev/writ/internal/store/sqlite"
 	"github.com/writ-dev/writ/issuer"
@@ -79,8 +81,8 @@ type fixture struct {
 	derES []byte // ES256: the signature in ASN.1, as crypto/ecdsa takes it
 
 	// prepared is the public key as writ's verifier holds it, for the
-	// signature check alone (impl=writ-signature): an Ed25519 key decoded
-	// once, with its table (eddsa), other keys as they are.
+	// signature check alone (impl=writ-signature): an Ed25519 or P-256 key
+	// decoded once, with its table (eddsa, p256), RSA keys as they are.
 	prepared crypto.PublicKey
 
 	writ      *verifier.Verifier // with revocation checking on
@@ -191,18 +193,24 @@ func newFixture(tb testing.TB, alg string) *fixture {
 	if !f.floorVerify() {
 		tb.Fatal("floor: signature does not verify")
 	}
-	f.prepared = f.pub
-	if ed, ok := f.pub.(ed25519.PublicKey); ok {
-		if f.prepared, err = eddsa.NewPublicKey(ed); err != nil {
-			tb.Fatal(err)
+	switch pub := f.pub.(type) {
+	case ed25519.PublicKey:
+		f.prepared, err = eddsa.NewPublicKey(pub)
+	case *ecdsa.PublicKey:
+		f.prepared, err = p256.NewPublicKeyECDSA(pub)
+	default:
+		f.prepared = f.pub
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The verifiers share one key, whose table (Ed25519 or P-256) is built
+	// at its eddsa.TableAfter-th or p256.TableAfter-th verification, as is
+	// that of the prepared key: here, rather than in a benchmark.
+	for range max(eddsa.TableAfter, p256.TableAfter) {
+		if !f.signatureVerify() {
+			tb.Fatal("writ-signature: signature does not verify")
 		}
-	}
-	if !f.signatureVerify() {
-		tb.Fatal("writ-signature: signature does not verify")
-	}
-	// The verifiers share one key, whose Ed25519 table is built at its
-	// eddsa.TableAfter-th verification: here, rather than in a benchmark.
-	for range eddsa.TableAfter {
 		if _, err := f.writ.Verify(ctx, f.token); err != nil {
 			tb.Fatal(err)
 		}
@@ -336,8 +344,9 @@ func BenchmarkVerify(b *testing.B) {
 			})
 
 			// The signature check alone, as writ's verifier makes it,
-			// beside the floor: for Ed25519, the key decoded once and its
-			// table (internal/eddsa) against ed25519.Verify.
+			// beside the floor: for Ed25519 and P-256, the key decoded once
+			// and its table (internal/eddsa, internal/p256) against
+			// ed25519.Verify and ecdsa.VerifyASN1.
 			b.Run("impl=writ-signature", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
@@ -432,33 +441,11 @@ func BenchmarkVerifyInterleaved(b *testing.B) {
 	for _, alg := range algs {
 		b.Run("alg="+alg, func(b *testing.B) {
 			f := newFixture(b, alg)
-			impls := []struct {
-				name   string
-				verify func() bool
-			}{
-				{"floor", f.floorVerify},
-				{"writ-signature", f.signatureVerify},
-				{"writ", func() bool { _, err := f.writ.Verify(ctx, f.token); return err == nil }},
-			}
-			var ns [3]time.Duration
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				for j := range impls {
-					j = (i + j) % len(impls)
-					start := time.Now()
-					ok := impls[j].verify()
-					ns[j] += time.Since(start)
-					if !ok {
-						b.Fatalf("%s: invalid", impls[j].name)
-					}
-				}
-			}
-			for j, impl := range impls {
-				b.ReportMetric(float64(ns[j])/float64(b.N), impl.name+"-ns/verify")
-				if j > 0 {
-					b.ReportMetric(float64(ns[j])/float64(ns[0]), impl.name+"/floor")
-				}
-			}
+			interleave.Verifications(b,
+				interleave.Impl{Name: "floor", Verify: f.floorVerify},
+				interleave.Impl{Name: "writ-signature", Verify: f.signatureVerify},
+				interleave.Impl{Name: "writ", Verify: func() bool { _, err := f.writ.Verify(ctx, f.token); return err == nil }},
+			)
 		})
 	}
 }

@@ -5,9 +5,10 @@ import (
 	"crypto/sha512"
 	"strings"
 	"testing"
-	"time"
 
 	"filippo.io/edwards25519"
+
+	"github.com/writ-dev/writ/internal/interleave"
 )
 
 // BenchmarkVerify compares, on one signature of a 400-byte message (a
@@ -30,46 +31,14 @@ func BenchmarkVerify(b *testing.B) {
 	for range TableAfter {
 		k.Verify(msg, sig)
 	}
-	tab := k.tab.Load()
-	if tab == nil {
+	if k.tab.Load() == nil {
 		b.Fatal("no table")
 	}
-	impls := []struct {
-		name   string
-		verify func() bool
-	}{
-		{"std", func() bool { return ed25519.Verify(pub, msg, sig) }},
-		{"point", func() bool { return k.verify(msg, sig, nil) }},
-		{"table", func() bool { return k.Verify(msg, sig) }},
-	}
-	for _, impl := range impls {
-		if !impl.verify() {
-			b.Fatalf("%s: the signature does not verify", impl.name)
-		}
-		b.Run("impl="+impl.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				impl.verify()
-			}
-		})
-	}
-	b.Run("interleaved", func(b *testing.B) {
-		b.ReportAllocs()
-		var ns [3]time.Duration
-		for i := 0; b.Loop(); i++ {
-			for j := range impls {
-				j = (i + j) % len(impls) // each takes turns to go first
-				start := time.Now()
-				impls[j].verify()
-				ns[j] += time.Since(start)
-			}
-		}
-		for j, impl := range impls {
-			b.ReportMetric(float64(ns[j])/float64(b.N), impl.name+"-ns/verify")
-		}
-		b.ReportMetric(float64(ns[1])/float64(ns[0]), "point/std")
-		b.ReportMetric(float64(ns[2])/float64(ns[0]), "table/std")
-	})
+	interleave.Compare(b,
+		interleave.Impl{Name: "std", Verify: func() bool { return ed25519.Verify(pub, msg, sig) }},
+		interleave.Impl{Name: "point", Verify: func() bool { return k.verify(msg, sig, nil) }},
+		interleave.Impl{Name: "table", Verify: func() bool { return k.Verify(msg, sig) }},
+	)
 }
 
 // BenchmarkNewTable is the cost of a key's table, paid at its first

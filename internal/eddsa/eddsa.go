@@ -34,9 +34,10 @@ import (
 	"crypto/sha512"
 	"errors"
 	"sync"
-	"sync/atomic"
 
 	"filippo.io/edwards25519"
+
+	"github.com/writ-dev/writ/internal/lazy"
 )
 
 // PublicKey is an Ed25519 public key prepared for verifying many
@@ -45,10 +46,7 @@ type PublicKey struct {
 	enc   [ed25519.PublicKeySize]byte // the key as given: hashed into each challenge
 	valid bool                        // whether enc decodes to a point
 	negA  edwards25519.Point          // −A, when valid
-
-	uses atomic.Uint32         // verifications while tab is nil
-	once sync.Once             // builds tab
-	tab  atomic.Pointer[table] // multiples of −A, from the TableAfter-th verification
+	tab   lazy.Value[table]           // multiples of −A, from the TableAfter-th verification
 }
 
 // TableAfter is the verification under a key that builds its table, which
@@ -115,14 +113,10 @@ func (k *PublicKey) verify(msg, sig []byte, t *table) bool {
 // table returns the key's table, or nil before its TableAfter-th
 // verification, which builds it.
 func (k *PublicKey) table() *table {
-	if t := k.tab.Load(); t != nil {
-		return t
-	}
-	if !k.valid || k.uses.Add(1) < TableAfter {
+	if !k.valid {
 		return nil
 	}
-	k.once.Do(func() { k.tab.Store(newTable(&k.negA)) })
-	return k.tab.Load()
+	return k.tab.Get(TableAfter, func() *table { return newTable(&k.negA) })
 }
 
 // generator is the base point B. VarTimeMultiScalarMult only reads it.

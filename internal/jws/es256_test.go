@@ -11,6 +11,7 @@ import (
 
 	"github.com/writ-dev/writ/internal/alg"
 	"github.com/writ-dev/writ/internal/jws"
+	"github.com/writ-dev/writ/internal/p256"
 )
 
 // es256Cases returns a P-256 key, a message and r||s signatures around a
@@ -62,19 +63,56 @@ func es256Cases(t testing.TB) (*ecdsa.PublicKey, []byte, [][]byte) {
 	return &priv.PublicKey, msg, sigs
 }
 
-// TestES256Agrees checks that jws.Verify and the standard library
-// (stdES256: r||s re-encoded with math/big and encoding/asn1, then
-// ecdsa.VerifyASN1) agree on the edge cases.
+// warmKey returns pub prepared for jws.Verify after p256.TableAfter
+// verifications of msg and sig (valid), so that it verifies with its
+// table from then on. A key prepared afresh verifies without one.
+func warmKey(t testing.TB, pub *ecdsa.PublicKey, msg, sig []byte) *p256.PublicKey {
+	t.Helper()
+	warm, err := p256.NewPublicKeyECDSA(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range p256.TableAfter {
+		if !jws.Verify(alg.ES256, warm, string(msg), sig) {
+			t.Fatal("the valid signature failed")
+		}
+	}
+	return warm
+}
+
+// coldKey returns pub freshly prepared for jws.Verify: without a table.
+func coldKey(t testing.TB, pub *ecdsa.PublicKey) *p256.PublicKey {
+	t.Helper()
+	cold, err := p256.NewPublicKeyECDSA(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cold
+}
+
+// agreeES256 checks that jws.Verify under both keys and the standard
+// library (stdES256: r||s re-encoded with math/big and encoding/asn1, then
+// ecdsa.VerifyASN1) agree on msg and sig, and returns the answer.
+func agreeES256(t testing.TB, pub *ecdsa.PublicKey, cold, warm *p256.PublicKey, msg, sig []byte) bool {
+	t.Helper()
+	want := stdES256(pub, msg, sig)
+	for name, k := range map[string]*p256.PublicKey{"cold": cold, "warm": warm} {
+		if got := jws.Verify(alg.ES256, k, string(msg), sig); got != want {
+			t.Fatalf("Verify(%s key, %q, %x) = %v, the standard library says %v", name, msg, sig, got, want)
+		}
+	}
+	return want
+}
+
+// TestES256Agrees checks that jws.Verify and the standard library agree
+// on the edge cases, under a key without its table and one with it.
 func TestES256Agrees(t *testing.T) {
 	pub, msg, sigs := es256Cases(t)
+	warm := warmKey(t, pub, msg, sigs[0])
 	accepted := 0
 	for _, m := range [][]byte{msg, nil, []byte("x")} {
 		for _, sig := range sigs {
-			got, want := jws.Verify(alg.ES256, pub, string(m), sig), stdES256(pub, m, sig)
-			if got != want {
-				t.Errorf("Verify(%q, %x) = %v, the standard library says %v", m, sig, got, want)
-			}
-			if got {
+			if agreeES256(t, pub, coldKey(t, pub), warm, m, sig) {
 				accepted++
 			}
 		}
@@ -82,18 +120,20 @@ func TestES256Agrees(t *testing.T) {
 	if accepted != 2 { // the valid signature, and (r, n−s)
 		t.Errorf("%d signatures verified, want 2", accepted)
 	}
+	if jws.Verify(alg.ES256, pub, string(msg), sigs[0]) {
+		t.Error("an *ecdsa.PublicKey, not prepared, verified")
+	}
 }
 
 // FuzzES256 checks that jws.Verify and the standard library agree on any
-// message and signature under a P-256 key.
+// message and signature under a P-256 key, with and without its table.
 func FuzzES256(f *testing.F) {
 	pub, msg, sigs := es256Cases(f)
 	for _, sig := range sigs {
 		f.Add(msg, sig)
 	}
+	warm := warmKey(f, pub, msg, sigs[0])
 	f.Fuzz(func(t *testing.T, msg, sig []byte) {
-		if got, want := jws.Verify(alg.ES256, pub, string(msg), sig), stdES256(pub, msg, sig); got != want {
-			t.Fatalf("Verify(%q, %x) = %v, the standard library says %v", msg, sig, got, want)
-		}
+		agreeES256(t, pub, coldKey(t, pub), warm, msg, sig)
 	})
 }

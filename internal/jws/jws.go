@@ -21,6 +21,7 @@ import (
 	"github.com/writ-dev/writ/internal/b64"
 	"github.com/writ-dev/writ/internal/eddsa"
 	"github.com/writ-dev/writ/internal/jsonx"
+	"github.com/writ-dev/writ/internal/p256"
 )
 
 // MaxHeader bounds the encoded protected header.
@@ -165,8 +166,9 @@ var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: c
 // Verify reports whether sig is a valid signature of input under pub with
 // a: EdDSA, ES256, RS256 or PS256. pub must be the key type that a uses:
 // for EdDSA an Ed25519 key prepared once for many signatures
-// (*eddsa.PublicKey, which accepts what ed25519.Verify accepts), else
-// *ecdsa.PublicKey on P-256 or *rsa.PublicKey; any other pairing, or
+// (*eddsa.PublicKey, which accepts what ed25519.Verify accepts), for ES256
+// a P-256 key prepared likewise (*p256.PublicKey, which accepts what
+// ecdsa.VerifyASN1 accepts), else *rsa.PublicKey; any other pairing, or
 // algorithm, fails.
 func Verify(a alg.Algorithm, pub crypto.PublicKey, input string, sig []byte) bool {
 	msg := unsafe.Slice(unsafe.StringData(input), len(input))
@@ -175,13 +177,12 @@ func Verify(a alg.Algorithm, pub crypto.PublicKey, input string, sig []byte) boo
 		k, ok := pub.(*eddsa.PublicKey)
 		return ok && k.Verify(msg, sig)
 	case alg.ES256:
-		k, ok := pub.(*ecdsa.PublicKey)
-		if !ok || len(sig) != 64 {
+		k, ok := pub.(*p256.PublicKey)
+		if !ok || len(sig) != p256.SignatureSize {
 			return false
 		}
 		h := sha256.Sum256(msg)
-		var der [72]byte
-		return ecdsa.VerifyASN1(k, h[:], p1363ToDER(der[:0], sig))
+		return k.Verify(h[:], sig)
 	case alg.RS256:
 		k, ok := pub.(*rsa.PublicKey)
 		h := sha256.Sum256(msg)
@@ -253,8 +254,7 @@ func fits(a alg.Algorithm, pub crypto.PublicKey) bool {
 }
 
 // derToP1363 appends the fixed-width r||s form (RFC 7518 §3.4) of der, a
-// P-256 signature as the ASN.1 SEQUENCE that crypto/ecdsa makes: the
-// reverse of p1363ToDER.
+// P-256 signature as the ASN.1 SEQUENCE that crypto/ecdsa makes.
 func derToP1363(dst, der []byte) ([]byte, error) {
 	// A P-256 SEQUENCE is shorter than 128 bytes: its length is one byte.
 	if len(der) < 2 || der[0] != 0x30 || int(der[1]) != len(der)-2 {
@@ -285,38 +285,4 @@ func readInt(b []byte) (v, rest []byte, ok bool) {
 		v = v[1:]
 	}
 	return v, rest, len(v) <= 32
-}
-
-// p1363ToDER re-encodes a fixed-width r||s signature (RFC 7518 §3.4) as the
-// ASN.1 SEQUENCE that crypto/ecdsa verifies, without big.Int allocations.
-func p1363ToDER(dst, sig []byte) []byte {
-	r, s := trimInt(sig[:32]), trimInt(sig[32:])
-	dst = append(dst, 0x30, byte(4+intLen(r)+intLen(s)))
-	return appendInt(appendInt(dst, r), s)
-}
-
-// trimInt strips the leading zero bytes of an unsigned big-endian integer,
-// keeping at least one byte.
-func trimInt(b []byte) []byte {
-	for len(b) > 1 && b[0] == 0 {
-		b = b[1:]
-	}
-	return b
-}
-
-// intLen is the length of b's DER INTEGER content: one more when its high
-// bit is set, for the zero that keeps it positive.
-func intLen(b []byte) int {
-	if b[0] >= 0x80 {
-		return len(b) + 1
-	}
-	return len(b)
-}
-
-func appendInt(dst, b []byte) []byte {
-	dst = append(dst, 0x02, byte(intLen(b)))
-	if b[0] >= 0x80 {
-		dst = append(dst, 0)
-	}
-	return append(dst, b...)
 }

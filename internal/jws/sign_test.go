@@ -8,11 +8,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/asn1"
+	"math/big"
 	mrand "math/rand/v2"
 	"testing"
 
 	"github.com/writ-dev/writ/internal/alg"
 	"github.com/writ-dev/writ/internal/eddsa"
+	"github.com/writ-dev/writ/internal/p256"
 )
 
 // opaque hides the concrete type of a key, as a hardware signer would.
@@ -35,15 +38,22 @@ func testKeys(t *testing.T) map[alg.Algorithm]crypto.Signer {
 	return map[alg.Algorithm]crypto.Signer{alg.EdDSA: ed, alg.ES256: ec, alg.RS256: rs, alg.PS256: rs}
 }
 
-// verifyKey returns pub in the form Verify takes: an Ed25519 key
-// prepared (eddsa), others as they are.
+// verifyKey returns pub in the form Verify takes: an Ed25519 or P-256 key
+// prepared (eddsa, p256), others as they are.
 func verifyKey(t *testing.T, pub crypto.PublicKey) crypto.PublicKey {
 	t.Helper()
-	ed, ok := pub.(ed25519.PublicKey)
-	if !ok {
+	var (
+		k   crypto.PublicKey
+		err error
+	)
+	switch pub := pub.(type) {
+	case ed25519.PublicKey:
+		k, err = eddsa.NewPublicKey(pub)
+	case *ecdsa.PublicKey:
+		k, err = p256.NewPublicKeyECDSA(pub)
+	default:
 		return pub
 	}
-	k, err := eddsa.NewPublicKey(ed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +83,8 @@ func TestAppendSignature(t *testing.T) {
 				if Verify(a, pub, string(input)+"x", sig) {
 					t.Fatal("signature verifies another input")
 				}
-				if a == alg.EdDSA && Verify(a, key.Public(), string(input), sig) {
-					t.Fatal("an ed25519.PublicKey, not prepared, verified")
+				if (a == alg.EdDSA || a == alg.ES256) && Verify(a, key.Public(), string(input), sig) {
+					t.Fatalf("a %T, not prepared, verified", key.Public())
 				}
 			})
 		}
@@ -113,8 +123,9 @@ func TestAppendSignatureRefuses(t *testing.T) {
 	}
 }
 
-// TestDERToP1363 converts fixed-width signatures to DER and back, with
-// integers of every length that leading zeros and high bits make.
+// TestDERToP1363 converts to fixed width the DER (encoding/asn1's) of
+// signatures with integers of every length that leading zeros and high
+// bits make.
 func TestDERToP1363(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(1, 2)) // fixed seed: reproducible
 	for i := range 2000 {
@@ -125,7 +136,10 @@ func TestDERToP1363(t *testing.T) {
 		// Zero a prefix of r and of s, up to all of it.
 		clear(sig[:i%33])
 		clear(sig[32 : 32+i/33%33])
-		der := p1363ToDER(nil, sig)
+		der, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])})
+		if err != nil {
+			t.Fatal(err)
+		}
 		got, err := derToP1363([]byte("x"), der)
 		if err != nil || !bytes.Equal(got, append([]byte("x"), sig...)) {
 			t.Fatalf("derToP1363(%x) = %x, %v; want %x", der, got, err, sig)

@@ -18,6 +18,7 @@ import (
 	"github.com/writ-dev/writ/internal/alg"
 	"github.com/writ-dev/writ/internal/eddsa"
 	"github.com/writ-dev/writ/internal/jws"
+	"github.com/writ-dev/writ/internal/p256"
 )
 
 // Wycheproof signature vectors (testdata/vectors/SOURCES.md) through
@@ -64,7 +65,11 @@ func TestWycheproofES256(t *testing.T) {
 		if err != nil {
 			return nil, nil, err
 		}
-		return k, func(msg, sig []byte) bool { return stdES256(k, msg, sig) }, nil
+		prepared, err := p256.NewPublicKey(uncompressed)
+		if err != nil {
+			return nil, nil, err
+		}
+		return prepared, func(msg, sig []byte) bool { return stdES256(k, msg, sig) }, nil
 	})
 }
 
