@@ -370,6 +370,20 @@ type Executor interface {
 	// SessionGet returns the session id unless it expired at or before
 	// at, or an error wrapping ErrNotFound.
 	SessionGet(ctx context.Context, id []byte, at int64) (SessionRow, error)
+	// SessionSeen records at as the time of the session id's last
+	// request (SessionRow.SeenAt). A missing row is not an error.
+	SessionSeen(ctx context.Context, id []byte, at int64) error
+	// SessionHold keeps sealed on the session id under name, for one
+	// SessionTakeHeld, replacing what it held before. sealed is opaque
+	// to the store (package session seals it under a key that only the
+	// browser's session id gives). It fails with an error wrapping
+	// ErrNotFound when there is no session id.
+	SessionHold(ctx context.Context, id []byte, name string, sealed []byte) error
+	// SessionTakeHeld returns what the session id holds under name and
+	// forgets it, or an error wrapping ErrNotFound when it holds nothing
+	// under name (nothing, something under another name, taken already,
+	// or no such session). Of concurrent takes, one at most returns it.
+	SessionTakeHeld(ctx context.Context, id []byte, name string) ([]byte, error)
 	// SessionDelete deletes the session id. A missing row is not an error.
 	SessionDelete(ctx context.Context, id []byte) error
 	// SessionLinkInsert stores r as a one-time sign-in link: the session
@@ -396,22 +410,25 @@ type SessionRow struct {
 	AllowedIPs           string // space-separated CIDR prefixes; "" when unbound
 	IssuedAt, TokenExpAt int64  // the token's iat and exp
 	CreatedAt, ExpiresAt int64
+	// SeenAt is when the session's last request was recorded
+	// (SessionSeen), for its idle timeout.
+	SeenAt int64
 }
 
 // SessionColumns are the columns of a session or link row in the order of
 // SessionRow.Fields, for the engines' statements.
-const SessionColumns = `id, jti, subject, kid, scopes, audience, allowed_ips, issued_at, token_exp, created_at, expires_at`
+const SessionColumns = `id, jti, subject, kid, scopes, audience, allowed_ips, issued_at, token_exp, created_at, expires_at, seen_at`
 
 // Fields returns pointers to r's fields in the order of SessionColumns.
 func (r *SessionRow) Fields() []any {
 	return []any{&r.ID, &r.JTI, &r.Subject, &r.KID, &r.Scopes, &r.Audience, &r.AllowedIPs,
-		&r.IssuedAt, &r.TokenExpAt, &r.CreatedAt, &r.ExpiresAt}
+		&r.IssuedAt, &r.TokenExpAt, &r.CreatedAt, &r.ExpiresAt, &r.SeenAt}
 }
 
 // Values returns r's fields in the order of SessionColumns.
 func (r *SessionRow) Values() []any {
 	return []any{r.ID, r.JTI, r.Subject, r.KID, r.Scopes, r.Audience, r.AllowedIPs,
-		r.IssuedAt, r.TokenExpAt, r.CreatedAt, r.ExpiresAt}
+		r.IssuedAt, r.TokenExpAt, r.CreatedAt, r.ExpiresAt, r.SeenAt}
 }
 
 // Unix is a time in unix seconds, or none (NULL) when Valid is false.

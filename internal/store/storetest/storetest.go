@@ -49,6 +49,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RegenerateAtomic", testRegenerateAtomic},
 		{"Sessions", testSessions},
 		{"SessionLinks", testSessionLinks},
+		{"SessionSeen", testSessionSeen},
+		{"SessionHeld", testSessionHeld},
 		{"TokenGetMany", testTokenGetMany},
 		{"UsageRecord", testUsageRecord},
 		{"UsageList", testUsageList},
@@ -1266,7 +1268,7 @@ func testRevocationRestore(t *testing.T, s store.Store) {
 func session(id byte, exp int64) store.SessionRow {
 	return store.SessionRow{ID: bytes.Repeat([]byte{id}, 32), JTI: fmt.Sprintf("jti-%d", id), Subject: "alice", KID: "k1",
 		Scopes: "writ:admin", Audience: "https://writ.example", AllowedIPs: "10.0.0.0/8", IssuedAt: 50, TokenExpAt: 500,
-		CreatedAt: 100, ExpiresAt: exp}
+		CreatedAt: 100, ExpiresAt: exp, SeenAt: 100}
 }
 
 func testSessions(t *testing.T, s store.Store) {
@@ -1373,6 +1375,94 @@ func testSessionLinks(t *testing.T, s store.Store) {
 	if _, err := s.SessionLinkTake(ctx, again.ID, 500); err != nil {
 		t.Errorf("a take rolled back took the link for good: %v", err)
 	}
+}
+
+// testSessionSeen: SessionSeen records a session's last request, which
+// SessionGet then returns; it leaves links and other sessions be.
+func testSessionSeen(t *testing.T, s store.Store) {
+	a, b, l := session(1, 1000), session(2, 1000), session(3, 1000)
+	check(t, s.SessionInsert(ctx, a))
+	check(t, s.SessionInsert(ctx, b))
+	check(t, s.SessionLinkInsert(ctx, l))
+	check(t, s.SessionSeen(ctx, a.ID, 400))
+	check(t, s.SessionSeen(ctx, l.ID, 400))
+	check(t, s.SessionSeen(ctx, bytes.Repeat([]byte{9}, 32), 400)) // a missing row is not an error
+	if got, err := s.SessionGet(ctx, a.ID, 500); err != nil || got.SeenAt != 400 {
+		t.Errorf("SessionGet after SessionSeen(400): SeenAt %d, %v", got.SeenAt, err)
+	}
+	if got, err := s.SessionGet(ctx, b.ID, 500); err != nil || got.SeenAt != 100 {
+		t.Errorf("SessionSeen of another session changed this one: SeenAt %d, %v", got.SeenAt, err)
+	}
+	if got, err := s.SessionLinkTake(ctx, l.ID, 500); err != nil || got.SeenAt != 100 {
+		t.Errorf("SessionSeen changed a link: SeenAt %d, %v", got.SeenAt, err)
+	}
+}
+
+// testSessionHeld: a session holds one value under a name for one take,
+// which one of concurrent takes gets; links and missing sessions hold
+// nothing.
+func testSessionHeld(t *testing.T, s store.Store) {
+	a, b, l := session(1, 1000), session(2, 1000), session(3, 1000)
+	check(t, s.SessionInsert(ctx, a))
+	check(t, s.SessionInsert(ctx, b))
+	check(t, s.SessionLinkInsert(ctx, l))
+	for _, id := range [][]byte{l.ID, bytes.Repeat([]byte{9}, 32)} {
+		if err := s.SessionHold(ctx, id, "x", []byte{1}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SessionHold on no session: %v, want ErrNotFound", err)
+		}
+	}
+	take := func(id []byte, name string, want []byte) {
+		t.Helper()
+		got, err := s.SessionTakeHeld(ctx, id, name)
+		switch {
+		case want == nil && !errors.Is(err, store.ErrNotFound):
+			t.Errorf("SessionTakeHeld(%q) = %x, %v; want ErrNotFound", name, got, err)
+		case want != nil && (err != nil || !bytes.Equal(got, want)):
+			t.Errorf("SessionTakeHeld(%q) = %x, %v; want %x", name, got, err, want)
+		}
+	}
+	take(a.ID, "", nil) // nothing held yet
+	check(t, s.SessionHold(ctx, a.ID, "first", []byte("one")))
+	check(t, s.SessionHold(ctx, a.ID, "second", []byte("two"))) // replaces
+	check(t, s.SessionHold(ctx, b.ID, "second", []byte("b's")))
+	take(a.ID, "first", nil)
+	take(a.ID, "", nil)
+	take(a.ID, "second", []byte("two"))
+	take(a.ID, "second", nil) // once
+	take(b.ID, "second", []byte("b's"))
+	if got, err := s.SessionGet(ctx, a.ID, 500); err != nil || !sessionsEqual(got, a) {
+		t.Errorf("the session after a take: %+v, %v", got, err)
+	}
+	// Concurrent takes: one gets the value.
+	check(t, s.SessionHold(ctx, a.ID, "raced", []byte("r")))
+	const takers = 8
+	got := make(chan error, takers)
+	for range takers {
+		go func() {
+			v, err := s.SessionTakeHeld(ctx, a.ID, "raced")
+			if err == nil && string(v) != "r" {
+				err = fmt.Errorf("took %q, want r", v)
+			}
+			got <- err
+		}()
+	}
+	var taken int
+	for range takers {
+		switch err := <-got; {
+		case err == nil:
+			taken++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Error(err)
+		}
+	}
+	if taken != 1 {
+		t.Errorf("%d concurrent takes got the value, want 1", taken)
+	}
+	// Ending the session forgets what it held.
+	check(t, s.SessionHold(ctx, b.ID, "gone", []byte("g")))
+	check(t, s.SessionDelete(ctx, b.ID))
+	check(t, s.SessionInsert(ctx, b))
+	take(b.ID, "gone", nil)
 }
 
 // testTokenSearch: TokenFilter.Search finds tokens by a part of their name
