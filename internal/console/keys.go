@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +105,35 @@ func (c *Console) compromise(w http.ResponseWriter, r *http.Request, u *user) {
 type auditData struct {
 	Subject, JTI string
 	Limit        int
-	Events       []audit.Event // newest first
+	// Before is where the page starts (the events before the event of
+	// this ID), zero for the newest.
+	Before int64
+	Events []audit.Event // newest first
+	// Older is the URL of the page of older events, empty when there are
+	// none; Newest the URL of the newest events, empty on that page.
+	// Whole URLs, as listData.Next.
+	Older, Newest string
+}
+
+// url returns the URL of the audit page of d's filter, of the events
+// before the event before (0: the newest).
+func (d *auditData) url(before int64) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"subject": d.Subject, "jti": d.JTI} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if d.Limit != auditLimits[0] {
+		v.Set("limit", strconv.Itoa(d.Limit))
+	}
+	if before != 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	if len(v) == 0 {
+		return "/ui/audit"
+	}
+	return "/ui/audit?" + v.Encode()
 }
 
 // auditLimits are the page sizes of the audit log.
@@ -113,19 +142,37 @@ var auditLimits = []int{100, 500, 1000}
 func (c *Console) audit(w http.ResponseWriter, r *http.Request, u *user) {
 	q := r.URL.Query()
 	d := &auditData{Subject: strings.TrimSpace(q.Get("subject")), JTI: strings.TrimSpace(q.Get("jti")), Limit: auditLimits[0]}
+	var problems []string
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || !slices.Contains(auditLimits, n) {
-			c.render(w, r, http.StatusBadRequest, "audit", &page{Title: "Audit log", User: u, Data: d,
-				Errors: []string{"Show must be 100, 500 or 1000 events."}})
-			return
+			problems = append(problems, "Show must be 100, 500 or 1000 events.")
 		}
 		d.Limit = n
 	}
-	events, err := c.cfg.Audit.List(r.Context(), audit.Filter{Subject: d.Subject, JTI: d.JTI, Limit: d.Limit})
+	if b := q.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			problems = append(problems, "This page of the audit log is not one the console made: start again from the newest events.")
+		}
+		d.Before = n
+	}
+	if len(problems) > 0 {
+		c.render(w, r, http.StatusBadRequest, "audit", &page{Title: "Audit log", User: u, Data: d, Errors: problems})
+		return
+	}
+	// One more than a page: whether there are older ones.
+	events, err := c.cfg.Audit.List(r.Context(), audit.Filter{Subject: d.Subject, JTI: d.JTI, Before: d.Before, Limit: d.Limit + 1})
 	if err != nil {
 		c.fail(w, r, u, err)
 		return
+	}
+	if len(events) > d.Limit {
+		events = events[1:] // oldest first: the one beyond the page
+		d.Older = d.url(events[0].ID)
+	}
+	if d.Before != 0 {
+		d.Newest = d.url(0)
 	}
 	slices.Reverse(events)
 	d.Events = events

@@ -1155,3 +1155,70 @@ func TestConsoleIdle(t *testing.T) {
 		t.Errorf("signed in again: %d", p.status)
 	}
 }
+
+var (
+	auditRowRe = regexp.MustCompile(`<tr>\s*<th scope="row">[^<]*</th>\s*<td>token\.issue</td>\s*<td>pager (\d+)</td>`)
+	olderRe    = regexp.MustCompile(`<a id="older-events" href="([^"]+)"`)
+	newestRe   = regexp.MustCompile(`<a id="newest-events" href="([^"]+)"`)
+)
+
+// TestConsoleAuditPages: the audit page goes back page by page through
+// every event its filter selects, each once, newest first.
+func TestConsoleAuditPages(t *testing.T) {
+	f := newFixture(t, withConsole)
+	const events = 230
+	for i := range events {
+		if err := f.db.AuditInsert(context.Background(), store.AuditRow{At: time.Now().UnixMilli(), Actor: fmt.Sprint("pager ", i),
+			Action: audit.Issue, Subject: "pager"}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 100 { // another subject's, among them
+			f.issueRequest(issuer.Request{Subject: "other", Audience: []string{"https://api.example"}})
+		}
+	}
+	b := f.browser(t)
+	b.signIn(f.admin)
+	for _, tc := range []struct {
+		name, first string
+		pages       []int // events on each page
+	}{
+		{"100", "/ui/audit?subject=pager", []int{100, 100, 30}},
+		{"500", "/ui/audit?subject=pager&limit=500", []int{230}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next, want := tc.first, events-1
+			for i, n := range tc.pages {
+				p := b.do("GET", next, nil)
+				rows := auditRowRe.FindAllStringSubmatch(p.body, -1)
+				if p.status != http.StatusOK || len(rows) != n {
+					t.Fatalf("page %d (%s): %d, %d events, want %d:\n%s", i+1, next, p.status, len(rows), n, p.body)
+				}
+				for _, m := range rows {
+					if m[1] != fmt.Sprint(want) {
+						t.Fatalf("page %d: event %s, want %d (newest first, none twice, none left out)", i+1, m[1], want)
+					}
+					want--
+				}
+				if strings.Contains(p.body, "console:") || strings.Contains(p.body, "<td>other</td>") {
+					t.Errorf("page %d: events of another subject", i+1)
+				}
+				newest := newestRe.FindStringSubmatch(p.body)
+				if (i > 0) != (newest != nil) || (newest != nil && html.UnescapeString(newest[1]) != tc.first) {
+					t.Errorf("page %d: link to the newest events %q, want one to %s after the first page", i+1, newest, tc.first)
+				}
+				m := olderRe.FindStringSubmatch(p.body)
+				if last := i == len(tc.pages)-1; last != (m == nil) {
+					t.Fatalf("page %d of %d: link to older events %v", i+1, len(tc.pages), m)
+				}
+				if m != nil {
+					next = html.UnescapeString(m[1])
+				}
+			}
+		})
+	}
+	for _, before := range []string{"x", "-1", "0", "1e3", "99999999999999999999"} {
+		if p := b.do("GET", "/ui/audit?before="+before, nil); p.status != http.StatusBadRequest || !hasError(p) {
+			t.Errorf("GET /ui/audit?before=%s: %d, want 400 with an error", before, p.status)
+		}
+	}
+}

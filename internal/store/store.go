@@ -587,7 +587,12 @@ type AuditRow struct {
 type AuditFilter struct {
 	Subject, JTI string
 	Since        int64 // unix milliseconds
-	Limit        int   // required: the newest this many
+	// Before, when not zero, selects the events recorded before the
+	// event of this ID (a smaller ID): with the oldest ID of a page, the
+	// page before it (keyset pagination: events recorded meanwhile
+	// neither repeat nor shift a page).
+	Before int64
+	Limit  int // required: the newest this many
 }
 
 // Usage is the summary of the uses of one token that verifiers reported

@@ -826,6 +826,12 @@ func testAudit(t *testing.T, s store.Store) {
 		{store.AuditFilter{JTI: "t2", Limit: 100}, []string{"t2"}},
 		{store.AuditFilter{Since: 3000, Limit: 100}, []string{"t2", "t3", "t4", ""}},
 		{store.AuditFilter{Subject: "alice", Since: 2000, Limit: 1}, []string{"t4"}},
+		// Paging back from an event: the newest of those before it.
+		{store.AuditFilter{Before: all[3].ID, Limit: 2}, []string{"t1", "t2"}},
+		{store.AuditFilter{Before: all[1].ID, Limit: 2}, []string{"t0"}},
+		{store.AuditFilter{Before: all[0].ID, Limit: 2}, nil},
+		{store.AuditFilter{Subject: "alice", Before: all[4].ID, Limit: 100}, []string{"t0", "t2"}},
+		{store.AuditFilter{Before: all[5].ID + 1000, Limit: 1}, []string{""}},
 	} {
 		rows, err := s.AuditList(ctx, tc.f)
 		check(t, err)
