@@ -612,7 +612,8 @@ func TestConsolePages(t *testing.T) {
 	for _, tc := range []struct {
 		query string
 		found bool
-	}{{"q=carol", true}, {"q=aro", true}, {"q=script", true}, {"q=Carol", false}, {"q=carol&subject=admin", false}, {"q=carol&status=revoked", false}} {
+	}{{"q=carol", true}, {"q=aro", true}, {"q=script", true}, {"q=Carol", true}, {"q=SCRIPT", true}, {"q=%C3%A7arol", false},
+		{"q=carol&subject=admin", false}, {"q=carol&status=revoked", false}} {
 		p := b.do("GET", "/ui/tokens?"+tc.query, nil)
 		if strings.Contains(p.body, `<tr data-jti="`+jti+`">`) != tc.found || strings.Contains(p.body, `data-jti="`+f.adminJTI(t)+`"`) {
 			t.Errorf("GET /ui/tokens?%s: found %v, want %v, and not the admin's token:\n%s", tc.query, !tc.found, tc.found, p.body)

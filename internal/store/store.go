@@ -514,7 +514,9 @@ func (t *TokenRow) Values() []any {
 type TokenFilter struct {
 	JTI, Subject, Name string
 	// Search, when not empty, selects the tokens whose name or subject
-	// contains it (case-sensitive; an exact substring, no patterns).
+	// contains it, a substring (no patterns), the case of ASCII letters
+	// ignored: other letters match only as written (É is not é), alike
+	// on every engine, whatever its locale.
 	Search string
 	Parent string // the tokens this token issued
 	Status string // active, expired or revoked
