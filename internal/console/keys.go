@@ -181,30 +181,68 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, u *user) {
 
 // revocationsData is the revocations page.
 type revocationsData struct {
-	Kind    string
+	Kind string
+	// Before is where the page starts (the entries before this sequence
+	// number), zero for the newest.
+	Before  int64
 	Entries []revocation.Entry // newest first, at most maxEntries
-	// Total is how many entries there are.
-	Total int
+	// Older is the URL of the page of older entries, empty when there are
+	// none; Newest the URL of the newest entries, empty on that page.
+	Older, Newest string
 }
 
-// maxEntries is the most revocation entries the page shows.
+// url returns the URL of the revocations page of d's kind, of the entries
+// before the sequence number before (0: the newest).
+func (d *revocationsData) url(before int64) string {
+	v := url.Values{}
+	if d.Kind != "" {
+		v.Set("kind", d.Kind)
+	}
+	if before != 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	if len(v) == 0 {
+		return "/ui/revocations"
+	}
+	return "/ui/revocations?" + v.Encode()
+}
+
+// maxEntries is the most revocation entries a page shows.
 const maxEntries = 1000
 
 func (c *Console) revocations(w http.ResponseWriter, r *http.Request, u *user) {
-	d := &revocationsData{Kind: r.URL.Query().Get("kind")}
+	q := r.URL.Query()
+	d := &revocationsData{Kind: q.Get("kind")}
+	var problems []string
 	switch revocation.Kind(d.Kind) {
 	case "", revocation.Token, revocation.Subject, revocation.Key:
 	default:
-		c.render(w, r, http.StatusBadRequest, "revocations", &page{Title: "Revocations", User: u, Data: d,
-			Errors: []string{"Kind must be token, subject or key."}})
+		problems = append(problems, "Kind must be token, subject or key.")
+	}
+	if b := q.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			problems = append(problems, "This page of the revocations is not one the console made: start again from the newest entries.")
+		}
+		d.Before = n
+	}
+	if len(problems) > 0 {
+		c.render(w, r, http.StatusBadRequest, "revocations", &page{Title: "Revocations", User: u, Data: d, Errors: problems})
 		return
 	}
-	entries, err := c.cfg.Revocations.Entries(r.Context(), revocation.Filter{Kind: revocation.Kind(d.Kind)})
+	// One more than a page: whether there are older ones.
+	entries, err := c.cfg.Revocations.Entries(r.Context(), revocation.Filter{Kind: revocation.Kind(d.Kind), Before: d.Before, Newest: maxEntries + 1})
 	if err != nil {
 		c.fail(w, r, u, err)
 		return
 	}
-	slices.Reverse(entries)
-	d.Total, d.Entries = len(entries), entries[:min(len(entries), maxEntries)]
+	if len(entries) > maxEntries {
+		entries = entries[:maxEntries]
+		d.Older = d.url(entries[maxEntries-1].Seq)
+	}
+	if d.Before != 0 {
+		d.Newest = d.url(0)
+	}
+	d.Entries = entries
 	c.render(w, r, http.StatusOK, "revocations", &page{Title: "Revocations", User: u, Data: d})
 }

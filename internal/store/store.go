@@ -280,8 +280,8 @@ type Executor interface {
 	// back: no later entry gets its number.
 	RevocationDelete(ctx context.Context, seq int64) error
 	// RevocationEach calls fn with each entry that f selects, in sequence
-	// order, stopping at fn's first error, which it returns. fn must not
-	// keep r, which the next call reuses.
+	// order (with f.Newest, the reverse), stopping at fn's first error,
+	// which it returns. fn must not keep r, which the next call reuses.
 	RevocationEach(ctx context.Context, f RevocationFilter, fn func(r *RevocationRow) error) error
 	// RevocationHead returns the last sequence number given out (0
 	// before any), whether or not its entry was deleted since, and the
@@ -576,6 +576,13 @@ type RevocationFilter struct {
 	After int64
 	// ExpiresFrom, when valid, selects the entries expiring at or after it.
 	ExpiresFrom Unix
+	// Before, when not zero, selects the entries whose sequence number is
+	// below it.
+	Before int64
+	// Newest, when not zero, selects at most this many entries, those of
+	// the highest sequence numbers, and reads them newest first: a page
+	// of the list, read without reading the rest.
+	Newest int
 }
 
 // AuditRow is an event of the audit log.

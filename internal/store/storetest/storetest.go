@@ -702,6 +702,12 @@ func testRevocationChanges(t *testing.T, s store.Store) {
 		{store.RevocationFilter{Value: "alice"}, []int64{2, 5}},
 		{store.RevocationFilter{ExpiresFrom: store.At(100)}, []int64{1, 3, 5}},
 		{store.RevocationFilter{ExpiresFrom: store.At(100), After: 1, Kinds: []string{store.RevokeSubject}}, []int64{5}},
+		{store.RevocationFilter{Before: 4}, []int64{1, 2, 3}},
+		{store.RevocationFilter{Newest: 2}, []int64{5, 4}},
+		{store.RevocationFilter{Newest: 9}, []int64{5, 4, 3, 2, 1}},
+		{store.RevocationFilter{Newest: 2, Before: 5}, []int64{4, 3}},
+		{store.RevocationFilter{Newest: 2, Before: 2}, []int64{1}},
+		{store.RevocationFilter{Newest: 1, Kinds: []string{store.RevokeToken}, Before: 4}, []int64{1}},
 	} {
 		if got := seqs(t, s, tc.f); !slices.Equal(got, tc.want) {
 			t.Errorf("RevocationEach(%+v) = %v, want %v", tc.f, got, tc.want)
