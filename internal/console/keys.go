@@ -136,6 +136,17 @@ func (d *auditData) url(before int64) string {
 	return "/ui/audit?" + v.Encode()
 }
 
+// before returns where the page of q starts, the ?before= of the link to
+// older items (0 without one), and whether it is one.
+func before(q url.Values) (int64, bool) {
+	b := q.Get("before")
+	if b == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(b, 10, 64)
+	return n, err == nil && n > 0
+}
+
 // auditLimits are the page sizes of the audit log.
 var auditLimits = []int{100, 500, 1000}
 
@@ -150,12 +161,9 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, u *user) {
 		}
 		d.Limit = n
 	}
-	if b := q.Get("before"); b != "" {
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
-			problems = append(problems, "This page of the audit log is not one the console made: start again from the newest events.")
-		}
-		d.Before = n
+	var ok bool
+	if d.Before, ok = before(q); !ok {
+		problems = append(problems, "This page of the audit log is not one the console made: start again from the newest events.")
 	}
 	if len(problems) > 0 {
 		c.render(w, r, http.StatusBadRequest, "audit", &page{Title: "Audit log", User: u, Data: d, Errors: problems})
@@ -219,12 +227,9 @@ func (c *Console) revocations(w http.ResponseWriter, r *http.Request, u *user) {
 	default:
 		problems = append(problems, "Kind must be token, subject or key.")
 	}
-	if b := q.Get("before"); b != "" {
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
-			problems = append(problems, "This page of the revocations is not one the console made: start again from the newest entries.")
-		}
-		d.Before = n
+	var ok bool
+	if d.Before, ok = before(q); !ok {
+		problems = append(problems, "This page of the revocations is not one the console made: start again from the newest entries.")
 	}
 	if len(problems) > 0 {
 		c.render(w, r, http.StatusBadRequest, "revocations", &page{Title: "Revocations", User: u, Data: d, Errors: problems})
