@@ -76,7 +76,10 @@ type Filter struct {
 	Subject string
 	JTI     string
 	Since   time.Time
-	Limit   int // zero means 1000
+	// Before selects the events recorded before the event of this ID:
+	// the ID of the oldest event of a page gives the page before it.
+	Before int64
+	Limit  int // zero means 1000
 }
 
 // Log is the audit log in writ's database. It is safe for concurrent use.
@@ -101,7 +104,7 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
-	rows, err := l.store.AuditList(ctx, store.AuditFilter{Subject: f.Subject, JTI: f.JTI, Since: f.Since.UnixMilli(), Limit: f.Limit})
+	rows, err := l.store.AuditList(ctx, store.AuditFilter{Subject: f.Subject, JTI: f.JTI, Since: f.Since.UnixMilli(), Before: f.Before, Limit: f.Limit})
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}

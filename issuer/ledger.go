@@ -216,8 +216,9 @@ func (i *Issuer) Get(ctx context.Context, jti string) (*Record, error) {
 type Filter struct {
 	Subject string
 	Name    string
-	// Search selects the tokens whose name or subject contains it
-	// (case-sensitive).
+	// Search selects the tokens whose name or subject contains it,
+	// ignoring the case of ASCII letters (A-Z) only: other letters match
+	// as written (É does not find é).
 	Search string
 	// Parent selects the tokens that the token Parent issued.
 	Parent string

@@ -549,11 +549,19 @@ func normalize(e Entry) Entry {
 type Filter struct {
 	Kind  Kind
 	Value string
+	// Before selects the entries before the sequence number Before.
+	Before int64
+	// Newest, when not zero, selects at most this many entries, the
+	// newest, and lists them newest first: a page of the list, read
+	// without reading the rest (with the Seq of a page's oldest entry as
+	// Before, the page before it).
+	Newest int
 }
 
-// Entries returns the entries in force or not yet pruned, in sequence order.
+// Entries returns the entries in force or not yet pruned, in sequence
+// order (with f.Newest, newest first).
 func (l *List) Entries(ctx context.Context, f Filter) ([]Entry, error) {
-	sf := store.RevocationFilter{Value: f.Value}
+	sf := store.RevocationFilter{Value: f.Value, Before: f.Before, Newest: f.Newest}
 	if f.Kind != "" {
 		sf.Kinds = []string{string(f.Kind)}
 	}

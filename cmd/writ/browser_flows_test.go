@@ -30,6 +30,7 @@ func TestConsoleBrowser(t *testing.T) {
 		{"sign-in-paste", testSignInPaste},
 		{"sign-in-link", testSignInLink},
 		{"create", testCreate},
+		{"reload-created", testReloadCreated},
 		{"copy", testCopy},
 		{"revoke", testRevoke},
 		{"regenerate", testRegenerate},
@@ -175,6 +176,42 @@ func (s *consoleServer) create(t *testing.T, ctx context.Context, name, subject,
 		t.Fatalf("#token-link href %q names no jti", href.Value)
 	}
 	return token, jti
+}
+
+// testReloadCreated: reloading the page that shows a new token issues no
+// other token (nor fails as a duplicate name) and shows the token no
+// more, saying it was shown once; the token is in no URL of the tab.
+func testReloadCreated(t *testing.T, b context.Context) {
+	s, ctx := signedInAdmin(t, b)
+	for _, name := range []string{" ", "deploy"} { // " ": unnamed, once trimmed
+		token, jti := s.create(t, ctx, name, "svc-reload", apiAudience)
+		shown := "/ui/tokens/" + jti + "/created"
+		if p := path(t, ctx); p != shown {
+			t.Errorf("the new token is shown at %s, want %s", p, shown)
+		}
+		for range 2 {
+			do(t, ctx, chromedp.Reload(), chromedp.WaitReady(chromedp.ID("status")))
+			if p := path(t, ctx); p != shown {
+				errorf(t, ctx, "after a reload: at %s, want %s", p, shown)
+			}
+			html := eval[string](t, ctx, `document.documentElement.outerHTML`)
+			if strings.Contains(html, token) || strings.Contains(html, `id="new-token"`) {
+				errorf(t, ctx, "a reload shows the token again")
+			}
+			if !strings.Contains(html, "shown once") || !strings.Contains(html, jti) {
+				errorf(t, ctx, "a reload does not show the token's details saying it was shown once")
+			}
+			if strings.Contains(get(t, ctx, chromedp.Location()), token) {
+				errorf(t, ctx, "the token is in the tab's URL")
+			}
+		}
+	}
+	var list struct {
+		Tokens []struct{ ID string } `json:"tokens"`
+	}
+	if code := call(t, "GET", s.base+"/v1/tokens?subject=svc-reload", s.api, "", &list); code != http.StatusOK || len(list.Tokens) != 2 {
+		t.Errorf("after reloads: %d tokens of svc-reload (status %d), want the 2 created", len(list.Tokens), code)
+	}
 }
 
 // testCreate: a token made with a catalogue permission, a lifetime preset

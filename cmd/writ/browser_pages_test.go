@@ -105,6 +105,16 @@ func tour(t *testing.T, b context.Context, s *consoleServer, ctx context.Context
 		}},
 		{"audit", open("/ui/audit")},
 		{"revocations", open("/ui/revocations")},
+		// A new token's page reloaded: its details, said to have been
+		// shown once.
+		{"created-reloaded", func(t *testing.T, ctx context.Context) {
+			created++
+			s.create(t, ctx, fmt.Sprintf("deploy-bot-%d", created), "svc-deploy", apiAudience)
+			do(t, ctx, chromedp.Reload(), chromedp.WaitReady(chromedp.ID("status")))
+		}},
+		// Pages further back, with their links to the newest.
+		{"audit-older", open("/ui/audit?before=1000000")},
+		{"revocations-older", open("/ui/revocations?before=1000000")},
 	}
 }
 

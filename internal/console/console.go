@@ -146,6 +146,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /ui/tokens/new", c.signedIn(c.newToken))
 	mux.HandleFunc("POST /ui/tokens", c.signedIn(c.create))
 	mux.HandleFunc("GET /ui/tokens/{jti}", c.signedIn(c.token))
+	mux.HandleFunc("GET /ui/tokens/{jti}/created", c.signedIn(c.created))
 	mux.HandleFunc("POST /ui/tokens/{jti}/revoke", c.signedIn(c.revoke))
 	mux.HandleFunc("POST /ui/tokens/{jti}/regenerate", c.admin(c.regenerate))
 	mux.HandleFunc("GET /ui/keys", c.admin(c.keys))

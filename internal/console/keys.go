@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +105,46 @@ func (c *Console) compromise(w http.ResponseWriter, r *http.Request, u *user) {
 type auditData struct {
 	Subject, JTI string
 	Limit        int
-	Events       []audit.Event // newest first
+	// Before is where the page starts (the events before the event of
+	// this ID), zero for the newest.
+	Before int64
+	Events []audit.Event // newest first
+	// Older is the URL of the page of older events, empty when there are
+	// none; Newest the URL of the newest events, empty on that page.
+	// Whole URLs, as listData.Next.
+	Older, Newest string
+}
+
+// url returns the URL of the audit page of d's filter, of the events
+// before the event before (0: the newest).
+func (d *auditData) url(before int64) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"subject": d.Subject, "jti": d.JTI} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if d.Limit != auditLimits[0] {
+		v.Set("limit", strconv.Itoa(d.Limit))
+	}
+	if before != 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	if len(v) == 0 {
+		return "/ui/audit"
+	}
+	return "/ui/audit?" + v.Encode()
+}
+
+// before returns where the page of q starts, the ?before= of the link to
+// older items (0 without one), and whether it is one.
+func before(q url.Values) (int64, bool) {
+	b := q.Get("before")
+	if b == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(b, 10, 64)
+	return n, err == nil && n > 0
 }
 
 // auditLimits are the page sizes of the audit log.
@@ -113,19 +153,34 @@ var auditLimits = []int{100, 500, 1000}
 func (c *Console) audit(w http.ResponseWriter, r *http.Request, u *user) {
 	q := r.URL.Query()
 	d := &auditData{Subject: strings.TrimSpace(q.Get("subject")), JTI: strings.TrimSpace(q.Get("jti")), Limit: auditLimits[0]}
+	var problems []string
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || !slices.Contains(auditLimits, n) {
-			c.render(w, r, http.StatusBadRequest, "audit", &page{Title: "Audit log", User: u, Data: d,
-				Errors: []string{"Show must be 100, 500 or 1000 events."}})
-			return
+			problems = append(problems, "Show must be 100, 500 or 1000 events.")
 		}
 		d.Limit = n
 	}
-	events, err := c.cfg.Audit.List(r.Context(), audit.Filter{Subject: d.Subject, JTI: d.JTI, Limit: d.Limit})
+	var ok bool
+	if d.Before, ok = before(q); !ok {
+		problems = append(problems, "This page of the audit log is not one the console made: start again from the newest events.")
+	}
+	if len(problems) > 0 {
+		c.render(w, r, http.StatusBadRequest, "audit", &page{Title: "Audit log", User: u, Data: d, Errors: problems})
+		return
+	}
+	// One more than a page: whether there are older ones.
+	events, err := c.cfg.Audit.List(r.Context(), audit.Filter{Subject: d.Subject, JTI: d.JTI, Before: d.Before, Limit: d.Limit + 1})
 	if err != nil {
 		c.fail(w, r, u, err)
 		return
+	}
+	if len(events) > d.Limit {
+		events = events[1:] // oldest first: the one beyond the page
+		d.Older = d.url(events[0].ID)
+	}
+	if d.Before != 0 {
+		d.Newest = d.url(0)
 	}
 	slices.Reverse(events)
 	d.Events = events
@@ -134,30 +189,65 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, u *user) {
 
 // revocationsData is the revocations page.
 type revocationsData struct {
-	Kind    string
+	Kind string
+	// Before is where the page starts (the entries before this sequence
+	// number), zero for the newest.
+	Before  int64
 	Entries []revocation.Entry // newest first, at most maxEntries
-	// Total is how many entries there are.
-	Total int
+	// Older is the URL of the page of older entries, empty when there are
+	// none; Newest the URL of the newest entries, empty on that page.
+	Older, Newest string
 }
 
-// maxEntries is the most revocation entries the page shows.
+// url returns the URL of the revocations page of d's kind, of the entries
+// before the sequence number before (0: the newest).
+func (d *revocationsData) url(before int64) string {
+	v := url.Values{}
+	if d.Kind != "" {
+		v.Set("kind", d.Kind)
+	}
+	if before != 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	if len(v) == 0 {
+		return "/ui/revocations"
+	}
+	return "/ui/revocations?" + v.Encode()
+}
+
+// maxEntries is the most revocation entries a page shows.
 const maxEntries = 1000
 
 func (c *Console) revocations(w http.ResponseWriter, r *http.Request, u *user) {
-	d := &revocationsData{Kind: r.URL.Query().Get("kind")}
+	q := r.URL.Query()
+	d := &revocationsData{Kind: q.Get("kind")}
+	var problems []string
 	switch revocation.Kind(d.Kind) {
 	case "", revocation.Token, revocation.Subject, revocation.Key:
 	default:
-		c.render(w, r, http.StatusBadRequest, "revocations", &page{Title: "Revocations", User: u, Data: d,
-			Errors: []string{"Kind must be token, subject or key."}})
+		problems = append(problems, "Kind must be token, subject or key.")
+	}
+	var ok bool
+	if d.Before, ok = before(q); !ok {
+		problems = append(problems, "This page of the revocations is not one the console made: start again from the newest entries.")
+	}
+	if len(problems) > 0 {
+		c.render(w, r, http.StatusBadRequest, "revocations", &page{Title: "Revocations", User: u, Data: d, Errors: problems})
 		return
 	}
-	entries, err := c.cfg.Revocations.Entries(r.Context(), revocation.Filter{Kind: revocation.Kind(d.Kind)})
+	// One more than a page: whether there are older ones.
+	entries, err := c.cfg.Revocations.Entries(r.Context(), revocation.Filter{Kind: revocation.Kind(d.Kind), Before: d.Before, Newest: maxEntries + 1})
 	if err != nil {
 		c.fail(w, r, u, err)
 		return
 	}
-	slices.Reverse(entries)
-	d.Total, d.Entries = len(entries), entries[:min(len(entries), maxEntries)]
+	if len(entries) > maxEntries {
+		entries = entries[:maxEntries]
+		d.Older = d.url(entries[maxEntries-1].Seq)
+	}
+	if d.Before != 0 {
+		d.Newest = d.url(0)
+	}
+	d.Entries = entries
 	c.render(w, r, http.StatusOK, "revocations", &page{Title: "Revocations", User: u, Data: d})
 }

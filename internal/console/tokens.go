@@ -2,7 +2,9 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/internal/duration"
+	"github.com/writ-dev/writ/internal/session"
 	"github.com/writ-dev/writ/issuer"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
@@ -146,12 +149,67 @@ func (c *Console) renderCreate(w http.ResponseWriter, r *http.Request, u *user, 
 	c.render(w, r, status, "new", &page{Title: "New token", User: u, Data: f, Errors: problems})
 }
 
-// created is the page that shows a new token, once.
+// created is the page that shows a new token, once. The form that issues
+// it does not show it: it has the session hold it (session.Store.Hold)
+// and sends the browser to the page (/ui/tokens/JTI/created), which takes
+// it (Post/Redirect/Get). So a reload shows the token no more, and issues
+// nothing; and the token is in no URL.
 type created struct {
-	Token   *issuer.Token
-	Subject string
+	Token     string    `json:"token"`
+	ID        string    `json:"jti"`
+	ExpiresAt time.Time `json:"exp"`
+	Subject   string    `json:"subject"`
 	// Replaces is the jti of the token it regenerated, if any.
-	Replaces string
+	Replaces string `json:"replaces,omitempty"`
+}
+
+// title is the created page's title.
+func (d *created) title() string {
+	if d.Replaces != "" {
+		return "Your regenerated token"
+	}
+	return "Your new token"
+}
+
+// showOnce sends the browser to the page that shows the token of d once.
+func (c *Console) showOnce(w http.ResponseWriter, r *http.Request, u *user, d *created) {
+	b, err := json.Marshal(d)
+	if err == nil {
+		err = c.cfg.Sessions.Hold(context.WithoutCancel(r.Context()), u.Session, d.ID, b)
+	}
+	if err != nil {
+		// The token is issued: shown now, rather than lost.
+		c.log.Error("console: holding a new token for its page failed", "err", err)
+		c.render(w, r, http.StatusCreated, "created", &page{Title: d.title(), User: u, Data: d})
+		return
+	}
+	http.Redirect(w, r, "/ui/tokens/"+url.PathEscape(d.ID)+"/created", http.StatusSeeOther)
+}
+
+// shownOnce is the notice of a new token's page after it was shown.
+const shownOnce = "This token was shown once, when it was created: writ keeps only its record, never the token. If it was not copied, revoke it and create another."
+
+// created shows the new token that the session holds, once; after that,
+// the token's page, saying so.
+func (c *Console) created(w http.ResponseWriter, r *http.Request, u *user) {
+	b, err := c.cfg.Sessions.TakeHeld(r.Context(), u.Session, r.PathValue("jti"))
+	if errors.Is(err, session.ErrNothingHeld) {
+		d, ok := c.detail(w, r, u)
+		if !ok {
+			return
+		}
+		c.render(w, r, http.StatusOK, "token", &page{Title: "Token " + d.Name, User: u, Data: d, Flash: shownOnce})
+		return
+	} else if err != nil {
+		c.fail(w, r, u, err)
+		return
+	}
+	d := &created{}
+	if err := json.Unmarshal(b, d); err != nil {
+		c.fail(w, r, u, fmt.Errorf("console: a held token: %w", err))
+		return
+	}
+	c.render(w, r, http.StatusOK, "created", &page{Title: d.title(), User: u, Data: d})
 }
 
 func (c *Console) create(w http.ResponseWriter, r *http.Request, u *user) {
@@ -216,7 +274,7 @@ func (c *Console) create(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	c.cfg.Issued(t)
-	c.render(w, r, http.StatusCreated, "created", &page{Title: "Your new token", User: u, Data: &created{Token: t, Subject: f.Subject}})
+	c.showOnce(w, r, u, &created{Token: t.Token, ID: t.ID, ExpiresAt: t.ExpiresAt, Subject: f.Subject})
 }
 
 // detail is the page of a token.
@@ -322,6 +380,5 @@ func (c *Console) regenerate(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	c.cfg.Issued(t)
 	c.cfg.Revoked(r.Context(), "token")
-	c.render(w, r, http.StatusCreated, "created", &page{Title: "Your regenerated token", User: u,
-		Data: &created{Token: t, Subject: d.Subject, Replaces: d.ID}})
+	c.showOnce(w, r, u, &created{Token: t.Token, ID: t.ID, ExpiresAt: t.ExpiresAt, Subject: d.Subject, Replaces: d.ID})
 }

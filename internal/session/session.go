@@ -7,11 +7,19 @@
 // only the browser (or the link) holds: the database keeps their SHA-256,
 // and what the console needs of the token to check it again at every
 // request ([Session.Claims]), never the token itself. A session ends no
-// later than its token, and after at most [MaxAge].
+// later than its token, after at most [MaxAge], and after [Idle] without
+// a request ([Store.Get]).
+//
+// A session can hold a secret for one display ([Store.Hold],
+// [Store.TakeHeld]): the console's new token, between the form that
+// issues it and the page that shows it. The database keeps it sealed
+// under a key derived from the session id, which it does not hold.
 package session
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -29,6 +37,16 @@ import (
 
 // MaxAge is the longest a session lasts, whatever its token's expiry.
 const MaxAge = 12 * time.Hour
+
+// Idle is how long a session lasts without a request: Get refuses it
+// then, and ends it.
+const Idle = 30 * time.Minute
+
+// seenEvery is how often Get records a session's request: a session's
+// idle time is counted from its last recorded request, so a session ends
+// between Idle-seenEvery and Idle after its last request, with one write
+// a minute at most for a busy one.
+const seenEvery = time.Minute
 
 // LinkTTL is how long a sign-in link may be taken.
 const LinkTTL = 15 * time.Minute
@@ -99,7 +117,7 @@ func (st *Store) Start(ctx context.Context, c *verifier.Claims, maxAge time.Dura
 	}
 	now := st.cfg.Now()
 	row := rowOf(c)
-	row.CreatedAt = now.Unix()
+	row.CreatedAt, row.SeenAt = now.Unix(), now.Unix()
 	row.ExpiresAt = min(c.ExpiresAt.Unix(), now.Add(maxAge).Unix())
 	return st.insert(ctx, st.cfg.Store, row)
 }
@@ -119,21 +137,95 @@ func (st *Store) insert(ctx context.Context, x store.Executor, row store.Session
 	return id, s, nil
 }
 
-// Get returns the live session id, or an error wrapping ErrNoSession.
+// Get returns the live session id, or an error wrapping ErrNoSession,
+// and counts the call as a request of the session: a session without one
+// for Idle is ended.
 func (st *Store) Get(ctx context.Context, id string) (*Session, error) {
 	hash, ok := hashOf(id)
 	if !ok {
 		return nil, ErrNoSession
 	}
-	row, err := st.cfg.Store.SessionGet(ctx, hash, st.cfg.Now().Unix())
+	now := st.cfg.Now().Unix()
+	row, err := st.cfg.Store.SessionGet(ctx, hash, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNoSession
 	} else if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
+	switch idle := time.Duration(now-row.SeenAt) * time.Second; {
+	case idle >= Idle:
+		if err := st.cfg.Store.SessionDelete(ctx, hash); err != nil {
+			return nil, fmt.Errorf("session: %w", err)
+		}
+		return nil, fmt.Errorf("%w: idle for %v", ErrNoSession, idle)
+	case idle >= seenEvery:
+		if err := st.cfg.Store.SessionSeen(ctx, hash, now); err != nil {
+			return nil, fmt.Errorf("session: %w", err)
+		}
+	}
 	s := st.sessionOf(row)
 	s.id = []byte(id)
 	return s, nil
+}
+
+// Hold keeps secret on the session s under name (a token's jti, say) for
+// one TakeHeld, in place of what s held before: sealed (AES-256-GCM)
+// under a key derived from the session id, which only the browser holds,
+// and forgotten when taken or when the session ends.
+func (st *Store) Hold(ctx context.Context, s *Session, name string, secret []byte) error {
+	aead := s.sealer()
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(secret)+aead.Overhead())
+	rand.Read(nonce)
+	if err := st.cfg.Store.SessionHold(ctx, s.hash(), name, aead.Seal(nonce, nonce, secret, []byte(name))); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %w", ErrNoSession, err)
+		}
+		return fmt.Errorf("session: %w", err)
+	}
+	return nil
+}
+
+// TakeHeld returns the secret that s holds under name, once: it returns
+// an error wrapping ErrNothingHeld when s holds nothing under name (taken
+// already, or never held).
+func (st *Store) TakeHeld(ctx context.Context, s *Session, name string) ([]byte, error) {
+	sealed, err := st.cfg.Store.SessionTakeHeld(ctx, s.hash(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNothingHeld
+	} else if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	aead := s.sealer()
+	if len(sealed) < aead.NonceSize() {
+		return nil, fmt.Errorf("%w: sealed value too short", ErrNothingHeld)
+	}
+	secret, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNothingHeld, err)
+	}
+	return secret, nil
+}
+
+// sealer returns the AEAD that seals what s holds, under a key derived
+// from its id.
+func (s *Session) sealer() cipher.AEAD {
+	m := hmac.New(sha256.New, s.id)
+	m.Write([]byte("writ console held secret"))
+	block, err := aes.NewCipher(m.Sum(nil))
+	if err != nil {
+		panic(err) // a 32-byte key
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err) // AES's block size
+	}
+	return aead
+}
+
+// hash is the SHA-256 of s's id, as the database finds it.
+func (s *Session) hash() []byte {
+	h := sha256.Sum256(s.id)
+	return h[:]
 }
 
 // End ends the session id, if there is one.
@@ -187,7 +279,7 @@ func (st *Store) TakeLink(ctx context.Context, code string) (string, *Session, e
 	} else if err != nil {
 		return "", nil, fmt.Errorf("session: %w", err)
 	}
-	row.CreatedAt = now.Unix()
+	row.CreatedAt, row.SeenAt = now.Unix(), now.Unix()
 	row.ExpiresAt = min(row.TokenExpAt, now.Add(MaxAge).Unix())
 	id, s, err := st.insert(ctx, tx, row)
 	if err != nil {

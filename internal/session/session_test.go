@@ -1,8 +1,10 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,5 +134,145 @@ func TestLinks(t *testing.T) {
 	}
 	if n, err := st.Prune(ctx); err != nil || n != 1 {
 		t.Errorf("Prune = %d, %v; want the expired link", n, err)
+	}
+}
+
+func TestIdle(t *testing.T) {
+	ctx := context.Background()
+	start := time.Unix(1_800_000_000, 0)
+	now := start
+	st := newStore(t, &now)
+	c := &verifier.Claims{Subject: "alice", Audience: []string{"https://writ.example"}, Scope: "writ:admin", ID: "jti-1", KeyID: "k1",
+		IssuedAt: start, ExpiresAt: start.Add(24 * time.Hour)}
+	for _, tc := range []struct {
+		name string
+		// gets are the times of the requests after the start; the last
+		// one is refused when ends.
+		gets []time.Duration
+		ends bool
+	}{
+		{"used", []time.Duration{29 * time.Minute, 58 * time.Minute, 87 * time.Minute}, false},
+		{"idle", []time.Duration{session.Idle}, true},
+		{"idle after a request", []time.Duration{10 * time.Minute, 10*time.Minute + session.Idle}, true},
+		{"just under idle", []time.Duration{session.Idle - time.Second}, false},
+		// Requests are recorded once a minute: the last one went
+		// unrecorded, and the session ends within a minute of Idle.
+		{"recorded once a minute", []time.Duration{30 * time.Second, session.Idle}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now = start
+			id, _, err := st.Start(ctx, c, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, d := range tc.gets {
+				now = start.Add(d)
+				_, err := st.Get(ctx, id)
+				if last := i == len(tc.gets)-1; last && tc.ends {
+					if !errors.Is(err, session.ErrNoSession) {
+						t.Fatalf("Get at +%v: %v, want ErrNoSession", d, err)
+					}
+				} else if err != nil {
+					t.Fatalf("Get at +%v: %v", d, err)
+				}
+			}
+			if tc.ends {
+				// Ended, not only refused: earlier it is gone too.
+				now = start.Add(time.Minute)
+				if _, err := st.Get(ctx, id); !errors.Is(err, session.ErrNoSession) {
+					t.Errorf("an idle session was refused but not ended: %v", err)
+				}
+			}
+		})
+	}
+	t.Run("link", func(t *testing.T) {
+		now = start
+		code, err := st.Link(ctx, &issuer.Record{ID: "jti-2", KeyID: "k1", IssuedAt: start, ExpiresAt: start.Add(24 * time.Hour),
+			Subject: "bob", Audience: []string{"https://writ.example"}, Scopes: []string{"writ:admin"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = start.Add(10 * time.Minute) // idle counts from the sign-in
+		id, _, err := st.TakeLink(ctx, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(session.Idle - time.Second)
+		if _, err := st.Get(ctx, id); err != nil {
+			t.Fatalf("Get within Idle of the link's sign-in: %v", err)
+		}
+		now = now.Add(session.Idle)
+		if _, err := st.Get(ctx, id); !errors.Is(err, session.ErrNoSession) {
+			t.Errorf("Get after Idle: %v, want ErrNoSession", err)
+		}
+	})
+}
+
+func TestHeld(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "writ.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := session.New(session.Config{Store: db, Issuer: "https://writ.example", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &verifier.Claims{Subject: "alice", Audience: []string{"https://writ.example"}, Scope: "writ:admin", ID: "jti-1", KeyID: "k1",
+		IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+	_, a, err := st.Start(ctx, c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bID, b, err := st.Start(ctx, c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("eyJhbGciOiJFZERTQSJ9.a-secret-of-the-test")
+	if err := st.Hold(ctx, a, "jti-9", secret); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "writ.db*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, secret) || bytes.Contains(raw, []byte("a-secret-of-the-test")) {
+			t.Errorf("%s holds the secret in clear", filepath.Base(name))
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		s    *session.Session
+		key  string
+		want []byte
+	}{
+		{"another session", b, "jti-9", nil},
+		{"another name", a, "jti-8", nil},
+		{"its own", a, "jti-9", secret},
+		{"once", a, "jti-9", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := st.TakeHeld(ctx, tc.s, tc.key)
+			switch {
+			case tc.want == nil && !errors.Is(err, session.ErrNothingHeld):
+				t.Errorf("TakeHeld = %q, %v; want ErrNothingHeld", got, err)
+			case tc.want != nil && (err != nil || !bytes.Equal(got, tc.want)):
+				t.Errorf("TakeHeld = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	if err := st.End(ctx, bID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Hold(ctx, b, "jti-9", secret); !errors.Is(err, session.ErrNoSession) {
+		t.Errorf("Hold on an ended session: %v, want ErrNoSession", err)
 	}
 }

@@ -280,8 +280,8 @@ type Executor interface {
 	// back: no later entry gets its number.
 	RevocationDelete(ctx context.Context, seq int64) error
 	// RevocationEach calls fn with each entry that f selects, in sequence
-	// order, stopping at fn's first error, which it returns. fn must not
-	// keep r, which the next call reuses.
+	// order (with f.Newest, the reverse), stopping at fn's first error,
+	// which it returns. fn must not keep r, which the next call reuses.
 	RevocationEach(ctx context.Context, f RevocationFilter, fn func(r *RevocationRow) error) error
 	// RevocationHead returns the last sequence number given out (0
 	// before any), whether or not its entry was deleted since, and the
@@ -370,6 +370,20 @@ type Executor interface {
 	// SessionGet returns the session id unless it expired at or before
 	// at, or an error wrapping ErrNotFound.
 	SessionGet(ctx context.Context, id []byte, at int64) (SessionRow, error)
+	// SessionSeen records at as the time of the session id's last
+	// request (SessionRow.SeenAt). A missing row is not an error.
+	SessionSeen(ctx context.Context, id []byte, at int64) error
+	// SessionHold keeps sealed on the session id under name, for one
+	// SessionTakeHeld, replacing what it held before. sealed is opaque
+	// to the store (package session seals it under a key that only the
+	// browser's session id gives). It fails with an error wrapping
+	// ErrNotFound when there is no session id.
+	SessionHold(ctx context.Context, id []byte, name string, sealed []byte) error
+	// SessionTakeHeld returns what the session id holds under name and
+	// forgets it, or an error wrapping ErrNotFound when it holds nothing
+	// under name (nothing, something under another name, taken already,
+	// or no such session). Of concurrent takes, one at most returns it.
+	SessionTakeHeld(ctx context.Context, id []byte, name string) ([]byte, error)
 	// SessionDelete deletes the session id. A missing row is not an error.
 	SessionDelete(ctx context.Context, id []byte) error
 	// SessionLinkInsert stores r as a one-time sign-in link: the session
@@ -396,22 +410,25 @@ type SessionRow struct {
 	AllowedIPs           string // space-separated CIDR prefixes; "" when unbound
 	IssuedAt, TokenExpAt int64  // the token's iat and exp
 	CreatedAt, ExpiresAt int64
+	// SeenAt is when the session's last request was recorded
+	// (SessionSeen), for its idle timeout.
+	SeenAt int64
 }
 
 // SessionColumns are the columns of a session or link row in the order of
 // SessionRow.Fields, for the engines' statements.
-const SessionColumns = `id, jti, subject, kid, scopes, audience, allowed_ips, issued_at, token_exp, created_at, expires_at`
+const SessionColumns = `id, jti, subject, kid, scopes, audience, allowed_ips, issued_at, token_exp, created_at, expires_at, seen_at`
 
 // Fields returns pointers to r's fields in the order of SessionColumns.
 func (r *SessionRow) Fields() []any {
 	return []any{&r.ID, &r.JTI, &r.Subject, &r.KID, &r.Scopes, &r.Audience, &r.AllowedIPs,
-		&r.IssuedAt, &r.TokenExpAt, &r.CreatedAt, &r.ExpiresAt}
+		&r.IssuedAt, &r.TokenExpAt, &r.CreatedAt, &r.ExpiresAt, &r.SeenAt}
 }
 
 // Values returns r's fields in the order of SessionColumns.
 func (r *SessionRow) Values() []any {
 	return []any{r.ID, r.JTI, r.Subject, r.KID, r.Scopes, r.Audience, r.AllowedIPs,
-		r.IssuedAt, r.TokenExpAt, r.CreatedAt, r.ExpiresAt}
+		r.IssuedAt, r.TokenExpAt, r.CreatedAt, r.ExpiresAt, r.SeenAt}
 }
 
 // Unix is a time in unix seconds, or none (NULL) when Valid is false.
@@ -497,7 +514,9 @@ func (t *TokenRow) Values() []any {
 type TokenFilter struct {
 	JTI, Subject, Name string
 	// Search, when not empty, selects the tokens whose name or subject
-	// contains it (case-sensitive; an exact substring, no patterns).
+	// contains it, a substring (no patterns), the case of ASCII letters
+	// ignored: other letters match only as written (É is not é), alike
+	// on every engine, whatever its locale.
 	Search string
 	Parent string // the tokens this token issued
 	Status string // active, expired or revoked
@@ -557,6 +576,13 @@ type RevocationFilter struct {
 	After int64
 	// ExpiresFrom, when valid, selects the entries expiring at or after it.
 	ExpiresFrom Unix
+	// Before, when not zero, selects the entries whose sequence number is
+	// below it.
+	Before int64
+	// Newest, when not zero, selects at most this many entries, those of
+	// the highest sequence numbers, and reads them newest first: a page
+	// of the list, read without reading the rest.
+	Newest int
 }
 
 // AuditRow is an event of the audit log.
@@ -570,7 +596,12 @@ type AuditRow struct {
 type AuditFilter struct {
 	Subject, JTI string
 	Since        int64 // unix milliseconds
-	Limit        int   // required: the newest this many
+	// Before, when not zero, selects the events recorded before the
+	// event of this ID (a smaller ID): with the oldest ID of a page, the
+	// page before it (keyset pagination: events recorded meanwhile
+	// neither repeat nor shift a page).
+	Before int64
+	Limit  int // required: the newest this many
 }
 
 // Usage is the summary of the uses of one token that verifiers reported

@@ -29,6 +29,9 @@ func (e *executor) AuditList(ctx context.Context, f store.AuditFilter) ([]store.
 	if f.JTI != "" {
 		q += ` AND jti = ` + a.add(f.JTI)
 	}
+	if f.Before != 0 {
+		q += ` AND id < ` + a.add(f.Before)
+	}
 	// The newest Limit events, shown oldest first.
 	q = `SELECT * FROM (` + q + ` ORDER BY id DESC LIMIT ` + a.add(f.Limit) + `) AS newest ORDER BY id`
 	rows, err := e.q.Query(ctx, q, a...)

@@ -124,7 +124,14 @@ func (e *executor) RevocationEach(ctx context.Context, f store.RevocationFilter,
 	if f.ExpiresFrom.Valid {
 		where = append(where, "expires_at >= "+a.add(f.ExpiresFrom.Sec))
 	}
-	rows, err := e.q.Query(ctx, `SELECT `+revocationColumns+` FROM revocations WHERE `+strings.Join(where, " AND ")+` ORDER BY seq`, a...)
+	if f.Before != 0 {
+		where = append(where, "seq < "+a.add(f.Before))
+	}
+	order := ` ORDER BY seq`
+	if f.Newest != 0 {
+		order = ` ORDER BY seq DESC LIMIT ` + a.add(f.Newest)
+	}
+	rows, err := e.q.Query(ctx, `SELECT `+revocationColumns+` FROM revocations WHERE `+strings.Join(where, " AND ")+order, a...)
 	if err != nil {
 		return err
 	}

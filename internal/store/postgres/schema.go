@@ -192,6 +192,13 @@ CREATE TABLE console_sessions (
 );
 CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
 `,
+	// 7: as SQLite's 10.
+	`
+ALTER TABLE console_sessions ADD COLUMN seen_at BIGINT NOT NULL DEFAULT 0;
+UPDATE console_sessions SET seen_at = created_at;
+ALTER TABLE console_sessions ADD COLUMN held_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE console_sessions ADD COLUMN held BYTEA;
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

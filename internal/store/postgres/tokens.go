@@ -76,8 +76,10 @@ func tokenSelect(f store.TokenFilter) (string, args) {
 		}
 	}
 	if f.Search != "" {
-		search := a.add(f.Search)
-		where += ` AND (strpos(name, ` + search + `) > 0 OR strpos(subject, ` + search + `) > 0)`
+		// Under the C collation lower() folds ASCII letters only, as
+		// SQLite's does, whatever the database's locale.
+		search := `lower(` + a.add(f.Search) + ` COLLATE "C")`
+		where += ` AND (strpos(lower(name COLLATE "C"), ` + search + `) > 0 OR strpos(lower(subject COLLATE "C"), ` + search + `) > 0)`
 	}
 	if f.ExpiresBy != 0 {
 		// $1 is At: the expired tokens, which only ever grow in number,

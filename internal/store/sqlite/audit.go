@@ -32,6 +32,10 @@ func (e *executor) AuditList(ctx context.Context, f store.AuditFilter) ([]store.
 		q += ` AND jti = ?`
 		args = append(args, f.JTI)
 	}
+	if f.Before != 0 {
+		q += ` AND id < ?`
+		args = append(args, f.Before)
+	}
 	// The newest Limit events, shown oldest first.
 	q = `SELECT * FROM (` + q + ` ORDER BY id DESC LIMIT ?) ORDER BY id`
 	rows, err := e.q.QueryContext(ctx, q, append(args, f.Limit)...)

@@ -128,7 +128,15 @@ func (e *executor) RevocationEach(ctx context.Context, f store.RevocationFilter,
 	if f.ExpiresFrom.Valid {
 		where, args = append(where, "expires_at >= ?"), append(args, f.ExpiresFrom.Sec)
 	}
-	rows, err := e.q.QueryContext(ctx, `SELECT `+revocationColumns+` FROM revocations WHERE `+strings.Join(where, " AND ")+` ORDER BY seq`, args...)
+	if f.Before != 0 {
+		where, args = append(where, "seq < ?"), append(args, f.Before)
+	}
+	order := ` ORDER BY seq`
+	if f.Newest != 0 {
+		order = ` ORDER BY seq DESC LIMIT ?`
+		args = append(args, f.Newest)
+	}
+	rows, err := e.q.QueryContext(ctx, `SELECT `+revocationColumns+` FROM revocations WHERE `+strings.Join(where, " AND ")+order, args...)
 	if err != nil {
 		return err
 	}

@@ -197,6 +197,16 @@ CREATE TABLE console_sessions (
 ) STRICT;
 CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
 `,
+	// 10: a console session's last request, for its idle timeout (a
+	// session of an earlier writ counts from its start), and a secret it
+	// holds for one display (a new token, sealed under a key that only
+	// the browser's session id gives).
+	`
+ALTER TABLE console_sessions ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0;
+UPDATE console_sessions SET seen_at = created_at;
+ALTER TABLE console_sessions ADD COLUMN held_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE console_sessions ADD COLUMN held BLOB;
+`,
 }
 
 // SchemaVersion is the schema version this writ writes.

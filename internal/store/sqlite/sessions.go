@@ -22,7 +22,7 @@ func (e *executor) SessionLinkInsert(ctx context.Context, r store.SessionRow) er
 }
 
 func (e *executor) sessionInsert(ctx context.Context, link bool, r store.SessionRow) error {
-	_, err := e.q.ExecContext(ctx, `INSERT INTO console_sessions (link, `+store.SessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := e.q.ExecContext(ctx, `INSERT INTO console_sessions (link, `+store.SessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append([]any{link}, r.Values()...)...)
 	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: console_sessions.id") {
 		return fmt.Errorf("%w: the session or link exists", store.ErrConflict)
@@ -42,6 +42,44 @@ func (e *executor) sessionGet(ctx context.Context, link bool, id []byte, at int6
 
 func (e *executor) SessionGet(ctx context.Context, id []byte, at int64) (store.SessionRow, error) {
 	return e.sessionGet(ctx, false, id, at)
+}
+
+func (e *executor) SessionSeen(ctx context.Context, id []byte, at int64) error {
+	_, err := e.q.ExecContext(ctx, `UPDATE console_sessions SET seen_at = ? WHERE id = ? AND NOT link`, at, id)
+	return err
+}
+
+func (e *executor) SessionHold(ctx context.Context, id []byte, name string, sealed []byte) error {
+	res, err := e.q.ExecContext(ctx, `UPDATE console_sessions SET held_name = ?, held = ? WHERE id = ? AND NOT link`, name, sealed, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("session: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// SessionTakeHeld reads and clears in one write transaction, which
+// SQLite's single writer runs one at a time.
+func (e *executor) SessionTakeHeld(ctx context.Context, id []byte, name string) ([]byte, error) {
+	var held []byte
+	err := e.inTx(ctx, func(e *executor) error {
+		err := e.q.QueryRowContext(ctx, `SELECT held FROM console_sessions WHERE id = ? AND NOT link AND held_name = ? AND held IS NOT NULL`, id, name).Scan(&held)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("session: nothing held: %w", store.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		_, err = e.q.ExecContext(ctx, `UPDATE console_sessions SET held_name = '', held = NULL WHERE id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return held, nil
 }
 
 func (e *executor) SessionDelete(ctx context.Context, id []byte) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/writ-dev/writ/internal/store"
 )
@@ -85,6 +86,10 @@ const statusColumn = `CASE
 	WHEN t.expires_at <= ?1 THEN 'expired'
 	ELSE 'active' END`
 
+// likeEscaper escapes LIKE's wildcards, and its escape character, in a
+// search.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // tokenSelect returns the statement that selects the tokens of f, with
 // their status and row, and its arguments; the caller orders and limits.
 func tokenSelect(f store.TokenFilter) (string, []any) {
@@ -97,8 +102,11 @@ func tokenSelect(f store.TokenFilter) (string, []any) {
 		}
 	}
 	if f.Search != "" {
-		where += ` AND (instr(name, ?) > 0 OR instr(subject, ?) > 0)`
-		args = append(args, f.Search, f.Search)
+		// LIKE folds ASCII letters only, as PostgreSQL's lower() under
+		// the C collation does; the search's own wildcards are escaped.
+		where += ` AND (name LIKE ? ESCAPE '\' OR subject LIKE ? ESCAPE '\')`
+		pattern := "%" + likeEscaper.Replace(f.Search) + "%"
+		args = append(args, pattern, pattern)
 	}
 	if f.ExpiresBy != 0 {
 		// ?1 is At: the expired tokens, which only ever grow in number,
