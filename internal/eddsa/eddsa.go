@@ -46,12 +46,13 @@ type PublicKey struct {
 	enc   [ed25519.PublicKeySize]byte // the key as given: hashed into each challenge
 	valid bool                        // whether enc decodes to a point
 	negA  edwards25519.Point          // −A, when valid
-	tab   lazy.Value[table]           // multiples of −A, from the TableAfter-th verification
+	tab   lazy.Value[table]           // multiples of −A, once TableAfter signatures verified
 }
 
-// TableAfter is the verification under a key that builds its table, which
-// costs about three verifications and saves about half of each one after:
-// the table pays for itself within a few more.
+// TableAfter is the number of signatures a key verifies, the last of
+// which builds its table (signatures refused count nothing). The table
+// costs about three verifications and saves about half of each one after,
+// so it pays for itself within a few more.
 const TableAfter = 8
 
 // NewPublicKey prepares pub, which must be ed25519.PublicKeySize bytes.
@@ -76,8 +77,17 @@ func NewPublicKey(pub ed25519.PublicKey) (*PublicKey, error) {
 
 // Verify reports whether sig is a valid Ed25519 signature of msg by k, as
 // crypto/ed25519.Verify does.
+//
+// Only verifications that succeed count towards the key's table: a
+// client that sends made-up signatures under every key of a set makes
+// none of them build one.
 func (k *PublicKey) Verify(msg, sig []byte) bool {
-	return k.verify(msg, sig, k.table())
+	t := k.tab.Load()
+	ok := k.verify(msg, sig, t)
+	if ok && t == nil {
+		k.tab.Count(TableAfter, func() *table { return newTable(&k.negA) })
+	}
+	return ok
 }
 
 // verify is Verify with the key's table t, or without one when t is nil.
@@ -108,15 +118,6 @@ func (k *PublicKey) verify(msg, sig []byte, t *table) bool {
 		return false // unreachable: the tables hold points of the curve
 	}
 	return bytes.Equal(sig[:32], R.Bytes())
-}
-
-// table returns the key's table, or nil before its TableAfter-th
-// verification, which builds it.
-func (k *PublicKey) table() *table {
-	if !k.valid {
-		return nil
-	}
-	return k.tab.Get(TableAfter, func() *table { return newTable(&k.negA) })
 }
 
 // generator is the base point B. VarTimeMultiScalarMult only reads it.

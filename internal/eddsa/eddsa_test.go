@@ -462,9 +462,10 @@ func FuzzVerifyNearValid(f *testing.F) {
 	})
 }
 
-// TestTableAfter checks that a key's table is built at its TableAfter-th
-// verification (internal/lazy holds that to once, whatever the
-// concurrency), and that the verifications before and after answer right.
+// TestTableAfter checks that a key's table is built by its TableAfter-th
+// successful verification (internal/lazy holds that to once, whatever the
+// concurrency), that refused signatures count nothing, and that the
+// verifications before and after answer right.
 func TestTableAfter(t *testing.T) {
 	seed := sha512.Sum512([]byte("writ eddsa table"))
 	priv := ed25519.NewKeyFromSeed(seed[:32])
@@ -476,12 +477,20 @@ func TestTableAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i := range 4 * TableAfter {
+		if k.Verify(msg, bad) || k.Verify(msg, make([]byte, ed25519.SignatureSize)) {
+			t.Fatalf("a bad signature verified")
+		}
+		if k.tab.Load() != nil {
+			t.Fatalf("a table after %d refused signatures", 2*(i+1))
+		}
+	}
 	for i := 1; i <= TableAfter+2; i++ {
-		if i%2 == 0 && k.Verify(msg, bad) || i%2 == 1 && !k.Verify(msg, sig) {
+		if !k.Verify(msg, sig) || k.Verify(msg, bad) {
 			t.Fatalf("verification %d answered wrong", i)
 		}
 		if built := k.tab.Load() != nil; built != (i >= TableAfter) {
-			t.Fatalf("after %d verifications, a table: %v", i, built)
+			t.Fatalf("after %d verified signatures, a table: %v", i, built)
 		}
 	}
 }

@@ -9,26 +9,24 @@ import (
 	"sync/atomic"
 )
 
-// Value is a *T built at its after-th use. The zero Value holds nothing.
-// It is safe for concurrent use.
+// Value is a *T built at its after-th counted use. The zero Value holds
+// nothing. It is safe for concurrent use.
 type Value[T any] struct {
-	uses atomic.Uint32     // uses while v is nil
+	uses atomic.Uint32     // uses counted while v is nil
 	once sync.Once         // builds v
 	v    atomic.Pointer[T] // the value, once built
 }
 
-// Get returns the value, or nil before the after-th call, which builds it
-// with build (once, however many goroutines call at once: they wait for
-// it) and returns it. Calls once it is built count nothing.
-func (l *Value[T]) Get(after uint32, build func() *T) *T {
-	if v := l.v.Load(); v != nil {
-		return v
-	}
-	if l.uses.Add(1) < after {
-		return nil
+// Count counts a use and, at the after-th, builds the value with build
+// (once, however many goroutines count at once: they wait for it). Uses
+// counted once it is built count nothing. The caller decides what counts:
+// a key's table is worth building for verifications that succeeded, not
+// for any signature a client makes up.
+func (l *Value[T]) Count(after uint32, build func() *T) {
+	if l.v.Load() != nil || l.uses.Add(1) < after {
+		return
 	}
 	l.once.Do(func() { l.v.Store(build()) })
-	return l.v.Load()
 }
 
 // Load returns the value, or nil if it is not built.

@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestGet checks that the value is built at the after-th call, once,
-// however many goroutines call at once, that every call from then on
-// returns it and counts nothing, and that calls before get nil.
-func TestGet(t *testing.T) {
+// TestCount checks that the value is built at the after-th counted use,
+// once, however many goroutines count at once, that it is there when
+// Count returns, and that uses counted once it is built count nothing.
+func TestCount(t *testing.T) {
 	for _, after := range []uint32{0, 1, 2, 8, 16} {
 		var l Value[int]
 		var builds atomic.Int32
@@ -19,16 +19,16 @@ func TestGet(t *testing.T) {
 			return &v
 		}
 		for i := uint32(1); i < after; i++ {
-			if l.Get(after, build) != nil {
-				t.Fatalf("after=%d: a value at call %d", after, i)
+			if l.Count(after, build); l.Load() != nil {
+				t.Fatalf("after=%d: a value after use %d", after, i)
 			}
 		}
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
 				for range 4 {
-					if v := l.Get(after, build); v == nil || *v != 42 {
-						t.Errorf("after=%d: Get = %v once due", after, v)
+					if l.Count(after, build); l.Load() == nil || *l.Load() != 42 {
+						t.Errorf("after=%d: Load = %v once due", after, l.Load())
 					}
 				}
 			})
@@ -37,19 +37,20 @@ func TestGet(t *testing.T) {
 		if n := builds.Load(); n != 1 {
 			t.Fatalf("after=%d: built %d times", after, n)
 		}
-		uses := l.uses.Load()
-		if v := l.Get(after, build); v != l.Load() || l.uses.Load() != uses || builds.Load() != 1 {
-			t.Errorf("after=%d: a call once built rebuilt it or counted", after)
+		uses, v := l.uses.Load(), l.Load()
+		if l.Count(after, build); l.Load() != v || l.uses.Load() != uses || builds.Load() != 1 {
+			t.Errorf("after=%d: a use once built rebuilt it or counted", after)
 		}
 	}
 }
 
-// TestStore checks that a stored value is what Get returns, unbuilt.
+// TestStore checks that a stored value is what Load returns, and that
+// counting builds nothing over it.
 func TestStore(t *testing.T) {
 	var l Value[int]
 	v := 7
 	l.Store(&v)
-	if got := l.Get(100, func() *int { t.Fatal("built"); return nil }); got != &v {
-		t.Fatalf("Get = %v, want the stored value", got)
+	if l.Count(1, func() *int { t.Fatal("built"); return nil }); l.Load() != &v {
+		t.Fatalf("Load = %v, want the stored value", l.Load())
 	}
 }

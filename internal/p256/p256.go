@@ -42,10 +42,11 @@ import (
 // It is safe for concurrent use.
 type PublicKey struct {
 	q   *nistec.P256Point // Q, a point of the curve other than the identity
-	tab lazy.Value[table] // multiples of Q, from the TableAfter-th verification
+	tab lazy.Value[table] // multiples of Q, once TableAfter signatures verified
 }
 
-// TableAfter is the verification under a key that builds its table, which
+// TableAfter is the number of signatures a key verifies, the last of
+// which builds its table (signatures refused count nothing). The table
 // costs about five verifications and saves about 0.4 of each one after, so
 // it pays for itself after about 13 more. Building it once a key has spent
 // about that much without it (ski rental: 16, near 13) makes a key that
@@ -94,8 +95,17 @@ func NewPublicKeyECDSA(pub *ecdsa.PublicKey) (*PublicKey, error) {
 // Verify reports whether sig, r‖s, is a valid signature of hash by k, as
 // crypto/ecdsa.VerifyASN1 does for the same r and s. hash is the message's
 // SHA-256 for ES256; a longer one counts by its leftmost 32 bytes.
+//
+// Only verifications that succeed count towards the key's table: a
+// client that sends made-up signatures under every key of a set makes
+// none of them build one.
 func (k *PublicKey) Verify(hash, sig []byte) bool {
-	return k.verify(hash, sig, k.table())
+	t := k.tab.Load()
+	ok := k.verify(hash, sig, t)
+	if ok && t == nil {
+		k.tab.Count(TableAfter, func() *table { return newTable(k.q, window) })
+	}
+	return ok
 }
 
 // verify is Verify with the key's table t, or without one when t is nil.
@@ -162,10 +172,4 @@ func (k *PublicKey) sum(u1, u2 *scalar, t *table) (*nistec.P256Point, error) {
 		return nil, err
 	}
 	return R.Add(R, p2), nil
-}
-
-// table returns the key's table, or nil before its TableAfter-th
-// verification, which builds it.
-func (k *PublicKey) table() *table {
-	return k.tab.Get(TableAfter, func() *table { return newTable(k.q, window) })
 }

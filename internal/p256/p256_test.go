@@ -607,26 +607,35 @@ func FuzzVerifyNearValid(f *testing.F) {
 	})
 }
 
-// TestTableAfter checks that a key's table is built at its TableAfter-th
-// verification (internal/lazy holds that to once, whatever the
-// concurrency), and that the verifications before and after answer right.
+// TestTableAfter checks that a key's table is built by its TableAfter-th
+// successful verification (internal/lazy holds that to once, whatever the
+// concurrency), that refused signatures count nothing, and that the
+// verifications before and after answer right.
 func TestTableAfter(t *testing.T) {
 	e := newEdgeCases(t)
 	k, err := NewPublicKey(e.pub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i <= TableAfter+2; i++ {
-		// The valid signature, and one with a bit flipped.
-		sig := append([]byte(nil), e.sigs[0]...)
-		if i%2 == 0 {
-			sig[i] ^= 1
+	valid := e.sigs[0]
+	bad := append([]byte(nil), valid...)
+	bad[40] ^= 1
+	one := make([]byte, SignatureSize) // r = s = 1: in range, and wrong
+	one[31], one[63] = 1, 1
+	for i := range 4 * TableAfter {
+		if k.Verify(e.hashes[0], bad) || k.Verify(e.hashes[0], one) || k.Verify(e.hashes[0], make([]byte, SignatureSize)) {
+			t.Fatal("a bad signature verified")
 		}
-		if k.Verify(e.hashes[0], sig) != (i%2 == 1) {
+		if k.tab.Load() != nil {
+			t.Fatalf("a table after %d refused signatures", 3*(i+1))
+		}
+	}
+	for i := 1; i <= TableAfter+2; i++ {
+		if !k.Verify(e.hashes[0], valid) || k.Verify(e.hashes[0], bad) {
 			t.Fatalf("verification %d answered wrong", i)
 		}
 		if built := k.tab.Load() != nil; built != (i >= TableAfter) {
-			t.Fatalf("after %d verifications, a table: %v", i, built)
+			t.Fatalf("after %d verified signatures, a table: %v", i, built)
 		}
 	}
 }
