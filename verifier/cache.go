@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"weak"
 )
 
 // tokenCache remembers tokens whose signature and claims have been
@@ -21,10 +22,15 @@ type tokenCache struct {
 	entries map[string]cacheEntry
 }
 
-// cacheEntry is a verified token's claims, never modified, and its key.
+// cacheEntry is a verified token's claims, never modified, and its key:
+// held weakly, with its algorithm and public key, so that the prepared
+// form of a key that its source has replaced (a table of 30 or 78 KiB) is
+// not kept alive by the tokens it verified.
 type cacheEntry struct {
 	claims *Claims
-	key    *Key
+	key    weak.Pointer[Key]
+	alg    Algorithm
+	pub    crypto.PublicKey
 }
 
 func newTokenCache(size int) *tokenCache {
@@ -53,7 +59,7 @@ func (tc *tokenCache) add(token string, c *Claims, key *Key) {
 	}
 	// A copy of the token: the caller's string may share a larger buffer
 	// (a request header) that the cache must not keep alive.
-	tc.entries[strings.Clone(token)] = cacheEntry{c, key}
+	tc.entries[strings.Clone(token)] = cacheEntry{c, weak.Make(key), key.alg, key.pub}
 }
 
 func (tc *tokenCache) remove(token string) {
@@ -73,7 +79,7 @@ func (v *Verifier) cached(ctx context.Context, token string, client netip.Addr) 
 	if !ok {
 		return nil, false, nil
 	}
-	if key, err := v.keys.LookupKey(ctx, e.claims.KeyID); err != nil || !sameKey(key, e.key) {
+	if key, err := v.keys.LookupKey(ctx, e.claims.KeyID); err != nil || !e.sameKey(key) {
 		v.cache.remove(token)
 		return nil, false, nil
 	}
@@ -99,14 +105,15 @@ func (v *Verifier) cached(ctx context.Context, token string, client netip.Addr) 
 	return e.claims.clone(), true, nil
 }
 
-// sameKey reports whether a is the key b: the same algorithm and public key.
-func sameKey(a, b *Key) bool {
-	if a == b {
+// sameKey reports whether k is the entry's key: the same algorithm and
+// public key.
+func (e *cacheEntry) sameKey(k *Key) bool {
+	if k != nil && e.key.Value() == k {
 		return true
 	}
-	if a == nil || b == nil || a.alg != b.alg {
+	if k == nil || k.alg != e.alg {
 		return false
 	}
-	pub, ok := a.pub.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && pub.Equal(b.pub)
+	pub, ok := k.pub.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pub.Equal(e.pub)
 }

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -168,6 +170,46 @@ func TestCacheHonoursKeySetChange(t *testing.T) {
 			t.Fatalf("token under a replaced key: %v, want ErrSignature", err)
 		}
 	}
+}
+
+// TestCacheFreesReplacedKeys: a key that the source replaced (by a new
+// *Key for the same public key, as each refresh of a key set makes) is not
+// kept alive by the tokens it verified, with the table it may have built:
+// the cache holds keys weakly.
+func TestCacheFreesReplacedKeys(t *testing.T) {
+	e := newCacheEnv(t)
+	defer runtime.KeepAlive(e) // and its cache
+	k1, priv := newEdKey(t, "k1")
+	e.setKeys(k1)
+	tok := signCacheToken(t, priv, "k1", "jti-1")
+	e.verifyTwice(tok)
+	pub := k1.Public()
+	k1, err := e.keys.Load().LookupKey(context.Background(), "k1") // the set's own
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := weak.Make(k1)
+	freed := make(chan struct{})
+	runtime.AddCleanup(k1, func(ch chan struct{}) { close(ch) }, freed)
+	k1 = nil
+	same, err := NewKey("k1", EdDSA, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.setKeys(same)
+	e.verifyTwice(tok) // a hit, through the public key
+	for range 10 {
+		runtime.GC()
+		select {
+		case <-freed:
+			if old.Value() != nil {
+				t.Fatal("cleaned up, yet reachable")
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatal("the replaced key is still alive: the token cache keeps it")
 }
 
 func TestCacheHonoursExpiry(t *testing.T) {
