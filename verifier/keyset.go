@@ -104,7 +104,7 @@ func checkKey(id string, alg Algorithm, pub crypto.PublicKey) error {
 		}
 	case ES256:
 		k, ok := pub.(*ecdsa.PublicKey)
-		if !ok || k.Curve != elliptic.P256() {
+		if !ok || k == nil || k.Curve != elliptic.P256() {
 			return fmt.Errorf("%w: ES256 needs a P-256 public key", ErrKeyMalformed)
 		}
 		if _, err := p256.NewPublicKeyECDSA(k); err != nil {
@@ -112,7 +112,7 @@ func checkKey(id string, alg Algorithm, pub crypto.PublicKey) error {
 		}
 	case RS256, PS256:
 		k, ok := pub.(*rsa.PublicKey)
-		if !ok {
+		if !ok || k == nil || k.N == nil {
 			return fmt.Errorf("%w: %s needs an RSA public key", ErrKeyMalformed, alg)
 		}
 		switch bits := k.N.BitLen(); {
