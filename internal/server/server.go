@@ -365,7 +365,7 @@ func (s *Server) Handler() http.Handler {
 	handle("DELETE /v1/permissions/{type}", s.admin(s.removePermissions))
 	handle("POST /v1/introspect", s.admin(s.introspect))
 	handle("POST /v1/revoke", s.revoke)
-	handle("POST /v1/usage", s.withScope(UsageScope, s.recordUsage))
+	handle("POST /v1/usage", closeUnread(s.withScope(UsageScope, s.recordUsage)))
 	handle("GET /v1/whoami", s.whoami)
 
 	if s.console != nil {

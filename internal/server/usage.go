@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,28 +119,19 @@ func (s *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "slow_down", why+": send this report again after Retry-After")
 	}
-	// refuse answers a report refused before its body is read, and closes
-	// the connection: net/http would otherwise receive up to 256 KiB of
-	// the body before it answers, to keep the connection for another
-	// request, and a slow sender would wait for its answer until it had
-	// sent what is refused.
-	refuse := func(why string) {
-		w.Header().Set("Connection", "close")
-		busy(why)
-	}
 	reporter := ""
 	if c, ok := verifier.ClaimsFromContext(r.Context()); ok {
 		reporter = c.ID
 	}
 	if !s.usageReporters.take(reporter) {
-		refuse("another report of this token is in flight")
+		busy("another report of this token is in flight")
 		return
 	}
 	defer s.usageReporters.release(reporter)
 	select {
 	case s.usageReads <- struct{}{}:
 	default:
-		refuse("too many reports are being received")
+		busy("too many reports are being received")
 		return
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(usageReadTime))
@@ -194,6 +186,59 @@ func (s *Server) recordUsage(w http.ResponseWriter, r *http.Request) {
 	s.metrics.usage.observe(uses, rep)
 	writeJSON(w, http.StatusAccepted, usageResponse{Accepted: rep.Recorded, Ignored: rep.Ignored()})
 }
+
+// closeUnread wraps the handler of POST /v1/usage, authentication
+// included: an answer written before the handler has read any of the body
+// (a refusal: no token, a wrong scope or content type, a report of the
+// token already in flight) closes the connection. net/http would
+// otherwise receive up to 256 KiB of the body before it answers, to keep
+// the connection for another request, and a slow sender would wait for
+// its answer until it had sent what is refused.
+func closeUnread(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body := &readMark{ReadCloser: r.Body}
+		r2 := new(http.Request)
+		*r2 = *r // net/http keeps r, and its Body, for after the handler
+		r2.Body = body
+		h(&unreadCloser{ResponseWriter: w, body: body}, r2)
+	}
+}
+
+// readMark is a request body that notes whether it has been read.
+type readMark struct {
+	io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *readMark) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.ReadCloser.Read(p)
+}
+
+// unreadCloser is closeUnread's ResponseWriter.
+type unreadCloser struct {
+	http.ResponseWriter
+	body  *readMark
+	wrote bool
+}
+
+func (w *unreadCloser) WriteHeader(code int) {
+	if !w.wrote && !w.body.read.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *unreadCloser) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *unreadCloser) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // The bounds of recordUsage.
 const (

@@ -403,6 +403,34 @@ func TestUsageOwnTokens(t *testing.T) {
 	}
 }
 
+// sendSlowly starts a usage report with token (none if "") and
+// contentType that sends the start of its body, then nothing until abort;
+// done is closed when it is answered.
+func sendSlowly(t *testing.T, f *fixture, token, contentType string) (abort func(), done chan struct{}) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest("POST", f.url+"/v1/usage", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.ContentLength = 100000
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	if _, err := pw.Write([]byte(`{"uses":[`)); err != nil {
+		t.Fatal(err)
+	}
+	return func() { pw.CloseWithError(errors.New("gone")); <-done }, done
+}
+
 // TestUsageSlowReporter: a reporter that sends its body slowly holds only
 // its own token's turn: another reporter's report is recorded meanwhile
 // (the slot for recording was once taken before the body was read).
@@ -411,30 +439,7 @@ func TestUsageSlowReporter(t *testing.T) {
 	slow := f.issue("slow", []string{f.url}, server.UsageScope)
 	other := f.issue("other", []string{f.url}, server.UsageScope)
 	tok := apiToken(t, f, "hank")
-	// sendSlowly starts a report by slow that sends the start of its
-	// body, then nothing until abort; done is closed when it is answered.
-	sendSlowly := func() (abort func(), done chan struct{}) {
-		pr, pw := io.Pipe()
-		req, err := http.NewRequest("POST", f.url+"/v1/usage", pr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+slow)
-		req.Header.Set("Content-Type", "application/json")
-		req.ContentLength = 100000
-		done = make(chan struct{})
-		go func() {
-			defer close(done)
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
-			}
-		}()
-		if _, err := pw.Write([]byte(`{"uses":[`)); err != nil {
-			t.Fatal(err)
-		}
-		return func() { pw.CloseWithError(errors.New("gone")); <-done }, done
-	}
-	abort, done := sendSlowly()
+	abort, done := sendSlowly(t, f, slow, "application/json")
 	defer func() { abort() }()
 	body := report(used(tok.ID, time.Now(), "192.0.2.1", "accepted"))
 	// The slow report is in the handler once its token's second report
@@ -448,7 +453,7 @@ func TestUsageSlowReporter(t *testing.T) {
 		select {
 		case <-done:
 			abort()
-			abort, done = sendSlowly()
+			abort, done = sendSlowly(t, f, slow, "application/json")
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -458,15 +463,24 @@ func TestUsageSlowReporter(t *testing.T) {
 	if status, _, resp := f.do("POST", "/v1/usage", other, "application/json", body); status != http.StatusAccepted {
 		t.Errorf("another reporter's report while one is slow: %d %s", status, resp)
 	}
-	// A second slow report of the same token is refused before the
-	// server reads its body, and answered without it (net/http would
-	// wait for up to 256 KiB of it first, to keep the connection).
-	abortSecond, second := sendSlowly()
-	defer abortSecond()
-	select {
-	case <-second:
-	case <-time.After(20 * time.Second):
-		t.Error("a report refused before its body is read is answered only once its body is sent")
+	// A report refused before the server reads its body is answered
+	// without it (net/http would wait for up to 256 KiB of it first, to
+	// keep the connection): a second of the same token, and those
+	// refused by the authentication or for their content type.
+	for _, tc := range []struct{ name, token, contentType string }{
+		{"in flight", slow, "application/json"},
+		{"no token", "", "application/json"},
+		{"bad token", slow[:len(slow)-2] + "AA", "application/json"},
+		{"without the scope", f.admin, "application/json"},
+		{"not JSON", other, "text/plain"},
+	} {
+		abort, answered := sendSlowly(t, f, tc.token, tc.contentType)
+		select {
+		case <-answered:
+		case <-time.After(20 * time.Second):
+			t.Errorf("%s: refused before its body is read, answered only once its body is sent", tc.name)
+		}
+		abort()
 	}
 }
 
