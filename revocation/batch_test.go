@@ -34,12 +34,20 @@ func TestSubjectCutoffAfterFailedBatch(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	var subject revocation.Entry
+	var release sync.Once
+	// A failure below leaves the first transaction held: released before
+	// the store closes, which would wait for it.
+	t.Cleanup(func() { release.Do(func() { close(s.release) }) })
 	wg.Go(func() { _, errs[0] = l.RevokeToken(ctx, first.ID, revocation.Options{}) })
-	<-s.entered // the first change's transaction begins, and waits
+	select {
+	case <-s.entered: // the first change's transaction begins, and waits
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first change began no transaction within 30s")
+	}
 	wg.Go(func() { subject, errs[1] = l.RevokeSubject(ctx, "bob", time.Time{}, revocation.Options{}) })
 	wg.Go(func() { _, errs[2] = l.RevokeToken(ctx, third.ID, revocation.Options{}) })
 	waitQueued(t, 2)
-	close(s.release)
+	release.Do(func() { close(s.release) })
 	wg.Wait()
 	for n, err := range errs {
 		if err != nil {
@@ -87,11 +95,14 @@ func (f failingCommit) Commit() error {
 }
 
 // waitQueued waits until n goroutines wait in a group commit for another
-// caller's commit.
+// caller's commit, failing the test if they do not within 30 s.
 func waitQueued(t *testing.T, n int) {
 	t.Helper()
 	buf := make([]byte, 1<<20)
-	for {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d changes not queued behind another's commit within 30s", n)
+		}
 		queued := 0
 		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
 			if strings.Contains(g, "groupcommit.(*Committer[...]).Do(") && !strings.Contains(g, "commitQueued") {

@@ -285,8 +285,10 @@ func TestIgnoredKeys(t *testing.T) {
 	// A set started from bytes is fetched at once in the background; a
 	// lookup below that joined that fetch would get the set it began
 	// with. So that fetch fails, and the next is an hour away.
-	for ks.Err() == nil {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); ks.Err() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no failed fetch within 30s of the start")
+		}
 	}
 	srv.setFail(false)
 	checkIgnored := func(want string) {

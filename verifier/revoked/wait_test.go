@@ -22,6 +22,17 @@ func within(t *testing.T, what string, done <-chan struct{}) {
 	}
 }
 
+// until polls cond until it holds, failing the test if it does not within
+// a generous time: a guard against a hang, not a measure.
+func until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+	}
+}
+
 // TestFollowWaitingFeed: over a feed that holds reads, the background loop
 // reads with WaitChanges, not on its Refresh ticker (an hour here), and
 // applies each change as the feed has it; Changed is closed at each.
@@ -87,9 +98,7 @@ func TestFollowPacedWhenNotHeld(t *testing.T) {
 	const every = 20 * time.Millisecond
 	start := time.Now()
 	snap := snapshot(t, revoked.SnapshotConfig{Feed: f, Refresh: every})
-	for f.waits.Load() < 5 {
-		time.Sleep(every)
-	}
+	until(t, "5 reads", func() bool { return f.waits.Load() >= 5 })
 	snap.Close()
 	elapsed := time.Since(start)
 	// A bound from above: a slow machine reads less often, never more.
@@ -108,9 +117,7 @@ func TestFollowBacksOff(t *testing.T) {
 	snap := snapshot(t, revoked.SnapshotConfig{Feed: f, Refresh: every, OnError: func(error) { errs.Add(1) }})
 	f.set(func(f *memFeed) { f.fail = true })
 	start := time.Now()
-	for errs.Load() < 5 {
-		time.Sleep(time.Millisecond)
-	}
+	until(t, "5 failed reads", func() bool { return errs.Load() >= 5 })
 	elapsed := time.Since(start)
 	// Pauses after n failures in a row are at least every·2^(n-1)/2: five
 	// failures take at least (1+2+4+8)·every/2 besides the first read.
@@ -165,9 +172,8 @@ func TestWaitingStaleness(t *testing.T) {
 		before := f.waits.Load()
 		c.advance(d)
 		f.set(func(f *memFeed) { f.asOf = asOf() })
-		for f.waits.Load() < before+2 { // one read began and ended after the change
-			time.Sleep(time.Millisecond)
-		}
+		// One read began and ended after the change.
+		until(t, "a read after the change", func() bool { return f.waits.Load() >= before+2 })
 	}
 	advanceAndWait(50*time.Second, c.now)
 	advanceAndWait(50*time.Second, c.now)

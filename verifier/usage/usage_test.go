@@ -116,6 +116,20 @@ func jtiRange(from, to int) []string {
 	return out
 }
 
+// receive returns what c gives, failing the test if nothing comes within
+// a generous time: a guard against a wait that would never end, not a
+// measure.
+func receive[T any](t *testing.T, what string, c <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: nothing within 30s", what)
+		panic("unreachable")
+	}
+}
+
 func closeReporter(t *testing.T, r *Reporter) {
 	t.Helper()
 	if err := r.Close(context.Background()); err != nil {
@@ -176,7 +190,7 @@ func TestFlushInterval(t *testing.T) {
 	})
 	r := newTestReporter(t, s, func(c *Config) { c.FlushInterval = 10 * time.Millisecond })
 	r.RecordUse(use(1))
-	if uses := <-got; len(uses) != 1 || uses[0].JTI != use(1).JTI {
+	if uses := receive(t, "the report of a use", got); len(uses) != 1 || uses[0].JTI != use(1).JTI {
 		t.Fatalf("report %+v", uses)
 	}
 }
@@ -194,22 +208,25 @@ func TestNeverBlocks(t *testing.T) {
 		}
 		return false
 	})
+	var thaw sync.Once
+	t.Cleanup(func() { thaw.Do(func() { close(release) }) }) // before the sink closes, which waits for the hung report
 	const batch, buffer = 3, 10
 	r := newTestReporter(t, s, func(c *Config) { c.BatchSize = batch; c.Buffer = buffer })
 	for i := range batch { // a full batch: sent at once, and the server hangs
 		r.RecordUse(use(i))
 	}
-	<-arrived
+	receive(t, "the first report", arrived)
 	for i := batch; i < 1000; i++ {
 		r.RecordUse(use(i))
 		r.mu.Lock()
-		if len(r.ring) > buffer || r.n > buffer {
-			t.Fatalf("buffer of %d holds %d uses in %d entries", buffer, r.n, len(r.ring))
-		}
+		held, entries := r.n, len(r.ring)
 		r.mu.Unlock()
+		if entries > buffer || held > buffer {
+			t.Fatalf("buffer of %d holds %d uses in %d entries", buffer, held, entries)
+		}
 	}
 	checkStats(t, r.Stats(), Stats{Recorded: 1000, Dropped: 1000 - batch - buffer, Pending: batch + buffer})
-	close(release)
+	thaw.Do(func() { close(release) })
 	closeReporter(t, r)
 	checkJTIs(t, s.jtis(), append(jtiRange(0, batch), jtiRange(1000-buffer, 1000)...))
 	checkStats(t, r.Stats(), Stats{Recorded: 1000, Dropped: 1000 - batch - buffer, Sent: batch + buffer})

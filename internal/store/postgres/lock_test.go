@@ -47,7 +47,10 @@ func TestSingleStatementWritesTakeTheLock(t *testing.T) {
 			defer tx.Rollback()
 			done := make(chan error, 1)
 			go func() {
-				c, cancel := context.WithTimeout(ctx, 5*time.Second)
+				// Time for the write once the writer ends, on a loaded
+				// machine too (the subtests took up to 1.6 s there, 0.5 s of it
+				// the wait above).
+				c, cancel := context.WithTimeout(ctx, 30*time.Second)
 				defer cancel()
 				done <- write(c)
 			}()
@@ -122,8 +125,8 @@ func TestBeginWaitsBounded(t *testing.T) {
 		if err == nil {
 			t.Error("Begin succeeded while another writer held the lock")
 		}
-	case <-time.After(12 * time.Second):
-		t.Error("Begin still waiting for the write lock after 12s (SQLite gives up after 10s)")
+	case <-time.After(BusyTimeout + 20*time.Second): // the lock is held all along: only a bounded wait ends
+		t.Errorf("Begin still waiting for the write lock after %v (its bound is BusyTimeout, %v, as SQLite's)", BusyTimeout+20*time.Second, BusyTimeout)
 		tx.Rollback()
 		<-done
 	}
