@@ -92,7 +92,8 @@ type WellKnownDocuments struct {
 // /.well-known for the keys of ring and the issuer URL issuer, as writ
 // publish writes them too: the discovery document names the whole
 // revocation feed at listPath under the issuer URL (writ serve's at
-// /v1/revocations, a published tree's at PublishedFeedPath).
+// /v1/revocations, a published tree's at PublishedFeedPath), or none when
+// listPath is "" (a tree published without it).
 func WellKnown(ctx context.Context, ring *keys.Ring, issuer, listPath string) (*WellKnownDocuments, error) {
 	jwks, err := ring.JWKS(ctx)
 	if err != nil {
@@ -122,13 +123,12 @@ func discovery(ctx context.Context, ring *keys.Ring, issuer, listPath string) ([
 			algs = append(algs, r.Algorithm)
 		}
 	}
-	return json.Marshal(map[string]any{
+	doc := map[string]any{
 		"issuer":                   issuer,
 		"jwks_uri":                 base + "/.well-known/jwks.json",
 		"paserk_uri":               base + "/.well-known/paserk.json",
 		"introspection_endpoint":   base + "/v1/introspect",
 		"revocation_endpoint":      base + "/v1/revoke",
-		"revocation_list_uri":      base + listPath,
 		"revocation_snapshot_uri":  base + feed.ManifestPath,
 		"scopes_supported":         []string{AdminScope},
 		"response_types_supported": []string{},
@@ -137,7 +137,11 @@ func discovery(ctx context.Context, ring *keys.Ring, issuer, listPath string) ([
 		"introspection_endpoint_auth_methods_supported": []string{"bearer"},
 		"revocation_endpoint_auth_methods_supported":    []string{"bearer"},
 		"access_token_signing_alg_values_supported":     algs,
-	})
+	}
+	if listPath != "" {
+		doc["revocation_list_uri"] = base + listPath
+	}
+	return json.Marshal(doc)
 }
 
 // etagMatch reports whether the If-None-Match header value names tag, a

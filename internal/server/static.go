@@ -20,6 +20,7 @@ import (
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/revocation"
 	"github.com/writ-dev/writ/verifier"
+	"github.com/writ-dev/writ/verifier/revoked"
 )
 
 // PublishedFeedPath is where writ publish writes the whole revocation feed
@@ -47,6 +48,16 @@ type PublishConfig struct {
 	// Every is how often Publish runs again: the next_update of the
 	// documents it signs. Zero means one minute.
 	Every time.Duration
+	// NoFeed leaves the whole JSON feed out, for trees whose verifiers
+	// all read the snapshot and deltas (verifier/remote's EdgeFeed and
+	// FollowIssuer): at a million revoked tokens it is a 65 MB file
+	// signed and written again on every run. The discovery document then
+	// names no revocation_list_uri, and a feed that Dir holds from an
+	// earlier run is removed: left in place it would go stale, failing
+	// closed past their bound for verifiers that still read it and
+	// missing every later revocation for those that set none, where a
+	// missing file is an error to every reader at once.
+	NoFeed bool
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -63,9 +74,9 @@ type Published struct {
 
 // Publish writes into cfg.Dir the files that writ serve serves to remote
 // verifiers: the well-known documents (WellKnown), the whole signed
-// revocation feed at PublishedFeedPath, and the revocation state for
-// verifiers at the edge: a snapshot and a delta, content-addressed, and
-// the signed manifest naming them. It keeps the snapshot that Dir's
+// revocation feed at PublishedFeedPath (unless cfg.NoFeed), and the
+// revocation state for verifiers at the edge: a snapshot and a delta,
+// content-addressed, and the signed manifest naming them. It keeps the snapshot that Dir's
 // manifest names unless a new one is due (the rules of writ serve), and
 // its delta if nothing changed since. Files are written whole, to a
 // temporary file renamed in place, with mode 0644 (nothing is secret); new
@@ -76,7 +87,10 @@ type Published struct {
 // The manifest's iat is when Publish ran, and so is the whole feed's, which
 // is written again on every run, changed or not (its iat is its freshness
 // to the verifiers that read it): run it at least as often as the remote
-// verifiers' staleness bound.
+// verifiers' staleness bound. Without the feed (cfg.NoFeed) a run reads
+// the whole list only to count its entries, when more than
+// SnapshotMinChanges changes came since the snapshot it keeps (fewer leave
+// a new snapshot due or not whatever the count).
 func Publish(ctx context.Context, cfg PublishConfig) (*Published, error) {
 	switch {
 	case cfg.Dir == "" || cfg.Issuer == "" || cfg.Ring == nil || cfg.Tokens == nil || cfg.Revocations == nil:
@@ -113,7 +127,11 @@ type publisher struct {
 }
 
 func (p *publisher) run(ctx context.Context) error {
-	wk, err := WellKnown(ctx, p.cfg.Ring, p.cfg.Issuer, PublishedFeedPath)
+	listPath := PublishedFeedPath
+	if p.cfg.NoFeed {
+		listPath = ""
+	}
+	wk, err := WellKnown(ctx, p.cfg.Ring, p.cfg.Issuer, listPath)
 	if err != nil {
 		return err
 	}
@@ -138,21 +156,13 @@ func (p *publisher) run(ctx context.Context) error {
 			return err
 		}
 	}
-	whole, err := p.cfg.Revocations.Changes(ctx, 0)
-	if err != nil {
-		return err
-	}
-	// Signed again on every run, changed or not: its iat is how fresh it
-	// is to its readers. Its payload is built in one buffer, and the
-	// signed document written as SignDocument returns it: at a million
-	// entries, about 50 MB and 65 MB.
-	doc, err := p.cfg.Tokens.SignDocument(ctx, FeedType, feed.Append(nil, &feed.Head{Issuer: p.cfg.Issuer, IssuedAt: p.now.Unix(),
-		Epoch: whole.Epoch, Seq: whole.Seq, NextUpdate: p.now.Add(p.cfg.Every).Unix()}, whole))
-	if err != nil {
-		return err
-	}
-	// write only reads the document's bytes.
-	if err := p.write(PublishedFeedPath, unsafe.Slice(unsafe.StringData(doc), len(doc))); err != nil {
+	// The whole list, read for the feed; nil without it.
+	var whole *feed.Batch
+	if p.cfg.NoFeed {
+		if err := p.removeFeed(); err != nil {
+			return err
+		}
+	} else if whole, err = p.writeFeed(ctx); err != nil {
 		return err
 	}
 
@@ -160,10 +170,13 @@ func (p *publisher) run(ctx context.Context) error {
 	if old != nil {
 		snap = p.readSnapshot(old)
 	}
-	entries := len(whole.Tokens) + len(whole.Subjects) + len(whole.Keys)
 	var b *feed.Batch
 	for attempt := 0; ; attempt++ {
-		if snap == nil || snapshotDue(snap, whole.Epoch, whole.Seq, entries, p.now) {
+		var due bool
+		if due, err = p.due(ctx, snap, whole); err != nil {
+			return err
+		}
+		if due {
 			if snap, err = buildSnapshot(ctx, p.cfg.Revocations); err != nil {
 				return err
 			}
@@ -201,6 +214,69 @@ func (p *publisher) run(ctx context.Context) error {
 	p.done.Manifest = feed.Manifest{Issuer: p.cfg.Issuer, IssuedAt: p.now.Unix(), NextUpdate: p.now.Add(p.cfg.Every).Unix(),
 		Epoch: snap.epoch, Seq: delta.ref.Seq, Snapshot: snap.file.ref, Delta: delta.ref}
 	return p.sweep(snap.file.ref.Path, delta.ref.Path)
+}
+
+// writeFeed writes the whole feed at PublishedFeedPath and returns the
+// list it holds.
+func (p *publisher) writeFeed(ctx context.Context) (*feed.Batch, error) {
+	whole, err := p.cfg.Revocations.Changes(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	// Signed again on every run, changed or not: its iat is how fresh it
+	// is to its readers. Its payload is built in one buffer, and the
+	// signed document written as SignDocument returns it: at a million
+	// entries, about 50 MB and 65 MB.
+	doc, err := p.cfg.Tokens.SignDocument(ctx, FeedType, feed.Append(nil, &feed.Head{Issuer: p.cfg.Issuer, IssuedAt: p.now.Unix(),
+		Epoch: whole.Epoch, Seq: whole.Seq, NextUpdate: p.now.Add(p.cfg.Every).Unix()}, whole))
+	if err != nil {
+		return nil, err
+	}
+	// write only reads the document's bytes.
+	return whole, p.write(PublishedFeedPath, unsafe.Slice(unsafe.StringData(doc), len(doc)))
+}
+
+// removeFeed removes the whole feed that an earlier run wrote, if any
+// (see PublishConfig.NoFeed).
+func (p *publisher) removeFeed() error {
+	switch err := p.root.Remove(rel(PublishedFeedPath)); {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("publish: %w", err)
+	}
+	p.done.Removed = append(p.done.Removed, PublishedFeedPath)
+	if err := p.syncDir(path.Dir(rel(PublishedFeedPath))); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	return nil
+}
+
+// due reports whether a snapshot must be built to replace snap
+// (nil when there is none), by snapshotDue, for the list that whole holds
+// or, when whole is nil, that the changes after snap describe: the whole
+// list is then read for its number of entries only when more than
+// SnapshotMinChanges changes came, as fewer decide alike whatever it is.
+func (p *publisher) due(ctx context.Context, snap *edgeSnapshot, whole *feed.Batch) (bool, error) {
+	if snap == nil {
+		return true, nil
+	}
+	list := whole
+	if list == nil {
+		b, err := p.cfg.Revocations.Changes(ctx, snap.seq)
+		switch {
+		case errors.Is(err, revoked.ErrAhead):
+			return true, nil // the list is behind the snapshot: another epoch
+		case err != nil:
+			return false, err
+		case b.Epoch != snap.epoch || b.Seq-snap.seq <= SnapshotMinChanges:
+			return snapshotDue(snap, b.Epoch, b.Seq, 0, p.now), nil
+		}
+		if list, err = p.cfg.Revocations.Changes(ctx, 0); err != nil {
+			return false, err
+		}
+	}
+	return snapshotDue(snap, list.Epoch, list.Seq, len(list.Tokens)+len(list.Subjects)+len(list.Keys), p.now), nil
 }
 
 // rel returns the URL path p as a path under the root.

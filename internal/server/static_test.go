@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,8 +32,15 @@ import (
 // current time).
 func publish(t *testing.T, f *fixture, dir string, now func() time.Time) *server.Published {
 	t.Helper()
-	p, err := server.Publish(context.Background(), server.PublishConfig{Dir: dir, Issuer: f.url, Ring: f.ring, Tokens: f.tokens,
-		Revocations: f.list, Every: time.Minute, Now: now})
+	return publishWith(t, f, server.PublishConfig{Dir: dir, Now: now})
+}
+
+// publishWith runs server.Publish with cfg for f's database and issuer
+// URL, every minute.
+func publishWith(t *testing.T, f *fixture, cfg server.PublishConfig) *server.Published {
+	t.Helper()
+	cfg.Issuer, cfg.Ring, cfg.Tokens, cfg.Revocations, cfg.Every = f.url, f.ring, f.tokens, f.list, time.Minute
+	p, err := server.Publish(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +204,128 @@ func TestPublishDir(t *testing.T) {
 	readEdge(t, static.URL, f.url, "", ks)
 }
 
+// TestPublishWithoutFeed: with NoFeed, Publish writes no whole JSON feed
+// and removes the one an earlier run wrote; the discovery document names
+// none, and is otherwise the one written with the feed. A verifier that
+// follows the tree at the issuer URL (remote.Discover, FollowIssuer and its
+// EdgeFeed) rejects the revoked tokens, old and recent, and accepts the
+// others, before and after a later revocation that a re-run publishes.
+func TestPublishWithoutFeed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	// The tree is served at the issuer URL, as a static host would.
+	static := httptest.NewUnstartedServer(http.FileServer(http.Dir(dir)))
+	site := &fixture{t: t, url: "http://" + static.Listener.Addr().String()}
+	site.db, site.ring = newKeyring(t)
+	var err error
+	if site.tokens, err = issuer.New(issuer.Config{Issuer: site.url, Keys: site.ring, Store: site.db}); err != nil {
+		t.Fatal(err)
+	}
+	if site.list, err = revocation.NewList(revocation.Config{Store: site.db, MaxTTL: site.tokens.MaxTTL()}); err != nil {
+		t.Fatal(err)
+	}
+	toks := append(oldTokens(t, site, 8, "alice", "bob"), issueTok(t, site.tokens, "alice"), issueTok(t, site.tokens, "carol"))
+	revokedIDs := map[string]bool{}
+	revoke := func(tok *issuer.Token) {
+		t.Helper()
+		if _, err := site.list.RevokeToken(ctx, tok.ID, revocation.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		revokedIDs[tok.ID] = true
+	}
+	for _, tok := range []*issuer.Token{toks[1], toks[4], toks[8]} {
+		revoke(tok)
+	}
+
+	withFeed := publish(t, site, dir, nil)
+	if !slices.Contains(withFeed.Written, server.PublishedFeedPath) {
+		t.Fatalf("the default run wrote %v, no feed", withFeed.Written)
+	}
+	discoveryFile := filepath.Join(dir, filepath.FromSlash(remote.DiscoveryPath))
+	readDiscovery := func() map[string]any {
+		t.Helper()
+		body, err := os.ReadFile(discoveryFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(body, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	full := readDiscovery()
+
+	noFeed := publishWith(t, site, server.PublishConfig{Dir: dir, NoFeed: true})
+	if slices.Contains(noFeed.Written, server.PublishedFeedPath) || !slices.Equal(noFeed.Removed, []string{server.PublishedFeedPath}) {
+		t.Errorf("without the feed: wrote %v, removed %v", noFeed.Written, noFeed.Removed)
+	}
+	if noFeed.NewSnapshot || noFeed.Manifest.Snapshot != withFeed.Manifest.Snapshot {
+		t.Errorf("without the feed, the snapshot was not kept: %+v, before %+v", noFeed.Manifest.Snapshot, withFeed.Manifest.Snapshot)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(server.PublishedFeedPath))); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the feed is still in the tree: %v", err)
+	}
+	bare := readDiscovery()
+	if _, ok := bare["revocation_list_uri"]; ok || full["revocation_list_uri"] != site.url+server.PublishedFeedPath {
+		t.Errorf("revocation_list_uri %v without the feed, %v with it", bare["revocation_list_uri"], full["revocation_list_uri"])
+	}
+	delete(full, "revocation_list_uri")
+	if !reflect.DeepEqual(bare, full) {
+		t.Errorf("discovery without the feed %v, with it %v", bare, full)
+	}
+
+	static.Start()
+	t.Cleanup(static.Close)
+	if code, _, _ := site.do("GET", server.PublishedFeedPath, "", "", ""); code != http.StatusNotFound {
+		t.Errorf("GET %s: %d, want 404", server.PublishedFeedPath, code)
+	}
+	d, err := remote.Discover(ctx, site.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.RevocationList != "" || d.RevocationSnapshot != site.url+feed.ManifestPath {
+		t.Errorf("discovered the feed at %q, the manifest at %q", d.RevocationList, d.RevocationSnapshot)
+	}
+	iss, err := remote.FollowIssuer(ctx, remote.IssuerConfig{Issuer: site.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(iss.Close)
+	snap, err := revoked.NewSnapshot(ctx, revoked.SnapshotConfig{Feed: iss.Revocations, MaxStaleness: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(snap.Close)
+	v, err := verifier.New(verifier.Config{Issuer: site.url, Audience: "https://api", Algorithms: []verifier.Algorithm{verifier.EdDSA},
+		Keys: iss.JWT, Revocation: snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string) {
+		t.Helper()
+		for i, tok := range toks {
+			_, err := v.Verify(ctx, tok.Token)
+			if revokedIDs[tok.ID] != errors.Is(err, verifier.ErrRevoked) || !revokedIDs[tok.ID] && err != nil {
+				t.Errorf("%s: token %d (revoked %v): %v", step, i, revokedIDs[tok.ID], err)
+			}
+		}
+	}
+	check("first read")
+
+	// A later revocation: a new delta, still no feed, nothing to remove.
+	revoke(toks[6])
+	again := publishWith(t, site, server.PublishConfig{Dir: dir, NoFeed: true})
+	if slices.Contains(again.Written, server.PublishedFeedPath) || len(again.Removed) != 0 || again.NewSnapshot ||
+		again.Manifest.Delta == noFeed.Manifest.Delta {
+		t.Errorf("a re-run after a revocation: wrote %v, removed %v, %+v", again.Written, again.Removed, again.Manifest)
+	}
+	if err := snap.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after a re-run")
+}
+
 // subjectOf returns the subject of tok, as recorded.
 func subjectOf(t *testing.T, f *fixture, tok *issuer.Token) string {
 	t.Helper()
@@ -207,15 +337,24 @@ func subjectOf(t *testing.T, f *fixture, tok *issuer.Token) string {
 }
 
 // TestPublishRebuildsPastManyChanges: more than SnapshotMinChanges changes
-// after a snapshot bring a new one, fewer a delta.
+// after a snapshot bring a new one, fewer a delta, with the whole feed and
+// without it (where the list is read whole only past that many changes).
 func TestPublishRebuildsPastManyChanges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("revokes 4,097 tokens")
 	}
 	ctx := context.Background()
 	f := newFixture(t)
-	dir := t.TempDir()
-	publish(t, f, dir, nil)
+	trees := []server.PublishConfig{{Dir: t.TempDir()}, {Dir: t.TempDir(), NoFeed: true}}
+	publishAll := func() []*server.Published {
+		t.Helper()
+		var out []*server.Published
+		for _, cfg := range trees {
+			out = append(out, publishWith(t, f, cfg))
+		}
+		return out
+	}
+	publishAll()
 	revokeMany := func(n int) {
 		t.Helper()
 		var wg sync.WaitGroup
@@ -243,12 +382,16 @@ func TestPublishRebuildsPastManyChanges(t *testing.T) {
 		}
 	}
 	revokeMany(server.SnapshotMinChanges)
-	if p := publish(t, f, dir, nil); p.NewSnapshot {
-		t.Errorf("a new snapshot after %d changes", server.SnapshotMinChanges)
+	for i, p := range publishAll() {
+		if p.NewSnapshot {
+			t.Errorf("no feed %v: a new snapshot after %d changes", trees[i].NoFeed, server.SnapshotMinChanges)
+		}
 	}
 	revokeMany(1)
-	if p := publish(t, f, dir, nil); !p.NewSnapshot {
-		t.Errorf("no new snapshot after %d changes", server.SnapshotMinChanges+1)
+	for i, p := range publishAll() {
+		if !p.NewSnapshot {
+			t.Errorf("no feed %v: no new snapshot after %d changes", trees[i].NoFeed, server.SnapshotMinChanges+1)
+		}
 	}
 }
 
