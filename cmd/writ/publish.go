@@ -12,7 +12,10 @@ import (
 )
 
 func newPublishCmd(g *globals) *cobra.Command {
-	var every time.Duration
+	var (
+		every  time.Duration
+		noFeed bool
+	)
 	cmd := &cobra.Command{
 		Use:   "publish DIR",
 		Short: "Write the key sets, discovery and revocations as files for a static host",
@@ -23,6 +26,7 @@ answers them: DIR/PATH is served at ISSUER/PATH.
   .well-known/jwks.json, .well-known/paserk.json    the public key sets
   .well-known/oauth-authorization-server            discovery
   v1/revocations/feed.jwt                           the whole signed revocation feed
+                                                    (not with --no-feed)
   v1/revocations/manifest                           the signed manifest of the
                                                     revocation snapshot and delta
   v1/revocations/snapshots/SHA256.bin               snapshots and deltas, named by
@@ -34,6 +38,13 @@ a change of epoch, or an hour). New files come first, the manifest last,
 each written whole and renamed into place; snapshots and deltas that no
 manifest named for an hour are removed. Files are mode 0644: nothing in
 them is secret.
+
+With --no-feed the whole JSON feed is left out: not written, one that an
+earlier run left in DIR removed (a stale copy would miss every later
+revocation), and not named by discovery. Verifiers written with writ's Go
+packages read the snapshot and deltas instead; verifiers in other
+languages need the feed. At 1M revoked tokens it saves signing and writing
+a 65 MB file on every run.
 
 Verifiers count their staleness from the manifest's signing time: run
 publish (or keep it running with --every) more often than their bound.
@@ -47,7 +58,8 @@ reporting a failed run and going on.`,
 				return err
 			}
 			defer s.Close()
-			cfg := server.PublishConfig{Dir: a[0], Issuer: g.issuer, Ring: s.Keys, Tokens: s.Issuer, Revocations: s.Revocations, Every: every}
+			cfg := server.PublishConfig{Dir: a[0], Issuer: g.issuer, Ring: s.Keys, Tokens: s.Issuer, Revocations: s.Revocations,
+				Every: every, NoFeed: noFeed}
 			for {
 				err := publishOnce(ctx, g, cfg)
 				if every == 0 {
@@ -64,6 +76,7 @@ reporting a failed run and going on.`,
 			}
 		},
 	}
+	cmd.Flags().BoolVar(&noFeed, "no-feed", false, "leave out the whole JSON feed (v1/revocations/feed.jwt) and remove an old one")
 	durationVar(cmd.Flags(), &every, "every", 0, maxDuration, "publish again at this interval until SIGINT or SIGTERM (0: once)")
 	return cmd
 }
