@@ -37,7 +37,7 @@ func publish(t *testing.T, f *fixture, dir string, now func() time.Time) *server
 
 // publishWith runs server.Publish with cfg for f's database and issuer
 // URL, every minute.
-func publishWith(t *testing.T, f *fixture, cfg server.PublishConfig) *server.Published {
+func publishWith(t testing.TB, f *fixture, cfg server.PublishConfig) *server.Published {
 	t.Helper()
 	cfg.Issuer, cfg.Ring, cfg.Tokens, cfg.Revocations, cfg.Every = f.url, f.ring, f.tokens, f.list, time.Minute
 	p, err := server.Publish(context.Background(), cfg)
@@ -204,6 +204,22 @@ func TestPublishDir(t *testing.T) {
 	readEdge(t, static.URL, f.url, "", ks)
 }
 
+// newSite returns a database, its issuer at the issuer URL url and its
+// revocation list, without a server: what writ publish reads.
+func newSite(tb testing.TB, url string) *fixture {
+	tb.Helper()
+	site := &fixture{t: tb, url: url}
+	site.db, site.ring = newKeyring(tb)
+	var err error
+	if site.tokens, err = issuer.New(issuer.Config{Issuer: url, Keys: site.ring, Store: site.db}); err != nil {
+		tb.Fatal(err)
+	}
+	if site.list, err = revocation.NewList(revocation.Config{Store: site.db, MaxTTL: site.tokens.MaxTTL()}); err != nil {
+		tb.Fatal(err)
+	}
+	return site
+}
+
 // TestPublishWithoutFeed: with NoFeed, Publish writes no whole JSON feed
 // and removes the one an earlier run wrote; the discovery document names
 // none, and is otherwise the one written with the feed. A verifier that
@@ -215,15 +231,7 @@ func TestPublishWithoutFeed(t *testing.T) {
 	dir := t.TempDir()
 	// The tree is served at the issuer URL, as a static host would.
 	static := httptest.NewUnstartedServer(http.FileServer(http.Dir(dir)))
-	site := &fixture{t: t, url: "http://" + static.Listener.Addr().String()}
-	site.db, site.ring = newKeyring(t)
-	var err error
-	if site.tokens, err = issuer.New(issuer.Config{Issuer: site.url, Keys: site.ring, Store: site.db}); err != nil {
-		t.Fatal(err)
-	}
-	if site.list, err = revocation.NewList(revocation.Config{Store: site.db, MaxTTL: site.tokens.MaxTTL()}); err != nil {
-		t.Fatal(err)
-	}
+	site := newSite(t, "http://"+static.Listener.Addr().String())
 	toks := append(oldTokens(t, site, 8, "alice", "bob"), issueTok(t, site.tokens, "alice"), issueTok(t, site.tokens, "carol"))
 	revokedIDs := map[string]bool{}
 	revoke := func(tok *issuer.Token) {
