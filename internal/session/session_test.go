@@ -18,12 +18,19 @@ import (
 
 func newStore(t *testing.T, now *time.Time) *session.Store {
 	t.Helper()
+	return newStoreIdle(t, now, 0)
+}
+
+// newStoreIdle returns a store whose sessions end after idle without a
+// request (zero: the default).
+func newStoreIdle(t *testing.T, now *time.Time, idle time.Duration) *session.Store {
+	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "writ.db"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	st, err := session.New(session.Config{Store: db, Issuer: "https://writ.example", Now: func() time.Time { return *now }})
+	st, err := session.New(session.Config{Store: db, Issuer: "https://writ.example", Idle: idle, Now: func() time.Time { return *now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,12 +159,12 @@ func TestIdle(t *testing.T) {
 		ends bool
 	}{
 		{"used", []time.Duration{29 * time.Minute, 58 * time.Minute, 87 * time.Minute}, false},
-		{"idle", []time.Duration{session.Idle}, true},
-		{"idle after a request", []time.Duration{10 * time.Minute, 10*time.Minute + session.Idle}, true},
-		{"just under idle", []time.Duration{session.Idle - time.Second}, false},
+		{"idle", []time.Duration{session.DefaultIdle}, true},
+		{"idle after a request", []time.Duration{10 * time.Minute, 10*time.Minute + session.DefaultIdle}, true},
+		{"just under idle", []time.Duration{session.DefaultIdle - time.Second}, false},
 		// Requests are recorded once a minute: the last one went
 		// unrecorded, and the session ends within a minute of Idle.
-		{"recorded once a minute", []time.Duration{30 * time.Second, session.Idle}, true},
+		{"recorded once a minute", []time.Duration{30 * time.Second, session.DefaultIdle}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now = start
@@ -197,15 +204,74 @@ func TestIdle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		now = now.Add(session.Idle - time.Second)
+		now = now.Add(session.DefaultIdle - time.Second)
 		if _, err := st.Get(ctx, id); err != nil {
 			t.Fatalf("Get within Idle of the link's sign-in: %v", err)
 		}
-		now = now.Add(session.Idle)
+		now = now.Add(session.DefaultIdle)
 		if _, err := st.Get(ctx, id); !errors.Is(err, session.ErrNoSession) {
 			t.Errorf("Get after Idle: %v, want ErrNoSession", err)
 		}
 	})
+}
+
+// TestShortIdle: a session of a store with a short Idle ends after it,
+// its requests recorded every tenth of it; New refuses an Idle under
+// MinIdle or above MaxAge.
+func TestShortIdle(t *testing.T) {
+	ctx := context.Background()
+	start := time.Unix(1_800_000_000, 0)
+	now := start
+	st := newStoreIdle(t, &now, 2*time.Minute)
+	c := &verifier.Claims{Subject: "alice", Audience: []string{"https://writ.example"}, Scope: "writ:admin", ID: "jti-1", KeyID: "k1",
+		IssuedAt: start, ExpiresAt: start.Add(24 * time.Hour)}
+	for _, tc := range []struct {
+		name string
+		gets []time.Duration // as in TestIdle
+		ends bool
+	}{
+		{"used", []time.Duration{110 * time.Second, 220 * time.Second, 330 * time.Second}, false},
+		{"idle", []time.Duration{2 * time.Minute}, true},
+		{"just under idle", []time.Duration{2*time.Minute - time.Second}, false},
+		// Requests are recorded every 12 s: the one at 11 s went
+		// unrecorded, the one at 12 s was recorded.
+		{"unrecorded", []time.Duration{11 * time.Second, 2 * time.Minute}, true},
+		{"recorded", []time.Duration{12 * time.Second, 2*time.Minute + 11*time.Second}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now = start
+			id, _, err := st.Start(ctx, c, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, d := range tc.gets {
+				now = start.Add(d)
+				_, err := st.Get(ctx, id)
+				if last := i == len(tc.gets)-1; last && tc.ends {
+					if !errors.Is(err, session.ErrNoSession) {
+						t.Fatalf("Get at +%v: %v, want ErrNoSession", d, err)
+					}
+				} else if err != nil {
+					t.Fatalf("Get at +%v: %v", d, err)
+				}
+			}
+		})
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "writ.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, idle := range []time.Duration{-time.Minute, time.Nanosecond, session.MinIdle - time.Second, session.MaxAge + time.Second} {
+		if _, err := session.New(session.Config{Store: db, Issuer: "https://writ.example", Idle: idle}); err == nil {
+			t.Errorf("New with Idle %v: no error", idle)
+		}
+	}
+	for _, idle := range []time.Duration{session.MinIdle, session.MaxAge} {
+		if _, err := session.New(session.Config{Store: db, Issuer: "https://writ.example", Idle: idle}); err != nil {
+			t.Errorf("New with Idle %v: %v", idle, err)
+		}
+	}
 }
 
 func TestHeld(t *testing.T) {
