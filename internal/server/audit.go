@@ -30,21 +30,15 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// auditFilter returns the filter of a GET /v1/audit request, or an error
-// saying what is wrong with its query.
+// auditFilter reads the query of GET /v1/audit: subject, jti, since (RFC
+// 3339), limit (1 to 1000, 100 by default) and before (the next of the
+// previous page).
 func auditFilter(r *http.Request) (audit.Filter, error) {
 	q := r.URL.Query()
-	for name, v := range q {
-		switch name {
-		case "subject", "jti", "since", "limit", "before":
-		default:
-			return audit.Filter{}, fmt.Errorf("unknown query parameter %q", name)
-		}
-		if len(v) > 1 {
-			return audit.Filter{}, fmt.Errorf("query parameter %q given twice", name)
-		}
+	if err := onlyOnce(q, "subject", "jti", "since", "limit", "before"); err != nil {
+		return audit.Filter{}, err
 	}
-	f := audit.Filter{Subject: q.Get("subject"), JTI: q.Get("jti"), Limit: 100}
+	f := audit.Filter{Subject: q.Get("subject"), JTI: q.Get("jti")}
 	if v := q.Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
@@ -52,12 +46,9 @@ func auditFilter(r *http.Request) (audit.Filter, error) {
 		}
 		f.Since = t
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return f, fmt.Errorf("limit must be 1 to 1000")
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, err = pageLimit(q, 100); err != nil {
+		return f, err
 	}
 	if b := q.Get("before"); b != "" {
 		n, err := strconv.ParseInt(b, 10, 64)

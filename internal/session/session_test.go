@@ -153,21 +153,32 @@ func TestIdle(t *testing.T) {
 		IssuedAt: start, ExpiresAt: start.Add(24 * time.Hour)}
 	for _, tc := range []struct {
 		name string
+		idle time.Duration // Config.Idle
 		// gets are the times of the requests after the start; the last
 		// one is refused when ends.
 		gets []time.Duration
 		ends bool
 	}{
-		{"used", []time.Duration{29 * time.Minute, 58 * time.Minute, 87 * time.Minute}, false},
-		{"idle", []time.Duration{session.DefaultIdle}, true},
-		{"idle after a request", []time.Duration{10 * time.Minute, 10*time.Minute + session.DefaultIdle}, true},
-		{"just under idle", []time.Duration{session.DefaultIdle - time.Second}, false},
+		{"used", 0, []time.Duration{29 * time.Minute, 58 * time.Minute, 87 * time.Minute}, false},
+		{"idle", 0, []time.Duration{session.DefaultIdle}, true},
+		{"idle after a request", 0, []time.Duration{10 * time.Minute, 10*time.Minute + session.DefaultIdle}, true},
+		{"just under idle", 0, []time.Duration{session.DefaultIdle - time.Second}, false},
 		// Requests are recorded once a minute: the last one went
 		// unrecorded, and the session ends within a minute of Idle.
-		{"recorded once a minute", []time.Duration{30 * time.Second, session.DefaultIdle}, true},
+		{"recorded once a minute", 0, []time.Duration{30 * time.Second, session.DefaultIdle}, true},
+		// A 2-minute Idle: requests are recorded every 12 s.
+		{"2m used", 2 * time.Minute, []time.Duration{110 * time.Second, 220 * time.Second, 330 * time.Second}, false},
+		{"2m idle", 2 * time.Minute, []time.Duration{2 * time.Minute}, true},
+		{"2m just under idle", 2 * time.Minute, []time.Duration{2*time.Minute - time.Second}, false},
+		{"2m unrecorded", 2 * time.Minute, []time.Duration{11 * time.Second, 2 * time.Minute}, true},
+		{"2m recorded", 2 * time.Minute, []time.Duration{12 * time.Second, 2*time.Minute + 11*time.Second}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now = start
+			st := st
+			if tc.idle != 0 {
+				st = newStoreIdle(t, &now, tc.idle)
+			}
 			id, _, err := st.Start(ctx, c, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -215,48 +226,9 @@ func TestIdle(t *testing.T) {
 	})
 }
 
-// TestShortIdle: a session of a store with a short Idle ends after it,
-// its requests recorded every tenth of it; New refuses an Idle under
-// MinIdle or above MaxAge.
-func TestShortIdle(t *testing.T) {
+// TestIdleBounds: New refuses an Idle under MinIdle or above MaxAge.
+func TestIdleBounds(t *testing.T) {
 	ctx := context.Background()
-	start := time.Unix(1_800_000_000, 0)
-	now := start
-	st := newStoreIdle(t, &now, 2*time.Minute)
-	c := &verifier.Claims{Subject: "alice", Audience: []string{"https://writ.example"}, Scope: "writ:admin", ID: "jti-1", KeyID: "k1",
-		IssuedAt: start, ExpiresAt: start.Add(24 * time.Hour)}
-	for _, tc := range []struct {
-		name string
-		gets []time.Duration // as in TestIdle
-		ends bool
-	}{
-		{"used", []time.Duration{110 * time.Second, 220 * time.Second, 330 * time.Second}, false},
-		{"idle", []time.Duration{2 * time.Minute}, true},
-		{"just under idle", []time.Duration{2*time.Minute - time.Second}, false},
-		// Requests are recorded every 12 s: the one at 11 s went
-		// unrecorded, the one at 12 s was recorded.
-		{"unrecorded", []time.Duration{11 * time.Second, 2 * time.Minute}, true},
-		{"recorded", []time.Duration{12 * time.Second, 2*time.Minute + 11*time.Second}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			now = start
-			id, _, err := st.Start(ctx, c, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, d := range tc.gets {
-				now = start.Add(d)
-				_, err := st.Get(ctx, id)
-				if last := i == len(tc.gets)-1; last && tc.ends {
-					if !errors.Is(err, session.ErrNoSession) {
-						t.Fatalf("Get at +%v: %v, want ErrNoSession", d, err)
-					}
-				} else if err != nil {
-					t.Fatalf("Get at +%v: %v", d, err)
-				}
-			}
-		})
-	}
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "writ.db"), true)
 	if err != nil {
 		t.Fatal(err)
