@@ -3,8 +3,9 @@
 // Packages keys, issuer and revocation record each change in the audit log
 // in the transaction that makes it, naming its [Event.Actor] (checked with
 // [CheckActor] before anything changes) and its action ([Issue], [Revoke],
-// [KeyRotate], …). A [Log] lists the record back, as writ audit does; it
-// never holds a token or a secret.
+// [KeyRotate], …). A [Log] lists the record back, as writ audit does,
+// page by page back in time ([Log.ListPage]); it never holds a token or a
+// secret.
 package audit
 
 import (
