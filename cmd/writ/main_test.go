@@ -54,7 +54,7 @@ func TestScriptsPostgres(t *testing.T) {
 		e.Setenv("WRIT_DB", url)
 		e.Setenv("WRIT_MASTER_KEY_FILE", filepath.Join(e.WorkDir, "master.key"))
 	}, "testdata/script")
-	for _, name := range []string{"console", "manage", "masterkey", "permissions", "revoke", "rotate", "status", "used"} {
+	for _, name := range []string{"auditpage", "console", "manage", "masterkey", "permissions", "revoke", "rotate", "status", "used"} {
 		p.Files = append(p.Files, filepath.Join(p.Dir, name+".txtar"))
 	}
 	p.Dir = ""
