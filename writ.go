@@ -71,6 +71,10 @@ type Config struct {
 	Policy keys.Policy
 	// MaxTTL caps every token's lifetime; zero means issuer.DefaultMaxTTL.
 	MaxTTL time.Duration
+	// SessionIdle is how long a web console session (DB.Sessions) lasts
+	// without a request: zero means 30 minutes; Open refuses one under a
+	// minute or over 12 hours, a session's longest.
+	SessionIdle time.Duration
 }
 
 // DB is an open writ database. Its members share one storage handle and
@@ -101,6 +105,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, errors.New("writ: Config.URL must be a postgres:// or postgresql:// URL")
 	case cfg.Create && cfg.ReadOnlyOK:
 		return nil, errors.New("writ: Config.Create and ReadOnlyOK exclude each other")
+	case cfg.SessionIdle != 0 && (cfg.SessionIdle < session.MinIdle || cfg.SessionIdle > session.MaxAge):
+		return nil, fmt.Errorf("writ: Config.SessionIdle %v is not between %v and %v", cfg.SessionIdle, session.MinIdle, session.MaxAge)
 	}
 	s, err := openStore(ctx, cfg)
 	if err != nil {
@@ -164,7 +170,7 @@ func attach(ctx context.Context, s store.Store, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	sessions, err := session.New(session.Config{Store: s, Issuer: cfg.Issuer})
+	sessions, err := session.New(session.Config{Store: s, Issuer: cfg.Issuer, Idle: cfg.SessionIdle})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/writ-dev/writ"
 	"github.com/writ-dev/writ/issuer"
@@ -88,6 +89,9 @@ func TestOpenRefuses(t *testing.T) {
 		{Path: path, Issuer: "https://i.example"},
 		{Path: path, MasterKey: mk},
 		{Path: path, MasterKey: mk, Issuer: "https://i.example", Create: true, ReadOnlyOK: true},
+		{Path: path, MasterKey: mk, Issuer: "https://i.example", Create: true, SessionIdle: -time.Minute},
+		{Path: path, MasterKey: mk, Issuer: "https://i.example", Create: true, SessionIdle: 59 * time.Second},
+		{Path: path, MasterKey: mk, Issuer: "https://i.example", Create: true, SessionIdle: 12*time.Hour + time.Second},
 	} {
 		if _, err := writ.Open(ctx, cfg); err == nil {
 			t.Errorf("Open(%+v) succeeded", cfg)

@@ -3,14 +3,16 @@
 // Packages keys, issuer and revocation record each change in the audit log
 // in the transaction that makes it, naming its [Event.Actor] (checked with
 // [CheckActor] before anything changes) and its action ([Issue], [Revoke],
-// [KeyRotate], …). A [Log] lists the record back, as writ audit does; it
-// never holds a token or a secret.
+// [KeyRotate], …). A [Log] lists the record back, as writ audit does,
+// page by page back in time ([Log.ListPage]); it never holds a token or a
+// secret.
 package audit
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/writ-dev/writ/internal/store"
@@ -98,20 +100,49 @@ func NewLog(s store.Executor) (*Log, error) {
 // List returns the newest events that match f, up to f.Limit, oldest
 // first.
 func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
+	p, err := l.ListPage(ctx, f)
+	return p.Events, err
+}
+
+// Page is a page of the audit log, as ListPage returns it.
+type Page struct {
+	Events []Event // oldest first
+	// Next, when older events match, is the Filter.Before of the page
+	// before this one (the ID of its oldest event); zero on the oldest
+	// page. Events recorded meanwhile neither repeat nor shift a page.
+	Next int64
+}
+
+// ListPage returns the newest events that match f, up to f.Limit, oldest
+// first, and the cursor of the page of older ones when more match.
+func (l *Log) ListPage(ctx context.Context, f Filter) (Page, error) {
 	if !text.Storable(f.Subject) || !text.Storable(f.JTI) {
-		return []Event{}, nil // no event names it (see text.Storable)
+		return Page{Events: []Event{}}, nil // no event names it (see text.Storable)
 	}
-	if f.Limit <= 0 {
+	switch {
+	case f.Limit <= 0:
 		f.Limit = 1000
+	case f.Limit > maxLimit:
+		f.Limit = maxLimit
 	}
-	rows, err := l.store.AuditList(ctx, store.AuditFilter{Subject: f.Subject, JTI: f.JTI, Since: f.Since.UnixMilli(), Before: f.Before, Limit: f.Limit})
+	// One more than a page: whether there are older ones.
+	rows, err := l.store.AuditList(ctx, store.AuditFilter{Subject: f.Subject, JTI: f.JTI, Since: f.Since.UnixMilli(), Before: f.Before, Limit: f.Limit + 1})
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return Page{}, fmt.Errorf("audit: %w", err)
 	}
-	out := make([]Event, 0, len(rows))
+	var p Page
+	if len(rows) > f.Limit {
+		rows = rows[1:] // oldest first: the one beyond the page
+		p.Next = rows[0].ID
+	}
+	p.Events = make([]Event, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, Event{ID: r.ID, At: time.UnixMilli(r.At).UTC(), Actor: r.Actor, Action: r.Action,
+		p.Events = append(p.Events, Event{ID: r.ID, At: time.UnixMilli(r.At).UTC(), Actor: r.Actor, Action: r.Action,
 			Subject: r.Subject, JTI: r.JTI, KID: r.KID, Detail: r.Detail})
 	}
-	return out, nil
+	return p, nil
 }
+
+// maxLimit bounds Filter.Limit, so that one more than a page cannot
+// overflow.
+const maxLimit = math.MaxInt32

@@ -24,6 +24,7 @@ func TestDurationFlagsBounded(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:0"}, "rotation-period"},
 		{[]string{"serve", "--addr", "127.0.0.1:0"}, "publish-floor"},
 		{[]string{"serve", "--addr", "127.0.0.1:0"}, "shutdown-timeout"},
+		{[]string{"serve", "--addr", "127.0.0.1:0"}, "console-idle"},
 		{[]string{"publish", "published"}, "every"},
 		{[]string{"token", "issue", "--subject", "alice", "--audience", "api"}, "ttl"},
 		{[]string{"token", "regenerate", "n2Rk4Q"}, "grace"},

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/writ-dev/writ/audit"
 	"github.com/writ-dev/writ/verifier"
 	"github.com/writ-dev/writ/verifier/remote"
 	"github.com/writ-dev/writ/verifier/revoked"
@@ -58,7 +59,7 @@ func runWrit(t *testing.T, dir string, args ...string) string {
 // its base URL once it listens.
 func startServer(t *testing.T, dir string) (string, *exec.Cmd) {
 	t.Helper()
-	cmd := writProcess(t, dir, "serve", "--addr", "127.0.0.1:0", "--refresh", "100ms", "--issuer", "http://writ.test")
+	cmd := writProcess(t, dir, "serve", "--addr", "127.0.0.1:0", "--refresh", "100ms", "--issuer", "http://writ.test", "--console-idle", "5m")
 	return waitListening(t, cmd), cmd
 }
 
@@ -126,6 +127,18 @@ func TestServeEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 201 || issued.Token == "" {
 		t.Fatalf("issue through the API: %s", resp.Status)
+	}
+	// The audit log through the API: the issue, by the admin's token.
+	req, _ = http.NewRequest("GET", base+"/v1/audit?jti="+issued.JTI, nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	var events struct{ Events []audit.Event }
+	json.NewDecoder(resp.Body).Decode(&events)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(events.Events) != 1 || events.Events[0].Action != audit.Issue || !strings.HasPrefix(events.Events[0].Actor, "api:admin ") {
+		t.Fatalf("GET /v1/audit: %s %+v", resp.Status, events)
 	}
 
 	ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +35,7 @@ Running it again on an initialised database only adds missing keys.`,
 			default:
 				return usagef("--alg must be EdDSA, ES256, RS256 or PS256, not %q", alg)
 			}
-			s, added, err := g.initialize(cmd.Context(), verifier.Algorithm(alg))
+			s, added, err := g.initialize(cmd.Context(), verifier.Algorithm(alg), 0)
 			if err != nil {
 				return err
 			}
@@ -54,10 +55,12 @@ Running it again on an initialised database only adds missing keys.`,
 
 // initialize creates what is missing of the database, its master key file
 // and its keys (writ.Init), reporting on stderr what it created, and
-// returns the opened database and the keys it generated.
-func (g *globals) initialize(ctx context.Context, alg verifier.Algorithm) (*writ.DB, []*keys.Key, error) {
+// returns the opened database, with the console's sessions ending after
+// sessionIdle without a request (zero: the default), and the keys it
+// generated.
+func (g *globals) initialize(ctx context.Context, alg verifier.Algorithm, sessionIdle time.Duration) (*writ.DB, []*keys.Key, error) {
 	cfg := writ.InitConfig{
-		Config:        writ.Config{Issuer: g.issuer, Actor: actor(), Policy: g.policy},
+		Config:        writ.Config{Issuer: g.issuer, Actor: actor(), Policy: g.policy, SessionIdle: sessionIdle},
 		MasterKeyFile: g.masterKeyFile,
 		JWTAlgorithm:  alg,
 	}

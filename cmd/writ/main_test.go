@@ -54,7 +54,7 @@ func TestScriptsPostgres(t *testing.T) {
 		e.Setenv("WRIT_DB", url)
 		e.Setenv("WRIT_MASTER_KEY_FILE", filepath.Join(e.WorkDir, "master.key"))
 	}, "testdata/script")
-	for _, name := range []string{"console", "manage", "masterkey", "permissions", "revoke", "rotate", "status", "used"} {
+	for _, name := range []string{"auditpage", "console", "manage", "masterkey", "permissions", "revoke", "rotate", "status", "used"} {
 		p.Files = append(p.Files, filepath.Join(p.Dir, name+".txtar"))
 	}
 	p.Dir = ""
@@ -81,6 +81,7 @@ func scriptParams(engine func(*testscript.Env), dir string) testscript.Params {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"writf":     writf,
 			"extract":   extract,
+			"hintvalue": hintValue,
 			"activekid": activeKID,
 			"perm":      perm,
 			"report":    report,
@@ -103,6 +104,23 @@ func writf(ts *testscript.TestScript, neg bool, args []string) {
 	case err == nil && neg:
 		ts.Fatalf("writ %s: unexpected success", strings.Join(args, " "))
 	}
+}
+
+// hintvalue IN OUT writes to OUT the value that ends the hint in IN (the
+// stderr of a listing: "writ: hint: … list them with --before 42"), to
+// page on with writf.
+func hintValue(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: hintvalue IN OUT")
+	}
+	for line := range strings.Lines(ts.ReadFile(args[0])) {
+		if hint, ok := strings.CutPrefix(line, "writ: hint: "); ok {
+			words := strings.Fields(hint)
+			ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(words[len(words)-1]), 0o600))
+			return
+		}
+	}
+	ts.Fatalf("%s has no hint", args[0])
 }
 
 // extract IN FIELD OUT writes the string FIELD of the JSON object in IN to OUT.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/writ-dev/writ/internal/server"
+	"github.com/writ-dev/writ/internal/session"
 	"github.com/writ-dev/writ/keys"
 	"github.com/writ-dev/writ/verifier"
 )
@@ -25,6 +26,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		logLevel string
 		private  bool
 		waiters  int
+		idle     time.Duration
 
 		trustedProxies []netip.Prefix
 	)
@@ -34,10 +36,12 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `serve publishes the key sets (/.well-known/jwks.json, /.well-known/paserk.json),
 the discovery document (/.well-known/oauth-authorization-server) and the
 signed revocation feed (/v1/revocations), and serves the admin API under
-/v1/tokens and /v1/permissions (the catalogue, see writ permissions), RFC 7662 introspection (/v1/introspect), RFC 7009 revocation
+/v1/tokens and /v1/permissions (the catalogue, see writ permissions), the audit
+log (/v1/audit, paged back with ?before=), RFC 7662 introspection (/v1/introspect), RFC 7009 revocation
 (/v1/revoke), /v1/whoami, /healthz, /readyz and /metrics, and the web
 console at /ui/ (sign in with a writ:admin or writ:issue token for the
-issuer's own audience, or a link from writ console link).
+issuer's own audience, or a link from writ console link). A console
+session ends after --console-idle without a request.
 
 On first start it creates the database, master key and keys, like writ init.
 It rotates the keys every --rotation-period, once the next key has been
@@ -76,6 +80,9 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			if _, _, err := net.SplitHostPort(rc.Addr); err != nil {
 				return usagef("--addr %q: want host:port", rc.Addr)
 			}
+			if idle < session.MinIdle {
+				return usagef("--console-idle %v: want at least %v, at most %v", idle, session.MinIdle, session.MaxAge)
+			}
 			if waiters < 0 {
 				return usagef("--max-feed-waiters %d: want 0 or more", waiters)
 			}
@@ -95,7 +102,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 			g.policy = keys.Policy{Period: period, MinPublished: maxAge + verifier.DefaultLeeway, PublishFloor: publishFloor(floor)}
 			log := slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
-			st, added, err := g.initialize(ctx, verifier.EdDSA)
+			st, added, err := g.initialize(ctx, verifier.EdDSA, idle)
 			if err != nil {
 				return err
 			}
@@ -147,6 +154,7 @@ served: http://ADDR, or https:// with --tls-cert.`,
 	durationVar(fl, &floor, "publish-floor", keys.DefaultPublishFloor, maxDuration, "the least time a next key is published before it signs, whatever --max-age says (0: none)")
 	durationVar(fl, &refresh, "refresh", time.Second, server.MaxRefresh, "how often to pick up keys and revocations changed by the CLI or other servers (on PostgreSQL their changes are announced, and picked up at once)")
 	durationVar(fl, &rc.ShutdownTimeout, "shutdown-timeout", 10*time.Second, maxDuration, "how long requests in flight may take to finish at shutdown")
+	durationVar(fl, &idle, "console-idle", session.DefaultIdle, session.MaxAge, "how long a web console session lasts without a request (1m to 12h)")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	networksVar(fl, &trustedProxies, "trusted-proxy", "a reverse proxy's network (`CIDR` or address) whose Forwarded and X-Forwarded-For headers name the client; repeatable")
 	fl.BoolVar(&private, "private-feed", false, "serve the revocation feed only to tokens with the scope "+server.FeedScope)

@@ -169,15 +169,14 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, u *user) {
 		c.render(w, r, http.StatusBadRequest, "audit", &page{Title: "Audit log", User: u, Data: d, Errors: problems})
 		return
 	}
-	// One more than a page: whether there are older ones.
-	events, err := c.cfg.Audit.List(r.Context(), audit.Filter{Subject: d.Subject, JTI: d.JTI, Before: d.Before, Limit: d.Limit + 1})
+	p, err := c.cfg.Audit.ListPage(r.Context(), audit.Filter{Subject: d.Subject, JTI: d.JTI, Before: d.Before, Limit: d.Limit})
 	if err != nil {
 		c.fail(w, r, u, err)
 		return
 	}
-	if len(events) > d.Limit {
-		events = events[1:] // oldest first: the one beyond the page
-		d.Older = d.url(events[0].ID)
+	events := p.Events
+	if p.Next != 0 {
+		d.Older = d.url(p.Next)
 	}
 	if d.Before != 0 {
 		d.Newest = d.url(0)

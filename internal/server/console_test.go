@@ -1110,51 +1110,69 @@ func TestConsoleShownOnce(t *testing.T) {
 	})
 }
 
-// TestConsoleIdle: a session without a request for session.Idle is
-// refused and sent to sign in again; the console's static files, which
-// need no session, do not keep it alive.
+// TestConsoleIdle: a session without a request for its Idle (the default,
+// or a short one as writ serve --console-idle sets) is refused and sent to
+// sign in again; the console's static files, which need no session, do
+// not keep it alive.
 func TestConsoleIdle(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		clock = time.Now()
-	)
-	at := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
-	f := newFixture(t, func(cfg *server.Config, db *sqlite.DB) {
-		consoleOn(cfg, db)
-		var err error
-		if cfg.Sessions, err = session.New(session.Config{Store: db, Issuer: cfg.Issuer, Now: func() time.Time {
-			mu.Lock()
-			defer mu.Unlock()
-			return clock
-		}}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	// A token that outlives the clock's steps.
-	admin := f.issueRequest(issuer.Request{Subject: "ida", Audience: []string{f.url}, Scopes: []string{server.AdminScope}, TTL: 24 * time.Hour})
-	b := f.browser(t)
-	b.signIn(admin.Token)
-	for _, step := range []struct {
-		after  time.Duration
-		path   string
-		status int
+	for _, tc := range []struct {
+		name string
+		idle time.Duration // zero: the default
+		// seen is how often a request is recorded: a tenth of the idle
+		// time, at most a minute.
+		seen time.Duration
 	}{
-		{session.Idle - time.Minute, "/ui/tokens", http.StatusOK},
-		{session.Idle - time.Minute, "/ui/keys", http.StatusOK},
-		{10 * time.Minute, "/ui/static/console.css", http.StatusOK},
-		{session.Idle - 11*time.Minute, "/ui/static/console.js", http.StatusOK},
-		{time.Minute, "/ui/tokens", http.StatusSeeOther}, // idle since /ui/keys
-		{0, "/ui/tokens", http.StatusSeeOther},
+		{"default", 0, time.Minute},
+		{"2m", 2 * time.Minute, 12 * time.Second},
 	} {
-		at(step.after)
-		p := b.do("GET", step.path, nil)
-		if p.status != step.status || (p.status == http.StatusSeeOther && p.location != "/ui/login") {
-			t.Fatalf("GET %s %v later: %d to %q, want %d", step.path, step.after, p.status, p.location, step.status)
-		}
-	}
-	b.signIn(admin.Token)
-	if p := b.do("GET", "/ui/tokens", nil); p.status != http.StatusOK {
-		t.Errorf("signed in again: %d", p.status)
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				mu    sync.Mutex
+				clock = time.Now()
+			)
+			at := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+			f := newFixture(t, func(cfg *server.Config, db *sqlite.DB) {
+				consoleOn(cfg, db)
+				var err error
+				if cfg.Sessions, err = session.New(session.Config{Store: db, Issuer: cfg.Issuer, Idle: tc.idle, Now: func() time.Time {
+					mu.Lock()
+					defer mu.Unlock()
+					return clock
+				}}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			idle := tc.idle
+			if idle == 0 {
+				idle = session.DefaultIdle
+			}
+			// A token that outlives the clock's steps.
+			admin := f.issueRequest(issuer.Request{Subject: "ida", Audience: []string{f.url}, Scopes: []string{server.AdminScope}, TTL: 24 * time.Hour})
+			b := f.browser(t)
+			b.signIn(admin.Token)
+			for _, step := range []struct {
+				after  time.Duration
+				path   string
+				status int
+			}{
+				{idle - tc.seen, "/ui/tokens", http.StatusOK},
+				{idle - tc.seen, "/ui/keys", http.StatusOK},
+				{idle / 3, "/ui/static/console.css", http.StatusOK},
+				{idle - idle/3 - tc.seen, "/ui/static/console.js", http.StatusOK},
+				{tc.seen, "/ui/tokens", http.StatusSeeOther}, // idle since /ui/keys
+				{0, "/ui/tokens", http.StatusSeeOther},
+			} {
+				at(step.after)
+				p := b.do("GET", step.path, nil)
+				if p.status != step.status || (p.status == http.StatusSeeOther && p.location != "/ui/login") {
+					t.Fatalf("GET %s %v later: %d to %q, want %d", step.path, step.after, p.status, p.location, step.status)
+				}
+			}
+			b.signIn(admin.Token)
+			if p := b.do("GET", "/ui/tokens", nil); p.status != http.StatusOK {
+				t.Errorf("signed in again: %d", p.status)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -63,15 +65,8 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) {
 // order).
 func listFilter(r *http.Request) (issuer.Filter, error) {
 	q := r.URL.Query()
-	for name, v := range q {
-		switch name {
-		case "subject", "name", "parent", "status", "expiring_within", "used", "sort", "limit", "cursor":
-		default:
-			return issuer.Filter{}, fmt.Errorf("unknown query parameter %q", name)
-		}
-		if len(v) > 1 {
-			return issuer.Filter{}, fmt.Errorf("query parameter %q given twice", name)
-		}
+	if err := onlyOnce(q, "subject", "name", "parent", "status", "expiring_within", "used", "sort", "limit", "cursor"); err != nil {
+		return issuer.Filter{}, err
 	}
 	f := issuer.Filter{Subject: q.Get("subject"), Name: q.Get("name"), Parent: q.Get("parent"), After: q.Get("cursor"), Limit: 100}
 	if st := q.Get("status"); st != "" {
@@ -93,12 +88,9 @@ func listFilter(r *http.Request) (issuer.Filter, error) {
 			return f, fmt.Errorf("sort must be issued or last_used")
 		}
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return f, fmt.Errorf("limit must be 1 to 1000")
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, err = pageLimit(q, f.Limit); err != nil {
+		return f, err
 	}
 	if d := q.Get("expiring_within"); d != "" {
 		v, err := duration.Parse(d)
@@ -108,6 +100,34 @@ func listFilter(r *http.Request) (issuer.Filter, error) {
 		f.ExpiringWithin = v
 	}
 	return f, nil
+}
+
+// onlyOnce returns an error naming a parameter of the query q that is not
+// one of names, or that q gives twice.
+func onlyOnce(q url.Values, names ...string) error {
+	for name, v := range q {
+		if !slices.Contains(names, name) {
+			return fmt.Errorf("unknown query parameter %q", name)
+		}
+		if len(v) > 1 {
+			return fmt.Errorf("query parameter %q given twice", name)
+		}
+	}
+	return nil
+}
+
+// pageLimit returns the ?limit= of a listing's query q, 1 to 1000, or def
+// without one.
+func pageLimit(q url.Values, def int) (int, error) {
+	l := q.Get("limit")
+	if l == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, fmt.Errorf("limit must be 1 to 1000")
+	}
+	return n, nil
 }
 
 // expiringSoon is the window of the gauge writ_tokens_expiring_soon.

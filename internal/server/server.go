@@ -47,8 +47,9 @@ type Config struct {
 	Ring        *keys.Ring
 	Tokens      *issuer.Issuer
 	Revocations *revocation.List
-	// Audit and Sessions, when Sessions is set, serve the web console at
-	// /ui/ (package internal/console): the audit log it shows, and the
+	// Audit, when set, is served to admins at GET /v1/audit. Audit and
+	// Sessions, when Sessions is set, serve the web console at /ui/
+	// (package internal/console): the audit log it shows, and the
 	// sessions it keeps. Without Sessions there is no console.
 	Audit    *audit.Log
 	Sessions *session.Store
@@ -363,6 +364,9 @@ func (s *Server) Handler() http.Handler {
 	handle("GET /v1/permissions", s.admin(s.listPermissions))
 	handle("PUT /v1/permissions/{type}", s.admin(s.definePermissions))
 	handle("DELETE /v1/permissions/{type}", s.admin(s.removePermissions))
+	if s.cfg.Audit != nil {
+		handle("GET /v1/audit", s.admin(s.listAudit))
+	}
 	handle("POST /v1/introspect", s.admin(s.introspect))
 	handle("POST /v1/revoke", s.revoke)
 	handle("POST /v1/usage", closeUnread(s.withScope(UsageScope, s.recordUsage)))

@@ -4,7 +4,7 @@ import "errors"
 
 var (
 	// ErrNoSession: the session id is malformed, unknown, or its session
-	// ended (expired, idle for Idle, or signed out).
+	// ended (expired, idle for Config.Idle, or signed out).
 	ErrNoSession = errors.New("no such session")
 	// ErrNoLink: the sign-in link's code is malformed, unknown, used
 	// already, or expired.

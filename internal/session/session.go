@@ -7,8 +7,8 @@
 // only the browser (or the link) holds: the database keeps their SHA-256,
 // and what the console needs of the token to check it again at every
 // request ([Session.Claims]), never the token itself. A session ends no
-// later than its token, after at most [MaxAge], and after [Idle] without
-// a request ([Store.Get]).
+// later than its token, after at most [MaxAge], and after [Config.Idle]
+// without a request ([Store.Get]).
 //
 // A session can hold a secret for one display ([Store.Hold],
 // [Store.TakeHeld]): the console's new token, between the form that
@@ -38,15 +38,19 @@ import (
 // MaxAge is the longest a session lasts, whatever its token's expiry.
 const MaxAge = 12 * time.Hour
 
-// Idle is how long a session lasts without a request: Get refuses it
-// then, and ends it.
-const Idle = 30 * time.Minute
+// DefaultIdle is how long a session lasts without a request unless
+// Config.Idle says otherwise; MinIdle is the shortest Config.Idle.
+const (
+	DefaultIdle = 30 * time.Minute
+	MinIdle     = time.Minute
+)
 
-// seenEvery is how often Get records a session's request: a session's
-// idle time is counted from its last recorded request, so a session ends
-// between Idle-seenEvery and Idle after its last request, with one write
-// a minute at most for a busy one.
-const seenEvery = time.Minute
+// maxSeenEvery bounds how often Get records a session's request (a tenth
+// of Config.Idle, at most a minute): a session's idle time is counted
+// from its last recorded request, so a session ends within that of Idle
+// after its last request, with one write per that time at most for a
+// busy one.
+const maxSeenEvery = time.Minute
 
 // LinkTTL is how long a sign-in link may be taken.
 const LinkTTL = 15 * time.Minute
@@ -60,13 +64,19 @@ type Config struct {
 	Store store.Executor
 	// Issuer is the iss of the tokens that sign in. Required.
 	Issuer string
+	// Idle is how long a session lasts without a request: Get refuses
+	// it then, and ends it. Zero means DefaultIdle; New refuses one
+	// below MinIdle or above MaxAge. Replicas sharing the sessions should
+	// agree on it: each applies its own.
+	Idle time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
 
 // Store keeps sessions and sign-in links. It is safe for concurrent use.
 type Store struct {
-	cfg Config
+	cfg       Config
+	seenEvery time.Duration // see maxSeenEvery
 }
 
 // New returns a Store for cfg.
@@ -74,10 +84,16 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Store == nil || cfg.Issuer == "" {
 		return nil, errors.New("session: Store and Issuer are required")
 	}
+	if cfg.Idle == 0 {
+		cfg.Idle = DefaultIdle
+	}
+	if cfg.Idle < MinIdle || cfg.Idle > MaxAge {
+		return nil, fmt.Errorf("session: Idle %v is not between %v and %v", cfg.Idle, MinIdle, MaxAge)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Store{cfg}, nil
+	return &Store{cfg: cfg, seenEvery: min(cfg.Idle/10, maxSeenEvery)}, nil
 }
 
 // Session is a signed-in session of the console.
@@ -139,7 +155,7 @@ func (st *Store) insert(ctx context.Context, x store.Executor, row store.Session
 
 // Get returns the live session id, or an error wrapping ErrNoSession,
 // and counts the call as a request of the session: a session without one
-// for Idle is ended.
+// for Config.Idle is ended.
 func (st *Store) Get(ctx context.Context, id string) (*Session, error) {
 	hash, ok := hashOf(id)
 	if !ok {
@@ -153,12 +169,12 @@ func (st *Store) Get(ctx context.Context, id string) (*Session, error) {
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	switch idle := time.Duration(now-row.SeenAt) * time.Second; {
-	case idle >= Idle:
+	case idle >= st.cfg.Idle:
 		if err := st.cfg.Store.SessionDelete(ctx, hash); err != nil {
 			return nil, fmt.Errorf("session: %w", err)
 		}
 		return nil, fmt.Errorf("%w: idle for %v", ErrNoSession, idle)
-	case idle >= seenEvery:
+	case idle >= st.seenEvery:
 		if err := st.cfg.Store.SessionSeen(ctx, hash, now); err != nil {
 			return nil, fmt.Errorf("session: %w", err)
 		}

@@ -18,12 +18,19 @@ import (
 
 func newStore(t *testing.T, now *time.Time) *session.Store {
 	t.Helper()
+	return newStoreIdle(t, now, 0)
+}
+
+// newStoreIdle returns a store whose sessions end after idle without a
+// request (zero: the default).
+func newStoreIdle(t *testing.T, now *time.Time, idle time.Duration) *session.Store {
+	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "writ.db"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	st, err := session.New(session.Config{Store: db, Issuer: "https://writ.example", Now: func() time.Time { return *now }})
+	st, err := session.New(session.Config{Store: db, Issuer: "https://writ.example", Idle: idle, Now: func() time.Time { return *now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,21 +153,32 @@ func TestIdle(t *testing.T) {
 		IssuedAt: start, ExpiresAt: start.Add(24 * time.Hour)}
 	for _, tc := range []struct {
 		name string
+		idle time.Duration // Config.Idle
 		// gets are the times of the requests after the start; the last
 		// one is refused when ends.
 		gets []time.Duration
 		ends bool
 	}{
-		{"used", []time.Duration{29 * time.Minute, 58 * time.Minute, 87 * time.Minute}, false},
-		{"idle", []time.Duration{session.Idle}, true},
-		{"idle after a request", []time.Duration{10 * time.Minute, 10*time.Minute + session.Idle}, true},
-		{"just under idle", []time.Duration{session.Idle - time.Second}, false},
+		{"used", 0, []time.Duration{29 * time.Minute, 58 * time.Minute, 87 * time.Minute}, false},
+		{"idle", 0, []time.Duration{session.DefaultIdle}, true},
+		{"idle after a request", 0, []time.Duration{10 * time.Minute, 10*time.Minute + session.DefaultIdle}, true},
+		{"just under idle", 0, []time.Duration{session.DefaultIdle - time.Second}, false},
 		// Requests are recorded once a minute: the last one went
 		// unrecorded, and the session ends within a minute of Idle.
-		{"recorded once a minute", []time.Duration{30 * time.Second, session.Idle}, true},
+		{"recorded once a minute", 0, []time.Duration{30 * time.Second, session.DefaultIdle}, true},
+		// A 2-minute Idle: requests are recorded every 12 s.
+		{"2m used", 2 * time.Minute, []time.Duration{110 * time.Second, 220 * time.Second, 330 * time.Second}, false},
+		{"2m idle", 2 * time.Minute, []time.Duration{2 * time.Minute}, true},
+		{"2m just under idle", 2 * time.Minute, []time.Duration{2*time.Minute - time.Second}, false},
+		{"2m unrecorded", 2 * time.Minute, []time.Duration{11 * time.Second, 2 * time.Minute}, true},
+		{"2m recorded", 2 * time.Minute, []time.Duration{12 * time.Second, 2*time.Minute + 11*time.Second}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now = start
+			st := st
+			if tc.idle != 0 {
+				st = newStoreIdle(t, &now, tc.idle)
+			}
 			id, _, err := st.Start(ctx, c, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -197,15 +215,35 @@ func TestIdle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		now = now.Add(session.Idle - time.Second)
+		now = now.Add(session.DefaultIdle - time.Second)
 		if _, err := st.Get(ctx, id); err != nil {
 			t.Fatalf("Get within Idle of the link's sign-in: %v", err)
 		}
-		now = now.Add(session.Idle)
+		now = now.Add(session.DefaultIdle)
 		if _, err := st.Get(ctx, id); !errors.Is(err, session.ErrNoSession) {
 			t.Errorf("Get after Idle: %v, want ErrNoSession", err)
 		}
 	})
+}
+
+// TestIdleBounds: New refuses an Idle under MinIdle or above MaxAge.
+func TestIdleBounds(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "writ.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, idle := range []time.Duration{-time.Minute, time.Nanosecond, session.MinIdle - time.Second, session.MaxAge + time.Second} {
+		if _, err := session.New(session.Config{Store: db, Issuer: "https://writ.example", Idle: idle}); err == nil {
+			t.Errorf("New with Idle %v: no error", idle)
+		}
+	}
+	for _, idle := range []time.Duration{session.MinIdle, session.MaxAge} {
+		if _, err := session.New(session.Config{Store: db, Issuer: "https://writ.example", Idle: idle}); err != nil {
+			t.Errorf("New with Idle %v: %v", idle, err)
+		}
+	}
 }
 
 func TestHeld(t *testing.T) {
