@@ -38,8 +38,10 @@ type Key struct {
 	id  string
 	alg Algorithm
 	pub crypto.PublicKey
-	ed  *eddsa.PublicKey // an Ed25519 pub prepared for verifying; nil for other keys
-	ec  *p256.PublicKey  // a P-256 pub prepared for verifying; nil for other keys
+	// verify is pub in the form jws.Verify takes: an Ed25519 key as an
+	// *eddsa.PublicKey and a P-256 key as a *p256.PublicKey, prepared for
+	// verifying, any other as pub.
+	verify crypto.PublicKey
 }
 
 // newKey returns the key of id, alg and pub, which checkKey accepted.
@@ -50,25 +52,20 @@ type Key struct {
 // bytes decode to no point is kept, and verifies no token, as
 // ed25519.Verify rejects every signature under it.
 func newKey(id string, alg Algorithm, pub crypto.PublicKey) *Key {
-	k := &Key{id: id, alg: alg, pub: pub}
+	k := &Key{id: id, alg: alg, pub: pub, verify: pub}
+	// checkKey checked what these refuse: an Ed25519 key's length, a
+	// P-256 key's point.
 	switch pub := pub.(type) {
 	case ed25519.PublicKey:
-		k.ed, _ = eddsa.NewPublicKey(pub) // checkKey checked its length
+		if ed, err := eddsa.NewPublicKey(pub); err == nil {
+			k.verify = ed
+		}
 	case *ecdsa.PublicKey:
-		k.ec, _ = p256.NewPublicKeyECDSA(pub) // checkKey checked its point
+		if ec, err := p256.NewPublicKeyECDSA(pub); err == nil {
+			k.verify = ec
+		}
 	}
 	return k
-}
-
-// verifyKey returns the key in the form jws.Verify takes.
-func (k *Key) verifyKey() crypto.PublicKey {
-	switch {
-	case k.ed != nil:
-		return k.ed
-	case k.ec != nil:
-		return k.ec
-	}
-	return k.pub
 }
 
 // NewKey binds pub to the key id and algorithm alg, after checking that they

@@ -64,7 +64,7 @@ func verifySignature(t *testing.T, token string, key *Key) {
 	if Algorithm(tok.Header.Alg) != key.Algorithm() {
 		t.Fatalf("header alg %q, key %q is %s", tok.Header.Alg, key.ID(), key.Algorithm())
 	}
-	if !jws.Verify(key.Algorithm(), key.verifyKey(), tok.SigningInput, tok.Signature) {
+	if !jws.Verify(key.Algorithm(), key.verify, tok.SigningInput, tok.Signature) {
 		t.Fatal("jws.Verify = false, want true")
 	}
 }

@@ -59,6 +59,7 @@ import (
 	"unsafe"
 
 	"github.com/writ-dev/writ/internal/accesstoken"
+	"github.com/writ-dev/writ/internal/eddsa"
 	"github.com/writ-dev/writ/internal/jsonx"
 	"github.com/writ-dev/writ/internal/jws"
 	"github.com/writ-dev/writ/internal/paseto"
@@ -310,7 +311,7 @@ func verifySigned(ctx context.Context, keys KeySource, t *jws.Token) ([]byte, *K
 	if key.alg != Algorithm(h.Alg) {
 		return nil, nil, fmt.Errorf("%w: token says %q, key %q is %s", ErrAlgorithm, h.Alg, key.id, key.alg)
 	}
-	if !jws.Verify(key.alg, key.verifyKey(), t.SigningInput, t.Signature) {
+	if !jws.Verify(key.alg, key.verify, t.SigningInput, t.Signature) {
 		return nil, nil, ErrSignature
 	}
 	payload, err := t.DecodePayload()
@@ -342,7 +343,7 @@ func (v *Verifier) verifyPASETO(ctx context.Context, token string) (*Claims, *Ke
 	if key.alg != V4Public {
 		return nil, nil, fmt.Errorf("%w: key %q is %s, not a PASETO key", ErrAlgorithm, key.id, key.alg)
 	}
-	if key.ed == nil || !paseto.Verify(key.ed, t, nil) {
+	if ed, ok := key.verify.(*eddsa.PublicKey); !ok || !paseto.Verify(ed, t, nil) {
 		return nil, nil, ErrSignature
 	}
 	c := &Claims{KeyID: key.id, Algorithm: V4Public, raw: bytesToString(t.Message)}

@@ -120,8 +120,9 @@ func (k *PublicKey) verify(msg, sig []byte, t *table) bool {
 	return bytes.Equal(sig[:32], R.Bytes())
 }
 
-// generator is the base point B. VarTimeMultiScalarMult only reads it.
+// generator is the base point B. VarTimeMultiScalarMult and newTable only
+// read it.
 var generator = edwards25519.NewGeneratorPoint()
 
 // baseTable returns the table of the base point B, built once per process.
-var baseTable = sync.OnceValue(func() *table { return newTable(edwards25519.NewGeneratorPoint()) })
+var baseTable = sync.OnceValue(func() *table { return newTable(generator) })
